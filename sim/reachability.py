@@ -1,0 +1,32 @@
+"""Reachability per user and platform family, as MoEngage reports it.
+
+201: a valid push token and opted in on at least one device; 202: a valid token
+but opted out on every such device; 200: a valid token on an SDK too old to
+report the permission. 200 and 201 count as reachable, only 201 as opted in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sim.permission import RECEIVES_PUSH
+
+REACHABLE: frozenset[int] = frozenset({200, 201})
+
+
+def device_reach(installed: bool, sdk_reports_permission: bool, permission: str) -> int | None:
+    """The code one install contributes; ``None`` when it has no valid token (uninstalled)."""
+    if not installed:
+        return None
+    if not sdk_reports_permission:
+        return 200
+    return 201 if permission in RECEIVES_PUSH else 202
+
+
+def user_reach(codes: Iterable[int | None]) -> int | None:
+    """Combine the codes of one user's devices in one family: 201 beats 200 beats 202."""
+    seen = {c for c in codes if c is not None}
+    for code in (201, 200, 202):
+        if code in seen:
+            return code
+    return None
