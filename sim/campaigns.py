@@ -9,6 +9,7 @@ Structs decode from scenario TOML and from the service's JSON.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 import msgspec
@@ -81,6 +82,10 @@ class Once(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="once",
     def check(self, c: CampaignCounters, now: float) -> str | None:
         return "frequency_limit" if c.shown >= 1 else None
 
+    def next_allowed(self, c: CampaignCounters) -> float | None:
+        """Earliest time ``check`` can pass again; ``None`` for never."""
+        return None if c.shown >= 1 else -math.inf
+
 
 class EveryTime(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="every_time",
                 tag_field="type"):
@@ -88,6 +93,10 @@ class EveryTime(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="ev
 
     def check(self, c: CampaignCounters, now: float) -> str | None:
         return None
+
+    def next_allowed(self, c: CampaignCounters) -> float | None:
+        """Earliest time ``check`` can pass again; ``None`` for never."""
+        return -math.inf
 
 
 class Multiple(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="multiple",
@@ -103,6 +112,12 @@ class Multiple(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="mul
         if c.last_shown_at is not None and now - c.last_shown_at < self.gap_days:
             return "gap_not_elapsed"
         return None
+
+    def next_allowed(self, c: CampaignCounters) -> float | None:
+        """Earliest time ``check`` can pass again; ``None`` for never."""
+        if c.shown >= self.limit:
+            return None
+        return -math.inf if c.last_shown_at is None else c.last_shown_at + self.gap_days
 
 
 class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="backoff",
@@ -120,6 +135,14 @@ class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="back
         if c.last_shown_at is not None and now - c.last_shown_at < gap:
             return "gap_not_elapsed"
         return None
+
+    def next_allowed(self, c: CampaignCounters) -> float | None:
+        """Earliest time ``check`` can pass again; ``None`` for never."""
+        if self.limit is not None and c.shown >= self.limit:
+            return None
+        if c.last_shown_at is None:
+            return -math.inf
+        return c.last_shown_at + self.gap_days * self.factor ** c.dismissed
 
 
 Frequency = Once | EveryTime | Multiple | Backoff

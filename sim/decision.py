@@ -12,7 +12,13 @@ from typing import Literal
 import msgspec
 
 from sim.campaigns import Campaign, Policy, TriggerFired, trigger_matches
-from sim.permission import CampaignCounters, DeviceState, os_dialog_unavailable
+from sim.permission import (
+    CampaignCounters,
+    DeviceState,
+    apply_hibernation,
+    hibernation_due,
+    os_dialog_unavailable,
+)
 from sim.platforms import PlatformProfile
 
 ButtonAction = Literal["os_dialog", "open_settings", "message"]
@@ -124,6 +130,45 @@ def decide(state: DeviceState, profile: PlatformProfile, policy: Policy,
     return Decision(show=False, reason=first_reason or "trigger_not_met")
 
 
+def next_chance(state: DeviceState, profile: PlatformProfile, policy: Policy,
+                now: float) -> float | None:
+    """The earliest time at which ``decide`` could show the permission prompt again.
+
+    ``None`` means never, until something outside the prompt flow changes the
+    state (a settings change, reinstall, upgrade, hibernation). The answer is
+    never later than the true one (triggers, session caps, ``min_sessions`` and
+    spacing are ignored), so a simulator may skip every session before it
+    without changing any outcome.
+    """
+    if not state.installed or state.permission == "granted":
+        return None
+    best: float | None = None
+    for camp in policy.campaigns:
+        if not camp.is_permission:
+            continue
+        t = now
+        if camp.action == "push_permission_prompt":
+            why = os_dialog_unavailable(state, profile, now)
+            if why is None and not camp.primer and profile.requires_user_gesture:
+                continue
+            if why is not None and not (camp.fallback_to_settings and camp.primer):
+                if why != "embargoed" or state.embargo_until is None:
+                    continue
+                t = state.embargo_until
+        c = _counters(state, camp.id)
+        allowed = camp.frequency.next_allowed(c)
+        caps = camp.caps
+        if allowed is None or (caps.total is not None and c.shown >= caps.total):
+            continue
+        t = max(t, allowed)
+        if camp.min_delay_days and c.last_shown_at is not None:
+            t = max(t, c.last_shown_at + camp.min_delay_days)
+        if caps.per_day is not None and c.day == int(t) and c.shown_today >= caps.per_day:
+            t = float(c.day + 1)
+        best = t if best is None else min(best, t)
+    return best
+
+
 def record_impression(state: DeviceState, campaign_id: str, now: float) -> None:
     """Count an impression of ``campaign_id`` (an in-app message was shown)."""
     c = state.campaigns.get(campaign_id)
@@ -151,7 +196,16 @@ def record_dismissal(state: DeviceState, campaign_id: str) -> None:
     state.campaigns.setdefault(campaign_id, CampaignCounters()).dismissed += 1
 
 
-def record_session(state: DeviceState, now: float) -> None:
-    """A new app session started (OneSignal: after 30 s out of focus)."""
+def start_session(state: DeviceState, profile: PlatformProfile, now: float) -> bool:
+    """A new app session started (OneSignal: after 30 s out of focus).
+
+    Android hibernation is applied here, lazily: if the app went unused long
+    enough, its permission was revoked before this session. Returns whether that
+    happened.
+    """
+    revoked = hibernation_due(state, profile, now)
+    if revoked:
+        apply_hibernation(state)
     state.sessions += 1
     state.last_active_at = now
+    return revoked

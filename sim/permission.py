@@ -203,14 +203,14 @@ def apply_os_upgrade(state: DeviceState, old: PlatformProfile, new: PlatformProf
             state.denials = max(state.denials, new.max_denials)
 
 
-def apply_app_update(state: DeviceState, new: PlatformProfile) -> None:
-    """An app update changed the profile (Android: target raised to 33+).
+def apply_app_update(state: DeviceState, old: PlatformProfile, new: PlatformProfile) -> None:
+    """An app update moved the install from ``old`` to ``new`` (Android: target raised to 33+).
 
     Moving from a profile where the app could not ask to one where it can
     unlocks the dialog again (the one-denial lock of target <= 32 ends).
     """
     state.profile = new.name
-    if state.permission != "granted" and new.app_can_request:
+    if state.permission != "granted" and new.app_can_request and not old.app_can_request:
         state.denials = 0
         state.dialogs_answered = 0
 

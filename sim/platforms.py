@@ -103,7 +103,7 @@ DEFAULT_PROFILES: dict[str, PlatformProfile] = {
            max_denials=0, clear_data_resets=True, upgrade_to="fire_os_14",
            settings_path="Settings.ACTION_APP_NOTIFICATION_SETTINGS"),
         _p(name="fire_os_14", platform="amazon", default_permission="not_determined",
-           max_denials=2, clear_data_resets=True, hibernation_days=90.0,
+           max_denials=2, clear_data_resets=True, hibernation_days=90.0, upgrade_pregrant=True,
            settings_path="Settings.ACTION_APP_NOTIFICATION_SETTINGS"),
         _p(name="chrome", platform="web", default_permission="not_determined", max_denials=1,
            embargo_dismissals=3, embargo_ignores=4, embargo_days=7.0, clear_data_resets=True,

@@ -1,0 +1,47 @@
+"""The flat record of what happened to a device: the simulator's event log.
+
+One ``LogEvent`` per thing that happened, in the vocabulary of the service's
+event API, so a logged history can be replayed through HTTP (``promptsim
+parity``) or turned into a DataFrame at the edge. Fields that do not apply to a
+kind stay ``None``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+EventKind = Literal[
+    "install", "session_start", "decision", "soft_prompt_clicked", "soft_prompt_dismissed",
+    "os_dialog_result", "permission_changed", "os_upgraded", "app_updated", "reinstalled",
+    "data_cleared", "uninstalled",
+]
+
+
+class LogEvent(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+    """One event of one device in one (replication, strategy) run. ``t`` is in days."""
+
+    t: float
+    replication: int
+    strategy: str
+    device: str
+    user: str
+    kind: EventKind
+    platform: str | None = None
+    profile: str | None = None
+    os_version: float | None = None
+    app_target_sdk: int | None = None
+    browser: str | None = None
+    permission: str | None = None
+    """``install``: the permission at install; ``permission_changed``: the new one."""
+    sdk_reports_permission: bool | None = None
+    trigger: str | None = None
+    event_name: str | None = None
+    session_seconds: float | None = None
+    show: bool | None = None
+    reason: str | None = None
+    campaign_id: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    """``os_dialog_result``: allowed, denied, dismissed or ignored."""
