@@ -49,7 +49,6 @@ from sim.permission import (
     apply_settings_change,
     apply_uninstall,
     first_launch_dialog_due,
-    is_blocked,
     new_install,
 )
 from sim.platforms import PLATFORMS, PlatformProfile
@@ -438,16 +437,15 @@ class ChunkModel:
         if not st.installed:
             return INF
         times = self.chunk.session_t
-        j = bisect_left(times, now, max(run.cursor, run.last_j + 1), stop)
+        j = bisect_left(times, now, run.last_j + 1, stop)
         if j >= stop:
             return INF
         if not self.skip_idle:
             return times[j]
         nc = next_chance(st, run.profile, run.policy, now)
-        if nc is not None:
-            j_next = bisect_left(times, nc, j, stop)
-        else:
-            j_next = stop
+        if first_launch_dialog_due(st, run.profile):
+            nc = now  # the OS asks by itself at the next launch
+        j_next = bisect_left(times, nc, j, stop) if nc is not None else stop
         hib = run.profile.hibernation_days
         if hib is not None and st.permission in ("granted", "denied"):
             for k in self.long_gaps.get(run.i, ()):

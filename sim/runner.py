@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+import msgspec
 import numpy as np
 
 from sim.engine import FLOWS, STOCKS, ChunkModel, ChunkResult
@@ -94,3 +95,13 @@ def simulate(sc: Scenario, *, jobs: int = 1, skip_idle: bool = True, log: bool =
             on_task_done()
     logged.sort(key=lambda e: (e.replication, e.strategy, e.device, e.t))
     return RunResult(scenario=sc, flows=flows, stocks=stocks, events=events, log=logged)
+
+
+def event_log(sc: Scenario, devices: int = 200) -> RunResult:
+    """Every event of ``devices`` devices (one replication), every session stepped.
+
+    This is the history ``promptsim parity`` replays through the HTTP service:
+    stepping every session means the service sees every ``session_start``.
+    """
+    small = msgspec.structs.replace(sc, devices=devices, replications=1)
+    return simulate(small, skip_idle=False, log=True)

@@ -27,7 +27,7 @@ class ScenarioError(ValueError):
 class Population(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Who installs the app: the platform mix and how installs arrive."""
 
-    mix: dict[str, Share]
+    mix: dict[str, float]
     """Share of devices per platform profile (see ``sim.platforms``); sums to 1."""
     install_window_days: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     """Installs arrive uniformly over the first this many days."""
@@ -75,9 +75,11 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
 def _check(sc: Scenario) -> None:
     profiles = sc.profiles()  # raises on bad overrides
     allowed = ", ".join(sorted(profiles))
-    for name in sc.population.mix:
+    for name, share in sc.population.mix.items():
         if name not in profiles:
             raise ValueError(f"population.mix: unknown platform {name!r}; allowed: {allowed}")
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"population.mix.{name}: a share between 0 and 1, got {share:g}")
     total = sum(sc.population.mix.values())
     if abs(total - 1.0) > 1e-6:
         raise ValueError(f"population.mix: shares must sum to 1, got {total:g}")
@@ -86,6 +88,18 @@ def _check(sc: Scenario) -> None:
             if name not in profiles:
                 raise ValueError(f"behaviour.{field}: unknown platform {name!r}; "
                                  f"allowed: {allowed}")
+    reachable = set(sc.population.mix)
+    for name in list(reachable):
+        while (nxt := profiles[name].upgrade_to) is not None and nxt not in reachable:
+            reachable.add(nxt)
+            name = nxt
+    for name in sorted(reachable):
+        p = profiles[name]
+        asks = p.os_dialog and (p.app_can_request or p.dialog_on_first_launch)
+        for field in ("dialog_cold", "dialog_primed"):
+            if asks and name not in getattr(sc.behaviour, field):
+                raise ValueError(f"behaviour.{field}: no answers given for platform {name!r}, "
+                                 "which can show the OS dialog")
     for family in sc.behaviour.uninstall_after_churn:
         if family not in ("ios", "android", "web"):
             raise ValueError(f"behaviour.uninstall_after_churn: unknown family {family!r}; "
