@@ -73,7 +73,6 @@ STOCKS: tuple[str, ...] = (
  F_ALLOW, F_DENY, F_SETTINGS_OPEN, F_SETTINGS_ON, F_OPT_OUT, F_SUB, F_UNSUB) = range(len(FLOWS))
 S_ACTIVE, S_OPTED, S_PROV, S_BLOCKED, S_R200, S_R201, S_R202 = range(len(STOCKS))
 REACH_STOCK = {200: S_R200, 201: S_R201, 202: S_R202}
-REACH_CODES = (201, 200, 202)
 
 SESSION, UNINSTALL, REINSTALL, CLEAR, UPGRADE, OPT_OUT, REENABLE = range(7)
 PLATFORM_INDEX = {p: i for i, p in enumerate(PLATFORMS)}
@@ -162,7 +161,8 @@ class ChunkModel:
         self.flow_stride = self.stock_stride = size
         self.flows = [0] * (len(FLOWS) * size)
         self.stock_diff = [0] * (len(STOCKS) * size)
-        self.reach: list[dict[tuple[int, int], list[int]]] = [{} for _ in self.policies]
+        self.reach: list[dict[tuple[int, int], dict[int, int]]] = [{} for _ in self.policies]
+        """Per strategy, devices per reachability code of each (user, platform) group."""
         self.opt_out_rate = self.behaviour.opt_out_rate()
         hib = [p.hibernation_days for p in profiles.values() if p.hibernation_days is not None]
         self.long_gaps = self._long_gaps(min(hib)) if hib else {}
@@ -249,13 +249,15 @@ class ChunkModel:
         else:
             groups = self.reach[run.s]
             gk = (self.chunk.user[run.i], run.plat)
-            counts = groups.setdefault(gk, [0, 0, 0])
-            before = user_reach(c for c, n in zip(REACH_CODES, counts, strict=True) if n)
+            counts = groups.get(gk)
+            if counts is None:
+                counts = groups[gk] = {201: 0, 200: 0, 202: 0}
+            before = user_reach(c for c, n in counts.items() if n)
             if old is not None:
-                counts[REACH_CODES.index(old)] -= 1
+                counts[old] -= 1
             if new is not None:
-                counts[REACH_CODES.index(new)] += 1
-            after = user_reach(c for c, n in zip(REACH_CODES, counts, strict=True) if n)
+                counts[new] += 1
+            after = user_reach(c for c, n in counts.items() if n)
         if before != after:
             if before is not None:
                 self.stock_diff[REACH_STOCK[before] * self.stock_stride + d] -= 1
@@ -353,7 +355,8 @@ class ChunkModel:
                            os_version=os_version, app_target_sdk=target, browser=browser,
                            permission=st.permission,
                            sdk_reports_permission=st.sdk_reports_permission)
-        self._catch_up(run, j)
+        if j > run.last_j + 1:
+            self._catch_up(run, j)
         run.last_j = j
         start_session(st, profile, t)
         if self.log is not None:
