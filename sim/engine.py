@@ -53,7 +53,7 @@ from sim.permission import (
 )
 from sim.platforms import PLATFORMS, PlatformProfile
 from sim.population import INF, REPORTED, Chunk
-from sim.reachability import device_reach, user_reach
+from sim.reachability import device_reach, group_reach
 from sim.scenario import Scenario
 
 FLOWS: tuple[str, ...] = (
@@ -75,6 +75,7 @@ S_ACTIVE, S_OPTED, S_PROV, S_BLOCKED, S_R200, S_R201, S_R202 = range(len(STOCKS)
 REACH_STOCK = {200: S_R200, 201: S_R201, 202: S_R202}
 
 SESSION, UNINSTALL, REINSTALL, CLEAR, UPGRADE, OPT_OUT, REENABLE = range(7)
+NOT_COUNTED = (False, "not_determined", False)
 PLATFORM_INDEX = {p: i for i, p in enumerate(PLATFORMS)}
 
 
@@ -87,27 +88,29 @@ class DeviceRun:
         "t_re", "t_reenable", "t_un", "t_up", "wake_kind",
     )
 
-    def __init__(self, model: ChunkModel, s: int, i: int) -> None:
+    def __init__(self, model: ChunkModel, s: int, i: int, profile: PlatformProfile,
+                 plat: int) -> None:
         c = model.chunk
         self.model = model
         self.s, self.i = s, i
-        self.policy = model.policies[s]
-        self.profile = model.profiles[c.profile[i]]
-        self.plat = PLATFORM_INDEX[self.profile.platform]
-        self.base = (s * len(PLATFORMS) + self.plat) * model.days
+        self.policy = policy = model.policies[s]
+        self.profile = profile
+        self.plat = plat
+        self.base = (s * len(PLATFORMS) + plat) * model.days
         self.state: DeviceState = new_install(
-            self.profile, provisional=self.policy.provisional_on_install,
+            profile, provisional=policy.provisional_on_install,
             sdk_reports_permission=c.sdk_reports[i])
-        self.cursor, self.stop = c.start[i], c.reinstall_start[i]
-        self.epoch_first = c.start[i]
-        self.last_j = c.start[i] - 1
+        self.cursor = self.epoch_first = c.start[i]
+        self.stop = c.reinstall_start[i]
+        self.last_j = self.cursor - 1
         """Index of the last session whose effect on the state is applied."""
         self.fatigue = self.fatigue_t = 0.0
         self.t_un, self.t_re, self.t_clear, self.t_up = (
             c.uninstall_t[i], c.reinstall_t[i], c.clear_t[i], c.upgrade_t[i])
         self.t_optout = self.t_reenable = INF
         self.k = [0] * 8
-        self.status: tuple[bool, str, bool] = (False, "not_determined", False)
+        """Draws taken so far from each stream of ``sim.streams``."""
+        self.status: tuple[bool, str, bool] = NOT_COUNTED
         """(installed, permission, blocked) as last counted in the daily stocks."""
         self.wake_kind = SESSION
 
@@ -252,12 +255,12 @@ class ChunkModel:
             counts = groups.get(gk)
             if counts is None:
                 counts = groups[gk] = {201: 0, 200: 0, 202: 0}
-            before = user_reach(c for c, n in counts.items() if n)
+            before = group_reach(counts)
             if old is not None:
                 counts[old] -= 1
             if new is not None:
                 counts[new] += 1
-            after = user_reach(c for c, n in counts.items() if n)
+            after = group_reach(counts)
         if before != after:
             if before is not None:
                 self.stock_diff[REACH_STOCK[before] * self.stock_stride + d] -= 1
@@ -487,8 +490,10 @@ class ChunkModel:
         """
         i = self.install_order[self.installed]
         self.installed += 1
+        profile = self.profiles[self.chunk.profile[i]]
+        plat = PLATFORM_INDEX[profile.platform]
         for s in range(len(self.policies)):
-            self.process(DeviceRun(self, s, i))
+            self.process(DeviceRun(self, s, i, profile, plat))
         if self.installed < len(self.install_order):
             nxt = self.chunk.install_t[self.install_order[self.installed]]
             self.env.timeout(nxt - self.env.now).callbacks.append(self._install)

@@ -7,7 +7,8 @@ report the permission. 200 and 201 count as reachable, only 201 as opted in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 
 from sim.permission import RECEIVES_PUSH
 
@@ -23,10 +24,15 @@ def device_reach(installed: bool, sdk_reports_permission: bool, permission: str)
     return 201 if permission in RECEIVES_PUSH else 202
 
 
+def group_reach(counts: Mapping[int, int]) -> int | None:
+    """A user's code from how many of her devices have each code: 201 beats 200 beats 202."""
+    if counts.get(201):
+        return 201
+    if counts.get(200):
+        return 200
+    return 202 if counts.get(202) else None
+
+
 def user_reach(codes: Iterable[int | None]) -> int | None:
-    """Combine the codes of one user's devices in one family: 201 beats 200 beats 202."""
-    seen = {c for c in codes if c is not None}
-    for code in (201, 200, 202):
-        if code in seen:
-            return code
-    return None
+    """Combine the codes of one user's devices in one family (see ``group_reach``)."""
+    return group_reach(Counter(c for c in codes if c is not None))
