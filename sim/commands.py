@@ -20,6 +20,8 @@ def register(sub: Any) -> None:
     p.add_argument("--jobs", type=int, default=1, help="worker processes (0: one per core)")
     p.add_argument("--out", type=Path, help="run directory (default: runs/<scenario name>)")
     p.add_argument("--events", action="store_true", help="also write the event log")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html and figures/ into the run directory")
     p.add_argument("--step-every-session", action="store_true",
                    help="process every session instead of skipping idle ones (slower, "
                         "same results)")
@@ -70,6 +72,10 @@ def simulate(args: argparse.Namespace) -> int:
           f"{sc.replications} replications, {sc.days} days: {result.events:,} events in "
           f"{seconds:.1f} s -> {out}")
     print(format_table(summary_rows(result)))
+    if args.report:
+        from reports.cli import report_after_simulate
+
+        report_after_simulate(out)
     return 0
 
 

@@ -1,0 +1,343 @@
+"""The figures of a simulation report, drawn with matplotlib's object API (no pyplot state).
+
+Each figure says what it shows and in which unit; every strategy keeps one
+colour in every figure; bands and error bars are 95% t-intervals over
+replications.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from reports.compare import GUARDRAIL, PRIMARY, Getter, Recommendation, band, estimate
+from reports.rundir import Run
+from sim.platforms import PLATFORMS
+
+OKABE_ITO: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00",
+                              "#56B4E9", "#000000", "#999933")
+"""Colour-blind-safe palette (Okabe & Ito); more strategies fall back to tab20."""
+PLATFORM_LABELS = {"ios": "iOS", "android": "Android", "huawei": "Huawei", "amazon": "Amazon",
+                   "web": "Web"}
+STYLE: dict[Any, Any] = {
+    "font.size": 9.5, "axes.titlesize": 10.5, "axes.labelsize": 9.5, "figure.titlesize": 12,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
+    "grid.alpha": 0.3, "legend.fontsize": 8.5, "legend.frameon": False,
+    "svg.fonttype": "none", "figure.dpi": 100,
+}
+PNG_DPI = 110
+
+
+def palette(names: Sequence[str]) -> dict[str, str]:
+    """One colour per name, stable for the order given."""
+    tab20 = matplotlib.colormaps["tab20"]
+    cols = [*OKABE_ITO, *(matplotlib.colors.to_hex(tab20(i)) for i in range(20))]
+    return {n: cols[i % len(cols)] for i, n in enumerate(names)}
+
+
+@dataclass
+class FigureSpec:
+    """A drawn figure, its file stem and the caption the page prints under it."""
+
+    name: str
+    title: str
+    caption: str
+    figure: Figure
+
+
+@dataclass
+class SavedFigure:
+    """A figure written as PNG and SVG; ``png`` is kept for embedding."""
+
+    name: str
+    title: str
+    caption: str
+    png: bytes
+    png_path: Path
+    svg_path: Path
+
+
+def save(spec: FigureSpec, outdir: Path) -> SavedFigure:
+    """Write ``outdir/NAME.png`` and ``outdir/NAME.svg`` and return the PNG bytes."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    with matplotlib.rc_context(STYLE):
+        spec.figure.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Software": None})
+        svg_path = outdir / f"{spec.name}.svg"
+        spec.figure.savefig(svg_path, format="svg", metadata={"Date": None})
+    png_path = outdir / f"{spec.name}.png"
+    png_path.write_bytes(buf.getvalue())
+    return SavedFigure(spec.name, spec.title, spec.caption, buf.getvalue(), png_path, svg_path)
+
+
+def new_figure(width: float = 9.0, height: float = 4.6) -> Figure:
+    """A blank figure with the report's style."""
+    with matplotlib.rc_context(STYLE):
+        return Figure(figsize=(width, height), layout="constrained")
+
+
+def time_panel(ax: Axes, x: np.ndarray, series: np.ndarray, names: Sequence[str],
+               colours: dict[str, str], labels: dict[str, str] | None = None) -> None:
+    """Mean line and 95% band over replications of ``series[replication, strategy, day]``."""
+    mean, lo, hi = band(series)
+    for s, name in enumerate(names):
+        c = colours[name]
+        ax.plot(x, mean[s], color=c, lw=1.8, label=(labels or {}).get(name, name))
+        if not np.all(np.isnan(lo[s])):
+            ax.fill_between(x, lo[s], hi[s], color=c, alpha=0.2, lw=0)
+
+
+def _legend_labels(names: Sequence[str], baseline: str, rec: Recommendation) -> dict[str, str]:
+    out = {}
+    for n in names:
+        tags = [t for t, on in (("baseline", n == baseline), ("recommended", n == rec.strategy))
+                if on]
+        out[n] = f"{n} ({', '.join(tags)})" if tags else n
+    return out
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, scale * num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _bars(ax: Axes, groups: Sequence[str], values: np.ndarray, names: Sequence[str],
+          colours: dict[str, str], decimals: int = 0, label_bars: bool = True,
+          clip: tuple[float, float] = (0.0, np.inf)) -> None:
+    """Grouped bars of ``values[replication, strategy, group]`` with 95% CI error bars.
+
+    Interval ends are clipped to ``clip`` (a share cannot pass 100%).
+    """
+    width = 0.8 / len(names)
+    x = np.arange(len(groups))
+    for s, name in enumerate(names):
+        est = [estimate(values[:, s, g]) for g in range(len(groups))]
+        mean = np.array([e.mean for e in est])
+        lo = np.clip([e.lo for e in est], *clip)
+        hi = np.clip([e.hi for e in est], *clip)
+        err = np.clip(np.array([mean - lo, hi - mean]), 0.0, None)
+        pos = x - 0.4 + width * (s + 0.5)
+        ax.bar(pos, mean, width, color=colours[name], label=name,
+               yerr=None if np.isnan(err).all() else err, capsize=2,
+               error_kw={"lw": 0.8, "ecolor": "#333333"})
+        if label_bars and len(names) * len(groups) <= 40:
+            tops = np.fmax(mean, hi)
+            for xi, m, top in zip(pos, mean, tops, strict=True):
+                if not np.isnan(m):
+                    ax.annotate(f"{m:,.{decimals}f}", (xi, top), xytext=(0, 2),
+                                textcoords="offset points", ha="center", va="bottom",
+                                fontsize=6.5, color="#333333")
+    ax.set_xticks(x, list(groups))
+
+
+def simulation_figures(run: Run, values: dict[str, np.ndarray], baseline: str,
+                       rec: Recommendation, max_extra_annoyance: float) -> list[FigureSpec]:
+    """Every figure of the simulation report, in page order."""
+    names = run.strategies
+    colours = palette(names)
+    labels = _legend_labels(names, baseline, rec)
+    x = np.arange(1, run.days + 1)
+    t = run.total
+    installs = t("installs").sum(axis=-1)  # [r, s]
+    specs = [_optin(x, t, names, colours, labels), _funnel(t, installs, names, colours),
+             _platforms(run, names, colours), _dialogs(x, t, names, colours, labels),
+             _annoyance(x, t, installs, names, colours, labels),
+             _reach(x, t, names, colours, labels)]
+    if len(names) > 1:
+        specs.append(_differences(values, names, baseline, colours, max_extra_annoyance))
+    return specs
+
+
+def _optin(x: np.ndarray, t: Getter, names: Sequence[str], colours: dict[str, str],
+           labels: dict[str, str]) -> FigureSpec:
+    fig = new_figure()
+    ax = fig.add_subplot()
+    share = _ratio(t("opted_in_devices"), t("active_devices"), 100.0)
+    time_panel(ax, x, share, names, colours, labels)
+    ax.set_title("Opt-in share of installed devices, all platforms")
+    ax.set_xlabel("day since the first install (end of day)")
+    ax.set_ylabel("opted-in devices, % of installed devices")
+    ax.set_xlim(1, x[-1])
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="lower right")
+    return FigureSpec("optin_share", "Opt-in share over time", (
+        "Devices with notifications allowed, as a share of devices with the app installed at "
+        "the end of each day. Lines: mean over replications; bands: 95% t-intervals. Android 12 "
+        "and Fire OS 8 devices are opted in by default (no dialog)."), fig)
+
+
+FUNNEL = (("soft_prompts_shown", "soft prompts\nshown"),
+          ("soft_prompts_accepted", "soft prompts\naccepted"),
+          ("os_dialogs_shown", "OS dialogs\nshown"), ("os_dialogs_allowed", "OS dialogs\nallowed"))
+SETTINGS = (("settings_opened", "settings\nopened"), ("settings_enabled", "notifications\nenabled"))
+
+
+def _funnel(t: Getter, installs: np.ndarray, names: Sequence[str],
+            colours: dict[str, str]) -> FigureSpec:
+    fig = new_figure(10.0, 4.6)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
+    for ax, stages, title in ((left, FUNNEL, "Soft prompt -> OS dialog"),
+                              (right, SETTINGS, "Settings path")):
+        vals = np.stack([_ratio(t(f).sum(axis=-1), installs, 1000.0) for f, _ in stages], -1)
+        _bars(ax, [lab for _, lab in stages], vals, names, colours)
+        ax.set_title(title)
+        ax.set_ylabel("per 1,000 installs, whole horizon")
+        ax.grid(axis="x", visible=False)
+    left.legend(loc="upper right")
+    fig.suptitle("The prompt funnel per strategy")
+    return FigureSpec("funnel", "Funnel", (
+        "Counts over the whole horizon per 1,000 installs (bars: mean over replications; "
+        "whiskers: 95% t-intervals). OS dialogs include the ones the OS shows by itself at first "
+        "launch (Android 13 apps targeting API 32 or lower). Notifications enabled in settings "
+        "include users who re-enable by themselves after a denial."), fig)
+
+
+def _platforms(run: Run, names: Sequence[str], colours: dict[str, str]) -> FigureSpec:
+    opted = run.cube("opted_in_devices")[..., -1]
+    active = run.cube("active_devices")[..., -1]
+    installs = run.cube("installs").sum(axis=-1)  # [r, s, p]
+    keep = [p for p in range(len(PLATFORMS)) if installs[:, 0, p].sum() > 0]
+    share = _ratio(opted, active, 100.0)[:, :, keep]
+    groups = [f"{PLATFORM_LABELS[PLATFORMS[p]]}\n{installs[:, 0, p].mean():,.0f} installs"
+              for p in keep]
+    fig = new_figure()
+    ax = fig.add_subplot()
+    _bars(ax, groups, share, names, colours, decimals=1, clip=(0.0, 100.0))
+    ax.set_title(f"Opt-in share of installed devices by platform, day {run.days}")
+    ax.set_ylabel("opted-in devices, % of installed devices")
+    ax.set_ylim(0, min(112.0, float(np.nanmax(share, initial=1.0)) * 1.12 + 3))
+    ax.set_yticks([t for t in ax.get_yticks() if 0 <= t <= 100])
+    ax.grid(axis="x", visible=False)
+    ax.legend(loc="upper left")
+    return FigureSpec("platforms", "By platform", (
+        f"Opt-in share at the horizon (day {run.days}) per platform; installs per platform are "
+        "the mean per replication. Whiskers: 95% t-intervals over replications, cut at 0 and "
+        "100%. Platforms with few devices have wide intervals."), fig)
+
+
+def _dialogs(x: np.ndarray, t: Getter, names: Sequence[str], colours: dict[str, str],
+             labels: dict[str, str]) -> FigureSpec:
+    fig = new_figure(10.0, 4.4)
+    left, right = fig.subplots(1, 2)
+    cum_inst = np.cumsum(t("installs"), axis=-1)
+    time_panel(left, x, _ratio(np.cumsum(t("os_dialogs_shown"), axis=-1), cum_inst, 1000.0),
+               names, colours, labels)
+    left.set_title("OS dialogs used up (cumulative)")
+    left.set_ylabel("OS dialogs shown per 1,000 installs to date")
+    time_panel(right, x, _ratio(t("blocked_devices"), t("active_devices"), 100.0), names,
+               colours, labels)
+    right.set_title("Devices blocked for good")
+    right.set_ylabel("% of installed devices")
+    for ax in (left, right):
+        ax.set_xlabel("day since the first install")
+        ax.set_xlim(1, x[-1])
+        ax.set_ylim(bottom=0)
+    left.legend(loc="lower right")
+    return FigureSpec("dialogs_blocked", "OS dialogs used up and devices blocked", (
+        "Left: OS permission dialogs shown so far per 1,000 installs so far; each platform "
+        "allows only a few (iOS one per install, Android 13 two denials). Right: installed "
+        "devices whose OS dialog can no longer be shown and that are not opted in (only "
+        "Settings can turn notifications on). Bands: 95% t-intervals."), fig)
+
+
+def _annoyance(x: np.ndarray, t: Getter, installs: np.ndarray, names: Sequence[str],
+               colours: dict[str, str], labels: dict[str, str]) -> FigureSpec:
+    fig = new_figure(10.0, 4.4)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
+    cum = _ratio(np.cumsum(t("annoyance_uninstalls"), axis=-1),
+                 np.cumsum(t("installs"), axis=-1), 1000.0)
+    time_panel(left, x, cum, names, colours, labels)
+    left.set_title("Uninstalls caused by prompts (cumulative)")
+    left.set_ylabel("per 1,000 installs to date")
+    left.set_xlabel("day since the first install")
+    left.set_xlim(1, x[-1])
+    left.set_ylim(bottom=0)
+    left.legend(loc="upper left")
+    annoy = _ratio(t("annoyance_uninstalls").sum(axis=-1), installs, 1000.0)
+    other = _ratio((t("uninstalls") - t("annoyance_uninstalls")).sum(axis=-1), installs, 1000.0)
+    pos = np.arange(len(names))
+    a = np.nanmean(annoy, axis=0)
+    o = np.nanmean(other, axis=0)
+    right.bar(pos, o, color=[colours[n] for n in names], alpha=0.3, label="other uninstalls")
+    right.bar(pos, a, bottom=o, color=[colours[n] for n in names], label="caused by prompts")
+    for p, ai, oi in zip(pos, a, o, strict=True):
+        right.annotate(f"{ai:.1f}", (p, oi + ai), xytext=(0, 2), textcoords="offset points",
+                       ha="center", fontsize=7.5)
+    right.set_xticks(pos, list(names), rotation=20 if len(names) > 3 else 0)
+    right.set_title("All uninstalls, whole horizon")
+    right.set_ylabel("per 1,000 installs (mean)")
+    right.grid(axis="x", visible=False)
+    right.legend(loc="lower right", handles=[
+        matplotlib.patches.Patch(color="#555555", alpha=0.3, label="other causes"),
+        matplotlib.patches.Patch(color="#555555", label="caused by prompts (number on top)")])
+    return FigureSpec("annoyance", "Uninstalls caused by prompts", (
+        "A declined soft prompt makes some users uninstall; the chance grows with each earlier "
+        "impression (an assumption, see below). Left: cumulative per 1,000 installs with 95% "
+        "bands. Right: all uninstalls per 1,000 installs, the solid part caused by prompts."),
+        fig)
+
+
+REACH = ((201, "reach_201", "201: opted in"), (200, "reach_200", "200: token, state unknown"),
+         (202, "reach_202", "202: opted out on every device"))
+
+
+def _reach(x: np.ndarray, t: Getter, names: Sequence[str], colours: dict[str, str],
+           labels: dict[str, str]) -> FigureSpec:
+    fig = new_figure(11.0, 4.2)
+    axes = fig.subplots(1, 3, sharex=True)
+    for ax, (_, col, title) in zip(axes, REACH, strict=True):
+        time_panel(ax, x, t(col), names, colours, labels)
+        ax.set_title(title)
+        ax.set_xlabel("day since the first install")
+        ax.set_xlim(1, x[-1])
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    axes[0].set_ylabel("users (user x platform), end of day")
+    axes[0].legend(loc="lower right")
+    fig.suptitle("Reachability codes (MoEngage) over time")
+    return FigureSpec("reachability", "Reachability 200 / 201 / 202", (
+        "Users counted per user and platform, as MoEngage reports: 201 = opted in on at least "
+        "one device with a valid token; 200 = valid token on an SDK too old to report the "
+        "permission; 202 = opted out on every device with a valid token. 200 and 201 count as "
+        "reachable. Bands: 95% t-intervals."), fig)
+
+
+def _differences(values: dict[str, np.ndarray], names: Sequence[str], baseline: str,
+                 colours: dict[str, str], max_extra_annoyance: float) -> FigureSpec:
+    b = list(names).index(baseline)
+    others = [n for n in names if n != baseline]
+    fig = new_figure(10.0, 1.6 + 0.45 * len(others))
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, key, title, unit in (
+            (axes[0], PRIMARY, "Opted-in devices at the horizon", "per 1,000 installs"),
+            (axes[1], GUARDRAIL, "Uninstalls caused by prompts", "per 1,000 installs")):
+        v = values[key]
+        for i, n in enumerate(others):
+            s = list(names).index(n)
+            e = estimate(v[:, s] - v[:, b])
+            err = None if np.isnan(e.lo) else [[e.mean - e.lo], [e.hi - e.mean]]
+            ax.errorbar([e.mean], [i], xerr=err, fmt="o", color=colours[n], capsize=3, ms=6)
+        ax.axvline(0, color="#333333", lw=0.8)
+        if key == GUARDRAIL:
+            ax.axvline(max_extra_annoyance, color="#D55E00", lw=0.8, ls="--",
+                       label=f"tolerance +{max_extra_annoyance:g}")
+            ax.legend(loc="lower right")
+        ax.set_title(title)
+        ax.set_xlabel(f"difference from {baseline}, {unit}")
+        ax.grid(axis="y", visible=False)
+    axes[0].set_yticks(range(len(others)), others)
+    axes[0].set_ylim(-0.6, len(others) - 0.4)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"Each strategy minus the baseline ({baseline}), paired by replication")
+    return FigureSpec("differences", "Paired differences from the baseline", (
+        "Differences taken within each replication (the strategies share common random "
+        "numbers), then averaged; whiskers are 95% t-intervals over replications. An interval "
+        "that does not cross zero is a significant difference."), fig)

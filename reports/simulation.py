@@ -1,0 +1,242 @@
+"""The report of a simulation run: ``RUN_DIR/report.html`` plus ``RUN_DIR/figures/*.png|svg``."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pandas as pd
+import pyarrow.parquet as pq
+
+from reports import html as h
+from reports.assumptions import behaviour_assumptions, dialog_rows, platform_rules
+from reports.compare import (
+    METRICS,
+    Estimate,
+    Recommendation,
+    Row,
+    metric_values,
+    paired_rows,
+    recommend,
+)
+from reports.figures import SavedFigure, palette, save, simulation_figures
+from reports.rundir import Run, RunDirError, read_run
+from sim import __version__
+from sim.campaigns import Campaign
+from sim.scenario import Strategy, dump_scenario
+
+
+@dataclass
+class Report:
+    """What ``write_report`` wrote and how long each stage took."""
+
+    html: Path
+    figures: list[Path]
+    recommendation: Recommendation
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage: read, compare, draw, save, html."""
+
+
+def write_report(run_dir: str | Path, baseline: str | None = None,
+                 max_extra_annoyance: float = 5.0) -> Report:
+    """Read a run directory and write its report; ``baseline`` defaults to the scenario's."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    run = read_run(run_dir)
+    timings["read"] = time.perf_counter() - t0
+    names = run.strategies
+    base = baseline or run.scenario.baseline or names[0]
+    if base not in names:
+        raise RunDirError(f"--baseline: {base!r} is not a strategy of this run; allowed: "
+                          f"{', '.join(names)}")
+    t0 = time.perf_counter()
+    values = metric_values(run.total)
+    rows = paired_rows(values, names, base)
+    rec = recommend(values, names, base, max_extra_annoyance)
+    timings["compare"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    specs = simulation_figures(run, values, base, rec, max_extra_annoyance)
+    timings["draw"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    saved = [save(s, run.path / "figures") for s in specs]
+    timings["save"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    comparison_frame(rows, base).to_csv(run.path / "comparison.csv", index=False)
+    out = run.path / "report.html"
+    out.write_text(render(run, rows, rec, saved, base, max_extra_annoyance))
+    timings["html"] = time.perf_counter() - t0
+    figs = [p for f in saved for p in (f.png_path, f.svg_path)]
+    return Report(out, figs, rec, timings)
+
+
+def comparison_frame(rows: list[Row], baseline: str) -> pd.DataFrame:
+    """The comparison table as a DataFrame (written as ``comparison.csv``)."""
+    return pd.DataFrame([{
+        "metric": r.metric.key, "unit": r.metric.unit, "strategy": r.strategy,
+        "baseline": baseline, "mean": r.value.mean, "lo95": r.value.lo, "hi95": r.value.hi,
+        "diff": r.diff.mean, "diff_lo95": r.diff.lo, "diff_hi95": r.diff.hi,
+    } for r in rows])
+
+
+def _num(x: float, d: int, signed: bool = False) -> str:
+    if math.isnan(x):
+        return "n/a"
+    return f"{x:{'+' if signed else ''},.{d}f}"
+
+
+def _ci(e: Estimate, d: int, signed: bool = False) -> str:
+    if math.isnan(e.lo):
+        return _num(e.mean, d, signed)
+    return f"{_num(e.mean, d, signed)} [{_num(e.lo, d, signed)}, {_num(e.hi, d, signed)}]"
+
+
+def _diff_class(r: Row) -> str:
+    if not r.diff.significant or r.metric.better is None:
+        return "same"
+    return "better" if (r.diff.mean > 0) == (r.metric.better == "higher") else "worse"
+
+
+def _comparison(rows: list[Row], baseline: str, colours: dict[str, str]) -> str:
+    names = list(dict.fromkeys(r.strategy for r in rows))
+    out = []
+    for m in METRICS:
+        line: list[h.Cell] = [(f"<b>{h.esc(m.label)}</b><br><small>{h.esc(m.unit)}</small>",
+                               "")]
+        for r in (x for x in rows if x.metric is m):
+            value = h.esc(_ci(r.value, m.decimals))
+            if r.strategy == baseline:
+                diff = '<div class="same">baseline</div>'
+            else:
+                note = " (n.s.)" if r.diff.significant is False else ""
+                diff = (f'<div class="{_diff_class(r)}">'
+                        f"{h.esc(_ci(r.diff, m.decimals, signed=True) + note)}</div>")
+            line.append((f"<div>{value}</div>{diff}", ""))
+        out.append(line)
+    heads = ["metric"] + [f"{n} (baseline)" if n == baseline else n for n in names]
+    table = h.table(heads, out, numeric=tuple(range(1, len(names) + 1)))
+    for n in names:  # colour swatches in the header
+        label = f"{n} (baseline)" if n == baseline else n
+        table = table.replace(f"<th>{h.esc(label)}</th>",
+                              f"<th>{h.swatch(colours[n])}{h.esc(label)}</th>", 1)
+    return table
+
+
+def _campaign(c: Campaign) -> str:
+    freq = c.frequency
+    parts = [type(freq).__name__.lower()] + [f"{k}={v}" for k, v in _items(freq)]
+    trig = type(c.trigger).__name__
+    extra = [] if c.primer else ["no soft prompt: opens the OS dialog directly"]
+    if c.min_sessions > 1:
+        extra.append(f"from session {c.min_sessions}")
+    if c.min_delay_days:
+        extra.append(f"min delay {c.min_delay_days:g} d")
+    return (f"{c.id}: {c.action.replace('_', ' ')} on {trig} ({', '.join(parts)})"
+            + (f"; {'; '.join(extra)}" if extra else ""))
+
+
+def _items(obj: msgspec.Struct) -> list[tuple[str, object]]:
+    return [(k, v) for k, v in msgspec.structs.asdict(obj).items() if v is not None]
+
+
+def _strategy(s: Strategy) -> str:
+    text = " | ".join(_campaign(c) for c in s.campaigns) or "no campaign (no soft prompt)"
+    if s.provisional_on_install:
+        text += " | iOS provisional at install"
+    return text
+
+
+def render(run: Run, rows: list[Row], rec: Recommendation, figures: list[SavedFigure],
+           baseline: str,
+           max_extra_annoyance: float) -> str:
+    """The report page as one HTML string."""
+    sc = run.scenario
+    colours = palette(run.strategies)
+    version = run.meta.get("promptsim_version", "unknown")
+    body = [f"<h1>Push-permission prompts: {h.esc(sc.name)}</h1>"]
+    if sc.description:
+        body.append(f'<p class="lead">{h.esc(sc.description)}</p>')
+    body.append(h.facts([
+        ("scenario", sc.name), ("devices", f"{sc.devices:,}"), ("horizon", f"{sc.days} days"),
+        ("replications", sc.replications), ("seed", sc.seed),
+        ("strategies", ", ".join(run.strategies)), ("baseline", baseline),
+        ("simulated by", f"promptsim {version}"
+         + (f", {run.meta['wall_seconds']:.1f} s" if "wall_seconds" in run.meta else "")),
+        ("report by", f"promptsim {__version__}"),
+        ("event log", f"events.parquet, {pq.read_metadata(run.path / 'events.parquet').num_rows:,}"
+                      " events" if run.has_events else "not written (simulate --events)"),
+    ]))
+    warn = rec.strategy == baseline or rec.provisional
+    body.append(f'<section class="callout{" warn" if warn else ""}" id="recommendation">'
+                f"<h2>Recommended strategy: {h.swatch(colours[rec.strategy])}"
+                f"{h.esc(rec.strategy)}</h2><ul>"
+                + "".join(f"<li>{h.esc(x)}</li>" for x in rec.reasons)
+                + "".join(f"<li>Ruled out: {h.esc(k)}: {h.esc(v)}.</li>"
+                          for k, v in rec.excluded.items())
+                + (f"<li>Not distinguishable from it at 95%: {h.esc(', '.join(rec.tied))}."
+                   "</li>" if rec.tied else "")
+                + f"</ul><p><b>Decision rule.</b> {h.esc(rec.rule)}</p></section>")
+    body.append("<h2>Every strategy against the baseline</h2>")
+    body.append(f"<p>Means over {sc.replications} replications with 95% t-intervals. "
+                "Differences are paired: taken within each replication, where all strategies "
+                "share the same population and the same random answers (common random "
+                "numbers), then averaged. Each cell: the strategy's mean [95% CI], and under it "
+                "its paired difference from the baseline [95% CI]; green: significantly "
+                "better, red: significantly worse, n.s.: not significant. Also written as "
+                "comparison.csv.</p>")
+    body.append(_comparison(rows, baseline, colours))
+    body.append("<h2>Figures</h2>")
+    body.extend(h.figure(f) for f in figures)
+    body.append(_scenario_section(run, colours))
+    body.append(_assumptions_section(run))
+    body.append("<h2>Method</h2><ul>"
+                "<li>Each replication simulates every device under every strategy with common "
+                "random numbers; replications use independent seed streams.</li>"
+                "<li>Intervals are Student-t 95% intervals over replications (sim.summary."
+                "mean_ci); with one replication there are none.</li>"
+                "<li>'Installs' are first installs (reinstalls not counted again); 'installed "
+                "devices' are devices with the app installed at the end of a day.</li>"
+                "<li>The figures and numbers are model outputs under the assumptions above, "
+                "not measurements.</li></ul>")
+    body.append(f"<footer>report.html, comparison.csv and figures/ written by promptsim "
+                f"{h.esc(__version__)} from {h.esc(run.path.name)}/.</footer>")
+    return h.page(f"promptsim report: {sc.name}", body)
+
+
+def _scenario_section(run: Run, colours: dict[str, str]) -> str:
+    sc = run.scenario
+    pop = sc.population
+    out = ["<h2>Scenario used</h2>", h.facts([
+        ("installs arrive", f"uniformly over the first {pop.install_window_days:g} days"),
+        ("second device", f"{100 * pop.second_device:g}% of users"),
+        ("SDK reports permission", f"{100 * pop.sdk_reports_permission:g}% of installs"),
+        ("chunk size", f"{sc.chunk_size:,} devices"),
+    ])]
+    out.append(h.table(["strategy", "campaigns"], [
+        [(h.swatch(colours[s.name]) + h.esc(s.name), ""), _strategy(s)]
+        for s in sc.strategies]))
+    out.append("<details><summary>The resolved scenario (scenario.json)</summary><pre>"
+               + h.esc(dump_scenario(sc).decode()) + "</pre></details>")
+    return "\n".join(out)
+
+
+def _assumptions_section(run: Run) -> str:
+    sc = run.scenario
+    out = ["<h2>Model assumptions and their sources</h2>",
+           "<p>Behaviour priors as used by this run, and whether each equals promptsim's "
+           "current default. Sources as listed in the project's domain reference; "
+           "'assumption' means no public source was found.</p>"]
+    out.append(h.table(["prior", "value", "promptsim default", "source"], [
+        (a.what, a.value, f"differs: {a.default}" if a.overridden else "same", a.source)
+        for a in behaviour_assumptions(sc)]))
+    out.append("<h3>OS dialog answers per platform profile</h3>")
+    out.append(h.table(["profile", "share of devices", "cold (no soft prompt)",
+                        "primed (after tapping the soft prompt)"],
+                       [(n, f"{100 * s:g}%", c, p) for n, s, c, p in dialog_rows(sc)],
+                       numeric=(1,)))
+    out.append("<h3>Platform permission rules</h3>")
+    out.append(h.table(["profile", "platform", "share", "rules", "source"],
+                       [tuple(r.values()) for r in platform_rules(sc)], numeric=(2,)))
+    return "\n".join(out)

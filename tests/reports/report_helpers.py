@@ -1,0 +1,47 @@
+"""Helpers shared by the report tests: a small scenario that simulates in seconds."""
+
+from __future__ import annotations
+
+from sim.scenario import Scenario, parse_scenario
+
+TINY_TOML = """
+name = "tiny"
+seed = 1
+devices = 600
+days = 14
+replications = 2
+baseline = "once"
+[population]
+install_window_days = 7
+[population.mix]
+ios = 0.5
+android13 = 0.3
+chrome = 0.2
+[[strategies]]
+name = "once"
+campaigns = [{ id = "soft", frequency = { type = "once" } }]
+[[strategies]]
+name = "twice"
+campaigns = [{ id = "soft", frequency = { type = "multiple", limit = 2, gap_days = 1 } }]
+"""
+"""A scenario file for the command-line tests."""
+
+
+def small_scenario(**over: object) -> Scenario:
+    """2,000 devices, 30 days, 3 replications, three strategies: runs in a few seconds."""
+    data: dict[str, object] = {
+        "name": "small", "seed": 3, "devices": 2000, "days": 30, "replications": 3,
+        "baseline": "once",
+        "population": {"install_window_days": 10, "mix": {
+            "ios": 0.4, "android13": 0.3, "android12": 0.1, "chrome": 0.1, "fire_os_8": 0.05,
+            "huawei_emui13": 0.05}},
+        "strategies": [
+            {"name": "once", "campaigns": [{"id": "soft", "frequency": {"type": "once"}}]},
+            {"name": "every_time",
+             "campaigns": [{"id": "soft", "frequency": {"type": "every_time"}}]},
+            {"name": "multiple_3x2d", "campaigns": [
+                {"id": "soft", "frequency": {"type": "multiple", "limit": 3, "gap_days": 2}}]},
+        ],
+    }
+    data.update(over)
+    return parse_scenario(data, "small")

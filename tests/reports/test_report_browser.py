@@ -1,0 +1,111 @@
+"""The pages as a person sees them: headless Chromium renders each one and takes a screenshot.
+
+Every figure must have loaded (``naturalWidth > 0``) and be drawn larger than
+100 x 100 px; the page must log no console error, raise no page error and ask
+for nothing over the network. Needs Debian's ``chromium`` and the ``playwright``
+package (no browser download: ``executable_path=/usr/bin/chromium``). Skipped
+when either is missing, except under CI (env ``CI`` set), where that fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from report_helpers import TINY_TOML
+
+from reports.forecast import Rollout, run_forecast, write_forecast
+from reports.forecast_page import write_forecast_page
+from reports.load import write_load_report
+from reports.simulation import Report
+from sim.scenario import load_scenario
+
+CHROMIUM = Path(os.environ.get("PROMPTSIM_CHROMIUM", "/usr/bin/chromium"))
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-quic"]
+LOAD = Path(__file__).parent / "fixtures" / "load"
+
+
+def _browser_or_skip() -> None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("CI: the browser test needs `pip install playwright`")
+        pytest.skip("playwright is not installed")
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI: the browser test needs {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+
+
+def render(page_path: Path, screenshot: Path) -> dict[str, object]:
+    """Open ``page_path`` in headless Chromium; return what the page did."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    requests: list[str] = []
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, args=FLAGS,
+            viewport={"width": 1280, "height": 900})
+        try:
+            page = ctx.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(page_path.resolve().as_uri(), wait_until="load")
+            images = page.eval_on_selector_all("img", """els => els.map(e => {
+                const r = e.getBoundingClientRect();
+                return {alt: e.alt, complete: e.complete, natural: e.naturalWidth,
+                        width: r.width, height: r.height};
+            })""")
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            ctx.close()
+    return {"errors": errors, "images": images,
+            "remote": [u for u in requests if not u.startswith(("file:", "data:"))]}
+
+
+def check(result: dict[str, object], figures: int) -> None:
+    images = result["images"]
+    assert isinstance(images, list) and len(images) == figures
+    for img in images:
+        assert img["complete"] and img["natural"] > 0, img
+        assert img["width"] > 100 and img["height"] > 100, img
+    assert result["errors"] == []
+    assert result["remote"] == []
+
+
+def test_simulation_report_in_chromium(report: Report, tmp_path: Path) -> None:
+    """The simulation report: seven figures, all loaded and drawn at a real size."""
+    _browser_or_skip()
+    shot = report.html.parent / "report.png"
+    check(render(report.html, shot), figures=7)
+    assert shot.stat().st_size > 50_000
+
+
+def test_load_report_in_chromium(tmp_path: Path) -> None:
+    """The load report: throughput and latency figures."""
+    _browser_or_skip()
+    d = tmp_path / "load"
+    shutil.copytree(LOAD, d)
+    rep = write_load_report(d)
+    check(render(rep.html, tmp_path / "load.png"), figures=2)
+
+
+def test_forecast_page_in_chromium(tmp_path: Path) -> None:
+    """The forecast page (no observed data: one figure)."""
+    _browser_or_skip()
+    toml = tmp_path / "tiny.toml"
+    toml.write_text(TINY_TOML)
+    fc = run_forecast(load_scenario(toml), Rollout(installs_per_day=40, horizon=10,
+                                                   install_days=10, strategy="once"),
+                      trajectories=3, jobs=1)
+    write_forecast(fc, tmp_path / "fc")
+    page, _ = write_forecast_page(fc, tmp_path / "fc", str(toml))
+    check(render(page, tmp_path / "forecast.png"), figures=1)

@@ -1,0 +1,109 @@
+"""Paired differences on a synthetic panel whose answer is known by hand."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reports.compare import band, metric_values, paired_rows, recommend
+from reports.rundir import read_run
+from sim.engine import FLOWS, STOCKS
+from sim.output import write_run
+from sim.platforms import PLATFORMS
+from sim.runner import RunResult
+from sim.scenario import parse_scenario
+from sim.summary import t975
+
+R, DAYS = 4, 3
+NOISE = np.array([0.0, 2.0, -2.0, 4.0])
+"""Replication-specific part of strategy B's gain: the paired differences are 30 + NOISE."""
+
+
+def synthetic_run(tmp_path: Path) -> Path:
+    """A run directory written through ``sim.output`` from hand-made counts.
+
+    1,000 iOS installs on day 0 in every replication; at the horizon A has
+    200 + 10 r opted-in devices and B has 230 + 10 r + NOISE[r]. The 10 r term is
+    shared (common random numbers): it must cancel in the paired difference.
+    """
+    sc = parse_scenario({
+        "name": "synthetic", "devices": 1000, "days": DAYS, "replications": R,
+        "population": {"mix": {"ios": 1.0}},
+        "strategies": [{"name": "A"}, {"name": "B"}],
+    })
+    shape = (R, 2, len(PLATFORMS), DAYS)
+    flows = np.zeros((R, len(FLOWS), *shape[1:]), dtype=np.int64)
+    stocks = np.zeros((R, len(STOCKS), *shape[1:]), dtype=np.int64)
+    ios = PLATFORMS.index("ios")
+    r = np.arange(R)
+    flows[:, FLOWS.index("installs"), :, ios, 0] = 1000
+    flows[:, FLOWS.index("annoyance_uninstalls"), 1, ios, 1] = 3
+    stocks[:, STOCKS.index("active_devices"), :, ios, :] = 1000
+    stocks[:, STOCKS.index("opted_in_devices"), 0, ios, -1] = 200 + 10 * r
+    stocks[:, STOCKS.index("opted_in_devices"), 1, ios, -1] = 230 + 10 * r + NOISE
+    out = tmp_path / "synthetic"
+    write_run(RunResult(sc, flows, stocks, events=0), out, seconds=0.0, jobs=1)
+    return out
+
+
+def test_paired_difference_matches_the_hand_computation(tmp_path: Path) -> None:
+    """Mean 31 and half-width t(3) * sd(NOISE) / 2: the shared 10 r term cancels."""
+    run = read_run(synthetic_run(tmp_path))
+    values = metric_values(run.total)
+    np.testing.assert_allclose(values["optin_per_1k"][:, 0], 200 + 10 * np.arange(R))
+    rows = {(x.metric.key, x.strategy): x for x in paired_rows(values, ["A", "B"], "A")}
+    b = rows[("optin_per_1k", "B")]
+    half = t975(R - 1) * float(np.std(NOISE, ddof=1)) / math.sqrt(R)
+    assert b.diff.mean == pytest.approx(31.0)
+    assert (b.diff.lo, b.diff.hi) == pytest.approx((31.0 - half, 31.0 + half))
+    assert b.diff.significant
+    a = rows[("optin_per_1k", "A")]
+    assert a.value.mean == pytest.approx(215.0)
+    assert a.diff.mean == 0.0
+    # Unpaired, the intervals of A and B overlap although every paired difference is >= 28.
+    assert b.value.lo < a.value.hi
+    assert rows[("annoyance_per_1k", "B")].diff.mean == pytest.approx(3.0)
+    assert rows[("optin_share", "B")].value.mean == pytest.approx(24.6)
+
+
+def test_band_is_the_elementwise_t_interval() -> None:
+    """``band`` agrees with ``mean_ci`` column by column and drops NaNs."""
+    x = np.array([[1.0, 5.0], [3.0, np.nan], [5.0, 7.0]])
+    mean, _, hi = band(x)
+    assert mean == pytest.approx([3.0, 6.0])
+    assert hi[0] - mean[0] == pytest.approx(t975(2) * 2.0 / math.sqrt(3))
+    assert hi[1] - mean[1] == pytest.approx(t975(1) * math.sqrt(2.0) / math.sqrt(2))
+
+
+def values(optin: list[list[float]], annoy: list[list[float]]) -> dict[str, np.ndarray]:
+    return {"optin_per_1k": np.array(optin, dtype=float),
+            "annoyance_per_1k": np.array(annoy, dtype=float)}
+
+
+def test_recommendation_rules_out_significant_extra_annoyance() -> None:
+    """The strategy with most opt-ins loses when it costs > 5 extra annoyance uninstalls."""
+    v = values([[200, 260, 220], [210, 275, 229], [190, 250, 212]],
+               [[1, 19, 1.5], [1.2, 20, 1.4], [0.8, 18, 1.9]])
+    rec = recommend(v, ["once", "every", "multi"], "once")
+    assert rec.strategy == "multi"
+    assert set(rec.excluded) == {"every"}
+    assert "per 1,000 installs" in rec.excluded["every"]
+
+
+def test_recommendation_keeps_baseline_when_gain_is_not_significant() -> None:
+    """A gain whose paired interval crosses zero does not displace the baseline."""
+    v = values([[200, 205], [210, 205], [190, 196]], [[1, 1], [1, 1], [1, 1]])
+    rec = recommend(v, ["once", "other"], "once")
+    assert rec.strategy == "once"
+    assert "does not beat once significantly" in rec.reasons[0]
+    assert rec.tied == ["other"]
+
+
+def test_one_replication_is_provisional() -> None:
+    """Without intervals the means decide, and the page says so."""
+    rec = recommend(values([[200, 230]], [[1, 2]]), ["once", "other"], "once")
+    assert rec.strategy == "other" and rec.provisional
+    assert "provisional" in rec.reasons[-1]
