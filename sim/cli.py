@@ -15,6 +15,8 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "sim.commands",
     "sim.service.cli",
+    "sim.loadtest.cli",
+    "reports.cli",
 )
 """Modules whose ``register`` adds subcommands, in the order ``--help`` lists them."""
 

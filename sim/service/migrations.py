@@ -1,0 +1,110 @@
+"""Versioned schema migrations, a list of SQL steps per backend.
+
+Each migration is ``(version, name, statements)``. ``schema_migrations`` records
+the versions applied; at start the store applies the missing ones in order,
+each in its own transaction, under a lock so that two workers starting at once
+do not both migrate. Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+Migration = tuple[int, str, tuple[str, ...]]
+
+SQLITE: tuple[Migration, ...] = (
+    (1, "initial schema", (
+        """CREATE TABLE apps (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, clock TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE, policy_version INTEGER NOT NULL DEFAULT 0,
+            settings BLOB, created_at REAL NOT NULL)""",
+        """CREATE TABLE campaigns (
+            app_id TEXT NOT NULL REFERENCES apps(id), campaign_id TEXT NOT NULL,
+            doc BLOB NOT NULL, updated_at REAL NOT NULL,
+            PRIMARY KEY (app_id, campaign_id)) WITHOUT ROWID""",
+        """CREATE TABLE devices (
+            app_id TEXT NOT NULL REFERENCES apps(id), device_id TEXT NOT NULL,
+            user_id TEXT NOT NULL, doc BLOB NOT NULL, updated_at REAL NOT NULL,
+            PRIMARY KEY (app_id, device_id)) WITHOUT ROWID""",
+        "CREATE INDEX devices_by_user ON devices (app_id, user_id)",
+        """CREATE TABLE events (
+            app_id TEXT NOT NULL, device_id TEXT NOT NULL, event_id TEXT NOT NULL,
+            kind TEXT NOT NULL, at REAL, received_at REAL NOT NULL,
+            campaign_id TEXT, detail TEXT,
+            PRIMARY KEY (app_id, device_id, event_id)) WITHOUT ROWID""",
+        "CREATE INDEX events_by_campaign ON events (app_id, campaign_id, kind, detail)",
+    )),
+)
+"""SQLite migrations."""
+
+POSTGRES: tuple[Migration, ...] = (
+    (1, "initial schema", (
+        """CREATE TABLE apps (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, clock TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE, policy_version BIGINT NOT NULL DEFAULT 0,
+            settings BYTEA, created_at DOUBLE PRECISION NOT NULL)""",
+        """CREATE TABLE campaigns (
+            app_id TEXT NOT NULL REFERENCES apps(id), campaign_id TEXT NOT NULL,
+            doc BYTEA NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (app_id, campaign_id))""",
+        """CREATE TABLE devices (
+            app_id TEXT NOT NULL REFERENCES apps(id), device_id TEXT NOT NULL,
+            user_id TEXT NOT NULL, doc BYTEA NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (app_id, device_id))""",
+        "CREATE INDEX devices_by_user ON devices (app_id, user_id)",
+        """CREATE TABLE events (
+            app_id TEXT NOT NULL, device_id TEXT NOT NULL, event_id TEXT NOT NULL,
+            kind TEXT NOT NULL, at DOUBLE PRECISION, received_at DOUBLE PRECISION NOT NULL,
+            campaign_id TEXT, detail TEXT,
+            PRIMARY KEY (app_id, device_id, event_id))""",
+        "CREATE INDEX events_by_campaign ON events (app_id, campaign_id, kind, detail)",
+    )),
+)
+"""PostgreSQL migrations (same tables; the schema is the connection's search_path)."""
+
+_TABLE = ("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+          "name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)")
+
+
+def migrate_sqlite(conn: sqlite3.Connection,
+                   migrations: tuple[Migration, ...] = SQLITE) -> list[int]:
+    """Apply the missing SQLite migrations (``conn`` in autocommit mode); return those applied."""
+    applied: list[int] = []
+    for version, name, steps in migrations:
+        conn.execute("BEGIN IMMEDIATE")  # the write lock: one migrator at a time
+        try:
+            conn.execute(_TABLE)
+            done = conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?",
+                                (version,)).fetchone()
+            if done is None:
+                for sql in steps:
+                    conn.execute(sql)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                             (version, name, time.time()))
+                applied.append(version)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return applied
+
+
+async def migrate_postgres(conn: Any, migrations: tuple[Migration, ...] = POSTGRES) -> list[int]:
+    """Apply the missing PostgreSQL migrations on an asyncpg connection; return those applied."""
+    applied: list[int] = []
+    for version, name, steps in migrations:
+        async with conn.transaction():
+            # One migrator per database at a time (released at commit).
+            await conn.execute("SELECT pg_advisory_xact_lock(7215522)")
+            await conn.execute(_TABLE)
+            done = await conn.fetchval("SELECT 1 FROM schema_migrations WHERE version = $1",
+                                       version)
+            if done is None:
+                for sql in steps:
+                    await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2, $3)",
+                                   version, name, time.time())
+                applied.append(version)
+    return applied

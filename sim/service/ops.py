@@ -1,0 +1,253 @@
+"""What each request does to one device, by calling the shared rule functions.
+
+Everything here is synchronous and pure apart from the ``DeviceRecord`` it is
+handed: the store calls it inside the device's transaction and writes back
+the record and the returned event rows, or nothing if it raises.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+
+from sim.campaigns import TriggerFired
+from sim.decision import (
+    Decision,
+    decide,
+    record_click,
+    record_dismissal,
+    record_impression,
+    start_session,
+)
+from sim.permission import (
+    DeviceState,
+    apply_app_update,
+    apply_clear_data,
+    apply_dialog_result,
+    apply_os_upgrade,
+    apply_reinstall,
+    apply_settings_change,
+    apply_uninstall,
+    dialogs_left,
+    new_install,
+    receives_push,
+)
+from sim.platforms import FAMILY_OF, resolve_profile
+from sim.reachability import REACHABLE, device_reach, user_reach
+from sim.service import schemas as s
+from sim.service.errors import ApiError, not_found
+from sim.service.tenant import Tenant
+
+EventRow = tuple[str, str, float | None, str | None, str | None]
+"""A stored event: ``(event_id, kind, at, campaign_id, detail)``."""
+
+
+def _profile_name(rec: s.DeviceRecord | s.DeviceIn, os_version: float | None,
+                  app_target_sdk: int | None) -> str:
+    try:
+        return resolve_profile(rec.platform, os_version, app_target_sdk, rec.browser)
+    except ValueError as exc:
+        field, _, detail = str(exc).partition(": ")
+        raise ApiError(422, "invalid_value", detail, field) from None
+
+
+def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
+    """The record of a new install: ``new_install`` seeded with the reported permission.
+
+    ``granted`` and ``denied`` go through ``apply_settings_change`` (a denial at
+    registration is taken as final: only settings can undo it).
+    """
+    t.now(body.at)  # client clock: 'at' is required (422 otherwise)
+    at = body.at if body.at is not None else time.time()
+    name = _profile_name(body, body.os_version, body.app_target_sdk)
+    profile = t.profile(name)
+    perm = body.permission
+    state = new_install(profile, sdk_reports_permission=body.sdk_reports_permission,
+                        provisional=perm == "provisional"
+                        or (perm is None and t.policy.provisional_on_install))
+    if perm == "provisional" and state.permission != "provisional":
+        raise ApiError(422, "invalid_value", f"profile {name} has no provisional authorization;"
+                       " allowed: not_determined, granted, denied", "permission")
+    if perm == "not_determined" and state.permission != "not_determined":
+        raise ApiError(422, "invalid_value", f"profile {name} starts {state.permission} (no "
+                       "permission dialog); allowed: granted, denied", "permission")
+    if perm in ("granted", "denied") and state.permission != perm:
+        apply_settings_change(state, profile, perm == "granted")
+    return s.DeviceRecord(user_id=body.user_id, platform=body.platform,
+                          os_version=body.os_version, app_target_sdk=body.app_target_sdk,
+                          browser=body.browser, installed_at=at, state=state)
+
+
+def view(t: Tenant, device_id: str, rec: s.DeviceRecord) -> s.DeviceView:
+    """The API's view of a device, with ``dialogs_left`` from the rules."""
+    st = rec.state
+    return s.DeviceView(
+        device_id=device_id, user_id=rec.user_id, platform=rec.platform,
+        os_version=rec.os_version, app_target_sdk=rec.app_target_sdk, browser=rec.browser,
+        profile=st.profile, permission=st.permission, installed=st.installed,
+        receives_push=receives_push(st), dialogs_left=dialogs_left(st, t.profile(st.profile)),
+        state=st)
+
+
+# --- eligibility -------------------------------------------------------------------
+
+def decision(t: Tenant, rec: s.DeviceRecord, body: s.EligibilityIn, now: float) -> Decision:
+    """``sim.decision.decide`` for this device and what fired."""
+    fired = TriggerFired(trigger=body.trigger, event_name=body.event_name,
+                         session_seconds=body.session_seconds)
+    return decide(rec.state, t.profile(rec.state.profile), t.policy, fired, now)
+
+
+def reserve(rec: s.DeviceRecord, d: Decision, now: float, at: float | None) -> EventRow:
+    """Record the impression of a ``show`` decision (``record_impression``)."""
+    assert d.campaign_id is not None
+    record_impression(rec.state, d.campaign_id, now)
+    rec.last_offer = s.Offer(campaign_id=d.campaign_id, action=d.action)
+    return ("~imp:" + uuid.uuid4().hex, "impression", at if at is not None else time.time(),
+            d.campaign_id, d.action)
+
+
+# --- events -------------------------------------------------------------------------
+
+def _campaign(t: Tenant, cid: str | None, i: int) -> str | None:
+    if cid is not None and t.policy.campaign(cid) is None:
+        raise not_found("campaign", cid, f"events[{i}].campaign_id")
+    return cid
+
+
+def _credit(rec: s.DeviceRecord, given: str | None, action: str) -> str | None:
+    """Campaign credited with a dialog answer or settings change: the given one, else the
+    campaign whose button was clicked last, if that button had this ``action``."""
+    if given is not None:
+        return given
+    click = rec.last_click
+    if click is not None and click.action in (action, None):
+        rec.last_click = None  # one click, one outcome
+        return click.campaign_id
+    return None
+
+
+def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
+           i: int) -> tuple[str | None, str | None]:
+    """Apply one event; return the (campaign_id, detail) stored with it."""
+    st: DeviceState = rec.state
+    profile = t.profile(st.profile)
+    match ev:
+        case s.SessionStart():
+            start_session(st, profile, now)
+        case s.SessionTimeEvent(seconds=sec):
+            return None, repr(sec)
+        case s.CustomEvent(name=name):
+            return None, name
+        case s.SoftPromptShown(campaign_id=cid):
+            return _campaign(t, cid, i), None
+        case s.SoftPromptClicked(campaign_id=cid):
+            _campaign(t, cid, i)
+            record_click(st, cid)
+            offer = rec.last_offer
+            action = offer.action if offer is not None and offer.campaign_id == cid else None
+            rec.last_click = s.Offer(campaign_id=cid, action=action)
+            return cid, action
+        case s.SoftPromptDismissed(campaign_id=cid):
+            _campaign(t, cid, i)
+            record_dismissal(st, cid)
+            return cid, None
+        case s.OsDialogResult(outcome=outcome, campaign_id=cid):
+            if dialogs_left(st, profile) == 0:
+                raise ApiError(409, "no_dialog_left", f"this device cannot see an OS dialog now "
+                               f"(profile {st.profile}, permission {st.permission}, denials "
+                               f"{st.denials}); allowed: os_dialog_result only while "
+                               "dialogs_left is not 0; nothing in the batch was applied",
+                               f"events[{i}]")
+            _campaign(t, cid, i)
+            apply_dialog_result(st, profile, outcome, now)
+            return _credit(rec, cid, "os_dialog"), outcome
+        case s.PermissionChanged(permission=perm, campaign_id=cid):
+            _campaign(t, cid, i)
+            apply_settings_change(st, profile, perm == "granted")
+            return _credit(rec, cid, "open_settings"), perm
+        case s.OsUpgraded(os_version=version):
+            new = _profile_name(rec, version, rec.app_target_sdk)
+            if new != st.profile:
+                apply_os_upgrade(st, profile, t.profile(new))
+            rec.os_version = version
+            return None, repr(version)
+        case s.AppUpdated(app_target_sdk=sdk):
+            new = _profile_name(rec, rec.os_version, sdk)
+            if new != st.profile:
+                apply_app_update(st, profile, t.profile(new))
+            rec.app_target_sdk = sdk
+            return None, str(sdk)
+        case s.Reinstalled():
+            apply_reinstall(st, profile, now, reset_campaigns=t.policy.reset_on_reinstall)
+        case s.DataCleared():
+            apply_clear_data(st, profile, reset_campaigns=t.policy.reset_on_reinstall)
+        case s.Uninstalled():
+            apply_uninstall(st, now)
+    return None, None
+
+
+def apply_events(t: Tenant, rec: s.DeviceRecord, events: Sequence[s.Event],
+                 existing: set[str]) -> tuple[list[EventRow], int]:
+    """Apply the new events of a batch in order; return their rows and the duplicate count.
+
+    An event id already stored (or repeated in the batch) is skipped. Any error
+    raises, and the caller's transaction writes nothing.
+    """
+    rows: list[EventRow] = []
+    seen = set(existing)
+    dup = 0
+    for i, ev in enumerate(events):
+        if ev.event_id in seen:
+            dup += 1
+            continue
+        seen.add(ev.event_id)
+        now = t.now(ev.at, f"events[{i}].at")
+        cid, detail = _apply(t, rec, ev, now, i)
+        rows.append((ev.event_id, str(type(ev).__struct_config__.tag), ev.at, cid, detail))
+    return rows, dup
+
+
+# --- reachability and stats ------------------------------------------------------------
+
+def reachability(user_id: str, devices: Iterable[tuple[str, s.DeviceRecord]]) -> s.Reachability:
+    """MoEngage's codes per platform family, with the devices behind each."""
+    by_family: dict[str, list[s.DeviceReach]] = {}
+    for device_id, rec in devices:
+        st = rec.state
+        code = device_reach(st.installed, st.sdk_reports_permission, st.permission)
+        by_family.setdefault(FAMILY_OF[rec.platform], []).append(s.DeviceReach(
+            device_id=device_id, platform=rec.platform, permission=st.permission,
+            installed=st.installed, code=code))
+    families = {}
+    for fam, devs in sorted(by_family.items()):
+        code = user_reach(d.code for d in devs)
+        families[fam] = s.FamilyReach(code=code, reachable=code in REACHABLE,
+                                      opted_in=code == 201, devices=devs)
+    return s.Reachability(user_id=user_id, families=families)  # type: ignore[arg-type]
+
+
+def campaign_stats(campaign_id: str,
+                   counts: Iterable[tuple[str, str | None, int]]) -> s.CampaignStats:
+    """Campaign figures from ``(kind, detail, count)`` of the events credited to it."""
+    f = dict.fromkeys(("impressions", "clicks", "os_dialogs", "allows", "denials",
+                       "settings_opened", "opt_ins", "dismissals", "shown_reported"), 0)
+    for kind, detail, n in counts:
+        if kind == "impression":
+            f["impressions"] += n
+        elif kind == "soft_prompt_clicked":
+            f["clicks"] += n
+            f["settings_opened"] += n if detail == "open_settings" else 0
+        elif kind == "soft_prompt_dismissed":
+            f["dismissals"] += n
+        elif kind == "soft_prompt_shown":
+            f["shown_reported"] += n
+        elif kind == "os_dialog_result":
+            f["os_dialogs"] += n
+            f["allows"] += n if detail == "allowed" else 0
+            f["opt_ins"] += n if detail == "allowed" else 0
+            f["denials"] += n if detail == "denied" else 0
+        elif kind == "permission_changed" and detail == "granted":
+            f["opt_ins"] += n
+    return s.CampaignStats(campaign_id=campaign_id, **f)

@@ -1,0 +1,55 @@
+"""Small builders shared by the service tests."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository root (servers run from there)."""
+ADMIN = "test-admin-key"
+"""The admin key the test servers run with."""
+T0 = 1_700_000_000.0
+"""A client-clock time (Unix seconds) that tests count from."""
+DAY = 86400.0
+
+_ids = itertools.count(1)
+
+
+def ev(kind: str, at: float = T0, event_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """One event body with a fresh id unless one is given."""
+    return {"type": kind, "event_id": event_id or f"ev{next(_ids)}", "at": at, **fields}
+
+
+def install(api: Any, device_id: str = "d1", user_id: str = "u1", platform: str = "android",
+            at: float = T0, **fields: Any) -> dict[str, Any]:
+    """Register a device (Android 14 by default) and start its first session."""
+    body = {"device_id": device_id, "user_id": user_id, "platform": platform, "at": at}
+    if platform == "android":
+        body["os_version"] = 14
+    body |= fields
+    r = api.post("/v1/devices", body)
+    assert r.status_code == 201, r.text
+    r2 = api.post(f"/v1/devices/{device_id}/events", {"events": [ev("session_start", at)]})
+    assert r2.status_code == 200, r2.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def once_campaign(api: Any, cid: str = "welcome", **fields: Any) -> dict[str, Any]:
+    """PUT an app-open, once-only permission campaign."""
+    body = {"trigger": {"type": "app_open"}, "frequency": {"type": "once"}} | fields
+    r = api.put(f"/v1/campaigns/{cid}", body)
+    assert r.status_code in (200, 201), r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def eligible(api: Any, device_id: str = "d1", at: float = T0 + 10,
+             trigger: str = "app_open", **fields: Any) -> dict[str, Any]:
+    """POST eligibility and return the decision."""
+    r = api.post(f"/v1/devices/{device_id}/eligibility", {"trigger": trigger, "at": at} | fields)
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out

@@ -1,0 +1,248 @@
+"""Each endpoint's happy path, in-process, on SQLite and PostgreSQL.
+
+The service answers with the rules' own decisions: these tests state the rule
+and check that the HTTP answer follows it.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from service_helpers import DAY, T0, eligible, ev, install, once_campaign
+
+from sim.campaigns import Campaign, Policy
+
+
+def test_health_metrics_openapi_docs(service):
+    """The unauthenticated endpoints answer without a key."""
+    r = service.get("/healthz")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok"
+    assert r.json()["store"] in ("sqlite", "postgres")
+    spec = service.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    assert "/v1/devices/{device_id}/eligibility" in spec["paths"]
+    docs = service.get("/docs")
+    assert docs.headers["content-type"].startswith("text/html")
+    assert "/v1/devices/{device_id}/eligibility" in docs.text
+    assert "http://" not in docs.text.replace("http://service", "")  # loads nothing external
+    assert "https://" not in docs.text
+    m = service.get("/metrics")
+    assert m.headers["content-type"].startswith("text/plain")
+    assert "# TYPE promptsim_http_requests_total counter" in m.text
+    assert 'route="/healthz",status="200"' in m.text
+
+
+def test_app_and_settings_round_trip(api):
+    """Settings hold the Policy fields other than campaigns, and platform overrides."""
+    assert api.get("/v1/app").json()["clock"] == "client"
+    assert api.get("/v1/settings").json() == {
+        "min_spacing_seconds": 0.0, "permission_first": True, "provisional_on_install": False,
+        "reset_on_reinstall": True, "platforms": {}}
+    body = {"min_spacing_seconds": 30, "permission_first": False,
+            "provisional_on_install": True, "reset_on_reinstall": False,
+            "platforms": {"android13": {"dismiss_counts_as_denial": True}}}
+    r = api.put("/v1/settings", body)
+    assert r.status_code == 200
+    assert api.get("/v1/settings").json() == body | {"min_spacing_seconds": 30.0}
+
+
+def test_campaigns_put_get_list(api):
+    """A campaign body is the scenario files' Campaign; the path gives its id."""
+    r = api.put("/v1/campaigns/later", {"trigger": {"type": "session_time", "seconds": 30},
+                                        "frequency": {"type": "multiple", "limit": 3,
+                                                      "gap_days": 2},
+                                        "action": "open_settings", "priority": 5,
+                                        "min_delay_days": 1})
+    assert r.status_code == 201
+    assert r.json()["id"] == "later"
+    assert r.json()["trigger"] == {"type": "session_time", "seconds": 30.0}
+    once_campaign(api, "welcome", priority=9)
+    again = api.put("/v1/campaigns/later", r.json() | {"priority": 1})
+    assert again.status_code == 200  # replaced
+    assert api.get("/v1/campaigns/later").json()["priority"] == 1
+    listed = [c["id"] for c in api.get("/v1/campaigns").json()["campaigns"]]
+    assert listed == ["welcome", "later"]  # the order decide() considers them
+    backoff = api.put("/v1/campaigns/b", {"id": "b", "frequency": {"type": "backoff",
+                                                                    "gap_days": 1}})
+    assert backoff.json()["frequency"] == {"type": "backoff", "gap_days": 1.0, "factor": 2.0,
+                                           "limit": None}
+
+
+def test_device_register_and_get(api):
+    """GET returns the rules' state and how many OS dialogs the install may still see."""
+    created = install(api, "d1", platform="android", os_version=14)
+    assert created["profile"] == "android13"
+    assert created["dialogs_left"] == 2  # Android 11+: a second denial ends the dialog
+    got = api.get("/v1/devices/d1").json()
+    assert got["state"]["sessions"] == 1
+    assert got["permission"] == "not_determined"
+    web = install(api, "w1", platform="web", browser="chrome")
+    assert web["dialogs_left"] is None  # the web asks until "denied"
+    old = install(api, "a12", platform="android", os_version=12)
+    assert old["permission"] == "granted" and old["dialogs_left"] == 0
+    ios = install(api, "i1", platform="ios", permission="provisional")
+    assert ios["permission"] == "provisional" and ios["receives_push"] is True
+
+
+def test_eligibility_once_then_frequency_limit(api):
+    """A once-only campaign shows once; the show reserves the impression."""
+    once_campaign(api)
+    install(api)
+    assert eligible(api) == {"show": True, "reason": "eligible", "campaign_id": "welcome",
+                             "action": "os_dialog"}
+    assert eligible(api, at=T0 + 20) == {"show": False, "reason": "frequency_limit"}
+    assert api.get("/v1/devices/d1").json()["state"]["campaigns"]["welcome"]["shown"] == 1
+
+
+def test_eligibility_falls_back_to_settings_after_denials(api):
+    """After two Android denials the button opens notification settings instead."""
+    once_campaign(api, frequency={"type": "every_time"})
+    install(api)
+    r = api.post("/v1/devices/d1/events", {"events": [
+        ev("os_dialog_result", T0 + 1, outcome="denied"),
+        ev("os_dialog_result", T0 + 2, outcome="denied")]})
+    assert r.json() == {"new": 2, "duplicate": 0, "permission": "denied", "dialogs_left": 0}
+    assert eligible(api, at=T0 + 5)["action"] == "open_settings"
+
+
+def test_already_opted_in_and_trigger_not_met(api):
+    """Devices that allowed notifications never see the soft prompt."""
+    once_campaign(api)
+    install(api, "a12", os_version=12)
+    assert eligible(api, "a12") == {"show": False, "reason": "already_opted_in"}
+    install(api, "d2")
+    assert eligible(api, "d2", trigger="programmatic")["reason"] == "trigger_not_met"
+
+
+def test_every_event_kind_is_accepted(api):
+    """All thirteen event types apply in one batch and are counted as new."""
+    once_campaign(api)
+    install(api, "d1", os_version=12)  # Android 12: opt-out, no dialog yet
+    decision = eligible(api, "d1")
+    assert decision["reason"] == "already_opted_in"
+    r = api.post("/v1/devices/d1/events", {"events": [
+        ev("session_time", T0 + 1, seconds=31.5),
+        ev("custom_event", T0 + 2, name="order_placed"),
+        ev("soft_prompt_shown", T0 + 3, campaign_id="welcome"),
+        ev("soft_prompt_dismissed", T0 + 4, campaign_id="welcome"),
+        ev("soft_prompt_clicked", T0 + 5, campaign_id="welcome"),
+        ev("permission_changed", T0 + 6, permission="denied"),
+        ev("os_upgraded", T0 + 7, os_version=14),
+        ev("app_updated", T0 + 8, app_target_sdk=34),
+        ev("uninstalled", T0 + 9),
+        ev("reinstalled", T0 + DAY),
+        ev("session_start", T0 + DAY + 1),
+        ev("os_dialog_result", T0 + DAY + 2, outcome="allowed"),
+        ev("data_cleared", T0 + DAY + 3),
+    ]})
+    assert r.status_code == 200, r.text
+    assert r.json()["new"] == 13
+    dev = api.get("/v1/devices/d1").json()
+    assert dev["profile"] == "android13"  # the upgrade moved it to the Android 13 rules
+    assert dev["os_version"] == 14.0 and dev["app_target_sdk"] == 34
+    assert dev["permission"] == "not_determined"  # clearing data reset it
+
+
+def test_idempotent_retry(api):
+    """A retried event id is stored once; the retry answers 200 with the duplicate count."""
+    install(api)
+    batch = {"events": [ev("session_start", T0 + 5, "s2"), ev("session_start", T0 + 6, "s3")]}
+    assert api.post("/v1/devices/d1/events", batch).json()["new"] == 2
+    again = api.post("/v1/devices/d1/events", batch)
+    assert again.status_code == 200
+    assert again.json() == {"new": 0, "duplicate": 2, "permission": "not_determined",
+                                 "dialogs_left": 2}
+    mixed = {"events": [ev("session_start", T0 + 7, "s3"), ev("session_start", T0 + 8, "s4"),
+                        ev("session_start", T0 + 9, "s4")]}
+    assert api.post("/v1/devices/d1/events", mixed).json()["new"] == 1
+    assert api.get("/v1/devices/d1").json()["state"]["sessions"] == 4  # 1 + s2, s3, s4
+
+
+def test_reachability_per_family(api):
+    """201 beats 200 beats 202 within a family; devices are listed behind each code."""
+    install(api, "ios1", "u1", platform="ios")
+    install(api, "ios2", "u1", platform="ios", sdk_reports_permission=False)
+    install(api, "and1", "u1", os_version=12)
+    install(api, "web1", "u1", platform="web", browser="firefox")
+    api.post("/v1/devices/and1/events", {"events": [ev("uninstalled", T0 + 1)]})
+    r = api.get("/v1/users/u1/reachability").json()
+    assert r["user_id"] == "u1"
+    assert r["families"]["ios"]["code"] == 200
+    assert r["families"]["ios"]["reachable"] is True
+    assert r["families"]["ios"]["opted_in"] is False
+    assert [d["code"] for d in r["families"]["ios"]["devices"]] == [202, 200]
+    assert r["families"]["android"] == {"code": None, "reachable": False, "opted_in": False,
+                                        "devices": [{"device_id": "and1", "platform": "android",
+                                                     "permission": "granted",
+                                                     "installed": False, "code": None}]}
+    assert r["families"]["web"]["code"] == 202
+
+
+def test_campaign_stats(api):
+    """Impressions come from eligibility; clicks, answers and opt-ins from events."""
+    once_campaign(api, frequency={"type": "every_time"})
+    install(api, "d1")
+    install(api, "d2", "u2", platform="ios")
+    assert eligible(api, "d1")["show"]
+    api.post("/v1/devices/d1/events", {"events": [
+        ev("soft_prompt_shown", T0 + 11, campaign_id="welcome"),  # stored, not an impression
+        ev("soft_prompt_clicked", T0 + 12, campaign_id="welcome"),
+        ev("os_dialog_result", T0 + 13, outcome="denied")]})
+    assert eligible(api, "d1", at=T0 + 20)["action"] == "os_dialog"
+    api.post("/v1/devices/d1/events", {"events": [
+        ev("soft_prompt_clicked", T0 + 21, campaign_id="welcome"),
+        ev("os_dialog_result", T0 + 22, outcome="allowed")]})
+    assert eligible(api, "d2")["show"]
+    api.post("/v1/devices/d2/events", {"events": [
+        ev("soft_prompt_clicked", T0 + 12, campaign_id="welcome"),
+        ev("os_dialog_result", T0 + 13, outcome="denied")]})
+    assert eligible(api, "d2", at=T0 + 30)["action"] == "open_settings"
+    api.post("/v1/devices/d2/events", {"events": [
+        ev("soft_prompt_clicked", T0 + 31, campaign_id="welcome"),
+        ev("permission_changed", T0 + 40, permission="granted")]})
+    assert api.get("/v1/campaigns/welcome/stats").json() == {
+        "campaign_id": "welcome", "impressions": 4, "clicks": 4, "os_dialogs": 3, "allows": 1,
+        "denials": 2, "settings_opened": 1, "opt_ins": 2, "dismissals": 0,
+        "shown_reported": 1}
+
+
+def test_server_clock_ignores_client_time(service):
+    """With the server clock, 'at' is only recorded: a far-future 'at' does not open a gap."""
+    api = service.new_app("server")
+    once_campaign(api, frequency={"type": "multiple", "limit": 3, "gap_days": 2})
+    r = api.post("/v1/devices", {"device_id": "d1", "user_id": "u1", "platform": "ios"})
+    assert r.status_code == 201
+    api.post("/v1/devices/d1/events", {"events": [ev("session_start", 1.0)]})
+    assert eligible(api, at=1.0)["show"] is True
+    assert eligible(api, at=T0 + 100 * DAY) == {"show": False, "reason": "gap_not_elapsed"}
+
+
+def test_client_clock_drives_gaps(api):
+    """With the client clock, event times drive the frequency rules."""
+    once_campaign(api, frequency={"type": "multiple", "limit": 3, "gap_days": 2})
+    install(api)
+    assert eligible(api, at=T0 + 10)["show"] is True
+    assert eligible(api, at=T0 + DAY)["reason"] == "gap_not_elapsed"
+    assert eligible(api, at=T0 + 2 * DAY + 11)["show"] is True
+
+
+def test_policy_cache_follows_puts(api):
+    """A campaign or settings change applies to the very next decision."""
+    install(api)
+    assert eligible(api)["reason"] == "no_campaign"
+    once_campaign(api, min_sessions=2)
+    assert eligible(api)["reason"] == "too_early"
+    once_campaign(api)
+    assert eligible(api)["show"] is True
+    api.put("/v1/settings", {"min_spacing_seconds": 3600})
+    once_campaign(api, "other", frequency={"type": "every_time"}, priority=-1)
+    assert eligible(api, at=T0 + 60)["reason"] == "spacing"
+
+
+def test_policy_matches_sim_policy(api):
+    """The stored campaigns decode into the very Policy the simulator uses."""
+    once_campaign(api, "a", priority=1)
+    api.put("/v1/campaigns/m", {"action": "message", "priority": 9})
+    got = api.get("/v1/campaigns").json()["campaigns"]
+    policy = Policy(campaigns=tuple(msgspec.convert(c, Campaign) for c in got))
+    assert [c.id for c in policy.campaigns] == [c["id"] for c in got] == ["a", "m"]

@@ -1,0 +1,67 @@
+"""``apps create``, key storage and versioned migrations, on both stores."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sqlite3
+import subprocess
+import sys
+
+import httpx
+from service_helpers import ROOT
+
+from sim.service.migrations import POSTGRES, SQLITE
+from sim.service.settings import Settings
+from sim.service.store import open_store
+
+
+def test_apps_create_prints_id_and_key(db_url, server_factory):
+    out = subprocess.run([sys.executable, "-m", "sim.service", "apps", "create", "shop",
+                          "--clock", "client", "--db", db_url], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    created = json.loads(out)
+    assert set(created) == {"app_id", "name", "clock", "api_key"}
+    assert created["name"] == "shop" and created["clock"] == "client"
+    s = server_factory(db_url)
+    r = httpx.get(s.url + "/v1/app", headers={"Authorization": f"Bearer {created['api_key']}"})
+    assert r.json() == {"app_id": created["app_id"], "name": "shop", "clock": "client"}
+    if not db_url.startswith("postgresql"):
+        conn = sqlite3.connect(db_url)
+        stored = conn.execute("SELECT key_hash FROM apps").fetchall()
+        conn.close()
+        assert stored == [(hashlib.sha256(created["api_key"].encode()).hexdigest(),)]
+
+
+def test_migrations_are_versioned_and_idempotent(db_url):
+    async def versions() -> tuple[list[int], str]:
+        store = open_store(Settings(db=db_url))
+        await store.open()
+        try:
+            if store.kind == "sqlite":
+                rows = store.conn.execute(  # type: ignore[attr-defined]
+                    "SELECT version FROM schema_migrations ORDER BY version").fetchall()
+            else:
+                rows = await store.pool.fetch(  # type: ignore[attr-defined]
+                    "SELECT version FROM schema_migrations ORDER BY version")
+            return [r[0] for r in rows], store.kind
+        finally:
+            await store.close()
+
+    first, kind = asyncio.run(versions())
+    again, _ = asyncio.run(versions())  # a second start applies nothing new
+    expected = [m[0] for m in (SQLITE if kind == "sqlite" else POSTGRES)]
+    assert first == again == expected
+
+
+def test_sqlite_store_uses_wal(sqlite_url):
+    async def run() -> None:
+        store = open_store(Settings(db=sqlite_url))
+        await store.open()
+        await store.close()
+
+    asyncio.run(run())
+    conn = sqlite3.connect(sqlite_url)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conn.close()

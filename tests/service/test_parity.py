@@ -1,0 +1,205 @@
+"""Parity: histories made by driving the rules in-process replay through HTTP unchanged.
+
+``simulate`` below does what the simulator does with a device -- the same rule
+calls in the same order (``start_session``, ``decide``, ``record_impression``,
+``record_click``, ``apply_dialog_result``, ...) -- and logs ``LogEvent``
+records. ``sim.service.parity.replay`` sends them to a real server, and every
+decision the service makes must equal the logged one.
+"""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+import pytest
+from service_helpers import ADMIN
+
+from sim.campaigns import Policy, TriggerFired
+from sim.decision import decide, record_click, record_dismissal, record_impression, start_session
+from sim.events import LogEvent
+from sim.permission import (
+    apply_clear_data,
+    apply_dialog_result,
+    apply_os_upgrade,
+    apply_reinstall,
+    apply_settings_change,
+    apply_uninstall,
+    dialogs_left,
+    first_launch_dialog_due,
+    new_install,
+)
+from sim.platforms import DEFAULT_PROFILES, override_profiles
+from sim.service.parity import replay
+
+REPORTED = {  # what a device on each profile reports at install
+    "ios": {"platform": "ios", "os_version": 18.0},
+    "android13": {"platform": "android", "os_version": 14.0, "app_target_sdk": 34},
+    "android13_legacy": {"platform": "android", "os_version": 14.0, "app_target_sdk": 32},
+    "android12": {"platform": "android", "os_version": 12.0, "app_target_sdk": 34},
+    "chrome": {"platform": "web", "browser": "chrome"},
+    "fire_os_8": {"platform": "amazon", "os_version": 8.0, "app_target_sdk": 34},
+}
+UPGRADED_OS = {"android13": 14.0, "fire_os_14": 14.0}
+
+POLICY = msgspec.convert({
+    "min_spacing_seconds": 30,
+    "campaigns": [
+        {"id": "welcome", "trigger": {"type": "app_open"}, "frequency": {"type": "once"},
+         "priority": 2, "min_sessions": 2},
+        {"id": "timed", "trigger": {"type": "session_time", "seconds": 20},
+         "frequency": {"type": "multiple", "limit": 3, "gap_days": 2},
+         "caps": {"per_day": 1}},
+        {"id": "checkout", "trigger": {"type": "event", "name": "order_placed"},
+         "frequency": {"type": "backoff", "gap_days": 1, "factor": 2}},
+        {"id": "promo", "action": "message", "trigger": {"type": "app_open"},
+         "frequency": {"type": "every_time"}, "priority": 9},
+        {"id": "settings", "action": "open_settings", "trigger": {"type": "programmatic"},
+         "frequency": {"type": "every_time"}, "min_delay_days": 0.5},
+    ]}, Policy)
+PROFILES = override_profiles(DEFAULT_PROFILES, {"android13": {"dismiss_counts_as_denial": True}})
+
+
+def simulate(rng: random.Random, device: str, name: str, policy: Policy = POLICY
+             ) -> list[LogEvent]:
+    """One device's history, made with the shared rule functions, logged as LogEvents."""
+    log: list[LogEvent] = []
+    profile = PROFILES[name]
+    st = new_install(profile, provisional=policy.provisional_on_install)
+
+    def emit(t: float, kind: str, **fields: object) -> None:
+        log.append(LogEvent(t=t, replication=0, strategy="s", device=device, user="u" + device,
+                            kind=kind, **fields))  # type: ignore[arg-type]
+
+    def dialog(t: float) -> None:
+        outcome = rng.choice(["allowed", "denied", "denied", "dismissed", "ignored"])
+        apply_dialog_result(st, profile, outcome, t)  # type: ignore[arg-type]
+        emit(t, "os_dialog_result", outcome=outcome)
+
+    t = rng.random()
+    emit(t, "install", profile=name, permission=st.permission,
+         sdk_reports_permission=st.sdk_reports_permission, **REPORTED[name])
+    for _ in range(25):
+        t += rng.expovariate(1.5)
+        roll = rng.random()
+        if not st.installed:
+            if roll < 0.5:
+                apply_reinstall(st, profile, t, reset_campaigns=policy.reset_on_reinstall)
+                emit(t, "reinstalled")
+            continue
+        if roll < 0.03:
+            apply_uninstall(st, t)
+            emit(t, "uninstalled")
+            continue
+        if roll < 0.05:
+            apply_clear_data(st, profile, reset_campaigns=policy.reset_on_reinstall)
+            emit(t, "data_cleared")
+        elif roll < 0.07 and profile.upgrade_to in UPGRADED_OS:
+            new = PROFILES[profile.upgrade_to]
+            apply_os_upgrade(st, profile, new)
+            profile = new
+            emit(t, "os_upgraded", os_version=UPGRADED_OS[new.name])
+        elif roll < 0.09 and st.permission == "granted":
+            apply_settings_change(st, profile, enabled=False)
+            emit(t, "permission_changed", permission="denied")
+        start_session(st, profile, t)
+        emit(t, "session_start")
+        if first_launch_dialog_due(st, profile):
+            dialog(t)
+        seconds = rng.uniform(5, 60)
+        fired_list = [(0.0, TriggerFired(trigger="app_open")),
+                      (20.0, TriggerFired(trigger="session_time", session_seconds=seconds))]
+        if rng.random() < 0.4:
+            fired_list.append((seconds / 2, TriggerFired(trigger="event",
+                                                          event_name="order_placed")))
+        if rng.random() < 0.2:
+            fired_list.append((seconds, TriggerFired(trigger="programmatic")))
+        for offset, fired in fired_list:
+            if fired.trigger == "session_time" and seconds < offset:
+                continue
+            now = t + offset / 86400.0
+            d = decide(st, profile, policy, fired, now)
+            emit(now, "decision", trigger=fired.trigger, event_name=fired.event_name,
+                 session_seconds=fired.session_seconds, show=d.show, reason=d.reason,
+                 campaign_id=d.campaign_id, action=d.action)
+            if not d.show:
+                continue
+            cid = d.campaign_id
+            assert cid is not None
+            record_impression(st, cid, now)
+            if rng.random() < 0.5:
+                record_click(st, cid)
+                emit(now, "soft_prompt_clicked", campaign_id=cid)
+                if d.action == "os_dialog" and dialogs_left(st, profile) != 0:
+                    dialog(now)
+                elif d.action == "open_settings" and rng.random() < 0.3:
+                    apply_settings_change(st, profile, enabled=True)
+                    emit(now, "permission_changed", permission="granted")
+            else:
+                record_dismissal(st, cid)
+                emit(now, "soft_prompt_dismissed", campaign_id=cid)
+    return log
+
+
+def histories(seed: int = 7, per_profile: int = 4) -> list[LogEvent]:
+    """Several devices per profile, deterministic."""
+    rng = random.Random(seed)
+    out: list[LogEvent] = []
+    for name in REPORTED:
+        for k in range(per_profile):
+            out += simulate(rng, f"{name}-{k}", name)
+    return out
+
+
+@pytest.fixture
+def parity_server(sqlite_url, server_factory):
+    return server_factory(sqlite_url)
+
+
+def test_replayed_decisions_equal_the_in_process_ones(parity_server):
+    log = histories()
+    report = replay(parity_server.url, ADMIN, log, POLICY, PROFILES)
+    assert report.errors == []
+    assert [m.describe() for m in report.mismatches] == []
+    shows = sum(1 for e in log if e.kind == "decision" and e.show)
+    assert report.decisions == sum(1 for e in log if e.kind == "decision") > 300
+    assert shows > 50  # the histories exercise impressions, not only refusals
+    assert report.matches == report.decisions
+    assert report.devices == len(REPORTED) * 4
+
+
+def test_a_wrong_decision_is_reported(parity_server):
+    log = histories(seed=3, per_profile=1)
+    i = next(k for k, e in enumerate(log) if e.kind == "decision" and e.show)
+    log[i] = msgspec.structs.replace(log[i], reason="frequency_limit", show=False)
+    report = replay(parity_server.url, ADMIN, log, POLICY, PROFILES)
+    assert len(report.mismatches) >= 1
+    first = report.mismatches[0]
+    assert first.expected["reason"] == "frequency_limit"
+    assert first.got["show"] is True
+
+
+def test_one_strategy_per_replay(parity_server):
+    log = histories(per_profile=1)
+    other = [msgspec.structs.replace(e, strategy="other") for e in log[:3]]
+    with pytest.raises(ValueError, match="several strategies"):
+        replay(parity_server.url, ADMIN, log + other, POLICY, PROFILES)
+
+
+def test_parity_command_on_a_scenario(parity_server):
+    """``promptsim parity SCENARIO --url URL`` simulates, replays and finds no disagreement."""
+    import json
+    import subprocess
+    import sys
+
+    from service_helpers import ROOT
+
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())",
+         "parity", "scenarios/quickstart.toml", "--url",
+         parity_server.url, "--devices", "60", "--admin-key", ADMIN],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert lines and all(r["mismatches"] == 0 and r["errors"] == 0 for r in lines)
+    assert sum(r["decisions"] for r in lines) > 100
