@@ -20,6 +20,10 @@ PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 
+TIME_EPS = 1e-9
+"""Tolerance of time comparisons, in days (86 us): Unix seconds / 86,400 is inexact, and a
+gap of exactly two days must count as two days."""
+
 TriggerType = Literal["app_open", "session_time", "event", "programmatic"]
 TRIGGER_TYPES: tuple[TriggerType, ...] = ("app_open", "session_time", "event", "programmatic")
 
@@ -109,7 +113,7 @@ class Multiple(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="mul
     def check(self, c: CampaignCounters, now: float) -> str | None:
         if c.shown >= self.limit:
             return "frequency_limit"
-        if c.last_shown_at is not None and now - c.last_shown_at < self.gap_days:
+        if c.last_shown_at is not None and now - c.last_shown_at < self.gap_days - TIME_EPS:
             return "gap_not_elapsed"
         return None
 
@@ -117,7 +121,7 @@ class Multiple(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="mul
         """Earliest time ``check`` can pass again; ``None`` for never."""
         if c.shown >= self.limit:
             return None
-        return -math.inf if c.last_shown_at is None else c.last_shown_at + self.gap_days
+        return -math.inf if c.last_shown_at is None else c.last_shown_at + self.gap_days - TIME_EPS
 
 
 class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="backoff",
@@ -132,7 +136,7 @@ class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="back
         if self.limit is not None and c.shown >= self.limit:
             return "frequency_limit"
         gap = self.gap_days * self.factor ** c.dismissed
-        if c.last_shown_at is not None and now - c.last_shown_at < gap:
+        if c.last_shown_at is not None and now - c.last_shown_at < gap - TIME_EPS:
             return "gap_not_elapsed"
         return None
 
@@ -142,7 +146,7 @@ class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="back
             return None
         if c.last_shown_at is None:
             return -math.inf
-        return c.last_shown_at + self.gap_days * self.factor ** c.dismissed
+        return c.last_shown_at + self.gap_days * self.factor ** c.dismissed - TIME_EPS
 
 
 Frequency = Once | EveryTime | Multiple | Backoff

@@ -17,7 +17,8 @@ def register(sub: Any) -> None:
     p.add_argument("--days", type=int, help="override the horizon in days")
     p.add_argument("--replications", type=int, help="override the number of replications")
     p.add_argument("--seed", type=int, help="override the root seed")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (0: one per core)")
+    p.add_argument("--jobs", type=int, default=0,
+                   help="worker processes (default 0: one per core); results do not depend on it")
     p.add_argument("--out", type=Path, help="run directory (default: runs/<scenario name>)")
     p.add_argument("--events", action="store_true", help="also write the event log")
     p.add_argument("--report", action="store_true",

@@ -11,7 +11,7 @@ from typing import Literal
 
 import msgspec
 
-from sim.campaigns import Campaign, Policy, TriggerFired, trigger_matches
+from sim.campaigns import TIME_EPS, Campaign, Policy, TriggerFired, trigger_matches
 from sim.permission import (
     CampaignCounters,
     DeviceState,
@@ -61,7 +61,7 @@ def _frequency_block(camp: Campaign, c: CampaignCounters, state: DeviceState,
     if why is not None:
         return why
     if camp.min_delay_days and c.last_shown_at is not None \
-            and now - c.last_shown_at < camp.min_delay_days:
+            and now - c.last_shown_at < camp.min_delay_days - TIME_EPS:
         return "min_delay"
     caps = camp.caps
     if caps.total is not None and c.shown >= caps.total:
@@ -113,7 +113,7 @@ def decide(state: DeviceState, profile: PlatformProfile, policy: Policy,
     if not matching:
         return TRIGGER_NOT_MET
     if policy.min_spacing_seconds and state.last_in_app_at is not None \
-            and (now - state.last_in_app_at) * 86400.0 < policy.min_spacing_seconds:
+            and now - state.last_in_app_at < policy.min_spacing_seconds / 86400.0 - TIME_EPS:
         return SPACING
     first_reason: str | None = None
     for camp in matching:
@@ -122,7 +122,9 @@ def decide(state: DeviceState, profile: PlatformProfile, policy: Policy,
         if why is None:
             action, why = _action(camp, state, profile, now)
         if action is not None:
-            if action == "message":
+            if action == "message":  # another in-app message takes the slot
+                if first_reason is not None:
+                    break  # the prompt could not have shown anyway: say why
                 return Decision(show=False, reason="outranked", campaign_id=camp.id)
             return Decision(show=True, reason="eligible", campaign_id=camp.id, action=action)
         if first_reason is None:
@@ -162,7 +164,7 @@ def next_chance(state: DeviceState, profile: PlatformProfile, policy: Policy,
             continue
         t = max(t, allowed)
         if camp.min_delay_days and c.last_shown_at is not None:
-            t = max(t, c.last_shown_at + camp.min_delay_days)
+            t = max(t, c.last_shown_at + camp.min_delay_days - TIME_EPS)
         if caps.per_day is not None and c.day == int(t) and c.shown_today >= caps.per_day:
             t = float(c.day + 1)
         best = t if best is None else min(best, t)

@@ -192,7 +192,9 @@ def apply_os_upgrade(state: DeviceState, old: PlatformProfile, new: PlatformProf
     """The OS moved to a level whose rules are ``new``.
 
     Android 12 -> 13 with the app installed: pre-granted when notifications were
-    on and ``new.upgrade_pregrant``; a denial on 12 carries over as a denial.
+    on and ``new.upgrade_pregrant``; notifications turned off on 12 carry over as a
+    denial the app cannot ask past (only settings can undo it, as for a settings-off
+    on 13).
     """
     state.profile = new.name
     if old.default_permission == "granted" and new.default_permission == "not_determined":
@@ -216,17 +218,19 @@ def apply_app_update(state: DeviceState, old: PlatformProfile, new: PlatformProf
 
 
 def hibernation_due(state: DeviceState, profile: PlatformProfile, now: float) -> bool:
-    """True when the app has been unused long enough for Android to revoke permissions."""
+    """True when the app has been unused long enough for Android to revoke its permission.
+
+    Android's auto-reset revokes permissions the user *granted*; a denial (and the
+    "don't ask again" it may carry) stays as it is.
+    """
     return (profile.hibernation_days is not None and state.last_active_at is not None
             and now - state.last_active_at >= profile.hibernation_days
-            and state.permission in ("granted", "denied"))
+            and state.permission == "granted")
 
 
 def apply_hibernation(state: DeviceState) -> None:
-    """Android revoked runtime permissions of an unused app; nothing re-grants them."""
+    """Android revoked the granted permission of an unused app; nothing re-grants it."""
     state.permission = "not_determined"
-    state.denials = 0
-    state.dialogs_answered = 0
 
 
 def subscription_change(before: bool, after: bool) -> str | None:

@@ -161,6 +161,8 @@ def resolve_profile(
     ``os_version`` is the major OS version (Android API level 33 is Android 13;
     Fire OS and HarmonyOS NEXT give their own major version).
     """
+    if platform not in PLATFORMS:
+        raise ValueError(f"platform: {platform!r} not one of {', '.join(PLATFORMS)}")
     if platform == "ios":
         return "ios"
     if platform == "web":
@@ -168,16 +170,18 @@ def resolve_profile(
         if b not in ("chrome", "firefox", "safari"):
             raise ValueError(f"browser: {browser!r} not one of chrome, firefox, safari")
         return b
+    if os_version is None:
+        raise ValueError(f"os_version: required for platform {platform!r} (the Android, Fire "
+                         "OS or HarmonyOS major version)")
     if platform == "amazon":
-        return "fire_os_14" if (os_version or 0) >= 14 else "fire_os_8"
+        return "fire_os_14" if os_version >= 14 else "fire_os_8"
     if platform == "huawei":
-        if (os_version or 0) >= 5 and (os_version or 0) < 10:  # HarmonyOS NEXT is 5.x
+        if 5 <= os_version < 10:  # HarmonyOS NEXT is 5.x
             return "harmony_next"
-        return "huawei_emui13" if (os_version or 0) >= 13 else "huawei_emui12"
+        return "huawei_emui13" if os_version >= 13 else "huawei_emui12"
     if platform == "android":
-        if (os_version or 0) < 13:
+        if os_version < 13:
             return "android12"
         if app_target_sdk is not None and app_target_sdk <= 32:
             return "android13_legacy"
-        return "android13"
-    raise ValueError(f"platform: {platform!r} not one of {', '.join(PLATFORMS)}")
+    return "android13"

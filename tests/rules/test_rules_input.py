@@ -1,0 +1,151 @@
+"""Input at the edge: which profile a device gets, and readable errors for bad settings.
+
+A bad scenario or request must stop with a message naming the field (style habit 1).
+"""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from sim.campaigns import Campaign, Policy, backoff, multiple
+from sim.platforms import DEFAULT_PROFILES, override_profiles, resolve_profile
+
+P = DEFAULT_PROFILES
+
+
+# --- resolve_profile ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("platform", "os_version", "target", "browser", "profile"), [
+    ("ios", 17, None, None, "ios"),
+    ("ios", None, None, None, "ios"),
+    ("android", 12, None, None, "android12"),
+    ("android", 12, 34, None, "android12"),
+    ("android", 10, 30, None, "android12"),
+    ("android", 13, 33, None, "android13"),
+    ("android", 14, None, None, "android13"),
+    ("android", 13, 32, None, "android13_legacy"),
+    ("android", 15, 31, None, "android13_legacy"),
+    ("huawei", 12, None, None, "huawei_emui12"),
+    ("huawei", 13, 33, None, "huawei_emui13"),
+    ("huawei", 5, None, None, "harmony_next"),
+    ("huawei", 5.1, None, None, "harmony_next"),
+    ("amazon", 7, None, None, "fire_os_8"),
+    ("amazon", 8, None, None, "fire_os_8"),
+    ("amazon", 14, None, None, "fire_os_14"),
+    ("web", None, None, "chrome", "chrome"),
+    ("web", None, None, None, "chrome"),
+    ("web", None, None, "Firefox", "firefox"),
+    ("web", None, None, "safari", "safari"),
+])
+def test_resolve_profile_maps_what_a_device_reports_to_its_rules(
+        platform: str, os_version: float | None, target: int | None, browser: str | None,
+        profile: str) -> None:
+    """A device's platform, OS major version, app target SDK and browser pick its profile:
+    Android >= 13 with target <= 32 is the legacy profile, Fire OS 14 asks like Android 13,
+    HarmonyOS NEXT (5.x) has its own, the web defaults to Chrome."""
+    assert resolve_profile(platform, os_version, target, browser) == profile
+    assert profile in P
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("windows",), r"^platform: 'windows' not one of ios, android, huawei, amazon, web$"),
+    (("web", None, None, "edge"), r"^browser: 'edge' not one of chrome, firefox, safari$"),
+    (("android",), r"^os_version: required for platform 'android'"),
+])
+def test_resolve_profile_errors_name_the_field(args: tuple[str | None, ...],
+                                               message: str) -> None:
+    """An unknown platform or browser, or an Android-family device without its OS version, is a
+    ``ValueError`` naming the field and what is allowed."""
+    with pytest.raises(ValueError, match=message):
+        resolve_profile(*args)  # type: ignore[arg-type]
+
+
+# --- override_profiles --------------------------------------------------------------
+
+def test_override_profiles_replaces_fields_and_leaves_the_base_alone() -> None:
+    """A scenario can override any field of any profile; the defaults stay untouched."""
+    out = override_profiles(P, {"android13": {"dismiss_counts_as_denial": True,
+                                              "max_denials": 3}})
+    assert (out["android13"].dismiss_counts_as_denial, out["android13"].max_denials) == (True, 3)
+    assert (P["android13"].dismiss_counts_as_denial, P["android13"].max_denials) == (False, 2)
+    assert out["ios"] is P["ios"]
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"blackberry": {}}, r"^platforms\.blackberry: unknown platform profile; allowed: android12, "),
+    ({"ios": {"max_denials": "two"}}, r"^platforms\.ios: Expected `int`, got `str` - at "
+                                      r"`\$\.max_denials`$"),
+    ({"ios": {"max_denials": -1}}, r"^platforms\.ios: Expected `int` >= 0 - at `\$\.max_denials`"),
+    ({"chrome": {"embargo_days": -7}}, r"^platforms\.chrome: .* - at `\$\.embargo_days`$"),
+    ({"ios": {"default_permission": "maybe"}},
+     r"^platforms\.ios: Invalid enum value 'maybe' - at `\$\.default_permission`$"),
+    ({"ios": {"colour": "red"}}, r"^platforms\.ios: Object contains unknown field `colour`$"),
+    ({"android12": {"upgrade_to": "android99"}},
+     r"^platforms\.android12\.upgrade_to: unknown profile 'android99'$"),
+])
+def test_override_profiles_errors_name_the_profile_and_field(
+        overrides: dict[str, dict[str, object]], message: str) -> None:
+    """A bad override is a ``ValueError`` naming the profile and the field."""
+    with pytest.raises(ValueError, match=message):
+        override_profiles(P, overrides)
+
+
+# --- campaign input -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"frequency": {"type": "multiple", "limit": 0, "gap_days": 1}},
+     r"Expected `int` >= 1 - at `\$\.frequency\.limit`"),
+    ({"frequency": {"type": "multiple", "limit": 2}},
+     r"Object missing required field `gap_days` - at `\$\.frequency`"),
+    ({"frequency": {"type": "weekly"}}, r"Invalid value 'weekly' - at `\$\.frequency\.type`"),
+    ({"frequency": {"type": "backoff", "gap_days": 1, "factor": 0.5}},
+     r"Expected `float` >= 1\.0 - at `\$\.frequency\.factor`"),
+    ({"frequency": {"type": "backoff", "gap_days": 0}},
+     r"Expected `float` > 0\.0 - at `\$\.frequency\.gap_days`"),
+    ({"colour": "red"}, r"Object contains unknown field `colour`"),
+    ({"trigger": {"type": "session_time", "seconds": -1}},
+     r"Expected `float` >= 0\.0 - at `\$\.trigger\.seconds`"),
+    ({"trigger": {"type": "event"}}, r"Object missing required field `name` - at `\$\.trigger`"),
+    ({"trigger": {"type": "shake"}}, r"Invalid value 'shake' - at `\$\.trigger\.type`"),
+    ({"caps": {"per_day": 0}}, r"Expected `int` >= 1 - at `\$\.caps\.per_day`"),
+    ({"action": "email"}, r"Invalid enum value 'email' - at `\$\.action`"),
+    ({"min_delay_days": -1}, r"Expected `float` >= 0\.0 - at `\$\.min_delay_days`"),
+    ({"id": "has spaces"}, r"Expected `str` matching regex .* - at `\$\.id`"),
+])
+def test_bad_campaign_input_names_the_field(raw: dict[str, object], message: str) -> None:
+    """Campaigns decode from TOML or JSON with errors that name the offending field."""
+    with pytest.raises(msgspec.ValidationError, match=message):
+        msgspec.convert({"id": "push"} | raw, Campaign)
+
+
+def test_a_good_campaign_decodes_from_plain_data() -> None:
+    """The same Structs decode a scenario's campaign table."""
+    camp = msgspec.convert({"id": "push", "trigger": {"type": "event", "name": "order_placed"},
+                            "frequency": {"type": "multiple", "limit": 3, "gap_days": 2}},
+                           Campaign)
+    assert camp.frequency == multiple(limit=3, gap_days=2.0)
+    assert camp.is_permission
+
+
+def test_the_factories_validate_too() -> None:
+    """``multiple(limit=0, ...)`` and ``backoff(gap_days=0)`` are rejected like decoded input."""
+    with pytest.raises(msgspec.ValidationError, match=r"Expected `int` >= 1 - at `\$\.limit`"):
+        multiple(limit=0, gap_days=1.0)
+    with pytest.raises(msgspec.ValidationError, match=r"> 0\.0 - at `\$\.gap_days`"):
+        backoff(gap_days=0.0)
+
+
+def test_duplicate_campaign_ids_are_rejected() -> None:
+    """Two campaigns with one id are an error naming the id, in code and in decoded input."""
+    with pytest.raises(ValueError, match=r"^campaigns: duplicate id 'push'$"):
+        Policy(campaigns=(Campaign(id="push"), Campaign(id="push", priority=2)))
+    with pytest.raises(msgspec.ValidationError, match=r"campaigns: duplicate id 'push'"):
+        msgspec.convert({"campaigns": [{"id": "push"}, {"id": "push"}]}, Policy)
+
+
+def test_unknown_policy_key_is_rejected() -> None:
+    """An unknown key in the policy is an error naming it."""
+    with pytest.raises(msgspec.ValidationError,
+                       match=r"Object contains unknown field `min_spacing`"):
+        msgspec.convert({"min_spacing": 30}, Policy)
