@@ -12,6 +12,7 @@ times (``--repeat``) to quote medians.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -64,7 +65,7 @@ def run_simulation(scenario: str, jobs: int) -> tuple[float, int, int]:
     cmd = [sys.executable, "-m", "sim", "simulate", scenario, "--jobs", str(jobs),
            "--out", str(out), "--no-progress"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     peak = 0
     stop = threading.Event()
 
@@ -76,14 +77,12 @@ def run_simulation(scenario: str, jobs: int) -> tuple[float, int, int]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    stdout, _ = proc.communicate()
+    proc.wait()
     wall = time.perf_counter() - t0
     stop.set()
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"simulate failed with exit code {proc.returncode}")
-    import json
-
     events = int(json.loads((out / "run.json").read_text())["engine_events"])
     return wall, peak, events
 
