@@ -138,6 +138,16 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     """Yearly rate of clearing app or site data on Android and the web (assumption)."""
     os_upgrade_per_year: NonNegative = 0.35
     """Yearly rate at which devices on an old OS level move to the next (``upgrade_to``)."""
+    ios_release_day: NonNegative | None = None
+    """Day a new iOS major version ships (``None``: none within the horizon). The permission
+    rules do not change (the state is kept), so the simulator only logs the upgrades; the
+    load tests replay them as an upgrade storm."""
+    ios_adoption_median_days: Positive = 30.0
+    """Half of the iOS devices run the new version this many days after release
+    (log-logistic adoption curve; assumption in line with Apple's published adoption of
+    roughly two thirds within three months)."""
+    ios_adoption_shape: Positive = 1.5
+    """Shape of the log-logistic adoption curve: higher means a steeper S."""
 
     def __post_init__(self) -> None:
         total = sum(s.share for s in self.segments)

@@ -105,8 +105,11 @@ class DeviceRun:
         self.last_j = self.cursor - 1
         """Index of the last session whose effect on the state is applied."""
         self.fatigue = self.fatigue_t = 0.0
-        self.t_un, self.t_re, self.t_clear, self.t_up = (
-            c.uninstall_t[i], c.reinstall_t[i], c.clear_t[i], c.upgrade_t[i])
+        self.t_un, self.t_re, self.t_clear = c.uninstall_t[i], c.reinstall_t[i], c.clear_t[i]
+        # An upgrade that keeps the rules (a new iOS version) changes no outcome: it is
+        # only scheduled when the event log is kept.
+        keep_up = profile.upgrade_to is not None or model.log is not None
+        self.t_up = c.upgrade_t[i] if keep_up else INF
         self.t_optout = self.t_reenable = INF
         self.k = [0] * 8
         """Draws taken so far from each stream of ``sim.streams``."""
@@ -307,11 +310,15 @@ class ChunkModel:
                     self._emit(run, t, "data_cleared")
         elif kind == UPGRADE:
             run.t_up = INF
-            new = self.profiles[run.profile.upgrade_to]  # type: ignore[index]
-            apply_os_upgrade(st, run.profile, new)
+            old = run.profile
+            new = self.profiles[old.upgrade_to] if old.upgrade_to is not None else old
+            apply_os_upgrade(st, old, new)
             run.profile = new
             if self.log is not None:
-                self._emit(run, t, "os_upgraded", os_version=REPORTED[new.name][0])
+                version = REPORTED[new.name][0]
+                if new is old and version is not None:
+                    version += 1.0  # the next major version, same rules
+                self._emit(run, t, "os_upgraded", os_version=version)
         elif kind == OPT_OUT:
             run.t_optout = INF
             apply_settings_change(st, run.profile, enabled=False)

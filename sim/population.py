@@ -167,6 +167,16 @@ def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: 
     sdk = u[3] < sc.population.sdk_reports_permission
     keys = rng.integers(0, 2**62, size=n, dtype=np.int64)
 
+    # A new iOS major version: adoption after release is log-logistic.
+    v = rng.random(n)
+    if b.ios_release_day is not None:
+        is_ios = np.array([profiles[nm].platform == "ios" for nm in names])[prof_idx]
+        adopt = b.ios_release_day + b.ios_adoption_median_days * (v / (1.0 - v)) ** (
+            1.0 / b.ios_adoption_shape)
+        adopt = np.maximum(adopt, install)
+        take = is_ios & (adopt < horizon)
+        upgrade[take] = adopt[take]
+
     return Chunk(
         first=first, n=n, user=user.tolist(), profile=[names[k] for k in prof_idx.tolist()],
         install_t=install.tolist(), start=start_idx.tolist(), end=end_idx.tolist(),

@@ -1,0 +1,180 @@
+"""What every simulated device of one load-test process shares.
+
+A :class:`World` holds the scenario, the strategy whose campaigns the service
+runs, the platform profiles, the population chunks drawn so far and the
+mapping between simulated and real time. Devices are drawn from the
+simulator's own population (``sim.population.make_chunk``): device ``n`` of a
+load test is device ``n`` of the scenario's replication.
+
+A scenario file may carry a ``[load]`` table (defaults for ``promptsim load``
+and per-endpoint budgets); :func:`read_scenario` takes it out before the rest
+is validated as an ordinary scenario.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+
+from sim import streams
+from sim.behaviour import Behaviour
+from sim.campaigns import Campaign, TriggerFired
+from sim.engine import _triggers
+from sim.platforms import PlatformProfile
+from sim.population import Chunk, make_chunk
+from sim.scenario import Scenario, ScenarioError, Strategy, parse_scenario
+
+EPOCH = 1_767_225_600.0
+"""Unix time of simulated day 0 (2026-01-01 UTC): day ``t`` is ``at = EPOCH + t * 86400``."""
+
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class LoadConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The optional ``[load]`` table of a scenario file: defaults the command line overrides."""
+
+    strategy: str | None = None
+    """Strategy whose campaigns the service runs (default: the scenario's first)."""
+    day_seconds: NonNegative | None = None
+    """Real seconds per simulated day (0: no waiting at all, as fast as possible)."""
+    users: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    duration: str | None = None
+    shape: str | None = None
+    replication: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    budgets: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
+    """Per endpoint (name or alias), limits of ``p95_ms``, ``p99_ms`` and ``fail_ratio``."""
+
+
+def read_scenario(path: str | Path) -> tuple[Scenario, LoadConfig]:
+    """Read a scenario (TOML, or a run directory's JSON) and its ``[load]`` table.
+
+    Raises ``ScenarioError`` naming the file and field, as ``load_scenario`` does.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        data = msgspec.json.decode(raw) if path.suffix == ".json" else tomllib.loads(raw.decode())
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") \
+            from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a table at the top level")
+    load = data.pop("load", {})
+    try:
+        cfg = msgspec.convert(load, LoadConfig)
+    except msgspec.ValidationError as exc:
+        raise ScenarioError(f"{path}: load: {exc}") from None
+    return parse_scenario(data, str(path)), cfg
+
+
+def pick_strategy(sc: Scenario, name: str | None) -> Strategy:
+    """The strategy called ``name`` (default: the first); ``ScenarioError`` if unknown."""
+    if name is None:
+        return sc.strategies[0]
+    for s in sc.strategies:
+        if s.name == name:
+            return s
+    raise ScenarioError(f"strategy: {name!r} is not in the scenario; allowed: "
+                        f"{', '.join(sc.strategy_names())}")
+
+
+def settings_doc(sc: Scenario, strategy: Strategy) -> bytes:
+    """Body of ``PUT /v1/settings``: the strategy's policy fields and the scenario's profiles."""
+    return msgspec.json.encode({
+        "min_spacing_seconds": strategy.min_spacing_seconds,
+        "permission_first": strategy.permission_first,
+        "provisional_on_install": strategy.provisional_on_install,
+        "reset_on_reinstall": strategy.reset_on_reinstall,
+        "platforms": sc.platforms,
+    })
+
+
+def campaign_docs(strategy: Strategy) -> list[tuple[str, bytes]]:
+    """``(campaign_id, body)`` of each ``PUT /v1/campaigns/{campaign_id}``."""
+    return [(c.id, msgspec.json.encode(c)) for c in strategy.campaigns]
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """A moment when a share of the devices alive then act at once (see ``sim.loadtest.shapes``)."""
+
+    start_s: float
+    """Seconds after the test started."""
+    spread_s: float
+    """The devices' moments are spread uniformly over this many seconds."""
+    share: float
+    kind: str
+    """``session`` (the app is opened) or ``upgrade`` (OS upgrade, then the app is opened)."""
+
+
+BURST_STREAM = 16
+"""First stream of the burst draws (the engine's streams are 1-7)."""
+
+
+def plan_bursts(bursts: tuple[Burst, ...], t_start: float, key: int) -> list[tuple[float, str]]:
+    """The real moments (``time.monotonic()``) at which one user slot takes part in bursts.
+
+    Each burst takes the slot with probability ``share``, at a moment uniform over its
+    spread, both drawn from the counter-based streams keyed by the slot: a burst reaches
+    whichever device the slot runs at that moment.
+    """
+    out = []
+    for b, burst in enumerate(bursts):
+        if streams.uniform(key, BURST_STREAM + 2 * b, 0) < burst.share:
+            u = streams.uniform(key, BURST_STREAM + 2 * b + 1, 0)
+            out.append((t_start + burst.start_s + u * burst.spread_s, burst.kind))
+    return sorted(out)
+
+
+@dataclass(slots=True)
+class World:
+    """The shared, read-mostly context of the devices of one load-test process."""
+
+    scenario: Scenario
+    strategy: Strategy
+    day_seconds: float = 1.0
+    replication: int = 0
+    run_id: str = "lt"
+    bursts: tuple[Burst, ...] = ()
+    t_start: float = 0.0
+    """``time.monotonic()`` when the test started in this process (bursts count from it)."""
+    offset: int = 0
+    """Population index of this process's first device (processes draw different devices)."""
+    profiles: dict[str, PlatformProfile] = field(init=False)
+    behaviour: Behaviour = field(init=False)
+    campaigns: dict[str, Campaign] = field(init=False)
+    triggers: list[tuple[str, float, TriggerFired]] = field(init=False)
+    """The triggers a session can fire under this strategy, as the engine lists them."""
+    horizon: float = field(init=False)
+    devices: list[Any] = field(init=False, default_factory=list)
+    """Every ``Device`` this process has started, for its log."""
+    _chunks: dict[int, Chunk] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.profiles = self.scenario.profiles()
+        self.behaviour = self.scenario.behaviour
+        self.campaigns = {c.id: c for c in self.strategy.campaigns}
+        self.triggers = _triggers(self.strategy, self.behaviour)
+        self.horizon = float(self.scenario.days)
+
+    def chunk_of(self, n: int) -> tuple[Chunk, int]:
+        """The population chunk holding device ``n`` (drawn once per process) and its index."""
+        size = self.scenario.chunk_size
+        k, i = divmod(n % self.scenario.devices, size)
+        chunk = self._chunks.get(k)
+        if chunk is None:
+            if len(self._chunks) >= 4:  # devices are drawn in order: old chunks are done
+                self._chunks.pop(next(iter(self._chunks)))
+            chunk = self._chunks[k] = make_chunk(self.scenario, self.profiles,
+                                                 self.replication, k)
+        return chunk, i
+
+    def population_index(self, seq: int) -> int:
+        """Population index of this process's ``seq``-th device."""
+        return (self.offset + seq) % self.scenario.devices
