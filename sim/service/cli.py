@@ -80,8 +80,8 @@ def serve(args: argparse.Namespace) -> int:
     if args.server == "granian":
         from granian import Granian
 
-        Granian(target, address=args.host, port=args.port, interface="asgi",  # type: ignore[arg-type]
-                workers=args.workers, factory=True, loop="uvloop",  # type: ignore[arg-type]
+        Granian(target, address=args.host, port=args.port, interface="asgi",  # type: ignore[arg-type, unused-ignore]
+                workers=args.workers, factory=True, loop="uvloop",  # type: ignore[arg-type, unused-ignore]
                 log_level=args.log_level, log_access=False).serve()
         return 0
     import uvicorn
