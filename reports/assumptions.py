@@ -64,6 +64,12 @@ BEHAVIOUR_SOURCES: dict[str, tuple[str, str]] = {
                             ASSUMPTION),
     "os_upgrade_per_year": ("Yearly rate of moving to the next OS level (Android 12 -> 13, "
                             "Fire OS 8 -> 14)", ASSUMPTION),
+    "ios_release_day": ("Day a new iOS major version ships (rules unchanged; logged only)",
+                        ASSUMPTION),
+    "ios_adoption_median_days": ("Days after release by which half of the iOS devices run "
+                                 "it (log-logistic adoption)",
+                                 "assumption, in line with Apple's published adoption"),
+    "ios_adoption_shape": ("Steepness of the log-logistic iOS adoption curve", ASSUMPTION),
 }
 """What each ``Behaviour`` field means and its source (``shared/domain.md`` section 3)."""
 

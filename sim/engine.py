@@ -131,7 +131,7 @@ class ChunkResult:
     events: int
 
 
-def _triggers(policy: Policy, behaviour: Behaviour) -> list[tuple[str, float, TriggerFired]]:
+def session_triggers(policy: Policy, behaviour: Behaviour) -> list[tuple[str, float, TriggerFired]]:
     """The triggers a session can fire for this policy: (kind, offset seconds or -1, question)."""
     out: list[tuple[str, float, TriggerFired]] = []
     if any(c.trigger.__struct_config__.tag == "app_open" for c in policy.campaigns):
@@ -159,7 +159,7 @@ class ChunkModel:
         self.policies: list[Policy] = list(sc.strategies)
         self.names = sc.strategy_names()
         self.campaigns = [{c.id: c for c in p.campaigns} for p in self.policies]
-        self.triggers = [_triggers(p, self.behaviour) for p in self.policies]
+        self.triggers = [session_triggers(p, self.behaviour) for p in self.policies]
         self.days = sc.days
         self.skip_idle = skip_idle
         self.log = log

@@ -36,12 +36,16 @@ class Api:
         if api_key:
             self.headers["Authorization"] = f"Bearer {api_key}"
         self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     def _conn(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
             conn = self._local.conn = cls(self.host, self.port, timeout=self.timeout)
+            with self._lock:
+                self._all.append(conn)
         return conn
 
     def request(self, method: str, path: str, body: bytes | None = None,
@@ -72,11 +76,18 @@ class Api:
         return msgspec.json.decode(content) if content else None
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every connection this client opened, in any thread."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def set_up_app(api: Api, scenario: Any, strategy: Any) -> None:

@@ -101,13 +101,16 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         seconds = parse_duration(args.duration or cfg.duration or "60s")
     except (ScenarioError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    users = args.users or cfg.users or 50
+    users = args.users if args.users is not None else (cfg.users or 50)
     shape = args.shape or cfg.shape
+    rate = args.spawn_rate if args.spawn_rate is not None else max(1.0, users / 5)
     for name, ok in (("--users", users >= 1), ("--duration", seconds >= 1),
+                     ("--spawn-rate", rate > 0),
                      ("--processes", args.processes == -1 or args.processes >= 1),
                      ("--check-devices", args.check_devices >= 1)):
         if not ok:
-            raise UsageError(f"{name}: must be at least 1")
+            least = "more than 0" if name == "--spawn-rate" else "at least 1"
+            raise UsageError(f"{name}: must be {least}")
     if args.url and args.db:
         raise UsageError("--db goes with --start-local; with --url the service has its store")
     day = args.day_seconds if args.day_seconds is not None else cfg.day_seconds
@@ -120,7 +123,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             "users": users, "shape": shape, "day_seconds": 1.0 if day is None else day,
             "replication": args.replication if args.replication is not None
             else (cfg.replication or 0),
-            "rate": args.spawn_rate or max(1.0, users / 5)}
+            "rate": rate}
 
 
 def _prepare_out(out: Path) -> None:
@@ -153,20 +156,24 @@ def load(args: argparse.Namespace) -> int:
         else:
             url, key, app_id = args.url.rstrip("/"), args.api_key, None
             if args.admin_key:
-                created = Api(url, args.admin_key).json(
-                    "POST", "/v1/apps", {"name": f"load-{sc.name}-{run_id}", "clock": "client"})
+                with Api(url, args.admin_key) as admin:
+                    try:
+                        created = admin.json("POST", "/v1/apps", {
+                            "name": f"load-{sc.name}-{run_id}", "clock": "client"})
+                    except (ApiError, OSError) as exc:
+                        raise UsageError(f"cannot create an app on {url}: {exc}") from None
                 key, app_id = created["api_key"], created["app_id"]
             key = key or os.environ.get("PROMPTSIM_API_KEY")
             if not key:
                 raise UsageError("--url needs --api-key (or PROMPTSIM_API_KEY) or --admin-key")
-        api = Api(url, key)
-        try:
-            set_up_app(api, sc, strategy)
-            app_id = app_id or api.json("GET", "/v1/app").get("app_id")
-        except (ApiError, OSError) as exc:
-            raise UsageError(f"cannot set up the app on {url}: {exc}") from None
-        code, wall = _run_locust(args, o, url, key, run_id, out)
-        return _finish(args, o, out, api, url, app_id, db, code, wall, run_id)
+        with Api(url, key) as api:
+            try:
+                set_up_app(api, sc, strategy)
+                app_id = app_id or api.json("GET", "/v1/app").get("app_id")
+            except (ApiError, OSError) as exc:
+                raise UsageError(f"cannot set up the app on {url}: {exc}") from None
+            code, wall = _run_locust(args, o, url, key, run_id, out)
+            return _finish(args, o, out, api, url, app_id, db, code, wall, run_id)
     finally:
         if service is not None:
             service.stop()

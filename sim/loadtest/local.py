@@ -66,18 +66,18 @@ class LocalService:
             [*self.prefix, *PROMPTSIM, "serve", "--db", self.db, "--host", self.host,
              "--port", str(self.port), "--workers", str(self.workers), "--server", self.server],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        api, deadline = Api(self.url, timeout=2.0), time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"promptsim serve exited with {self.proc.returncode}; "
-                                   f"see {self.log_path}")
-            try:
-                if api.request("GET", "/healthz")[0] == 200:
-                    api.close()
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
+        deadline = time.monotonic() + timeout
+        with Api(self.url, timeout=2.0) as api:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"promptsim serve exited with {self.proc.returncode}; "
+                                       f"see {self.log_path}")
+                try:
+                    if api.request("GET", "/healthz")[0] == 200:
+                        return self
+                except OSError:
+                    pass
+                time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"promptsim serve did not answer /healthz within {timeout:g} s; "
                            f"see {self.log_path}")

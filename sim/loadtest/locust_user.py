@@ -29,6 +29,7 @@ import msgspec
 from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
+from locust.user.task import LOCUST_STATE_RUNNING
 
 from sim.loadtest import budgets as bud
 from sim.loadtest.api import Api, set_up_app
@@ -138,7 +139,11 @@ class DeviceUser(FastHttpUser):
 
     @task
     def live(self) -> None:
-        """Make the device's calls up to its next sleep (or its end)."""
+        """Make the device's calls up to a wait that is not over yet (or the device's end).
+
+        A wait already over (compressed time) does not go back through Locust's
+        ``wait()``: that would cost a hub switch per session for nothing.
+        """
         dev, send, request = self.device, self.script.send, self.client.request
         assert dev is not None
         reply: Any = None
@@ -154,9 +159,14 @@ class DeviceUser(FastHttpUser):
                 self._next_device()
                 return
             if item.__class__ is Sleep:
-                self.wake = dev.real0 + (item.t - dev.sim0) * dev.world.day_seconds
+                self.wake = wake = dev.real0 + (item.t - dev.sim0) * dev.world.day_seconds
                 self.waiting = True
-                return
+                now = time.monotonic()
+                if wake > now or (bursts and bursts[0][0] <= now) \
+                        or self._state != LOCUST_STATE_RUNNING:
+                    return
+                reply = None
+                continue
             self.waiting = False
             r = request(item.method, item.path, data=item.body, name=item.name)
             reply = (r.status_code, r.content)
@@ -204,7 +214,8 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner) or o.skip_setup:
         return
     try:
-        set_up_app(Api(environment.host or "", o.api_key), world.scenario, world.strategy)
+        with Api(environment.host or "", o.api_key) as api:
+            set_up_app(api, world.scenario, world.strategy)
     except Exception as exc:
         log.error("promptsim: cannot set up the app on %s: %s", environment.host, exc)
         environment.process_exit_code = 2

@@ -23,7 +23,7 @@ import msgspec
 from sim import streams
 from sim.behaviour import Behaviour
 from sim.campaigns import Campaign, TriggerFired
-from sim.engine import _triggers
+from sim.engine import session_triggers
 from sim.platforms import PlatformProfile
 from sim.population import Chunk, make_chunk
 from sim.scenario import Scenario, ScenarioError, Strategy, parse_scenario
@@ -160,7 +160,7 @@ class World:
         self.profiles = self.scenario.profiles()
         self.behaviour = self.scenario.behaviour
         self.campaigns = {c.id: c for c in self.strategy.campaigns}
-        self.triggers = _triggers(self.strategy, self.behaviour)
+        self.triggers = session_triggers(self.strategy, self.behaviour)
         self.horizon = float(self.scenario.days)
 
     def chunk_of(self, n: int) -> tuple[Chunk, int]:
