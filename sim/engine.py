@@ -17,19 +17,13 @@ import gc
 import math
 from bisect import bisect_left
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import simpy
 
 from sim import streams
-from sim.behaviour import (
-    Behaviour,
-    DialogOdds,
-    annoyance_uninstall,
-    decayed_fatigue,
-    dialog_outcome,
-    soft_prompt_accepts,
-)
+from sim.behaviour import Behaviour, DialogOdds, answer_soft_prompt, dialog_outcome
 from sim.campaigns import OnEvent, Policy, SessionTime, TriggerFired
 from sim.decision import (
     Decision,
@@ -403,20 +397,22 @@ class ChunkModel:
         day = run.base + int(t)
         flows, stride = self.flows, self.flow_stride
         flows[F_SHOWN * stride + day] += 1
-        fatigue = decayed_fatigue(run.fatigue, t - run.fatigue_t, b)
-        accept = soft_prompt_accepts(self._u(run, streams.SOFT_PROMPT),
-                                     self.chunk.receptiveness[run.i], fatigue, context, b)
-        run.fatigue, run.fatigue_t = fatigue + 1.0, t
-        if accept:
+        answer = answer_soft_prompt(
+            partial(self._u, run), action=d.action, receptiveness=self.chunk.receptiveness[run.i],
+            fatigue=run.fatigue, since=t - run.fatigue_t, context=context,
+            shown_before=st.campaigns[cid].shown - 1, primed=b.dialog_primed.get(run.profile.name),
+            behaviour=b)
+        run.fatigue, run.fatigue_t = answer.fatigue, t
+        if answer.accepted:
             record_click(st, cid)
             flows[F_ACCEPT * stride + day] += 1
             if self.log is not None:
                 self._emit(run, t, "soft_prompt_clicked", campaign_id=cid)
-            if d.action == "os_dialog":
-                self._dialog(run, t, b.dialog_primed[run.profile.name])
+            if answer.dialog is not None:
+                self._apply_dialog(run, t, answer.dialog)
             elif d.action == "open_settings":
                 self._flow(run, F_SETTINGS_OPEN, t)
-                if self._u(run, streams.SETTINGS) < b.settings_completion:
+                if answer.settings_enabled:
                     apply_settings_change(st, run.profile, enabled=True)
                     self._flow(run, F_SETTINGS_ON, t)
                     if self.log is not None:
@@ -426,14 +422,16 @@ class ChunkModel:
         flows[F_DISMISS * stride + day] += 1
         if self.log is not None:
             self._emit(run, t, "soft_prompt_dismissed", campaign_id=cid)
-        shown_before = st.campaigns[cid].shown - 1
-        if annoyance_uninstall(self._u(run, streams.ANNOYANCE), shown_before, b):
+        if answer.annoyed:
             run.t_un = run.t_re = run.t_clear = run.t_up = INF
             self._flow(run, F_ANNOY, t)
             self._uninstall(run, t)
 
     def _dialog(self, run: DeviceRun, t: float, odds: DialogOdds) -> None:
-        outcome = dialog_outcome(self._u(run, streams.DIALOG), odds)
+        """An OS dialog the app opened without a soft prompt (cold), or the OS itself."""
+        self._apply_dialog(run, t, dialog_outcome(self._u(run, streams.DIALOG), odds))
+
+    def _apply_dialog(self, run: DeviceRun, t: float, outcome: str) -> None:
         apply_dialog_result(run.state, run.profile, outcome, t)  # type: ignore[arg-type]
         flows, stride, day = self.flows, self.flow_stride, run.base + int(t)
         flows[F_DIALOG * stride + day] += 1

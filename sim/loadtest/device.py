@@ -32,13 +32,7 @@ from typing import Any
 import msgspec
 
 from sim import streams
-from sim.behaviour import (
-    DialogOdds,
-    annoyance_uninstall,
-    decayed_fatigue,
-    dialog_outcome,
-    soft_prompt_accepts,
-)
+from sim.behaviour import DialogOdds, answer_soft_prompt, dialog_outcome
 from sim.campaigns import Once
 from sim.decision import (
     Decision,
@@ -404,41 +398,52 @@ class Device:
             self._dialog(at, b.dialog_cold, cid)
             yield from self._post()
             return
-        fatigue = decayed_fatigue(self.fatigue, now - self.fatigue_t, b)
-        accept = soft_prompt_accepts(self._u(streams.SOFT_PROMPT),
-                                     self.chunk.receptiveness[self.i], fatigue, context, b)
-        self.fatigue, self.fatigue_t = fatigue + 1.0, now
+        answer = answer_soft_prompt(
+            self._u, action=d.action, receptiveness=self.chunk.receptiveness[self.i],
+            fatigue=self.fatigue, since=now - self.fatigue_t, context=context,
+            shown_before=st.campaigns[cid].shown - 1,
+            primed=b.dialog_primed.get(self.profile.name), behaviour=b)
+        self.fatigue, self.fatigue_t = answer.fatigue, now
         self._add("soft_prompt_shown", at, campaign_id=cid)
         self._count("shown_reported", cid)
-        if accept:
+        if answer.accepted:
             record_click(st, cid)
             self._add("soft_prompt_clicked", at, campaign_id=cid)
             self._count("clicks", cid)
-            if d.action == "os_dialog":
+            if answer.dialog is not None:
                 self.dialog_credit = cid  # the service credits the answer to the last click
-                self._dialog(at, b.dialog_primed, None)
-            elif d.action == "open_settings" and self._u(streams.SETTINGS) < b.settings_completion:
+                if self._dialog_possible():
+                    self._apply_dialog(at, answer.dialog, None)
+            elif answer.settings_enabled:
                 apply_settings_change(st, self.profile, enabled=True)
                 self._add("permission_changed", at, permission="granted")
         else:
             record_dismissal(st, cid)
             self._add("soft_prompt_dismissed", at, campaign_id=cid)
             self._count("dismissals", cid)
-            if annoyance_uninstall(self._u(streams.ANNOYANCE), st.campaigns[cid].shown - 1, b):
+            if answer.annoyed:
                 self._uninstall(at)
                 self.gone = True
         yield from self._post()
 
-    def _dialog(self, at: float, table: dict[str, DialogOdds], cid: str | None) -> None:
-        """The OS dialog: answered from the model, applied, queued (the caller sends it)."""
-        st = self.state
-        odds = table.get(self.profile.name)
-        if odds is None or dialogs_left(st, self.profile) == 0:
-            self.blocked_dialogs += 1  # the OS would not show it: a decision broke the rules
+    def _dialog_possible(self) -> bool:
+        """Whether the OS would show its dialog now; if not, a decision broke the rules."""
+        if dialogs_left(self.state, self.profile) == 0:
+            self.blocked_dialogs += 1
             self.dialog_credit = None
+            return False
+        return True
+
+    def _dialog(self, at: float, table: dict[str, DialogOdds], cid: str | None) -> None:
+        """An OS dialog without a soft prompt: answered from the model, applied, queued."""
+        odds = table.get(self.profile.name)
+        if odds is None or not self._dialog_possible():
             return
-        outcome = dialog_outcome(self._u(streams.DIALOG), odds)
-        apply_dialog_result(st, self.profile, outcome, at / 86400.0)  # type: ignore[arg-type]
+        self._apply_dialog(at, dialog_outcome(self._u(streams.DIALOG), odds), cid)
+
+    def _apply_dialog(self, at: float, outcome: str, cid: str | None) -> None:
+        """Apply an OS dialog's answer and queue it (the caller sends it)."""
+        apply_dialog_result(self.state, self.profile, outcome, at / 86400.0)  # type: ignore[arg-type]
         fields: dict[str, Any] = {"outcome": outcome}
         if cid is not None:
             fields["campaign_id"] = cid
