@@ -25,7 +25,6 @@ TIME_EPS = 1e-9
 gap of exactly two days must count as two days."""
 
 TriggerType = Literal["app_open", "session_time", "event", "programmatic"]
-TRIGGER_TYPES: tuple[TriggerType, ...] = ("app_open", "session_time", "event", "programmatic")
 
 
 # --- triggers ---------------------------------------------------------------

@@ -23,17 +23,16 @@ from sim.platforms import PlatformProfile
 
 ButtonAction = Literal["os_dialog", "open_settings", "message"]
 
-REASONS: tuple[str, ...] = (
-    "eligible", "not_installed", "already_opted_in", "no_campaign", "trigger_not_met",
-    "too_early", "spacing", "outranked", "frequency_limit", "gap_not_elapsed", "min_delay",
-    "session_cap", "daily_cap", "total_cap", "embargoed", "blocked", "no_os_dialog",
-    "app_cannot_request", "needs_user_gesture",
-)
-"""Every reason code ``decide`` can return; ``eligible`` is the only one with ``show``."""
-
 
 class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
-    """The answer: show or not, which campaign, what the button does, and why."""
+    """The answer: show or not, which campaign, what the button does, and why.
+
+    ``reason`` is ``eligible`` (the only one with ``show``) or one of: ``not_installed``,
+    ``already_opted_in``, ``no_campaign``, ``trigger_not_met``, ``too_early``, ``spacing``,
+    ``outranked``, ``frequency_limit``, ``gap_not_elapsed``, ``min_delay``, ``session_cap``,
+    ``daily_cap``, ``total_cap``, ``embargoed``, ``blocked``, ``no_os_dialog``,
+    ``app_cannot_request``, ``needs_user_gesture``.
+    """
 
     show: bool
     reason: str

@@ -21,8 +21,6 @@ from sim.runner import RunResult
 from sim.scenario import dump_scenario
 from sim.summary import summary_rows
 
-PANEL_KEYS: tuple[str, ...] = ("replication", "strategy", "platform", "day")
-
 
 def panel_table(result: RunResult) -> pa.Table:
     """One row per replication x strategy x platform x day, every flow and stock a column."""

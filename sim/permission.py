@@ -17,7 +17,6 @@ from sim.platforms import PlatformProfile
 
 Permission = Literal["not_determined", "provisional", "granted", "denied"]
 DialogOutcome = Literal["allowed", "denied", "dismissed", "ignored"]
-PERMISSIONS: tuple[Permission, ...] = ("not_determined", "provisional", "granted", "denied")
 DIALOG_OUTCOMES: tuple[DialogOutcome, ...] = ("allowed", "denied", "dismissed", "ignored")
 RECEIVES_PUSH: frozenset[str] = frozenset({"granted", "provisional"})
 """Permissions under which a push is delivered (provisional: quietly)."""
