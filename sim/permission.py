@@ -228,8 +228,15 @@ def hibernation_due(state: DeviceState, profile: PlatformProfile, now: float) ->
 
 
 def apply_hibernation(state: DeviceState) -> None:
-    """Android revoked the granted permission of an unused app; nothing re-grants it."""
+    """Android revoked the granted permission of an unused app; nothing re-grants it.
+
+    The app may ask again as on a fresh install: denials from before the grant no longer
+    count (without this, a grant from settings after a denial would leave a
+    "not determined" install that is also blocked).
+    """
     state.permission = "not_determined"
+    state.denials = 0
+    state.dialogs_answered = 0
 
 
 def subscription_change(before: bool, after: bool) -> str | None:
