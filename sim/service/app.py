@@ -91,11 +91,6 @@ class App:
 
     async def _authenticate(self, req: Request, kind: str) -> None:
         header = req.header(b"authorization")
-        if kind == "app" and header is not None:
-            known = self._by_header.get(header)
-            if known is not None:
-                req.app = known
-                return
         key = auth.bearer(header)
         if kind == "admin":
             if not auth.is_admin(key, self.settings.admin_key):
@@ -115,13 +110,10 @@ class App:
         req.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(receive, send)
+            return
         t0 = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
@@ -135,7 +127,9 @@ class App:
             if method in ("POST", "PUT", "PATCH"):
                 body = await read_body(receive, headers, self.settings.max_body_bytes)
             req = Request(method, path, params, headers, body, self)
-            if route.auth != "none":
+            if route.auth == "app":  # a key already seen: no hashing, no await
+                req.app = self._by_header.get(req.header(b"authorization") or b"")
+            if req.app is None and route.auth != "none":
                 await self._authenticate(req, route.auth)
             status, out, ctype = await route.handler(req)
         except ApiError as exc:

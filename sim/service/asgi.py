@@ -8,13 +8,14 @@ known path with another method.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from sim.service.errors import ApiError
+from sim.service.errors import ApiError, from_validation
 
 if TYPE_CHECKING:
     from sim.service.app import App
@@ -74,35 +75,34 @@ class Route:
     auth: Auth = "app"
     name: str = ""
     segments: tuple[str, ...] = field(default=(), init=False)
+    regex: re.Pattern[str] = field(default=re.compile(""), init=False)
+    """The template without its outer slashes; ``{name}`` matches one non-empty segment."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "segments", tuple(self.path.strip("/").split("/")))
+        segments = tuple(self.path.strip("/").split("/"))
+        pattern = "/".join(f"(?P<{s[1:-1]}>[^/]+)" if s[0] == "{" else re.escape(s)
+                           for s in segments)
+        object.__setattr__(self, "segments", segments)
+        object.__setattr__(self, "regex", re.compile(pattern))
 
-    def match(self, parts: list[str]) -> dict[str, str] | None:
-        """Path parameters if ``parts`` fits this template."""
-        params: dict[str, str] = {}
-        for seg, part in zip(self.segments, parts, strict=True):
-            if seg[0] == "{":
-                params[seg[1:-1]] = part
-            elif seg != part:
-                return None
-        return params
+    def match(self, trimmed: str) -> dict[str, str] | None:
+        """Path parameters if ``trimmed`` (a path without outer slashes) fits this template."""
+        m = self.regex.fullmatch(trimmed)
+        return m.groupdict() if m is not None else None
 
 
 class Router:
-    """Routes grouped by segment count; static routes found by dict lookup."""
+    """Static routes found by dict lookup; templates by method, segment count and last segment."""
 
     def __init__(self, routes: list[Route]) -> None:
         self.routes = routes
         self._static: dict[tuple[str, str], Route] = {}
         self._dynamic: dict[tuple[str, int, str], list[Route]] = {}
         """By method, segment count and last segment ("" when that is a parameter)."""
-        self._by_len: dict[int, list[Route]] = {}
         for r in routes:
             if "{" in r.path:
                 last = "" if r.segments[-1][0] == "{" else r.segments[-1]
                 self._dynamic.setdefault((r.method, len(r.segments), last), []).append(r)
-                self._by_len.setdefault(len(r.segments), []).append(r)
             else:
                 self._static[(r.method, r.path)] = r
 
@@ -111,15 +111,15 @@ class Router:
         r = self._static.get((method, path))
         if r is not None:
             return r, {}
-        parts = path.strip("/").split("/")
-        n = len(parts)
-        for last in (parts[-1], ""):
+        trimmed = path.strip("/")
+        n = trimmed.count("/") + 1
+        for last in (trimmed.rpartition("/")[2], ""):
             for r in self._dynamic.get((method, n, last), ()):
-                params = r.match(parts)
+                params = r.match(trimmed)
                 if params is not None:
                     return r, params
-        allowed = [r.method for r in self._by_len.get(len(parts), ()) if r.match(parts)]
-        allowed += [m for (m, p) in self._static if p == path]
+        allowed = [r.method for r in self.routes
+                   if (r.match(trimmed) is not None if "{" in r.path else r.path == path)]
         if allowed:
             allow = ", ".join(sorted(set(allowed)))
             raise ApiError(405, "method_not_allowed", f"{method} is not allowed on {path}; "
@@ -178,8 +178,6 @@ async def send_response(send: Send, status: int, body: bytes, content_type: byte
 
 def decode(body: bytes, decoder: msgspec.json.Decoder[Any], root: Any) -> Any:
     """Decode and validate a JSON body; 400 / 422 naming the field otherwise."""
-    from sim.service.errors import from_validation
-
     if not body:
         raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
     try:

@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sim.campaigns import TriggerFired
 from sim.decision import (
     Decision,
     decide,
@@ -94,9 +93,7 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord) -> s.DeviceView:
 
 def decision(t: Tenant, rec: s.DeviceRecord, body: s.EligibilityIn, now: float) -> Decision:
     """``sim.decision.decide`` for this device and what fired."""
-    fired = TriggerFired(trigger=body.trigger, event_name=body.event_name,
-                         session_seconds=body.session_seconds)
-    return decide(rec.state, t.profile(rec.state.profile), t.policy, fired, now)
+    return decide(rec.state, t.profile(rec.state.profile), t.policy, body, now)
 
 
 def reserve(rec: s.DeviceRecord, d: Decision, now: float, at: float | None) -> EventRow:

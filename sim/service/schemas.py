@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from sim.campaigns import Campaign, TriggerType
+from sim.campaigns import Campaign, TriggerFired
 from sim.decision import Decision
 from sim.permission import DeviceState, DialogOutcome, Permission
 from sim.platforms import Family, Platform
@@ -112,15 +112,16 @@ class DeviceView(msgspec.Struct, frozen=True):
     """The rules' ``DeviceState``; its times are in days since the Unix epoch."""
 
 
-class Offer(msgspec.Struct, frozen=True):
+class Offer(msgspec.Struct, frozen=True, gc=False):
     """A soft prompt shown (or clicked) and what its button did."""
 
     campaign_id: str
     action: str | None
 
 
-class DeviceRecord(msgspec.Struct, kw_only=True):
-    """What the store keeps per (app, device): one JSON document."""
+class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
+    """What the store keeps per (app, device): one JSON document (plain data, untracked by
+    the garbage collector like ``DeviceState``)."""
 
     user_id: str
     platform: Platform
@@ -239,12 +240,10 @@ class EventsResult(msgspec.Struct, frozen=True):
 
 # --- decisions, reachability, stats ------------------------------------------------
 
-class EligibilityIn(_In):
-    """``POST /v1/devices/{device_id}/eligibility``: what fired in the app."""
+class EligibilityIn(TriggerFired, kw_only=True, frozen=True):
+    """``POST /v1/devices/{device_id}/eligibility``: what fired in the app (the rules'
+    ``TriggerFired``, handed to ``decide`` as it is) and when."""
 
-    trigger: TriggerType
-    event_name: str | None = None
-    session_seconds: NonNegative | None = None
     at: UnixTime | None = None
 
 

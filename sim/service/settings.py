@@ -14,16 +14,20 @@ DEFAULT_DB = "promptsim.sqlite3"
 MAX_BODY_BYTES = 1 << 20
 MAX_BATCH_EVENTS = 500
 PG_POOL_SIZE = 8
+DEVICE_CACHE = 50_000
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValueError(f"{name}: {raw!r} is not an integer") from None
+    if value < minimum:
+        raise ValueError(f"{name}: {value} is too small; allowed: an integer >= {minimum}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +44,15 @@ class Settings:
     """Most events in one ``POST .../events`` batch (413 above)."""
     pg_pool_size: int = PG_POOL_SIZE
     """Connections in each worker's asyncpg pool."""
+    device_cache: int = DEVICE_CACHE
+    """Decoded device records each SQLite worker keeps for reads (about 1 KB each);
+    0 turns the cache off."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``PROMPTSIM_DB``, ``PROMPTSIM_ADMIN_KEY``, ``PROMPTSIM_MAX_BODY_BYTES``,
-        ``PROMPTSIM_MAX_BATCH_EVENTS`` and ``PROMPTSIM_PG_POOL_SIZE``."""
+        ``PROMPTSIM_MAX_BATCH_EVENTS``, ``PROMPTSIM_PG_POOL_SIZE`` and
+        ``PROMPTSIM_DEVICE_CACHE``."""
         e = os.environ if env is None else env
         return cls(
             db=e.get("PROMPTSIM_DB") or DEFAULT_DB,
@@ -52,6 +60,7 @@ class Settings:
             max_body_bytes=_int(e, "PROMPTSIM_MAX_BODY_BYTES", MAX_BODY_BYTES),
             max_batch_events=_int(e, "PROMPTSIM_MAX_BATCH_EVENTS", MAX_BATCH_EVENTS),
             pg_pool_size=_int(e, "PROMPTSIM_PG_POOL_SIZE", PG_POOL_SIZE),
+            device_cache=_int(e, "PROMPTSIM_DEVICE_CACHE", DEVICE_CACHE, minimum=0),
         )
 
     @property

@@ -26,9 +26,12 @@ class GroupCommit:
     """Batches write operations of one connection into shared transactions."""
 
     def __init__(self, conn: sqlite3.Connection,
-                 on_busy: Callable[[sqlite3.OperationalError], Exception]) -> None:
+                 on_busy: Callable[[sqlite3.OperationalError], Exception],
+                 on_end: Callable[[bool], None] | None = None) -> None:
         self.conn = conn
         self.on_busy = on_busy
+        self.on_end = on_end
+        """Called after each group transaction: True if it committed."""
         self._queue: list[tuple[Op, asyncio.Future[Any]]] = []
         self.batches = 0
         """Transactions committed (for tests and metrics)."""
@@ -43,6 +46,14 @@ class GroupCommit:
         return await fut
 
     def _flush(self) -> None:
+        committed = False
+        try:
+            committed = self._run_batch()
+        finally:
+            if self.on_end is not None:
+                self.on_end(committed)
+
+    def _run_batch(self) -> bool:
         batch, self._queue = self._queue, []
         c = self.conn
         try:
@@ -51,7 +62,7 @@ class GroupCommit:
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(self.on_busy(exc))
-            return
+            return False
         done: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
             for op, fut in batch:
@@ -71,7 +82,7 @@ class GroupCommit:
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(exc)
-            return
+            return False
         self.batches += 1
         for fut, result, error in done:
             if fut.done():
@@ -80,25 +91,38 @@ class GroupCommit:
                 fut.set_result(result)
             else:
                 fut.set_exception(error)
+        return True
 
 
 class Checkpointer:
-    """A thread that runs ``PRAGMA wal_checkpoint(PASSIVE)`` every ``interval`` seconds."""
+    """A thread that runs ``PRAGMA wal_checkpoint(PASSIVE)`` at most every ``interval``
+    seconds, and only after :meth:`poke` said a transaction committed: a worker
+    that only reads never hands the GIL to it."""
 
     def __init__(self, path: str, interval: float = 0.5) -> None:
         self.path = path
         self.interval = interval
         self._stop = threading.Event()
+        self._dirty = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
 
     def start(self) -> None:
         """Start the thread."""
         self._thread.start()
 
+    def poke(self) -> None:
+        """A transaction committed: checkpoint within ``interval``."""
+        if not self._dirty.is_set():
+            self._dirty.set()
+
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, timeout=0.05)
         try:
-            while not self._stop.wait(self.interval):
+            while True:
+                self._dirty.wait()
+                if self._stop.wait(self.interval):
+                    return
+                self._dirty.clear()
                 with contextlib.suppress(sqlite3.Error):  # busy now: the next round will
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:
@@ -107,5 +131,6 @@ class Checkpointer:
     def stop(self) -> None:
         """Stop and join the thread."""
         self._stop.set()
+        self._dirty.set()
         if self._thread.is_alive():
             self._thread.join()

@@ -62,7 +62,7 @@ class Store(Protocol):
         """Insert a device; False if it already exists."""
 
     async def read_device(self, app: AppRow, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
-        """A device's committed record, without locking."""
+        """A device's committed record, without locking; read-only (it may be shared)."""
 
     async def device_tx(self, app: AppRow, device_id: str, event_ids: Sequence[str],
                         fn: TxFn[T]) -> T:
@@ -87,6 +87,10 @@ class TenantCache:
         t = self._by_app.get(app_id)
         return t if t is not None and t.version == version else None
 
+    def latest(self, app_id: str) -> Tenant | None:
+        """The newest tenant built for the app, whatever its version."""
+        return self._by_app.get(app_id)
+
     def build(self, app: AppRow, version: int, settings: bytes | None,
               campaigns: list[bytes]) -> Tenant:
         """Build, cache and return a tenant from stored documents."""
@@ -101,4 +105,4 @@ def open_store(settings: Settings) -> Store:
         from sim.service.store_postgres import PostgresStore
         return PostgresStore(settings.db, pool_size=settings.pg_pool_size)
     from sim.service.store_sqlite import SqliteStore
-    return SqliteStore(settings.sqlite_path)
+    return SqliteStore(settings.sqlite_path, cache_size=settings.device_cache)

@@ -88,6 +88,17 @@ def test_wrong_method_is_405(api):
     assert r.json()["detail"] == "POST is not allowed on /v1/settings; allowed: GET, PUT"
 
 
+def test_path_templates_match_whole_non_empty_segments(api):
+    install(api)
+    assert api.get("/v1/devices/d1/").status_code == 200  # a trailing slash is tolerated
+    assert api.get("/healthz/").status_code == 404  # not on fixed paths
+    for path in ("/v1/devices//eligibility", "/v1/devices/d1/eligibility/more",
+                 "/v1/devicesX/d1"):
+        r = api.post(path, {"trigger": "app_open", "at": T0})
+        assert r.status_code == 404, path
+        assert r.json()["error"] == "not_found", path
+
+
 def test_os_dialog_past_the_limit_is_409_and_the_batch_is_not_applied(api):
     """Android 13+: two denials end the dialog; a third answer is impossible."""
     install(api)

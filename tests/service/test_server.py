@@ -86,3 +86,28 @@ def test_simultaneous_dialog_results_cannot_pass_the_limit(db_url, server_factor
         dev = c.get("/v1/devices/d1").json()
         assert dev["state"]["denials"] == 2 and dev["state"]["dialogs_shown"] == 2
         assert dev["dialogs_left"] == 0
+
+
+def test_every_read_follows_the_last_acknowledged_write_across_workers(db_url, server_factory):
+    """Write on one connection, then read on a new one, 40 times, on a two-worker server:
+    whichever worker answers (and whatever it has cached), the read reflects the write."""
+    s = server_factory(db_url, workers=2)
+    key = s.new_app()
+    _setup(s.url, key)
+    auth = {"Authorization": f"Bearer {key}"}
+    first = httpx.post(f"{s.url}/v1/devices/d1/eligibility", headers=auth, timeout=30,
+                       json={"trigger": "app_open", "at": T0 + 1})
+    assert first.json()["show"] is True  # the once-only prompt is used up from here on
+    expect = {"granted": "already_opted_in", "denied": "frequency_limit"}
+    pids = set()
+    for i in range(40):
+        perm = ("granted", "denied")[i % 2]
+        w = httpx.post(f"{s.url}/v1/devices/d1/events", headers=auth, timeout=30, json={
+            "events": [ev("permission_changed", T0 + 10 + 2 * i, permission=perm)]})
+        assert w.status_code == 200, w.text
+        r = httpx.post(f"{s.url}/v1/devices/d1/eligibility", headers=auth, timeout=30,
+                       json={"trigger": "app_open", "at": T0 + 11 + 2 * i})
+        assert r.json()["reason"] == expect[perm], (i, perm, r.json())
+        metrics = httpx.get(f"{s.url}/metrics", timeout=30).text
+        pids.add(metrics.split('pid="', 1)[1].split('"', 1)[0])
+    assert len(pids) == 2  # both workers answered

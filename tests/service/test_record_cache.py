@@ -1,0 +1,208 @@
+"""The SQLite worker's record cache: reads stay exact across workers, writes and policy changes."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from service_helpers import ADMIN, T0, ev, install, once_campaign
+
+from sim.permission import DeviceState
+from sim.service.app import App
+from sim.service.record_cache import RecordCache
+from sim.service.schemas import DeviceRecord
+from sim.service.settings import Settings
+
+
+class _Worker:
+    """One in-process App on a SQLite file: a stand-in for one server worker."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, db: str, cache: int = 1000) -> None:
+        self.loop = loop
+        self.app = App(Settings(db=db, admin_key=ADMIN, device_cache=cache))
+        loop.run_until_complete(self.app.startup())
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
+                                      base_url="http://worker")
+        self.key = ""
+
+    def call(self, method: str, path: str, body: object = None) -> httpx.Response:
+        return self.loop.run_until_complete(self.http.request(
+            method, path, json=body, headers={"Authorization": f"Bearer {self.key}"}))
+
+    # the shapes service_helpers expects
+    def post(self, path: str, body: object = None) -> httpx.Response:
+        return self.call("POST", path, body)
+
+    def put(self, path: str, body: object = None) -> httpx.Response:
+        return self.call("PUT", path, body)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.http.aclose())
+        self.loop.run_until_complete(self.app.shutdown())
+
+    @property
+    def records(self) -> RecordCache:
+        return self.app.store.records  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[tuple[_Worker, _Worker]]:
+    """Two workers on one SQLite file, sharing an app with a once-only campaign and d1."""
+    loop = asyncio.new_event_loop()
+    db = str(tmp_path / "two.sqlite3")
+    a, b = _Worker(loop, db), _Worker(loop, db)
+    r = a.loop.run_until_complete(a.http.post("/v1/apps", json={"name": "t", "clock": "client"},
+                                              headers={"Authorization": f"Bearer {ADMIN}"}))
+    a.key = b.key = r.json()["api_key"]
+    once_campaign(a)
+    install(a)
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+        loop.close()
+
+
+def _decide(w: _Worker, at: float) -> dict[str, object]:
+    r = w.post("/v1/devices/d1/eligibility", {"trigger": "app_open", "at": at})
+    assert r.status_code == 200, r.text
+    out: dict[str, object] = r.json()
+    return out
+
+
+def test_a_read_sees_another_workers_write(workers):
+    a, b = workers
+    assert _decide(b, T0 + 5) == {"show": True, "reason": "eligible", "campaign_id": "welcome",
+                                  "action": "os_dialog"}  # b shows it: b's write
+    assert _decide(a, T0 + 6) == {"show": False, "reason": "frequency_limit"}
+    hits = a.records.hits
+    assert _decide(a, T0 + 7)["reason"] == "frequency_limit"
+    assert a.records.hits == hits + 1  # served from a's cache
+    r = b.post("/v1/devices/d1/events", {"events": [
+        ev("permission_changed", T0 + 8, permission="granted")]})
+    assert r.status_code == 200, r.text
+    # a's cached record is from before b's commit; the next request must not use it
+    assert _decide(a, T0 + 9) == {"show": False, "reason": "already_opted_in"}
+
+
+def test_own_writes_are_read_back_from_the_cache(workers):
+    a, _ = workers
+    assert _decide(a, T0 + 5)["show"] is True  # reserves the impression: a write in a
+    hits, misses = a.records.hits, a.records.misses
+    assert _decide(a, T0 + 6)["reason"] == "frequency_limit"
+    assert (a.records.hits, a.records.misses) == (hits + 1, misses)  # the committed record
+    r = a.post("/v1/devices/d1/events", {"events": [
+        ev("permission_changed", T0 + 8, permission="granted")]})
+    assert r.status_code == 200
+    assert _decide(a, T0 + 9)["reason"] == "already_opted_in"
+
+
+def test_a_failed_batch_leaves_the_cached_record_as_committed(workers):
+    a, _ = workers
+    assert _decide(a, T0 + 5)["show"] is True
+    before = a.call("GET", "/v1/devices/d1").json()["state"]
+    r = a.post("/v1/devices/d1/events", {"events": [
+        ev("session_start", T0 + 6),
+        *[ev("os_dialog_result", T0 + 7 + k, outcome="denied") for k in range(3)]]})
+    assert r.status_code == 409, r.text  # the third denial is past the platform's limit
+    assert a.call("GET", "/v1/devices/d1").json()["state"] == before
+
+
+def test_a_policy_change_is_seen_at_once(workers):
+    a, b = workers
+    assert _decide(a, T0 + 5)["show"] is True
+    assert _decide(a, T0 + 6)["reason"] == "frequency_limit"  # cached in a
+    once_campaign(a, frequency={"type": "every_time"})  # a's own policy write
+    assert _decide(a, T0 + 7)["show"] is True
+    once_campaign(b, frequency={"type": "once"})  # the other worker's policy write
+    assert _decide(a, T0 + 8)["reason"] == "frequency_limit"
+
+
+def test_cache_off_reads_sqlite_every_time(tmp_path):
+    loop = asyncio.new_event_loop()
+    w = _Worker(loop, str(tmp_path / "off.sqlite3"), cache=0)
+    try:
+        r = loop.run_until_complete(w.http.post(
+            "/v1/apps", json={"name": "t", "clock": "client"},
+            headers={"Authorization": f"Bearer {ADMIN}"}))
+        w.key = r.json()["api_key"]
+        once_campaign(w)
+        install(w)
+        assert _decide(w, T0 + 5)["show"] is True
+        assert _decide(w, T0 + 6)["reason"] == "frequency_limit"
+        assert len(w.records) == 0 and w.records.hits == 0
+    finally:
+        w.close()
+        loop.close()
+
+
+# --- the cache alone ---------------------------------------------------------------------------
+
+def _record(user: str = "u") -> DeviceRecord:
+    return DeviceRecord(user_id=user, platform="android",
+                        state=DeviceState(profile="android13", permission="not_determined"))
+
+
+def _wal(path: Path) -> sqlite3.Connection:
+    c = sqlite3.connect(path, isolation_level=None)
+    c.execute("PRAGMA journal_mode=WAL")
+    return c
+
+
+def test_other_connections_commit_empties_it_from_the_next_loop_pass(tmp_path):
+    own, other = _wal(tmp_path / "c.db"), _wal(tmp_path / "c.db")
+    other.execute("CREATE TABLE t (x)")
+    cache = RecordCache(own, limit=10)
+
+    async def scenario() -> list[bool]:
+        seen = []
+        assert cache.get(("a", "d")) is None
+        cache.put(("a", "d"), _record())
+        seen.append(cache.get(("a", "d")) is not None)
+        other.execute("INSERT INTO t VALUES (1)")
+        seen.append(cache.get(("a", "d")) is not None)  # same pass: not checked again
+        await asyncio.sleep(0)  # the next pass reads data_version
+        seen.append(cache.get(("a", "d")) is not None)
+        own.execute("INSERT INTO t VALUES (2)")  # its own connection: no change seen
+        cache.put(("a", "d"), _record())
+        await asyncio.sleep(0)
+        seen.append(cache.get(("a", "d")) is not None)
+        return seen
+
+    assert asyncio.run(scenario()) == [True, True, False, True]
+
+
+def test_staged_records_enter_only_on_commit_and_the_oldest_goes_first(tmp_path):
+    cache = RecordCache(_wal(tmp_path / "s.db"), limit=2)
+
+    async def scenario() -> None:
+        cache.get(("a", "x"))
+        cache.stage(("a", "1"), _record("one"))
+        cache.settle(committed=False)
+        assert cache.get(("a", "1")) is None
+        cache.stage(("a", "1"), _record("one"))
+        cache.stage(("a", "2"), _record("two"))
+        cache.settle(committed=True)
+        assert [cache.get(("a", k)) is not None for k in "12"] == [True, True]
+        cache.put(("a", "3"), _record("three"))  # full: ("a", "1") goes
+        assert [cache.get(("a", k)) is not None for k in "123"] == [False, True, True]
+        cache.clear()
+        assert cache.get(("a", "2")) is None and len(cache) == 0
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("-1", "PROMPTSIM_DEVICE_CACHE: -1 is too small; allowed: an integer >= 0"),
+    ("many", "PROMPTSIM_DEVICE_CACHE: 'many' is not an integer"),
+])
+def test_cache_size_setting_is_checked(raw, message):
+    with pytest.raises(ValueError) as err:
+        Settings.from_env({"PROMPTSIM_DEVICE_CACHE": raw})
+    assert str(err.value) == message
+    assert Settings.from_env({"PROMPTSIM_DEVICE_CACHE": "0"}).device_cache == 0
