@@ -273,19 +273,22 @@ def build_openloop(tmp: Path) -> Path | None:
     return exe
 
 
-def openloop(exe: Path, port: int, key: str, rate: float, seconds: int, tmp: Path,
-             connections: int = 32) -> dict[str, float]:
-    """Poisson arrivals at ``rate`` of the read-path request; latency from schedule."""
+def write_requests(path: Path, key: str) -> None:
+    """The read-path requests, one per device, in ``openloop``'s "<length>\\n<bytes>" form."""
     body = b'{"trigger":"app_open"}'
-    reqs = tmp / "requests.bin"
-    with reqs.open("wb") as f:
+    with path.open("wb") as f:
         for i in range(DEVICES):
             r = (f"POST /v1/devices/d{i}/eligibility HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
                  f"Content-Length: {len(body)}\r\n\r\n").encode() + body
             f.write(f"{len(r)}\n".encode() + r)
+
+
+def openloop(exe: Path, port: int, requests: Path, rate: float, seconds: int,
+             connections: int = 32) -> dict[str, float]:
+    """Poisson arrivals at ``rate`` of the ``requests``; latency from schedule."""
     out = subprocess.run([*CLIENT_PIN, str(exe), str(port), f"{rate:.1f}", str(seconds), "1",
-                          str(connections), str(reqs), "7"],
+                          str(connections), str(requests), "7"],
                          capture_output=True, text=True, check=True).stdout
     result: dict[str, float] = json.loads(out)
     return result
@@ -331,8 +334,10 @@ def run_once(server: str, seconds: int, exe: Path | None, rounds: int = 3) -> di
             rate = 0.7 * now_max
             o = ob = {"achieved": NAN, "p50": NAN, "p99": NAN, "non2xx": 0.0}
             if exe is not None:
-                o = openloop(exe, port, key, rate, slice_s + 2, tmp)
-                ob = openloop(exe, bare_port, key, rate, slice_s + 2, tmp)
+                requests = tmp / "requests.bin"
+                write_requests(requests, key)
+                o = openloop(exe, port, requests, rate, slice_s + 2)
+                ob = openloop(exe, bare_port, requests, rate, slice_s + 2)
             f = paced(port, lua["app_open"], rate, slice_s + 2)
             e = wrk(port, EVENTS_LUA % {"devices": DEVICES, "key": key, "batch": 100}, slice_s,
                     connections=8)

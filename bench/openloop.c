@@ -34,7 +34,6 @@
 
 typedef struct {
     int fd;
-    int busy;
     double sched;      /* scheduled time of the request in flight */
     int record;        /* whether its latency counts */
     char buf[65536];
@@ -155,7 +154,6 @@ int main(int argc, char **argv) {
             size_t k = sent % nreq;
             ssize_t w = send(c->fd, reqs[k], lens[k], MSG_NOSIGNAL);
             if (w != (ssize_t)lens[k]) die("send");
-            c->busy = 1;
             c->sched = s;
             c->record = s >= record_from;
             sent++;
@@ -205,7 +203,6 @@ int main(int argc, char **argv) {
             if (status < 200 || status >= 300) non2xx++;
             if (c->record) lat[nlat++] = tr - c->sched;
             c->len = 0;
-            c->busy = 0;
             idle[(idle_head + nidle++) % nconn] = i;
             done++;
         }

@@ -73,7 +73,6 @@ class Route:
     path: str
     handler: Handler
     auth: Auth = "app"
-    name: str = ""
     segments: tuple[str, ...] = field(default=(), init=False)
     regex: re.Pattern[str] = field(default=re.compile(""), init=False)
     """The template without its outer slashes; ``{name}`` matches one non-empty segment."""
