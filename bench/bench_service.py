@@ -139,7 +139,7 @@ def start_bare(server: str, port: int) -> subprocess.Popen[bytes]:
 
 def start_service(server: str, port: int, db: str, cache: bool = True) -> subprocess.Popen[bytes]:
     """``promptsim serve`` on a SQLite file, one worker (record cache on or off)."""
-    cmd = [sys.executable, "-m", "sim.service", "serve", "--db", db, "--port", str(port),
+    cmd = [sys.executable, "-m", "sim", "serve", "--db", db, "--port", str(port),
            "--workers", "1", "--server", server, "--admin-key", ADMIN]
     env = os.environ | ({} if cache else {"PROMPTSIM_DEVICE_CACHE": "0"})
     p = subprocess.Popen([*SERVER_PIN, *cmd], cwd=ROOT, env=env, start_new_session=True)

@@ -1,7 +1,7 @@
 """The model's assumptions, each with where it comes from (``shared/domain.md`` sections 1 and 3).
 
 The values come from the run's scenario; the sources are kept here, one per
-behaviour field, and a test checks every field of ``sim.behaviour.Behaviour``
+behaviour field, and a test checks every field of ``sim.model.behaviour.Behaviour``
 has one, so a new prior cannot reach a report without its source.
 """
 
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import msgspec
 
-from sim.behaviour import Behaviour, DialogOdds
-from sim.scenario import Scenario
+from sim.model.behaviour import Behaviour, DialogOdds
+from sim.model.scenario import Scenario
 
 ASSUMPTION = "assumption (no public source)"
 

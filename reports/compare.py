@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from sim.summary import mean_ci, t975
+from sim.engine.summary import mean_ci, t975
 
 Getter = Callable[[str], np.ndarray]
 """Returns a panel column summed over platforms, ``[replication, strategy, day]``."""
@@ -97,7 +97,7 @@ class Estimate:
 
 
 def estimate(values: np.ndarray) -> Estimate:
-    """``sim.summary.mean_ci`` as an ``Estimate``."""
+    """``sim.engine.summary.mean_ci`` as an ``Estimate``."""
     return Estimate(*mean_ci(np.asarray(values, dtype=float)))
 
 

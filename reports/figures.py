@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from reports.compare import GUARDRAIL, PRIMARY, Getter, Recommendation, band, estimate
 from reports.rundir import Run
-from sim.platforms import PLATFORMS
+from sim.rules.platforms import PLATFORMS
 
 OKABE_ITO: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00",
                               "#56B4E9", "#000000", "#999933")

@@ -10,9 +10,9 @@ import numpy as np
 from reports import html as h
 from reports.assumptions import behaviour_assumptions
 from reports.figures import FigureSpec, SavedFigure, new_figure, save
-from reports.fit import COUNTS, PARAMS, RATIOS
-from reports.forecast import LABELS, Forecast, check_days, coverage
 from sim import __version__
+from sim.analysis.fit import COUNTS, PARAMS, RATIOS
+from sim.analysis.forecast import LABELS, Forecast, check_days, coverage
 
 BLUE = "#0072B2"
 

@@ -1,5 +1,5 @@
 """Reading a simulation run directory into DataFrames and ``[replication, strategy, platform,
-day]`` arrays (the same layout as ``sim.runner.RunResult.series``).
+day]`` arrays (the same layout as ``sim.engine.runner.RunResult.series``).
 
 pandas is imported here, at the edge where files become tables.
 """
@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from sim.platforms import PLATFORMS
-from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.model.scenario import Scenario, ScenarioError, load_scenario
+from sim.rules.platforms import PLATFORMS
 
 RunKind = Literal["simulation", "load"]
 
@@ -54,7 +54,7 @@ class Run:
     meta: dict[str, Any]
     """``run.json``: promptsim version, seed, wall seconds, engine events."""
     summary: pd.DataFrame | None
-    """``summary.csv`` as written by ``sim.summary`` (``None`` when missing)."""
+    """``summary.csv`` as written by ``sim.engine.summary`` (``None`` when missing)."""
     has_events: bool
     _cubes: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _index: np.ndarray | None = field(default=None, repr=False)

@@ -25,8 +25,8 @@ from reports.compare import (
 from reports.figures import SavedFigure, palette, save, simulation_figures
 from reports.rundir import Run, RunDirError, read_run
 from sim import __version__
-from sim.campaigns import Campaign
-from sim.scenario import Strategy, dump_scenario
+from sim.model.scenario import Strategy, dump_scenario
+from sim.rules.campaigns import Campaign
 
 
 @dataclass
@@ -194,7 +194,7 @@ def render(run: Run, rows: list[Row], rec: Recommendation, figures: list[SavedFi
     body.append("<h2>Method</h2><ul>"
                 "<li>Each replication simulates every device under every strategy with common "
                 "random numbers; replications use independent seed streams.</li>"
-                "<li>Intervals are Student-t 95% intervals over replications (sim.summary."
+                "<li>Intervals are Student-t 95% intervals over replications (sim.engine.summary."
                 "mean_ci); with one replication there are none.</li>"
                 "<li>'Installs' are first installs (reinstalls not counted again); 'installed "
                 "devices' are devices with the app installed at the end of a day.</li>"

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from sim.decision import Decision
+from sim.rules.decision import Decision
 
 REGISTER = "/v1/devices"
 EVENTS = "/v1/devices/{id}/events"

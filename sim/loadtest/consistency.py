@@ -23,10 +23,10 @@ from typing import Any
 
 import msgspec
 
-from sim.campaigns import Once, Policy
 from sim.loadtest.api import Api
 from sim.loadtest.device import ELIGIBILITY, EVENTS, REGISTER
-from sim.platforms import PlatformProfile
+from sim.rules.campaigns import Once, Policy
+from sim.rules.platforms import PlatformProfile
 
 STAT_FIELDS = ("impressions", "clicks", "dismissals", "shown_reported", "os_dialogs", "allows",
                "denials")
@@ -146,7 +146,7 @@ def check(api: Api, recs: list[dict[str, Any]], policy: Policy,
     checks.append(_check(
         "decisions_match_rules", mismatches == 0,
         f"{decisions} eligibility answers (and every batch's resulting permission) compared "
-        f"with sim.decision.decide on each device's replayed state: {mismatches} differ"
+        f"with sim.rules.decision.decide on each device's replayed state: {mismatches} differ"
         + (f" (e.g. {'; '.join(examples)})" if examples else "")))
     registered = [r for r in recs if r["registered"]]
     step = max(1, -(-len(registered) // max_devices))

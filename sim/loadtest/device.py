@@ -9,12 +9,12 @@ about Locust, so tests drive a device against any fake.
 
 The history is the simulator's: install time, sessions, session lengths and
 events, uninstalls, reinstalls, cleared data and OS upgrades come from the
-population chunk (``sim.population``), and prompts are answered with the
-behaviour model (``sim.behaviour``) on the same counter-based streams
-(``sim.streams``) as ``sim.engine``'s ``_session``, ``_impression`` and
+population chunk (``sim.model.population``), and prompts are answered with the
+behaviour model (``sim.model.behaviour``) on the same counter-based streams
+(``sim.model.streams``) as ``sim.engine.chunk``'s ``_session``, ``_impression`` and
 ``_dialog``. The device also keeps the rules' ``DeviceState`` of itself, updated
 with the very functions the service uses, so every answer of the service can
-be checked against ``sim.decision.decide`` as it arrives, and the final state
+be checked against ``sim.rules.decision.decide`` as it arrives, and the final state
 against ``GET /v1/devices/{id}`` after the run (``sim.loadtest.consistency``).
 
 Exogenous changes between sessions (an OS upgrade, cleared data, an opt-out in
@@ -31,17 +31,6 @@ from typing import Any
 
 import msgspec
 
-from sim import streams
-from sim.behaviour import DialogOdds, answer_soft_prompt, dialog_outcome
-from sim.campaigns import Once
-from sim.decision import (
-    Decision,
-    decide,
-    record_click,
-    record_dismissal,
-    record_impression,
-    start_session,
-)
 from sim.loadtest.calls import (
     ELIGIBILITY,
     ENDPOINTS,
@@ -59,7 +48,19 @@ from sim.loadtest.calls import (
     retryable,
 )
 from sim.loadtest.world import EPOCH, World
-from sim.permission import (
+from sim.model import streams
+from sim.model.behaviour import DialogOdds, answer_soft_prompt, dialog_outcome
+from sim.model.population import INF, REPORTED
+from sim.rules.campaigns import Once
+from sim.rules.decision import (
+    Decision,
+    decide,
+    record_click,
+    record_dismissal,
+    record_impression,
+    start_session,
+)
+from sim.rules.permission import (
     DeviceState,
     apply_clear_data,
     apply_dialog_result,
@@ -71,8 +72,7 @@ from sim.permission import (
     first_launch_dialog_due,
     new_install,
 )
-from sim.platforms import resolve_profile
-from sim.population import INF, REPORTED
+from sim.rules.platforms import resolve_profile
 
 __all__ = ["ELIGIBILITY", "ENDPOINTS", "EVENTS", "REGISTER", "Call", "Device", "Sleep"]
 

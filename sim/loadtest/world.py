@@ -3,7 +3,7 @@
 A :class:`World` holds the scenario, the strategy whose campaigns the service
 runs, the platform profiles, the population chunks drawn so far and the
 mapping between simulated and real time. Devices are drawn from the
-simulator's own population (``sim.population.make_chunk``): device ``n`` of a
+simulator's own population (``sim.model.population.make_chunk``): device ``n`` of a
 load test is device ``n`` of the scenario's replication.
 
 A scenario file may carry a ``[load]`` table (defaults for ``promptsim load``
@@ -20,13 +20,13 @@ from typing import Annotated, Any
 
 import msgspec
 
-from sim import streams
-from sim.behaviour import Behaviour
-from sim.campaigns import Campaign, TriggerFired
-from sim.engine import session_triggers
-from sim.platforms import PlatformProfile
-from sim.population import Chunk, make_chunk
-from sim.scenario import Scenario, ScenarioError, Strategy, parse_scenario
+from sim.model import streams
+from sim.model.behaviour import Behaviour
+from sim.model.life import session_triggers
+from sim.model.population import Chunk, make_chunk
+from sim.model.scenario import Scenario, ScenarioError, Strategy, parse_scenario
+from sim.rules.campaigns import Campaign, TriggerFired
+from sim.rules.platforms import PlatformProfile
 
 EPOCH = 1_767_225_600.0
 """Unix time of simulated day 0 (2026-01-01 UTC): day ``t`` is ``at = EPOCH + t * 86400``."""

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sim.decision import (
+from sim.rules.decision import (
     Decision,
     decide,
     record_click,
@@ -19,7 +19,7 @@ from sim.decision import (
     record_impression,
     start_session,
 )
-from sim.permission import (
+from sim.rules.permission import (
     DeviceState,
     apply_app_update,
     apply_clear_data,
@@ -32,8 +32,8 @@ from sim.permission import (
     new_install,
     receives_push,
 )
-from sim.platforms import FAMILY_OF, resolve_profile
-from sim.reachability import REACHABLE, device_reach, user_reach
+from sim.rules.platforms import FAMILY_OF, resolve_profile
+from sim.rules.reachability import REACHABLE, device_reach, user_reach
 from sim.service import schemas as s
 from sim.service.errors import ApiError, not_found
 from sim.service.tenant import Tenant
@@ -92,7 +92,7 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord) -> s.DeviceView:
 # --- eligibility -------------------------------------------------------------------
 
 def decision(t: Tenant, rec: s.DeviceRecord, body: s.EligibilityIn, now: float) -> Decision:
-    """``sim.decision.decide`` for this device and what fired."""
+    """``sim.rules.decision.decide`` for this device and what fired."""
     return decide(rec.state, t.profile(rec.state.profile), t.policy, body, now)
 
 

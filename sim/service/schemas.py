@@ -1,6 +1,6 @@
 """Request and response bodies of the API, as msgspec Structs.
 
-Requests forbid unknown fields; campaigns reuse ``sim.campaigns.Campaign``
+Requests forbid unknown fields; campaigns reuse ``sim.rules.campaigns.Campaign``
 unchanged, so a campaign reads the same in a scenario file and over HTTP.
 Times (``at``) are Unix seconds; the rules work in days (``at / 86400``).
 """
@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from sim.campaigns import Campaign, TriggerFired
-from sim.decision import Decision
-from sim.permission import DeviceState, DialogOutcome, Permission
-from sim.platforms import Family, Platform
+from sim.rules.campaigns import Campaign, TriggerFired
+from sim.rules.decision import Decision
+from sim.rules.permission import DeviceState, DialogOutcome, Permission
+from sim.rules.platforms import Family, Platform
 
 Ident = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")]
 """Device, user and event ids: 1-128 letters, digits or ``_ . : @ -``."""
@@ -56,7 +56,7 @@ class AppInfo(msgspec.Struct, frozen=True):
 
 
 class AppSettings(_In):
-    """``PUT /v1/settings``: the ``sim.campaigns.Policy`` fields other than campaigns.
+    """``PUT /v1/settings``: the ``sim.rules.campaigns.Policy`` fields other than campaigns.
 
     ``platforms`` overrides fields of the built-in platform profiles, as a
     scenario file's ``[platforms.NAME]`` tables do.
@@ -248,7 +248,7 @@ class EligibilityIn(TriggerFired, kw_only=True, frozen=True):
 
 
 EligibilityOut = Decision
-"""The answer is ``sim.decision.Decision`` itself."""
+"""The answer is ``sim.rules.decision.Decision`` itself."""
 
 
 class DeviceReach(msgspec.Struct, frozen=True):

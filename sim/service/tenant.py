@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import msgspec
 
-from sim.campaigns import Campaign, Policy
-from sim.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
+from sim.rules.campaigns import Campaign, Policy
+from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
 from sim.service.errors import ApiError
 from sim.service.schemas import AppSettings, Clock
 

@@ -15,7 +15,7 @@ import msgspec
 
 from sim.loadtest.device import Call, Device, Sleep
 from sim.loadtest.world import World, campaign_docs, read_scenario, settings_doc
-from sim.permission import dialogs_left
+from sim.rules.permission import dialogs_left
 from sim.service import ops
 from sim.service import schemas as s
 from sim.service.errors import ApiError

@@ -8,11 +8,11 @@ import pytest
 from loadtest_helpers import QUICKSTART
 
 from sim.cli import main
+from sim.cli.load import parse_duration
 from sim.loadtest.budgets import resolve
-from sim.loadtest.cli import parse_duration
 from sim.loadtest.device import ELIGIBILITY
 from sim.loadtest.world import read_scenario
-from sim.scenario import ScenarioError
+from sim.model.scenario import ScenarioError
 
 
 def with_load_table(tmp_path: Path, table: str) -> Path:

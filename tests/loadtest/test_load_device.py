@@ -8,7 +8,7 @@ import msgspec
 import pytest
 from loadtest_helpers import OpsService, drive, world
 
-from sim.engine import ChunkModel
+from sim.engine.chunk import ChunkModel
 from sim.loadtest.calls import BurstNow, Sleep
 from sim.loadtest.device import ELIGIBILITY, EVENTS, REGISTER, Call, Device
 from sim.loadtest.world import EPOCH, Burst, World, plan_bursts

@@ -8,8 +8,8 @@ import pytest
 from report_helpers import small_scenario
 
 from reports.simulation import Report, write_report
-from sim.output import write_run
-from sim.runner import simulate
+from sim.engine.output import write_run
+from sim.engine.runner import simulate
 
 
 @pytest.fixture(scope="session")

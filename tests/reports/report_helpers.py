@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.scenario import Scenario, parse_scenario
+from sim.model.scenario import Scenario, parse_scenario
 
 TINY_TOML = """
 name = "tiny"

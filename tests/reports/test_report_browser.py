@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from report_helpers import TINY_TOML
 
-from reports.forecast import Rollout, run_forecast, write_forecast
 from reports.forecast_page import write_forecast_page
 from reports.load import write_load_report
 from reports.simulation import Report
-from sim.scenario import load_scenario
+from sim.analysis.forecast import Rollout, run_forecast, write_forecast
+from sim.model.scenario import load_scenario
 
 CHROMIUM = Path(os.environ.get("PROMPTSIM_CHROMIUM", "/usr/bin/chromium"))
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

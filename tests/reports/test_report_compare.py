@@ -10,12 +10,12 @@ import pytest
 
 from reports.compare import band, metric_values, paired_rows, recommend
 from reports.rundir import read_run
-from sim.engine import FLOWS, STOCKS
-from sim.output import write_run
-from sim.platforms import PLATFORMS
-from sim.runner import RunResult
-from sim.scenario import parse_scenario
-from sim.summary import t975
+from sim.engine.chunk import FLOWS, STOCKS
+from sim.engine.output import write_run
+from sim.engine.runner import RunResult
+from sim.engine.summary import t975
+from sim.model.scenario import parse_scenario
+from sim.rules.platforms import PLATFORMS
 
 R, DAYS = 4, 3
 NOISE = np.array([0.0, 2.0, -2.0, 4.0])
@@ -23,7 +23,7 @@ NOISE = np.array([0.0, 2.0, -2.0, 4.0])
 
 
 def synthetic_run(tmp_path: Path) -> Path:
-    """A run directory written through ``sim.output`` from hand-made counts.
+    """A run directory written through ``sim.engine.output`` from hand-made counts.
 
     1,000 iOS installs on day 0 in every replication; at the horizon A has
     200 + 10 r opted-in devices and B has 230 + 10 r + NOISE[r]. The 10 r term is

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from report_helpers import TINY_TOML, small_scenario
 
-from reports.fit import (
+from sim.analysis.fit import (
     COUNTS,
     FitError,
     apply_params,
@@ -21,11 +21,11 @@ from reports.fit import (
     run_one,
     scale_allow,
 )
-from reports.forecast import Rollout, rollout_scenario
-from sim.behaviour import DialogOdds
+from sim.analysis.forecast import Rollout, rollout_scenario
 from sim.cli import main
-from sim.platforms import PLATFORMS
-from sim.scenario import Scenario
+from sim.model.behaviour import DialogOdds
+from sim.model.scenario import Scenario
+from sim.rules.platforms import PLATFORMS
 
 
 def observed_frame(sc: Scenario, r: Rollout, days: int, rho: float, scale: float,
@@ -107,7 +107,7 @@ def test_forecast_command_with_observed_days(tmp_path: Path,
     """``promptsim forecast --observed`` fits, forecasts, and writes csv, json and html."""
     toml = tmp_path / "tiny.toml"
     toml.write_text(TINY_TOML)
-    from sim.scenario import load_scenario
+    from sim.model.scenario import load_scenario
 
     sc = load_scenario(toml)
     r = Rollout(installs_per_day=100, horizon=20, install_days=20, strategy="twice")

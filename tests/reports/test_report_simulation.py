@@ -14,9 +14,9 @@ from reports.assumptions import BEHAVIOUR_SOURCES, PROFILE_SOURCES
 from reports.html import png_size
 from reports.rundir import RunDirError, kind_of, read_run
 from reports.simulation import Report
-from sim.behaviour import Behaviour
 from sim.cli import main
-from sim.platforms import DEFAULT_PROFILES
+from sim.model.behaviour import Behaviour
+from sim.rules.platforms import DEFAULT_PROFILES
 
 FIGURES = ("optin_share", "funnel", "platforms", "dialogs_blocked", "annoyance",
            "reachability", "differences")

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
-from sim.campaigns import (
+from sim.rules.campaigns import (
     TIME_EPS,
     Action,
     AppOpen,
@@ -48,7 +48,7 @@ from sim.campaigns import (
     multiple,
     once,
 )
-from sim.decision import (
+from sim.rules.decision import (
     Decision,
     decide,
     record_click,
@@ -56,7 +56,7 @@ from sim.decision import (
     record_impression,
     start_session,
 )
-from sim.permission import (
+from sim.rules.permission import (
     DIALOG_OUTCOMES,
     DeviceState,
     DialogOutcome,
@@ -72,7 +72,7 @@ from sim.permission import (
     new_install,
     os_dialog_unavailable,
 )
-from sim.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
+from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
 
 PROFILE_NAMES = sorted(DEFAULT_PROFILES)
 ONE_DIALOG_PER_INSTALL = ("ios", "harmony_next")

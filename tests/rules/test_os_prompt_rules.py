@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from sim.campaigns import Campaign, Policy, TriggerFired, every_time
-from sim.decision import Decision, decide, start_session
-from sim.permission import (
+from sim.rules.campaigns import Campaign, Policy, TriggerFired, every_time
+from sim.rules.decision import Decision, decide, start_session
+from sim.rules.permission import (
     DeviceState,
     apply_app_update,
     apply_clear_data,
@@ -27,7 +27,7 @@ from sim.permission import (
     os_dialog_unavailable,
     receives_push,
 )
-from sim.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
+from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
 
 P = DEFAULT_PROFILES
 APP_OPEN = TriggerFired(trigger="app_open")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from sim.permission import (
+from sim.rules.permission import (
     apply_dialog_result,
     apply_settings_change,
     apply_uninstall,
@@ -14,8 +14,8 @@ from sim.permission import (
     receives_push,
     subscription_change,
 )
-from sim.platforms import DEFAULT_PROFILES, FAMILY_OF, PLATFORMS
-from sim.reachability import REACHABLE, device_reach, user_reach
+from sim.rules.platforms import DEFAULT_PROFILES, FAMILY_OF, PLATFORMS
+from sim.rules.reachability import REACHABLE, device_reach, user_reach
 
 
 @pytest.mark.parametrize(("installed", "reports", "permission", "code"), [

@@ -8,8 +8,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from sim.campaigns import Campaign, Policy, backoff, multiple
-from sim.platforms import DEFAULT_PROFILES, override_profiles, resolve_profile
+from sim.rules.campaigns import Campaign, Policy, backoff, multiple
+from sim.rules.platforms import DEFAULT_PROFILES, override_profiles, resolve_profile
 
 P = DEFAULT_PROFILES
 

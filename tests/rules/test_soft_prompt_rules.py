@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.campaigns import (
+from sim.rules.campaigns import (
     AppOpen,
     Campaign,
     Caps,
@@ -23,7 +23,7 @@ from sim.campaigns import (
     multiple,
     once,
 )
-from sim.decision import (
+from sim.rules.decision import (
     Decision,
     decide,
     record_click,
@@ -31,8 +31,8 @@ from sim.decision import (
     record_impression,
     start_session,
 )
-from sim.permission import DeviceState, apply_dialog_result, new_install
-from sim.platforms import DEFAULT_PROFILES, PlatformProfile
+from sim.rules.permission import DeviceState, apply_dialog_result, new_install
+from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile
 
 P = DEFAULT_PROFILES
 ANDROID = P["android13"]

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from service_helpers import ADMIN
 
-from sim.service.app import App
+from sim.service.http.app import App
 from sim.service.settings import Settings
 
 PG_BASE = os.environ.get("PROMPTSIM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -169,7 +169,7 @@ def free_port() -> int:
 
 
 class Server:
-    """``python -m sim.service serve`` in a subprocess (its own process group)."""
+    """``python -m sim serve`` in a subprocess (its own process group)."""
 
     def __init__(self, db: str, workers: int = 1, log: Path | None = None) -> None:
         self.db, self.workers = db, workers
@@ -182,7 +182,7 @@ class Server:
         """Start and wait until ``/healthz`` answers."""
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sim.service", "serve", "--db", self.db, "--port",
+            [sys.executable, "-m", "sim", "serve", "--db", self.db, "--port",
              str(self.port), "--workers", str(self.workers), "--admin-key", ADMIN],
             cwd=ROOT, stdout=out, stderr=out, start_new_session=True)
         if out is not subprocess.DEVNULL:

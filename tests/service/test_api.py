@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 from service_helpers import DAY, T0, eligible, ev, install, once_campaign
 
-from sim.campaigns import Campaign, Policy
+from sim.rules.campaigns import Campaign, Policy
 
 
 def test_health_metrics_openapi_docs(service):

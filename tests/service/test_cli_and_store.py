@@ -12,13 +12,13 @@ import sys
 import httpx
 from service_helpers import ROOT
 
-from sim.service.migrations import POSTGRES, SQLITE
 from sim.service.settings import Settings
-from sim.service.store import open_store
+from sim.service.storage.migrations import POSTGRES, SQLITE
+from sim.service.storage.store import open_store
 
 
 def test_apps_create_prints_id_and_key(db_url, server_factory):
-    out = subprocess.run([sys.executable, "-m", "sim.service", "apps", "create", "shop",
+    out = subprocess.run([sys.executable, "-m", "sim", "apps", "create", "shop",
                           "--clock", "client", "--db", db_url], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
     created = json.loads(out)

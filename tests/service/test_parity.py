@@ -3,7 +3,7 @@
 ``simulate`` below does what the simulator does with a device -- the same rule
 calls in the same order (``start_session``, ``decide``, ``record_impression``,
 ``record_click``, ``apply_dialog_result``, ...) -- and logs ``LogEvent``
-records. ``sim.service.parity.replay`` sends them to a real server, and every
+records. ``sim.loadtest.parity.replay`` sends them to a real server, and every
 decision the service makes must equal the logged one.
 """
 
@@ -15,10 +15,17 @@ import msgspec
 import pytest
 from service_helpers import ADMIN
 
-from sim.campaigns import Policy, TriggerFired
-from sim.decision import decide, record_click, record_dismissal, record_impression, start_session
-from sim.events import LogEvent
-from sim.permission import (
+from sim.loadtest.parity import replay
+from sim.model.events import LogEvent
+from sim.rules.campaigns import Policy, TriggerFired
+from sim.rules.decision import (
+    decide,
+    record_click,
+    record_dismissal,
+    record_impression,
+    start_session,
+)
+from sim.rules.permission import (
     apply_clear_data,
     apply_dialog_result,
     apply_os_upgrade,
@@ -29,8 +36,7 @@ from sim.permission import (
     first_launch_dialog_due,
     new_install,
 )
-from sim.platforms import DEFAULT_PROFILES, override_profiles
-from sim.service.parity import replay
+from sim.rules.platforms import DEFAULT_PROFILES, override_profiles
 
 REPORTED = {  # what a device on each profile reports at install
     "ios": {"platform": "ios", "os_version": 18.0},

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from service_helpers import ADMIN, T0, ev, install, once_campaign
 
-from sim.permission import DeviceState
-from sim.service.app import App
-from sim.service.record_cache import RecordCache
+from sim.rules.permission import DeviceState
+from sim.service.http.app import App
 from sim.service.schemas import DeviceRecord
 from sim.service.settings import Settings
+from sim.service.storage.record_cache import RecordCache
 
 
 class _Worker:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sim.scenario import Scenario, parse_scenario
+from sim.model.scenario import Scenario, parse_scenario
 
 MIX = {"ios": 0.35, "android13": 0.2, "android13_legacy": 0.05, "android12": 0.1,
        "huawei_emui12": 0.05, "harmony_next": 0.05, "fire_os_8": 0.05, "chrome": 0.1,

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import msgspec
 import numpy as np
 
-from sim.runner import simulate
-from sim.scenario import Scenario
+from sim.engine.runner import simulate
+from sim.model.scenario import Scenario
 
 MakeScenario = Callable[..., Scenario]
 

@@ -6,15 +6,21 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.campaigns import Policy, TriggerFired
-from sim.decision import decide, next_chance, record_dismissal, record_impression, start_session
-from sim.permission import (
+from sim.rules.campaigns import Policy, TriggerFired
+from sim.rules.decision import (
+    decide,
+    next_chance,
+    record_dismissal,
+    record_impression,
+    start_session,
+)
+from sim.rules.permission import (
     apply_clear_data,
     apply_dialog_result,
     apply_settings_change,
     new_install,
 )
-from sim.platforms import DEFAULT_PROFILES
+from sim.rules.platforms import DEFAULT_PROFILES
 
 CAMPAIGNS = [
     {"id": "once"},

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.runner import simulate
-from sim.scenario import Scenario
+from sim.engine.runner import simulate
+from sim.model.scenario import Scenario
 
 GOLDEN = Path(__file__).with_name("golden_small.json")
 

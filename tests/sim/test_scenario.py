@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import ScenarioError, load_scenario
+from sim.model.scenario import ScenarioError, load_scenario
 
 GOOD = """
 name = "t"

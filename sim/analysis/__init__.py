@@ -1,0 +1,1 @@
+"""Analyses that run the engine many times: fitting observed counts, forecasting."""

@@ -1,0 +1,280 @@
+"""``promptsim load``: simulated devices against the eligibility API, under Locust.
+
+It starts a local service when asked (or takes ``--url``), creates or checks a
+client-clock app and puts the strategy's campaigns on it, runs Locust headless
+in a subprocess (``scenarios/locust/devices.py``, plus ``shapes.py`` for
+``--shape``), then reads Locust's files, checks the budgets and the
+consistency of the service, writes ``OUT/load_summary.json`` and prints a
+summary ending in one verdict line. Exit code 0 only when budgets and
+consistency both passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCUSTFILES = ROOT / "scenarios" / "locust"
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def register(sub: Any) -> None:
+    """Add ``promptsim load`` to the ``promptsim`` parser."""
+    from sim.loadtest.shapes import SHAPES
+
+    p = sub.add_parser(
+        "load", help="load-test the eligibility API with simulated devices (Locust)",
+        description="Run simulated devices of SCENARIO against the eligibility API with "
+                    "Locust, then check budgets and consistency. Budgets: ENDPOINT:METRIC<LIMIT "
+                    "with ENDPOINT eligibility, events, register, all or a full name and METRIC "
+                    "p95_ms, p99_ms or fail_ratio (repeat --budget).")
+    p.add_argument("scenario", type=Path, help="scenario TOML file (may hold a [load] table)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="base URL of a running service (a team's deployment)")
+    where.add_argument("--start-local", action="store_true",
+                       help="start promptsim serve on a free 127.0.0.1 port for the run")
+    p.add_argument("--db", help="with --start-local: SQLite file or postgresql:// URL "
+                                "(default OUT/service.sqlite3)")
+    p.add_argument("--workers", type=int, default=1, help="with --start-local: server workers")
+    p.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn",
+                   help="with --start-local: ASGI server")
+    p.add_argument("--api-key", help="with --url: key of an app created with --clock client "
+                                     "(default $PROMPTSIM_API_KEY)")
+    p.add_argument("--admin-key", help="with --url: create a fresh client-clock app with the "
+                                       "server's admin key instead")
+    p.add_argument("--users", type=int, help="users (devices at once; the peak for a shape); "
+                                             "default 50")
+    p.add_argument("--spawn-rate", type=float, help="users started per second (default users/5)")
+    p.add_argument("--duration", help="run time: 60s, 5m, 1h30m (default 60s)")
+    p.add_argument("--shape", choices=sorted(SHAPES), help="load shape (default: none, "
+                   "--users held after --spawn-rate)")
+    p.add_argument("--processes", type=int, default=1,
+                   help="Locust worker processes on this machine (-1: one per core)")
+    p.add_argument("--out", type=Path, help="output directory (default runs/load/NAME-TIME)")
+    p.add_argument("--day-seconds", type=float,
+                   help="real seconds per simulated day (default 1; 0: no waiting)")
+    p.add_argument("--strategy", help="strategy whose campaigns the service runs "
+                                      "(default: the first)")
+    p.add_argument("--replication", type=int, help="population replication to draw devices "
+                                                   "from (default 0)")
+    p.add_argument("--budget", action="append", default=[], metavar="SPEC",
+                   help="e.g. eligibility:p99_ms<50 or all:fail_ratio<0.001 (repeatable)")
+    p.add_argument("--check-devices", type=int, default=20_000,
+                   help="devices read back for the consistency check (a sample beyond)")
+    p.add_argument("--stop-timeout", type=float, default=5.0,
+                   help="seconds a stopping user may finish its session")
+    p.set_defaults(func=load)
+
+
+def parse_duration(text: str) -> int:
+    """``"90"``, ``"90s"``, ``"2m"``, ``"1h30m"`` -> seconds."""
+    t = text.strip().lower()
+    if t.isdigit():
+        return int(t)
+    m = _DURATION.match(t)
+    if not t or m is None or not any(m.groups()):
+        raise ValueError(f"--duration: {text!r} is not like 60s, 5m or 1h30m")
+    h, mi, s = (int(g) if g else 0 for g in m.groups())
+    return h * 3600 + mi * 60 + s
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """Validated settings of the run (``UsageError`` naming the option)."""
+    from sim.cli import UsageError
+    from sim.loadtest import budgets
+    from sim.loadtest.world import pick_strategy, read_scenario
+    from sim.model.scenario import ScenarioError
+
+    try:
+        sc, cfg = read_scenario(args.scenario)
+        strategy = pick_strategy(sc, args.strategy or cfg.strategy)
+        limits = budgets.resolve(cfg.budgets, specs=args.budget)
+        seconds = parse_duration(args.duration or cfg.duration or "60s")
+    except (ScenarioError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    users = args.users if args.users is not None else (cfg.users or 50)
+    shape = args.shape or cfg.shape
+    rate = args.spawn_rate if args.spawn_rate is not None else max(1.0, users / 5)
+    for name, ok in (("--users", users >= 1), ("--duration", seconds >= 1),
+                     ("--spawn-rate", rate > 0),
+                     ("--processes", args.processes == -1 or args.processes >= 1),
+                     ("--check-devices", args.check_devices >= 1)):
+        if not ok:
+            least = "more than 0" if name == "--spawn-rate" else "at least 1"
+            raise UsageError(f"{name}: must be {least}")
+    if args.url and args.db:
+        raise UsageError("--db goes with --start-local; with --url the service has its store")
+    day = args.day_seconds if args.day_seconds is not None else cfg.day_seconds
+    if day is not None and day < 0:
+        raise UsageError("--day-seconds: must be 0 or more")
+    from sim.loadtest.shapes import SHAPES
+    if shape is not None and shape not in SHAPES:
+        raise UsageError(f"shape: {shape!r} unknown; allowed: {', '.join(SHAPES)}")
+    return {"scenario": sc, "strategy": strategy, "budgets": limits, "seconds": seconds,
+            "users": users, "shape": shape, "day_seconds": 1.0 if day is None else day,
+            "replication": args.replication if args.replication is not None
+            else (cfg.replication or 0),
+            "rate": rate}
+
+
+def _prepare_out(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for pattern in ("devices-*.jsonl", "locust_*", "load_summary.json", "load_meta.json",
+                    "report.html"):
+        for f in out.glob(pattern):
+            f.unlink()
+
+
+def load(args: argparse.Namespace) -> int:
+    """Run the load test; see the module docstring."""
+    from sim.cli import UsageError
+    from sim.loadtest.api import Api, ApiError, set_up_app
+    from sim.loadtest.local import LocalService, create_app
+
+    o = _options(args)
+    sc, strategy = o["scenario"], o["strategy"]
+    run_id = secrets.token_hex(3)
+    out = (args.out or Path("runs") / "load" / f"{sc.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    _prepare_out(out)
+    service = None
+    db = None
+    try:
+        if args.start_local:
+            db = args.db or str(out / "service.sqlite3")
+            service = LocalService(db, out / "service.log", args.workers, args.server).start()
+            created = create_app(db, f"load-{sc.name}-{run_id}")
+            url, key, app_id = service.url, created["api_key"], created["app_id"]
+        else:
+            url, key, app_id = args.url.rstrip("/"), args.api_key, None
+            if args.admin_key:
+                with Api(url, args.admin_key) as admin:
+                    try:
+                        created = admin.json("POST", "/v1/apps", {
+                            "name": f"load-{sc.name}-{run_id}", "clock": "client"})
+                    except (ApiError, OSError) as exc:
+                        raise UsageError(f"cannot create an app on {url}: {exc}") from None
+                key, app_id = created["api_key"], created["app_id"]
+            key = key or os.environ.get("PROMPTSIM_API_KEY")
+            if not key:
+                raise UsageError("--url needs --api-key (or PROMPTSIM_API_KEY) or --admin-key")
+        with Api(url, key) as api:
+            try:
+                set_up_app(api, sc, strategy)
+                app_id = app_id or api.json("GET", "/v1/app").get("app_id")
+            except (ApiError, OSError) as exc:
+                raise UsageError(f"cannot set up the app on {url}: {exc}") from None
+            code, wall = _run_locust(args, o, url, key, run_id, out)
+            return _finish(args, o, out, api, url, app_id, db, code, wall, run_id)
+    finally:
+        if service is not None:
+            service.stop()
+
+
+def _run_locust(args: argparse.Namespace, o: dict[str, Any], url: str, key: str, run_id: str,
+                out: Path) -> tuple[int, float]:
+    files = [LOCUSTFILES / "devices.py"] + ([LOCUSTFILES / "shapes.py"] if o["shape"] else [])
+    for f in files:
+        if not f.exists():
+            from sim.cli import UsageError
+            raise UsageError(f"locustfile {f} not found (promptsim load runs from a checkout)")
+    env = {**os.environ, "PROMPTSIM_API_KEY": key,
+           "PROMPTSIM_SCENARIO": str(args.scenario.resolve()),
+           "PROMPTSIM_STRATEGY": o["strategy"].name, "PROMPTSIM_DAY_SECONDS": str(o["day_seconds"]),
+           "PROMPTSIM_REPLICATION": str(o["replication"]), "PROMPTSIM_RUN_ID": run_id,
+           "PROMPTSIM_LOAD_OUT": str(out.resolve()), "PROMPTSIM_BUDGETS": json.dumps(o["budgets"]),
+           "PROMPTSIM_SHAPE": o["shape"] or "steady", "PROMPTSIM_SHAPE_SECONDS": str(o["seconds"]),
+           "PROMPTSIM_SKIP_SETUP": "true"}
+    cmd = [sys.executable, "-m", "locust", "-f", ",".join(str(f) for f in files), "--headless",
+           "--host", url, "-u", str(o["users"]), "-r", f"{o['rate']:g}", "-t", f"{o['seconds']}s",
+           "--csv", str(out / "locust"), "--csv-full-history", "--html", str(out / "report.html"),
+           "--only-summary", "--stop-timeout", f"{args.stop_timeout:g}"]
+    if args.processes != 1:
+        cmd += ["--processes", str(args.processes)]
+    t0 = time.monotonic()
+    with open(out / "locust.log", "wb") as logf:
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env)
+        try:
+            code = proc.wait(o["seconds"] + args.stop_timeout + 120)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                code = proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait()
+    return code, time.monotonic() - t0
+
+
+def _finish(args: argparse.Namespace, o: dict[str, Any], out: Path, api: Any, url: str,
+            app_id: str | None, db: str | None, code: int, wall: float, run_id: str) -> int:
+    from dataclasses import asdict
+
+    from sim.loadtest import budgets as bud
+    from sim.loadtest import consistency as cons
+    from sim.loadtest.results import (
+        HISTORY_CSV,
+        SUMMARY,
+        endpoint_stats,
+        find_knee,
+        format_summary,
+        locust_verdict,
+        read_steps,
+        summary_doc,
+    )
+
+    stats, source = endpoint_stats(out)
+    results = bud.evaluate(o["budgets"], stats)
+    recs: list[dict[str, Any]] = []
+    try:
+        recs = cons.read_logs(out)
+        if not recs:
+            raise RuntimeError(f"no device logs in {out} (see {out / 'locust.log'})")
+        settled = cons.settle(api, recs)
+        stored = cons.store_counts(db, app_id) if db and app_id else None
+        consistency = cons.check(api, recs, o["strategy"], o["scenario"].profiles(),
+                                 settled=settled, stored=stored, max_devices=args.check_devices)
+    except Exception as exc:  # the check itself could not run: that is a failed check
+        consistency = {"passed": False, "checks": [
+            {"name": "consistency_check_ran", "passed": False, "detail": str(exc)}]}
+    summary = summary_doc(stats, results, consistency)
+    (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+    verdict = locust_verdict(out)
+    steps = read_steps(out / HISTORY_CSV) if (out / HISTORY_CSV).exists() else []
+    knee = find_knee(steps) if o["shape"] == "ramp" else None
+    meta = {"scenario": o["scenario"].name, "strategy": o["strategy"].name, "url": url,
+            "app_id": app_id, "run_id": run_id, "users": o["users"], "spawn_rate": o["rate"],
+            "duration_s": o["seconds"], "shape": o["shape"], "day_seconds": o["day_seconds"],
+            "processes": args.processes, "devices": len(recs), "locust_exit_code": code,
+            "locust_verdict": verdict, "percentiles_from": source, "wall_s": round(wall, 2),
+            "steps": [asdict(s) for s in steps] if o["shape"] == "ramp" else [],
+            "knee": None if knee is None else asdict(knee)}
+    (out / "load_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(format_summary(summary, meta, out))
+
+    line = bud.summary_line(results)
+    reasons = [] if summary["budgets_passed"] else [line]
+    if code == bud.BUDGET_EXIT and summary["budgets_passed"]:
+        reasons.append(f"Locust's own budget check failed: {(verdict or {}).get('budget_line')}")
+    elif code not in (0, bud.BUDGET_EXIT):
+        reasons.append(f"Locust exited with {code} (see {out / 'locust.log'})")
+    total = stats.get(bud.AGGREGATED)
+    if total is None or total.requests == 0:
+        reasons.append(f"no requests were made (see {out / 'locust.log'})")
+    bad = [c["name"] for c in consistency["checks"] if not c["passed"]]
+    if bad:
+        reasons.append(f"consistency: {', '.join(bad)} failed")
+    if reasons:
+        print(f"promptsim load: FAILED: {'; '.join(reasons)}")
+        return 1
+    print(f"promptsim load: PASSED: {line}; consistency: all "
+          f"{len(consistency['checks'])} checks passed")
+    return 0

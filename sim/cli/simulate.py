@@ -1,0 +1,90 @@
+"""``promptsim simulate`` and ``promptsim validate``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add the simulation commands to the ``promptsim`` parser."""
+    p = sub.add_parser("simulate", help="run a scenario and write a run directory")
+    p.add_argument("scenario", type=Path, help="scenario TOML file")
+    p.add_argument("--devices", type=int, help="override the number of devices")
+    p.add_argument("--days", type=int, help="override the horizon in days")
+    p.add_argument("--replications", type=int, help="override the number of replications")
+    p.add_argument("--seed", type=int, help="override the root seed")
+    p.add_argument("--jobs", type=int, default=0,
+                   help="worker processes (default 0: one per core); results do not depend on it")
+    p.add_argument("--out", type=Path, help="run directory (default: runs/<scenario name>)")
+    p.add_argument("--events", action="store_true", help="also write the event log")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html and figures/ into the run directory")
+    p.add_argument("--step-every-session", action="store_true",
+                   help="process every session instead of skipping idle ones (slower, "
+                        "same results)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=simulate)
+
+    v = sub.add_parser("validate", help="check a scenario file and print what it resolves to")
+    v.add_argument("scenario", type=Path)
+    v.add_argument("--quiet", action="store_true", help="print nothing when it is valid")
+    v.set_defaults(func=validate)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from sim.cli import UsageError
+    from sim.model.scenario import ScenarioError, load_scenario
+
+    over = {k: getattr(args, k, None) for k in ("devices", "days", "replications", "seed")}
+    try:
+        return load_scenario(args.scenario, **over)
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def simulate(args: argparse.Namespace) -> int:
+    """Run the scenario, write the run directory and print the summary table."""
+    from tqdm import tqdm
+
+    from sim.cli import UsageError
+    from sim.engine.output import write_run
+    from sim.engine.runner import simulate as run
+    from sim.engine.summary import format_table, summary_rows
+    from sim.model.population import chunk_count
+
+    sc = _load(args)
+    if args.jobs < 0:
+        raise UsageError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
+    out = args.out or Path("runs") / sc.name
+    total = chunk_count(sc) * sc.replications
+    bar = tqdm(total=total, unit="chunk", desc=sc.name, disable=args.no_progress,
+               file=sys.stderr)
+    t0 = time.perf_counter()
+    with bar:
+        result = run(sc, jobs=args.jobs, skip_idle=not args.step_every_session, log=args.events,
+                     on_task_done=lambda: bar.update(1))
+    seconds = time.perf_counter() - t0
+    write_run(result, out, seconds=seconds, jobs=args.jobs, events=args.events)
+    print(f"{sc.name}: {sc.devices:,} devices x {len(sc.strategies)} strategies x "
+          f"{sc.replications} replications, {sc.days} days: {result.events:,} events in "
+          f"{seconds:.1f} s -> {out}")
+    print(format_table(summary_rows(result)))
+    if args.report:
+        from sim.cli.report import report_after_simulate
+
+        report_after_simulate(out)
+    return 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    """Validate the scenario; print the resolved JSON unless ``--quiet``."""
+    from sim.model.scenario import dump_scenario
+
+    sc = _load(args)
+    if not args.quiet:
+        sys.stdout.write(dump_scenario(sc).decode() + "\n")
+    return 0

@@ -1,0 +1,59 @@
+"""Writing a run directory: the resolved scenario, the daily panel, the summary, the event log.
+
+This is the edge where arrays become files; readers live in ``reports/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim import __version__
+from sim.engine.chunk import FLOWS, STOCKS
+from sim.engine.runner import RunResult
+from sim.engine.summary import summary_rows
+from sim.model.scenario import dump_scenario
+from sim.rules.platforms import PLATFORMS
+
+
+def panel_table(result: RunResult) -> pa.Table:
+    """One row per replication x strategy x platform x day, every flow and stock a column."""
+    sc = result.scenario
+    r, s, p, d = sc.replications, len(sc.strategies), len(PLATFORMS), sc.days
+    grid = np.indices((r, s, p, d)).reshape(4, -1)
+    cols: dict[str, pa.Array] = {
+        "replication": pa.array(grid[0].astype(np.int32)),
+        "strategy": pa.DictionaryArray.from_arrays(grid[1].astype(np.int32),
+                                                   sc.strategy_names()),
+        "platform": pa.DictionaryArray.from_arrays(grid[2].astype(np.int32), list(PLATFORMS)),
+        "day": pa.array(grid[3].astype(np.int32)),
+    }
+    for name in (*STOCKS, *FLOWS):
+        cols[name] = pa.array(result.series(name).reshape(-1))
+    return pa.table(cols)
+
+
+def write_run(result: RunResult, out: Path, *, seconds: float, jobs: int,
+              events: bool = False) -> None:
+    """Write ``out/`` with scenario.json, panel.parquet, summary.csv, run.json (and events)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scenario.json").write_bytes(dump_scenario(result.scenario))
+    pq.write_table(panel_table(result), out / "panel.parquet")
+    rows = summary_rows(result)
+    with (out / "summary.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["strategy"])
+        writer.writeheader()
+        writer.writerows(rows)
+    meta = {"promptsim_version": __version__, "seed": result.scenario.seed,
+            "scenario": result.scenario.name, "engine_events": result.events,
+            "wall_seconds": round(seconds, 3), "jobs": jobs}
+    (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+    if events:
+        pq.write_table(pa.Table.from_pylist(msgspec.to_builtins(result.log)),
+                       out / "events.parquet")

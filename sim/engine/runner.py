@@ -1,0 +1,107 @@
+"""Replications and chunks over worker processes; one result, whatever the number of workers.
+
+Work is cut into (replication, chunk) tasks. Each task draws its own
+population from ``SeedSequence(seed, spawn_key=(replication, chunk))`` and
+returns integer daily counts, which are summed in task order: the result is
+identical for any ``jobs``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import msgspec
+import numpy as np
+
+from sim.engine.chunk import FLOWS, STOCKS, ChunkModel, ChunkResult
+from sim.model.events import LogEvent
+from sim.model.population import chunk_count, make_chunk
+from sim.model.scenario import Scenario
+from sim.rules.platforms import PLATFORMS
+
+
+@dataclass
+class RunResult:
+    """Daily counts of a whole run: ``flows[r, f, s, p, d]`` and ``stocks[r, k, s, p, d]``."""
+
+    scenario: Scenario
+    flows: np.ndarray
+    stocks: np.ndarray
+    events: int
+    """Wake-ups the engine processed (SimPy events)."""
+    log: list[LogEvent] = field(default_factory=list)
+
+    def series(self, name: str) -> np.ndarray:
+        """One panel column as an array indexed ``[replication, strategy, platform, day]``."""
+        if name in FLOWS:
+            return self.flows[:, FLOWS.index(name)]
+        return self.stocks[:, STOCKS.index(name)]
+
+
+def run_task(sc: Scenario, replication: int, chunk: int, *, skip_idle: bool = True,
+             log: bool = False) -> tuple[ChunkResult, list[LogEvent]]:
+    """Simulate one chunk of one replication under every strategy."""
+    profiles = sc.profiles()
+    events: list[LogEvent] | None = [] if log else None
+    model = ChunkModel(sc, profiles, make_chunk(sc, profiles, replication, chunk), replication,
+                       skip_idle=skip_idle, log=events)
+    return model.run(), events or []
+
+
+_WORKER: dict[str, object] = {}
+
+
+def _init_worker(sc: Scenario, skip_idle: bool, log: bool) -> None:
+    _WORKER.update(sc=sc, skip_idle=skip_idle, log=log)
+
+
+def _worker_task(task: tuple[int, int]) -> tuple[ChunkResult, list[LogEvent]]:
+    sc = _WORKER["sc"]
+    assert isinstance(sc, Scenario)
+    return run_task(sc, *task, skip_idle=bool(_WORKER["skip_idle"]), log=bool(_WORKER["log"]))
+
+
+def _results(sc: Scenario, tasks: list[tuple[int, int]], jobs: int, skip_idle: bool,
+             log: bool) -> Iterator[tuple[ChunkResult, list[LogEvent]]]:
+    if jobs <= 1 or len(tasks) <= 1:
+        for r, c in tasks:
+            yield run_task(sc, r, c, skip_idle=skip_idle, log=log)
+        return
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                             initargs=(sc, skip_idle, log)) as pool:
+        yield from pool.map(_worker_task, tasks)
+
+
+def simulate(sc: Scenario, *, jobs: int = 1, skip_idle: bool = True, log: bool = False,
+             on_task_done: Callable[[], None] | None = None) -> RunResult:
+    """Run every replication of ``sc``; ``jobs`` worker processes (0: one per core)."""
+    jobs = jobs or os.cpu_count() or 1
+    n_chunks = chunk_count(sc)
+    tasks = [(r, c) for r in range(sc.replications) for c in range(n_chunks)]
+    shape = (len(sc.strategies), len(PLATFORMS), sc.days)
+    flows = np.zeros((sc.replications, len(FLOWS), *shape), dtype=np.int64)
+    stocks = np.zeros((sc.replications, len(STOCKS), *shape), dtype=np.int64)
+    events = 0
+    logged: list[LogEvent] = []
+    for (r, _), (res, ev) in zip(tasks, _results(sc, tasks, jobs, skip_idle, log), strict=True):
+        flows[r] += res.flows
+        stocks[r] += res.stocks
+        events += res.events
+        logged.extend(ev)
+        if on_task_done is not None:
+            on_task_done()
+    logged.sort(key=lambda e: (e.replication, e.strategy, e.device, e.t))
+    return RunResult(scenario=sc, flows=flows, stocks=stocks, events=events, log=logged)
+
+
+def event_log(sc: Scenario, devices: int = 200) -> RunResult:
+    """Every event of ``devices`` devices (one replication), every session stepped.
+
+    This is the history ``promptsim parity`` replays through the HTTP service:
+    stepping every session means the service sees every ``session_start``.
+    """
+    small = msgspec.structs.replace(sc, devices=devices, replications=1)
+    return simulate(small, skip_idle=False, log=True)

@@ -1,0 +1,240 @@
+"""Replay simulated device histories through the HTTP API and compare every decision.
+
+The simulator logs what happened to each device (``sim.model.events.LogEvent``, time
+``t`` in days since the start). :func:`replay` creates a client-clock app on a
+running service, configures it with the same ``Policy`` and platform
+profiles, and sends each device's history in order: ``install`` becomes
+``POST /v1/devices``, ``decision`` becomes ``POST .../eligibility`` (whose
+answer must equal the logged one), every other kind becomes an event. A logged
+``decision`` with ``show = true`` recorded the impression at that moment, as
+the eligibility endpoint does.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from sim.model.events import LogEvent
+from sim.rules.campaigns import Policy
+from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile
+
+EPOCH = 1_699_920_000.0
+"""Unix time of simulated day 0 (2023-11-14 00:00 UTC): a whole number of days,
+so the service's day index (``int(at / 86400)``) changes when the simulator's does."""
+
+COMPARED = ("show", "reason", "campaign_id", "action")
+_SAFE = re.compile(r"[^A-Za-z0-9_.:@-]")
+
+
+def unix(t: float) -> float:
+    """Unix seconds of simulated time ``t`` (days)."""
+    return EPOCH + t * 86400.0
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A decision (or install) where the service disagreed with the simulator."""
+
+    device: str
+    t: float
+    expected: dict[str, Any]
+    got: dict[str, Any]
+
+    def describe(self) -> str:
+        """One line for a report."""
+        return f"{self.device} at t={self.t:.6f}: expected {self.expected}, got {self.got}"
+
+
+@dataclass
+class ParityReport:
+    """What a replay found."""
+
+    devices: int = 0
+    events: int = 0
+    decisions: int = 0
+    matches: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    """Requests the service refused (each also a parity failure)."""
+
+    @property
+    def ok(self) -> bool:
+        """True when every decision matched and nothing was refused."""
+        return not self.mismatches and not self.errors
+
+    def summary(self) -> dict[str, int]:
+        """Counts for printing."""
+        return {"devices": self.devices, "events": self.events, "decisions": self.decisions,
+                "matches": self.matches, "mismatches": len(self.mismatches),
+                "errors": len(self.errors)}
+
+
+class _Client:
+    """A keep-alive JSON client on the standard library (no extra dependency)."""
+
+    def __init__(self, url: str) -> None:
+        u = urllib.parse.urlsplit(url)
+        self.host, self.port = u.hostname or "127.0.0.1", u.port or 80
+        self.prefix = u.path.rstrip("/")
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        self.key = ""
+
+    def call(self, method: str, path: str, body: object = None,
+             key: str | None = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {key or self.key}",
+                   "Content-Type": "application/json"}
+        data = msgspec.json.encode(body) if body is not None else None
+        for attempt in (0, 1):  # one reconnect if the server closed the idle connection
+            try:
+                self.conn.request(method, self.prefix + path, data, headers)
+                r = self.conn.getresponse()
+                return r.status, msgspec.json.decode(r.read() or b"null")
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def profile_overrides(profiles: dict[str, PlatformProfile] | None) -> dict[str, dict[str, Any]]:
+    """The fields of ``profiles`` that differ from the built-in ones (for ``PUT /v1/settings``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, p in (profiles or {}).items():
+        base = msgspec.structs.asdict(DEFAULT_PROFILES[name])
+        diff = {k: v for k, v in msgspec.structs.asdict(p).items() if base.get(k) != v}
+        if diff:
+            out[name] = msgspec.to_builtins(diff)
+    return out
+
+
+def _event_body(e: LogEvent) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": e.kind, "at": unix(e.t)}
+    if e.kind in ("soft_prompt_clicked", "soft_prompt_dismissed"):
+        body["campaign_id"] = e.campaign_id
+    elif e.kind == "os_dialog_result":
+        body["outcome"] = e.outcome
+        if e.campaign_id is not None:
+            body["campaign_id"] = e.campaign_id
+    elif e.kind == "permission_changed":
+        body["permission"] = e.permission
+    elif e.kind == "os_upgraded":
+        body["os_version"] = e.os_version
+    elif e.kind == "app_updated":
+        body["app_target_sdk"] = e.app_target_sdk
+    return body
+
+
+def _install_body(device: str, user: str, e: LogEvent) -> dict[str, Any]:
+    body = {"device_id": device, "user_id": user, "platform": e.platform,
+            "os_version": e.os_version, "app_target_sdk": e.app_target_sdk,
+            "browser": e.browser, "permission": e.permission,
+            "sdk_reports_permission": e.sdk_reports_permission, "at": unix(e.t)}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _configure(c: _Client, admin_key: str, policy: Policy,
+               profiles: dict[str, PlatformProfile] | None) -> None:
+    status, app = c.call("POST", "/v1/apps", {"name": "parity", "clock": "client"}, admin_key)
+    if status != 201:
+        raise RuntimeError(f"POST /v1/apps: {status} {app}")
+    c.key = app["api_key"]
+    settings = {"min_spacing_seconds": policy.min_spacing_seconds,
+                "permission_first": policy.permission_first,
+                "provisional_on_install": policy.provisional_on_install,
+                "reset_on_reinstall": policy.reset_on_reinstall,
+                "platforms": profile_overrides(profiles)}
+    for method, path, body in [("PUT", "/v1/settings", settings)] + [
+            ("PUT", f"/v1/campaigns/{camp.id}", msgspec.to_builtins(camp))
+            for camp in policy.campaigns]:
+        status, out = c.call(method, path, body)
+        if status >= 300:
+            raise RuntimeError(f"{method} {path}: {status} {out}")
+
+
+def replay(url: str, admin_key: str, events: Iterable[LogEvent], policy: Policy,
+           profiles: dict[str, PlatformProfile] | None = None) -> ParityReport:
+    """Replay one strategy's histories on the service at ``url``; report disagreements.
+
+    ``events`` must come from one strategy (one ``policy``) and be in time
+    order per device; devices of different replications are kept apart.
+    """
+    by_device: dict[tuple[int, str], list[LogEvent]] = {}
+    strategies = set()
+    for e in events:
+        by_device.setdefault((e.replication, e.device), []).append(e)
+        strategies.add(e.strategy)
+    if len(strategies) > 1:
+        raise ValueError(f"events of several strategies {sorted(strategies)}; replay one at a "
+                         "time (each has its own policy)")
+    report = ParityReport()
+    c = _Client(url)
+    try:
+        _configure(c, admin_key, policy, profiles)
+        for (rep, dev), history in by_device.items():
+            report.devices += 1
+            _replay_device(c, _SAFE.sub("_", f"r{rep}.{dev}"), history, report)
+    finally:
+        c.close()
+    return report
+
+
+def _replay_device(c: _Client, device: str, history: list[LogEvent],
+                   report: ParityReport) -> None:
+    path = f"/v1/devices/{device}"
+    pending: list[dict[str, Any]] = []
+    n = 0
+
+    def flush() -> None:
+        if pending:
+            status, out = c.call("POST", path + "/events", {"events": pending})
+            if status != 200:
+                report.errors.append(f"{device}: events {pending}: {status} {out}")
+            pending.clear()
+
+    for e in history:
+        if e.kind == "install":
+            flush()
+            status, out = c.call("POST", "/v1/devices",
+                                 _install_body(device, _SAFE.sub("_", e.user), e))
+            if status != 201:
+                report.errors.append(f"{device}: install: {status} {out}")
+                return
+            want = e.profile
+            if want is not None and out["profile"] != want:
+                report.mismatches.append(Mismatch(device, e.t, {"profile": want},
+                                                  {"profile": out["profile"]}))
+        elif e.kind == "decision":
+            flush()
+            report.decisions += 1
+            body = {"trigger": e.trigger, "event_name": e.event_name,
+                    "session_seconds": e.session_seconds, "at": unix(e.t)}
+            status, out = c.call("POST", path + "/eligibility",
+                                 {k: v for k, v in body.items() if v is not None})
+            if status != 200:
+                report.errors.append(f"{device}: eligibility at t={e.t}: {status} {out}")
+                continue
+            expected = {k: getattr(e, k) for k in COMPARED}
+            got = {k: out.get(k) for k in COMPARED}
+            if expected == got:
+                report.matches += 1
+            else:
+                report.mismatches.append(Mismatch(device, e.t, expected, got))
+        else:
+            n += 1
+            report.events += 1
+            pending.append({"event_id": f"e{n}", **_event_body(e)})
+            if len(pending) >= 500:
+                flush()
+    flush()
+

@@ -1,0 +1,231 @@
+"""Behaviour priors: how people use the app and answer prompts.
+
+Every default comes from ``shared/domain.md`` section 3 where a source exists;
+the rest are labelled assumptions. A scenario file overrides any of them under
+``[behaviour]``. The probability functions at the bottom are pure: they take
+uniforms drawn by the engine, so they know nothing about random streams.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Annotated, Literal, NamedTuple
+
+import msgspec
+
+from sim.model import streams
+
+Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class Segment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An engagement segment: how long people keep using the app and how often.
+
+    The default three segments reproduce the retention priors (Chen / Quettra:
+    D1 ~ 25-30%, D7 ~ 10-15%, D30 ~ 5-8%, ~5% left at D90).
+    """
+
+    name: str
+    share: Probability
+    lifetime_mean_days: Positive
+    """Mean of the exponential time from install to the last session."""
+    gap_median_hours: Positive
+    """Median time between sessions (lognormal; Falaki et al. 2010: heavy-tailed)."""
+    gap_sigma: Positive = 1.0
+    """Log-scale spread of the gaps: bursty usage."""
+
+
+class DialogOdds(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How people answer an OS dialog: the four outcomes, summing to 1."""
+
+    allowed: Probability
+    denied: Probability
+    dismissed: Probability = 0.0
+    ignored: Probability = 0.0
+
+    def __post_init__(self) -> None:
+        total = self.allowed + self.denied + self.dismissed + self.ignored
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"allowed + denied + dismissed + ignored must be 1, got {total:g}")
+
+
+def _odds(a: float, d: float, dis: float = 0.0, ign: float = 0.0) -> DialogOdds:
+    return DialogOdds(allowed=a, denied=d, dismissed=dis, ignored=ign)
+
+
+_ANDROID_COLD = _odds(0.55, 0.33, 0.10, 0.02)
+_ANDROID_PRIMED = _odds(0.80, 0.12, 0.06, 0.02)
+
+DEFAULT_COLD: dict[str, DialogOdds] = {
+    "ios": _odds(0.45, 0.53, 0.0, 0.02),
+    "android13": _ANDROID_COLD, "android13_legacy": _ANDROID_COLD,
+    "huawei_emui13": _ANDROID_COLD, "harmony_next": _ANDROID_COLD, "fire_os_14": _ANDROID_COLD,
+    # Bilogrevic et al. 2021: Chrome grants 10% desktop, 21% Android; most of the rest dismiss.
+    "chrome": _odds(0.15, 0.30, 0.40, 0.15),
+    # Mozilla 2019: about 1.6% of prompts granted.
+    "firefox": _odds(0.016, 0.55, 0.334, 0.10),
+    "safari": _odds(0.05, 0.50, 0.35, 0.10),
+}
+"""OS dialog answers without a soft prompt first (cold)."""
+
+DEFAULT_PRIMED: dict[str, DialogOdds] = {
+    "ios": _odds(0.78, 0.20, 0.0, 0.02),
+    "android13": _ANDROID_PRIMED, "android13_legacy": _ANDROID_PRIMED,
+    "huawei_emui13": _ANDROID_PRIMED, "harmony_next": _ANDROID_PRIMED,
+    "fire_os_14": _ANDROID_PRIMED,
+    "chrome": _odds(0.55, 0.20, 0.20, 0.05),
+    "firefox": _odds(0.45, 0.30, 0.20, 0.05),
+    "safari": _odds(0.50, 0.30, 0.15, 0.05),
+}
+"""OS dialog answers right after the user tapped the soft prompt (assumption: vendors
+claim +30% to 3x over cold; Pinterest saw no gain: override to test that)."""
+
+
+class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """All behaviour parameters of a scenario."""
+
+    segments: tuple[Segment, ...] = (
+        Segment("one_and_done", 0.70, 0.5, 8.0, 1.0),
+        Segment("casual", 0.25, 10.0, 30.0, 1.0),
+        Segment("loyal", 0.05, 730.0, 22.0, 1.0),
+    )
+    gap_model: Literal["lognormal", "poisson"] = "lognormal"
+    """Session gaps: lognormal per user (default) or exponential (Poisson baseline)."""
+    user_gap_scatter: NonNegative = 0.5
+    """Log-scale spread of each user's median gap around the segment's."""
+    session_seconds_median: Positive = 75.0
+    session_seconds_sigma: NonNegative = 1.0
+    event_name: str = "order_placed"
+    event_per_session: Probability = 0.15
+    """Chance a session contains the named user event (assumption)."""
+    receptiveness_mean: Probability = 0.55
+    """Mean chance a fresh user taps the soft prompt (assumption: vendors report primer
+    acceptance of roughly 40-70%; with the primed answers below, a single soft prompt then
+    converts about like a cold dialog, as Pinterest found)."""
+    receptiveness_concentration: Positive = 4.0
+    """Beta concentration of per-user receptiveness: lower means more spread."""
+    fatigue_factor: Probability = 0.7
+    """Each unit of prompt fatigue multiplies acceptance by this (Duolingo KDD 2020 shape)."""
+    fatigue_half_life_days: Positive = 14.0
+    """Prompt fatigue recovers with this half-life."""
+    context_boost: Positive = 1.5
+    """Acceptance multiplier when the prompt follows a meaningful event (assumption)."""
+    dialog_cold: dict[str, DialogOdds] = msgspec.field(default_factory=lambda: dict(DEFAULT_COLD))
+    dialog_primed: dict[str, DialogOdds] = msgspec.field(
+        default_factory=lambda: dict(DEFAULT_PRIMED))
+    settings_completion: Probability = 0.25
+    """Chance a user the soft prompt sent to settings turns notifications on (assumption)."""
+    spontaneous_reenable: Probability = 0.04
+    """Share of denied users who later re-enable from Settings by themselves (amply: < 5%)."""
+    reenable_delay_mean_days: Positive = 60.0
+    annoyance_base: Probability = 0.002
+    """Chance a declined soft prompt makes the user uninstall (assumption)."""
+    annoyance_growth: NonNegative = 0.5
+    """Annoyance grows by this fraction with each earlier impression."""
+    opt_out_per_year: NonNegative = 0.06
+    """Baseline hazard h0 of turning notifications off after opting in (no public curve)."""
+    opt_out_fatigue_k: NonNegative = 0.15
+    pushes_per_week: NonNegative = 3.0
+    """Notification fatigue f = pushes per week: hazard h0 * exp(k * f)."""
+    uninstall_after_churn: dict[str, Probability] = msgspec.field(
+        default_factory=lambda: {"ios": 0.30, "android": 0.55, "web": 0.0})
+    """Chance a device that stopped using the app uninstalls it (AppsFlyer: Android ~2x iOS)."""
+    uninstall_delay_mean_days: Positive = 10.0
+    reinstall: Probability = 0.08
+    """Chance an exogenous uninstall is followed by a reinstall (assumption)."""
+    reinstall_delay_mean_days: Positive = 30.0
+    clear_data_per_year: NonNegative = 0.03
+    """Yearly rate of clearing app or site data on Android and the web (assumption)."""
+    os_upgrade_per_year: NonNegative = 0.35
+    """Yearly rate at which devices on an old OS level move to the next (``upgrade_to``)."""
+    ios_release_day: NonNegative | None = None
+    """Day a new iOS major version ships (``None``: none within the horizon). The permission
+    rules do not change (the state is kept), so the simulator only logs the upgrades; the
+    load tests replay them as an upgrade storm."""
+    ios_adoption_median_days: Positive = 30.0
+    """Half of the iOS devices run the new version this many days after release
+    (log-logistic adoption curve; assumption in line with Apple's published adoption of
+    roughly two thirds within three months)."""
+    ios_adoption_shape: Positive = 1.5
+    """Shape of the log-logistic adoption curve: higher means a steeper S."""
+
+    def __post_init__(self) -> None:
+        total = sum(s.share for s in self.segments)
+        if not self.segments or abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segments: shares must sum to 1, got {total:g}")
+
+    def opt_out_rate(self) -> float:
+        """Yearly hazard of opting out: h0 * exp(k * pushes per week), per day."""
+        return self.opt_out_per_year * math.exp(self.opt_out_fatigue_k * self.pushes_per_week) \
+            / 365.0
+
+
+class Answer(NamedTuple):
+    """How a user answered a soft prompt, as the model draws it (nothing applied yet)."""
+
+    accepted: bool
+    """She tapped the button."""
+    fatigue: float
+    """Her prompt fatigue after this impression."""
+    dialog: str | None
+    """The OS dialog's answer, when the button opened it."""
+    settings_enabled: bool
+    """The button sent her to settings and she turned notifications on."""
+    annoyed: bool
+    """She declined and uninstalled the app over it."""
+
+
+def answer_soft_prompt(draw: Callable[[int], float], *, action: str | None,
+                       receptiveness: float, fatigue: float, since: float, context: bool,
+                       shown_before: int, primed: DialogOdds | None,
+                       behaviour: Behaviour) -> Answer:
+    """The user's whole answer to a shown soft prompt: tap or not, then the OS dialog or
+    the settings screen, or an uninstall out of annoyance.
+
+    ``draw(stream)`` gives the device's next uniform of a ``sim.model.streams`` stream; the
+    streams are drawn in a fixed order, so the simulator and the load test, which both
+    call this, give a device the same answers.
+    """
+    f = decayed_fatigue(fatigue, since, behaviour)
+    if soft_prompt_accepts(draw(streams.SOFT_PROMPT), receptiveness, f, context, behaviour):
+        dialog, enabled = None, False
+        if action == "os_dialog" and primed is not None:
+            dialog = dialog_outcome(draw(streams.DIALOG), primed)
+        elif action == "open_settings":
+            enabled = draw(streams.SETTINGS) < behaviour.settings_completion
+        return Answer(True, f + 1.0, dialog, enabled, False)
+    annoyed = annoyance_uninstall(draw(streams.ANNOYANCE), shown_before, behaviour)
+    return Answer(False, f + 1.0, None, False, annoyed)
+
+
+def soft_prompt_accepts(u: float, receptiveness: float, fatigue: float, context: bool,
+                        behaviour: Behaviour) -> bool:
+    """Whether the user taps the soft prompt, given a uniform ``u``."""
+    p: float = receptiveness * behaviour.fatigue_factor ** fatigue
+    if context:
+        p = min(1.0, p * behaviour.context_boost)
+    return u < p
+
+
+def dialog_outcome(u: float, odds: DialogOdds) -> str:
+    """The OS dialog's answer for a uniform ``u``."""
+    if u < odds.allowed:
+        return "allowed"
+    u -= odds.allowed
+    if u < odds.denied:
+        return "denied"
+    u -= odds.denied
+    return "dismissed" if u < odds.dismissed else "ignored"
+
+
+def annoyance_uninstall(u: float, shown_before: int, behaviour: Behaviour) -> bool:
+    """Whether a declined soft prompt makes the user uninstall the app."""
+    return u < behaviour.annoyance_base * (1.0 + behaviour.annoyance_growth * shown_before)
+
+
+def decayed_fatigue(fatigue: float, since: float, behaviour: Behaviour) -> float:
+    """Prompt fatigue after ``since`` days of recovery."""
+    return float(fatigue * 0.5 ** (since / behaviour.fatigue_half_life_days))

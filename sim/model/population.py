@@ -1,0 +1,193 @@
+"""The synthetic population of one chunk of devices, drawn with NumPy in one go.
+
+Everything here is *exogenous*: installs, sessions, churn, reinstalls, OS
+upgrades and cleared data do not depend on the prompt strategy, so every
+strategy sees the very same population (common random numbers). Draws that a
+strategy causes (answers to prompts) come from per-device counter-based
+streams in ``sim.model.streams``. A chunk's generator is seeded from
+``SeedSequence(seed, spawn_key=(replication, chunk))``: the result does not
+depend on how chunks are spread over worker processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.model.behaviour import Behaviour
+from sim.model.scenario import Scenario
+from sim.rules.platforms import FAMILY_OF, PlatformProfile
+
+INF = float("inf")
+
+# What a device of each profile reports to the service (for the event log and parity).
+REPORTED: dict[str, tuple[float | None, int | None, str | None]] = {
+    "ios": (18.0, None, None),
+    "android13": (14.0, 34, None), "android13_legacy": (14.0, 32, None),
+    "android12": (12.0, 34, None),
+    "huawei_emui13": (13.0, 34, None), "huawei_emui12": (12.0, 34, None),
+    "harmony_next": (5.0, None, None),
+    "fire_os_8": (8.0, 34, None), "fire_os_14": (14.0, 34, None),
+    "chrome": (None, None, "chrome"), "firefox": (None, None, "firefox"),
+    "safari": (None, None, "safari"),
+}
+
+
+@dataclass(slots=True)
+class Chunk:
+    """Devices ``first .. first + n - 1`` of one replication, as plain Python lists.
+
+    Sessions are stored CSR-style: device ``i``'s session times are
+    ``session_t[start[i]:end[i]]`` (sorted); those from ``reinstall_start[i]`` on
+    belong to the second install.
+    """
+
+    first: int
+    n: int
+    user: list[int]
+    profile: list[str]
+    install_t: list[float]
+    start: list[int]
+    end: list[int]
+    reinstall_start: list[int]
+    session_t: list[float]
+    session_seconds: list[float]
+    session_event: list[bool]
+    uninstall_t: list[float]
+    """Exogenous uninstall of the first install (``inf``: never)."""
+    reinstall_t: list[float]
+    uninstall2_t: list[float]
+    clear_t: list[float]
+    upgrade_t: list[float]
+    receptiveness: list[float]
+    sdk_reports: list[bool]
+    key: list[int]
+    """Per-device key of the counter-based streams (``sim.model.streams``)."""
+    solo: list[bool]
+    """The device's user has no other device (reachability needs no grouping)."""
+
+
+def _sessions(rng: np.random.Generator, start: np.ndarray, end: np.ndarray,
+              median: np.ndarray, sigma: np.ndarray, poisson: bool) -> tuple[np.ndarray, ...]:
+    """Session times from ``start`` (the install: a session) while ``<= end``."""
+    idx = [np.arange(start.size)]
+    times = [start.copy()]
+    cur = start.copy()
+    alive = np.arange(start.size)
+    while alive.size:
+        if poisson:
+            gaps = rng.exponential(median[alive] / np.log(2.0))
+        else:
+            gaps = median[alive] * np.exp(sigma[alive] * rng.standard_normal(alive.size))
+        cur[alive] += gaps
+        keep = cur[alive] <= end[alive]
+        alive = alive[keep]
+        idx.append(alive)
+        times.append(cur[alive])
+    return np.concatenate(idx), np.concatenate(times)
+
+
+def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: int,
+               chunk: int) -> Chunk:
+    """Draw devices ``chunk * chunk_size ...`` of ``replication``."""
+    first = chunk * sc.chunk_size
+    n = min(sc.chunk_size, sc.devices - first)
+    rng = np.random.default_rng(np.random.SeedSequence(sc.seed, spawn_key=(replication, chunk)))
+    b: Behaviour = sc.behaviour
+    horizon = float(sc.days)
+
+    # Users own 1 or 2 consecutive devices, so a user never spans two chunks.
+    second = rng.random(n) < sc.population.second_device
+    user_local = np.cumsum(np.concatenate(([1], ~second[1:]))) - 1
+    user = first + user_local
+    per_user = np.bincount(user_local)
+    solo = per_user[user_local] == 1
+
+    names = list(sc.population.mix)
+    prof_idx = rng.choice(len(names), size=n, p=np.array(list(sc.population.mix.values())))
+    window = sc.population.install_window_days
+    install = np.minimum(rng.random(n) * window, horizon - 1e-9) if window else np.zeros(n)
+
+    seg_share = np.array([s.share for s in b.segments])
+    seg = rng.choice(len(b.segments), size=n, p=seg_share / seg_share.sum())
+    life_mean = np.array([s.lifetime_mean_days for s in b.segments])[seg]
+    gap_med = np.array([s.gap_median_hours / 24.0 for s in b.segments])[seg]
+    gap_med = gap_med * np.exp(b.user_gap_scatter * rng.standard_normal(n))
+    gap_sig = np.array([s.gap_sigma for s in b.segments])[seg]
+    life1 = rng.exponential(life_mean)
+    life2 = rng.exponential(life_mean)
+
+    family = np.array([FAMILY_OF[profiles[nm].platform] for nm in names])[prof_idx]
+    p_uninstall = np.array([b.uninstall_after_churn.get(f, 0.0) for f in family])
+    u = rng.random((6, n))
+    d = rng.exponential(1.0, size=(4, n))
+    end1 = install + life1
+    un1 = np.where(u[0] < p_uninstall, end1 + d[0] * b.uninstall_delay_mean_days, INF)
+    re1 = np.where(u[1] < b.reinstall, un1 + d[1] * b.reinstall_delay_mean_days, INF)
+    end2 = re1 + life2
+    un2 = np.where(u[2] < p_uninstall, end2 + d[2] * b.uninstall_delay_mean_days, INF)
+    for arr in (un1, re1, un2):
+        arr[arr >= horizon] = INF
+    un2[~np.isfinite(re1)] = INF
+
+    can_clear = np.array([profiles[nm].clear_data_resets for nm in names])[prof_idx]
+    clear = install + d[3] * (365.0 / b.clear_data_per_year if b.clear_data_per_year else INF)
+    clear[~can_clear | (clear >= horizon)] = INF
+    can_up = np.array([profiles[nm].upgrade_to is not None for nm in names])[prof_idx]
+    up_rate = b.os_upgrade_per_year
+    upgrade = (rng.exponential(365.0 / up_rate, size=n) if up_rate else np.full(n, INF))
+    upgrade = install + upgrade
+    upgrade[~can_up | (upgrade >= horizon)] = INF
+
+    a = b.receptiveness_mean * b.receptiveness_concentration
+    recept = rng.beta(max(a, 1e-9), max(b.receptiveness_concentration - a, 1e-9), size=n)
+
+    poisson = b.gap_model == "poisson"
+    e1 = np.minimum(np.minimum(end1, un1), horizon)
+    i1, t1 = _sessions(rng, install, e1, gap_med, gap_sig, poisson)
+    has2 = np.isfinite(re1)
+    r_idx = np.flatnonzero(has2)
+    e2 = np.minimum(np.minimum(end2[r_idx], un2[r_idx]), horizon)
+    i2, t2 = _sessions(rng, re1[r_idx], e2, gap_med[r_idx], gap_sig[r_idx], poisson)
+    i2 = r_idx[i2]
+    dev = np.concatenate((i1, i2))
+    epoch = np.concatenate((np.zeros(i1.size, np.int8), np.ones(i2.size, np.int8)))
+    tt = np.concatenate((t1, t2))
+    order = np.lexsort((tt, epoch, dev))
+    dev, tt, epoch = dev[order], tt[order], epoch[order]
+    counts = np.bincount(dev, minlength=n)
+    end_idx = np.cumsum(counts)
+    start_idx = end_idx - counts
+    first_of_epoch2 = start_idx + np.bincount(dev[epoch == 0], minlength=n)
+
+    m = tt.size
+    seconds = b.session_seconds_median * np.exp(b.session_seconds_sigma * rng.standard_normal(m))
+    event = rng.random(m) < b.event_per_session
+    sdk = u[3] < sc.population.sdk_reports_permission
+    keys = rng.integers(0, 2**62, size=n, dtype=np.int64)
+
+    # A new iOS major version: adoption after release is log-logistic.
+    v = rng.random(n)
+    if b.ios_release_day is not None:
+        is_ios = np.array([profiles[nm].platform == "ios" for nm in names])[prof_idx]
+        adopt = b.ios_release_day + b.ios_adoption_median_days * (v / (1.0 - v)) ** (
+            1.0 / b.ios_adoption_shape)
+        adopt = np.maximum(adopt, install)
+        take = is_ios & (adopt < horizon)
+        upgrade[take] = adopt[take]
+
+    return Chunk(
+        first=first, n=n, user=user.tolist(), profile=[names[k] for k in prof_idx.tolist()],
+        install_t=install.tolist(), start=start_idx.tolist(), end=end_idx.tolist(),
+        reinstall_start=first_of_epoch2.tolist(), session_t=tt.tolist(),
+        session_seconds=seconds.tolist(), session_event=event.tolist(),
+        uninstall_t=un1.tolist(), reinstall_t=re1.tolist(), uninstall2_t=un2.tolist(),
+        clear_t=clear.tolist(), upgrade_t=upgrade.tolist(), receptiveness=recept.tolist(),
+        sdk_reports=sdk.tolist(), key=keys.tolist(), solo=solo.tolist(),
+    )
+
+
+def chunk_count(sc: Scenario) -> int:
+    """How many chunks the scenario's devices make."""
+    return -(-sc.devices // sc.chunk_size)

@@ -1,0 +1,169 @@
+"""Scenario files: TOML in, one validated ``Scenario`` out.
+
+Validation happens once, here, at the edge. Every error names the file, the
+field and what is allowed, and is raised as ``ScenarioError``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+
+from sim.model.behaviour import Behaviour
+from sim.rules.campaigns import Identifier, Policy
+from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
+
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; the message says where and why."""
+
+
+class Population(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Who installs the app: the platform mix and how installs arrive."""
+
+    mix: dict[str, float]
+    """Share of devices per platform profile (see ``sim.rules.platforms``); sums to 1."""
+    install_window_days: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    """Installs arrive uniformly over the first this many days."""
+    second_device: Share = 0.15
+    """Chance a user has a second device (its platform drawn from the same mix)."""
+    sdk_reports_permission: Share = 0.97
+    """Share of installs on an SDK that reports the permission (MoEngage 200 otherwise)."""
+
+
+class Strategy(Policy, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A named soft-prompt policy to compare against the others."""
+
+    name: Identifier
+
+
+class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Everything one simulation run needs."""
+
+    name: Identifier
+    description: str = ""
+    seed: Annotated[int, msgspec.Meta(ge=0)] = 0
+    devices: PositiveInt
+    days: PositiveInt
+    replications: PositiveInt = 1
+    chunk_size: PositiveInt = 25_000
+    """Devices simulated together; results do not depend on it only through the seed
+    layout, so keep it fixed between runs you compare."""
+    baseline: Identifier | None = None
+    """Strategy the reports compare the others against (default: the first)."""
+    population: Population
+    behaviour: Behaviour = msgspec.field(default_factory=Behaviour)
+    platforms: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    """Overrides of platform profile fields, e.g. ``[platforms.android13]``."""
+    strategies: tuple[Strategy, ...]
+
+    def profiles(self) -> dict[str, PlatformProfile]:
+        """The platform profiles with this scenario's overrides applied."""
+        return override_profiles(DEFAULT_PROFILES, self.platforms)
+
+    def strategy_names(self) -> list[str]:
+        """Strategy names in file order."""
+        return [s.name for s in self.strategies]
+
+
+def _check(sc: Scenario) -> None:
+    profiles = sc.profiles()  # raises on bad overrides
+    allowed = ", ".join(sorted(profiles))
+    for name, share in sc.population.mix.items():
+        if name not in profiles:
+            raise ValueError(f"population.mix: unknown platform {name!r}; allowed: {allowed}")
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"population.mix.{name}: a share between 0 and 1, got {share:g}")
+    total = sum(sc.population.mix.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"population.mix: shares must sum to 1, got {total:g}")
+    for field in ("dialog_cold", "dialog_primed"):
+        for name in getattr(sc.behaviour, field):
+            if name not in profiles:
+                raise ValueError(f"behaviour.{field}: unknown platform {name!r}; "
+                                 f"allowed: {allowed}")
+    reachable = set(sc.population.mix)
+    for name in list(reachable):
+        while (nxt := profiles[name].upgrade_to) is not None and nxt not in reachable:
+            reachable.add(nxt)
+            name = nxt
+    for name in sorted(reachable):
+        p = profiles[name]
+        asks = p.os_dialog and (p.app_can_request or p.dialog_on_first_launch)
+        for field in ("dialog_cold", "dialog_primed"):
+            if asks and name not in getattr(sc.behaviour, field):
+                raise ValueError(f"behaviour.{field}: no answers given for platform {name!r}, "
+                                 "which can show the OS dialog")
+    for family in sc.behaviour.uninstall_after_churn:
+        if family not in ("ios", "android", "web"):
+            raise ValueError(f"behaviour.uninstall_after_churn: unknown family {family!r}; "
+                             "allowed: android, ios, web")
+    if not sc.strategies:
+        raise ValueError("strategies: at least one strategy is required")
+    names = sc.strategy_names()
+    for n in names:
+        if names.count(n) > 1:
+            raise ValueError(f"strategies: duplicate name {n!r}")
+    if sc.baseline is not None and sc.baseline not in names:
+        raise ValueError(f"baseline: {sc.baseline!r} is not a strategy; allowed: "
+                         f"{', '.join(names)}")
+    for s in sc.strategies:
+        for c in s.campaigns:
+            if c.is_permission:
+                break
+        else:
+            if s.campaigns:
+                raise ValueError(f"strategies.{s.name}: no push-permission campaign")
+
+
+def _where(msg: str) -> str:
+    # msgspec says "... - at `$.strategies[0].frequency`"; say "strategies[0].frequency: ..."
+    text, sep, path = msg.rpartition(" - at `$.")
+    if not sep:
+        return msg
+    return f"{path.rstrip('`')}: {text}"
+
+
+def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a decoded scenario mapping; raise ``ScenarioError`` naming ``source``."""
+    try:
+        sc = msgspec.convert(data, Scenario)
+        _check(sc)
+    except msgspec.ValidationError as exc:
+        raise ScenarioError(f"{source}: {_where(str(exc))}") from None
+    except ValueError as exc:
+        raise ScenarioError(f"{source}: {exc}") from None
+    return sc
+
+
+def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
+    """Read a scenario from TOML (or the JSON a run directory holds).
+
+    ``overrides`` replace top-level fields (``devices``, ``days``, ``seed``...)
+    before validation, so they are checked like the file.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = msgspec.json.decode(raw) if path.suffix == ".json" else tomllib.loads(raw.decode())
+    except (tomllib.TOMLDecodeError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") \
+            from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a table at the top level")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return parse_scenario(data, str(path))
+
+
+def dump_scenario(sc: Scenario) -> bytes:
+    """The resolved scenario as JSON, every default spelled out (loadable again)."""
+    return msgspec.json.format(msgspec.json.encode(sc), indent=2)

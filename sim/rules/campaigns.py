@@ -1,0 +1,242 @@
+"""Soft-prompt campaigns as data: triggers, frequency strategies, caps.
+
+A frequency strategy is a small object with one method, ``check(counters, now)``,
+returning ``None`` when the campaign may show or a reason code when it may not.
+Build them with the named factories ``once()``, ``every_time()``,
+``multiple(limit, gap_days)`` and ``backoff(gap_days, factor)``. The same
+Structs decode from scenario TOML and from the service's JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import msgspec
+
+from sim.rules.permission import CampaignCounters
+
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+TIME_EPS = 1e-9
+"""Tolerance of time comparisons, in days (86 us): Unix seconds / 86,400 is inexact, and a
+gap of exactly two days must count as two days."""
+
+TriggerType = Literal["app_open", "session_time", "event", "programmatic"]
+
+
+# --- triggers ---------------------------------------------------------------
+
+class AppOpen(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="app_open",
+              tag_field="type"):
+    """Fires at session start (OneSignal: a new session after 30 s out of focus)."""
+
+
+class SessionTime(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="session_time",
+                  tag_field="type"):
+    """Fires once the session has lasted ``seconds``."""
+
+    seconds: NonNegative
+
+
+class OnEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="event",
+              tag_field="type"):
+    """Fires on a named user event (``order_placed``): the context raises acceptance."""
+
+    name: Identifier
+
+
+class Programmatic(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="programmatic",
+                   tag_field="type"):
+    """Fired by the app itself (a preference center, a profile screen)."""
+
+
+Trigger = AppOpen | SessionTime | OnEvent | Programmatic
+
+
+class TriggerFired(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What happened in the app: the question put to ``decide``."""
+
+    trigger: TriggerType
+    event_name: str | None = None
+    session_seconds: NonNegative | None = None
+
+
+def trigger_matches(trigger: Trigger, fired: TriggerFired) -> bool:
+    """Whether a campaign's trigger is met by what fired."""
+    if isinstance(trigger, AppOpen):
+        return fired.trigger == "app_open"
+    if isinstance(trigger, SessionTime):
+        return (fired.trigger == "session_time" and fired.session_seconds is not None
+                and fired.session_seconds >= trigger.seconds)
+    if isinstance(trigger, OnEvent):
+        return fired.trigger == "event" and fired.event_name == trigger.name
+    return fired.trigger == "programmatic"
+
+
+# --- frequency strategies -----------------------------------------------------
+
+class Once(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="once",
+           tag_field="type"):
+    """Show at most once per install."""
+
+    def check(self, c: CampaignCounters, now: float) -> str | None:
+        return "frequency_limit" if c.shown >= 1 else None
+
+    def next_allowed(self, c: CampaignCounters) -> float | None:
+        """Earliest time ``check`` can pass again; ``None`` for never."""
+        return None if c.shown >= 1 else -math.inf
+
+
+class EveryTime(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="every_time",
+                tag_field="type"):
+    """Show every time the trigger fires."""
+
+    def check(self, c: CampaignCounters, now: float) -> str | None:
+        return None
+
+    def next_allowed(self, c: CampaignCounters) -> float | None:
+        """Earliest time ``check`` can pass again; ``None`` for never."""
+        return -math.inf
+
+
+class Multiple(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="multiple",
+               tag_field="type"):
+    """Show up to ``limit`` times, at least ``gap_days`` apart (OneSignal limit + delay)."""
+
+    limit: PositiveInt
+    gap_days: NonNegative
+
+    def check(self, c: CampaignCounters, now: float) -> str | None:
+        if c.shown >= self.limit:
+            return "frequency_limit"
+        if c.last_shown_at is not None and now - c.last_shown_at < self.gap_days - TIME_EPS:
+            return "gap_not_elapsed"
+        return None
+
+    def next_allowed(self, c: CampaignCounters) -> float | None:
+        """Earliest time ``check`` can pass again; ``None`` for never."""
+        if c.shown >= self.limit:
+            return None
+        return -math.inf if c.last_shown_at is None else c.last_shown_at + self.gap_days - TIME_EPS
+
+
+class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="backoff",
+              tag_field="type"):
+    """A gap that grows by ``factor`` with each dismissal (Toutiao's case study)."""
+
+    gap_days: Annotated[float, msgspec.Meta(gt=0)]
+    factor: Annotated[float, msgspec.Meta(ge=1)] = 2.0
+    limit: PositiveInt | None = None
+
+    def check(self, c: CampaignCounters, now: float) -> str | None:
+        if self.limit is not None and c.shown >= self.limit:
+            return "frequency_limit"
+        gap = self.gap_days * self.factor ** c.dismissed
+        if c.last_shown_at is not None and now - c.last_shown_at < gap - TIME_EPS:
+            return "gap_not_elapsed"
+        return None
+
+    def next_allowed(self, c: CampaignCounters) -> float | None:
+        """Earliest time ``check`` can pass again; ``None`` for never."""
+        if self.limit is not None and c.shown >= self.limit:
+            return None
+        if c.last_shown_at is None:
+            return -math.inf
+        return c.last_shown_at + self.gap_days * self.factor ** c.dismissed - TIME_EPS
+
+
+Frequency = Once | EveryTime | Multiple | Backoff
+
+
+def once() -> Once:
+    """Only once per install."""
+    return Once()
+
+
+def every_time() -> EveryTime:
+    """Every time the trigger fires."""
+    return EveryTime()
+
+
+def multiple(limit: int, gap_days: float) -> Multiple:
+    """At most ``limit`` times, ``gap_days`` apart."""
+    return msgspec.convert({"limit": limit, "gap_days": gap_days}, Multiple)
+
+
+def backoff(gap_days: float, factor: float = 2.0, limit: int | None = None) -> Backoff:
+    """A gap of ``gap_days * factor ** dismissals``."""
+    return msgspec.convert({"gap_days": gap_days, "factor": factor, "limit": limit}, Backoff)
+
+
+# --- campaigns ----------------------------------------------------------------
+
+class Caps(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Caps per session, per day and in total (AWS Pinpoint)."""
+
+    per_session: PositiveInt | None = None
+    per_day: PositiveInt | None = None
+    total: PositiveInt | None = None
+
+
+Action = Literal["push_permission_prompt", "open_settings", "message"]
+
+
+class Campaign(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One in-app message: the push soft prompt, or another message it competes with.
+
+    ``action = "message"`` is any other in-app message (it only competes for the
+    slot). ``primer = False`` models apps that open the OS dialog directly when
+    the trigger fires, with no soft prompt (the cold baseline).
+    """
+
+    id: Identifier
+    trigger: Trigger = AppOpen()
+    frequency: Frequency = Once()
+    action: Action = "push_permission_prompt"
+    priority: int = 0
+    min_delay_days: NonNegative = 0.0
+    """Minimum delay between two impressions of this campaign (MoEngage, Pushwoosh)."""
+    caps: Caps = Caps()
+    min_sessions: PositiveInt = 1
+    """Show from this session of the install on (1 = the first)."""
+    fallback_to_settings: bool = True
+    """When the OS dialog is gone, the button opens notification settings instead."""
+    primer: bool = True
+
+    @property
+    def is_permission(self) -> bool:
+        """Whether this campaign is about push permission (critical-functional)."""
+        return self.action != "message"
+
+
+class Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """An app's in-app messaging setup: its campaigns and the rules between them."""
+
+    campaigns: tuple[Campaign, ...] = ()
+    min_spacing_seconds: NonNegative = 0.0
+    """Minimum time between any two in-app messages (Braze: 30 s)."""
+    permission_first: bool = True
+    """Permission campaigns win over other messages on the same trigger (MoEngage)."""
+    provisional_on_install: bool = False
+    """iOS: ask for provisional authorization at install, no dialog."""
+    reset_on_reinstall: bool = True
+    """A reinstall (or cleared data) starts the campaign counters from zero."""
+
+    def __post_init__(self) -> None:
+        ids = [c.id for c in self.campaigns]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"campaigns: duplicate id {sorted(dup)[0]!r}")
+
+        # Kept in the order ``decide`` considers them: the winner comes first.
+        def key(c: Campaign) -> tuple[int, int, str]:
+            first = 0 if (self.permission_first and c.is_permission) else 1
+            return (first, -c.priority, c.id)
+        msgspec.structs.force_setattr(self, "campaigns", tuple(sorted(self.campaigns, key=key)))
+
+    def campaign(self, campaign_id: str) -> Campaign | None:
+        """The campaign with this id, if any."""
+        return next((c for c in self.campaigns if c.id == campaign_id), None)

@@ -1,0 +1,212 @@
+"""The one decision: should this install see the soft prompt now, and what does its button do?
+
+``decide`` is pure: the simulator and the eligibility service call it with the
+same state and get the same answer. ``record_*`` update the campaign counters
+after an impression, a click or a dismissal.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from sim.rules.campaigns import TIME_EPS, Campaign, Policy, TriggerFired, trigger_matches
+from sim.rules.permission import (
+    CampaignCounters,
+    DeviceState,
+    apply_hibernation,
+    hibernation_due,
+    os_dialog_unavailable,
+)
+from sim.rules.platforms import PlatformProfile
+
+ButtonAction = Literal["os_dialog", "open_settings", "message"]
+
+
+class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The answer: show or not, which campaign, what the button does, and why.
+
+    ``reason`` is ``eligible`` (the only one with ``show``) or one of: ``not_installed``,
+    ``already_opted_in``, ``no_campaign``, ``trigger_not_met``, ``too_early``, ``spacing``,
+    ``outranked``, ``frequency_limit``, ``gap_not_elapsed``, ``min_delay``, ``session_cap``,
+    ``daily_cap``, ``total_cap``, ``embargoed``, ``blocked``, ``no_os_dialog``,
+    ``app_cannot_request``, ``needs_user_gesture``.
+    """
+
+    show: bool
+    reason: str
+    campaign_id: str | None = None
+    action: ButtonAction | None = None
+
+
+NO_CAMPAIGN = Decision(show=False, reason="no_campaign")
+NOT_INSTALLED = Decision(show=False, reason="not_installed")
+OPTED_IN = Decision(show=False, reason="already_opted_in")
+TRIGGER_NOT_MET = Decision(show=False, reason="trigger_not_met")
+SPACING = Decision(show=False, reason="spacing")
+
+
+def _counters(state: DeviceState, campaign_id: str) -> CampaignCounters:
+    c = state.campaigns.get(campaign_id)
+    return c if c is not None else CampaignCounters()
+
+
+def _frequency_block(camp: Campaign, c: CampaignCounters, state: DeviceState,
+                     now: float) -> str | None:
+    if state.sessions < camp.min_sessions:
+        return "too_early"
+    why = camp.frequency.check(c, now)
+    if why is not None:
+        return why
+    if camp.min_delay_days and c.last_shown_at is not None \
+            and now - c.last_shown_at < camp.min_delay_days - TIME_EPS:
+        return "min_delay"
+    caps = camp.caps
+    if caps.total is not None and c.shown >= caps.total:
+        return "total_cap"
+    if caps.per_day is not None and c.day == int(now) and c.shown_today >= caps.per_day:
+        return "daily_cap"
+    if caps.per_session is not None and c.session == state.sessions \
+            and c.shown_this_session >= caps.per_session:
+        return "session_cap"
+    return None
+
+
+def _action(camp: Campaign, state: DeviceState, profile: PlatformProfile,
+            now: float) -> tuple[ButtonAction | None, str]:
+    """What the button does, or ``None`` and the reason nothing can be offered."""
+    if camp.action == "message":
+        return "message", "eligible"
+    if camp.action == "open_settings":
+        return "open_settings", "eligible"
+    why = os_dialog_unavailable(state, profile, now)
+    if why is None and not camp.primer and profile.requires_user_gesture:
+        why = "needs_user_gesture"  # no soft prompt means no click to open it from
+    if why is None:
+        return "os_dialog", "eligible"
+    if camp.fallback_to_settings and camp.primer:
+        return "open_settings", "eligible"
+    return None, why
+
+
+def decide(state: DeviceState, profile: PlatformProfile, policy: Policy,
+           fired: TriggerFired, now: float) -> Decision:
+    """Decide whether the soft prompt shows for ``fired`` at time ``now`` (days).
+
+    Devices that allowed notifications are excluded (provisional iOS stays
+    eligible). Among the campaigns whose trigger matches, the first in
+    ``policy`` order that passes its frequency rules wins; if that is another
+    in-app message the permission prompt is ``outranked``. The button resolves
+    to the OS dialog while the platform still allows one and to notification
+    settings after that (``fallback_to_settings``). When nothing shows, the
+    reason is the one of the highest-ranked matching campaign.
+    """
+    if not state.installed:
+        return NOT_INSTALLED
+    if state.permission == "granted":
+        return OPTED_IN
+    if not policy.campaigns:
+        return NO_CAMPAIGN
+    matching = [c for c in policy.campaigns if trigger_matches(c.trigger, fired)]
+    if not matching:
+        return TRIGGER_NOT_MET
+    if policy.min_spacing_seconds and state.last_in_app_at is not None \
+            and now - state.last_in_app_at < policy.min_spacing_seconds / 86400.0 - TIME_EPS:
+        return SPACING
+    first_reason: str | None = None
+    for camp in matching:
+        why = _frequency_block(camp, _counters(state, camp.id), state, now)
+        action: ButtonAction | None = None
+        if why is None:
+            action, why = _action(camp, state, profile, now)
+        if action is not None:
+            if action == "message":  # another in-app message takes the slot
+                if first_reason is not None:
+                    break  # the prompt could not have shown anyway: say why
+                return Decision(show=False, reason="outranked", campaign_id=camp.id)
+            return Decision(show=True, reason="eligible", campaign_id=camp.id, action=action)
+        if first_reason is None:
+            first_reason = why
+    return Decision(show=False, reason=first_reason or "trigger_not_met")
+
+
+def next_chance(state: DeviceState, profile: PlatformProfile, policy: Policy,
+                now: float) -> float | None:
+    """The earliest time at which ``decide`` could show the permission prompt again.
+
+    ``None`` means never, until something outside the prompt flow changes the
+    state (a settings change, reinstall, upgrade, hibernation). The answer is
+    never later than the true one (triggers, session caps, ``min_sessions`` and
+    spacing are ignored), so a simulator may skip every session before it
+    without changing any outcome.
+    """
+    if not state.installed or state.permission == "granted":
+        return None
+    best: float | None = None
+    for camp in policy.campaigns:
+        if not camp.is_permission:
+            continue
+        t = now
+        if camp.action == "push_permission_prompt":
+            why = os_dialog_unavailable(state, profile, now)
+            if why is None and not camp.primer and profile.requires_user_gesture:
+                continue
+            if why is not None and not (camp.fallback_to_settings and camp.primer):
+                if why != "embargoed" or state.embargo_until is None:
+                    continue
+                t = state.embargo_until
+        c = _counters(state, camp.id)
+        allowed = camp.frequency.next_allowed(c)
+        caps = camp.caps
+        if allowed is None or (caps.total is not None and c.shown >= caps.total):
+            continue
+        t = max(t, allowed)
+        if camp.min_delay_days and c.last_shown_at is not None:
+            t = max(t, c.last_shown_at + camp.min_delay_days - TIME_EPS)
+        if caps.per_day is not None and c.day == int(t) and c.shown_today >= caps.per_day:
+            t = float(c.day + 1)
+        best = t if best is None else min(best, t)
+    return best
+
+
+def record_impression(state: DeviceState, campaign_id: str, now: float) -> None:
+    """Count an impression of ``campaign_id`` (an in-app message was shown)."""
+    c = state.campaigns.get(campaign_id)
+    if c is None:
+        c = state.campaigns[campaign_id] = CampaignCounters()
+    c.shown += 1
+    c.last_shown_at = now
+    day = int(now)
+    if c.day != day:
+        c.day, c.shown_today = day, 0
+    c.shown_today += 1
+    if c.session != state.sessions:
+        c.session, c.shown_this_session = state.sessions, 0
+    c.shown_this_session += 1
+    state.last_in_app_at = now
+
+
+def record_click(state: DeviceState, campaign_id: str) -> None:
+    """Count a tap on the soft prompt's button."""
+    state.campaigns.setdefault(campaign_id, CampaignCounters()).clicked += 1
+
+
+def record_dismissal(state: DeviceState, campaign_id: str) -> None:
+    """Count a dismissal of the soft prompt (``backoff`` widens its gap)."""
+    state.campaigns.setdefault(campaign_id, CampaignCounters()).dismissed += 1
+
+
+def start_session(state: DeviceState, profile: PlatformProfile, now: float) -> bool:
+    """A new app session started (OneSignal: after 30 s out of focus).
+
+    Android hibernation is applied here, lazily: if the app went unused long
+    enough, its permission was revoked before this session. Returns whether that
+    happened.
+    """
+    revoked = hibernation_due(state, profile, now)
+    if revoked:
+        apply_hibernation(state)
+    state.sessions += 1
+    state.last_active_at = now
+    return revoked

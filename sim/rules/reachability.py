@@ -1,0 +1,38 @@
+"""Reachability per user and platform family, as MoEngage reports it.
+
+201: a valid push token and opted in on at least one device; 202: a valid token
+but opted out on every such device; 200: a valid token on an SDK too old to
+report the permission. 200 and 201 count as reachable, only 201 as opted in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from sim.rules.permission import RECEIVES_PUSH
+
+REACHABLE: frozenset[int] = frozenset({200, 201})
+
+
+def device_reach(installed: bool, sdk_reports_permission: bool, permission: str) -> int | None:
+    """The code one install contributes; ``None`` when it has no valid token (uninstalled)."""
+    if not installed:
+        return None
+    if not sdk_reports_permission:
+        return 200
+    return 201 if permission in RECEIVES_PUSH else 202
+
+
+def group_reach(counts: Mapping[int, int]) -> int | None:
+    """A user's code from how many of her devices have each code: 201 beats 200 beats 202."""
+    if counts.get(201):
+        return 201
+    if counts.get(200):
+        return 200
+    return 202 if counts.get(202) else None
+
+
+def user_reach(codes: Iterable[int | None]) -> int | None:
+    """Combine the codes of one user's devices in one family (see ``group_reach``)."""
+    return group_reach(Counter(c for c in codes if c is not None))

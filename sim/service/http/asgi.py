@@ -1,0 +1,185 @@
+"""A minimal ASGI layer: requests, responses, a router and body limits.
+
+No framework: a route is ``(method, "/v1/devices/{device_id}", handler,
+auth)``; a handler is ``async def handler(req) -> (status, body, content_type)``.
+The router answers 404 for an unknown path and 405 (with ``Allow``) for a
+known path with another method.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+
+from sim.service.errors import ApiError, from_validation
+
+if TYPE_CHECKING:
+    from sim.service.auth import AppRow
+    from sim.service.http.app import App
+
+JSON = b"application/json"
+Response = tuple[int, bytes, bytes]
+"""``(status, body, content_type)``."""
+Handler = Callable[["Request"], Awaitable[Response]]
+Auth = Literal["app", "admin", "none"]
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_encode = msgspec.json.Encoder().encode
+
+
+def json_response(status: int, obj: object) -> Response:
+    """Encode ``obj`` (a Struct, dict or list) as a JSON response."""
+    return status, _encode(obj), JSON
+
+
+@dataclass(slots=True)
+class Request:
+    """One HTTP request as a handler sees it."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    service: App
+    app: AppRow | None = None
+    """The authenticated app (routes with ``auth="app"``)."""
+
+    def header(self, name: bytes) -> bytes | None:
+        """A request header (lower-case name), or None."""
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return None
+
+    @property
+    def tenant_app(self) -> AppRow:
+        """The authenticated app; routes with ``auth="app"`` always have one."""
+        assert self.app is not None
+        return self.app
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A path template, its method, handler and who may call it."""
+
+    method: str
+    path: str
+    handler: Handler
+    auth: Auth = "app"
+    segments: tuple[str, ...] = field(default=(), init=False)
+    regex: re.Pattern[str] = field(default=re.compile(""), init=False)
+    """The template without its outer slashes; ``{name}`` matches one non-empty segment."""
+
+    def __post_init__(self) -> None:
+        segments = tuple(self.path.strip("/").split("/"))
+        pattern = "/".join(f"(?P<{s[1:-1]}>[^/]+)" if s[0] == "{" else re.escape(s)
+                           for s in segments)
+        object.__setattr__(self, "segments", segments)
+        object.__setattr__(self, "regex", re.compile(pattern))
+
+    def match(self, trimmed: str) -> dict[str, str] | None:
+        """Path parameters if ``trimmed`` (a path without outer slashes) fits this template."""
+        m = self.regex.fullmatch(trimmed)
+        return m.groupdict() if m is not None else None
+
+
+class Router:
+    """Static routes found by dict lookup; templates by method, segment count and last segment."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
+        self._static: dict[tuple[str, str], Route] = {}
+        self._dynamic: dict[tuple[str, int, str], list[Route]] = {}
+        """By method, segment count and last segment ("" when that is a parameter)."""
+        for r in routes:
+            if "{" in r.path:
+                last = "" if r.segments[-1][0] == "{" else r.segments[-1]
+                self._dynamic.setdefault((r.method, len(r.segments), last), []).append(r)
+            else:
+                self._static[(r.method, r.path)] = r
+
+    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route and its parameters; ApiError 404 or 405 otherwise."""
+        r = self._static.get((method, path))
+        if r is not None:
+            return r, {}
+        trimmed = path.strip("/")
+        n = trimmed.count("/") + 1
+        for last in (trimmed.rpartition("/")[2], ""):
+            for r in self._dynamic.get((method, n, last), ()):
+                params = r.match(trimmed)
+                if params is not None:
+                    return r, params
+        allowed = [r.method for r in self.routes
+                   if (r.match(trimmed) is not None if "{" in r.path else r.path == path)]
+        if allowed:
+            allow = ", ".join(sorted(set(allowed)))
+            raise ApiError(405, "method_not_allowed", f"{method} is not allowed on {path}; "
+                           f"allowed: {allow}", headers=[(b"allow", allow.encode())])
+        raise ApiError(404, "not_found", f"no route {path}; the paths are listed in "
+                       "/openapi.json and /docs")
+
+
+def _too_big(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"the body exceeds {limit} bytes; send at most "
+                    f"{limit} bytes (split event batches)")
+
+
+async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit: int) -> bytes:
+    """The whole request body; 413 as soon as it is known to exceed ``limit`` bytes."""
+    for k, v in headers:
+        if k == b"content-length":
+            try:
+                declared = int(v)
+            except ValueError:
+                raise ApiError(400, "invalid_header", "Content-Length is not an integer") \
+                    from None
+            if declared > limit:
+                raise _too_big(limit)
+    msg = await receive()
+    body: bytes = msg.get("body", b"")
+    if not msg.get("more_body", False):  # the usual case: one message
+        if len(body) > limit:
+            raise _too_big(limit)
+        return body
+    chunks: list[bytes] = [body]
+    size = len(body)
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            break
+        chunk = msg.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_big(limit)
+        chunks.append(chunk)
+        if not msg.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def send_response(send: Send, status: int, body: bytes, content_type: bytes,
+                        extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Send a complete response."""
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if extra:
+        headers += extra
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def decode(body: bytes, decoder: msgspec.json.Decoder[Any], root: Any) -> Any:
+    """Decode and validate a JSON body; 400 / 422 naming the field otherwise."""
+    if not body:
+        raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise from_validation(exc, root, body) from None

@@ -1,0 +1,108 @@
+"""Handlers for devices: installs, event batches, eligibility, reachability, stats."""
+
+from __future__ import annotations
+
+import msgspec
+
+from sim.rules.decision import Decision
+from sim.rules.permission import dialogs_left
+from sim.service import ops
+from sim.service.errors import ApiError, not_found
+from sim.service.http.asgi import Request, Response, decode, json_response
+from sim.service.ops import EventRow
+from sim.service.schemas import DeviceIn, DeviceRecord, EligibilityIn, EventBatch, EventsResult
+from sim.service.tenant import Tenant
+
+_device_in = msgspec.json.Decoder(DeviceIn)
+_batch = msgspec.json.Decoder(EventBatch)
+_eligibility = msgspec.json.Decoder(EligibilityIn)
+
+
+async def create_device(req: Request) -> Response:
+    """``POST /v1/devices``: register an install (201; 409 if the id exists)."""
+    body: DeviceIn = decode(req.body, _device_in, DeviceIn)
+    store = req.service.store
+    tenant = await store.tenant(req.tenant_app)
+    rec = ops.new_device(tenant, body)
+    if not await store.create_device(tenant.app_id, body.device_id, rec):
+        raise ApiError(409, "device_exists", f"device {body.device_id!r} is already registered; "
+                       "report a reinstall as a 'reinstalled' event", "device_id")
+    return json_response(201, ops.view(tenant, body.device_id, rec))
+
+
+async def get_device(req: Request) -> Response:
+    """``GET /v1/devices/{device_id}``: state and ``dialogs_left``."""
+    device_id = req.params["device_id"]
+    found = await req.service.store.read_device(req.tenant_app, device_id)
+    if found is None:
+        raise not_found("device", device_id, "device_id")
+    tenant, rec = found
+    return json_response(200, ops.view(tenant, device_id, rec))
+
+
+async def post_events(req: Request) -> Response:
+    """``POST /v1/devices/{device_id}/events``: a batch, all or nothing."""
+    batch: EventBatch = decode(req.body, _batch, EventBatch)
+    limit = req.service.settings.max_batch_events
+    if len(batch.events) > limit:
+        raise ApiError(413, "batch_too_large", f"{len(batch.events)} events in one batch; "
+                       f"send at most {limit}", "events")
+    events = batch.events
+
+    def apply(t: Tenant, rec: DeviceRecord, existing: set[str]
+              ) -> tuple[EventsResult, list[EventRow]]:
+        rows, dup = ops.apply_events(t, rec, events, existing)
+        st = rec.state
+        return EventsResult(new=len(rows), duplicate=dup, permission=st.permission,
+                            dialogs_left=dialogs_left(st, t.profile(st.profile))), rows
+
+    result = await req.service.store.device_tx(
+        req.tenant_app, req.params["device_id"], [e.event_id for e in events], apply)
+    req.service.metrics.events_seen(result.new, result.duplicate)
+    return json_response(200, result)
+
+
+async def eligibility(req: Request) -> Response:
+    """``POST /v1/devices/{device_id}/eligibility``: ``decide``, reserving a shown prompt.
+
+    The decision is first made on the committed state without a lock; only a
+    ``show`` is re-decided under the device lock and recorded in the same
+    transaction, so two simultaneous requests cannot both get a once-only prompt.
+    """
+    body: EligibilityIn = decode(req.body, _eligibility, EligibilityIn)
+    device_id = req.params["device_id"]
+    store = req.service.store
+    found = await store.read_device(req.tenant_app, device_id)
+    if found is None:
+        raise not_found("device", device_id, "device_id")
+    tenant, rec = found
+    d = ops.decision(tenant, rec, body, tenant.now(body.at))
+    if d.show:
+        def reserve(t: Tenant, rec: DeviceRecord, _: set[str]) -> tuple[Decision, list[EventRow]]:
+            now = t.now(body.at)
+            d = ops.decision(t, rec, body, now)
+            return d, [ops.reserve(rec, d, now, body.at)] if d.show else []
+
+        d = await store.device_tx(req.tenant_app, device_id, (), reserve)
+    req.service.metrics.decision(d.reason)
+    return json_response(200, d)
+
+
+async def reachability(req: Request) -> Response:
+    """``GET /v1/users/{user_id}/reachability``: 200 / 201 / 202 per platform family."""
+    user_id = req.params["user_id"]
+    devices = await req.service.store.user_devices(req.tenant_app.app_id, user_id)
+    if not devices:
+        raise not_found("user", user_id, "user_id")
+    return json_response(200, ops.reachability(user_id, devices))
+
+
+async def campaign_stats(req: Request) -> Response:
+    """``GET /v1/campaigns/{campaign_id}/stats``."""
+    cid = req.params["campaign_id"]
+    store = req.service.store
+    tenant = await store.tenant(req.tenant_app)
+    if tenant.policy.campaign(cid) is None:
+        raise not_found("campaign", cid, "campaign_id")
+    counts = await store.campaign_counts(tenant.app_id, cid)
+    return json_response(200, ops.campaign_stats(cid, counts))

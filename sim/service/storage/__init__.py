@@ -1,0 +1,2 @@
+"""The service's storage: the store protocol, SQLite and PostgreSQL, group commit,
+the record cache and migrations."""

@@ -1,0 +1,108 @@
+"""The storage interface both backends implement, and the factory that picks one.
+
+Every method is scoped by an app id. Device writes go through
+:meth:`Store.device_tx`: the store locks the device row (SQLite: ``BEGIN
+IMMEDIATE``; PostgreSQL: ``SELECT ... FOR UPDATE``), hands the decoded record
+to a synchronous function, and commits the record and the event rows that
+function returns -- or nothing, if it raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+import msgspec
+
+from sim.service.auth import AppRow
+from sim.service.ops import EventRow
+from sim.service.schemas import AppCreated, DeviceRecord
+from sim.service.settings import Settings
+from sim.service.tenant import Tenant, build_tenant
+
+T = TypeVar("T")
+TxFn = Callable[[Tenant, DeviceRecord, set[str]], tuple[T, list[EventRow]]]
+"""``fn(tenant, record, existing_event_ids) -> (result, rows)``; it may mutate ``record``."""
+
+record_decoder = msgspec.json.Decoder(DeviceRecord)
+encode = msgspec.json.Encoder().encode
+
+
+class Store(Protocol):
+    """What the handlers need from a database."""
+
+    kind: str
+    """``sqlite`` or ``postgres``."""
+
+    async def open(self) -> None:
+        """Connect and apply missing migrations."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    async def ping(self) -> None:
+        """Raise if the database does not answer."""
+
+    async def create_app(self, name: str, clock: str) -> AppCreated:
+        """A new app with a fresh key."""
+
+    async def app_by_key(self, key_hash: str) -> AppRow | None:
+        """The app a key hash belongs to."""
+
+    async def tenant(self, app: AppRow) -> Tenant:
+        """The app's current policy and profiles (cached per worker, version-checked)."""
+
+    async def put_campaign(self, app_id: str, campaign_id: str, doc: bytes) -> bool:
+        """Create or replace a campaign; True if created."""
+
+    async def put_settings(self, app_id: str, doc: bytes) -> None:
+        """Replace the app's settings."""
+
+    async def create_device(self, app_id: str, device_id: str, record: DeviceRecord) -> bool:
+        """Insert a device; False if it already exists."""
+
+    async def read_device(self, app: AppRow, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
+        """A device's committed record, without locking; read-only (it may be shared)."""
+
+    async def device_tx(self, app: AppRow, device_id: str, event_ids: Sequence[str],
+                        fn: TxFn[T]) -> T:
+        """Run ``fn`` on the locked device and commit its changes atomically (404 if unknown)."""
+
+    async def user_devices(self, app_id: str, user_id: str) -> list[tuple[str, DeviceRecord]]:
+        """All devices of a user."""
+
+    async def campaign_counts(self, app_id: str,
+                              campaign_id: str) -> list[tuple[str, str | None, int]]:
+        """``(kind, detail, count)`` of the events credited to a campaign."""
+
+
+class TenantCache:
+    """Per-worker cache of :class:`Tenant` objects, keyed by app, checked by version."""
+
+    def __init__(self) -> None:
+        self._by_app: dict[str, Tenant] = {}
+
+    def get(self, app_id: str, version: int) -> Tenant | None:
+        """The cached tenant if it is still at ``version``."""
+        t = self._by_app.get(app_id)
+        return t if t is not None and t.version == version else None
+
+    def latest(self, app_id: str) -> Tenant | None:
+        """The newest tenant built for the app, whatever its version."""
+        return self._by_app.get(app_id)
+
+    def build(self, app: AppRow, version: int, settings: bytes | None,
+              campaigns: list[bytes]) -> Tenant:
+        """Build, cache and return a tenant from stored documents."""
+        t = build_tenant(app.app_id, app.clock, version, settings, campaigns)
+        self._by_app[app.app_id] = t
+        return t
+
+
+def open_store(settings: Settings) -> Store:
+    """The store ``settings.db`` names (not yet opened)."""
+    if settings.is_postgres:
+        from sim.service.storage.postgres import PostgresStore
+        return PostgresStore(settings.db, pool_size=settings.pg_pool_size)
+    from sim.service.storage.sqlite import SqliteStore
+    return SqliteStore(settings.sqlite_path, cache_size=settings.device_cache)
