@@ -10,7 +10,7 @@ Structs decode from scenario TOML and from the service's JSON.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -212,10 +212,10 @@ class Campaign(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         return self.action != "message"
 
 
-class Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """An app's in-app messaging setup: its campaigns and the rules between them."""
+class PolicySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The rules between an app's campaigns: every ``Policy`` field but the campaigns (what
+    the service's ``PUT /v1/settings`` takes besides its platform overrides)."""
 
-    campaigns: tuple[Campaign, ...] = ()
     min_spacing_seconds: NonNegative = 0.0
     """Minimum time between any two in-app messages (Braze: 30 s)."""
     permission_first: bool = True
@@ -224,6 +224,18 @@ class Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     """iOS: ask for provisional authorization at install, no dialog."""
     reset_on_reinstall: bool = True
     """A reinstall (or cleared data) starts the campaign counters from zero."""
+
+
+def policy_settings(p: PolicySettings) -> dict[str, Any]:
+    """The :class:`PolicySettings` fields of ``p`` (a ``Policy``, a scenario's strategy, the
+    service's settings), by name."""
+    return {f: getattr(p, f) for f in PolicySettings.__struct_fields__}
+
+
+class Policy(PolicySettings, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """An app's in-app messaging setup: its campaigns and the rules between them."""
+
+    campaigns: tuple[Campaign, ...] = ()
 
     def __post_init__(self) -> None:
         ids = [c.id for c in self.campaigns]

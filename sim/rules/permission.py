@@ -243,13 +243,6 @@ def apply_hibernation(state: DeviceState) -> None:
     state.dialogs_answered = 0
 
 
-def subscription_change(before: bool, after: bool) -> str | None:
-    """The vendor event for a change of "can receive push": Subscribed / Unsubscribed."""
-    if before == after:
-        return None
-    return "subscribed" if after else "unsubscribed"
-
-
 def receives_push(state: DeviceState) -> bool:
     """Whether a push sent now would be delivered (installed and allowed or provisional)."""
     return state.installed and state.permission in RECEIVES_PUSH

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from sim.rules.permission import (
-    apply_dialog_result,
-    apply_settings_change,
-    apply_uninstall,
-    new_install,
-    receives_push,
-    subscription_change,
-)
 from sim.rules.platforms import DEFAULT_PROFILES, FAMILY_OF, PLATFORMS
 from sim.rules.reachability import REACHABLE, device_reach, user_reach
 
@@ -61,25 +51,3 @@ def test_reachability_is_reported_per_ios_android_and_web() -> None:
         "ios": "ios", "android": "android", "huawei": "android", "amazon": "android",
         "web": "web"}
     assert all(FAMILY_OF[p.platform] for p in DEFAULT_PROFILES.values())
-
-
-def test_subscription_change_events_on_every_transition() -> None:
-    """"Subscribed to Push" / "Unsubscribed to Push" fire on every change of "can receive push",
-    and only then."""
-    a13 = DEFAULT_PROFILES["android13"]
-    state = new_install(a13)
-    events: list[str | None] = []
-
-    def step(change: Callable[[], None]) -> None:
-        before = receives_push(state)
-        change()
-        events.append(subscription_change(before, receives_push(state)))
-
-    step(lambda: apply_dialog_result(state, a13, "dismissed", now=0.0))
-    step(lambda: apply_dialog_result(state, a13, "allowed", now=0.0))
-    step(lambda: apply_settings_change(state, a13, enabled=True))
-    step(lambda: apply_settings_change(state, a13, enabled=False))
-    step(lambda: apply_settings_change(state, a13, enabled=True))
-    step(lambda: apply_uninstall(state, now=1.0))
-
-    assert events == [None, "subscribed", None, "unsubscribed", "subscribed", "unsubscribed"]
