@@ -164,7 +164,6 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--users", type=int, default=50)
-    ap.add_argument("--server", default="uvicorn", choices=("uvicorn", "granian"))
     ap.add_argument("--no-pin", action="store_true",
                     help="do not pin Locust to core 0 and the server to core 1")
     ap.add_argument("--stub", action="store_true",
@@ -183,7 +182,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-locust-") as tmp:
         db = str(Path(tmp) / "bench.sqlite3")
         service = StubService(server_pin) if args.stub else \
-            LocalService(db, Path(tmp) / "service.log", 1, args.server, server_pin)
+            LocalService(db, Path(tmp) / "service.log", 1, server_pin)
         with service as svc:
             assert svc.proc is not None
             key = "stub"

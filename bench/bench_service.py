@@ -3,7 +3,7 @@
 Run from the repository root (wrk must be installed: ``apt-get install -y wrk``;
 a C compiler builds the open-loop client)::
 
-    python bench/bench_service.py [--runs 3] [--server uvicorn|granian|both] [--seconds 9]
+    python bench/bench_service.py [--runs 3] [--seconds 9]
 
 For each run and server it starts side by side, one worker each, on loopback:
 
@@ -124,14 +124,9 @@ def wait_ready(port: int, path: str = "/healthz", timeout: float = 20.0) -> None
 def start_bare(server: str, port: int) -> subprocess.Popen[bytes]:
     """The hello-world app on ``server``, one worker."""
     here = str(Path(__file__).resolve().parent)
-    if server == "granian":
-        cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", "1", "--loop", "uvloop", "--log-level",
-               "warning", "--working-dir", here, "bench_service:hello"]
-    else:
-        cmd = [sys.executable, "-m", "uvicorn", "--app-dir", here, "--host", "127.0.0.1",
-               "--port", str(port), "--loop", "uvloop", "--http", "httptools",
-               "--no-access-log", "--log-level", "warning", "bench_service:hello"]
+    cmd = [sys.executable, "-m", "uvicorn", "--app-dir", here, "--host", "127.0.0.1",
+           "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+           "--no-access-log", "--log-level", "warning", "bench_service:hello"]
     p = subprocess.Popen([*SERVER_PIN, *cmd], cwd=ROOT, start_new_session=True)
     wait_ready(port, "/")
     return p
@@ -140,7 +135,7 @@ def start_bare(server: str, port: int) -> subprocess.Popen[bytes]:
 def start_service(server: str, port: int, db: str, cache: bool = True) -> subprocess.Popen[bytes]:
     """``promptsim serve`` on a SQLite file, one worker (record cache on or off)."""
     cmd = [sys.executable, "-m", "sim", "serve", "--db", db, "--port", str(port),
-           "--workers", "1", "--server", server, "--admin-key", ADMIN]
+           "--workers", "1", "--admin-key", ADMIN]
     env = os.environ | ({} if cache else {"PROMPTSIM_DEVICE_CACHE": "0"})
     p = subprocess.Popen([*SERVER_PIN, *cmd], cwd=ROOT, env=env, start_new_session=True)
     wait_ready(port)
@@ -389,7 +384,6 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=9)
-    ap.add_argument("--server", choices=("uvicorn", "granian", "both"), default="uvicorn")
     args = ap.parse_args(argv)
     if shutil.which("wrk") is None:
         print("bench_service: wrk is not installed; install it with "
@@ -397,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"servers pinned with {' '.join(SERVER_PIN) or 'nothing'}; load generators with "
           f"{' '.join(CLIENT_PIN) or 'nothing'}", flush=True)
-    servers = ("uvicorn", "granian") if args.server == "both" else (args.server,)
+    servers = ("uvicorn",)
     with tempfile.TemporaryDirectory() as tmp:
         exe = build_openloop(Path(tmp))
         if exe is None:

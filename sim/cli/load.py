@@ -45,8 +45,6 @@ def register(sub: Any) -> None:
     p.add_argument("--db", help="with --start-local: SQLite file or postgresql:// URL "
                                 "(default OUT/service.sqlite3)")
     p.add_argument("--workers", type=int, default=1, help="with --start-local: server workers")
-    p.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn",
-                   help="with --start-local: ASGI server")
     p.add_argument("--api-key", help="with --url: key of an app created with --clock client "
                                      "(default $PROMPTSIM_API_KEY)")
     p.add_argument("--admin-key", help="with --url: create a fresh client-clock app with the "
@@ -150,7 +148,7 @@ def load(args: argparse.Namespace) -> int:
     try:
         if args.start_local:
             db = args.db or str(out / "service.sqlite3")
-            service = LocalService(db, out / "service.log", args.workers, args.server).start()
+            service = LocalService(db, out / "service.log", args.workers).start()
             created = create_app(db, f"load-{sc.name}-{run_id}")
             url, key, app_id = service.url, created["api_key"], created["app_id"]
         else:
@@ -239,7 +237,7 @@ def _finish(args: argparse.Namespace, o: dict[str, Any], out: Path, api: Any, ur
         if not recs:
             raise RuntimeError(f"no device logs in {out} (see {out / 'locust.log'})")
         settled = cons.settle(api, recs)
-        stored = cons.store_counts(db, app_id) if db and app_id else None
+        stored = cons.stored_counts(api)
         consistency = cons.check(api, recs, o["strategy"], o["scenario"].profiles(),
                                  settled=settled, stored=stored, max_devices=args.check_devices)
     except Exception as exc:  # the check itself could not run: that is a failed check

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-SERVERS = ("uvicorn", "granian")
+from sim.cli import UsageError
 
 
 def register(sub: Any) -> None:
@@ -20,8 +20,6 @@ def register(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--server", choices=SERVERS, default="uvicorn",
-                   help="ASGI server (default uvicorn with httptools + uvloop)")
     p.add_argument("--admin-key", default=None,
                    help="enables POST /v1/apps with this bearer key (or $PROMPTSIM_ADMIN_KEY)")
     p.add_argument("--log-level", default="warning")
@@ -37,13 +35,15 @@ def register(sub: Any) -> None:
     c.set_defaults(func=apps_create)
 
 
-
 def _settings(db: str | None) -> Any:
-    from sim.service.settings import Settings
+    from sim.service.settings import Settings, SettingsError
 
     if db is not None:
         os.environ["PROMPTSIM_DB"] = db
-    return Settings.from_env()
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
 
 
 async def _open(db: str | None) -> Any:
@@ -55,7 +55,7 @@ async def _open(db: str | None) -> Any:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Migrate the store, then run the server (workers import ``create_app``)."""
+    """Migrate the store, then run the server (workers import ``asgi_app``)."""
     settings = _settings(args.db)
     if args.admin_key:
         os.environ["PROMPTSIM_ADMIN_KEY"] = args.admin_key
@@ -65,21 +65,13 @@ def serve(args: argparse.Namespace) -> int:
         await store.close()
 
     asyncio.run(migrate())
-    target = "sim.service.http.app:create_app"
     print(f"promptsim serve: {settings.db} on http://{args.host}:{args.port} "
-          f"({args.server}, {args.workers} worker(s))", file=sys.stderr, flush=True)
-    if args.server == "granian":
-        from granian import Granian
-
-        Granian(target, address=args.host, port=args.port, interface="asgi",  # type: ignore[arg-type, unused-ignore]
-                workers=args.workers, factory=True, loop="uvloop",  # type: ignore[arg-type, unused-ignore]
-                log_level=args.log_level, log_access=False).serve()
-        return 0
+          f"({args.workers} worker(s))", file=sys.stderr, flush=True)
     import uvicorn
 
-    uvicorn.run(target, factory=True, host=args.host, port=args.port, workers=args.workers,
-                loop="uvloop", http="httptools", lifespan="on", log_level=args.log_level,
-                access_log=False)
+    uvicorn.run("sim.service.http.service:asgi_app", factory=True, host=args.host,
+                port=args.port, workers=args.workers, loop="uvloop", http="httptools",
+                lifespan="on", log_level=args.log_level, access_log=False)
     return 0
 
 

@@ -7,15 +7,13 @@ run stopped. :func:`settle` first completes those (a batch in flight or
 unacknowledged is sent again with the same event ids, which the service
 stores once; queued events go out as a last batch), then :func:`check` compares
 with what the service says through its own API (``GET /v1/devices/{id}``,
-``GET /v1/campaigns/{id}/stats``) and, when the store is at hand, with its
-``events`` table.
+``GET /v1/campaigns/{id}/stats``, and the stored events per kind of
+``GET /v1/app/stats``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -108,25 +106,10 @@ def fetch_devices(api: Api, ids: list[str], threads: int = 8) -> dict[str, dict[
         return dict(pool.map(one, ids))
 
 
-def store_counts(db: str, app_id: str) -> dict[str, int]:
-    """Stored events of the app per kind, read from the service's own tables."""
-    sql = "SELECT kind, count(*) FROM events WHERE app_id = {} GROUP BY kind"
-    if db.startswith(("postgresql://", "postgres://")):
-        import asyncpg
-
-        async def run() -> list[Any]:
-            conn = await asyncpg.connect(db)
-            try:
-                return list(await conn.fetch(sql.format("$1"), app_id))
-            finally:
-                await conn.close()
-        return {r[0]: int(r[1]) for r in asyncio.run(run())}
-    path = db.removeprefix("sqlite:///").removeprefix("sqlite://")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return {k: int(n) for k, n in conn.execute(sql.format("?"), (app_id,))}
-    finally:
-        conn.close()
+def stored_counts(api: Api) -> dict[str, int]:
+    """Stored events of the app per kind, as the service reports them (``GET /v1/app/stats``)."""
+    events: dict[str, int] = api.json("GET", "/v1/app/stats")["events"]
+    return events
 
 
 def _sum(recs: Iterable[dict[str, Any]], key: str) -> int:
@@ -189,8 +172,8 @@ def _stored(recs: list[dict[str, Any]], stored: dict[str, int]) -> Check:
             if stored.get(k, 0) != sent.get(k, 0)]
     total = sum(sent.values())
     return _check("events_stored", not diff,
-                  f"{sum(stored.get(k, 0) for k in kinds)} events in the store's events table "
-                  f"for this app, {total} sent, over {len(kinds)} kinds"
+                  f"{sum(stored.get(k, 0) for k in kinds)} events stored for this app "
+                  f"(GET /v1/app/stats), {total} sent, over {len(kinds)} kinds"
                   + (f"; differ: {'; '.join(diff[:4])}" if diff else ": equal for every kind"))
 
 

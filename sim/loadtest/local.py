@@ -45,9 +45,9 @@ def create_app(db: str, name: str) -> dict[str, Any]:
 class LocalService:
     """``promptsim serve`` on 127.0.0.1 for the duration of a ``with`` block."""
 
-    def __init__(self, db: str, log: Path, workers: int = 1, server: str = "uvicorn",
+    def __init__(self, db: str, log: Path, workers: int = 1,
                  prefix: tuple[str, ...] = ()) -> None:
-        self.db, self.log_path, self.workers, self.server = db, log, workers, server
+        self.db, self.log_path, self.workers = db, log, workers
         self.prefix = prefix
         """Command words before ``promptsim`` (a benchmark pins the server: ``taskset -c 1``)."""
         self.host, self.port = "127.0.0.1", free_port()
@@ -64,7 +64,7 @@ class LocalService:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [*self.prefix, *PROMPTSIM, "serve", "--db", self.db, "--host", self.host,
-             "--port", str(self.port), "--workers", str(self.workers), "--server", self.server],
+             "--port", str(self.port), "--workers", str(self.workers)],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         with Api(self.url, timeout=2.0) as api:

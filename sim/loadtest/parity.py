@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from sim.model.events import LogEvent
-from sim.rules.campaigns import Policy
+from sim.rules.campaigns import Policy, policy_settings
 from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile
 
 EPOCH = 1_699_920_000.0
@@ -149,13 +149,10 @@ def _configure(c: _Client, admin_key: str, policy: Policy,
     if status != 201:
         raise RuntimeError(f"POST /v1/apps: {status} {app}")
     c.key = app["api_key"]
-    settings = {"min_spacing_seconds": policy.min_spacing_seconds,
-                "permission_first": policy.permission_first,
-                "provisional_on_install": policy.provisional_on_install,
-                "reset_on_reinstall": policy.reset_on_reinstall,
-                "platforms": profile_overrides(profiles)}
+    settings = policy_settings(policy) | {"platforms": profile_overrides(profiles)}
     for method, path, body in [("PUT", "/v1/settings", settings)] + [
-            ("PUT", f"/v1/campaigns/{camp.id}", msgspec.to_builtins(camp))
+            ("PUT", f"/v1/campaigns/{camp.id}",
+             {k: v for k, v in msgspec.to_builtins(camp).items() if k != "id"})
             for camp in policy.campaigns]:
         status, out = c.call(method, path, body)
         if status >= 300:

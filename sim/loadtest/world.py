@@ -25,7 +25,7 @@ from sim.model.behaviour import Behaviour
 from sim.model.life import session_triggers
 from sim.model.population import Chunk, make_chunk
 from sim.model.scenario import Scenario, ScenarioError, Strategy, parse_scenario
-from sim.rules.campaigns import Campaign, TriggerFired
+from sim.rules.campaigns import Campaign, TriggerFired, policy_settings
 from sim.rules.platforms import PlatformProfile
 
 EPOCH = 1_767_225_600.0
@@ -86,18 +86,14 @@ def pick_strategy(sc: Scenario, name: str | None) -> Strategy:
 
 def settings_doc(sc: Scenario, strategy: Strategy) -> bytes:
     """Body of ``PUT /v1/settings``: the strategy's policy fields and the scenario's profiles."""
-    return msgspec.json.encode({
-        "min_spacing_seconds": strategy.min_spacing_seconds,
-        "permission_first": strategy.permission_first,
-        "provisional_on_install": strategy.provisional_on_install,
-        "reset_on_reinstall": strategy.reset_on_reinstall,
-        "platforms": sc.platforms,
-    })
+    return msgspec.json.encode(policy_settings(strategy) | {"platforms": sc.platforms})
 
 
 def campaign_docs(strategy: Strategy) -> list[tuple[str, bytes]]:
-    """``(campaign_id, body)`` of each ``PUT /v1/campaigns/{campaign_id}``."""
-    return [(c.id, msgspec.json.encode(c)) for c in strategy.campaigns]
+    """``(campaign_id, body)`` of each ``PUT /v1/campaigns/{campaign_id}`` (the path gives
+    the id, the body the rest)."""
+    return [(c.id, msgspec.json.encode({k: v for k, v in msgspec.to_builtins(c).items()
+                                        if k != "id"})) for c in strategy.campaigns]
 
 
 @dataclass(frozen=True, slots=True)

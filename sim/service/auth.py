@@ -1,7 +1,7 @@
 """API keys: generated once, shown once, stored only as a SHA-256 hash.
 
-A request's ``Authorization: Bearer KEY`` is hashed and looked up; the app it
-belongs to scopes every query, so a key never reaches another app's rows.
+A request's key is hashed and looked up; the app it belongs to scopes every
+query, so a key never reaches another app's rows.
 """
 
 from __future__ import annotations
@@ -9,18 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-
-from sim.service.errors import ApiError
-
-
-@dataclass(frozen=True, slots=True)
-class AppRow:
-    """An app (tenant) as stored."""
-
-    app_id: str
-    name: str
-    clock: str
 
 
 def new_app_id() -> str:
@@ -36,28 +24,6 @@ def new_key() -> str:
 def key_hash(key: str) -> str:
     """What the store keeps of a key."""
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-UNAUTHORIZED_DETAIL = "send 'Authorization: Bearer KEY' with the API key of your app"
-
-
-def bearer(header: bytes | None) -> str:
-    """The key of an ``Authorization`` header value; 401 if missing or malformed."""
-    if not header:
-        raise ApiError(401, "unauthorized", f"missing credentials; {UNAUTHORIZED_DETAIL}",
-                       headers=[(b"www-authenticate", b"Bearer")])
-    scheme, _, key = header.decode("latin-1").partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
-        raise ApiError(401, "unauthorized", f"malformed credentials; {UNAUTHORIZED_DETAIL}",
-                       headers=[(b"www-authenticate", b"Bearer")])
-    return key
-
-
-def invalid_key() -> ApiError:
-    """401 for a key that belongs to no app."""
-    return ApiError(401, "unauthorized", f"unknown API key; {UNAUTHORIZED_DETAIL}",
-                    headers=[(b"www-authenticate", b"Bearer")])
 
 
 def is_admin(key: str, admin_key: str | None) -> bool:

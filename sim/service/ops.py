@@ -35,7 +35,7 @@ from sim.rules.permission import (
 from sim.rules.platforms import FAMILY_OF, resolve_profile
 from sim.rules.reachability import REACHABLE, device_reach, user_reach
 from sim.service import schemas as s
-from sim.service.errors import ApiError, not_found
+from sim.service.errors import Conflict, InvalidInput, not_found
 from sim.service.tenant import Tenant
 
 EventRow = tuple[str, str, float | None, str | None, str | None]
@@ -48,7 +48,7 @@ def _profile_name(rec: s.DeviceRecord | s.DeviceIn, os_version: float | None,
         return resolve_profile(rec.platform, os_version, app_target_sdk, rec.browser)
     except ValueError as exc:
         field, _, detail = str(exc).partition(": ")
-        raise ApiError(422, "invalid_value", detail, field) from None
+        raise InvalidInput("invalid_value", detail, field) from None
 
 
 def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
@@ -66,11 +66,12 @@ def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
                         provisional=perm == "provisional"
                         or (perm is None and t.policy.provisional_on_install))
     if perm == "provisional" and state.permission != "provisional":
-        raise ApiError(422, "invalid_value", f"profile {name} has no provisional authorization;"
-                       " allowed: not_determined, granted, denied", "permission")
+        raise InvalidInput("invalid_value", f"profile {name} has no provisional "
+                           "authorization; allowed: not_determined, granted, denied",
+                           "permission")
     if perm == "not_determined" and state.permission != "not_determined":
-        raise ApiError(422, "invalid_value", f"profile {name} starts {state.permission} (no "
-                       "permission dialog); allowed: granted, denied", "permission")
+        raise InvalidInput("invalid_value", f"profile {name} starts {state.permission} "
+                           "(no permission dialog); allowed: granted, denied", "permission")
     if perm in ("granted", "denied") and state.permission != perm:
         apply_settings_change(state, profile, perm == "granted")
     return s.DeviceRecord(user_id=body.user_id, platform=body.platform,
@@ -152,7 +153,7 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
             return cid, None
         case s.OsDialogResult(outcome=outcome, campaign_id=cid):
             if dialogs_left(st, profile) == 0:
-                raise ApiError(409, "no_dialog_left", f"this device cannot see an OS dialog now "
+                raise Conflict("no_dialog_left", f"this device cannot see an OS dialog now "
                                f"(profile {st.profile}, permission {st.permission}, denials "
                                f"{st.denials}); allowed: os_dialog_result only while "
                                "dialogs_left is not 0; nothing in the batch was applied",

@@ -11,14 +11,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from sim.rules.campaigns import Campaign, TriggerFired
-from sim.rules.decision import Decision
+from sim.rules.campaigns import Campaign, Identifier, PolicySettings, TriggerFired
 from sim.rules.permission import DeviceState, DialogOutcome, Permission
 from sim.rules.platforms import Family, Platform
 
 Ident = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")]
 """Device, user and event ids: 1-128 letters, digits or ``_ . : @ -``."""
-CampaignId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+CampaignId = Identifier
+"""Campaign ids and custom event names: the rules' identifiers."""
 UnixTime = Annotated[float, msgspec.Meta(ge=0, le=1e11)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Browser = Literal["chrome", "firefox", "safari"]
@@ -55,24 +55,35 @@ class AppInfo(msgspec.Struct, frozen=True):
     clock: Clock
 
 
-class AppSettings(_In):
-    """``PUT /v1/settings``: the ``sim.rules.campaigns.Policy`` fields other than campaigns.
+class AppSettings(PolicySettings, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``PUT /v1/settings``: the rules' ``PolicySettings`` (every ``Policy`` field but the
+    campaigns), plus ``platforms``.
 
     ``platforms`` overrides fields of the built-in platform profiles, as a
     scenario file's ``[platforms.NAME]`` tables do.
     """
 
-    min_spacing_seconds: NonNegative = 0.0
-    permission_first: bool = True
-    provisional_on_install: bool = False
-    reset_on_reinstall: bool = True
-    platforms: dict[str, dict[str, Any]] = {}
+    platforms: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
 
 class CampaignList(msgspec.Struct, frozen=True):
     """``GET /v1/campaigns``: every campaign, in the order ``decide`` considers them."""
 
     campaigns: list[Campaign]
+
+
+CampaignIn = msgspec.defstruct(
+    "CampaignIn",
+    [(f.name, f.type, f.default) for f in msgspec.structs.fields(Campaign) if f.name != "id"],
+    kw_only=True, frozen=True, forbid_unknown_fields=True)
+"""``PUT /v1/campaigns/{campaign_id}``: a ``Campaign`` without its ``id`` (the path gives
+it). Built from ``Campaign``'s own fields, so the two cannot drift."""
+CampaignIn.__doc__ = "A campaign; the path gives its id."
+
+
+def campaign_from(campaign_id: str, body: Any) -> Campaign:
+    """The ``Campaign`` a ``PUT`` body describes."""
+    return Campaign(id=campaign_id, **msgspec.structs.asdict(body))
 
 
 # --- devices ---------------------------------------------------------------------
@@ -247,10 +258,6 @@ class EligibilityIn(TriggerFired, kw_only=True, frozen=True):
     at: UnixTime | None = None
 
 
-EligibilityOut = Decision
-"""The answer is ``sim.rules.decision.Decision`` itself."""
-
-
 class DeviceReach(msgspec.Struct, frozen=True):
     """One install behind a reachability code."""
 
@@ -296,6 +303,15 @@ class CampaignStats(msgspec.Struct, frozen=True):
     dismissals: int
     shown_reported: int
     """``soft_prompt_shown`` events sent by clients (not counted as impressions)."""
+
+
+class AppStats(msgspec.Struct, frozen=True):
+    """``GET /v1/app/stats``: what the store holds for this app."""
+
+    devices: int
+    """Registered devices (installs)."""
+    events: dict[str, int]
+    """Stored events by type, plus ``impression`` for the impressions eligibility reserved."""
 
 
 class Health(msgspec.Struct, frozen=True):

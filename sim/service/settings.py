@@ -1,67 +1,56 @@
 """One settings object for the service, read from the environment.
 
-``promptsim serve`` writes its flags into these variables before it starts the
-server, so every worker process (spawned, not forked) reads the same values.
+Every field is one ``PROMPTSIM_<NAME>`` variable (the field name in capitals);
+an unset or empty variable takes the default. ``promptsim serve`` writes its
+flags into these variables before it starts the server, so every worker process
+(spawned, not forked) reads the same values. A bad value raises
+:class:`SettingsError` naming the variable and what is allowed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-DEFAULT_DB = "promptsim.sqlite3"
-MAX_BODY_BYTES = 1 << 20
-MAX_BATCH_EVENTS = 500
-PG_POOL_SIZE = 8
-DEVICE_CACHE = 50_000
+PREFIX = "PROMPTSIM_"
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}: {raw!r} is not an integer") from None
-    if value < minimum:
-        raise ValueError(f"{name}: {value} is too small; allowed: an integer >= {minimum}")
-    return value
+class SettingsError(ValueError):
+    """A variable of the environment the service cannot use."""
+
+
+def _setting(default: Any, doc: str, minimum: float | None = None) -> Any:
+    return field(default=default, metadata={"doc": doc, "min": minimum})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What the service needs to know to start."""
 
-    db: str = DEFAULT_DB
-    """A SQLite file path (or ``sqlite:///path``) or a ``postgresql://`` URL."""
-    admin_key: str | None = None
-    """Bearer key of ``POST /v1/apps``; without one that endpoint answers 401."""
-    max_body_bytes: int = MAX_BODY_BYTES
-    """Largest request body accepted (413 above)."""
-    max_batch_events: int = MAX_BATCH_EVENTS
-    """Most events in one ``POST .../events`` batch (413 above)."""
-    pg_pool_size: int = PG_POOL_SIZE
-    """Connections in each worker's asyncpg pool."""
-    device_cache: int = DEVICE_CACHE
-    """Decoded device records each SQLite worker keeps for reads (about 1 KB each);
-    0 turns the cache off."""
+    db: str = _setting("promptsim.sqlite3", "a SQLite file path (or sqlite:///path) or a "
+                       "postgresql:// URL")
+    admin_key: str | None = _setting(None, "bearer key of POST /v1/apps; without one that "
+                                     "endpoint answers 401")
+    max_body_bytes: int = _setting(1 << 20, "largest request body accepted (413 above)", 1)
+    max_batch_events: int = _setting(500, "most events in one POST .../events batch "
+                                     "(413 above)", 1)
+    pg_pool_size: int = _setting(8, "connections in each worker's asyncpg pool", 1)
+    device_cache: int = _setting(50_000, "decoded device records each SQLite worker keeps "
+                                 "for reads (about 1 KB each); 0 turns the cache off", 0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read ``PROMPTSIM_DB``, ``PROMPTSIM_ADMIN_KEY``, ``PROMPTSIM_MAX_BODY_BYTES``,
-        ``PROMPTSIM_MAX_BATCH_EVENTS``, ``PROMPTSIM_PG_POOL_SIZE`` and
-        ``PROMPTSIM_DEVICE_CACHE``."""
+        """Read every field from its ``PROMPTSIM_*`` variable."""
         e = os.environ if env is None else env
-        return cls(
-            db=e.get("PROMPTSIM_DB") or DEFAULT_DB,
-            admin_key=e.get("PROMPTSIM_ADMIN_KEY") or None,
-            max_body_bytes=_int(e, "PROMPTSIM_MAX_BODY_BYTES", MAX_BODY_BYTES),
-            max_batch_events=_int(e, "PROMPTSIM_MAX_BATCH_EVENTS", MAX_BATCH_EVENTS),
-            pg_pool_size=_int(e, "PROMPTSIM_PG_POOL_SIZE", PG_POOL_SIZE),
-            device_cache=_int(e, "PROMPTSIM_DEVICE_CACHE", DEVICE_CACHE, minimum=0),
-        )
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = e.get(env_name(f.name))
+            if raw is not None and raw != "":
+                values[f.name] = _cast(f, raw)
+        return cls(**values)
 
     @property
     def is_postgres(self) -> bool:
@@ -72,3 +61,33 @@ class Settings:
     def sqlite_path(self) -> str:
         """The SQLite file of ``db`` (``sqlite:///`` prefix removed)."""
         return self.db.removeprefix("sqlite:///").removeprefix("sqlite://")
+
+
+def env_name(name: str) -> str:
+    """The variable of a settings field: ``max_body_bytes`` -> ``PROMPTSIM_MAX_BODY_BYTES``."""
+    return PREFIX + name.upper()
+
+
+_KINDS: dict[str, tuple[type, str]] = {
+    "int": (int, "an integer"), "float": (float, "a number"),
+    "str": (str, "text"), "str | None": (str, "text"),
+}
+
+
+def _cast(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind, words = _KINDS[str(f.type)]
+    name = env_name(f.name)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: {raw!r} is not {words}") from None
+    low = f.metadata["min"]
+    if low is not None and value < low:
+        raise SettingsError(f"{name}: {value} is too small; allowed: {words} >= {low}")
+    return value
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """``(variable, default, meaning)`` of every setting, for help texts and docs."""
+    return [(env_name(f.name), repr(f.default), f.metadata["doc"])
+            for f in dataclasses.fields(Settings)]

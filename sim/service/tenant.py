@@ -1,6 +1,8 @@
-"""One app's rules in memory: its ``Policy``, platform profiles and clock.
+"""Apps (the service's tenants): who they are, and their rules in memory.
 
-Each worker caches a :class:`Tenant` per app and rebuilds it when the app's
+An :class:`App` is what a key authenticates: id, name, clock. A :class:`Tenant`
+is that app as the rules see it: its ``Policy``, platform profiles and clock.
+Each worker caches a ``Tenant`` per app and rebuilds it when the app's
 ``policy_version`` (bumped by every campaign or settings write) changes. The
 cache only saves decoding; device state is always read inside the device's
 transaction, so once-only guarantees never depend on it.
@@ -14,13 +16,22 @@ from dataclasses import dataclass
 
 import msgspec
 
-from sim.rules.campaigns import Campaign, Policy
+from sim.rules.campaigns import Campaign, Policy, policy_settings
 from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
-from sim.service.errors import ApiError
+from sim.service.errors import InvalidInput
 from sim.service.schemas import AppSettings, Clock
 
 _campaign = msgspec.json.Decoder(Campaign)
 _settings = msgspec.json.Decoder(AppSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """An app (a tenant of the service) as stored: its key's hash finds it."""
+
+    app_id: str
+    name: str
+    clock: Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +49,8 @@ class Tenant:
         """The rules' time in days: the client's ``at`` (client clock) or the server's."""
         if self.clock == "client":
             if at is None:
-                raise ApiError(422, "missing_field", "this app uses the client clock: "
-                               "'at' (Unix seconds) is required", field)
+                raise InvalidInput("missing_field", "this app uses the client clock: 'at' "
+                                   "(Unix seconds) is required", field)
             return at / 86400.0
         return time.time() / 86400.0
 
@@ -49,33 +60,30 @@ class Tenant:
 
 
 def profiles_for(settings: AppSettings) -> dict[str, PlatformProfile]:
-    """Built-in profiles with the app's overrides; 422 naming the field if one is bad.
+    """Built-in profiles with the app's overrides; :class:`InvalidInput` naming the field
+    if one is bad.
 
     ``name`` and ``platform`` are identities, not rules: they cannot be overridden.
     """
     for name, fields in settings.platforms.items():
         for fixed in ("name", "platform"):
             if fixed in fields:
-                raise ApiError(422, "invalid_value", f"{fixed} identifies the profile and "
-                               "cannot be overridden; allowed: its rule fields",
-                               f"platforms.{name}.{fixed}")
+                raise InvalidInput("invalid_value", f"{fixed} identifies the profile and "
+                                   "cannot be overridden; allowed: its rule fields",
+                                   f"platforms.{name}.{fixed}")
     try:
         return override_profiles(DEFAULT_PROFILES, settings.platforms)
     except ValueError as exc:
         text = str(exc)
         field, _, detail = text.partition(": ")
-        raise ApiError(422, "invalid_value", detail or text, field or "platforms") from None
+        raise InvalidInput("invalid_value", detail or text, field or "platforms") from None
 
 
-def build_tenant(app_id: str, clock: str, version: int, settings_doc: bytes | None,
+def build_tenant(app_id: str, clock: Clock, version: int, settings_doc: bytes | None,
                  campaign_docs: Iterable[bytes]) -> Tenant:
     """Assemble a :class:`Tenant` from the stored JSON documents."""
     settings = _settings.decode(settings_doc) if settings_doc else AppSettings()
     campaigns = tuple(_campaign.decode(d) for d in campaign_docs)
-    policy = Policy(campaigns=campaigns, min_spacing_seconds=settings.min_spacing_seconds,
-                    permission_first=settings.permission_first,
-                    provisional_on_install=settings.provisional_on_install,
-                    reset_on_reinstall=settings.reset_on_reinstall)
-    assert clock in ("server", "client")
-    return Tenant(app_id=app_id, clock=clock, version=version, policy=policy,  # type: ignore[arg-type]
+    policy = Policy(campaigns=campaigns, **policy_settings(settings))
+    return Tenant(app_id=app_id, clock=clock, version=version, policy=policy,
                   profiles=profiles_for(settings), settings=settings)

@@ -14,11 +14,12 @@ from typing import Any
 import msgspec
 
 from sim.loadtest.device import Call, Device, Sleep
-from sim.loadtest.world import World, campaign_docs, read_scenario, settings_doc
+from sim.loadtest.world import World, read_scenario, settings_doc
 from sim.rules.permission import dialogs_left
 from sim.service import ops
 from sim.service import schemas as s
-from sim.service.errors import ApiError
+from sim.service.errors import ServiceError
+from sim.service.http.errors import render
 from sim.service.tenant import build_tenant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,7 @@ class OpsService:
 
     def __init__(self, w: World) -> None:
         self.tenant = build_tenant("app", "client", 1, settings_doc(w.scenario, w.strategy),
-                                   [d for _, d in campaign_docs(w.strategy)])
+                                   [msgspec.json.encode(c) for c in w.strategy.campaigns])
         self.devices: dict[str, s.DeviceRecord] = {}
         self.events: dict[str, list[tuple[str, str, float | None, str | None, str | None]]] = {}
         self._device = msgspec.json.Decoder(s.DeviceIn)
@@ -91,8 +92,9 @@ class OpsService:
             if d.show:
                 self.events[did].append(ops.reserve(rec, d, t.now(q.at), q.at))
             return 200, msgspec.json.encode(d)
-        except ApiError as exc:
-            return exc.status, msgspec.json.encode(exc.body)
+        except ServiceError as exc:
+            status, body, _ = render(exc)
+            return status, body
 
 
 class FakeApi:

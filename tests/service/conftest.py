@@ -24,7 +24,7 @@ import httpx
 import pytest
 from service_helpers import ADMIN
 
-from sim.service.http.app import App
+from sim.service.http.service import Service
 from sim.service.settings import Settings
 
 PG_BASE = os.environ.get("PROMPTSIM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -140,7 +140,7 @@ def sqlite_service(sqlite_url: str) -> Iterator[Api]:
 
 def _service(db: str) -> Iterator[Api]:
     loop = asyncio.new_event_loop()
-    app = App(Settings(db=db, admin_key=ADMIN))
+    app = Service(Settings(db=db, admin_key=ADMIN))
     loop.run_until_complete(app.startup())
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                              base_url="http://service")

@@ -10,6 +10,7 @@ import msgspec
 from service_helpers import DAY, T0, eligible, ev, install, once_campaign
 
 from sim.rules.campaigns import Campaign, Policy
+from sim.service import schemas as s
 
 
 def test_health_metrics_openapi_docs(service):
@@ -57,12 +58,13 @@ def test_campaigns_put_get_list(api):
     assert r.json()["id"] == "later"
     assert r.json()["trigger"] == {"type": "session_time", "seconds": 30.0}
     once_campaign(api, "welcome", priority=9)
-    again = api.put("/v1/campaigns/later", r.json() | {"priority": 1})
+    body = {k: v for k, v in r.json().items() if k != "id"}
+    again = api.put("/v1/campaigns/later", body | {"priority": 1})
     assert again.status_code == 200  # replaced
     assert api.get("/v1/campaigns/later").json()["priority"] == 1
     listed = [c["id"] for c in api.get("/v1/campaigns").json()["campaigns"]]
     assert listed == ["welcome", "later"]  # the order decide() considers them
-    backoff = api.put("/v1/campaigns/b", {"id": "b", "frequency": {"type": "backoff",
+    backoff = api.put("/v1/campaigns/b", {"frequency": {"type": "backoff",
                                                                     "gap_days": 1}})
     assert backoff.json()["frequency"] == {"type": "backoff", "gap_days": 1.0, "factor": 2.0,
                                            "limit": None}
@@ -204,6 +206,34 @@ def test_campaign_stats(api):
         "campaign_id": "welcome", "impressions": 4, "clicks": 4, "os_dialogs": 3, "allows": 1,
         "denials": 2, "settings_opened": 1, "opt_ins": 2, "dismissals": 0,
         "shown_reported": 1}
+
+
+def test_app_stats_counts_devices_and_stored_events(api, service):
+    """``GET /v1/app/stats`` holds the app's devices and stored events per type (impressions
+    reserved by eligibility included; retried events stored once; other apps not counted)."""
+    once_campaign(api)
+    install(api, "d1")
+    install(api, "d2", "u2", platform="ios")
+    assert eligible(api, "d1")["show"]
+    batch = {"events": [ev("soft_prompt_dismissed", T0 + 11, campaign_id="welcome"),
+                        ev("custom_event", T0 + 12, name="order_placed")]}
+    for _ in range(2):  # a retry stores nothing more
+        assert api.post("/v1/devices/d1/events", batch).status_code == 200
+    install(service.new_app(), "other")
+    assert api.get("/v1/app/stats").json() == {"devices": 2, "events": {
+        "custom_event": 1, "impression": 1, "session_start": 2, "soft_prompt_dismissed": 1}}
+
+
+def test_openapi_paths_are_the_route_table(service):
+    """The spec documents exactly the routes the router serves, with their path parameters'
+    patterns (the same types validate them)."""
+    from sim.service.http.routes import ROUTES
+
+    spec = service.get("/openapi.json").json()
+    served = sorted((r.method.lower(), r.path) for r in ROUTES)
+    assert sorted((m, p) for p, ops in spec["paths"].items() for m in ops) == served
+    param = spec["paths"]["/v1/devices/{device_id}"]["get"]["parameters"][0]
+    assert param["schema"]["pattern"] == msgspec.json.schema(s.Ident)["pattern"]
 
 
 def test_server_clock_ignores_client_time(service):

@@ -12,7 +12,7 @@ def test_concurrent_writes_share_commits_and_fail_alone(sqlite_service):
     once_campaign(api, frequency={"type": "every_time"})
     for i in range(8):
         install(api, f"d{i}", f"u{i}")
-    store = sqlite_service.http._transport.app.store  # the in-process App's store
+    store = sqlite_service.http._transport.app.store  # the in-process Service's store
     before = store._commits.batches
 
     async def burst():

@@ -12,20 +12,20 @@ import pytest
 from service_helpers import ADMIN, T0, ev, install, once_campaign
 
 from sim.rules.permission import DeviceState
-from sim.service.http.app import App
+from sim.service.http.service import Service
 from sim.service.schemas import DeviceRecord
 from sim.service.settings import Settings
 from sim.service.storage.record_cache import RecordCache
 
 
 class _Worker:
-    """One in-process App on a SQLite file: a stand-in for one server worker."""
+    """One in-process Service on a SQLite file: a stand-in for one server worker."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, db: str, cache: int = 1000) -> None:
         self.loop = loop
-        self.app = App(Settings(db=db, admin_key=ADMIN, device_cache=cache))
-        loop.run_until_complete(self.app.startup())
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
+        self.service = Service(Settings(db=db, admin_key=ADMIN, device_cache=cache))
+        loop.run_until_complete(self.service.startup())
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.service),
                                       base_url="http://worker")
         self.key = ""
 
@@ -42,11 +42,11 @@ class _Worker:
 
     def close(self) -> None:
         self.loop.run_until_complete(self.http.aclose())
-        self.loop.run_until_complete(self.app.shutdown())
+        self.loop.run_until_complete(self.service.shutdown())
 
     @property
     def records(self) -> RecordCache:
-        return self.app.store.records  # type: ignore[attr-defined, no-any-return]
+        return self.service.store.records  # type: ignore[attr-defined, no-any-return]
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
-"""A minimal ASGI layer: requests, responses, a router and body limits.
+"""A minimal ASGI layer: requests, responses, routes, the router and body limits.
 
-No framework: a route is ``(method, "/v1/devices/{device_id}", handler,
-auth)``; a handler is ``async def handler(req) -> (status, body, content_type)``.
-The router answers 404 for an unknown path and 405 (with ``Allow``) for a
-known path with another method.
+No framework: a :class:`Route` is a method, a path template, a handler, who may
+call it and what it takes and answers (the OpenAPI document is generated from
+the route table); a handler is ``async def handler(req) -> (status, body,
+content_type)``. The router answers 404 for an unknown path, 405 (with
+``Allow``) for a known path with another method, and 422 for a path parameter
+that does not fit its type.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
+from msgspec import inspect as mi
 
-from sim.service.errors import ApiError, from_validation
+from sim.service.errors import InvalidInput
+from sim.service.http.errors import HttpError, from_validation
 
 if TYPE_CHECKING:
-    from sim.service.auth import AppRow
-    from sim.service.http.app import App
+    from sim.service.http.service import Service
+    from sim.service.tenant import App
 
 JSON = b"application/json"
 Response = tuple[int, bytes, bytes]
@@ -46,9 +50,10 @@ class Request:
     path: str
     params: dict[str, str]
     headers: list[tuple[bytes, bytes]]
-    body: bytes
-    service: App
-    app: AppRow | None = None
+    service: Service
+    data: Any = None
+    """The decoded body (routes with a ``body`` type)."""
+    caller: App | None = None
     """The authenticated app (routes with ``auth="app"``)."""
 
     def header(self, name: bytes) -> bytes | None:
@@ -59,35 +64,63 @@ class Request:
         return None
 
     @property
-    def tenant_app(self) -> AppRow:
-        """The authenticated app; routes with ``auth="app"`` always have one."""
-        assert self.app is not None
-        return self.app
+    def app(self) -> App:
+        """The app whose key authenticated this request (routes with ``auth="app"``)."""
+        assert self.caller is not None
+        return self.caller
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A path template, its method, handler and who may call it."""
+    """A path template, its method, handler, who may call it, and what it takes and answers."""
 
     method: str
     path: str
     handler: Handler
+    summary: str
     auth: Auth = "app"
+    body: Any = None
+    """The msgspec type of the JSON body, decoded into ``Request.data``; None: no body."""
+    out: Any = None
+    """The msgspec type of the answer, or a content type (``text/plain``) for text."""
+    ok: tuple[int, ...] = (200,)
+    """Success statuses."""
+    errors: tuple[int, ...] = ()
+    """Error statuses besides those every route of its kind has (401, 400, 413, 422, 503)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Path parameter types (msgspec), by name; each ``{name}`` of ``path`` has one."""
     segments: tuple[str, ...] = field(default=(), init=False)
     regex: re.Pattern[str] = field(default=re.compile(""), init=False)
     """The template without its outer slashes; ``{name}`` matches one non-empty segment."""
+    checks: tuple[tuple[str, re.Pattern[str]], ...] = field(default=(), init=False)
 
     def __post_init__(self) -> None:
         segments = tuple(self.path.strip("/").split("/"))
         pattern = "/".join(f"(?P<{s[1:-1]}>[^/]+)" if s[0] == "{" else re.escape(s)
                            for s in segments)
+        names = [s[1:-1] for s in segments if s[0] == "{"]
+        if sorted(names) != sorted(self.params):
+            raise ValueError(f"{self.path}: parameters {names} need types, got {self.params}")
         object.__setattr__(self, "segments", segments)
         object.__setattr__(self, "regex", re.compile(pattern))
+        checks = []
+        for n in names:
+            info = mi.type_info(self.params[n])
+            assert isinstance(info, mi.StrType) and info.pattern, f"{n}: a string with a pattern"
+            checks.append((n, re.compile(info.pattern)))
+        object.__setattr__(self, "checks", tuple(checks))
 
     def match(self, trimmed: str) -> dict[str, str] | None:
         """Path parameters if ``trimmed`` (a path without outer slashes) fits this template."""
         m = self.regex.fullmatch(trimmed)
         return m.groupdict() if m is not None else None
+
+    def check(self, params: dict[str, str]) -> None:
+        """422 naming the first path parameter that does not fit its type."""
+        for name, pattern in self.checks:
+            if pattern.search(params[name]) is None:
+                raise InvalidInput("invalid_value", f"{params[name]!r} is not a valid {name}; "
+                                   f"allowed: a string matching {pattern.pattern}", name)
 
 
 class Router:
@@ -106,7 +139,7 @@ class Router:
                 self._static[(r.method, r.path)] = r
 
     def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
-        """The route and its parameters; ApiError 404 or 405 otherwise."""
+        """The route and its checked parameters; 404, 405 or 422 otherwise."""
         r = self._static.get((method, path))
         if r is not None:
             return r, {}
@@ -116,20 +149,21 @@ class Router:
             for r in self._dynamic.get((method, n, last), ()):
                 params = r.match(trimmed)
                 if params is not None:
+                    r.check(params)
                     return r, params
         allowed = [r.method for r in self.routes
                    if (r.match(trimmed) is not None if "{" in r.path else r.path == path)]
         if allowed:
             allow = ", ".join(sorted(set(allowed)))
-            raise ApiError(405, "method_not_allowed", f"{method} is not allowed on {path}; "
-                           f"allowed: {allow}", headers=[(b"allow", allow.encode())])
-        raise ApiError(404, "not_found", f"no route {path}; the paths are listed in "
-                       "/openapi.json and /docs")
+            raise HttpError(405, "method_not_allowed", f"{method} is not allowed on {path}; "
+                            f"allowed: {allow}", headers=[(b"allow", allow.encode())])
+        raise HttpError(404, "not_found", f"no route {path}; the paths are listed in "
+                        "/openapi.json and /docs")
 
 
-def _too_big(limit: int) -> ApiError:
-    return ApiError(413, "body_too_large", f"the body exceeds {limit} bytes; send at most "
-                    f"{limit} bytes (split event batches)")
+def _too_big(limit: int) -> HttpError:
+    return HttpError(413, "body_too_large", f"the body exceeds {limit} bytes; send at most "
+                     f"{limit} bytes (split event batches)")
 
 
 async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit: int) -> bytes:
@@ -139,7 +173,7 @@ async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit:
             try:
                 declared = int(v)
             except ValueError:
-                raise ApiError(400, "invalid_header", "Content-Length is not an integer") \
+                raise HttpError(400, "invalid_header", "Content-Length is not an integer") \
                     from None
             if declared > limit:
                 raise _too_big(limit)
@@ -175,11 +209,17 @@ async def send_response(send: Send, status: int, body: bytes, content_type: byte
     await send({"type": "http.response.body", "body": body})
 
 
-def decode(body: bytes, decoder: msgspec.json.Decoder[Any], root: Any) -> Any:
-    """Decode and validate a JSON body; 400 / 422 naming the field otherwise."""
+_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+def decode(body: bytes, root: Any) -> Any:
+    """Decode and validate a JSON body of type ``root``; 400 / 422 naming the field otherwise."""
     if not body:
-        raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
+        raise HttpError(400, "invalid_json", "the body is empty; send a JSON object")
+    dec = _decoders.get(root)
+    if dec is None:
+        dec = _decoders[root] = msgspec.json.Decoder(root)
     try:
-        return decoder.decode(body)
+        return dec.decode(body)
     except msgspec.DecodeError as exc:
         raise from_validation(exc, root, body) from None

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from sim.rules.decision import Decision
 from sim.rules.permission import dialogs_left
 from sim.service import ops
-from sim.service.errors import ApiError, not_found
-from sim.service.http.asgi import Request, Response, decode, json_response
+from sim.service.errors import Conflict, not_found
+from sim.service.http.asgi import Request, Response, json_response
+from sim.service.http.errors import HttpError
 from sim.service.ops import EventRow
 from sim.service.schemas import DeviceIn, DeviceRecord, EligibilityIn, EventBatch, EventsResult
 from sim.service.tenant import Tenant
 
-_device_in = msgspec.json.Decoder(DeviceIn)
-_batch = msgspec.json.Decoder(EventBatch)
-_eligibility = msgspec.json.Decoder(EligibilityIn)
-
 
 async def create_device(req: Request) -> Response:
     """``POST /v1/devices``: register an install (201; 409 if the id exists)."""
-    body: DeviceIn = decode(req.body, _device_in, DeviceIn)
+    body: DeviceIn = req.data
     store = req.service.store
-    tenant = await store.tenant(req.tenant_app)
+    tenant = await store.tenant(req.app)
     rec = ops.new_device(tenant, body)
     if not await store.create_device(tenant.app_id, body.device_id, rec):
-        raise ApiError(409, "device_exists", f"device {body.device_id!r} is already registered; "
+        raise Conflict("device_exists", f"device {body.device_id!r} is already registered; "
                        "report a reinstall as a 'reinstalled' event", "device_id")
     return json_response(201, ops.view(tenant, body.device_id, rec))
 
@@ -33,7 +28,7 @@ async def create_device(req: Request) -> Response:
 async def get_device(req: Request) -> Response:
     """``GET /v1/devices/{device_id}``: state and ``dialogs_left``."""
     device_id = req.params["device_id"]
-    found = await req.service.store.read_device(req.tenant_app, device_id)
+    found = await req.service.store.read_device(req.app, device_id)
     if found is None:
         raise not_found("device", device_id, "device_id")
     tenant, rec = found
@@ -42,11 +37,11 @@ async def get_device(req: Request) -> Response:
 
 async def post_events(req: Request) -> Response:
     """``POST /v1/devices/{device_id}/events``: a batch, all or nothing."""
-    batch: EventBatch = decode(req.body, _batch, EventBatch)
+    batch: EventBatch = req.data
     limit = req.service.settings.max_batch_events
     if len(batch.events) > limit:
-        raise ApiError(413, "batch_too_large", f"{len(batch.events)} events in one batch; "
-                       f"send at most {limit}", "events")
+        raise HttpError(413, "batch_too_large", f"{len(batch.events)} events in one batch; "
+                        f"send at most {limit}", "events")
     events = batch.events
 
     def apply(t: Tenant, rec: DeviceRecord, existing: set[str]
@@ -57,7 +52,7 @@ async def post_events(req: Request) -> Response:
                             dialogs_left=dialogs_left(st, t.profile(st.profile))), rows
 
     result = await req.service.store.device_tx(
-        req.tenant_app, req.params["device_id"], [e.event_id for e in events], apply)
+        req.app, req.params["device_id"], [e.event_id for e in events], apply)
     req.service.metrics.events_seen(result.new, result.duplicate)
     return json_response(200, result)
 
@@ -69,10 +64,10 @@ async def eligibility(req: Request) -> Response:
     ``show`` is re-decided under the device lock and recorded in the same
     transaction, so two simultaneous requests cannot both get a once-only prompt.
     """
-    body: EligibilityIn = decode(req.body, _eligibility, EligibilityIn)
+    body: EligibilityIn = req.data
     device_id = req.params["device_id"]
     store = req.service.store
-    found = await store.read_device(req.tenant_app, device_id)
+    found = await store.read_device(req.app, device_id)
     if found is None:
         raise not_found("device", device_id, "device_id")
     tenant, rec = found
@@ -83,7 +78,7 @@ async def eligibility(req: Request) -> Response:
             d = ops.decision(t, rec, body, now)
             return d, [ops.reserve(rec, d, now, body.at)] if d.show else []
 
-        d = await store.device_tx(req.tenant_app, device_id, (), reserve)
+        d = await store.device_tx(req.app, device_id, (), reserve)
     req.service.metrics.decision(d.reason)
     return json_response(200, d)
 
@@ -91,7 +86,7 @@ async def eligibility(req: Request) -> Response:
 async def reachability(req: Request) -> Response:
     """``GET /v1/users/{user_id}/reachability``: 200 / 201 / 202 per platform family."""
     user_id = req.params["user_id"]
-    devices = await req.service.store.user_devices(req.tenant_app.app_id, user_id)
+    devices = await req.service.store.user_devices(req.app.app_id, user_id)
     if not devices:
         raise not_found("user", user_id, "user_id")
     return json_response(200, ops.reachability(user_id, devices))
@@ -101,7 +96,7 @@ async def campaign_stats(req: Request) -> Response:
     """``GET /v1/campaigns/{campaign_id}/stats``."""
     cid = req.params["campaign_id"]
     store = req.service.store
-    tenant = await store.tenant(req.tenant_app)
+    tenant = await store.tenant(req.app)
     if tenant.policy.campaign(cid) is None:
         raise not_found("campaign", cid, "campaign_id")
     counts = await store.campaign_counts(tenant.app_id, cid)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.service.errors import ApiError
+from sim.service.errors import Unavailable
 from sim.service.http import openapi as spec
 from sim.service.http.asgi import JSON, Request, Response, json_response
 from sim.service.schemas import Health
@@ -13,7 +13,7 @@ async def healthz(req: Request) -> Response:
     try:
         await req.service.store.ping()
     except Exception as exc:
-        raise ApiError(503, "unavailable", f"the store does not answer ({exc})") from None
+        raise Unavailable("unavailable", f"the store does not answer ({exc})") from None
     return json_response(200, Health(status="ok", store=req.service.store.kind))
 
 

@@ -16,12 +16,11 @@ from typing import Any
 import asyncpg
 
 from sim.service import auth
-from sim.service.auth import AppRow
 from sim.service.errors import not_found
-from sim.service.schemas import AppCreated, DeviceRecord
+from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord
 from sim.service.storage.migrations import migrate_postgres
 from sim.service.storage.store import T, TenantCache, TxFn, encode, record_decoder
-from sim.service.tenant import Tenant
+from sim.service.tenant import App, Tenant
 
 _DEVICE = ("SELECT d.doc, a.policy_version FROM devices d JOIN apps a ON a.id = d.app_id "
            "WHERE d.app_id = $1 AND d.device_id = $2")
@@ -60,21 +59,21 @@ class PostgresStore:
         """Raise if the server does not answer."""
         await self.pool.fetchval("SELECT 1")
 
-    async def create_app(self, name: str, clock: str) -> AppCreated:
+    async def create_app(self, name: str, clock: Clock) -> AppCreated:
         """Insert an app; only the key's hash is kept."""
         key, app_id = auth.new_key(), auth.new_app_id()
         await self.pool.execute("INSERT INTO apps (id, name, clock, key_hash, created_at) "
                                 "VALUES ($1, $2, $3, $4, $5)",
                                 app_id, name, clock, auth.key_hash(key), time.time())
-        return AppCreated(app_id=app_id, name=name, clock=clock, api_key=key)  # type: ignore[arg-type]
+        return AppCreated(app_id=app_id, name=name, clock=clock, api_key=key)
 
-    async def app_by_key(self, key_hash: str) -> AppRow | None:
+    async def app_by_key(self, key_hash: str) -> App | None:
         """The app of a key hash."""
         row = await self.pool.fetchrow("SELECT id, name, clock FROM apps WHERE key_hash = $1",
                                        key_hash)
-        return AppRow(*row) if row else None
+        return App(*row) if row else None
 
-    async def _tenant(self, con: Any, app: AppRow, version: int | None = None) -> Tenant:
+    async def _tenant(self, con: Any, app: App, version: int | None = None) -> Tenant:
         if version is not None:
             t = self._tenants.get(app.app_id, version)
             if t is not None:
@@ -90,7 +89,7 @@ class PostgresStore:
                                                   app.app_id)]
         return self._tenants.build(app, row[0], row[1], docs)
 
-    async def tenant(self, app: AppRow) -> Tenant:
+    async def tenant(self, app: App) -> Tenant:
         """The app's policy, rebuilt when its version moved."""
         async with self.pool.acquire() as con:
             return await self._tenant(con, app)
@@ -118,7 +117,7 @@ class PostgresStore:
             app_id, device_id, record.user_id, encode(record), time.time())
         return status.endswith(" 1")
 
-    async def read_device(self, app: AppRow, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
+    async def read_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
         """The committed record (no lock)."""
         async with self.pool.acquire() as con:
             row = await con.fetchrow(_DEVICE, app.app_id, device_id)
@@ -126,7 +125,7 @@ class PostgresStore:
                 return None
             return await self._tenant(con, app, row[1]), record_decoder.decode(row[0])
 
-    async def device_tx(self, app: AppRow, device_id: str, event_ids: Sequence[str],
+    async def device_tx(self, app: App, device_id: str, event_ids: Sequence[str],
                         fn: TxFn[T]) -> T:
         """Lock the row (``FOR UPDATE``), apply ``fn``, write, commit."""
         async with self.pool.acquire() as con, con.transaction():
@@ -151,6 +150,16 @@ class PostgresStore:
                     [(app.app_id, device_id, eid, kind, at, now, cid, d)
                      for eid, kind, at, cid, d in rows])
         return result
+
+    async def app_stats(self, app_id: str) -> AppStats:
+        """Devices and stored events by kind."""
+        async with self.pool.acquire() as con, con.transaction(isolation="repeatable_read",
+                                                               readonly=True):
+            devices = await con.fetchval("SELECT count(*) FROM devices WHERE app_id = $1",
+                                         app_id)
+            rows = await con.fetch("SELECT kind, count(*) FROM events WHERE app_id = $1 "
+                                   "GROUP BY kind ORDER BY kind", app_id)
+        return AppStats(devices=devices, events={r[0]: r[1] for r in rows})
 
     async def user_devices(self, app_id: str, user_id: str) -> list[tuple[str, DeviceRecord]]:
         """Every device of the user, by id."""

@@ -16,14 +16,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sim.service import auth
-from sim.service.auth import AppRow
-from sim.service.errors import ApiError, not_found
-from sim.service.schemas import AppCreated, DeviceRecord
+from sim.service.errors import Unavailable, not_found
+from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord
 from sim.service.storage.group_commit import Checkpointer, GroupCommit
 from sim.service.storage.migrations import migrate_sqlite
 from sim.service.storage.record_cache import RecordCache
 from sim.service.storage.store import T, TenantCache, TxFn, encode, record_decoder
-from sim.service.tenant import Tenant
+from sim.service.tenant import App, Tenant
 
 _DEVICE = ("SELECT d.doc, a.policy_version FROM devices d JOIN apps a ON a.id = d.app_id "
            "WHERE d.app_id = ? AND d.device_id = ?")
@@ -46,9 +45,8 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _busy(exc: sqlite3.OperationalError) -> ApiError:
-    return ApiError(503, "busy", f"the database is busy ({exc}); retry the request",
-                    headers=[(b"retry-after", b"1")])
+def _busy(exc: sqlite3.OperationalError) -> Unavailable:
+    return Unavailable("busy", f"the database is busy ({exc}); retry the request")
 
 
 class SqliteStore:
@@ -121,21 +119,21 @@ class SqliteStore:
         """Raise if the file cannot be read."""
         self.conn.execute("SELECT 1 FROM schema_migrations LIMIT 1").fetchone()
 
-    async def create_app(self, name: str, clock: str) -> AppCreated:
+    async def create_app(self, name: str, clock: Clock) -> AppCreated:
         """Insert an app; the key is returned once and only its hash is kept."""
         key, app_id = auth.new_key(), auth.new_app_id()
         self.conn.execute("INSERT INTO apps (id, name, clock, key_hash, created_at) "
                           "VALUES (?, ?, ?, ?, ?)",
                           (app_id, name, clock, auth.key_hash(key), time.time()))
-        return AppCreated(app_id=app_id, name=name, clock=clock, api_key=key)  # type: ignore[arg-type]
+        return AppCreated(app_id=app_id, name=name, clock=clock, api_key=key)
 
-    async def app_by_key(self, key_hash: str) -> AppRow | None:
+    async def app_by_key(self, key_hash: str) -> App | None:
         """The app of a key hash."""
         row = self.conn.execute("SELECT id, name, clock FROM apps WHERE key_hash = ?",
                                 (key_hash,)).fetchone()
-        return AppRow(*row) if row else None
+        return App(*row) if row else None
 
-    def _tenant(self, app: AppRow, version: int | None = None) -> Tenant:
+    def _tenant(self, app: App, version: int | None = None) -> Tenant:
         c = self.conn
         if version is not None:
             t = self._tenants.get(app.app_id, version)
@@ -152,7 +150,7 @@ class SqliteStore:
                                         (app.app_id,))]
         return self._tenants.build(app, version, settings, docs)
 
-    async def tenant(self, app: AppRow) -> Tenant:
+    async def tenant(self, app: App) -> Tenant:
         """The app's policy, rebuilt when its version moved."""
         return self._tenant(app)
 
@@ -186,7 +184,7 @@ class SqliteStore:
                            (app_id, device_id, record.user_id, encode(record),
                             time.time())) == 1
 
-    async def read_device(self, app: AppRow, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
+    async def read_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
         """The committed record (no lock), from the record cache when it has it: shared,
         so the caller must not change it."""
         key = (app.app_id, device_id)
@@ -203,7 +201,7 @@ class SqliteStore:
         self.records.put(key, rec)
         return self._tenant(app, row[1]), rec
 
-    async def device_tx(self, app: AppRow, device_id: str, event_ids: Sequence[str],
+    async def device_tx(self, app: App, device_id: str, event_ids: Sequence[str],
                         fn: TxFn[T]) -> T:
         """Read, apply ``fn`` and write inside the next group transaction (``BEGIN
         IMMEDIATE``: the write lock across workers); answer after its commit."""
@@ -211,7 +209,7 @@ class SqliteStore:
         return await self._commits.run(
             lambda c: self._device_op(c, app, device_id, event_ids, fn))
 
-    def _device_op(self, c: sqlite3.Connection, app: AppRow, device_id: str,
+    def _device_op(self, c: sqlite3.Connection, app: App, device_id: str,
                    event_ids: Sequence[str], fn: TxFn[T]) -> T:
         row = c.execute(_DEVICE, (app.app_id, device_id)).fetchone()
         if row is None:
@@ -234,6 +232,15 @@ class SqliteStore:
                                           for eid, kind, at, cid, d in rows])
             self.records.stage((app.app_id, device_id), rec)
         return result
+
+    async def app_stats(self, app_id: str) -> AppStats:
+        """Devices and stored events by kind."""
+        c = self.conn
+        devices = c.execute("SELECT count(*) FROM devices WHERE app_id = ?",
+                            (app_id,)).fetchone()[0]
+        events = dict(c.execute("SELECT kind, count(*) FROM events WHERE app_id = ? "
+                                "GROUP BY kind ORDER BY kind", (app_id,)).fetchall())
+        return AppStats(devices=devices, events=events)
 
     async def user_devices(self, app_id: str, user_id: str) -> list[tuple[str, DeviceRecord]]:
         """Every device of the user, by id."""

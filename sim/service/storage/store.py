@@ -9,16 +9,17 @@ function returns -- or nothing, if it raises.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 import msgspec
 
-from sim.service.auth import AppRow
+from sim.service.errors import Unavailable
 from sim.service.ops import EventRow
-from sim.service.schemas import AppCreated, DeviceRecord
+from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord
 from sim.service.settings import Settings
-from sim.service.tenant import Tenant, build_tenant
+from sim.service.tenant import App, Tenant, build_tenant
 
 T = TypeVar("T")
 TxFn = Callable[[Tenant, DeviceRecord, set[str]], tuple[T, list[EventRow]]]
@@ -43,13 +44,13 @@ class Store(Protocol):
     async def ping(self) -> None:
         """Raise if the database does not answer."""
 
-    async def create_app(self, name: str, clock: str) -> AppCreated:
+    async def create_app(self, name: str, clock: Clock) -> AppCreated:
         """A new app with a fresh key."""
 
-    async def app_by_key(self, key_hash: str) -> AppRow | None:
+    async def app_by_key(self, key_hash: str) -> App | None:
         """The app a key hash belongs to."""
 
-    async def tenant(self, app: AppRow) -> Tenant:
+    async def tenant(self, app: App) -> Tenant:
         """The app's current policy and profiles (cached per worker, version-checked)."""
 
     async def put_campaign(self, app_id: str, campaign_id: str, doc: bytes) -> bool:
@@ -61,10 +62,10 @@ class Store(Protocol):
     async def create_device(self, app_id: str, device_id: str, record: DeviceRecord) -> bool:
         """Insert a device; False if it already exists."""
 
-    async def read_device(self, app: AppRow, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
+    async def read_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
         """A device's committed record, without locking; read-only (it may be shared)."""
 
-    async def device_tx(self, app: AppRow, device_id: str, event_ids: Sequence[str],
+    async def device_tx(self, app: App, device_id: str, event_ids: Sequence[str],
                         fn: TxFn[T]) -> T:
         """Run ``fn`` on the locked device and commit its changes atomically (404 if unknown)."""
 
@@ -74,6 +75,9 @@ class Store(Protocol):
     async def campaign_counts(self, app_id: str,
                               campaign_id: str) -> list[tuple[str, str | None, int]]:
         """``(kind, detail, count)`` of the events credited to a campaign."""
+
+    async def app_stats(self, app_id: str) -> AppStats:
+        """Devices and stored events by kind of one app."""
 
 
 class TenantCache:
@@ -91,12 +95,27 @@ class TenantCache:
         """The newest tenant built for the app, whatever its version."""
         return self._by_app.get(app_id)
 
-    def build(self, app: AppRow, version: int, settings: bytes | None,
+    def build(self, app: App, version: int, settings: bytes | None,
               campaigns: list[bytes]) -> Tenant:
         """Build, cache and return a tenant from stored documents."""
         t = build_tenant(app.app_id, app.clock, version, settings, campaigns)
         self._by_app[app.app_id] = t
         return t
+
+
+def as_unavailable(exc: BaseException) -> Unavailable | None:
+    """The store's failure to answer as :class:`Unavailable`, or None for anything else
+    (a bug)."""
+    if isinstance(exc, (sqlite3.OperationalError, OSError)):
+        return Unavailable("unavailable", f"the store is unavailable ({exc}); retry later")
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return None
+    if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                        asyncpg.TooManyConnectionsError)):
+        return Unavailable("unavailable", f"the store is unavailable ({exc}); retry later")
+    return None
 
 
 def open_store(settings: Settings) -> Store:

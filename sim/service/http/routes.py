@@ -1,0 +1,60 @@
+"""The route table: every endpoint, what it takes and answers, and who may call it.
+
+The router serves it and ``/openapi.json`` is generated from it
+(:mod:`sim.service.http.openapi`), so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from sim.rules.campaigns import Campaign
+from sim.rules.decision import Decision
+from sim.service import schemas as s
+from sim.service.http import routes_config as config
+from sim.service.http import routes_devices as devices
+from sim.service.http import routes_meta as meta
+from sim.service.http.asgi import Route
+
+DEVICE = {"device_id": s.Ident}
+USER = {"user_id": s.Ident}
+CAMPAIGN = {"campaign_id": s.CampaignId}
+
+ROUTES: list[Route] = [
+    Route("GET", "/healthz", meta.healthz, "Liveness and store check", auth="none",
+          out=s.Health, errors=(503,)),
+    Route("GET", "/metrics", meta.metrics, "Prometheus metrics of the serving worker",
+          auth="none", out="text/plain"),
+    Route("GET", "/openapi.json", meta.openapi, "This document", auth="none",
+          out="application/json"),
+    Route("GET", "/docs", meta.docs, "Human-readable API docs", auth="none", out="text/html"),
+    Route("POST", "/v1/apps", config.create_app, "Create an app (admin key)", auth="admin",
+          body=s.AppIn, out=s.AppCreated, ok=(201,)),
+    Route("GET", "/v1/app", config.get_app, "The app of this key", out=s.AppInfo),
+    Route("GET", "/v1/app/stats", config.app_stats, "Devices and stored events by type",
+          out=s.AppStats),
+    Route("GET", "/v1/settings", config.get_settings, "The app's policy settings",
+          out=s.AppSettings),
+    Route("PUT", "/v1/settings", config.put_settings, "Replace the policy settings",
+          body=s.AppSettings, out=s.AppSettings),
+    Route("GET", "/v1/campaigns", config.list_campaigns, "All campaigns, in decision order",
+          out=s.CampaignList),
+    Route("GET", "/v1/campaigns/{campaign_id}", config.get_campaign, "One campaign",
+          out=Campaign, errors=(404,), params=CAMPAIGN),
+    Route("PUT", "/v1/campaigns/{campaign_id}", config.put_campaign,
+          "Create (201) or replace (200) a campaign", body=s.CampaignIn, out=Campaign,
+          ok=(200, 201), params=CAMPAIGN),
+    Route("GET", "/v1/campaigns/{campaign_id}/stats", devices.campaign_stats,
+          "Campaign figures", out=s.CampaignStats, errors=(404,), params=CAMPAIGN),
+    Route("POST", "/v1/devices", devices.create_device, "Register an install",
+          body=s.DeviceIn, out=s.DeviceView, ok=(201,), errors=(409,)),
+    Route("GET", "/v1/devices/{device_id}", devices.get_device,
+          "A device's state and dialogs left", out=s.DeviceView, errors=(404,), params=DEVICE),
+    Route("POST", "/v1/devices/{device_id}/events", devices.post_events,
+          "A batch of events, applied all or nothing", body=s.EventBatch, out=s.EventsResult,
+          errors=(404, 409), params=DEVICE),
+    Route("POST", "/v1/devices/{device_id}/eligibility", devices.eligibility,
+          "Should the soft prompt show now?", body=s.EligibilityIn, out=Decision,
+          errors=(404, 409), params=DEVICE),
+    Route("GET", "/v1/users/{user_id}/reachability", devices.reachability,
+          "Reachability per platform family", out=s.Reachability, errors=(404,), params=USER),
+]
+"""Every endpoint."""

@@ -1,0 +1,153 @@
+"""The service as one ASGI application: the request path around the route table.
+
+``asgi_app()`` builds it from :class:`~sim.service.settings.Settings` read from
+the environment (the factory uvicorn's workers import). Lifespan startup opens
+the store and applies migrations.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+import traceback
+
+from sim.service import auth
+from sim.service.errors import ServiceError, Unauthorized
+from sim.service.http.asgi import (
+    JSON,
+    Receive,
+    Request,
+    Route,
+    Router,
+    Scope,
+    Send,
+    decode,
+    read_body,
+    send_response,
+)
+from sim.service.http.errors import render
+from sim.service.http.metrics import Metrics
+from sim.service.http.routes import ROUTES
+from sim.service.settings import Settings
+from sim.service.storage.store import Store, as_unavailable, open_store
+from sim.service.tenant import App
+
+UNAUTHORIZED_DETAIL = "send 'Authorization: Bearer KEY' with the API key of your app"
+
+
+def bearer(header: bytes | None) -> str:
+    """The key of an ``Authorization`` header value; 401 if missing or malformed."""
+    if not header:
+        raise Unauthorized("unauthorized", f"missing credentials; {UNAUTHORIZED_DETAIL}")
+    scheme, _, key = header.decode("latin-1").partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized("unauthorized", f"malformed credentials; {UNAUTHORIZED_DETAIL}")
+    return key
+
+
+class Service:
+    """The eligibility service (an ASGI callable)."""
+
+    def __init__(self, settings: Settings, store: Store | None = None,
+                 routes: list[Route] | None = None) -> None:
+        self.settings = settings
+        self.store = store if store is not None else open_store(settings)
+        self.router = Router(routes if routes is not None else ROUTES)
+        self.metrics = Metrics()
+        self._apps_by_key: dict[str, App] = {}
+        """Key hash -> app: apps never change, so this cache never goes stale."""
+        self._by_header: dict[bytes, App] = {}
+        """Authorization header -> app, for keys already seen (skips hashing)."""
+        self.started = False
+
+    async def startup(self) -> None:
+        """Open the store (migrating it)."""
+        if not self.started:
+            await self.store.open()
+            self.started = True
+
+    async def shutdown(self) -> None:
+        """Close the store."""
+        if self.started:
+            await self.store.close()
+            self.started = False
+
+    async def _authenticate(self, req: Request, kind: str) -> None:
+        header = req.header(b"authorization")
+        key = bearer(header)
+        if kind == "admin":
+            if not auth.is_admin(key, self.settings.admin_key):
+                raise Unauthorized("unauthorized", "this endpoint needs the admin key "
+                                   "(promptsim serve --admin-key or PROMPTSIM_ADMIN_KEY)")
+            return
+        h = auth.key_hash(key)
+        app = self._apps_by_key.get(h)
+        if app is None:
+            app = await self.store.app_by_key(h)
+            if app is None:
+                raise Unauthorized("unauthorized", f"unknown API key; {UNAUTHORIZED_DETAIL}")
+            self._apps_by_key[h] = app
+        if header is not None and len(self._by_header) < 10_000:
+            self._by_header[header] = app
+        req.caller = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(receive, send)
+            return
+        t0 = time.perf_counter()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        route_name = "unmatched"
+        extra: list[tuple[bytes, bytes]] | None = None
+        try:
+            route, params = self.router.resolve(method, path)
+            route_name = route.path
+            req = Request(method, path, params, scope["headers"], self)
+            if route.auth == "app":  # a key already seen: no hashing, no await
+                req.caller = self._by_header.get(req.header(b"authorization") or b"")
+            if req.caller is None and route.auth != "none":
+                await self._authenticate(req, route.auth)
+            if route.body is not None:
+                body = await read_body(receive, req.headers, self.settings.max_body_bytes)
+                req.data = decode(body, route.body)
+            status, out, ctype = await route.handler(req)
+        except ServiceError as exc:
+            (status, out, extra), ctype = render(exc), JSON
+        except Exception as exc:
+            unavailable = as_unavailable(exc)
+            if unavailable is not None:
+                (status, out, extra), ctype = render(unavailable), JSON
+            else:
+                traceback.print_exc(file=sys.stderr)
+                status, out, ctype = 500, (b'{"error":"internal","field":null,"detail":'
+                                           b'"unexpected error; see the server log"}'), JSON
+        await send_response(send, status, out, ctype, extra)
+        self.metrics.observe(method, route_name, status, time.perf_counter() - t0)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+                # Everything alive now lives as long as the server: keep it out of the
+                # cyclic collector's passes, which otherwise stall requests (the p99).
+                gc.collect()
+                gc.freeze()
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def asgi_app() -> Service:
+    """The service configured from the environment (``PROMPTSIM_*``): uvicorn's factory."""
+    return Service(Settings.from_env())
