@@ -15,10 +15,26 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from sim.rules.permission import CampaignCounters
+from sim.rules.platforms import MAX_DAYS
 
-PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
-NonNegative = Annotated[float, msgspec.Meta(ge=0)]
-Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+MAX_COUNT = 10_000
+"""Largest count a campaign compares with (limits, caps, sessions): more impressions of one
+campaign on one install than any app shows. An assumption that bounds input."""
+MAX_SESSION_SECONDS = 86_400.0
+"""Longest session a trigger may wait for: a day in the foreground. Bounds input."""
+MAX_BACKOFF_FACTOR = 10.0
+"""Largest backoff growth per dismissal: from a one-day gap, 10 reaches :data:`MAX_DAYS` in
+four dismissals. Bounds input."""
+MAX_PRIORITY = 1000
+"""Priorities rank campaigns; +-1000 leaves room for any ranking. Bounds input."""
+
+PositiveInt = Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0, le=MAX_DAYS)]
+"""Days, 0 to ``MAX_DAYS``."""
+SessionSeconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_SESSION_SECONDS)]
+Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,63}$")]
+"""Campaign, strategy and scenario names: 1-64 letters, digits or ``_ . : -``, not starting
+with ``.`` (so never ``.`` or ``..``, which URLs resolve away)."""
 
 TIME_EPS = 1e-9
 """Tolerance of time comparisons, in days (86 us): Unix seconds / 86,400 is inexact, and a
@@ -38,7 +54,7 @@ class SessionTime(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="
                   tag_field="type"):
     """Fires once the session has lasted ``seconds``."""
 
-    seconds: NonNegative
+    seconds: SessionSeconds
 
 
 class OnEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="event",
@@ -61,7 +77,7 @@ class TriggerFired(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     trigger: TriggerType
     event_name: str | None = None
-    session_seconds: NonNegative | None = None
+    session_seconds: SessionSeconds | None = None
 
 
 def trigger_matches(trigger: Trigger, fired: TriggerFired) -> bool:
@@ -125,16 +141,25 @@ class Multiple(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="mul
 
 class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="backoff",
               tag_field="type"):
-    """A gap that grows by ``factor`` with each dismissal (Toutiao's case study)."""
+    """A gap that grows by ``factor`` with each dismissal (Toutiao's case study), up to
+    ``MAX_DAYS``."""
 
-    gap_days: Annotated[float, msgspec.Meta(gt=0)]
-    factor: Annotated[float, msgspec.Meta(ge=1)] = 2.0
+    gap_days: Annotated[float, msgspec.Meta(gt=0, le=MAX_DAYS)]
+    factor: Annotated[float, msgspec.Meta(ge=1, le=MAX_BACKOFF_FACTOR)] = 2.0
     limit: PositiveInt | None = None
+
+    def gap(self, dismissed: int) -> float:
+        """``gap_days * factor ** dismissed``, at most ``MAX_DAYS`` (never an overflow)."""
+        if self.factor == 1.0 or dismissed <= 0:
+            return self.gap_days
+        if dismissed * math.log(self.factor) >= math.log(MAX_DAYS / self.gap_days):
+            return MAX_DAYS
+        return min(MAX_DAYS, self.gap_days * self.factor ** dismissed)
 
     def check(self, c: CampaignCounters, now: float) -> str | None:
         if self.limit is not None and c.shown >= self.limit:
             return "frequency_limit"
-        gap = self.gap_days * self.factor ** c.dismissed
+        gap = self.gap(c.dismissed)
         if c.last_shown_at is not None and now - c.last_shown_at < gap - TIME_EPS:
             return "gap_not_elapsed"
         return None
@@ -145,7 +170,7 @@ class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="back
             return None
         if c.last_shown_at is None:
             return -math.inf
-        return c.last_shown_at + self.gap_days * self.factor ** c.dismissed - TIME_EPS
+        return c.last_shown_at + self.gap(c.dismissed) - TIME_EPS
 
 
 Frequency = Once | EveryTime | Multiple | Backoff
@@ -167,7 +192,7 @@ def multiple(limit: int, gap_days: float) -> Multiple:
 
 
 def backoff(gap_days: float, factor: float = 2.0, limit: int | None = None) -> Backoff:
-    """A gap of ``gap_days * factor ** dismissals``."""
+    """A gap of ``gap_days * factor ** dismissals`` (at most ``MAX_DAYS``)."""
     return msgspec.convert({"gap_days": gap_days, "factor": factor, "limit": limit}, Backoff)
 
 
@@ -196,7 +221,7 @@ class Campaign(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     trigger: Trigger = AppOpen()
     frequency: Frequency = Once()
     action: Action = "push_permission_prompt"
-    priority: int = 0
+    priority: Annotated[int, msgspec.Meta(ge=-MAX_PRIORITY, le=MAX_PRIORITY)] = 0
     min_delay_days: NonNegative = 0.0
     """Minimum delay between two impressions of this campaign (MoEngage, Pushwoosh)."""
     caps: Caps = Caps()
@@ -216,7 +241,7 @@ class PolicySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     """The rules between an app's campaigns: every ``Policy`` field but the campaigns (what
     the service's ``PUT /v1/settings`` takes besides its platform overrides)."""
 
-    min_spacing_seconds: NonNegative = 0.0
+    min_spacing_seconds: Annotated[float, msgspec.Meta(ge=0, le=MAX_DAYS * 86_400)] = 0.0
     """Minimum time between any two in-app messages (Braze: 30 s)."""
     permission_first: bool = True
     """Permission campaigns win over other messages on the same trigger (MoEngage)."""

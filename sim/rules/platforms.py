@@ -22,8 +22,17 @@ FAMILY_OF: dict[str, Family] = {
     "ios": "ios", "android": "android", "huawei": "android", "amazon": "android", "web": "web",
 }
 
-NonNegative = Annotated[float, msgspec.Meta(ge=0)]
-Count = Annotated[int, msgspec.Meta(ge=0)]
+MAX_DAYS = 3650.0
+"""Longest span in days any rule field may hold (gaps, delays, embargoes, hibernation): ten
+years, longer than an install lives in these models. An assumption that bounds input (and
+the backoff gap), not a platform rule."""
+MAX_THRESHOLD = 100
+"""Largest denial or embargo threshold a profile may set: the platforms' own are 1 to 4
+(iOS 1 denial, Android 2, Chrome 3 dismissals / 4 ignores); 100 bounds input."""
+
+NonNegative = Annotated[float, msgspec.Meta(ge=0, le=MAX_DAYS)]
+"""Days, 0 to :data:`MAX_DAYS`."""
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_THRESHOLD)]
 
 
 class PlatformProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -149,3 +149,74 @@ def test_unknown_policy_key_is_rejected() -> None:
     with pytest.raises(msgspec.ValidationError,
                        match=r"Object contains unknown field `min_spacing`"):
         msgspec.convert({"min_spacing": 30}, Policy)
+
+
+# --- bounds ------------------------------------------------------------------------
+
+def _numeric_fields(t: object, seen: set[str] | None = None) -> list[tuple[str, object]]:
+    """``(struct.field, type info)`` of every int or float reachable from ``t``."""
+    from msgspec import inspect as mi
+
+    seen = set() if seen is None else seen
+    out: list[tuple[str, object]] = []
+
+    def walk(name: str, info: object) -> None:
+        if isinstance(info, mi.Metadata):
+            walk(name, info.type)
+        elif isinstance(info, (mi.IntType, mi.FloatType)):
+            out.append((name, info))
+        elif isinstance(info, mi.UnionType):
+            for u in info.types:
+                walk(name, u)
+        elif isinstance(info, (mi.ListType, mi.VarTupleType)):
+            walk(name, info.item_type)
+        elif isinstance(info, mi.StructType) and info.cls.__name__ not in seen:
+            seen.add(info.cls.__name__)
+            for f in info.fields:
+                walk(f"{info.cls.__name__}.{f.name}", f.type)
+
+    walk("", mi.type_info(t))  # type: ignore[arg-type]
+    return out
+
+
+def test_every_numeric_rule_field_is_bounded() -> None:
+    """Every number a scenario or the service may set in the rules (campaigns, policy,
+    triggers, platform profiles) has a lower and an upper bound: nothing like a 10^30
+    ``max_denials`` or a 1e200 backoff factor gets in."""
+    from sim.rules.campaigns import TriggerFired
+    from sim.rules.platforms import PlatformProfile
+
+    fields = [f for t in (Policy, TriggerFired, PlatformProfile) for f in _numeric_fields(t)]
+    assert len(fields) > 15
+    unbounded = [name for name, info in fields
+                 if (getattr(info, "ge", None) is None and getattr(info, "gt", None) is None)
+                 or (getattr(info, "le", None) is None and getattr(info, "lt", None) is None)]
+    assert unbounded == []
+    with pytest.raises(ValueError, match=r"<= 100 - at `\$.max_denials`"):
+        override_profiles(P, {"ios": {"max_denials": 10**30}})
+    with pytest.raises(msgspec.ValidationError, match="factor"):
+        backoff(1.0, 1e200)
+
+
+def test_backoff_gap_stops_at_ten_years_without_overflow() -> None:
+    """``gap_days * factor ** dismissals`` grows to ``MAX_DAYS`` (3,650) and stays there, for
+    any number of dismissals (2.0 ** 1200 would overflow a float)."""
+    from sim.rules.campaigns import MAX_DAYS
+    from sim.rules.permission import CampaignCounters
+
+    b = backoff(2.0, 2.0)
+    assert [b.gap(d) for d in (0, 1, 3)] == [2.0, 4.0, 16.0]
+    assert b.gap(11) == MAX_DAYS and b.gap(1200) == MAX_DAYS
+    c = CampaignCounters(shown=1, dismissed=1200, last_shown_at=0.0)
+    assert b.check(c, 3649.0) == "gap_not_elapsed"
+    assert b.check(c, 3650.0) is None
+    assert b.next_allowed(c) == pytest.approx(MAX_DAYS)
+    assert backoff(1.0, 10.0).gap(4) == MAX_DAYS  # 10,000 days, capped
+
+
+@pytest.mark.parametrize("name", [".", "..", ".hidden", "", "x" * 65, "a/b", "a\x00"])
+def test_identifiers_exclude_dot_segments_and_other_unsafe_names(name: str) -> None:
+    """A campaign id never starts with ``.``: ``.`` and ``..`` would vanish from a URL path."""
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"id": name}, Campaign)
+    assert msgspec.convert({"id": "a.b:c-1_"}, Campaign).id == "a.b:c-1_"
