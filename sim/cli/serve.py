@@ -21,7 +21,11 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--admin-key", default=None,
-                   help="enables POST /v1/apps with this bearer key (or $PROMPTSIM_ADMIN_KEY)")
+                   help="enables POST /v1/apps with this bearer key (visible to ps: prefer "
+                   "$PROMPTSIM_ADMIN_KEY or --admin-key-file)")
+    p.add_argument("--admin-key-file", default=None, metavar="PATH",
+                   help="read the admin key from the first line of this file "
+                   "(or $PROMPTSIM_ADMIN_KEY_FILE)")
     p.add_argument("--log-level", default="warning")
     p.set_defaults(func=serve)
 
@@ -47,18 +51,31 @@ def _settings(db: str | None) -> Any:
 
 
 async def _open(db: str | None) -> Any:
+    """The opened (checked, migrated) store; a store it cannot use is a one-line error."""
+    from sim.service.errors import ServiceError
     from sim.service.storage.store import open_store
 
     store = open_store(_settings(db))
-    await store.open()
+    try:
+        await store.open()
+    except ServiceError as exc:
+        raise UsageError(exc.detail) from None
     return store
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Migrate the store, then run the server (workers import ``asgi_app``)."""
-    settings = _settings(args.db)
+    """Check and migrate the store, then run the server (workers import ``asgi_app``)."""
+    from sim.service.settings import SettingsError
+
     if args.admin_key:
         os.environ["PROMPTSIM_ADMIN_KEY"] = args.admin_key
+    if args.admin_key_file:
+        os.environ["PROMPTSIM_ADMIN_KEY_FILE"] = args.admin_key_file
+    settings = _settings(args.db)
+    try:
+        settings.admin()
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
 
     async def migrate() -> None:
         store = await _open(None)
@@ -69,9 +86,12 @@ def serve(args: argparse.Namespace) -> int:
           f"({args.workers} worker(s))", file=sys.stderr, flush=True)
     import uvicorn
 
+    from sim.service.http.protocol import GuardedHttpProtocol
+
     uvicorn.run("sim.service.http.service:asgi_app", factory=True, host=args.host,
-                port=args.port, workers=args.workers, loop="uvloop", http="httptools",
-                lifespan="on", log_level=args.log_level, access_log=False)
+                port=args.port, workers=args.workers, loop="uvloop", http=GuardedHttpProtocol,
+                timeout_keep_alive=settings.keep_alive_timeout, lifespan="on",
+                log_level=args.log_level, access_log=False)
     return 0
 
 

@@ -40,6 +40,10 @@ from sim.service.tenant import Tenant
 
 EventRow = tuple[str, str, float | None, str | None, str | None]
 """A stored event: ``(event_id, kind, at, campaign_id, detail)``."""
+NO_IMPRESSION = "no_impression"
+"""Detail of a dismissal that answers no impression: this install has as many dismissals of
+the campaign as impressions. It is stored (and idempotent) but changes no counter, so a
+client cannot widen a backoff gap, nor count dismissals, past the prompts it was shown."""
 
 
 def _profile_name(rec: s.DeviceRecord | s.DeviceIn, os_version: float | None,
@@ -57,7 +61,7 @@ def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
     ``granted`` and ``denied`` go through ``apply_settings_change`` (a denial at
     registration is taken as final: only settings can undo it).
     """
-    t.now(body.at)  # client clock: 'at' is required (422 otherwise)
+    t.now(body.at)  # client clock: 'at' is required (409 otherwise)
     at = body.at if body.at is not None else time.time()
     name = _profile_name(body, body.os_version, body.app_target_sdk)
     profile = t.profile(name)
@@ -66,12 +70,11 @@ def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
                         provisional=perm == "provisional"
                         or (perm is None and t.policy.provisional_on_install))
     if perm == "provisional" and state.permission != "provisional":
-        raise InvalidInput("invalid_value", f"profile {name} has no provisional "
-                           "authorization; allowed: not_determined, granted, denied",
-                           "permission")
+        raise Conflict("unsupported_permission", f"profile {name} has no provisional "
+                       "authorization; allowed: not_determined, granted, denied", "permission")
     if perm == "not_determined" and state.permission != "not_determined":
-        raise InvalidInput("invalid_value", f"profile {name} starts {state.permission} "
-                           "(no permission dialog); allowed: granted, denied", "permission")
+        raise Conflict("unsupported_permission", f"profile {name} starts {state.permission} "
+                       "(no permission dialog); allowed: granted, denied", "permission")
     if perm in ("granted", "denied") and state.permission != perm:
         apply_settings_change(state, profile, perm == "granted")
     return s.DeviceRecord(user_id=body.user_id, platform=body.platform,
@@ -149,6 +152,9 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
             return cid, action
         case s.SoftPromptDismissed(campaign_id=cid):
             _campaign(t, cid, i)
+            c = st.campaigns.get(cid)
+            if c is None or c.dismissed >= c.shown:
+                return cid, NO_IMPRESSION  # nothing shown to dismiss: stored, counts nothing
             record_dismissal(st, cid)
             return cid, None
         case s.OsDialogResult(outcome=outcome, campaign_id=cid):
@@ -237,7 +243,7 @@ def campaign_stats(campaign_id: str,
         elif kind == "soft_prompt_clicked":
             f["clicks"] += n
             f["settings_opened"] += n if detail == "open_settings" else 0
-        elif kind == "soft_prompt_dismissed":
+        elif kind == "soft_prompt_dismissed" and detail != NO_IMPRESSION:
             f["dismissals"] += n
         elif kind == "soft_prompt_shown":
             f["shown_reported"] += n

@@ -11,16 +11,37 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from sim.rules.campaigns import Campaign, Identifier, PolicySettings, TriggerFired
+from sim.rules.campaigns import (
+    Campaign,
+    Identifier,
+    PolicySettings,
+    SessionSeconds,
+    TriggerFired,
+)
 from sim.rules.permission import DeviceState, DialogOutcome, Permission
-from sim.rules.platforms import Family, Platform
+from sim.rules.platforms import (
+    DEFAULT_PROFILES,
+    PLATFORMS,
+    Family,
+    Platform,
+    PlatformProfile,
+    resolve_profile,
+)
 
-Ident = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")]
-"""Device, user and event ids: 1-128 letters, digits or ``_ . : @ -``."""
+Ident = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_:@-][A-Za-z0-9_.:@-]{0,127}$")]
+"""Device, user and event ids: 1-128 letters, digits or ``_ . : @ -``, not starting with
+``.`` (so never ``.`` or ``..``, which URLs resolve away)."""
 CampaignId = Identifier
 """Campaign ids and custom event names: the rules' identifiers."""
 UnixTime = Annotated[float, msgspec.Meta(ge=0, le=1e11)]
-NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+"""Unix seconds, up to 1e11 (the year 5138)."""
+OsVersion = Annotated[float, msgspec.Meta(ge=0, le=1000)]
+"""A major OS version; 1000 bounds input (Android is at 16, API level 36)."""
+TargetSdk = Annotated[int, msgspec.Meta(ge=1, le=1000)]
+"""An Android target SDK (API level); 1000 bounds input."""
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200,
+                                   pattern=r"^[^\x00-\x1f\x7f]+$")]
+"""A display name: 1-200 characters, no control characters."""
 Browser = Literal["chrome", "firefox", "safari"]
 Clock = Literal["server", "client"]
 
@@ -34,7 +55,7 @@ class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class AppIn(_In):
     """``POST /v1/apps`` (admin key): a new tenant."""
 
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: Name
     clock: Clock = "server"
 
 
@@ -55,6 +76,24 @@ class AppInfo(msgspec.Struct, frozen=True):
     clock: Clock
 
 
+ProfileOverride: Any = msgspec.defstruct(
+    "ProfileOverride",
+    [(f.name, (Literal[tuple(DEFAULT_PROFILES)] | None
+               if f.name == "upgrade_to" else f.type) | msgspec.UnsetType, msgspec.UNSET)
+     for f in msgspec.structs.fields(PlatformProfile) if f.name not in ("name", "platform")],
+    kw_only=True, frozen=True, forbid_unknown_fields=True, omit_defaults=True)
+"""The rule fields of a ``PlatformProfile``, each optional; ``name`` and ``platform``
+identify the profile and cannot be overridden. Built from the profile's own fields."""
+ProfileOverride.__doc__ = "Fields of a platform profile to replace (its rules' names)."
+
+PlatformOverrides: Any = msgspec.defstruct(
+    "PlatformOverrides",
+    [(name, ProfileOverride | msgspec.UnsetType, msgspec.UNSET) for name in DEFAULT_PROFILES],
+    kw_only=True, frozen=True, forbid_unknown_fields=True, omit_defaults=True)
+"""Overrides by profile name: only built-in profiles can be overridden."""
+PlatformOverrides.__doc__ = "Overrides of the built-in platform profiles, by profile name."
+
+
 class AppSettings(PolicySettings, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """``PUT /v1/settings``: the rules' ``PolicySettings`` (every ``Policy`` field but the
     campaigns), plus ``platforms``.
@@ -63,7 +102,12 @@ class AppSettings(PolicySettings, frozen=True, forbid_unknown_fields=True, kw_on
     scenario file's ``[platforms.NAME]`` tables do.
     """
 
-    platforms: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    platforms: PlatformOverrides = msgspec.field(default_factory=PlatformOverrides)
+
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        """``platforms`` as plain data, as ``override_profiles`` takes it."""
+        out: dict[str, dict[str, Any]] = msgspec.to_builtins(self.platforms)
+        return out
 
 
 class CampaignList(msgspec.Struct, frozen=True):
@@ -94,14 +138,31 @@ class DeviceIn(_In):
     device_id: Ident
     user_id: Ident
     platform: Platform
-    os_version: NonNegative | None = None
-    """Major OS version (Android: 13 for API 33; Fire OS and HarmonyOS: their own)."""
-    app_target_sdk: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
+    os_version: OsVersion | None = None
+    """Major OS version (Android: 13 for API 33; Fire OS and HarmonyOS: their own); required
+    for the platforms in :data:`NEEDS_OS_VERSION`."""
+    app_target_sdk: TargetSdk | None = None
     browser: Browser | None = None
     permission: Permission | None = None
     """The permission at install; absent means the platform's default."""
     sdk_reports_permission: bool = True
     at: UnixTime | None = None
+
+
+def _needs_os_version(platform: str) -> bool:
+    try:
+        resolve_profile(platform)
+    except ValueError:
+        return True
+    return False
+
+
+NEEDS_OS_VERSION: tuple[str, ...] = tuple(p for p in PLATFORMS if _needs_os_version(p))
+"""Platforms whose profile depends on the OS version (the rules' ``resolve_profile`` says)."""
+OS_VERSION_RULE: dict[str, Any] = {
+    "if": {"properties": {"platform": {"enum": list(NEEDS_OS_VERSION)}}, "required": ["platform"]},
+    "then": {"required": ["os_version"], "properties": {"os_version": {"type": "number"}}}}
+"""The same as JSON Schema, for the OpenAPI document of ``DeviceIn``."""
 
 
 class DeviceView(msgspec.Struct, frozen=True):
@@ -162,7 +223,7 @@ class SessionStart(_Event, tag="session_start"):
 class SessionTimeEvent(_Event, tag="session_time"):
     """The session has lasted ``seconds`` (recorded only)."""
 
-    seconds: NonNegative
+    seconds: SessionSeconds
 
 
 class CustomEvent(_Event, tag="custom_event"):
@@ -207,13 +268,13 @@ class PermissionChanged(_Event, tag="permission_changed"):
 class OsUpgraded(_Event, tag="os_upgraded"):
     """The OS moved to a new major version."""
 
-    os_version: NonNegative
+    os_version: OsVersion
 
 
 class AppUpdated(_Event, tag="app_updated"):
     """An app update changed its target SDK (Android family)."""
 
-    app_target_sdk: Annotated[int, msgspec.Meta(ge=1, le=1000)]
+    app_target_sdk: TargetSdk
 
 
 class Reinstalled(_Event, tag="reinstalled"):
@@ -315,7 +376,18 @@ class AppStats(msgspec.Struct, frozen=True):
 
 
 class Health(msgspec.Struct, frozen=True):
-    """``GET /healthz``."""
+    """``GET /healthz`` when ready: the store reads, writes and is not known to be damaged
+    (otherwise 503 with the cause)."""
 
-    status: str
-    store: str
+    status: Literal["ok"]
+    store: Literal["sqlite", "postgres"]
+    integrity: str
+    """SQLite: ``ok (quick_check at start)`` or ``not checked``; PostgreSQL: ``server``."""
+    writes: str
+    """``ok``: no write has failed since the last one that worked."""
+
+
+class Alive(msgspec.Struct, frozen=True):
+    """``GET /livez``: the process answers (it says nothing of the store)."""
+
+    status: Literal["alive"]

@@ -22,8 +22,9 @@ class SettingsError(ValueError):
     """A variable of the environment the service cannot use."""
 
 
-def _setting(default: Any, doc: str, minimum: float | None = None) -> Any:
-    return field(default=default, metadata={"doc": doc, "min": minimum})
+def _setting(default: Any, doc: str, minimum: float | None = None,
+             choices: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"doc": doc, "min": minimum, "choices": choices})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +35,33 @@ class Settings:
                        "postgresql:// URL")
     admin_key: str | None = _setting(None, "bearer key of POST /v1/apps; without one that "
                                      "endpoint answers 401")
+    admin_key_file: str | None = _setting(None, "a file whose first line is the admin key "
+                                          "(keeps the key out of the command line)")
     max_body_bytes: int = _setting(1 << 20, "largest request body accepted (413 above)", 1)
     max_batch_events: int = _setting(500, "most events in one POST .../events batch "
                                      "(413 above)", 1)
     pg_pool_size: int = _setting(8, "connections in each worker's asyncpg pool", 1)
     device_cache: int = _setting(50_000, "decoded device records each SQLite worker keeps "
                                  "for reads (about 1 KB each); 0 turns the cache off", 0)
+    max_body_memory: int = _setting(64 << 20, "bytes of request bodies one worker holds at "
+                                    "once; a body past it waits for none, it is shed (503)", 1)
+    max_requests: int = _setting(1000, "requests one worker serves at once; more are shed "
+                                 "(503)", 1)
+    max_connections: int = _setting(4000, "open connections per worker (at most the file "
+                                    "limit less 256); past it the oldest idle one is "
+                                    "closed, or the new one shed (503)", 1)
+    header_timeout: float = _setting(10.0, "seconds a connection has to send a request's "
+                                     "headers, from its first byte (or from the connection)",
+                                     0.1)
+    keep_alive_timeout: float = _setting(5.0, "seconds an idle kept-alive connection stays "
+                                         "open", 0.1)
+    body_timeout: float = _setting(30.0, "seconds a request has to send its whole body "
+                                   "(408 after)", 0.1)
+    store_timeout: float = _setting(5.0, "deadline of each store call, waits for a lock or a "
+                                    "pool connection included (503 after)", 0.05)
+    connect_timeout: float = _setting(5.0, "seconds to connect to PostgreSQL", 0.1)
+    integrity_check: str = _setting("quick", "SQLite: PRAGMA quick_check at start (quick) or "
+                                    "none (off)", choices=("quick", "off"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +73,20 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = _cast(f, raw)
         return cls(**values)
+
+    def admin(self) -> str | None:
+        """The admin key: ``admin_key``, else the first line of ``admin_key_file``."""
+        if self.admin_key or not self.admin_key_file:
+            return self.admin_key
+        try:
+            with open(self.admin_key_file, encoding="utf-8") as f:
+                key = f.readline().strip()
+        except OSError as exc:
+            raise SettingsError(f"{env_name('admin_key_file')}: cannot read "
+                                f"{self.admin_key_file} ({exc.strerror})") from None
+        if not key:
+            raise SettingsError(f"{env_name('admin_key_file')}: {self.admin_key_file} is empty")
+        return key
 
     @property
     def is_postgres(self) -> bool:
@@ -81,6 +117,9 @@ def _cast(f: dataclasses.Field[Any], raw: str) -> Any:
         value = kind(raw)
     except ValueError:
         raise SettingsError(f"{name}: {raw!r} is not {words}") from None
+    choices = f.metadata["choices"]
+    if choices and value not in choices:
+        raise SettingsError(f"{name}: {value!r} is not allowed; allowed: {', '.join(choices)}")
     low = f.metadata["min"]
     if low is not None and value < low:
         raise SettingsError(f"{name}: {value} is too small; allowed: {words} >= {low}")

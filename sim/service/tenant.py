@@ -18,7 +18,7 @@ import msgspec
 
 from sim.rules.campaigns import Campaign, Policy, policy_settings
 from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
-from sim.service.errors import InvalidInput
+from sim.service.errors import Conflict, InvalidInput
 from sim.service.schemas import AppSettings, Clock
 
 _campaign = msgspec.json.Decoder(Campaign)
@@ -49,8 +49,8 @@ class Tenant:
         """The rules' time in days: the client's ``at`` (client clock) or the server's."""
         if self.clock == "client":
             if at is None:
-                raise InvalidInput("missing_field", "this app uses the client clock: 'at' "
-                                   "(Unix seconds) is required", field)
+                raise Conflict("at_required", "this app uses the client clock: 'at' (Unix "
+                               "seconds) is required", field)
             return at / 86400.0
         return time.time() / 86400.0
 
@@ -61,18 +61,10 @@ class Tenant:
 
 def profiles_for(settings: AppSettings) -> dict[str, PlatformProfile]:
     """Built-in profiles with the app's overrides; :class:`InvalidInput` naming the field
-    if one is bad.
-
-    ``name`` and ``platform`` are identities, not rules: they cannot be overridden.
-    """
-    for name, fields in settings.platforms.items():
-        for fixed in ("name", "platform"):
-            if fixed in fields:
-                raise InvalidInput("invalid_value", f"{fixed} identifies the profile and "
-                                   "cannot be overridden; allowed: its rule fields",
-                                   f"platforms.{name}.{fixed}")
+    if one is bad (the settings' type already allows only built-in profiles and their rule
+    fields)."""
     try:
-        return override_profiles(DEFAULT_PROFILES, settings.platforms)
+        return override_profiles(DEFAULT_PROFILES, settings.overrides())
     except ValueError as exc:
         text = str(exc)
         field, _, detail = text.partition(": ")

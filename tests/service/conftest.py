@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from service_helpers import ADMIN
+from service_helpers import ADMIN, free_port
 
 from sim.service.http.service import Service
 from sim.service.settings import Settings
@@ -161,18 +161,15 @@ def api(service: Api) -> Api:
 
 # --- real server processes ----------------------------------------------------------------------
 
-def free_port() -> int:
-    """An unused loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     """``python -m sim serve`` in a subprocess (its own process group)."""
 
-    def __init__(self, db: str, workers: int = 1, log: Path | None = None) -> None:
+    def __init__(self, db: str, workers: int = 1, log: Path | None = None,
+                 env: dict[str, str] | None = None, nofile: int | None = None) -> None:
         self.db, self.workers = db, workers
+        self.env = env or {}
+        self.nofile = nofile
+        """A lower file-descriptor limit for the server process."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -181,10 +178,17 @@ class Server:
     def start(self) -> Server:
         """Start and wait until ``/healthz`` answers."""
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        nofile = self.nofile
+
+        def limit() -> None:
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sim", "serve", "--db", self.db, "--port",
              str(self.port), "--workers", str(self.workers), "--admin-key", ADMIN],
-            cwd=ROOT, stdout=out, stderr=out, start_new_session=True)
+            cwd=ROOT, stdout=out, stderr=out, start_new_session=True,
+            env=os.environ | self.env, preexec_fn=limit)
         if out is not subprocess.DEVNULL:
             out.close()
         end = time.monotonic() + 30
@@ -218,6 +222,14 @@ class Server:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
 
+    def rss(self) -> int:
+        """Resident memory of the server's processes, bytes."""
+        import psutil
+
+        assert self.proc is not None
+        main = psutil.Process(self.proc.pid)
+        return sum(p.memory_info().rss for p in [main, *main.children(recursive=True)])
+
     def new_app(self, clock: str = "client") -> str:
         """Create an app over HTTP; return its key."""
         r = httpx.post(self.url + "/v1/apps", json={"name": "t", "clock": clock},
@@ -229,11 +241,13 @@ class Server:
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Any]:
-    """Start servers with ``server_factory(db, workers=1)``; all are stopped afterwards."""
+    """Start servers with ``server_factory(db, workers=1, env=None, nofile=None)``; all are
+    stopped afterwards."""
     started: list[Server] = []
 
-    def make(db: str, workers: int = 1) -> Server:
-        s = Server(db, workers, tmp_path / "server.log").start()
+    def make(db: str, workers: int = 1, env: dict[str, str] | None = None,
+             nofile: int | None = None) -> Server:
+        s = Server(db, workers, tmp_path / "server.log", env, nofile).start()
         started.append(s)
         return s
 

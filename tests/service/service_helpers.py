@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +54,10 @@ def eligible(api: Any, device_id: str = "d1", at: float = T0 + 10,
     assert r.status_code == 200, r.text
     out: dict[str, Any] = r.json()
     return out
+
+
+def free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

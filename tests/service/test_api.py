@@ -230,7 +230,8 @@ def test_openapi_paths_are_the_route_table(service):
     from sim.service.http.routes import ROUTES
 
     spec = service.get("/openapi.json").json()
-    served = sorted((r.method.lower(), r.path) for r in ROUTES)
+    served = sorted([(r.method.lower(), r.path) for r in ROUTES]
+                    + [("head", r.path) for r in ROUTES if r.method == "GET"])
     assert sorted((m, p) for p, ops in spec["paths"].items() for m in ops) == served
     param = spec["paths"]["/v1/devices/{device_id}"]["get"]["parameters"][0]
     assert param["schema"]["pattern"] == msgspec.json.schema(s.Ident)["pattern"]

@@ -153,6 +153,8 @@ class Router:
                     return r, params
         allowed = [r.method for r in self.routes
                    if (r.match(trimmed) is not None if "{" in r.path else r.path == path)]
+        if "GET" in allowed:
+            allowed.append("HEAD")
         if allowed:
             allow = ", ".join(sorted(set(allowed)))
             raise HttpError(405, "method_not_allowed", f"{method} is not allowed on {path}; "
@@ -166,8 +168,54 @@ def _too_big(limit: int) -> HttpError:
                      f"{limit} bytes (split event batches)")
 
 
-async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit: int) -> bytes:
-    """The whole request body; 413 as soon as it is known to exceed ``limit`` bytes."""
+def overloaded(what: str) -> HttpError:
+    """503 for load shed before it could hurt the requests already being served."""
+    return HttpError(503, "overloaded", f"the server is at its limit of {what}; retry after "
+                     "the Retry-After seconds", headers=[(b"retry-after", b"1")])
+
+
+SMALL_BODY = 64 * 1024
+"""Bodies up to this size are not counted against the budget: a decision or a usual event
+batch is far smaller, so large bodies can never starve them. Their total is bounded by the
+requests served at once (``max_requests``) times this."""
+
+
+class BodyBudget:
+    """The bytes of large request bodies one worker holds at once, bounded: a body that
+    would pass the bound is refused (503) instead of growing the process."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, n: int) -> None:
+        """Reserve ``n`` bytes or raise 503."""
+        if self.used + n > self.limit:
+            raise overloaded(f"{self.limit} bytes of request bodies in flight")
+        self.used += n
+
+    def give(self, n: int) -> None:
+        """Release ``n`` bytes."""
+        self.used -= n
+
+
+def is_json(content_type: bytes | None) -> bool:
+    """Whether a ``Content-Type`` value is JSON (absent counts as JSON)."""
+    if content_type is None:
+        return True
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
+
+
+async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit: int,
+                    budget: BodyBudget, held: list[int]) -> bytes:
+    """The whole request body; 413 as soon as it is known to exceed ``limit`` bytes, 503 if
+    the worker's ``budget`` cannot hold it. (A body that stalls is the server protocol's to
+    end: ``sim.service.http.protocol``.)
+
+    The bytes reserved from ``budget`` are added to ``held[0]``; the caller gives them back.
+    """
+    declared: int | None = None
     for k, v in headers:
         if k == b"content-length":
             try:
@@ -177,14 +225,12 @@ async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit:
                     from None
             if declared > limit:
                 raise _too_big(limit)
-    msg = await receive()
-    body: bytes = msg.get("body", b"")
-    if not msg.get("more_body", False):  # the usual case: one message
-        if len(body) > limit:
-            raise _too_big(limit)
-        return body
-    chunks: list[bytes] = [body]
-    size = len(body)
+    if declared is not None and declared > SMALL_BODY:
+        budget.take(declared)
+        held[0] += declared
+    reserve = declared is None
+    chunks: list[bytes] = []
+    size = 0
     while True:
         msg = await receive()
         if msg["type"] == "http.disconnect":
@@ -193,27 +239,49 @@ async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit:
         size += len(chunk)
         if size > limit:
             raise _too_big(limit)
+        if reserve and size > SMALL_BODY:  # no Content-Length: reserve as the chunks come
+            grow = size - held[0]
+            budget.take(grow)
+            held[0] += grow
         chunks.append(chunk)
         if not msg.get("more_body", False):
             break
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)  # none: the client left
 
 
 async def send_response(send: Send, status: int, body: bytes, content_type: bytes,
-                        extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    """Send a complete response."""
+                        extra: list[tuple[bytes, bytes]] | None = None,
+                        head: bool = False) -> None:
+    """Send a complete response (headers only for ``HEAD``)."""
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     if extra:
         headers += extra
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+_any = msgspec.json.Decoder()
+
+
+def _whole_floats_as_ints(x: Any) -> Any:
+    """``588.0`` -> ``588`` everywhere (JSON Schema's integers include them; every number
+    field of the API accepts an int)."""
+    if isinstance(x, float) and x.is_integer():
+        return int(x)
+    if isinstance(x, dict):
+        return {k: _whole_floats_as_ints(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_whole_floats_as_ints(v) for v in x]
+    return x
 
 
 def decode(body: bytes, root: Any) -> Any:
-    """Decode and validate a JSON body of type ``root``; 400 / 422 naming the field otherwise."""
+    """Decode and validate a JSON body of type ``root``; 400 / 422 naming the field otherwise.
+
+    Never raises anything else: bytes that are not UTF-8 and nesting past msgspec's depth
+    limit are 400 ``invalid_json`` like any other malformed JSON.
+    """
     if not body:
         raise HttpError(400, "invalid_json", "the body is empty; send a JSON object")
     dec = _decoders.get(root)
@@ -221,5 +289,19 @@ def decode(body: bytes, root: Any) -> Any:
         dec = _decoders[root] = msgspec.json.Decoder(root)
     try:
         return dec.decode(body)
+    except msgspec.ValidationError as exc:
+        if "got `float`" in str(exc):  # perhaps 588.0 for an integer: retry without them
+            try:
+                return msgspec.convert(_whole_floats_as_ints(_any.decode(body)), root)
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                pass
+        raise from_validation(exc, root, body) from None
     except msgspec.DecodeError as exc:
         raise from_validation(exc, root, body) from None
+    except UnicodeDecodeError as exc:
+        raise HttpError(400, "invalid_json", f"the body is not UTF-8 (byte "
+                        f"0x{exc.object[exc.start]:02x} at {exc.start}); send UTF-8 JSON") \
+            from None
+    except RecursionError:
+        raise HttpError(400, "invalid_json", "the body nests arrays or objects too deeply; "
+                        "no field of this API nests more than a few levels") from None

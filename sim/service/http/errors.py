@@ -146,7 +146,7 @@ def _field_type(t: Any, name: str) -> Any:
 def _data(body: bytes | None) -> Any:
     try:
         return msgspec.json.decode(body) if body else None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from sim.service import schemas as s
 from sim.service.http.asgi import Route
 from sim.service.http.errors import ErrorBody
 
@@ -23,10 +24,14 @@ _REF = "#/components/schemas/{name}"
 _ERRORS = {
     400: "Malformed JSON", 401: "Missing or unknown API key", 404: "Unknown id or path",
     405: "Method not allowed",
+    408: "The body did not arrive in time",
     409: "The request fits the API but not this app's settings or this device's state",
-    413: "Body or batch too large", 422: "Unknown field, wrong type or bad value",
-    503: "The store cannot answer now; retry after Retry-After seconds",
+    413: "Body or batch too large", 415: "The body is not JSON",
+    422: "Unknown field, wrong type or bad value",
+    503: "Overloaded, or the store cannot answer now; retry after Retry-After seconds",
 }
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
+                                "required": True, "schema": {"type": "integer", "minimum": 0}}}
 
 
 def _ref(t: Any) -> dict[str, str]:
@@ -44,20 +49,22 @@ def _operation(r: Route) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": r.summary, "operationId": r.handler.__name__}
     op["parameters"] = [{"name": n, "in": "path", "required": True,
                          "schema": msgspec.json.schema(t)} for n, t in r.params.items()]
-    errors = set(r.errors)
+    errors = set(r.errors) | {503}
     if r.params:
         errors.add(422)
     if r.auth != "none":
-        errors |= {401, 503}
+        errors.add(401)
     if r.body is not None:
         op["requestBody"] = {"required": True,
                              "content": {"application/json": {"schema": _ref(r.body)}}}
-        errors |= {400, 413, 422}
+        errors |= {400, 408, 413, 415, 422}
     op["responses"] = {str(code): {"description": "Created" if code == 201 else "OK",
                                    "content": _content(r.out)} for code in r.ok}
     for code in sorted(errors):
         op["responses"][str(code)] = {"description": _ERRORS[code], "content": {
             "application/json": {"schema": _ref(ErrorBody)}}}
+        if code == 503:
+            op["responses"]["503"]["headers"] = _RETRY_AFTER
     op["security"] = [{"bearer": []}] if r.auth != "none" else []
     return op
 
@@ -66,6 +73,12 @@ def _paths(routes: list[Route]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for r in routes:
         paths.setdefault(r.path, {})[r.method.lower()] = _operation(r)
+        if r.method == "GET":  # HEAD answers the same headers without the body
+            head = paths[r.path]["head"] = _operation(r)
+            head["operationId"] = f"{r.handler.__name__}_head"
+            head["summary"] = f"{r.summary} (headers only)"
+            for resp in head["responses"].values():
+                resp.pop("content", None)
     return paths
 
 
@@ -78,6 +91,7 @@ def spec() -> dict[str, Any]:
              not isinstance(t, str)}
     _, components = msgspec.json.schema_components(
         sorted(types | {ErrorBody}, key=lambda t: t.__name__), ref_template=_REF)
+    components["DeviceIn"]["allOf"] = [s.OS_VERSION_RULE]
     return {
         "openapi": "3.1.0",
         "info": {"title": "promptsim eligibility service", "version": "1",

@@ -19,8 +19,10 @@ USER = {"user_id": s.Ident}
 CAMPAIGN = {"campaign_id": s.CampaignId}
 
 ROUTES: list[Route] = [
-    Route("GET", "/healthz", meta.healthz, "Liveness and store check", auth="none",
-          out=s.Health, errors=(503,)),
+    Route("GET", "/healthz", meta.healthz, "Readiness: the store reads and writes",
+          auth="none", out=s.Health, errors=(503,)),
+    Route("GET", "/livez", meta.livez, "Liveness: the process answers", auth="none",
+          out=s.Alive),
     Route("GET", "/metrics", meta.metrics, "Prometheus metrics of the serving worker",
           auth="none", out="text/plain"),
     Route("GET", "/openapi.json", meta.openapi, "This document", auth="none",

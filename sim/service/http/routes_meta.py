@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from sim.service.errors import Unavailable
 from sim.service.http import openapi as spec
 from sim.service.http.asgi import JSON, Request, Response, json_response
-from sim.service.schemas import Health
+from sim.service.schemas import Alive
 
 
 async def healthz(req: Request) -> Response:
-    """``GET /healthz``: 200 if the store answers, 503 otherwise."""
-    try:
-        await req.service.store.ping()
-    except Exception as exc:
-        raise Unavailable("unavailable", f"the store does not answer ({exc})") from None
-    return json_response(200, Health(status="ok", store=req.service.store.kind))
+    """``GET /healthz`` (readiness): 200 if the store reads and writes, else 503 naming the
+    cause (busy, timeout, disk full, damaged file, ...)."""
+    return json_response(200, await req.service.store.health())
+
+
+async def livez(req: Request) -> Response:
+    """``GET /livez`` (liveness): 200 while the process serves requests."""
+    return json_response(200, Alive(status="alive"))
 
 
 async def metrics(req: Request) -> Response:

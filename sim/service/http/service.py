@@ -16,6 +16,7 @@ from sim.service import auth
 from sim.service.errors import ServiceError, Unauthorized
 from sim.service.http.asgi import (
     JSON,
+    BodyBudget,
     Receive,
     Request,
     Route,
@@ -23,10 +24,12 @@ from sim.service.http.asgi import (
     Scope,
     Send,
     decode,
+    is_json,
+    overloaded,
     read_body,
     send_response,
 )
-from sim.service.http.errors import render
+from sim.service.http.errors import HttpError, render
 from sim.service.http.metrics import Metrics
 from sim.service.http.routes import ROUTES
 from sim.service.settings import Settings
@@ -56,6 +59,10 @@ class Service:
         self.store = store if store is not None else open_store(settings)
         self.router = Router(routes if routes is not None else ROUTES)
         self.metrics = Metrics()
+        self.admin_key = settings.admin()
+        self.bodies = BodyBudget(settings.max_body_memory)
+        self.active = 0
+        """Requests being served now."""
         self._apps_by_key: dict[str, App] = {}
         """Key hash -> app: apps never change, so this cache never goes stale."""
         self._by_header: dict[bytes, App] = {}
@@ -78,9 +85,10 @@ class Service:
         header = req.header(b"authorization")
         key = bearer(header)
         if kind == "admin":
-            if not auth.is_admin(key, self.settings.admin_key):
+            if not auth.is_admin(key, self.admin_key):
                 raise Unauthorized("unauthorized", "this endpoint needs the admin key "
-                                   "(promptsim serve --admin-key or PROMPTSIM_ADMIN_KEY)")
+                                   "(PROMPTSIM_ADMIN_KEY, PROMPTSIM_ADMIN_KEY_FILE or "
+                                   "promptsim serve --admin-key-file)")
             return
         h = auth.key_hash(key)
         app = self._apps_by_key.get(h)
@@ -101,18 +109,28 @@ class Service:
         t0 = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
+        head = method == "HEAD"
         route_name = "unmatched"
         extra: list[tuple[bytes, bytes]] | None = None
+        held = [0]
+        self.active += 1
         try:
-            route, params = self.router.resolve(method, path)
+            if self.active > self.settings.max_requests:
+                raise overloaded(f"{self.settings.max_requests} requests at once")
+            route, params = self.router.resolve("GET" if head else method, path)
             route_name = route.path
             req = Request(method, path, params, scope["headers"], self)
             if route.auth == "app":  # a key already seen: no hashing, no await
                 req.caller = self._by_header.get(req.header(b"authorization") or b"")
             if req.caller is None and route.auth != "none":
                 await self._authenticate(req, route.auth)
-            if route.body is not None:
-                body = await read_body(receive, req.headers, self.settings.max_body_bytes)
+            if route.body is not None:  # only once the headers authenticated the caller
+                if not is_json(req.header(b"content-type")):
+                    raise HttpError(415, "unsupported_media_type", "send the body as "
+                                    "Content-Type: application/json")
+                s = self.settings
+                body = await read_body(receive, req.headers, s.max_body_bytes, self.bodies,
+                                       held)
                 req.data = decode(body, route.body)
             status, out, ctype = await route.handler(req)
         except ServiceError as exc:
@@ -125,7 +143,11 @@ class Service:
                 traceback.print_exc(file=sys.stderr)
                 status, out, ctype = 500, (b'{"error":"internal","field":null,"detail":'
                                            b'"unexpected error; see the server log"}'), JSON
-        await send_response(send, status, out, ctype, extra)
+        finally:
+            self.active -= 1
+            if held[0]:
+                self.bodies.give(held[0])
+        await send_response(send, status, out, ctype, extra, head)
         self.metrics.observe(method, route_name, status, time.perf_counter() - t0)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

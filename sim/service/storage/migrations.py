@@ -36,6 +36,9 @@ SQLITE: tuple[Migration, ...] = (
             PRIMARY KEY (app_id, device_id, event_id)) WITHOUT ROWID""",
         "CREATE INDEX events_by_campaign ON events (app_id, campaign_id, kind, detail)",
     )),
+    (2, "health probe", (
+        "CREATE TABLE health_probe (id INTEGER PRIMARY KEY, at REAL NOT NULL)",
+    )),
 )
 """SQLite migrations."""
 

@@ -6,19 +6,28 @@ transaction, so requests of one worker never interleave in it, and ``BEGIN
 IMMEDIATE`` serializes writers across workers. ``synchronous=NORMAL`` in WAL
 keeps every committed transaction through a process crash (SIGKILL); only a
 power loss can drop the last ones.
+
+The connection never waits for a lock inside SQLite (``busy_timeout`` 0 once
+migrated): a busy database is retried from the event loop (``asyncio.sleep``)
+until ``timeout``, so a writer waiting for another process's write lock never
+stops this worker's reads and health checks. Every failure leaves as
+:class:`~sim.service.errors.Unavailable` naming its real cause (busy, disk full,
+damaged file, read-only, I/O error), and a damaged file or failing writes make
+the store unready (:meth:`SqliteStore.health`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from typing import Literal, TypeVar
 
 from sim.service import auth
 from sim.service.errors import Unavailable, not_found
-from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord
-from sim.service.storage.group_commit import Checkpointer, GroupCommit
+from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord, Health
+from sim.service.storage.group_commit import Checkpointer, GroupCommit, is_busy
 from sim.service.storage.migrations import migrate_sqlite
 from sim.service.storage.record_cache import RecordCache
 from sim.service.storage.store import T, TenantCache, TxFn, encode, record_decoder
@@ -27,10 +36,24 @@ from sim.service.tenant import App, Tenant
 _DEVICE = ("SELECT d.doc, a.policy_version FROM devices d JOIN apps a ON a.id = d.app_id "
            "WHERE d.app_id = ? AND d.device_id = ?")
 _INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+R = TypeVar("R")
+_CAUSES: dict[str, tuple[str, str, int]] = {
+    "SQLITE_FULL": ("storage_full", "the disk holding {path} is full ({exc}); free space, "
+                    "then retry", 30),
+    "SQLITE_CORRUPT": ("store_corrupt", "{path} is damaged ({exc}); restore it from a backup "
+                       "or recover it with 'sqlite3 {path} .recover'", 60),
+    "SQLITE_NOTADB": ("store_corrupt", "{path} is not a SQLite database ({exc})", 60),
+    "SQLITE_READONLY": ("store_read_only", "{path} cannot be written ({exc}); the service "
+                        "needs to write the file and its folder", 30),
+    "SQLITE_IOERR": ("store_io_error", "reading or writing {path} failed ({exc})", 5),
+    "SQLITE_CANTOPEN": ("store_io_error", "{path} cannot be opened ({exc})", 5),
+}
+"""SQLite's primary result codes -> (code, detail, Retry-After) of the answer."""
 
 
 def connect(path: str) -> sqlite3.Connection:
-    """A connection in autocommit mode with the service's pragmas."""
+    """A connection in autocommit mode with the service's pragmas (it waits up to 10 s for
+    a lock until :meth:`SqliteStore.open` sets ``busy_timeout`` to 0)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -45,18 +68,37 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _busy(exc: sqlite3.OperationalError) -> Unavailable:
+def _busy(exc: sqlite3.Error) -> Unavailable:
     return Unavailable("busy", f"the database is busy ({exc}); retry the request")
+
+
+def cause(exc: sqlite3.Error, path: str) -> Unavailable | None:
+    """The answer to a SQLite failure that is not a bug: its real cause, or None."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if is_busy(exc):
+        return _busy(exc)
+    for prefix, (code, detail, retry) in _CAUSES.items():
+        if name.startswith(prefix) or (not name and prefix == "SQLITE_CORRUPT"
+                                       and "malformed" in str(exc)):
+            return Unavailable(code, detail.format(path=path, exc=exc), retry)
+    return None
+
 
 
 class SqliteStore:
     """:class:`sim.service.storage.store.Store` on a SQLite file."""
 
-    kind = "sqlite"
+    kind: Literal["sqlite"] = "sqlite"
 
-    def __init__(self, path: str, cache_size: int = 0) -> None:
+    def __init__(self, path: str, cache_size: int = 0, timeout: float = 5.0,
+                 integrity_check: bool = True) -> None:
         self.path = path
         self.cache_size = cache_size
+        self.timeout = timeout
+        self.integrity_check = integrity_check
+        self.integrity = "not checked"
+        self.problem: Unavailable | None = None
+        """Why writes fail (cleared by the next commit), or a damaged file (kept)."""
         self._conn: sqlite3.Connection | None = None
         self._tenants = TenantCache()
         self._records: RecordCache | None = None
@@ -75,36 +117,82 @@ class SqliteStore:
         assert self._records is not None, "store not opened"
         return self._records
 
-    @contextmanager
-    def _immediate(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error."""
-        c = self.conn
-        try:
-            c.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise _busy(exc) from None
-        try:
-            yield c
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        if self._checkpointer is not None:
-            self._checkpointer.poke()
-
     def _group_done(self, committed: bool) -> None:
         self.records.settle(committed)
-        if committed and self._checkpointer is not None:
-            self._checkpointer.poke()
+        if committed:
+            if self.problem is not None and self.problem.code != "store_corrupt":
+                self.problem = None  # writes work again
+            if self._checkpointer is not None:
+                self._checkpointer.poke()
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        """What a failed call raises: its cause as :class:`Unavailable` (remembered for
+        :meth:`health` unless it is only busy), or the exception itself (a bug)."""
+        if not isinstance(exc, sqlite3.Error):
+            return exc
+        found = cause(exc, self.path)
+        if found is None:
+            return exc
+        if found.code != "busy" and (self.problem is None or found.code == "store_corrupt"):
+            self.problem = found
+        return found
+
+    async def _read(self, fn: Callable[[], R]) -> R:
+        """``fn()``, retried from the event loop while the database is busy (until
+        ``timeout``); a failure leaves as its cause."""
+        try:
+            return fn()
+        except sqlite3.Error as exc:
+            if not is_busy(exc):
+                raise self._failed(exc) from None
+        deadline, delay = time.monotonic() + self.timeout, 0.001
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                return fn()
+            except sqlite3.Error as exc:
+                if not is_busy(exc) or time.monotonic() >= deadline:
+                    raise self._failed(exc) from None
+            delay = min(delay * 2, 0.05)
+
+    async def _write(self, op: Callable[[sqlite3.Connection], R]) -> R:
+        """``op(conn)`` in the next group transaction; a failure leaves as its cause."""
+        assert self._commits is not None, "store not opened"
+        try:
+            return await self._commits.run(op)
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
 
     async def open(self) -> None:
-        """Open the file and migrate it."""
-        self._conn = connect(self.path)
-        migrate_sqlite(self._conn)
+        """Open the file, check it (``PRAGMA quick_check``) and migrate it; a file the
+        service cannot use raises :class:`Unavailable` naming the file and the problem."""
+        try:
+            self._conn = connect(self.path)
+            if self.integrity_check:
+                found = [" ".join(str(r[0]).split())
+                         for r in self._conn.execute("PRAGMA quick_check(3)")]
+                if found != ["ok"]:
+                    raise Unavailable("store_corrupt", f"{self.path} is damaged (quick_check: "
+                                      f"{'; '.join(found)}); restore it from a backup or "
+                                      f"recover it with 'sqlite3 {self.path} .recover'", 60)
+                self.integrity = "ok (quick_check at start)"
+            migrate_sqlite(self._conn)
+            self._conn.execute("PRAGMA busy_timeout=0")  # waits happen on the event loop
+        except sqlite3.Error as exc:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            why = cause(exc, self.path)
+            raise (why or Unavailable("store_unusable", f"{self.path}: {exc}")) from None
+        except Unavailable:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            raise
         self._records = RecordCache(self._conn, self.cache_size)
         self._checkpointer = Checkpointer(self.path)
         self._checkpointer.start()
-        self._commits = GroupCommit(self._conn, _busy, self._group_done)
+        self._commits = GroupCommit(self._conn, _busy, self._group_done, self.timeout)
 
     async def close(self) -> None:
         """Stop the checkpointer and close the connection."""
@@ -115,22 +203,30 @@ class SqliteStore:
             self._conn.close()
             self._conn = None
 
-    async def ping(self) -> None:
-        """Raise if the file cannot be read."""
-        self.conn.execute("SELECT 1 FROM schema_migrations LIMIT 1").fetchone()
+    async def health(self) -> Health:
+        """Ready if the file reads, is not known to be damaged and writes work (after a
+        failed write, a probe write tells whether they work again); else Unavailable."""
+        await self._read(lambda: self.conn.execute(
+            "SELECT 1 FROM schema_migrations LIMIT 1").fetchone())
+        if self.problem is not None and self.problem.code != "store_corrupt":
+            await self._write(lambda c: c.execute(
+                "INSERT OR REPLACE INTO health_probe VALUES (1, ?)", (time.time(),)))
+        if self.problem is not None:
+            raise self.problem
+        return Health(status="ok", store=self.kind, integrity=self.integrity, writes="ok")
 
     async def create_app(self, name: str, clock: Clock) -> AppCreated:
         """Insert an app; the key is returned once and only its hash is kept."""
         key, app_id = auth.new_key(), auth.new_app_id()
-        self.conn.execute("INSERT INTO apps (id, name, clock, key_hash, created_at) "
-                          "VALUES (?, ?, ?, ?, ?)",
-                          (app_id, name, clock, auth.key_hash(key), time.time()))
+        await self._write(lambda c: c.execute(
+            "INSERT INTO apps (id, name, clock, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+            (app_id, name, clock, auth.key_hash(key), time.time())))
         return AppCreated(app_id=app_id, name=name, clock=clock, api_key=key)
 
     async def app_by_key(self, key_hash: str) -> App | None:
         """The app of a key hash."""
-        row = self.conn.execute("SELECT id, name, clock FROM apps WHERE key_hash = ?",
-                                (key_hash,)).fetchone()
+        row = await self._read(lambda: self.conn.execute(
+            "SELECT id, name, clock FROM apps WHERE key_hash = ?", (key_hash,)).fetchone())
         return App(*row) if row else None
 
     def _tenant(self, app: App, version: int | None = None) -> Tenant:
@@ -152,16 +248,11 @@ class SqliteStore:
 
     async def tenant(self, app: App) -> Tenant:
         """The app's policy, rebuilt when its version moved."""
-        return self._tenant(app)
-
-    def _write(self, sql: str, params: tuple[object, ...]) -> int:
-        with self._immediate() as c:
-            return c.execute(sql, params).rowcount
+        return await self._read(lambda: self._tenant(app))
 
     async def put_campaign(self, app_id: str, campaign_id: str, doc: bytes) -> bool:
         """Upsert a campaign and bump the app's policy version, in one transaction."""
-        self.records.clear()  # cached entries hold the old policy
-        with self._immediate() as c:
+        def op(c: sqlite3.Connection) -> bool:
             cur = c.execute("UPDATE campaigns SET doc = ?, updated_at = ? WHERE app_id = ? "
                             "AND campaign_id = ?", (doc, time.time(), app_id, campaign_id))
             created = cur.rowcount == 0
@@ -170,19 +261,25 @@ class SqliteStore:
                           (app_id, campaign_id, doc, time.time()))
             c.execute("UPDATE apps SET policy_version = policy_version + 1 WHERE id = ?",
                       (app_id,))
-        return created
+            return created
+
+        self.records.clear()  # cached entries hold the old policy
+        return await self._write(op)
 
     async def put_settings(self, app_id: str, doc: bytes) -> None:
         """Replace the settings and bump the policy version."""
         self.records.clear()
-        self._write("UPDATE apps SET settings = ?, policy_version = policy_version + 1 "
-                    "WHERE id = ?", (doc, app_id))
+        await self._write(lambda c: c.execute(
+            "UPDATE apps SET settings = ?, policy_version = policy_version + 1 WHERE id = ?",
+            (doc, app_id)))
 
     async def create_device(self, app_id: str, device_id: str, record: DeviceRecord) -> bool:
         """Insert the device unless it exists."""
-        return self._write("INSERT OR IGNORE INTO devices VALUES (?, ?, ?, ?, ?)",
-                           (app_id, device_id, record.user_id, encode(record),
-                            time.time())) == 1
+        doc = encode(record)
+        inserted: int = await self._write(lambda c: c.execute(
+            "INSERT OR IGNORE INTO devices VALUES (?, ?, ?, ?, ?)",
+            (app_id, device_id, record.user_id, doc, time.time())).rowcount)
+        return inserted == 1
 
     async def read_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
         """The committed record (no lock), from the record cache when it has it: shared,
@@ -194,20 +291,18 @@ class SqliteStore:
             tenant = self._tenants.latest(app.app_id)
             if tenant is not None:
                 return tenant, rec
-        row = self.conn.execute(_DEVICE, key).fetchone()
+        row = await self._read(lambda: self.conn.execute(_DEVICE, key).fetchone())
         if row is None:
             return None
         rec = record_decoder.decode(row[0])
         self.records.put(key, rec)
-        return self._tenant(app, row[1]), rec
+        return await self._read(lambda: self._tenant(app, row[1])), rec
 
     async def device_tx(self, app: App, device_id: str, event_ids: Sequence[str],
                         fn: TxFn[T]) -> T:
         """Read, apply ``fn`` and write inside the next group transaction (``BEGIN
         IMMEDIATE``: the write lock across workers); answer after its commit."""
-        assert self._commits is not None, "store not opened"
-        return await self._commits.run(
-            lambda c: self._device_op(c, app, device_id, event_ids, fn))
+        return await self._write(lambda c: self._device_op(c, app, device_id, event_ids, fn))
 
     def _device_op(self, c: sqlite3.Connection, app: App, device_id: str,
                    event_ids: Sequence[str], fn: TxFn[T]) -> T:
@@ -235,22 +330,31 @@ class SqliteStore:
 
     async def app_stats(self, app_id: str) -> AppStats:
         """Devices and stored events by kind."""
-        c = self.conn
-        devices = c.execute("SELECT count(*) FROM devices WHERE app_id = ?",
-                            (app_id,)).fetchone()[0]
-        events = dict(c.execute("SELECT kind, count(*) FROM events WHERE app_id = ? "
-                                "GROUP BY kind ORDER BY kind", (app_id,)).fetchall())
-        return AppStats(devices=devices, events=events)
+        def read() -> AppStats:
+            c = self.conn
+            c.execute("BEGIN")  # one snapshot for both counts
+            try:
+                devices = c.execute("SELECT count(*) FROM devices WHERE app_id = ?",
+                                    (app_id,)).fetchone()[0]
+                events = dict(c.execute("SELECT kind, count(*) FROM events WHERE app_id = ? "
+                                        "GROUP BY kind ORDER BY kind", (app_id,)).fetchall())
+            finally:
+                c.execute("COMMIT")
+            return AppStats(devices=devices, events=events)
+
+        return await self._read(read)
 
     async def user_devices(self, app_id: str, user_id: str) -> list[tuple[str, DeviceRecord]]:
         """Every device of the user, by id."""
-        return [(r[0], record_decoder.decode(r[1])) for r in self.conn.execute(
+        rows = await self._read(lambda: self.conn.execute(
             "SELECT device_id, doc FROM devices WHERE app_id = ? AND user_id = ? "
-            "ORDER BY device_id", (app_id, user_id))]
+            "ORDER BY device_id", (app_id, user_id)).fetchall())
+        return [(r[0], record_decoder.decode(r[1])) for r in rows]
 
     async def campaign_counts(self, app_id: str,
                               campaign_id: str) -> list[tuple[str, str | None, int]]:
         """Event counts credited to the campaign."""
-        return self.conn.execute(
+        rows: list[tuple[str, str | None, int]] = await self._read(lambda: self.conn.execute(
             "SELECT kind, detail, count(*) FROM events WHERE app_id = ? AND campaign_id = ? "
-            "GROUP BY kind, detail", (app_id, campaign_id)).fetchall()
+            "GROUP BY kind, detail", (app_id, campaign_id)).fetchall())
+        return rows

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 import msgspec
 
 from sim.service.errors import Unavailable
 from sim.service.ops import EventRow
-from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord
+from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord, Health
 from sim.service.settings import Settings
 from sim.service.tenant import App, Tenant, build_tenant
 
@@ -32,8 +32,9 @@ encode = msgspec.json.Encoder().encode
 class Store(Protocol):
     """What the handlers need from a database."""
 
-    kind: str
-    """``sqlite`` or ``postgres``."""
+    @property
+    def kind(self) -> Literal["sqlite", "postgres"]:
+        """Which database."""
 
     async def open(self) -> None:
         """Connect and apply missing migrations."""
@@ -41,8 +42,9 @@ class Store(Protocol):
     async def close(self) -> None:
         """Release connections."""
 
-    async def ping(self) -> None:
-        """Raise if the database does not answer."""
+    async def health(self) -> Health:
+        """Readiness: the store answers and its writes work; else raise :class:`Unavailable`
+        with the cause."""
 
     async def create_app(self, name: str, clock: Clock) -> AppCreated:
         """A new app with a fresh key."""
@@ -106,6 +108,8 @@ class TenantCache:
 def as_unavailable(exc: BaseException) -> Unavailable | None:
     """The store's failure to answer as :class:`Unavailable`, or None for anything else
     (a bug)."""
+    if isinstance(exc, TimeoutError):
+        return Unavailable("timeout", "the store did not answer in time; retry later")
     if isinstance(exc, (sqlite3.OperationalError, OSError)):
         return Unavailable("unavailable", f"the store is unavailable ({exc}); retry later")
     try:
@@ -122,6 +126,10 @@ def open_store(settings: Settings) -> Store:
     """The store ``settings.db`` names (not yet opened)."""
     if settings.is_postgres:
         from sim.service.storage.postgres import PostgresStore
-        return PostgresStore(settings.db, pool_size=settings.pg_pool_size)
+        return PostgresStore(settings.db, pool_size=settings.pg_pool_size,
+                             timeout=settings.store_timeout,
+                             connect_timeout=settings.connect_timeout)
     from sim.service.storage.sqlite import SqliteStore
-    return SqliteStore(settings.sqlite_path, cache_size=settings.device_cache)
+    return SqliteStore(settings.sqlite_path, cache_size=settings.device_cache,
+                       timeout=settings.store_timeout,
+                       integrity_check=settings.integrity_check == "quick")
