@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 
+from sim.rules.credit import click_action, credit
 from sim.rules.decision import (
     Decision,
     decide,
@@ -117,16 +118,12 @@ def _campaign(t: Tenant, cid: str | None, i: int) -> str | None:
     return cid
 
 
-def _credit(rec: s.DeviceRecord, given: str | None, action: str) -> str | None:
-    """Campaign credited with a dialog answer or settings change: the given one, else the
-    campaign whose button was clicked last, if that button had this ``action``."""
-    if given is not None:
-        return given
-    click = rec.last_click
-    if click is not None and click.action in (action, None):
-        rec.last_click = None  # one click, one outcome
-        return click.campaign_id
-    return None
+def _credit(rec: s.DeviceRecord, given: str | None, answers: str) -> str | None:
+    """Campaign credited with a dialog answer or settings change (``sim.rules.credit``)."""
+    cid, used = credit(given, rec.last_click, answers)
+    if used:
+        rec.last_click = None
+    return cid
 
 
 def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
@@ -146,8 +143,7 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
         case s.SoftPromptClicked(campaign_id=cid):
             _campaign(t, cid, i)
             record_click(st, cid)
-            offer = rec.last_offer
-            action = offer.action if offer is not None and offer.campaign_id == cid else None
+            action = click_action(rec.last_offer, cid)
             rec.last_click = s.Offer(campaign_id=cid, action=action)
             return cid, action
         case s.SoftPromptDismissed(campaign_id=cid):
