@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from sim.loadtest.api import Api, set_up_app  # noqa: E402
 from sim.loadtest.local import LocalService, create_app, free_port  # noqa: E402
-from sim.loadtest.world import pick_strategy, read_scenario  # noqa: E402
+from sim.loadtest.world import read_scenario  # noqa: E402
+from sim.model.scenario import pick_strategy  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 

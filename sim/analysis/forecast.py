@@ -52,16 +52,6 @@ class Rollout:
     max_devices: int = 20_000
 
 
-def pick_strategy(sc: Scenario, name: str | None) -> str:
-    """The strategy to forecast: ``name``, else the scenario's baseline, else its first."""
-    names = sc.strategy_names()
-    chosen = name or sc.baseline or names[0]
-    if chosen not in names:
-        raise ForecastError(f"--strategy: {chosen!r} is not in the scenario; allowed: "
-                            f"{', '.join(names)}")
-    return chosen
-
-
 def rollout_scenario(sc: Scenario, r: Rollout, days: int, max_devices: int | None = None,
                      factor: float = 1.0) -> tuple[Scenario, float]:
     """The scenario simulating the first ``days`` of the rollout, and the count scale factor.

@@ -61,7 +61,7 @@ def register(sub: Any) -> None:
     p.add_argument("--day-seconds", type=float,
                    help="real seconds per simulated day (default 1; 0: no waiting)")
     p.add_argument("--strategy", help="strategy whose campaigns the service runs "
-                                      "(default: the first)")
+                                      "(default: the scenario's baseline, else its first)")
     p.add_argument("--replication", type=int, help="population replication to draw devices "
                                                    "from (default 0)")
     p.add_argument("--budget", action="append", default=[], metavar="SPEC",
@@ -89,12 +89,13 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     """Validated settings of the run (``UsageError`` naming the option)."""
     from sim.cli import UsageError
     from sim.loadtest import budgets
-    from sim.loadtest.world import pick_strategy, read_scenario
-    from sim.model.scenario import ScenarioError
+    from sim.loadtest.world import read_scenario
+    from sim.model.scenario import ScenarioError, pick_strategy
 
     try:
         sc, cfg = read_scenario(args.scenario)
-        strategy = pick_strategy(sc, args.strategy or cfg.strategy)
+        strategy = pick_strategy(sc, args.strategy or cfg.strategy,
+                                 "--strategy" if args.strategy else "load.strategy")
         limits = budgets.resolve(cfg.budgets, specs=args.budget)
         seconds = parse_duration(args.duration or cfg.duration or "60s")
     except (ScenarioError, ValueError) as exc:

@@ -106,15 +106,15 @@ def _forecast(args: argparse.Namespace) -> int:
         LABELS,
         Rollout,
         check_days,
-        pick_strategy,
         run_forecast,
         write_forecast,
     )
     from sim.cli import UsageError
-    from sim.model.scenario import ScenarioError, load_scenario
+    from sim.model.scenario import ScenarioError, load_scenario, pick_strategy
 
     try:
         sc = load_scenario(args.scenario, seed=args.seed)
+        strategy = pick_strategy(sc, args.strategy, "--strategy").name
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
     if args.max_devices < 1:
@@ -122,7 +122,7 @@ def _forecast(args: argparse.Namespace) -> int:
     observed = observed_cube(read_observed(args.observed)) if args.observed else None
     r = Rollout(installs_per_day=args.installs_per_day, horizon=args.horizon,
                 install_days=args.install_days or float(args.horizon),
-                strategy=pick_strategy(sc, args.strategy), max_devices=args.max_devices)
+                strategy=strategy, max_devices=args.max_devices)
     t0 = time.perf_counter()
     fc = run_forecast(sc, r, observed=observed, trajectories=args.trajectories, jobs=args.jobs,
                       progress=lambda m: print(m, file=sys.stderr))

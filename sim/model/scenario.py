@@ -72,6 +72,19 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         return [s.name for s in self.strategies]
 
 
+def pick_strategy(sc: Scenario, name: str | None, option: str = "strategy") -> Strategy:
+    """The strategy called ``name``; by default the baseline (the first unless ``baseline``
+    names another). ``ScenarioError`` naming ``option`` if there is no such strategy."""
+    chosen = name or sc.baseline
+    if chosen is None:
+        return sc.strategies[0]
+    for s in sc.strategies:
+        if s.name == chosen:
+            return s
+    raise ScenarioError(f"{option}: {chosen!r} is not in the scenario; allowed: "
+                        f"{', '.join(sc.strategy_names())}")
+
+
 def _check(sc: Scenario) -> None:
     profiles = sc.profiles()  # raises on bad overrides
     allowed = ", ".join(sorted(profiles))
