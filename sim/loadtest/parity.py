@@ -21,21 +21,13 @@ from typing import Any
 
 import msgspec
 
+from sim.model.clock import unix
 from sim.model.events import LogEvent
 from sim.rules.campaigns import Policy, policy_settings
 from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile
 
-EPOCH = 1_699_920_000.0
-"""Unix time of simulated day 0 (2023-11-14 00:00 UTC): a whole number of days,
-so the service's day index (``int(at / 86400)``) changes when the simulator's does."""
-
 COMPARED = ("show", "reason", "campaign_id", "action")
 _SAFE = re.compile(r"[^A-Za-z0-9_.:@-]")
-
-
-def unix(t: float) -> float:
-    """Unix seconds of simulated time ``t`` (days)."""
-    return EPOCH + t * 86400.0
 
 
 @dataclass(frozen=True)
