@@ -2,7 +2,7 @@
 
 The modules here hold everything a Locust run needs *except* Locust itself, so
 tests and ``promptsim load`` import them without gevent's monkey-patching:
-``world`` (what one load process shares), ``device`` (one device's timeline),
+``world`` (what one load process shares), ``device`` (one device's life over HTTP),
 ``shapes`` (load stages as data), ``budgets``, ``results`` (Locust's CSV and
 stats into a summary), ``consistency`` (the after-run check), ``api`` (a small
 blocking HTTP client) and ``local`` (a local service for the run). Only

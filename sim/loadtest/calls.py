@@ -1,15 +1,14 @@
 """What a simulated device says to the API and reads back: requests, waits, replies.
 
-A device's timeline (``sim.loadtest.device``) yields :class:`Call` and
-:class:`Sleep` objects; whoever drives it (the Locust user, or a test) makes
-the call and sends back ``(status, body)``. The decoders read only the fields
-a device needs, so a team's deployment may answer with more.
+A device (``sim.loadtest.device``) makes its :class:`Call` objects and waits for
+its sessions through a :class:`Link`: the Locust user, or a test's fake. The
+decoders read only the fields a device needs, so a team's deployment may answer
+with more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
+from typing import Protocol
 
 import msgspec
 
@@ -34,17 +33,8 @@ class Call:
         self.method, self.path, self.name, self.body = method, path, name, body
 
 
-class Sleep:
-    """Wait until simulated time ``t`` (days) before the next call."""
-
-    __slots__ = ("t",)
-
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-
 class BurstNow:
-    """Sent to a waiting device: a burst of the load shape reaches it (real time ``real``)."""
+    """A wait cut short: a burst of the load shape reaches the device (real time ``real``)."""
 
     __slots__ = ("kind", "real")
 
@@ -71,8 +61,19 @@ read_registered = msgspec.json.Decoder(Registered).decode
 read_decision = msgspec.json.Decoder(Decision).decode
 encode = msgspec.json.Encoder().encode
 Reply = tuple[int, bytes | None]
-"""What the driver sends back for a call: the HTTP status (0: no answer) and the body."""
-Script = Generator[Call | Sleep, Any, None]
+"""The answer to a call: the HTTP status (0: no answer) and the body."""
+
+
+class Link(Protocol):
+    """How a device reaches the service and real time: blocking calls."""
+
+    def request(self, call: Call) -> Reply:
+        """Make the call; its answer."""
+        ...
+
+    def wait_until(self, t: float) -> BurstNow | None:
+        """Return when simulated time ``t`` (days) has come, or earlier with a burst."""
+        ...
 
 
 def retryable(status: int) -> bool:

@@ -2,8 +2,9 @@
 
 Importing this module imports Locust (and so gevent's monkey-patching): only
 locustfiles import it, and Locust always runs in its own process. The
-behaviour itself is in ``sim.loadtest.device``; here a ``FastHttpUser`` makes a
-device's calls and sleeps until its next session in compressed time.
+behaviour itself is in ``sim.loadtest.device``; here a ``FastHttpUser`` is the
+device's link: it makes the device's calls and waits until its next session in
+compressed time, one device after the other.
 
 Options (in the web UI's start form; each also has an environment variable,
 which ``promptsim load`` sets): ``--scenario``
@@ -28,16 +29,19 @@ import locust.stats
 import msgspec
 from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
+from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 from locust.user.task import LOCUST_STATE_RUNNING
 
 from sim.loadtest import budgets as bud
 from sim.loadtest.api import Api, set_up_app
-from sim.loadtest.calls import BurstNow
-from sim.loadtest.device import ELIGIBILITY, REGISTER, Device, Sleep
+from sim.loadtest.calls import BurstNow, Call, Reply
+from sim.loadtest.device import ELIGIBILITY, REGISTER, Device
 from sim.loadtest.results import HISTOGRAMS
 from sim.loadtest.shapes import get_shape
-from sim.loadtest.world import EPOCH, World, pick_strategy, plan_bursts, read_scenario
+from sim.loadtest.world import World, plan_bursts, read_scenario
+from sim.model.clock import EPOCH
+from sim.model.scenario import pick_strategy
 
 log = logging.getLogger("promptsim.load")
 
@@ -48,7 +52,8 @@ def add_options(parser: Any) -> None:
     g.add_argument("--scenario", env_var="PROMPTSIM_SCENARIO",
                    default="scenarios/quickstart.toml", help="scenario TOML file")
     g.add_argument("--strategy", env_var="PROMPTSIM_STRATEGY", default="",
-                   help="strategy whose campaigns the service runs (default: the first)")
+                   help="strategy whose campaigns the service runs (default: the "
+                        "scenario's baseline, else its first)")
     g.add_argument("--api-key", env_var="PROMPTSIM_API_KEY", default="", is_secret=True,
                    help="bearer key of an app created with --clock client")
     g.add_argument("--day-seconds", env_var="PROMPTSIM_DAY_SECONDS", type=float, default=None,
@@ -108,10 +113,7 @@ class DeviceUser(FastHttpUser):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self.device: Device | None = None
-        self.script: Any = None
         self.wake = 0.0
-        self.waiting = False
-        """The device's script waits at a ``Sleep`` (a burst may cut the wait short)."""
         self.bursts: list[tuple[float, str]] = []
 
     def wait_time(self) -> float:
@@ -122,54 +124,56 @@ class DeviceUser(FastHttpUser):
         return max(0.0, wake - time.monotonic())
 
     def on_start(self) -> None:
-        """Plan this user's part in the shape's bursts and take the first device."""
+        """Plan this user's part in the shape's bursts."""
         w = self.world
         assert w is not None, "the test_start listener builds the world"
         if w.bursts and w.day_seconds > 0:
             self.bursts = plan_bursts(w.bursts, w.t_start, w.offset * 1_000_003 + next(self.slots))
-        self._next_device()
-
-    def _next_device(self) -> None:
-        w = self.world
-        assert w is not None, "the test_start listener builds the world"
-        seq = next(self.counter)
-        dev = Device(w, w.population_index(seq), f"{w.run_id}-{seq}", time.monotonic())
-        w.devices.append(dev)
-        self.device, self.script, self.wake, self.waiting = dev, dev.timeline(), 0.0, False
 
     @task
     def live(self) -> None:
-        """Make the device's calls up to a wait that is not over yet (or the device's end).
+        """Live the next device's whole history (``Device.run``, with this user as its link)."""
+        w = self.world
+        assert w is not None, "the test_start listener builds the world"
+        seq = next(self.counter)
+        now = time.monotonic()
+        while self.bursts and self.bursts[0][0] <= now:
+            self.bursts.pop(0)  # a device just started is opening the app anyway
+        dev = self.device = Device(w, w.population_index(seq), f"{w.run_id}-{seq}", now)
+        w.devices.append(dev)
+        self.wake = 0.0
+        dev.run(self)
+        self.wake = 0.0
 
-        A wait already over (compressed time) does not go back through Locust's
-        ``wait()``: that would cost a hub switch per session for nothing.
+    # --- the device's link ---------------------------------------------------------------
+
+    def request(self, call: Call) -> Reply:
+        """Make one of the device's calls (Locust times it under the endpoint's name)."""
+        r = self.client.request(call.method, call.path, data=call.body,  # type: ignore[arg-type]
+                                name=call.name)
+        return r.status_code, r.content
+
+    def wait_until(self, t: float) -> BurstNow | None:
+        """Wait until simulated time ``t``, or until a burst of the shape reaches this user.
+
+        A wait already over (compressed time) goes on at once, without a hub
+        switch; a longer one goes through Locust's ``wait()``, so a stopping
+        run ends the user there (``StopUser``).
         """
-        dev, send, request = self.device, self.script.send, self.client.request
+        dev = self.device
         assert dev is not None
-        reply: Any = None
+        self.wake = wake = dev.real0 + (t - dev.sim0) * dev.world.day_seconds
         bursts = self.bursts
-        if bursts and bursts[0][0] <= time.monotonic():
-            real, kind = bursts.pop(0)
-            if self.waiting:  # a device just started is opening the app anyway
-                reply = BurstNow(kind, real)
         while True:
-            try:
-                item = send(reply)
-            except StopIteration:
-                self._next_device()
-                return
-            if item.__class__ is Sleep:
-                self.wake = wake = dev.real0 + (item.t - dev.sim0) * dev.world.day_seconds
-                self.waiting = True
-                now = time.monotonic()
-                if wake > now or (bursts and bursts[0][0] <= now) \
-                        or self._state != LOCUST_STATE_RUNNING:
-                    return
-                reply = None
-                continue
-            self.waiting = False
-            r = request(item.method, item.path, data=item.body, name=item.name)
-            reply = (r.status_code, r.content)
+            now = time.monotonic()
+            if bursts and bursts[0][0] <= now:
+                real, kind = bursts.pop(0)
+                return BurstNow(kind, real)
+            if self._state != LOCUST_STATE_RUNNING:
+                raise StopUser()
+            if wake <= now:
+                return None
+            self.wait()  # type: ignore[no-untyped-call]
 
 
 class TrivialUser(FastHttpUser):

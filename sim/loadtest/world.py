@@ -22,14 +22,11 @@ import msgspec
 
 from sim.model import streams
 from sim.model.behaviour import Behaviour
-from sim.model.life import session_triggers
 from sim.model.population import Chunk, make_chunk
 from sim.model.scenario import Scenario, ScenarioError, Strategy, parse_scenario
-from sim.rules.campaigns import Campaign, TriggerFired, policy_settings
+from sim.model.stage import FLOWS
+from sim.rules.campaigns import policy_settings
 from sim.rules.platforms import PlatformProfile
-
-EPOCH = 1_767_225_600.0
-"""Unix time of simulated day 0 (2026-01-01 UTC): day ``t`` is ``at = EPOCH + t * 86400``."""
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 
@@ -38,7 +35,7 @@ class LoadConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     """The optional ``[load]`` table of a scenario file: defaults the command line overrides."""
 
     strategy: str | None = None
-    """Strategy whose campaigns the service runs (default: the scenario's first)."""
+    """Strategy whose campaigns the service runs (default: the scenario's baseline)."""
     day_seconds: NonNegative | None = None
     """Real seconds per simulated day (0: no waiting at all, as fast as possible)."""
     users: Annotated[int, msgspec.Meta(ge=1)] | None = None
@@ -71,17 +68,6 @@ def read_scenario(path: str | Path) -> tuple[Scenario, LoadConfig]:
     except msgspec.ValidationError as exc:
         raise ScenarioError(f"{path}: load: {exc}") from None
     return parse_scenario(data, str(path)), cfg
-
-
-def pick_strategy(sc: Scenario, name: str | None) -> Strategy:
-    """The strategy called ``name`` (default: the first); ``ScenarioError`` if unknown."""
-    if name is None:
-        return sc.strategies[0]
-    for s in sc.strategies:
-        if s.name == name:
-            return s
-    raise ScenarioError(f"strategy: {name!r} is not in the scenario; allowed: "
-                        f"{', '.join(sc.strategy_names())}")
 
 
 def settings_doc(sc: Scenario, strategy: Strategy) -> bytes:
@@ -144,10 +130,10 @@ class World:
     """Population index of this process's first device (processes draw different devices)."""
     profiles: dict[str, PlatformProfile] = field(init=False)
     behaviour: Behaviour = field(init=False)
-    campaigns: dict[str, Campaign] = field(init=False)
-    triggers: list[tuple[str, float, TriggerFired]] = field(init=False)
-    """The triggers a session can fire under this strategy, as the engine lists them."""
     horizon: float = field(init=False)
+    counts: list[int] = field(init=False)
+    """What this process's devices lived, per day, counted as the engine counts it
+    (``FLOWS``; ``counts[f * days + day]``)."""
     devices: list[Any] = field(init=False, default_factory=list)
     """Every ``Device`` this process has started, for its log."""
     _chunks: dict[int, Chunk] = field(init=False, default_factory=dict)
@@ -155,9 +141,8 @@ class World:
     def __post_init__(self) -> None:
         self.profiles = self.scenario.profiles()
         self.behaviour = self.scenario.behaviour
-        self.campaigns = {c.id: c for c in self.strategy.campaigns}
-        self.triggers = session_triggers(self.strategy, self.behaviour)
         self.horizon = float(self.scenario.days)
+        self.counts = [0] * (len(FLOWS) * self.scenario.days)
 
     def chunk_of(self, n: int) -> tuple[Chunk, int]:
         """The population chunk holding device ``n`` (drawn once per process) and its index."""

@@ -3,18 +3,16 @@
 Every default comes from ``shared/domain.md`` section 3 where a source exists;
 the rest are labelled assumptions. A scenario file overrides any of them under
 ``[behaviour]``. The probability functions at the bottom are pure: they take
-uniforms drawn by the engine, so they know nothing about random streams.
+uniforms a device's life draws (``sim.model.life``), so they know nothing about
+random streams.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Literal
 
 import msgspec
-
-from sim.model import streams
 
 Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -161,44 +159,6 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
         """Yearly hazard of opting out: h0 * exp(k * pushes per week), per day."""
         return self.opt_out_per_year * math.exp(self.opt_out_fatigue_k * self.pushes_per_week) \
             / 365.0
-
-
-class Answer(NamedTuple):
-    """How a user answered a soft prompt, as the model draws it (nothing applied yet)."""
-
-    accepted: bool
-    """She tapped the button."""
-    fatigue: float
-    """Her prompt fatigue after this impression."""
-    dialog: str | None
-    """The OS dialog's answer, when the button opened it."""
-    settings_enabled: bool
-    """The button sent her to settings and she turned notifications on."""
-    annoyed: bool
-    """She declined and uninstalled the app over it."""
-
-
-def answer_soft_prompt(draw: Callable[[int], float], *, action: str | None,
-                       receptiveness: float, fatigue: float, since: float, context: bool,
-                       shown_before: int, primed: DialogOdds | None,
-                       behaviour: Behaviour) -> Answer:
-    """The user's whole answer to a shown soft prompt: tap or not, then the OS dialog or
-    the settings screen, or an uninstall out of annoyance.
-
-    ``draw(stream)`` gives the device's next uniform of a ``sim.model.streams`` stream; the
-    streams are drawn in a fixed order, so the simulator and the load test, which both
-    call this, give a device the same answers.
-    """
-    f = decayed_fatigue(fatigue, since, behaviour)
-    if soft_prompt_accepts(draw(streams.SOFT_PROMPT), receptiveness, f, context, behaviour):
-        dialog, enabled = None, False
-        if action == "os_dialog" and primed is not None:
-            dialog = dialog_outcome(draw(streams.DIALOG), primed)
-        elif action == "open_settings":
-            enabled = draw(streams.SETTINGS) < behaviour.settings_completion
-        return Answer(True, f + 1.0, dialog, enabled, False)
-    annoyed = annoyance_uninstall(draw(streams.ANNOYANCE), shown_before, behaviour)
-    return Answer(False, f + 1.0, None, False, annoyed)
 
 
 def soft_prompt_accepts(u: float, receptiveness: float, fatigue: float, context: bool,

@@ -1,25 +1,442 @@
 """One device life: what happens to one install, as plain steps over plain data.
 
-The SimPy engine (``sim.engine.chunk``) and the Locust device
-(``sim.loadtest.device``) both drive a device through these steps.
+A :class:`Life` is one device of a population chunk under one strategy: its
+rule state, its place in its session history, its timers and its random draws.
+The SimPy engine (``sim.engine.chunk``) lives it with one pending wake-up,
+skipping sessions that cannot change an outcome; the load-test device
+(``sim.loadtest.device``) lives every session in compressed real time and
+tells the service about it. Both call the same steps: :meth:`Life.race` names
+the next wake-up (a session, or a timer: uninstall, reinstall, cleared data,
+OS upgrade, opting out or turning notifications back on in settings; ties go
+in the order of ``WAKES``) and :meth:`Life.step` lives it. In a session the
+first-launch OS dialog comes when due, then the triggers fire in order, each
+asks for a decision, and a shown soft prompt is answered (the OS dialog or the
+settings screen follows a tap, an uninstall out of annoyance may follow a
+decline). :meth:`Life.account` draws the state-driven timers when the
+permission changes. Every answer is a draw of the device's counter-based
+streams (``sim.model.streams``): a device answers alike under every strategy
+and under both drivers.
+
+Each step counts what happened per day (``FLOWS``) and leaves the rest to the
+stage's ``Port`` (``sim.model.stage``): the decision, reports of what happened
+and the moments a device sends its batch. Times are days of the simulation;
+the rules read :meth:`Life.now` of them (the service's clock for a device).
 """
 
 from __future__ import annotations
 
-from sim.model.behaviour import Behaviour
-from sim.rules.campaigns import OnEvent, Policy, SessionTime, TriggerFired
+import math
+from bisect import bisect_left
+from typing import Final
+
+from sim.model import streams
+from sim.model.behaviour import (
+    annoyance_uninstall,
+    decayed_fatigue,
+    dialog_outcome,
+    soft_prompt_accepts,
+)
+from sim.model.clock import DAY
+from sim.model.population import INF, REPORTED
+from sim.model.stage import (
+    F_ACCEPT,
+    F_ALLOW,
+    F_ANNOY,
+    F_DENY,
+    F_DIALOG,
+    F_DISMISS,
+    F_INSTALL,
+    F_OPT_OUT,
+    F_REINSTALL,
+    F_SETTINGS_ON,
+    F_SETTINGS_OPEN,
+    F_SHOWN,
+    F_SUB,
+    F_UNINSTALL,
+    F_UNSUB,
+    Stage,
+)
+from sim.rules.decision import (
+    Decision,
+    record_click,
+    record_dismissal,
+    record_impression,
+    start_session,
+)
+from sim.rules.permission import (
+    DeviceState,
+    apply_clear_data,
+    apply_dialog_result,
+    apply_os_upgrade,
+    apply_reinstall,
+    apply_settings_change,
+    apply_uninstall,
+    dialogs_left,
+    first_launch_dialog_due,
+    new_install,
+)
+from sim.rules.platforms import PlatformProfile
+
+# What wakes a life up, in the order that breaks a tie (a session goes first).
+SESSION: Final = 0
+UNINSTALL: Final = 1
+REINSTALL: Final = 2
+CLEAR: Final = 3
+UPGRADE: Final = 4
+OPT_OUT: Final = 5
+REENABLE: Final = 6
+WAKES: Final = ("session", "uninstall", "reinstall", "clear_data", "os_upgrade", "opt_out",
+                "reenable")
+"""Names of the wake-up kinds, indexed by kind."""
+
+Status = tuple[bool, str, bool]
+"""(installed, permission, blocked): what a life's counts of devices depend on."""
+NOT_COUNTED: Final[Status] = (False, "not_determined", False)
 
 
-def session_triggers(policy: Policy, behaviour: Behaviour) -> list[tuple[str, float, TriggerFired]]:
-    """The triggers a session can fire for this policy: (kind, offset seconds or -1, question)."""
-    out: list[tuple[str, float, TriggerFired]] = []
-    if any(c.trigger.__struct_config__.tag == "app_open" for c in policy.campaigns):
-        out.append(("app_open", 0.0, TriggerFired(trigger="app_open")))
-    for sec in sorted({c.trigger.seconds for c in policy.campaigns
-                       if isinstance(c.trigger, SessionTime)}):
-        out.append(("session_time", sec, TriggerFired(trigger="session_time",
-                                                      session_seconds=sec)))
-    if any(isinstance(c.trigger, OnEvent) and c.trigger.name == behaviour.event_name
-           for c in policy.campaigns):
-        out.append(("event", -1.0, TriggerFired(trigger="event", event_name=behaviour.event_name)))
-    return out
+class Life:
+    """One device under one strategy: its rule state, history cursor, timers and draws."""
+
+    __slots__ = (
+        "cursor", "fatigue", "fatigue_t", "i", "k", "last_j", "os_version", "profile", "row",
+        "stage", "state", "status", "stop", "t_clear", "t_optout", "t_re", "t_reenable", "t_un",
+        "t_up", "wake_kind",
+    )
+
+    def __init__(self, stage: Stage, i: int, profile: PlatformProfile, row: int) -> None:
+        c = stage.chunk
+        self.stage, self.i, self.profile, self.row = stage, i, profile, row
+        self.state: DeviceState = new_install(
+            profile, provisional=stage.policy.provisional_on_install,
+            sdk_reports_permission=c.sdk_reports[i])
+        reports = stage.reports
+        self.os_version = REPORTED[profile.name][0] if reports else None
+        """The OS version the device reports (kept only when the life reports)."""
+        self.cursor = c.start[i]
+        """Index in ``chunk.session_t`` of the next session."""
+        self.stop = c.reinstall_start[i]
+        """End of this install's sessions."""
+        self.last_j = self.cursor - 1
+        """Index of the last session whose effect on the state is applied."""
+        self.fatigue = self.fatigue_t = 0.0
+        self.t_un, self.t_re, self.t_clear = c.uninstall_t[i], c.reinstall_t[i], c.clear_t[i]
+        # An upgrade that keeps the rules (a new iOS version) changes no outcome: it is
+        # only lived when it is reported.
+        self.t_up = c.upgrade_t[i] if reports or profile.upgrade_to is not None else INF
+        self.t_optout = self.t_reenable = INF
+        self.k = [0] * 8
+        """Draws taken so far from each stream of ``sim.model.streams``."""
+        self.status: Status = NOT_COUNTED
+        """As :meth:`account` last saw it."""
+        self.wake_kind = SESSION
+
+    # --- time and draws ----------------------------------------------------------------
+
+    def now(self, t: float) -> float:
+        """Rule time of simulated time ``t``: ``t``, or days since 1970 on the service's clock."""
+        e = self.stage.epoch
+        return t if e == 0.0 else (e + t * DAY) / DAY
+
+    def u(self, stream: int) -> float:
+        """The device's next uniform of ``stream`` (see ``sim.model.streams``)."""
+        k = self.k[stream]
+        self.k[stream] = k + 1
+        return streams.uniform(self.stage.chunk.key[self.i], stream, k)
+
+    def _count(self, f: int, t: float) -> None:
+        s = self.stage
+        s.counts[f * s.stride + self.row + int(t)] += 1
+
+    # --- what comes next ---------------------------------------------------------------
+
+    def next_session(self) -> float:
+        """Time of the next session of the history (``INF``: none); none is skipped."""
+        if self.state.installed and self.cursor < self.stop:
+            return self.stage.chunk.session_t[self.cursor]
+        return INF
+
+    def race(self, t_session: float) -> float:
+        """The time of the next wake-up: a session at ``t_session`` or the first timer due.
+
+        Sets ``wake_kind``; on a tie the order of ``WAKES`` decides.
+        """
+        t, kind = t_session, SESSION
+        if self.t_un < t:
+            t, kind = self.t_un, UNINSTALL
+        if self.t_re < t:
+            t, kind = self.t_re, REINSTALL
+        if self.t_clear < t:
+            t, kind = self.t_clear, CLEAR
+        if self.t_up < t:
+            t, kind = self.t_up, UPGRADE
+        if self.t_optout < t:
+            t, kind = self.t_optout, OPT_OUT
+        if self.t_reenable < t:
+            t, kind = self.t_reenable, REENABLE
+        self.wake_kind = kind
+        return t
+
+    def over(self) -> bool:
+        """Uninstalled for good: nothing this device does can be seen any more."""
+        return not self.state.installed and self.t_re == INF
+
+    # --- the steps -----------------------------------------------------------------------
+
+    def step(self, t: float) -> Status | None:
+        """Live the wake-up ``race`` named, at ``t``; the status before it, if it changed."""
+        kind = self.wake_kind
+        if kind != SESSION:
+            if self.state.installed:
+                self._catch_up(bisect_left(self.stage.chunk.session_t, t, self.last_j + 1,
+                                           self.stop))
+            if kind != REINSTALL:
+                self._timer(kind, t)
+                return self.account(t)
+            self._reinstall(t)  # then its first session
+        # The session at ``cursor``; the first of the first install is the install.
+        stage = self.stage
+        c = stage.chunk
+        j = self.cursor
+        self.cursor = j + 1
+        if j == c.start[self.i]:
+            stage.counts[F_INSTALL * stage.stride + self.row + int(t)] += 1
+            if stage.reports:
+                stage.port.report(self, "install", t, None, None)
+        if j > self.last_j + 1:
+            self._catch_up(j)
+        self.last_j = j
+        self.session(t, c.session_seconds[j], c.session_event[j])
+        return self.account(t)
+
+    def _timer(self, kind: int, t: float) -> None:
+        """An uninstall, cleared data, an OS upgrade, an opt-out or a re-enabling."""
+        if kind == UNINSTALL:
+            self.t_un = INF
+            self._uninstall(t)
+        elif kind == CLEAR:
+            self.t_clear = INF
+            if self.state.installed:
+                apply_clear_data(self.state, self.profile,
+                                 reset_campaigns=self.stage.policy.reset_on_reinstall)
+                if self.stage.reports:
+                    self.stage.port.report(self, "data_cleared", t, None, None)
+        elif kind == UPGRADE:
+            self.t_up = INF
+            self._upgrade(t)
+        elif kind == OPT_OUT:
+            self.t_optout = INF
+            self._settings(t, False, F_OPT_OUT)
+        else:  # REENABLE
+            self.t_reenable = INF
+            self._settings(t, True, F_SETTINGS_ON)
+
+    def open_app(self, t: float, upgraded: bool) -> Status | None:
+        """A session outside the history (a burst of the load shape), after an OS upgrade
+        if ``upgraded``; the status before it, if it changed."""
+        if upgraded:
+            self.t_up = INF
+            self._upgrade(t)
+        self.session(t, self.stage.behaviour.session_seconds_median, False)
+        return self.account(t)
+
+    def _catch_up(self, j: int) -> None:
+        """Apply what the skipped sessions before index ``j`` did: count them.
+
+        Skipped sessions change nothing else: the engine never skips one that
+        could show a prompt or revoke a permission by hibernation.
+        """
+        skipped = j - self.last_j - 1
+        if skipped > 0:
+            self.state.sessions += skipped
+            self.state.last_active_at = self.now(self.stage.chunk.session_t[j - 1])
+            self.last_j = j - 1
+
+    def session(self, t: float, seconds: float, has_event: bool) -> None:
+        """A session of ``seconds`` starts at ``t`` (``has_event``: the app's event fires)."""
+        stage, st, profile = self.stage, self.state, self.profile
+        port, reports, e = stage.port, stage.reports, stage.epoch
+        start_session(st, profile, t if e == 0.0 else (e + t * DAY) / DAY)
+        if reports:
+            port.report(self, "session_start", t, None, None)
+            port.flush(self)
+        if first_launch_dialog_due(st, profile):  # the OS asks by itself
+            self._cold_dialog(t, None)
+            if reports:
+                port.flush(self)
+        for kind, offset, fired in stage.triggers:
+            if not st.installed:
+                return
+            if kind == "event":
+                if not has_event:
+                    continue
+                offset = seconds / 2.0
+                if reports:
+                    port.report(self, "custom_event", t + offset / DAY, None, fired.event_name)
+            elif kind == "session_time" and seconds < offset:
+                continue
+            tt = t + offset / DAY
+            now = tt if e == 0.0 else (e + tt * DAY) / DAY
+            d = port.decide(self, fired, tt, now)
+            if d is not None and d.show:
+                self._impression(d, kind == "event", tt, now)
+        if reports and st.installed:
+            port.report(self, "session_time", t + seconds / DAY, None, seconds)
+
+    def _impression(self, d: Decision, context: bool, t: float, now: float) -> None:
+        """The campaign ``d`` names is shown at ``t`` (rule time ``now``); the user answers."""
+        stage, st, port = self.stage, self.state, self.stage.port
+        cid: str = d.campaign_id  # type: ignore[assignment]
+        record_impression(st, cid, now)
+        camp = stage.campaigns.get(cid)
+        if camp is not None and not camp.primer:  # the app opens the OS dialog directly
+            self._cold_dialog(t, cid)
+            if stage.reports:
+                port.flush(self)
+            return
+        counts, stride, day = stage.counts, stage.stride, self.row + int(t)
+        counts[F_SHOWN * stride + day] += 1
+        b = stage.behaviour
+        fatigue = decayed_fatigue(self.fatigue, now - self.fatigue_t, b)
+        self.fatigue, self.fatigue_t = fatigue + 1.0, now
+        if stage.reports:
+            port.report(self, "soft_prompt_shown", t, cid, None)
+        if soft_prompt_accepts(self.u(streams.SOFT_PROMPT), stage.chunk.receptiveness[self.i],
+                               fatigue, context, b):
+            record_click(st, cid)
+            counts[F_ACCEPT * stride + day] += 1
+            if stage.reports:
+                port.report(self, "soft_prompt_clicked", t, cid, None)
+            if d.action == "os_dialog":
+                primed = b.dialog_primed.get(self.profile.name)
+                if primed is not None:
+                    outcome = dialog_outcome(self.u(streams.DIALOG), primed)
+                    if self._dialog_shows(t):
+                        self._dialog_answered(t, now, outcome, None)
+            elif d.action == "open_settings":
+                counts[F_SETTINGS_OPEN * stride + day] += 1
+                if self.u(streams.SETTINGS) < b.settings_completion:
+                    self._settings(t, True, F_SETTINGS_ON)
+        else:
+            record_dismissal(st, cid)
+            counts[F_DISMISS * stride + day] += 1
+            if stage.reports:
+                port.report(self, "soft_prompt_dismissed", t, cid, None)
+            shown_before = st.campaigns[cid].shown - 1
+            if annoyance_uninstall(self.u(streams.ANNOYANCE), shown_before, b):
+                self.t_un = self.t_re = self.t_clear = self.t_up = INF
+                counts[F_ANNOY * stride + day] += 1
+                self._uninstall(t)
+        if stage.reports:
+            port.flush(self)
+
+    def _dialog_shows(self, t: float) -> bool:
+        """Whether the OS shows its dialog now (``dialogs_left``); a decision that offered
+        one the platform no longer shows broke the rules: it is reported."""
+        if dialogs_left(self.state, self.profile) == 0:
+            if self.stage.reports:
+                self.stage.port.report(self, "dialog_refused", t, None, None)
+            return False
+        return True
+
+    def _cold_dialog(self, t: float, campaign_id: str | None) -> None:
+        """An OS dialog without a soft prompt: the OS's own, or a campaign's without primer."""
+        odds = self.stage.behaviour.dialog_cold.get(self.profile.name)
+        if odds is not None and self._dialog_shows(t):
+            outcome = dialog_outcome(self.u(streams.DIALOG), odds)
+            self._dialog_answered(t, self.now(t), outcome, campaign_id)
+
+    def _dialog_answered(self, t: float, now: float, outcome: str,
+                         campaign_id: str | None) -> None:
+        apply_dialog_result(self.state, self.profile, outcome, now)  # type: ignore[arg-type]
+        stage = self.stage
+        counts, stride, day = stage.counts, stage.stride, self.row + int(t)
+        counts[F_DIALOG * stride + day] += 1
+        if outcome == "allowed":
+            counts[F_ALLOW * stride + day] += 1
+        elif outcome == "denied":
+            counts[F_DENY * stride + day] += 1
+        if stage.reports:
+            stage.port.report(self, "os_dialog_result", t, campaign_id, outcome)
+
+    def _settings(self, t: float, enabled: bool, f: int) -> None:
+        """Notifications turned on (or off) in the system settings."""
+        apply_settings_change(self.state, self.profile, enabled)
+        self._count(f, t)
+        if self.stage.reports:
+            self.stage.port.report(self, "permission_changed", t, None,
+                                   "granted" if enabled else "denied")
+
+    def _uninstall(self, t: float) -> None:
+        apply_uninstall(self.state, self.now(t))
+        self.cursor = self.stop
+        self._count(F_UNINSTALL, t)
+        if self.stage.reports:
+            self.stage.port.report(self, "uninstalled", t, None, None)
+
+    def _reinstall(self, t: float) -> None:
+        """The app is installed again: the second install's history starts (the caller
+        lives its first session)."""
+        c, i = self.stage.chunk, self.i
+        self.t_re, self.t_un = INF, c.uninstall2_t[i]
+        self.cursor = c.reinstall_start[i]
+        self.last_j = self.cursor - 1
+        self.stop = c.end[i]
+        apply_reinstall(self.state, self.profile, self.now(t),
+                        reset_campaigns=self.stage.policy.reset_on_reinstall)
+        self._count(F_REINSTALL, t)
+        if self.stage.reports:
+            self.stage.port.report(self, "reinstalled", t, None, None)
+
+    def _upgrade(self, t: float) -> None:
+        """The next OS version: the profile's ``upgrade_to``, else one major version up with
+        the same rules (a browser has no version: it updates itself)."""
+        old, stage = self.profile, self.stage
+        new = stage.profiles[old.upgrade_to] if old.upgrade_to is not None else old
+        apply_os_upgrade(self.state, old, new)
+        self.profile = new
+        if stage.reports:
+            if new is not old:
+                self.os_version = REPORTED[new.name][0]
+            elif self.os_version is not None:
+                self.os_version += 1.0
+            stage.port.report(self, "os_upgraded", t, None, self.os_version)
+
+    # --- what the state's changes set off ------------------------------------------------
+
+    def account(self, t: float) -> Status | None:
+        """After a step at ``t``: the state-driven timers and the subscription counts.
+
+        Opting in starts the opt-out timer (a yearly hazard, ``Behaviour.opt_out_rate``);
+        a denial may start a spontaneous re-enabling. Returns the status before, if
+        it changed (the engine's daily stocks follow it), else ``None``.
+        """
+        st, profile = self.state, self.profile
+        inst, perm = st.installed, st.permission
+        blocked = (inst and profile.os_dialog and perm != "granted"
+                   and st.denials >= profile.max_denials)
+        status = (inst, perm, blocked)
+        old = self.status
+        if status == old:
+            return None
+        self.status = status
+        was_inst, was_perm, _ = old
+        opted, was_opted = inst and perm == "granted", was_inst and was_perm == "granted"
+        stage = self.stage
+        if opted != was_opted:
+            if opted and stage.opt_out_rate:
+                e = -math.log(1.0 - self.u(streams.OPT_OUT))
+                self.t_optout = t + e / stage.opt_out_rate
+            else:
+                self.t_optout = INF
+        receives = opted or (inst and perm == "provisional")
+        received = was_opted or (was_inst and was_perm == "provisional")
+        if receives != received:
+            stage.counts[(F_SUB if receives else F_UNSUB) * stage.stride + self.row + int(t)] += 1
+        denied, was_denied = inst and perm == "denied", was_inst and was_perm == "denied"
+        if denied != was_denied:
+            self.t_reenable = INF
+            b = stage.behaviour
+            if denied and self.u(streams.REENABLE) < b.spontaneous_reenable:
+                u = self.u(streams.REENABLE_DELAY)
+                self.t_reenable = t - math.log(1.0 - u) * b.reenable_delay_mean_days
+        return old

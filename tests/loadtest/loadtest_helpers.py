@@ -1,19 +1,22 @@
 """An in-process stand-in for the eligibility service, built on the service's own ``ops``.
 
 ``OpsService`` answers a device's calls with ``sim.service.ops`` (the very
-functions the real handlers run inside their transactions), so device
-timelines can be driven without HTTP or Locust; ``FakeApi`` exposes it with
-the interface of ``sim.loadtest.api.Api`` for the consistency check.
+functions the real handlers run inside their transactions), so devices can
+live their lives without HTTP or Locust, through a :class:`FakeLink`;
+``FakeApi`` exposes it with the interface of ``sim.loadtest.api.Api`` for the
+consistency check.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from sim.loadtest.device import Call, Device, Sleep
+from sim.loadtest.calls import BurstNow, Reply
+from sim.loadtest.device import Call, Device
 from sim.loadtest.world import World, read_scenario, settings_doc
 from sim.rules.permission import dialogs_left
 from sim.service import ops
@@ -114,25 +117,45 @@ class FakeApi:
         return msgspec.json.decode(content)
 
 
-def drive(dev: Device, service: Any, stop_after: int | None = None) -> list[Call]:
-    """Run a device's whole timeline against ``service``; return the calls it made.
+class Abandoned(Exception):
+    """The test stopped the device in the middle of a call, as a Locust stop can."""
+
+
+class FakeLink:
+    """A device's link to ``service`` (any ``call -> (status, body)``): no waiting.
 
     ``stop_after`` abandons the device in the middle of its call number
-    ``stop_after`` (the call is made to the service, the answer is lost), as a
-    Locust stop can.
+    ``stop_after`` (the call is made to the service, the answer is lost);
+    ``burst = (kind, real)`` cuts short the first wait that lasts past real
+    time ``real`` (one simulated day per real second from the device's install).
     """
-    calls: list[Call] = []
-    gen = dev.timeline()
-    reply: Any = None
-    while True:
-        try:
-            item = gen.send(reply)
-        except StopIteration:
-            return calls
-        if isinstance(item, Sleep):
-            reply = None
-            continue
-        calls.append(item)
-        reply = service(item)
-        if stop_after is not None and len(calls) >= stop_after:
-            return calls
+
+    def __init__(self, dev: Device, service: Any, stop_after: int | None = None,
+                 burst: tuple[str, float] | None = None) -> None:
+        self.dev, self.service, self.stop_after, self.burst = dev, service, stop_after, burst
+        self.calls: list[Call] = []
+
+    def request(self, call: Call) -> Reply:
+        """Answer from the service; raise ``Abandoned`` once ``stop_after`` calls were made."""
+        self.calls.append(call)
+        reply: Reply = self.service(call)
+        if self.stop_after is not None and len(self.calls) >= self.stop_after:
+            raise Abandoned
+        return reply
+
+    def wait_until(self, t: float) -> BurstNow | None:
+        """No wait, unless this is the burst's."""
+        if self.burst is not None and t > self.dev.sim0 + self.burst[1]:
+            kind, real = self.burst
+            self.burst = None
+            return BurstNow(kind, real)
+        return None
+
+
+def drive(dev: Device, service: Any, stop_after: int | None = None,
+          burst: tuple[str, float] | None = None) -> list[Call]:
+    """Live a device's whole history against ``service`` (see :class:`FakeLink`); its calls."""
+    link = FakeLink(dev, service, stop_after, burst)
+    with contextlib.suppress(Abandoned):
+        dev.run(link)
+    return link.calls

@@ -9,9 +9,9 @@ import pytest
 from loadtest_helpers import OpsService, drive, world
 
 from sim.engine.chunk import ChunkModel
-from sim.loadtest.calls import BurstNow, Sleep
 from sim.loadtest.device import ELIGIBILITY, EVENTS, REGISTER, Call, Device
-from sim.loadtest.world import EPOCH, Burst, World, plan_bursts
+from sim.loadtest.world import Burst, World, plan_bursts
+from sim.model.clock import EPOCH
 
 COMMON = ("session_start", "soft_prompt_clicked", "soft_prompt_dismissed", "os_dialog_result",
           "permission_changed", "os_upgraded", "reinstalled", "data_cleared", "uninstalled")
@@ -138,27 +138,6 @@ def test_a_user_slot_joins_a_burst_with_its_share_at_a_moment_in_its_spread() ->
     assert plans == [plan_bursts(bursts, 100.0, key) for key in range(2000)]
 
 
-def drive_with_burst(dev: Device, service: OpsService, kind: str, real: float) -> list[Call]:
-    """Like ``drive``, sending a burst at real time ``real`` into the first wait that lasts
-    past it (one simulated day per real second, the device started at real time 0)."""
-    calls: list[Call] = []
-    gen = dev.timeline()
-    reply: Any = None
-    sent = False
-    while True:
-        try:
-            item = gen.send(reply)
-        except StopIteration:
-            return calls
-        if isinstance(item, Sleep):
-            due = not sent and item.t > dev.sim0 + real
-            sent = sent or due
-            reply = BurstNow(kind, real) if due else None
-            continue
-        calls.append(item)
-        reply = service(item)
-
-
 @pytest.mark.parametrize("kind", ["session", "upgrade"])
 def test_a_burst_opens_the_app_where_the_device_waits(kind: str) -> None:
     """A burst reaching a device waiting for its next session opens the app then (after
@@ -169,9 +148,9 @@ def test_a_burst_opens_the_app_where_the_device_waits(kind: str) -> None:
     joined = 0
     for n in range(80):
         dev = Device(w, n, f"d{n}", 0.0)
-        c = dev.chunk
+        c = dev.life.stage.chunk
         own = {EPOCH + x * 86400.0 for x in c.session_t[c.start[n]:c.end[n]]}
-        events = sent_events(drive_with_burst(dev, service, kind, 0.25))
+        events = sent_events(drive(dev, service, burst=(kind, 0.25)))
         extra = [i for i, e in enumerate(events) if e["type"] == "session_start"
                  and e["at"] not in own]
         assert len(extra) <= 1
@@ -181,7 +160,8 @@ def test_a_burst_opens_the_app_where_the_device_waits(kind: str) -> None:
         at = events[extra[0]]["at"]
         assert at >= EPOCH + (dev.sim0 + 0.25) * 86400.0 - 1e-3
         before = [e["type"] for e in events[:extra[0]] if e["at"] == at]
-        assert ("os_upgraded" in before) == (kind == "upgrade" and dev.platform != "web")
+        web = dev.life.profile.platform == "web"
+        assert ("os_upgraded" in before) == (kind == "upgrade" and not web)
         assert dev.mismatches == 0, dev.examples
         assert msgspec.to_builtins(service.devices[f"d{n}"].state) == dev.record()["state"]
     assert joined > 10
@@ -191,6 +171,6 @@ def test_without_compressed_time_a_burst_changes_nothing() -> None:
     """With ``day_seconds = 0`` (as fast as possible) real moments mean nothing."""
     w = small(0, devices=20, day_seconds=0.0)
     a = [drive(Device(w, n, f"d{n}", 0.0), OpsService(w)) for n in range(20)]
-    b = [drive_with_burst(Device(w, n, f"d{n}", 0.0), OpsService(w), "session", 5.0)
+    b = [drive(Device(w, n, f"d{n}", 0.0), OpsService(w), burst=("session", 5.0))
          for n in range(20)]
     assert [[c.body for c in x] for x in a] == [[c.body for c in x] for x in b]

@@ -1,0 +1,110 @@
+"""What the lives of one strategy share, and the port a driver lives them through.
+
+A :class:`Stage` holds what every ``sim.model.life.Life`` of one strategy reads
+(the population chunk, the policy and the triggers a session fires, the
+behaviour model, the platform profiles) and where they count (``FLOWS`` per
+day). Its :class:`Port` is what the two drivers do their own way: the SimPy
+engine decides in-process and logs, the load-test device asks the service,
+queues the events it reports and sends them in batches.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from sim.model.behaviour import Behaviour
+from sim.model.population import Chunk
+from sim.rules.campaigns import Campaign, OnEvent, Policy, SessionTime, TriggerFired
+from sim.rules.decision import Decision
+from sim.rules.platforms import PlatformProfile
+
+if TYPE_CHECKING:
+    from sim.model.life import Life
+
+FLOWS: tuple[str, ...] = (
+    "installs", "reinstalls", "uninstalls", "annoyance_uninstalls", "soft_prompts_shown",
+    "soft_prompts_accepted", "soft_prompts_dismissed", "os_dialogs_shown", "os_dialogs_allowed",
+    "os_dialogs_denied", "settings_opened", "settings_enabled", "opt_outs", "subscribed",
+    "unsubscribed",
+)
+"""Counts of things that happened on a day."""
+F_INSTALL: Final = 0
+F_REINSTALL: Final = 1
+F_UNINSTALL: Final = 2
+F_ANNOY: Final = 3
+F_SHOWN: Final = 4
+F_ACCEPT: Final = 5
+F_DISMISS: Final = 6
+F_DIALOG: Final = 7
+F_ALLOW: Final = 8
+F_DENY: Final = 9
+F_SETTINGS_OPEN: Final = 10
+F_SETTINGS_ON: Final = 11
+F_OPT_OUT: Final = 12
+F_SUB: Final = 13
+F_UNSUB: Final = 14
+
+DETAIL: Final = {"os_dialog_result": "outcome", "permission_changed": "permission",
+                 "os_upgraded": "os_version", "custom_event": "name", "session_time": "seconds"}
+"""The field holding a reported event's detail, by kind (the service's event vocabulary)."""
+
+
+def session_triggers(policy: Policy, behaviour: Behaviour) -> list[tuple[str, float, TriggerFired]]:
+    """The triggers a session can fire for this policy: (kind, offset seconds or -1, question)."""
+    out: list[tuple[str, float, TriggerFired]] = []
+    if any(c.trigger.__struct_config__.tag == "app_open" for c in policy.campaigns):
+        out.append(("app_open", 0.0, TriggerFired(trigger="app_open")))
+    for sec in sorted({c.trigger.seconds for c in policy.campaigns
+                       if isinstance(c.trigger, SessionTime)}):
+        out.append(("session_time", sec, TriggerFired(trigger="session_time",
+                                                      session_seconds=sec)))
+    if any(isinstance(c.trigger, OnEvent) and c.trigger.name == behaviour.event_name
+           for c in policy.campaigns):
+        out.append(("event", -1.0, TriggerFired(trigger="event", event_name=behaviour.event_name)))
+    return out
+
+
+class Port:
+    """What a driver does its own way; the engine and the load-test device each are one."""
+
+    __slots__ = ()
+
+    def decide(self, life: Life, fired: TriggerFired, t: float, now: float) -> Decision | None:
+        """The decision for ``fired`` at ``t`` (rule time ``now``); ``None``: nothing shows."""
+        raise NotImplementedError
+
+    def report(self, life: Life, kind: str, t: float, campaign_id: str | None,
+               detail: str | float | None) -> None:
+        """Something happened at ``t`` (only called when the stage ``reports``).
+
+        ``kind`` is an event kind of the service's API (``session_start``,
+        ``soft_prompt_shown``, ``os_dialog_result``, ...; its ``detail`` goes in the
+        field ``DETAIL`` names), or ``install`` (the first session of the first
+        install) or ``dialog_refused`` (a decision offered an OS dialog the
+        platform no longer shows: the decision broke the rules).
+        """
+
+    def flush(self, life: Life) -> None:
+        """A moment at which a device sends what it has to report (only when ``reports``)."""
+
+
+class Stage:
+    """What every life of one strategy shares: history, policy, behaviour, counts and port."""
+
+    __slots__ = ("behaviour", "campaigns", "chunk", "counts", "epoch", "opt_out_rate", "policy",
+                 "port", "profiles", "reports", "stride", "triggers")
+
+    def __init__(self, port: Port, chunk: Chunk, policy: Policy, behaviour: Behaviour,
+                 profiles: dict[str, PlatformProfile], counts: list[int], stride: int,
+                 epoch: float = 0.0, reports: bool = False) -> None:
+        self.port, self.chunk, self.policy, self.behaviour = port, chunk, policy, behaviour
+        self.profiles = profiles
+        self.counts = counts
+        """``FLOWS`` per day: ``counts[f * stride + life.row + day]``."""
+        self.stride = stride
+        self.epoch = epoch
+        """Unix seconds of day 0 when the rules run on the service's clock (0: on days)."""
+        self.reports = reports
+        self.triggers = session_triggers(policy, behaviour)
+        self.campaigns: dict[str, Campaign] = {c.id: c for c in policy.campaigns}
+        self.opt_out_rate = behaviour.opt_out_rate()
