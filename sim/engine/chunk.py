@@ -85,8 +85,6 @@ class ChunkModel(Port):
         hib = [p.hibernation_days for p in profiles.values() if p.hibernation_days is not None]
         self.long_gaps = self._long_gaps(min(hib)) if hib else {}
         self.events = 0
-        self.wake = self._wake
-        """The wake-up callback, bound once (not once per wake-up)."""
 
     # --- the port --------------------------------------------------------------------
 
@@ -195,7 +193,7 @@ class ChunkModel(Port):
             self._restock(life, old, t)
         t_next = life.race(self._next_session(life, t))
         if t_next < self.days:
-            self.env.timeout(t_next - t, life).callbacks.append(self.wake)
+            self.env.timeout(t_next - t, life).callbacks.append(self._wake)
 
     def _wake(self, event: simpy.Event) -> None:
         """SimPy callback: the pending wake-up of the life ``event`` carries is due."""
@@ -255,18 +253,21 @@ class ChunkModel(Port):
         self.installed = 0
         self.env.timeout(c.install_t[self.install_order[0]]).callbacks.append(self._install)
         # The model makes no reference cycles per event, but it keeps ~100k objects alive,
-        # which the cyclic collector would traverse again and again: about 20% of the life.
+        # which the cyclic collector would traverse again and again: about 20% of the run.
         was_enabled = gc.isenabled()
         gc.disable()
         try:
             self.env.run(until=self.days)
         finally:
+            # The stages point back to the model (their port): break that cycle, or the
+            # whole chunk would wait for the next full collection.
+            self.stages.clear()
             if was_enabled:
                 gc.enable()
-        shape = (len(PLATFORMS) * len(self.stages), self.days)
-        flows = np.array(self.flows, dtype=np.int64).reshape(len(FLOWS), len(self.stages),
-                                                              len(PLATFORMS), self.days)
+        n = len(self.names)
+        shape = (len(PLATFORMS) * n, self.days)
+        flows = np.array(self.flows, dtype=np.int64).reshape(len(FLOWS), n, len(PLATFORMS),
+                                                              self.days)
         stocks = np.cumsum(np.array(self.stock_diff, dtype=np.int64).reshape(
-            len(STOCKS), *shape), axis=-1).reshape(len(STOCKS), len(self.stages),
-                                                    len(PLATFORMS), self.days)
+            len(STOCKS), *shape), axis=-1).reshape(len(STOCKS), n, len(PLATFORMS), self.days)
         return ChunkResult(flows=flows, stocks=stocks, events=self.events)

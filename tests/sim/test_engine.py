@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Callable
 
 import msgspec
 import numpy as np
 
+from sim.engine.chunk import ChunkModel
 from sim.engine.runner import simulate
+from sim.model.population import make_chunk
 from sim.model.scenario import Scenario
 
 MakeScenario = Callable[..., Scenario]
@@ -108,3 +112,22 @@ def test_once_shows_at_most_one_prompt_per_install(scenario: MakeScenario) -> No
     installs = (r.series("installs") + r.series("reinstalls"))[:, once].sum(axis=-1)
     assert (shown <= installs).all()
     assert shown.sum() > 0.3 * installs.sum()
+
+
+def test_a_finished_chunk_is_freed_without_the_cyclic_collector(small: Scenario) -> None:
+    """The engine runs with the cyclic garbage collector off: a chunk's model (and the
+    population it holds) must be freed by reference counting alone once it is done, or
+    memory grows with every chunk a worker runs."""
+    profiles = small.profiles()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        model = ChunkModel(small, profiles, make_chunk(small, profiles, 0, 0), 0)
+        result = model.run()
+        ref = weakref.ref(model)
+        del model
+        assert ref() is None
+        assert result.events > 0
+    finally:
+        if was_enabled:
+            gc.enable()
