@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from sim.model.scenario import ScenarioError, load_scenario
+from sim.model.scenario import Scenario, ScenarioError, load_scenario, pick_strategy
 
 GOOD = """
 name = "t"
@@ -124,3 +125,17 @@ def test_cli_simulate_writes_the_run_directory(tmp_path: Path) -> None:
     assert {"install", "session_start", "decision"} <= set(events["kind"])
     resolved = load_scenario(out / "scenario.json")
     assert (resolved.devices, resolved.days, resolved.replications) == (600, 40, 2)
+
+
+def test_a_strategy_is_picked_by_name_else_the_baseline_else_the_first(
+        scenario: Callable[..., Scenario]) -> None:
+    """``pick_strategy`` (load tests, forecasts) has one meaning: the named strategy, by
+    default the scenario's baseline, else its first; an unknown name is an error naming
+    the option and what is allowed."""
+    sc = scenario()
+    assert pick_strategy(sc, None).name == sc.strategies[0].name
+    assert pick_strategy(sc, "backoff").name == "backoff"
+    assert pick_strategy(scenario(baseline="every_time"), None).name == "every_time"
+    with pytest.raises(ScenarioError, match=r"^--strategy: 'never' is not in the scenario; "
+                                            r"allowed: cold, provisional, once"):
+        pick_strategy(sc, "never", "--strategy")
