@@ -1,72 +1,87 @@
-"""Benchmark of the eligibility service against a bare ASGI app on the same server.
+"""Benchmark of the eligibility service on SQLite and PostgreSQL against a bare ASGI app.
 
-Run from the repository root (wrk must be installed: ``apt-get install -y wrk``;
-a C compiler builds the open-loop client)::
+Run from the repository root (wrk must be installed: ``apt-get install -y wrk``; a C
+compiler builds the open-loop client; PostgreSQL at ``$PROMPTSIM_BENCH_PG``, default
+``postgresql://postgres@127.0.0.1:5432/test``, where each run makes fresh schemas)::
 
-    python bench/bench_service.py [--runs 3] [--seconds 9]
+    python bench/bench_service.py [--runs 3] [--seconds 9] [--stores sqlite,pg,pg2]
 
-For each run and server it starts side by side, one worker each, on loopback:
+For each run it starts side by side, on loopback:
 
-1. the bare ASGI "hello world" below (it answers without reading the body);
-2. ``promptsim serve`` on a fresh SQLite file, seeded with one app, a campaign
-   set and 1,000 registered devices.
+1. the bare ASGI "hello world" below (it answers without reading the body), one worker;
+2. per store, ``promptsim serve`` seeded with one app, a campaign set and 1,000
+   registered devices: ``sqlite`` (a fresh file, one worker), ``pg`` (a fresh PostgreSQL
+   schema, one worker) and ``pg2`` (another schema, two workers).
 
-With ``taskset`` (and two or more CPUs) the servers run on the last CPU and the
-load generators on the first, so that they do not take turns on one core. It
-measures, with ``wrk -t1 -c32 --latency`` and the same POST request shape,
-alternating between them in slices (bare, read, write; three rounds) so that
-background load on a shared machine hits all three alike; ratios are the
-median of the per-round ratios:
+One-worker servers run on the last CPU and the load generators on the first (``taskset``);
+the two-worker server may use both CPUs, which it shares with wrk and PostgreSQL (see
+the README for what that makes of the 2-worker ratio). PostgreSQL itself is not pinned.
+It measures, with ``wrk -t1 -c32 --latency`` and the same POST request shape,
+alternating in slices (bare, then each store's read and write; three rounds) so that
+background load on a shared machine hits all alike; ratios are medians of per-round
+ratios to the bare slice of the same round:
 
 * **bare**: req/s, p50, p99 of the hello world;
 * **decide (read)**: eligibility where the answer is ``show=false``
-  (``frequency_limit``: the once-only prompt was already shown) -- the common
-  case, decided on the committed state without a write;
+  (``frequency_limit``: the once-only prompt was already shown) -- the common case,
+  decided on the committed state without a write;
 * **decide (write)**: eligibility where every answer is ``show=true`` (an
-  ``every_time`` campaign): each reserves the impression in a write
-  transaction;
-* **p99 at 70%**: the read request again at 70% of the maximum read rate wrk
-  measured just before, two ways:
+  ``every_time`` campaign): each reserves the impression in a write transaction;
+* **p99 at 70%** (one-worker stores): the read request again at 70% of the maximum read
+  rate wrk measured just before, two ways:
 
-  - *open loop* (``bench/openloop.c``): Poisson arrivals on 32 keep-alive
-    connections, each latency counted from the request's *scheduled* time, so
-    a stall is charged to every request it delays (wrk2-style; no coordinated
-    omission). The bare app is measured at the same absolute rate as a floor;
-  - *wrk paced*: wrk with 64 connections, each waiting an exponentially
-    distributed think time (Lua ``delay()``) between requests, calibrated by a
-    2 s trial to the same rate. Closed loop: if the server stalled for longer
-    than the think time (about 8 ms), wrk would send less;
+  - *open loop* (``bench/openloop.c``): Poisson arrivals on 32 keep-alive connections,
+    each latency counted from the request's *scheduled* time, so a stall is charged to
+    every request it delays (wrk2-style; no coordinated omission). The bare app is
+    measured at the same absolute rate as a floor;
+  - *wrk paced*: wrk with 64 connections, each waiting an exponentially distributed
+    think time between requests, calibrated by a 2 s trial to the same rate (closed loop);
 
-* **decide (read, cache off)**: the service restarted on the same file with
-  ``PROMPTSIM_DEVICE_CACHE=0``, every read going to SQLite (the rate when the
-  devices asked about are not in the worker's record cache);
-* **ingestion**: batches of 100 events (``session_time``, unique ids) to 1,000
-  devices; events/s = 2xx batches/s x 100.
+* **read, cache off** (one-worker stores): the service restarted on the same store with
+  ``PROMPTSIM_DEVICE_CACHE=0``, every read going to the database;
+* **ingestion**: batches of 100 events (``session_time``, unique ids) to 1,000 devices
+  on 8 connections; events/s = 2xx batches/s x 100;
+* **server CPU** during the read slices, per request, and the cores it used.
 
-It prints each run and then the medians. Targets (issue 3): decisions >= 50% of
-bare, p99 <= 10 ms at 70% of max, ingestion >= 5,000 events/s.
+It prints each run, the medians, and each target of issue 14 with the runs that met it.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
-import os
-import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-DEVICES = 1000
-ADMIN = "bench-admin-key"
+from loadgen import (
+    CLIENT_PIN,
+    SERVER_PIN,
+    build_openloop,
+    cpu_seconds,
+    decide_lua,
+    drop_pg_schema,
+    events_lua,
+    free_port,
+    openloop,
+    paced,
+    pg_reachable,
+    pg_schema,
+    seed,
+    start_bare,
+    start_service,
+    stop,
+    write_requests,
+    wrk,
+)
+
+NAN = float("nan")
+WORKERS = {"sqlite": 1, "pg": 1, "pg2": 2}
+LABEL = {"sqlite": "SQLite, 1 worker", "pg": "PostgreSQL, 1 worker",
+         "pg2": "PostgreSQL, 2 workers"}
 
 
 async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -87,324 +102,220 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-# --- processes -------------------------------------------------------------------------
+class Store:
+    """One ``promptsim serve`` of the run: its database, process and seeded app."""
 
-def _pins() -> tuple[list[str], list[str]]:
-    """``taskset`` prefixes: servers on the last CPU, load generators on the first."""
-    cpus = os.cpu_count() or 1
-    if cpus < 2 or shutil.which("taskset") is None:
-        return [], []
-    return ["taskset", "-c", str(cpus - 1)], ["taskset", "-c", "0"]
+    def __init__(self, name: str, tmp: Path) -> None:
+        self.name = name
+        self.workers = WORKERS[name]
+        self.db = str(tmp / f"{name}.sqlite3") if name == "sqlite" else pg_schema()
+        self.port = free_port()
+        self.proc = start_service(self.port, self.db, self.workers)
+        self.key = seed(self.port)
+        self.read, self.write = decide_lua(self.key, "app_open"), decide_lua(self.key,
+                                                                             "programmatic")
 
+    def restart(self, cache: bool) -> None:
+        """Start again on the same database, with the record cache on or off."""
+        stop(self.proc)
+        self.proc = start_service(self.port, self.db, self.workers, cache)
 
-SERVER_PIN, CLIENT_PIN = _pins()
-
-
-def free_port() -> int:
-    """An unused loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(port: int, path: str = "/healthz", timeout: float = 20.0) -> None:
-    """Block until the server answers on ``path``."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            c.request("GET", path)
-            c.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server on port {port} did not start")
-
-
-def start_bare(server: str, port: int) -> subprocess.Popen[bytes]:
-    """The hello-world app on ``server``, one worker."""
-    here = str(Path(__file__).resolve().parent)
-    cmd = [sys.executable, "-m", "uvicorn", "--app-dir", here, "--host", "127.0.0.1",
-           "--port", str(port), "--loop", "uvloop", "--http", "httptools",
-           "--no-access-log", "--log-level", "warning", "bench_service:hello"]
-    p = subprocess.Popen([*SERVER_PIN, *cmd], cwd=ROOT, start_new_session=True)
-    wait_ready(port, "/")
-    return p
-
-
-def start_service(server: str, port: int, db: str, cache: bool = True) -> subprocess.Popen[bytes]:
-    """``promptsim serve`` on a SQLite file, one worker (record cache on or off)."""
-    cmd = [sys.executable, "-m", "sim", "serve", "--db", db, "--port", str(port),
-           "--workers", "1", "--admin-key", ADMIN]
-    env = os.environ | ({} if cache else {"PROMPTSIM_DEVICE_CACHE": "0"})
-    p = subprocess.Popen([*SERVER_PIN, *cmd], cwd=ROOT, env=env, start_new_session=True)
-    wait_ready(port)
-    return p
-
-
-def stop(p: subprocess.Popen[bytes]) -> None:
-    """Stop a server started above (its whole process group)."""
-    try:
-        os.killpg(p.pid, 15)
-        p.wait(10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(p.pid, 9)
-        p.wait()
-
-
-# --- seeding ------------------------------------------------------------------------------
-
-def call(port: int, method: str, path: str, body: Any, key: str) -> Any:
-    """One JSON request; raises on a non-2xx answer."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    c.request(method, path, json.dumps(body), {"Authorization": f"Bearer {key}"})
-    r = c.getresponse()
-    data = r.read()
-    if r.status >= 300:
-        raise RuntimeError(f"{method} {path}: {r.status} {data!r}")
-    return json.loads(data)
-
-
-def seed(port: int) -> str:
-    """An app with two campaigns and DEVICES devices; every device has seen the once prompt."""
-    key: str = call(port, "POST", "/v1/apps", {"name": "bench"}, ADMIN)["api_key"]
-    call(port, "PUT", "/v1/campaigns/welcome", {"trigger": {"type": "app_open"},
-                                                 "frequency": {"type": "once"}}, key)
-    call(port, "PUT", "/v1/campaigns/nudge", {"trigger": {"type": "programmatic"},
-                                               "frequency": {"type": "every_time"}}, key)
-    now = time.time()
-    for i in range(DEVICES):
-        call(port, "POST", "/v1/devices", {"device_id": f"d{i}", "user_id": f"u{i}",
-                                           "platform": "android", "os_version": 14}, key)
-        call(port, "POST", f"/v1/devices/d{i}/events", {"events": [
-            {"type": "session_start", "event_id": "s1", "at": now}]}, key)
-        call(port, "POST", f"/v1/devices/d{i}/eligibility", {"trigger": "app_open"}, key)
-    return key
-
-
-# --- wrk -------------------------------------------------------------------------------------
-
-ELIGIBILITY_LUA = """
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format("POST", "/v1/devices/d" .. (n %% %(devices)d) .. "/eligibility",
-    {["Authorization"] = "Bearer %(key)s", ["Content-Type"] = "application/json"},
-    '{"trigger":"%(trigger)s"}')
-end
-"""
-
-EVENTS_LUA = """
-local n = 0
-request = function()
-  n = n + 1
-  local parts = {}
-  for i = 1, %(batch)d do
-    parts[i] = '{"type":"session_time","seconds":12.5,"event_id":"w' .. n .. '-' .. i ..
-      '","at":1700000000}'
-  end
-  return wrk.format("POST", "/v1/devices/d" .. (n %% %(devices)d) .. "/events",
-    {["Authorization"] = "Bearer %(key)s", ["Content-Type"] = "application/json"},
-    '{"events":[' .. table.concat(parts, ",") .. ']}')
-end
-"""
-
-THINK_LUA = """
-math.randomseed(%(seed)d)
-function delay()
-  return math.floor(-math.log(1 - math.random()) * %(mean_ms).3f + 0.5)
-end
-"""
-
-
-def _ms(text: str) -> float:
-    m = re.match(r"([\d.]+)(us|ms|s)", text)
-    assert m, text
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[str(m[2])]
-    return float(m[1]) * scale
-
-
-def wrk(port: int, lua: str, seconds: int, connections: int = 32) -> dict[str, float]:
-    """Run wrk with a Lua request script; req/s, p50, p99 (ms) and non-2xx count."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(lua)
-    try:
-        out = subprocess.run([*CLIENT_PIN, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
-                              "--latency", "-s", f.name, f"http://127.0.0.1:{port}/"],
-                             capture_output=True, text=True, check=True).stdout
-    finally:
-        os.unlink(f.name)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out)[1])  # type: ignore[index]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out)[1])  # type: ignore[index]
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": float(bad[1]) if bad else 0.0}
-
-
-def paced(port: int, lua: str, rate: float, seconds: int,
-          connections: int = 64) -> dict[str, float]:
-    """wrk at about ``rate`` req/s: each connection waits an exponential think time
-    between requests, its mean calibrated by a 2 s trial for the time requests take."""
-    def think(mean_ms: float) -> str:
-        return lua + THINK_LUA % {"seed": 7, "mean_ms": max(0.5, mean_ms)}
-
-    target = connections * 1000 / rate  # ms per request and connection
-    trial = wrk(port, think(target), 2, connections)
-    in_flight = max(0.0, connections * 1000 / max(trial["rps"], 1.0) - target)
-    r = wrk(port, think(target - in_flight), seconds, connections)
-    return r | {"rate": r["rps"]}
-
-
-# --- open loop ---------------------------------------------------------------------------------
-
-def build_openloop(tmp: Path) -> Path | None:
-    """Compile ``bench/openloop.c``; None without a C compiler."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        return None
-    exe = tmp / "openloop"
-    subprocess.run([cc, "-O2", "-o", str(exe), str(ROOT / "bench" / "openloop.c"), "-lm"],
-                   check=True)
-    return exe
-
-
-def write_requests(path: Path, key: str) -> None:
-    """The read-path requests, one per device, in ``openloop``'s "<length>\\n<bytes>" form."""
-    body = b'{"trigger":"app_open"}'
-    with path.open("wb") as f:
-        for i in range(DEVICES):
-            r = (f"POST /v1/devices/d{i}/eligibility HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                 f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
-                 f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-            f.write(f"{len(r)}\n".encode() + r)
-
-
-def openloop(exe: Path, port: int, requests: Path, rate: float, seconds: int,
-             connections: int = 32) -> dict[str, float]:
-    """Poisson arrivals at ``rate`` of the ``requests``; latency from schedule."""
-    out = subprocess.run([*CLIENT_PIN, str(exe), str(port), f"{rate:.1f}", str(seconds), "1",
-                          str(connections), str(requests), "7"],
-                         capture_output=True, text=True, check=True).stdout
-    result: dict[str, float] = json.loads(out)
-    return result
-
-
-# --- one run -----------------------------------------------------------------------------------
-
-def _mean(xs: list[dict[str, float]], k: str) -> float:
-    return statistics.fmean(x[k] for x in xs)
+    def close(self) -> None:
+        """Stop the server; drop a PostgreSQL schema."""
+        stop(self.proc)
+        if self.name != "sqlite":
+            drop_pg_schema(self.db)
 
 
 def _median(xs: list[dict[str, float]], k: str) -> float:
     return statistics.median(x[k] for x in xs)
 
 
-NAN = float("nan")
-
-
-def run_once(server: str, seconds: int, exe: Path | None, rounds: int = 3) -> dict[str, float]:
-    """Bare, decide (read / write), p99 at 70%, cache off and ingestion for one server.
-
-    Both servers run side by side and wrk alternates between them in slices of
-    ``seconds / rounds`` (bare, read, write, bare, read, write, ...), so a change
-    in the machine's background load hits all three alike.
-    """
-    slice_s = max(2, seconds // rounds)
-    bare_port, port = free_port(), free_port()
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        db = str(tmp / "bench.sqlite3")
-        bare = start_bare(server, bare_port)
-        svc = start_service(server, port, db)
-        try:
-            key = seed(port)
-            lua = {t: ELIGIBILITY_LUA % {"devices": DEVICES, "key": key, "trigger": t}
-                   for t in ("app_open", "programmatic")}
-            b, r, w = [], [], []
-            for _ in range(rounds):
-                b.append(wrk(bare_port, lua["app_open"], slice_s))
-                r.append(wrk(port, lua["app_open"], slice_s))
-                w.append(wrk(port, lua["programmatic"], slice_s))
-            now_max = wrk(port, lua["app_open"], slice_s)["rps"]  # max rate, just before
-            rate = 0.7 * now_max
-            o = ob = {"achieved": NAN, "p50": NAN, "p99": NAN, "non2xx": 0.0}
-            if exe is not None:
-                requests = tmp / "requests.bin"
-                write_requests(requests, key)
-                o = openloop(exe, port, requests, rate, slice_s + 2)
-                ob = openloop(exe, bare_port, requests, rate, slice_s + 2)
-            f = paced(port, lua["app_open"], rate, slice_s + 2)
-            e = wrk(port, EVENTS_LUA % {"devices": DEVICES, "key": key, "batch": 100}, slice_s,
-                    connections=8)
-            stop(svc)
-            svc = start_service(server, port, db, cache=False)
-            u = wrk(port, lua["app_open"], slice_s)
-        finally:
-            stop(svc)
-            stop(bare)
-    assert all(x["non2xx"] == 0 for x in (*r, *w, e, f, o, u)), (r, w, e, f, o, u)
+def _slices(bare: list[dict[str, float]], reads: list[dict[str, float]],
+            writes: list[dict[str, float]], cpu: list[float]) -> dict[str, float]:
     return {
-        "bare_rps": _mean(b, "rps"), "bare_p50": _median(b, "p50"), "bare_p99": _median(b, "p99"),
-        "read_rps": _mean(r, "rps"), "read_p50": _median(r, "p50"), "read_p99": _median(r, "p99"),
-        "write_rps": _mean(w, "rps"), "write_p50": _median(w, "p50"),
-        "write_p99": _median(w, "p99"),
-        "read_ratio": statistics.median(x["rps"] / y["rps"] for x, y in zip(r, b, strict=True)),
-        "write_ratio": statistics.median(x["rps"] / y["rps"] for x, y in zip(w, b, strict=True)),
-        "uncached_rps": u["rps"], "uncached_ratio": u["rps"] / _mean(b, "rps"),
-        "max_before": now_max, "rate70": rate,
-        "open_rate": o["achieved"], "open_p50": o["p50"], "open_p99": o["p99"],
-        "open_bare_p50": ob["p50"], "open_bare_p99": ob["p99"],
-        "paced_rate": f["rate"], "paced_p50": f["p50"], "paced_p99": f["p99"],
-        "events_per_s": e["rps"] * 100,
+        "read_rps": statistics.fmean(x["rps"] for x in reads), "read_p50": _median(reads, "p50"),
+        "read_p99": _median(reads, "p99"),
+        "write_rps": statistics.fmean(x["rps"] for x in writes),
+        "write_p50": _median(writes, "p50"), "write_p99": _median(writes, "p99"),
+        "read_ratio": statistics.median(x["rps"] / y["rps"] for x, y in zip(reads, bare,
+                                                                            strict=True)),
+        "write_ratio": statistics.median(x["rps"] / y["rps"] for x, y in zip(writes, bare,
+                                                                             strict=True)),
+        "cpu_us": statistics.median(cpu),
     }
 
 
-def show(label: str, r: dict[str, float]) -> None:
-    """Print one result block."""
-    print(f"{label}\n"
-          f"  bare ASGI        {r['bare_rps']:9.0f} req/s  p50 {r['bare_p50']:.2f} ms  "
-          f"p99 {r['bare_p99']:.2f} ms\n"
-          f"  decide (read)    {r['read_rps']:9.0f} req/s  p50 {r['read_p50']:.2f} ms  "
-          f"p99 {r['read_p99']:.2f} ms  = {r['read_ratio']:.0%} of bare\n"
-          f"  decide (write)   {r['write_rps']:9.0f} req/s  p50 {r['write_p50']:.2f} ms  "
-          f"p99 {r['write_p99']:.2f} ms  = {r['write_ratio']:.0%} of bare\n"
-          f"  read, cache off  {r['uncached_rps']:9.0f} req/s  = {r['uncached_ratio']:.0%} of "
-          f"bare\n"
-          f"  at 70% of the {r['max_before']:.0f}/s read max ({r['rate70']:.0f}/s):\n"
-          f"    open loop      {r['open_rate']:9.0f}/s     p50 {r['open_p50']:.2f} ms  "
-          f"p99 {r['open_p99']:.2f} ms  (bare app at the same rate: p50 "
-          f"{r['open_bare_p50']:.2f} ms, p99 {r['open_bare_p99']:.2f} ms)\n"
-          f"    wrk paced      {r['paced_rate']:9.0f}/s     p50 {r['paced_p50']:.2f} ms  "
-          f"p99 {r['paced_p99']:.2f} ms  (64 connections, exponential think time)\n"
-          f"  ingestion        {r['events_per_s']:9.0f} events/s (batches of 100)", flush=True)
+def _extras(store: Store, bare_port: int, exe: Path | None, tmp: Path,
+            slice_s: int) -> dict[str, float]:
+    """Open-loop and paced p99 at 70% of the maximum, and the cache-off read rate."""
+    now_max = wrk(store.port, store.read, slice_s)["rps"]
+    rate = 0.7 * now_max
+    o = ob = {"achieved": NAN, "p50": NAN, "p99": NAN, "non2xx": 0.0}
+    if exe is not None:
+        requests = tmp / f"requests-{store.name}.bin"
+        write_requests(requests, store.key)
+        o = openloop(exe, store.port, requests, rate, slice_s + 2)
+        ob = openloop(exe, bare_port, requests, rate, slice_s + 2)
+    f = paced(store.port, store.read, rate, slice_s + 2)
+    assert o["non2xx"] == 0 and f["non2xx"] == 0, (o, f)
+    return {"max_before": now_max, "rate70": rate, "open_rate": o["achieved"],
+            "open_p50": o["p50"], "open_p99": o["p99"], "open_bare_p50": ob["p50"],
+            "open_bare_p99": ob["p99"], "paced_rate": f["rate"], "paced_p50": f["p50"],
+            "paced_p99": f["p99"]}
+
+
+def run_once(seconds: int, exe: Path | None, names: list[str],
+             rounds: int = 3) -> dict[str, dict[str, float]]:
+    """Every measurement of one run, by store (``bare`` holds the bare app's)."""
+    slice_s = max(2, seconds // rounds)
+    bare_port = free_port()
+    out: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        bare_proc = start_bare(bare_port)
+        stores: list[Store] = []
+        try:
+            for name in names:
+                stores.append(Store(name, tmp))
+            bare_lua = stores[0].read
+            b: list[dict[str, float]] = []
+            r: dict[str, list[dict[str, float]]] = {s.name: [] for s in stores}
+            w: dict[str, list[dict[str, float]]] = {s.name: [] for s in stores}
+            cpu: dict[str, list[float]] = {s.name: [] for s in stores}
+            for _ in range(rounds):
+                b.append(wrk(bare_port, bare_lua, slice_s))
+                for s in stores:
+                    c0 = cpu_seconds(s.proc)
+                    r[s.name].append(wrk(s.port, s.read, slice_s))
+                    used = cpu_seconds(s.proc) - c0
+                    cpu[s.name].append(used / (r[s.name][-1]["rps"] * slice_s) * 1e6)
+                    w[s.name].append(wrk(s.port, s.write, slice_s))
+            out["bare"] = {"rps": statistics.fmean(x["rps"] for x in b),
+                           "p50": _median(b, "p50"), "p99": _median(b, "p99")}
+            for s in stores:
+                res = _slices(b, r[s.name], w[s.name], cpu[s.name])
+                res["cores"] = res["cpu_us"] * res["read_rps"] / 1e6
+                if s.workers == 1:
+                    res |= _extras(s, bare_port, exe, tmp, slice_s)
+                e = wrk(s.port, events_lua(s.key), slice_s, connections=8)
+                assert e["non2xx"] == 0, e
+                res["events_per_s"] = e["rps"] * 100
+                if s.workers == 1:
+                    s.restart(cache=False)
+                    u = wrk(s.port, s.read, slice_s)
+                    res["uncached_rps"], res["uncached_ratio"] = u["rps"], u["rps"] / out[
+                        "bare"]["rps"]
+                    assert u["non2xx"] == 0, u
+                assert all(x["non2xx"] == 0 for x in (*r[s.name], *w[s.name])), s.name
+                out[s.name] = res
+        finally:
+            for s in stores:
+                s.close()
+            stop(bare_proc)
+    if "pg" in out and "pg2" in out:
+        out["pg2"]["scale"] = out["pg2"]["read_rps"] / out["pg"]["read_rps"]
+        out["pg2"]["scale_ratio"] = out["pg2"]["read_ratio"] / out["pg"]["read_ratio"]
+    return out
+
+
+def show(label: str, run: dict[str, dict[str, float]]) -> None:
+    """Print one run (or the medians)."""
+    b = run["bare"]
+    print(f"{label}\n  bare ASGI          {b['rps']:9.0f} req/s  p50 {b['p50']:.2f} ms  "
+          f"p99 {b['p99']:.2f} ms")
+    for name, r in run.items():
+        if name == "bare":
+            continue
+        print(f"  {LABEL[name]}\n"
+              f"    decide (read)    {r['read_rps']:9.0f} req/s  p50 {r['read_p50']:.2f} ms  "
+              f"p99 {r['read_p99']:.2f} ms  = {r['read_ratio']:.0%} of bare  (server CPU "
+              f"{r['cpu_us']:.0f} us/request, {r['cores']:.2f} cores)\n"
+              f"    decide (write)   {r['write_rps']:9.0f} req/s  p50 {r['write_p50']:.2f} ms  "
+              f"p99 {r['write_p99']:.2f} ms  = {r['write_ratio']:.0%} of bare")
+        if "uncached_rps" in r:
+            print(f"    read, cache off  {r['uncached_rps']:9.0f} req/s  = "
+                  f"{r['uncached_ratio']:.0%} of bare\n"
+                  f"    at 70% of the {r['max_before']:.0f}/s read max ({r['rate70']:.0f}/s):\n"
+                  f"      open loop      {r['open_rate']:9.0f}/s     p50 {r['open_p50']:.2f} ms"
+                  f"  p99 {r['open_p99']:.2f} ms  (bare app at the same rate: p50 "
+                  f"{r['open_bare_p50']:.2f} ms, p99 {r['open_bare_p99']:.2f} ms)\n"
+                  f"      wrk paced      {r['paced_rate']:9.0f}/s     p50 {r['paced_p50']:.2f} ms"
+                  f"  p99 {r['paced_p99']:.2f} ms  (64 connections, think times)")
+        print(f"    ingestion        {r['events_per_s']:9.0f} events/s (batches of 100)")
+        if "scale" in r:
+            print(f"    2 workers / 1 worker: decisions {r['scale']:.2f}x (ratio to bare "
+                  f"{r['scale_ratio']:.2f}x)")
+    sys.stdout.flush()
+
+
+TARGETS = [  # (store, measure, comparison, goal, text)
+    ("sqlite", "read_ratio", ">=", 0.50, "SQLite decisions >= 50% of bare"),
+    ("sqlite", "open_p99", "<=", 10.0, "SQLite open-loop p99 at 70% <= 10 ms"),
+    ("sqlite", "events_per_s", ">=", 5000.0, "SQLite ingestion >= 5,000 events/s"),
+    ("pg", "read_ratio", ">=", 0.40, "PostgreSQL decisions >= 40% of bare"),
+    ("pg", "write_ratio", ">=", 0.20, "PostgreSQL reserving decisions >= 20% of bare"),
+    ("pg", "open_p99", "<=", 10.0, "PostgreSQL open-loop p99 at 70% <= 10 ms"),
+    ("pg", "events_per_s", ">=", 50000.0, "PostgreSQL ingestion >= 50,000 events/s"),
+    ("pg2", "scale", ">=", 1.5, "PostgreSQL 2 workers >= 1.5x one worker (decisions)"),
+]
+
+
+def verdicts(runs: list[dict[str, dict[str, float]]],
+             median: dict[str, dict[str, float]]) -> None:
+    """Each target: the median, met or not, and the runs that met it."""
+    print("targets (issue 14):")
+    for store, k, cmp, goal, text in TARGETS:
+        if store not in median or k not in median[store]:
+            continue
+
+        def ok(v: float, cmp: str = cmp, goal: float = goal) -> bool:
+            return v >= goal if cmp == ">=" else v <= goal
+
+        each = [r[store][k] for r in runs]
+        fmt = "{:.0%}" if k.endswith("ratio") else "{:.2f}" if k == "scale" else "{:,.1f}"
+        print(f"  {text:55s} median {fmt.format(median[store][k]):>9s}: "
+              f"{'met' if ok(median[store][k]) else 'MISSED'} "
+              f"(runs {', '.join(fmt.format(v) for v in each)}; "
+              f"{sum(ok(v) for v in each)} of {len(each)} met)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print per-run figures and medians."""
+    """Run the benchmark and print per-run figures, medians and targets."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--seconds", type=int, default=9)
+    ap.add_argument("--seconds", type=int, default=9, help="per measurement (3 slices)")
+    ap.add_argument("--stores", default="sqlite,pg,pg2",
+                    help="comma-separated: sqlite, pg (PostgreSQL, 1 worker), pg2 (2 workers)")
     args = ap.parse_args(argv)
+    names = [n for n in args.stores.split(",") if n]
+    if bad := [n for n in names if n not in WORKERS]:
+        ap.error(f"--stores: unknown {', '.join(bad)}; allowed: sqlite, pg, pg2")
     if shutil.which("wrk") is None:
         print("bench_service: wrk is not installed; install it with "
               "'apt-get update && apt-get install -y wrk' and run again", file=sys.stderr)
         return 2
-    print(f"servers pinned with {' '.join(SERVER_PIN) or 'nothing'}; load generators with "
-          f"{' '.join(CLIENT_PIN) or 'nothing'}", flush=True)
-    servers = ("uvicorn",)
+    if any(n.startswith("pg") for n in names) and (why := pg_reachable()) is not None:
+        print(f"bench_service: PostgreSQL is unreachable ({why}); set PROMPTSIM_BENCH_PG "
+              "or pass --stores sqlite", file=sys.stderr)
+        return 2
+    print(f"one-worker servers pinned with {' '.join(SERVER_PIN) or 'nothing'}; load "
+          f"generators with {' '.join(CLIENT_PIN) or 'nothing'}; started "
+          f"{time.strftime('%Y-%m-%d %H:%M:%S')}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         exe = build_openloop(Path(tmp))
         if exe is None:
             print("bench_service: no C compiler: the open-loop latency is skipped",
                   file=sys.stderr)
-        for server in servers:
-            runs = []
-            for i in range(args.runs):
-                r = run_once(server, args.seconds, exe)
-                show(f"{server} run {i + 1}", r)
-                runs.append(r)
-            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-            show(f"{server} MEDIAN of {args.runs} runs", med)
+        runs = []
+        for i in range(args.runs):
+            run = run_once(args.seconds, exe, names)
+            show(f"run {i + 1}", run)
+            runs.append(run)
+    median = {store: {k: statistics.median(r[store][k] for r in runs) for k in runs[0][store]}
+              for store in runs[0]}
+    show(f"MEDIAN of {args.runs} runs", median)
+    verdicts(runs, median)
     return 0
 
 

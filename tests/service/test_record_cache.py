@@ -1,4 +1,8 @@
-"""The SQLite worker's record cache: reads stay exact across workers, writes and policy changes."""
+"""The record cache of each store: reads stay exact across workers, writes and policy changes.
+
+Two in-process services on one database stand for two workers (for PostgreSQL they have
+separate pools, change-feed connections and writer ids, as two processes would).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from sim.rules.permission import DeviceState
 from sim.service.http.service import Service
 from sim.service.schemas import DeviceRecord
 from sim.service.settings import Settings
-from sim.service.storage.record_cache import RecordCache
+from sim.service.storage.record_cache import RecordCache, sqlite_changes
 
 
 class _Worker:
@@ -50,11 +54,11 @@ class _Worker:
 
 
 @pytest.fixture
-def workers(tmp_path: Path) -> Iterator[tuple[_Worker, _Worker]]:
-    """Two workers on one SQLite file, sharing an app with a once-only campaign and d1."""
+def workers(db_url: str) -> Iterator[tuple[_Worker, _Worker]]:
+    """Two workers on one database (each store), sharing an app with a once-only campaign
+    and d1."""
     loop = asyncio.new_event_loop()
-    db = str(tmp_path / "two.sqlite3")
-    a, b = _Worker(loop, db), _Worker(loop, db)
+    a, b = _Worker(loop, db_url), _Worker(loop, db_url)
     r = a.loop.run_until_complete(a.http.post("/v1/apps", json={"name": "t", "clock": "client"},
                                               headers={"Authorization": f"Bearer {ADMIN}"}))
     a.key = b.key = r.json()["api_key"]
@@ -123,9 +127,9 @@ def test_a_policy_change_is_seen_at_once(workers):
     assert _decide(a, T0 + 8)["reason"] == "frequency_limit"
 
 
-def test_cache_off_reads_sqlite_every_time(tmp_path):
+def test_cache_off_reads_the_database_every_time(db_url):
     loop = asyncio.new_event_loop()
-    w = _Worker(loop, str(tmp_path / "off.sqlite3"), cache=0)
+    w = _Worker(loop, db_url, cache=0)
     try:
         r = loop.run_until_complete(w.http.post(
             "/v1/apps", json={"name": "t", "clock": "client"},
@@ -157,7 +161,7 @@ def _wal(path: Path) -> sqlite3.Connection:
 def test_other_connections_commit_empties_it_from_the_next_loop_pass(tmp_path):
     own, other = _wal(tmp_path / "c.db"), _wal(tmp_path / "c.db")
     other.execute("CREATE TABLE t (x)")
-    cache = RecordCache(own, limit=10)
+    cache = RecordCache(10, sqlite_changes(own))
 
     async def scenario() -> list[bool]:
         seen = []
@@ -178,7 +182,7 @@ def test_other_connections_commit_empties_it_from_the_next_loop_pass(tmp_path):
 
 
 def test_staged_records_enter_only_on_commit_and_the_oldest_goes_first(tmp_path):
-    cache = RecordCache(_wal(tmp_path / "s.db"), limit=2)
+    cache = RecordCache(2, sqlite_changes(_wal(tmp_path / "s.db")))
 
     async def scenario() -> None:
         cache.get(("a", "x"))

@@ -64,6 +64,26 @@ POSTGRES: tuple[Migration, ...] = (
             PRIMARY KEY (app_id, device_id, event_id))""",
         "CREATE INDEX events_by_campaign ON events (app_id, campaign_id, kind, detail)",
     )),
+    (2, "change feed, device revisions", (
+        # storage/pg_feed.py: per serving process, how many change transactions it
+        # committed, and what each changed; every worker's record cache checks them.
+        # storage/pg_commit.py: a write from a cached record checks its revision.
+        "ALTER TABLE devices ADD COLUMN rev BIGINT NOT NULL DEFAULT 0",
+        """CREATE TABLE change_writers (
+            writer TEXT PRIMARY KEY, since DOUBLE PRECISION NOT NULL, n BIGINT NOT NULL,
+            at DOUBLE PRECISION NOT NULL)""",
+        """CREATE TABLE change_log (
+            writer TEXT NOT NULL, n BIGINT NOT NULL, at DOUBLE PRECISION NOT NULL,
+            keys TEXT NOT NULL, PRIMARY KEY (writer, n))""",
+    )),
+    (3, "campaign index over credited events only", (
+        # Most ingested events (sessions, custom events) credit no campaign: leaving them
+        # out of the index saves an index insert each; the stats query asks for one
+        # campaign_id, which implies NOT NULL, so it still uses the index.
+        "DROP INDEX events_by_campaign",
+        "CREATE INDEX events_by_campaign ON events (app_id, campaign_id, kind, detail) "
+        "WHERE campaign_id IS NOT NULL",
+    )),
 )
 """PostgreSQL migrations (same tables; the schema is the connection's search_path)."""
 

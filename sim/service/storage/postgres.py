@@ -1,38 +1,44 @@
 """The PostgreSQL store, through an asyncpg pool (one pool per worker process).
 
-A device write runs in one transaction that starts with ``SELECT ... FOR
-UPDATE`` on the device row, so concurrent requests for one device queue up
-there and each sees the state the previous one committed. Tables live in the
-connection's ``search_path`` (tests pass ``?search_path=SCHEMA`` in the URL).
+Device writes go through a group commit (:mod:`sim.service.storage.pg_commit`): the
+writes that queue up while one group transaction runs share the next one, which locks
+their rows with ``SELECT ... FOR UPDATE``, so concurrent requests for one device, on any
+process or host, queue up there and each sees the state the previous one committed.
+Lock-free reads use the record cache (:mod:`sim.service.storage.record_cache`), kept exact
+across processes by the change feed (:mod:`sim.service.storage.pg_feed`). Tables live in
+the connection's ``search_path`` (tests pass ``?search_path=SCHEMA`` in the URL).
 
 Every call has a deadline of ``timeout`` seconds, waiting for a pool connection
 included: a database that is reachable but does not answer gives
 :class:`~sim.service.errors.Unavailable` (503 with ``Retry-After``), never a request
-that hangs. Connecting has its own ``connect_timeout``.
+that hangs. Connecting has its own ``connect_timeout``. Pool connections are not reset
+when they go back to the pool (asyncpg's default reset is a round trip per call): no
+call leaves session state behind, and an open transaction is still rolled back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, Literal, TypeVar
 
 import asyncpg
 
 from sim.service import auth
-from sim.service.errors import Unavailable, not_found
+from sim.service.errors import Unavailable
 from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord, Health
 from sim.service.storage.migrations import migrate_postgres
+from sim.service.storage.pg_commit import DOWN, PgGroupCommit, failure
+from sim.service.storage.pg_feed import ChangeFeed
+from sim.service.storage.record_cache import RecordCache
 from sim.service.storage.store import T, TenantCache, TxFn, encode, record_decoder
 from sim.service.tenant import App, Tenant
 
-_DEVICE = ("SELECT d.doc, a.policy_version FROM devices d JOIN apps a ON a.id = d.app_id "
+_DEVICE = ("SELECT d.doc, a.policy_version, d.rev FROM devices d JOIN apps a ON a.id = d.app_id "
            "WHERE d.app_id = $1 AND d.device_id = $2")
 R = TypeVar("R")
-_DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-         asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError, OSError)
 
 
 def _safe_dsn(dsn: str) -> str:
@@ -44,19 +50,30 @@ def _safe_dsn(dsn: str) -> str:
     return f"{scheme}://{cred.partition(':')[0]}@{tail}"
 
 
+async def _keep_session(con: Any) -> None:
+    """The pool's reset: nothing beyond asyncpg's rollback of an open transaction."""
+
+
 class PostgresStore:
     """:class:`sim.service.storage.store.Store` on PostgreSQL."""
 
     kind: Literal["postgres"] = "postgres"
 
     def __init__(self, dsn: str, pool_size: int = 8, timeout: float = 5.0,
-                 connect_timeout: float = 5.0) -> None:
+                 connect_timeout: float = 5.0, cache_size: int = 0) -> None:
         self.dsn = dsn
         self.pool_size = pool_size
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self._pool: Any = None
         self._tenants = TenantCache()
+        self.records = RecordCache(cache_size)
+        """The record cache of lock-free reads (exact through :attr:`feed`)."""
+        self.feed = ChangeFeed(dsn, self.records, timeout, connect_timeout)
+        self._commits: PgGroupCommit | None = None
+        self._policy_writer = self.feed.new_writer()
+        self._policy_lock = asyncio.Lock()
+        """Policy writes of this process commit one at a time (their writer's order)."""
 
     @property
     def pool(self) -> Any:
@@ -64,48 +81,62 @@ class PostgresStore:
         assert self._pool is not None, "store not opened"
         return self._pool
 
+    @property
+    def commits(self) -> PgGroupCommit:
+        """The group commit of device writes."""
+        assert self._commits is not None, "store not opened"
+        return self._commits
+
     async def open(self) -> None:
-        """Create the pool and migrate; a database the service cannot use raises
-        :class:`Unavailable` naming it and the problem."""
+        """Create the pool, migrate and listen to the change feed; a database the service
+        cannot use raises :class:`Unavailable` naming it and the problem."""
         where = _safe_dsn(self.dsn)
         try:
             async with asyncio.timeout(self.connect_timeout + 30):  # migrations take a while
                 self._pool = await asyncpg.create_pool(
                     self.dsn, min_size=1, max_size=self.pool_size, timeout=self.connect_timeout,
-                    command_timeout=self.timeout)
+                    command_timeout=self.timeout, reset=_keep_session)
                 async with self._pool.acquire(timeout=self.connect_timeout) as con:
                     await migrate_postgres(con)
         except TimeoutError:
+            await self.close()
             raise Unavailable("store_unusable", f"{where}: no answer within "
                               f"{self.connect_timeout:g} s") from None
-        except (asyncpg.PostgresError, *_DOWN) as exc:
+        except (asyncpg.PostgresError, *DOWN) as exc:
+            await self.close()
             raise Unavailable("store_unusable", f"{where}: {exc}") from None
-
-    @asynccontextmanager
-    async def _con(self) -> AsyncIterator[Any]:
-        """A pool connection, waited for at most ``timeout``."""
-        async with self.pool.acquire(timeout=self.timeout) as con:
-            yield con
+        try:
+            await self.feed.open(self._pool)
+        except (TimeoutError, asyncpg.PostgresError, *DOWN) as exc:
+            await self.close()
+            raise Unavailable("store_unusable", f"{where}: {exc or 'no answer'}") from None
+        self._commits = PgGroupCommit(self._pool, self.feed, self.records, self._tenant,
+                                      self._tenants.latest, self.timeout,
+                                      lanes=max(1, self.pool_size // 2))
 
     async def _call(self, fn: Callable[[Any], Awaitable[R]]) -> R:
         """``fn(connection)`` within ``timeout`` seconds (the wait for a connection
         included); a database that does not answer or is down is :class:`Unavailable`."""
         try:
-            async with asyncio.timeout(self.timeout):
-                async with self._con() as con:
-                    return await fn(con)
-        except TimeoutError:
-            raise Unavailable("timeout", f"PostgreSQL did not answer within "
-                              f"{self.timeout:g} s; retry later") from None
-        except _DOWN as exc:
-            raise Unavailable("unavailable", f"PostgreSQL is unavailable ({exc}); retry "
-                              "later") from None
+            async with asyncio.timeout(self.timeout), self.pool.acquire() as con:
+                return await fn(con)
+        except Exception as exc:
+            err = failure(exc, self.timeout)
+            if err is exc:
+                raise
+            raise err from None
 
     async def close(self) -> None:
-        """Close the pool."""
+        """Finish the groups running, stop the change feed and close the pool."""
+        if self._commits is not None:
+            await self._commits.close()
+        await self.feed.close()
         if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), self.connect_timeout)
+            except (TimeoutError, *DOWN):
+                pool.terminate()
 
     async def health(self) -> Health:
         """Ready if the server answers a query within ``timeout``."""
@@ -146,29 +177,47 @@ class PostgresStore:
         """The app's policy, rebuilt when its version moved."""
         return await self._call(lambda con: self._tenant(con, app))
 
+    async def _policy_write(self, app_id: str, op: Callable[[Any], Awaitable[R]]) -> R:
+        """``op(connection)`` in a transaction that bumps the app's policy version and logs
+        the change; every cached record is dropped after it (it was decided under the old
+        policy)."""
+        try:
+            async with asyncio.timeout(self.timeout), self._policy_lock, \
+                    self.pool.acquire() as con:
+                try:
+                    async with con.transaction():
+                        result = await op(con)
+                        await con.execute("UPDATE apps SET policy_version = policy_version + 1 "
+                                          "WHERE id = $1", app_id)
+                        await self.feed.publish(con, self._policy_writer, [(app_id, "")])
+                finally:
+                    self.records.clear()
+                return result
+        except Exception as exc:
+            err = failure(exc, self.timeout)
+            if err is exc:
+                raise
+            raise err from None
+
     async def put_campaign(self, app_id: str, campaign_id: str, doc: bytes) -> bool:
         """Upsert a campaign and bump the policy version in one transaction."""
         async def op(con: Any) -> bool:
-            async with con.transaction():
-                created: bool = await con.fetchval(
-                    "INSERT INTO campaigns VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, "
-                    "campaign_id) DO UPDATE SET doc = EXCLUDED.doc, updated_at = "
-                    "EXCLUDED.updated_at RETURNING xmax = 0", app_id, campaign_id, doc,
-                    time.time())
-                await con.execute("UPDATE apps SET policy_version = policy_version + 1 "
-                                  "WHERE id = $1", app_id)
+            created: bool = await con.fetchval(
+                "INSERT INTO campaigns VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, "
+                "campaign_id) DO UPDATE SET doc = EXCLUDED.doc, updated_at = "
+                "EXCLUDED.updated_at RETURNING xmax = 0", app_id, campaign_id, doc,
+                time.time())
             return created
 
-        return await self._call(op)
+        return await self._policy_write(app_id, op)
 
     async def put_settings(self, app_id: str, doc: bytes) -> None:
         """Replace the settings and bump the policy version."""
-        await self._call(lambda con: con.execute(
-            "UPDATE apps SET settings = $2, policy_version = policy_version + 1 WHERE id = $1",
-            app_id, doc))
+        await self._policy_write(app_id, lambda con: con.execute(
+            "UPDATE apps SET settings = $2 WHERE id = $1", app_id, doc))
 
     async def create_device(self, app_id: str, device_id: str, record: DeviceRecord) -> bool:
-        """Insert the device unless it exists."""
+        """Insert the device unless it exists (no cache holds a device that did not)."""
         doc = encode(record)
         status: str = await self._call(lambda con: con.execute(
             "INSERT INTO devices VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -176,44 +225,39 @@ class PostgresStore:
         return status.endswith(" 1")
 
     async def read_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
-        """The committed record (no lock)."""
-        async def op(con: Any) -> tuple[Tenant, DeviceRecord] | None:
+        """The committed record (no lock), from the record cache when it has it and the
+        change feed confirms it is current: shared, so the caller must not change it."""
+        key = (app.app_id, device_id)
+        records = self.records
+        if key in records and await self.feed.fresh():
+            rec = records.get(key)
+            if rec is not None:
+                # Policy changes empty the record cache: the newest tenant is current.
+                tenant = self._tenants.latest(app.app_id)
+                if tenant is not None:
+                    return tenant, rec
+        gen = records.gen
+
+        async def op(con: Any) -> tuple[Tenant, DeviceRecord, int] | None:
             row = await con.fetchrow(_DEVICE, app.app_id, device_id)
             if row is None:
                 return None
-            return await self._tenant(con, app, row[1]), record_decoder.decode(row[0])
+            return await self._tenant(con, app, row[1]), record_decoder.decode(row[0]), row[2]
 
-        return await self._call(op)
+        read = await self._call(op)
+        if read is None:
+            return None
+        tenant, rec, rev = read
+        if self.feed.up:
+            records.put(key, rec, gen, rev)
+        return tenant, rec
 
     async def device_tx(self, app: App, device_id: str, event_ids: Sequence[str],
                         fn: TxFn[T]) -> T:
-        """Lock the row (``FOR UPDATE``), apply ``fn``, write, commit."""
-        async def op(con: Any) -> T:
-            async with con.transaction():
-                row = await con.fetchrow(_DEVICE + " FOR UPDATE OF d", app.app_id, device_id)
-                if row is None:
-                    raise not_found("device", device_id, "device_id")
-                tenant = await self._tenant(con, app, row[1])
-                rec = record_decoder.decode(row[0])
-                existing: set[str] = set()
-                if event_ids:
-                    existing = {r[0] for r in await con.fetch(
-                        "SELECT event_id FROM events WHERE app_id = $1 AND device_id = $2 "
-                        "AND event_id = ANY($3::text[])", app.app_id, device_id,
-                        list(event_ids))}
-                result, rows = fn(tenant, rec, existing)
-                if rows:
-                    now = time.time()
-                    await con.execute("UPDATE devices SET doc = $3, updated_at = $4 WHERE "
-                                      "app_id = $1 AND device_id = $2",
-                                      app.app_id, device_id, encode(rec), now)
-                    await con.executemany(
-                        "INSERT INTO events VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                        [(app.app_id, device_id, eid, kind, at, now, cid, d)
-                         for eid, kind, at, cid, d in rows])
-            return result
-
-        return await self._call(op)
+        """Apply ``fn`` to the locked device in the next group transaction; answer after
+        its commit."""
+        result: T = await self.commits.run(app, device_id, event_ids, fn)
+        return result
 
     async def app_stats(self, app_id: str) -> AppStats:
         """Devices and stored events by kind."""

@@ -29,7 +29,7 @@ from sim.service.errors import Unavailable, not_found
 from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord, Health
 from sim.service.storage.group_commit import Checkpointer, GroupCommit, is_busy
 from sim.service.storage.migrations import migrate_sqlite
-from sim.service.storage.record_cache import RecordCache
+from sim.service.storage.record_cache import RecordCache, sqlite_changes
 from sim.service.storage.store import T, TenantCache, TxFn, encode, record_decoder
 from sim.service.tenant import App, Tenant
 
@@ -189,7 +189,7 @@ class SqliteStore:
                 self._conn.close()
                 self._conn = None
             raise
-        self._records = RecordCache(self._conn, self.cache_size)
+        self._records = RecordCache(self.cache_size, sqlite_changes(self._conn))
         self._checkpointer = Checkpointer(self.path)
         self._checkpointer.start()
         self._commits = GroupCommit(self._conn, _busy, self._group_done, self.timeout)

@@ -101,7 +101,9 @@ class TenantCache:
               campaigns: list[bytes]) -> Tenant:
         """Build, cache and return a tenant from stored documents."""
         t = build_tenant(app.app_id, app.clock, version, settings, campaigns)
-        self._by_app[app.app_id] = t
+        known = self._by_app.get(app.app_id)
+        if known is None or known.version <= version:  # a slow read never puts back an older one
+            self._by_app[app.app_id] = t
         return t
 
 
@@ -128,7 +130,8 @@ def open_store(settings: Settings) -> Store:
         from sim.service.storage.postgres import PostgresStore
         return PostgresStore(settings.db, pool_size=settings.pg_pool_size,
                              timeout=settings.store_timeout,
-                             connect_timeout=settings.connect_timeout)
+                             connect_timeout=settings.connect_timeout,
+                             cache_size=settings.device_cache)
     from sim.service.storage.sqlite import SqliteStore
     return SqliteStore(settings.sqlite_path, cache_size=settings.device_cache,
                        timeout=settings.store_timeout,

@@ -1,0 +1,340 @@
+"""Group commit for the PostgreSQL store: the device writes that queue up while one group
+runs go together in the next, in a fixed number of round trips whatever its size.
+
+A group is tried **from the cache** first: when this worker holds every record the group
+touches (with its revision ``devices.rev``) and the app's policy, each operation's
+function runs on a copy of its record and one statement, on its own a transaction,
+writes the changed records *only where the revision and the policy version are still
+those the functions saw*, confirms the same for the records left unchanged, inserts the
+event rows of the records it wrote, and logs the change (:mod:`sim.service.storage.pg_feed`):
+one round trip and one WAL flush. Operations whose record or policy moved meanwhile (another
+process wrote) run again in a careful group. A group in which a new event id turns out to
+be stored already (the primary key refuses it; the statement then wrote nothing) runs
+again carefully too, and so do the next :data:`CAREFUL_GROUPS`.
+
+A **careful** group is one transaction: ``SELECT ... FOR UPDATE`` of every device of the
+group at once, in key order (two groups never wait for each other in a cycle); one
+``SELECT`` of the event ids already stored among those the operations carry; the
+functions; the same write statement; ``COMMIT``: five round trips and one flush.
+
+Either way the functions run in queue order, each on the record as the previous one left
+it, and one that raises leaves no trace and fails alone; callers are answered after the
+commit. One group runs at a time per process. A deadlock or serialization failure retries
+the group. Every wait is bounded: an operation still queued at its deadline fails with
+503 ``timeout`` and is never run; a group past the store timeout is rolled back (or its
+outcome is unknown, and its records leave the cache) and fails its operations the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from sim.service.errors import Unavailable, not_found
+from sim.service.schemas import DeviceRecord
+from sim.service.storage.pg_feed import ChangeFeed, publish_sql
+from sim.service.storage.record_cache import Key, RecordCache
+from sim.service.storage.store import TxFn, encode, record_decoder
+from sim.service.tenant import App, Tenant
+
+LOCK = ("SELECT d.app_id, d.device_id, d.doc, d.rev, a.policy_version FROM devices d "
+        "JOIN apps a ON a.id = d.app_id "
+        "WHERE (d.app_id, d.device_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+        "ORDER BY d.app_id, d.device_id FOR UPDATE OF d")
+# Event rows travel as one JSON array of arrays: asyncpg encodes a text[] element by
+# element (with an abstract-class check each), JSON in one C call (msgspec).
+EXISTING = ("SELECT e.app_id, e.device_id, e.event_id FROM events e "
+            "JOIN jsonb_array_elements($1::text::jsonb) AS q ON e.app_id = q->>0 "
+            "AND e.device_id = q->>1 AND e.event_id = q->>2")
+WRITE = """
+WITH d AS (
+  UPDATE devices SET doc = u.doc, rev = u.rev + 1, updated_at = $6
+  FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::bigint[])
+       AS u(app_id, device_id, doc, rev, pv)
+  JOIN apps a ON a.id = u.app_id
+  WHERE devices.app_id = u.app_id AND devices.device_id = u.device_id
+    AND devices.rev = u.rev AND a.policy_version = u.pv
+  RETURNING devices.app_id, devices.device_id
+), c AS (
+  SELECT k.app_id, k.device_id
+  FROM unnest($9::text[], $10::text[], $11::bigint[], $12::bigint[])
+       AS k(app_id, device_id, rev, pv)
+  JOIN devices dv ON dv.app_id = k.app_id AND dv.device_id = k.device_id AND dv.rev = k.rev
+  JOIN apps a ON a.id = k.app_id AND a.policy_version = k.pv
+), e AS (
+  INSERT INTO events (app_id, device_id, event_id, kind, at, received_at, campaign_id, detail)
+  SELECT v->>0, v->>1, v->>2, v->>3, (v->>4)::float8, $6, v->>5, v->>6
+  FROM jsonb_array_elements($7::text::jsonb) AS v
+  WHERE EXISTS (SELECT 1 FROM d WHERE d.app_id = v->>0 AND d.device_id = v->>1)
+), k AS (
+  SELECT string_agg(d.app_id || ' ' || d.device_id, E'\\n') AS keys FROM d
+),""" + publish_sql("$8", "$6", "(SELECT keys FROM k)", "EXISTS (SELECT 1 FROM d)") + """
+SELECT (SELECT n FROM l),
+       ARRAY(SELECT app_id || ' ' || device_id FROM d UNION ALL
+             SELECT app_id || ' ' || device_id FROM c)"""
+"""Writes the records (``rev`` and policy version checked), confirms the unchanged ones
+(``c``), inserts the events of the written ones, logs the change; returns ``n`` and the
+keys written or confirmed."""
+DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+        asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError, OSError)
+RETRY = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+TenantOf = Callable[[Any, App, int], Awaitable[Tenant]]
+CAREFUL_GROUPS = 100
+"""After a group met an event id already stored, this many groups look the ids up first."""
+_json = msgspec.json.Encoder()
+
+
+def json_text(value: Any) -> str:
+    """``value`` as JSON text (a ``$n::text::jsonb`` parameter)."""
+    return _json.encode(value).decode()
+
+
+def failure(exc: BaseException, timeout: float) -> BaseException:
+    """What a failed PostgreSQL call raises: :class:`Unavailable` when the database did
+    not answer or is down, else the exception itself (a bug)."""
+    if isinstance(exc, TimeoutError):
+        return Unavailable("timeout", f"PostgreSQL did not answer within {timeout:g} s; "
+                           "retry later")
+    if isinstance(exc, DOWN):
+        return Unavailable("unavailable", f"PostgreSQL is unavailable ({exc}); retry later")
+    return exc
+
+
+@dataclass(slots=True)
+class _Op:
+    app: App
+    device_id: str
+    event_ids: Sequence[str]
+    fn: TxFn[Any]
+    fut: asyncio.Future[Any]
+    deadline: float
+    result: Any = None
+    error: BaseException | None = None
+
+    @property
+    def key(self) -> Key:
+        return self.app.app_id, self.device_id
+
+
+@dataclass(slots=True)
+class _Start:
+    """A record as an operation group found it: document, revision, tenant."""
+    doc: bytes | None
+    rec: DeviceRecord | None
+    rev: int
+    tenant: Tenant
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a group's write statement did."""
+    done: set[Key] = field(default_factory=set)
+    """Keys written or confirmed: their operations' answers stand."""
+    wrote: dict[Key, tuple[DeviceRecord, int]] = field(default_factory=dict)
+
+
+class PgGroupCommit:
+    """Device write transactions of one worker, run in groups on up to ``lanes``
+    connections at once."""
+
+    def __init__(self, pool: Any, feed: ChangeFeed, cache: RecordCache, tenant_of: TenantOf,
+                 latest: Callable[[str], Tenant | None], timeout: float,
+                 lanes: int = 1) -> None:
+        self.pool = pool
+        self.feed = feed
+        self.cache = cache
+        self.tenant_of = tenant_of
+        self.latest = latest
+        """The newest policy this worker knows of an app (checked by the write)."""
+        self.timeout = timeout
+        self._free = [feed.new_writer() for _ in range(lanes)]
+        """The writer ids of the lanes not running a group now."""
+        self._queue: list[_Op] = []
+        self._scheduled = False
+        self._running: set[asyncio.Task[None]] = set()
+        self._careful = 0
+        """Groups still to run with the query for stored event ids (after a duplicate)."""
+        self.groups = {"cached": 0, "careful": 0}
+        """Groups committed by each way (for tests and the benchmark)."""
+        self.redone = 0
+        """Operations run again: a record changed under the cache, a duplicate event id,
+        a deadlock or a serialization failure."""
+
+    async def run(self, app: App, device_id: str, event_ids: Sequence[str], fn: TxFn[Any]
+                  ) -> Any:
+        """Run ``fn`` on the locked device in the next group; its result once committed."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        deadline = loop.time() + self.timeout
+        self._queue.append(_Op(app, device_id, event_ids, fn, fut, deadline))
+        if not self._scheduled:  # after the requests already ready in this loop pass
+            self._scheduled = True
+            loop.call_soon(self._dispatch)
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await fut
+        except TimeoutError:
+            raise failure(TimeoutError(), self.timeout) from None
+
+    def _dispatch(self) -> None:
+        """Start a group with everything queued, on each free lane while there is any."""
+        self._scheduled = False
+        while self._queue and self._free:
+            batch, self._queue = self._queue, []
+            ops = [op for op in batch if not op.fut.done()]  # not timed out while queued
+            if ops:
+                task = asyncio.get_running_loop().create_task(self._lane(self._free.pop(), ops))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+
+    async def _lane(self, writer: str, ops: list[_Op]) -> None:
+        try:
+            left = await self._from_cache(writer, ops) if not self._careful else ops
+            if left:
+                await self._carefully(writer, left)
+        except Exception as exc:
+            err = failure(exc, self.timeout)
+            self.cache.drop([op.key for op in ops])  # maybe committed: cached no more
+            for op in ops:
+                if not op.fut.done():
+                    op.fut.set_exception(err)
+        finally:
+            self._free.append(writer)
+            self._dispatch()
+
+    async def close(self) -> None:
+        """Wait for the groups running now."""
+        if self._running:
+            await asyncio.wait(self._running)
+
+    @staticmethod
+    def _answer(ops: list[_Op], done: set[Key]) -> list[_Op]:
+        """Answer the operations whose record the write confirmed; return the others."""
+        left = []
+        for op in ops:
+            if op.key not in done:
+                left.append(op)
+            elif op.fut.done():
+                continue
+            elif op.error is not None:
+                op.fut.set_exception(op.error)
+            else:
+                op.fut.set_result(op.result)
+        return left
+
+    async def _from_cache(self, writer: str, ops: list[_Op]) -> list[_Op]:
+        """Run the operations whose records are all cached in one statement; return those
+        to run carefully."""
+        starts: dict[Key, _Start] = {}
+        for key in {op.key for op in ops}:
+            entry, tenant = self.cache.peek(key), self.latest(key[0])
+            if entry is not None and tenant is not None:
+                starts[key] = _Start(None, entry[0], entry[1], tenant)
+        if not starts:
+            return ops
+        mine = [op for op in ops if op.key in starts]
+        gen = self.cache.gen
+        try:
+            async with asyncio.timeout(self.timeout), self.pool.acquire() as con:
+                out = await self._apply(con, writer, mine, starts, {}, cached=True)
+        except asyncpg.UniqueViolationError:  # a stored event id: nothing was written
+            self._careful = CAREFUL_GROUPS
+            self.redone += len(mine)
+            return ops
+        except RETRY:  # a deadlock with another group: nothing was written
+            self.redone += len(mine)
+            return ops
+        self._committed(out, gen, "cached")
+        left = self._answer(mine, out.done)
+        self.redone += len(left)
+        return left + [op for op in ops if op.key not in starts]
+
+    async def _carefully(self, writer: str, ops: list[_Op]) -> None:
+        """One transaction that locks the rows first; retried after a deadlock."""
+        gen = self.cache.gen
+        for attempt in range(3):
+            try:
+                async with asyncio.timeout(self.timeout), self.pool.acquire() as con, \
+                        con.transaction():
+                    out = await self._careful_group(con, writer, ops)
+                break
+            except RETRY:
+                if attempt == 2:
+                    raise
+                self.redone += len(ops)
+        self._careful = max(0, self._careful - 1)
+        self._committed(out, gen, "careful")
+        self._answer(ops, out.done)
+
+    def _committed(self, out: _Outcome, gen: int, way: str) -> None:
+        self.groups[way] += 1
+        self.cache.wrote([(k, rec, rev) for k, (rec, rev) in out.wrote.items()], gen)
+
+    async def _careful_group(self, con: Any, writer: str, ops: list[_Op]) -> _Outcome:
+        keys = sorted({op.key for op in ops})  # the lock order
+        apps = {op.key: op.app for op in ops}
+        starts: dict[Key, _Start] = {}
+        for a, d, doc, rev, version in await con.fetch(LOCK, [k[0] for k in keys],
+                                                       [k[1] for k in keys]):
+            tenant = await self.tenant_of(con, apps[(a, d)], version)
+            starts[(a, d)] = _Start(doc, None, rev, tenant)
+        existing: dict[Key, set[str]] = {}
+        if self._careful:
+            wanted = {(*op.key, e) for op in ops if op.key in starts for e in op.event_ids}
+            if wanted:
+                for a, d, e in await con.fetch(EXISTING, json_text(list(wanted))):
+                    existing.setdefault((a, d), set()).add(e)
+        for op in ops:
+            if op.key not in starts:
+                op.error = not_found("device", op.device_id, "device_id")
+        out = await self._apply(con, writer, ops, starts, existing, cached=False)
+        out.done |= {op.key for op in ops}  # locked: every answer stands
+        return out
+
+    async def _apply(self, con: Any, writer: str, ops: list[_Op], starts: dict[Key, _Start],
+                     existing: dict[Key, set[str]], cached: bool) -> _Outcome:
+        """Run the functions on the records in ``starts`` and send the write statement
+        (from the cache: always, to confirm the records; else only if one changed)."""
+        docs: dict[Key, bytes] = {}
+        recs: dict[Key, DeviceRecord] = {}
+        events: list[tuple[str, str, str, str, float | None, str | None, str | None]] = []
+        for op in ops:
+            start = starts.get(op.key)
+            if start is None:
+                continue
+            doc = docs.get(op.key)
+            if doc is None:  # the first operation on this record in the group
+                doc = start.doc if start.doc is not None else encode(start.rec)
+            op.result, op.error = None, None  # an earlier try's
+            rec = record_decoder.decode(doc)  # a copy: cached records are shared
+            seen = existing.setdefault(op.key, set())
+            try:
+                op.result, new = op.fn(start.tenant, rec, seen)
+            except Exception as exc:  # this operation only: its record stays as it was
+                op.error = exc
+                continue
+            if new:
+                docs[op.key], recs[op.key] = encode(rec), rec
+                seen.update(r[0] for r in new)
+                events.extend((*op.key, eid, kind, at, cid, detail)
+                              for eid, kind, at, cid, detail in new)
+        out = _Outcome()
+        if not docs and not cached:
+            return out
+        changed = sorted(docs)  # rows are updated in this order: the lock order
+        same = [k for k in starts if k not in docs] if cached else []
+        _, done = await con.fetchrow(
+            WRITE, [k[0] for k in changed], [k[1] for k in changed], [docs[k] for k in changed],
+            [starts[k].rev for k in changed], [starts[k].tenant.version for k in changed],
+            time.time(), json_text(events), writer, [k[0] for k in same],
+            [k[1] for k in same], [starts[k].rev for k in same],
+            [starts[k].tenant.version for k in same])
+        out.done = {(a, d) for a, _, d in (line.partition(" ") for line in done)}
+        out.wrote = {k: (recs[k], starts[k].rev + 1) for k in changed if k in out.done}
+        return out

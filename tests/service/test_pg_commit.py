@@ -1,0 +1,125 @@
+"""The PostgreSQL group commit (``sim/service/storage/pg_commit.py``): writes from the cache
+checked by revision and policy version, careful groups under row locks, duplicates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from service_helpers import ADMIN, T0, ev, install, once_campaign
+from test_pg_feed import _Worker
+
+
+@pytest.fixture
+def pair(pg_url: str) -> Iterator[tuple[_Worker, _Worker]]:
+    """Two workers on one schema; an app with a once-only campaign and an Android d1."""
+    loop = asyncio.new_event_loop()
+    a, b = _Worker(loop, pg_url), _Worker(loop, pg_url)
+    r = a.loop.run_until_complete(a.http.post("/v1/apps", json={"name": "t", "clock": "client"},
+                                              headers={"Authorization": f"Bearer {ADMIN}"}))
+    a.key = b.key = r.json()["api_key"]
+    once_campaign(a)
+    install(a)
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+        loop.close()
+
+
+def _events(w: _Worker, *events: dict[str, object], status: int = 200) -> dict[str, object]:
+    r = w.post("/v1/devices/d1/events", {"events": list(events)})
+    assert r.status_code == status, r.text
+    out: dict[str, object] = r.json()
+    return out
+
+
+def _sessions(w: _Worker) -> int:
+    r = w.loop.run_until_complete(w.http.get("/v1/devices/d1",
+                                             headers={"Authorization": f"Bearer {w.key}"}))
+    sessions: int = r.json()["state"]["sessions"]
+    return sessions
+
+
+def test_a_write_on_a_cached_record_takes_one_statement(pair):
+    """A worker holding the record writes it in one statement (no row lock, no BEGIN): the
+    group goes the cached way and the answer is the committed state."""
+    a, _ = pair
+    a.store.commits.groups.update(cached=0, careful=0)
+    out = _events(a, ev("session_start", T0 + 5))
+    assert out["new"] == 1
+    assert a.store.commits.groups == {"cached": 1, "careful": 0}
+    assert _sessions(a) == 2
+
+
+def test_a_record_changed_by_another_worker_is_written_carefully(pair):
+    """The cached record is stale (the other worker wrote since): the revision check refuses
+    the write, the operation runs again under the row lock, and no change is lost."""
+    a, b = pair
+    assert _sessions(a) == 1  # cached in a
+    _events(b, ev("session_start", T0 + 5))
+    a.store.commits.groups.update(cached=0, careful=0)
+    redone = a.store.commits.redone
+    _events(a, ev("session_start", T0 + 6))
+    assert a.store.commits.redone == redone + 1
+    assert a.store.commits.groups == {"cached": 1, "careful": 1}
+    assert _sessions(b) == 3 and _sessions(a) == 3
+
+
+def test_an_answer_from_an_old_policy_is_not_kept(pair):
+    """A's cached policy does not know a campaign b just created: the write from the cache
+    fails its policy-version check, and the careful run (with the new policy) accepts the
+    event instead of answering 404."""
+    a, b = pair
+    assert _sessions(a) == 1  # record and policy cached in a
+    once_campaign(b, "promo")
+    redone = a.store.commits.redone
+    out = _events(a, ev("soft_prompt_shown", T0 + 5, campaign_id="promo"))
+    assert out["new"] == 1
+    assert a.store.commits.redone == redone + 1
+
+
+def test_a_stored_event_id_sent_again_is_a_duplicate(pair):
+    """Idempotency on the cached way: the primary key refuses the repeated id, nothing of
+    the group is written, and the careful run counts it as a duplicate."""
+    a, _ = pair
+    first = ev("session_start", T0 + 5, event_id="once")
+    assert _events(a, first)["new"] == 1
+    again = _events(a, first, ev("session_start", T0 + 6))
+    assert (again["new"], again["duplicate"]) == (1, 1)
+    assert _sessions(a) == 3
+
+
+def test_an_unknown_device_is_404_and_leaves_the_group_alone(pair):
+    """An operation on a device that does not exist fails alone (404); the others commit."""
+    a, _ = pair
+
+    async def both() -> list[int]:
+        h = {"Authorization": f"Bearer {a.key}"}
+        body = {"events": [ev("session_start", T0 + 5)]}
+        rs = await asyncio.gather(a.http.post("/v1/devices/nope/events", json=body, headers=h),
+                                  a.http.post("/v1/devices/d1/events", json=body, headers=h))
+        return [r.status_code for r in rs]
+
+    assert a.loop.run_until_complete(both()) == [404, 200]
+    assert _sessions(a) == 2
+
+
+def test_concurrent_batches_from_two_workers_are_each_applied_once(pair):
+    """Sixty batches for one device, at once from two workers (several lanes each): every
+    session is counted exactly once, whichever way each group went."""
+    a, b = pair
+
+    async def burst() -> list[int]:
+        calls = []
+        for i in range(60):
+            w = (a, b)[i % 2]
+            calls.append(w.http.post("/v1/devices/d1/events", headers={
+                "Authorization": f"Bearer {w.key}"}, json={"events": [
+                    ev("session_start", T0 + 10 + i, event_id=f"s{i}")]}))
+        return [r.status_code for r in await asyncio.gather(*calls)]
+
+    assert a.loop.run_until_complete(burst()) == [200] * 60
+    assert _sessions(a) == 61 and _sessions(b) == 61
