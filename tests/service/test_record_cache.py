@@ -80,11 +80,14 @@ def _decide(w: _Worker, at: float) -> dict[str, object]:
 
 
 def test_a_read_sees_another_workers_write(workers):
+    """A read on one worker reflects another worker's acknowledged write, although the
+    reader had the device cached from before; later reads come from its cache again."""
     a, b = workers
     assert _decide(b, T0 + 5) == {"show": True, "reason": "eligible", "campaign_id": "welcome",
                                   "action": "os_dialog"}  # b shows it: b's write
     assert _decide(a, T0 + 6) == {"show": False, "reason": "frequency_limit"}
-    hits = a.records.hits
+    assert _decide(a, T0 + 6.5)["reason"] == "frequency_limit"  # (PostgreSQL: b's change
+    hits = a.records.hits                                       # reaches a's cache here)
     assert _decide(a, T0 + 7)["reason"] == "frequency_limit"
     assert a.records.hits == hits + 1  # served from a's cache
     r = b.post("/v1/devices/d1/events", {"events": [
@@ -95,6 +98,7 @@ def test_a_read_sees_another_workers_write(workers):
 
 
 def test_own_writes_are_read_back_from_the_cache(workers):
+    """A worker's own committed write is put in its cache: the next read is a hit."""
     a, _ = workers
     assert _decide(a, T0 + 5)["show"] is True  # reserves the impression: a write in a
     hits, misses = a.records.hits, a.records.misses
@@ -107,6 +111,7 @@ def test_own_writes_are_read_back_from_the_cache(workers):
 
 
 def test_a_failed_batch_leaves_the_cached_record_as_committed(workers):
+    """A batch rejected as a whole (409) changes neither the row nor the cached record."""
     a, _ = workers
     assert _decide(a, T0 + 5)["show"] is True
     before = a.call("GET", "/v1/devices/d1").json()["state"]
@@ -118,6 +123,7 @@ def test_a_failed_batch_leaves_the_cached_record_as_committed(workers):
 
 
 def test_a_policy_change_is_seen_at_once(workers):
+    """A campaign PUT, on this worker or another, applies to the next decision."""
     a, b = workers
     assert _decide(a, T0 + 5)["show"] is True
     assert _decide(a, T0 + 6)["reason"] == "frequency_limit"  # cached in a
@@ -128,6 +134,7 @@ def test_a_policy_change_is_seen_at_once(workers):
 
 
 def test_cache_off_reads_the_database_every_time(db_url):
+    """``PROMPTSIM_DEVICE_CACHE=0``: nothing is cached, every read goes to the database."""
     loop = asyncio.new_event_loop()
     w = _Worker(loop, db_url, cache=0)
     try:

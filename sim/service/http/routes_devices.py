@@ -63,15 +63,24 @@ async def eligibility(req: Request) -> Response:
     The decision is first made on the committed state without a lock; only a
     ``show`` is re-decided under the device lock and recorded in the same
     transaction, so two simultaneous requests cannot both get a once-only prompt.
+    A record the store holds but has not confirmed as the latest (``peek_device``) is
+    enough to find a ``show`` (re-decided under the lock anyway); a ``show: false``
+    answer is always decided on the latest record.
     """
     body: EligibilityIn = req.data
     device_id = req.params["device_id"]
     store = req.service.store
-    found = await store.read_device(req.app, device_id)
-    if found is None:
-        raise not_found("device", device_id, "device_id")
-    tenant, rec = found
-    d = ops.decision(tenant, rec, body, tenant.now(body.at))
+    d: Decision | None = None
+    peeked = store.peek_device(req.app, device_id)
+    if peeked is not None:
+        d = ops.decision(peeked[0], peeked[1], body, peeked[0].now(body.at))
+    if d is None or not d.show:
+        found = await store.read_device(req.app, device_id)
+        if found is None:
+            raise not_found("device", device_id, "device_id")
+        tenant, rec = found
+        if d is None or peeked is None or rec is not peeked[1] or tenant is not peeked[0]:
+            d = ops.decision(tenant, rec, body, tenant.now(body.at))
     if d.show:
         def reserve(t: Tenant, rec: DeviceRecord, _: set[str]) -> tuple[Decision, list[EventRow]]:
             now = t.now(body.at)

@@ -137,6 +137,8 @@ class _Outcome:
     done: set[Key] = field(default_factory=set)
     """Keys written or confirmed: their operations' answers stand."""
     wrote: dict[Key, tuple[DeviceRecord, int]] = field(default_factory=dict)
+    read: dict[Key, tuple[DeviceRecord, int]] = field(default_factory=dict)
+    """Records read under the lock and left unchanged: the latest, for the cache."""
 
 
 class PgGroupCommit:
@@ -274,6 +276,8 @@ class PgGroupCommit:
 
     def _committed(self, out: _Outcome, gen: int, way: str) -> None:
         self.groups[way] += 1
+        for key, (rec, rev) in out.read.items():
+            self.cache.put(key, rec, gen, rev)
         self.cache.wrote([(k, rec, rev) for k, (rec, rev) in out.wrote.items()], gen)
 
     async def _careful_group(self, con: Any, writer: str, ops: list[_Op]) -> _Outcome:
@@ -295,6 +299,8 @@ class PgGroupCommit:
                 op.error = not_found("device", op.device_id, "device_id")
         out = await self._apply(con, writer, ops, starts, existing, cached=False)
         out.done |= {op.key for op in ops}  # locked: every answer stands
+        out.read = {k: (record_decoder.decode(st.doc), st.rev) for k, st in starts.items()
+                    if k not in out.wrote and st.doc is not None}
         return out
 
     async def _apply(self, con: Any, writer: str, ops: list[_Op], starts: dict[Key, _Start],

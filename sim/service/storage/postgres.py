@@ -252,6 +252,15 @@ class PostgresStore:
             records.put(key, rec, gen, rev)
         return tenant, rec
 
+    def peek_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
+        """The cached record and newest policy, without the change feed's check (a write
+        checks the record's revision and the policy version itself)."""
+        entry = self.records.peek((app.app_id, device_id))
+        tenant = self._tenants.latest(app.app_id)
+        if entry is None or tenant is None or not self.feed.up:
+            return None
+        return tenant, entry[0]
+
     async def device_tx(self, app: App, device_id: str, event_ids: Sequence[str],
                         fn: TxFn[T]) -> T:
         """Apply ``fn`` to the locked device in the next group transaction; answer after

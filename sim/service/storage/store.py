@@ -67,6 +67,11 @@ class Store(Protocol):
     async def read_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
         """A device's committed record, without locking; read-only (it may be shared)."""
 
+    def peek_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
+        """A record (and policy) this worker holds for the device, with no round trip: it
+        may be older than the latest commit, so it only serves to find a decision that a
+        write re-checks; None if none is held. Read-only."""
+
     async def device_tx(self, app: App, device_id: str, event_ids: Sequence[str],
                         fn: TxFn[T]) -> T:
         """Run ``fn`` on the locked device and commit its changes atomically (404 if unknown)."""
