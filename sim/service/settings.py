@@ -41,7 +41,7 @@ class Settings:
     max_batch_events: int = _setting(500, "most events in one POST .../events batch "
                                      "(413 above)", 1)
     pg_pool_size: int = _setting(8, "connections in each worker's asyncpg pool", 1)
-    device_cache: int = _setting(50_000, "decoded device records each SQLite worker keeps "
+    device_cache: int = _setting(50_000, "decoded device records each worker keeps "
                                  "for reads (about 1 KB each); 0 turns the cache off", 0)
     max_body_memory: int = _setting(64 << 20, "bytes of request bodies one worker holds at "
                                     "once; a body past it waits for none, it is shed (503)", 1)

@@ -31,6 +31,8 @@ def test_health_metrics_openapi_docs(service):
     assert m.headers["content-type"].startswith("text/plain")
     assert "# TYPE promptsim_http_requests_total counter" in m.text
     assert 'route="/healthz",status="200"' in m.text
+    assert "# TYPE promptsim_store_total counter" in m.text
+    assert 'counter="cache_hits"} ' in m.text  # the store's counters, for each store
 
 
 def test_app_and_settings_round_trip(api):

@@ -43,8 +43,8 @@ class Metrics:
         self.events["new"] += new
         self.events["duplicate"] += duplicate
 
-    def render(self) -> bytes:
-        """The text exposition format (version 0.0.4)."""
+    def render(self, store: dict[str, int] | None = None) -> bytes:
+        """The text exposition format (version 0.0.4), with the store's counters."""
         pid = os.getpid()
         out = ["# HELP promptsim_http_requests_total HTTP requests by route and status.",
                "# TYPE promptsim_http_requests_total counter"]
@@ -70,4 +70,8 @@ class Metrics:
                 "# TYPE promptsim_events_total counter"]
         out += [f'promptsim_events_total{{pid="{pid}",result="{r}"}} {n}'
                 for r, n in sorted(self.events.items())]
+        out += ["# HELP promptsim_store_total Store counters: record cache, change feed, "
+                "group commit.", "# TYPE promptsim_store_total counter"]
+        out += [f'promptsim_store_total{{pid="{pid}",counter="{k}"}} {n}'
+                for k, n in sorted((store or {}).items())]
         return ("\n".join(out) + "\n").encode()

@@ -20,7 +20,8 @@ async def livez(req: Request) -> Response:
 
 async def metrics(req: Request) -> Response:
     """``GET /metrics``: Prometheus text format of this worker."""
-    return 200, req.service.metrics.render(), b"text/plain; version=0.0.4; charset=utf-8"
+    store = req.service.store.counters() if req.service.started else {}
+    return 200, req.service.metrics.render(store), b"text/plain; version=0.0.4; charset=utf-8"
 
 
 async def openapi(req: Request) -> Response:

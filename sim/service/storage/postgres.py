@@ -252,6 +252,16 @@ class PostgresStore:
             records.put(key, rec, gen, rev)
         return tenant, rec
 
+    def counters(self) -> dict[str, int]:
+        """Record cache hits and misses, change-feed checks and reads that fell back to the
+        rows, group transactions by way, operations run again."""
+        out = {"cache_hits": self.records.hits, "cache_misses": self.records.misses,
+               "feed_checks": self.feed.checks, "feed_fallbacks": self.feed.fallbacks}
+        if self._commits is not None:
+            out |= {f"group_commits_{k}": n for k, n in self._commits.groups.items()}
+            out["group_ops_redone"] = self._commits.redone
+        return out
+
     def peek_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
         """The cached record and newest policy, without the change feed's check (a write
         checks the record's revision and the policy version itself)."""

@@ -298,6 +298,13 @@ class SqliteStore:
         self.records.put(key, rec)
         return await self._read(lambda: self._tenant(app, row[1])), rec
 
+    def counters(self) -> dict[str, int]:
+        """Record cache hits and misses, group transactions committed."""
+        records, commits = self._records, self._commits
+        return {"cache_hits": records.hits if records else 0,
+                "cache_misses": records.misses if records else 0,
+                "group_commits": commits.batches if commits else 0}
+
     def peek_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
         """None: :meth:`read_device` is as cheap here (its check is a local pragma)."""
         return None

@@ -86,6 +86,9 @@ class Store(Protocol):
     async def app_stats(self, app_id: str) -> AppStats:
         """Devices and stored events by kind of one app."""
 
+    def counters(self) -> dict[str, int]:
+        """This worker's store counters since start (record cache hits, groups, ...)."""
+
 
 class TenantCache:
     """Per-worker cache of :class:`Tenant` objects, keyed by app, checked by version."""
