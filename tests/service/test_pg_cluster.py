@@ -7,26 +7,10 @@ import asyncio
 
 import httpx
 from service_helpers import T0, ev
+from test_server import _client, _setup
 
-DEVICES = 5
+DEVICES = tuple(f"d{i}" for i in range(5))
 RACERS = 30
-
-
-def _client(url: str, key: str) -> httpx.Client:
-    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
-
-
-def _setup(url: str, key: str) -> None:
-    with _client(url, key) as c:
-        assert c.put("/v1/campaigns/welcome", json={"trigger": {"type": "app_open"},
-                                                    "frequency": {"type": "once"}}
-                     ).status_code == 201
-        for i in range(DEVICES):
-            assert c.post("/v1/devices", json={"device_id": f"d{i}", "user_id": f"u{i}",
-                                               "platform": "android", "os_version": 14,
-                                               "at": T0}).status_code == 201
-            assert c.post(f"/v1/devices/d{i}/events", json={"events": [
-                ev("session_start", T0)]}).status_code == 200
 
 
 async def _race(urls: list[str], key: str, path: str, body: object) -> list[httpx.Response]:
@@ -48,17 +32,17 @@ def test_two_servers_show_a_once_prompt_exactly_once(pg_url, server_factory):
     ``show: true`` per device, and one impression stored."""
     a, b = server_factory(pg_url, workers=2), server_factory(pg_url, workers=2)
     key = a.new_app()
-    _setup(a.url, key)
+    _setup(a.url, key, DEVICES)
     with _client(b.url, key) as c:  # b caches every record first: its cache must not help
-        for i in range(DEVICES):
-            assert c.get(f"/v1/devices/d{i}").status_code == 200
-    for i in range(DEVICES):
-        answers = asyncio.run(_race([a.url, b.url], key, f"/v1/devices/d{i}/eligibility",
+        for d in DEVICES:
+            assert c.get(f"/v1/devices/{d}").status_code == 200
+    for d in DEVICES:
+        answers = asyncio.run(_race([a.url, b.url], key, f"/v1/devices/{d}/eligibility",
                                     {"trigger": "app_open", "at": T0 + 1}))
         assert {r.status_code for r in answers} == {200}
         assert sum(r.json()["show"] for r in answers) == 1, [r.json() for r in answers]
     with _client(b.url, key) as c:
-        assert c.get("/v1/campaigns/welcome/stats").json()["impressions"] == DEVICES
+        assert c.get("/v1/campaigns/welcome/stats").json()["impressions"] == len(DEVICES)
 
 
 def test_a_read_on_one_server_follows_a_write_acknowledged_by_the_other(pg_url,
@@ -68,7 +52,7 @@ def test_a_read_on_one_server_follows_a_write_acknowledged_by_the_other(pg_url,
     write just acknowledged."""
     a, b = server_factory(pg_url), server_factory(pg_url)
     key = a.new_app()
-    _setup(a.url, key)
+    _setup(a.url, key, DEVICES[:1])
     with _client(a.url, key) as ca, _client(b.url, key) as cb:
         assert cb.post("/v1/devices/d0/eligibility", json={"trigger": "app_open",
                                                            "at": T0 + 1}).json()["show"]

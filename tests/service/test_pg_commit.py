@@ -7,36 +7,24 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from service_helpers import ADMIN, T0, ev, install, once_campaign
-from test_pg_feed import _Worker
+from service_helpers import T0, ev, once_campaign
+from workers import Worker, worker_pair
 
 
 @pytest.fixture
-def pair(pg_url: str) -> Iterator[tuple[_Worker, _Worker]]:
+def pair(pg_url: str) -> Iterator[tuple[Worker, Worker]]:
     """Two workers on one schema; an app with a once-only campaign and an Android d1."""
-    loop = asyncio.new_event_loop()
-    a, b = _Worker(loop, pg_url), _Worker(loop, pg_url)
-    r = a.loop.run_until_complete(a.http.post("/v1/apps", json={"name": "t", "clock": "client"},
-                                              headers={"Authorization": f"Bearer {ADMIN}"}))
-    a.key = b.key = r.json()["api_key"]
-    once_campaign(a)
-    install(a)
-    try:
-        yield a, b
-    finally:
-        a.close()
-        b.close()
-        loop.close()
+    yield from worker_pair(pg_url)
 
 
-def _events(w: _Worker, *events: dict[str, object], status: int = 200) -> dict[str, object]:
+def _events(w: Worker, *events: dict[str, object], status: int = 200) -> dict[str, object]:
     r = w.post("/v1/devices/d1/events", {"events": list(events)})
     assert r.status_code == status, r.text
     out: dict[str, object] = r.json()
     return out
 
 
-def _sessions(w: _Worker) -> int:
+def _sessions(w: Worker) -> int:
     r = w.loop.run_until_complete(w.http.get("/v1/devices/d1",
                                              headers={"Authorization": f"Bearer {w.key}"}))
     sessions: int = r.json()["state"]["sessions"]

@@ -7,76 +7,31 @@ import asyncio
 from collections.abc import Iterator
 
 import asyncpg
-import httpx
 import pytest
 from conftest import PG_BASE
-from service_helpers import ADMIN, T0, ev, install, once_campaign
+from service_helpers import T0, ev, once_campaign
+from workers import Worker, worker_pair
 
 from sim.rules.permission import DeviceState
-from sim.service.http.service import Service
 from sim.service.schemas import DeviceRecord
-from sim.service.settings import Settings
 from sim.service.storage.pg_feed import ChangeFeed
-from sim.service.storage.postgres import PostgresStore
 from sim.service.storage.record_cache import RecordCache
 
 
-class _Worker:
-    """One in-process service on PostgreSQL: a stand-in for one server process."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, db: str) -> None:
-        self.loop = loop
-        self.service = Service(Settings(db=db, admin_key=ADMIN, device_cache=1000))
-        loop.run_until_complete(self.service.startup())
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.service),
-                                      base_url="http://worker")
-        self.key = ""
-
-    def post(self, path: str, body: object = None) -> httpx.Response:
-        return self.loop.run_until_complete(self.http.post(
-            path, json=body, headers={"Authorization": f"Bearer {self.key}"}))
-
-    def put(self, path: str, body: object = None) -> httpx.Response:
-        return self.loop.run_until_complete(self.http.put(
-            path, json=body, headers={"Authorization": f"Bearer {self.key}"}))
-
-    @property
-    def store(self) -> PostgresStore:
-        store = self.service.store
-        assert isinstance(store, PostgresStore)
-        return store
-
-    def close(self) -> None:
-        self.loop.run_until_complete(self.http.aclose())
-        self.loop.run_until_complete(self.service.shutdown())
-
-
 @pytest.fixture
-def pair(pg_url: str) -> Iterator[tuple[_Worker, _Worker]]:
+def pair(pg_url: str) -> Iterator[tuple[Worker, Worker]]:
     """Two workers on one PostgreSQL schema, an app with a once-only campaign and d1."""
-    loop = asyncio.new_event_loop()
-    a, b = _Worker(loop, pg_url), _Worker(loop, pg_url)
-    r = a.loop.run_until_complete(a.http.post("/v1/apps", json={"name": "t", "clock": "client"},
-                                              headers={"Authorization": f"Bearer {ADMIN}"}))
-    a.key = b.key = r.json()["api_key"]
-    once_campaign(a)
-    install(a)
-    try:
-        yield a, b
-    finally:
-        a.close()
-        b.close()
-        loop.close()
+    yield from worker_pair(pg_url)
 
 
-def _reason(w: _Worker, at: float) -> str:
+def _reason(w: Worker, at: float) -> str:
     r = w.post("/v1/devices/d1/eligibility", {"trigger": "app_open", "at": at})
     assert r.status_code == 200, r.text
     reason: str = r.json()["reason"]
     return reason
 
 
-def _grant(w: _Worker, at: float) -> None:
+def _grant(w: Worker, at: float) -> None:
     r = w.post("/v1/devices/d1/events", {"events": [
         ev("permission_changed", at, permission="granted")]})
     assert r.status_code == 200, r.text

@@ -11,68 +11,24 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from service_helpers import ADMIN, T0, ev, install, once_campaign
+from workers import Worker, worker_pair
 
 from sim.rules.permission import DeviceState
-from sim.service.http.service import Service
 from sim.service.schemas import DeviceRecord
 from sim.service.settings import Settings
 from sim.service.storage.record_cache import RecordCache, sqlite_changes
 
 
-class _Worker:
-    """One in-process Service on a SQLite file: a stand-in for one server worker."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, db: str, cache: int = 1000) -> None:
-        self.loop = loop
-        self.service = Service(Settings(db=db, admin_key=ADMIN, device_cache=cache))
-        loop.run_until_complete(self.service.startup())
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.service),
-                                      base_url="http://worker")
-        self.key = ""
-
-    def call(self, method: str, path: str, body: object = None) -> httpx.Response:
-        return self.loop.run_until_complete(self.http.request(
-            method, path, json=body, headers={"Authorization": f"Bearer {self.key}"}))
-
-    # the shapes service_helpers expects
-    def post(self, path: str, body: object = None) -> httpx.Response:
-        return self.call("POST", path, body)
-
-    def put(self, path: str, body: object = None) -> httpx.Response:
-        return self.call("PUT", path, body)
-
-    def close(self) -> None:
-        self.loop.run_until_complete(self.http.aclose())
-        self.loop.run_until_complete(self.service.shutdown())
-
-    @property
-    def records(self) -> RecordCache:
-        return self.service.store.records  # type: ignore[attr-defined, no-any-return]
-
-
 @pytest.fixture
-def workers(db_url: str) -> Iterator[tuple[_Worker, _Worker]]:
+def workers(db_url: str) -> Iterator[tuple[Worker, Worker]]:
     """Two workers on one database (each store), sharing an app with a once-only campaign
     and d1."""
-    loop = asyncio.new_event_loop()
-    a, b = _Worker(loop, db_url), _Worker(loop, db_url)
-    r = a.loop.run_until_complete(a.http.post("/v1/apps", json={"name": "t", "clock": "client"},
-                                              headers={"Authorization": f"Bearer {ADMIN}"}))
-    a.key = b.key = r.json()["api_key"]
-    once_campaign(a)
-    install(a)
-    try:
-        yield a, b
-    finally:
-        a.close()
-        b.close()
-        loop.close()
+    yield from worker_pair(db_url)
 
 
-def _decide(w: _Worker, at: float) -> dict[str, object]:
+def _decide(w: Worker, at: float) -> dict[str, object]:
     r = w.post("/v1/devices/d1/eligibility", {"trigger": "app_open", "at": at})
     assert r.status_code == 200, r.text
     out: dict[str, object] = r.json()
@@ -136,7 +92,7 @@ def test_a_policy_change_is_seen_at_once(workers):
 def test_cache_off_reads_the_database_every_time(db_url):
     """``PROMPTSIM_DEVICE_CACHE=0``: nothing is cached, every read goes to the database."""
     loop = asyncio.new_event_loop()
-    w = _Worker(loop, db_url, cache=0)
+    w = Worker(loop, db_url, cache=0)
     try:
         r = loop.run_until_complete(w.http.post(
             "/v1/apps", json={"name": "t", "clock": "client"},

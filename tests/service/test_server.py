@@ -18,16 +18,18 @@ def _client(url: str, key: str) -> httpx.Client:
     return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
 
-def _setup(url: str, key: str) -> None:
+def _setup(url: str, key: str, devices: tuple[str, ...] = ("d1",)) -> None:
+    """A once-only campaign and Android devices with a first session."""
     with _client(url, key) as c:
         assert c.put("/v1/campaigns/welcome", json={"trigger": {"type": "app_open"},
                                                     "frequency": {"type": "once"}}
                      ).status_code == 201
-        assert c.post("/v1/devices", json={"device_id": "d1", "user_id": "u1",
-                                           "platform": "android", "os_version": 14,
-                                           "at": T0}).status_code == 201
-        assert c.post("/v1/devices/d1/events", json={"events": [ev("session_start", T0)]}
-                      ).status_code == 200
+        for d in devices:
+            assert c.post("/v1/devices", json={"device_id": d, "user_id": f"u-{d}",
+                                               "platform": "android", "os_version": 14,
+                                               "at": T0}).status_code == 201
+            assert c.post(f"/v1/devices/{d}/events", json={"events": [
+                ev("session_start", T0)]}).status_code == 200
 
 
 async def _race(url: str, key: str, method: str, path: str, bodies: list[object]
