@@ -1,5 +1,6 @@
-"""The PostgreSQL group commit (``sim/service/storage/pg_commit.py``): writes from the cache
-checked by revision and policy version, careful groups under row locks, duplicates."""
+"""The PostgreSQL group commit (``sim/service/storage/pg_commit.py``): one write statement
+checked by revision and policy version, from cached records, then from rows read again,
+then under row locks; duplicates."""
 
 from __future__ import annotations
 
@@ -35,31 +36,31 @@ def test_a_write_on_a_cached_record_takes_one_statement(pair):
     """A worker holding the record writes it in one statement (no row lock, no BEGIN): the
     group goes the cached way and the answer is the committed state."""
     a, _ = pair
-    a.store.commits.groups.update(cached=0, careful=0)
+    a.store.commits.groups.update(cached=0, fresh=0, locked=0)
     out = _events(a, ev("session_start", T0 + 5))
     assert out["new"] == 1
-    assert a.store.commits.groups == {"cached": 1, "careful": 0}
+    assert a.store.commits.groups == {"cached": 1, "fresh": 0, "locked": 0}
     assert _sessions(a) == 2
 
 
-def test_a_record_changed_by_another_worker_is_written_carefully(pair):
+def test_a_record_changed_by_another_worker_is_written_again_from_the_row(pair):
     """The cached record is stale (the other worker wrote since): the revision check refuses
-    the write, the operation runs again under the row lock, and no change is lost."""
+    the write, the operation runs again from the row read anew, and no change is lost."""
     a, b = pair
     assert _sessions(a) == 1  # cached in a
     _events(b, ev("session_start", T0 + 5))
-    a.store.commits.groups.update(cached=0, careful=0)
+    a.store.commits.groups.update(cached=0, fresh=0, locked=0)
     redone = a.store.commits.redone
     _events(a, ev("session_start", T0 + 6))
     assert a.store.commits.redone == redone + 1
-    assert a.store.commits.groups == {"cached": 1, "careful": 1}
+    assert a.store.commits.groups == {"cached": 1, "fresh": 1, "locked": 0}
     assert _sessions(b) == 3 and _sessions(a) == 3
 
 
 def test_an_answer_from_an_old_policy_is_not_kept(pair):
     """A's cached policy does not know a campaign b just created: the write from the cache
-    fails its policy-version check, and the careful run (with the new policy) accepts the
-    event instead of answering 404."""
+    fails its policy-version check, and the run from the row (with the new policy) accepts
+    the event instead of answering 404."""
     a, b = pair
     assert _sessions(a) == 1  # record and policy cached in a
     once_campaign(b, "promo")
@@ -70,8 +71,8 @@ def test_an_answer_from_an_old_policy_is_not_kept(pair):
 
 
 def test_a_stored_event_id_sent_again_is_a_duplicate(pair):
-    """Idempotency on the cached way: the primary key refuses the repeated id, nothing of
-    the group is written, and the careful run counts it as a duplicate."""
+    """Idempotency without a lookup first: the primary key refuses the repeated id, nothing
+    of the group is written, and the run that looks the ids up counts it as a duplicate."""
     a, _ = pair
     first = ev("session_start", T0 + 5, event_id="once")
     assert _events(a, first)["new"] == 1
@@ -111,3 +112,28 @@ def test_concurrent_batches_from_two_workers_are_each_applied_once(pair):
 
     assert a.loop.run_until_complete(burst()) == [200] * 60
     assert _sessions(a) == 61 and _sessions(b) == 61
+
+
+def test_the_locked_way_serves_what_revision_checks_keep_refusing(pair, monkeypatch):
+    """When writes from read records are refused every time (a device busy on other hosts),
+    the group runs under row locks and every operation is answered: writes, a 409 for
+    the batch past the dialog limit, a 404 for an unknown device."""
+    a, _ = pair
+    commits = a.store.commits
+
+    async def refused(writer: str, ops: list[object], fresh: bool) -> list[object]:
+        return ops
+
+    monkeypatch.setattr(commits, "_optimistic", refused)
+    commits.groups.update(cached=0, fresh=0, locked=0)
+
+    async def both() -> list[int]:
+        h = {"Authorization": f"Bearer {a.key}"}
+        calls = [a.http.post("/v1/devices/d1/events", headers=h, json={"events": [
+            ev("os_dialog_result", T0 + 5 + i, outcome="denied")]}) for i in range(3)]
+        calls.append(a.http.post("/v1/devices/nope/events", headers=h, json={"events": [
+            ev("session_start", T0 + 5)]}))
+        return [r.status_code for r in await asyncio.gather(*calls)]
+
+    assert a.loop.run_until_complete(both()) == [200, 200, 409, 404]
+    assert commits.groups["locked"] >= 1 and commits.groups["cached"] == 0

@@ -1,28 +1,30 @@
 """Group commit for the PostgreSQL store: the device writes that queue up while one group
 runs go together in the next, in a fixed number of round trips whatever its size.
 
-A group is tried **from the cache** first: when this worker holds every record the group
-touches (with its revision ``devices.rev``) and the app's policy, each operation's
-function runs on a copy of its record and one statement, on its own a transaction,
-writes the changed records *only where the revision and the policy version are still
-those the functions saw*, confirms the same for the records left unchanged, inserts the
-event rows of the records it wrote, and logs the change (:mod:`sim.service.storage.pg_feed`):
-one round trip and one WAL flush. Operations whose record or policy moved meanwhile (another
-process wrote) run again in a careful group. A group in which a new event id turns out to
-be stored already (the primary key refuses it; the statement then wrote nothing) runs
-again carefully too, and so do the next :data:`CAREFUL_GROUPS`.
+A group is written by **one statement**, a transaction of its own: from copies of the
+records it starts from, the operations' functions compute the new records, and the
+statement writes each changed record *only where its revision* (``devices.rev``) *and
+the app's policy version are still those the functions saw*, confirms the same for the
+records left unchanged, inserts the event rows of the records it wrote (an event is only
+ever stored with a new revision of its device) and logs the change
+(:mod:`sim.service.storage.pg_feed`): one round trip, one WAL flush. The operations whose
+record or policy had moved run again. The records come from, in turn:
 
-A **careful** group is one transaction: ``SELECT ... FOR UPDATE`` of every device of the
-group at once, in key order (two groups never wait for each other in a cycle); one
-``SELECT`` of the event ids already stored among those the operations carry; the
-functions; the same write statement; ``COMMIT``: five round trips and one flush.
+1. **cached**: the records and policy this worker holds (no read at all);
+2. **fresh**: the rows read just before, without a lock (two round trips; twice);
+3. **locked**: a transaction that reads them ``FOR UPDATE``, in key order (two groups
+   never wait for each other in a cycle), then the same write and ``COMMIT`` (five round
+   trips), which cannot be refused: progress however busy a device is.
 
-Either way the functions run in queue order, each on the record as the previous one left
-it, and one that raises leaves no trace and fails alone; callers are answered after the
-commit. One group runs at a time per process. A deadlock or serialization failure retries
-the group. Every wait is bounded: an operation still queued at its deadline fails with
-503 ``timeout`` and is never run; a group past the store timeout is rolled back (or its
-outcome is unknown, and its records leave the cache) and fails its operations the same way.
+A new event id that turns out to be stored already is refused by the primary key (the
+statement writes nothing); the group runs again from fresh rows, looking its ids up
+first, and so do the next :data:`CAREFUL_GROUPS` groups. Either way the functions run
+in queue order, each on the record as the previous one left it; one that raises leaves
+no trace and fails alone; callers are answered after the commit. Up to ``lanes`` groups
+run at once, each under a writer id of its own, so that their commits share WAL
+flushes. Every wait is bounded: an operation still queued at its deadline fails with 503
+``timeout`` and is never run; a group past the store timeout fails its operations the
+same way (its outcome may be unknown: its records leave the cache).
 """
 
 from __future__ import annotations
@@ -43,10 +45,10 @@ from sim.service.storage.record_cache import Key, RecordCache
 from sim.service.storage.store import TxFn, encode, record_decoder
 from sim.service.tenant import App, Tenant
 
-LOCK = ("SELECT d.app_id, d.device_id, d.doc, d.rev, a.policy_version FROM devices d "
+READ = ("SELECT d.app_id, d.device_id, d.doc, d.rev, a.policy_version FROM devices d "
         "JOIN apps a ON a.id = d.app_id "
-        "WHERE (d.app_id, d.device_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
-        "ORDER BY d.app_id, d.device_id FOR UPDATE OF d")
+        "WHERE (d.app_id, d.device_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))")
+LOCK = READ + " ORDER BY d.app_id, d.device_id FOR UPDATE OF d"
 # Event rows travel as one JSON array of arrays: asyncpg encodes a text[] element by
 # element (with an abstract-class check each), JSON in one C call (msgspec).
 EXISTING = ("SELECT e.app_id, e.device_id, e.event_id FROM events e "
@@ -162,7 +164,7 @@ class PgGroupCommit:
         self._running: set[asyncio.Task[None]] = set()
         self._careful = 0
         """Groups still to run with the query for stored event ids (after a duplicate)."""
-        self.groups = {"cached": 0, "careful": 0}
+        self.groups = {"cached": 0, "fresh": 0, "locked": 0}
         """Groups committed by each way (for tests and the benchmark)."""
         self.redone = 0
         """Operations run again: a record changed under the cache, a duplicate event id,
@@ -197,9 +199,13 @@ class PgGroupCommit:
 
     async def _lane(self, writer: str, ops: list[_Op]) -> None:
         try:
-            left = await self._from_cache(writer, ops) if not self._careful else ops
+            left = ops
+            for fresh in (False, True, True):  # from the cache, then from rows just read
+                if left and (fresh or not self._careful):
+                    left = await self._optimistic(writer, left, fresh)
             if left:
-                await self._carefully(writer, left)
+                await self._locked(writer, left)
+            self._careful = max(0, self._careful - 1)
         except Exception as exc:
             err = failure(exc, self.timeout)
             self.cache.drop([op.key for op in ops])  # maybe committed: cached no more
@@ -230,48 +236,88 @@ class PgGroupCommit:
                 op.fut.set_result(op.result)
         return left
 
-    async def _from_cache(self, writer: str, ops: list[_Op]) -> list[_Op]:
-        """Run the operations whose records are all cached in one statement; return those
-        to run carefully."""
+    def _held(self, ops: list[_Op]) -> dict[Key, _Start]:
+        """The records (and policies) of the operations this worker holds."""
         starts: dict[Key, _Start] = {}
         for key in {op.key for op in ops}:
             entry, tenant = self.cache.peek(key), self.latest(key[0])
             if entry is not None and tenant is not None:
                 starts[key] = _Start(None, entry[0], entry[1], tenant)
-        if not starts:
-            return ops
-        mine = [op for op in ops if op.key in starts]
+        return starts
+
+    async def _read(self, con: Any, ops: list[_Op], lock: bool) -> dict[Key, _Start]:
+        """The operations' records as committed now (locked, in key order, if ``lock``),
+        and the stored event ids among theirs when a duplicate was met lately."""
+        keys = sorted({op.key for op in ops})
+        apps = {op.key: op.app for op in ops}
+        starts: dict[Key, _Start] = {}
+        for a, d, doc, rev, version in await con.fetch(LOCK if lock else READ,
+                                                       [k[0] for k in keys],
+                                                       [k[1] for k in keys]):
+            tenant = await self.tenant_of(con, apps[(a, d)], version)
+            starts[(a, d)] = _Start(doc, None, rev, tenant)
+        for op in ops:
+            if op.key not in starts:
+                op.error = not_found("device", op.device_id, "device_id")
+        return starts
+
+    async def _existing(self, con: Any, ops: list[_Op]) -> dict[Key, set[str]]:
+        """Which of the operations' event ids are stored (after the records were read: an
+        event is only ever stored with a new revision of its device, so a write that
+        confirms the revision confirms this too)."""
+        existing: dict[Key, set[str]] = {}
+        wanted = {(*op.key, e) for op in ops for e in op.event_ids}
+        if self._careful and wanted:
+            for a, d, e in await con.fetch(EXISTING, json_text(list(wanted))):
+                existing.setdefault((a, d), set()).add(e)
+        return existing
+
+    async def _optimistic(self, writer: str, ops: list[_Op], fresh: bool) -> list[_Op]:
+        """One write statement from the records this worker holds, or (``fresh``) from the
+        rows read just before; return the operations to run again."""
         gen = self.cache.gen
         try:
             async with asyncio.timeout(self.timeout), self.pool.acquire() as con:
-                out = await self._apply(con, writer, mine, starts, {}, cached=True)
+                starts = await self._read(con, ops, lock=False) if fresh else self._held(ops)
+                mine = [op for op in ops if op.key in starts]
+                if not mine:
+                    out = _Outcome()
+                else:
+                    existing = await self._existing(con, mine) if fresh else {}
+                    out = await self._apply(con, writer, mine, starts, existing, cached=True)
         except asyncpg.UniqueViolationError:  # a stored event id: nothing was written
             self._careful = CAREFUL_GROUPS
-            self.redone += len(mine)
+            self.redone += len(ops)
             return ops
         except RETRY:  # a deadlock with another group: nothing was written
-            self.redone += len(mine)
+            self.redone += len(ops)
             return ops
-        self._committed(out, gen, "cached")
-        left = self._answer(mine, out.done)
-        self.redone += len(left)
-        return left + [op for op in ops if op.key not in starts]
+        if mine:
+            self._committed(out, gen, "fresh" if fresh else "cached")
+        if fresh:  # unknown devices: answered (404)
+            out.done |= {op.key for op in ops if op.key not in starts}
+        left = self._answer(ops, out.done)
+        self.redone += len([op for op in left if op.key in starts])
+        return left
 
-    async def _carefully(self, writer: str, ops: list[_Op]) -> None:
-        """One transaction that locks the rows first; retried after a deadlock."""
+    async def _locked(self, writer: str, ops: list[_Op]) -> None:
+        """One transaction that locks the rows first (when writes from read records kept
+        meeting newer ones); retried after a deadlock."""
         gen = self.cache.gen
         for attempt in range(3):
             try:
                 async with asyncio.timeout(self.timeout), self.pool.acquire() as con, \
                         con.transaction():
-                    out = await self._careful_group(con, writer, ops)
+                    starts = await self._read(con, ops, lock=True)
+                    existing = await self._existing(con, ops)
+                    out = await self._apply(con, writer, ops, starts, existing, cached=False)
                 break
             except RETRY:
                 if attempt == 2:
                     raise
                 self.redone += len(ops)
-        self._careful = max(0, self._careful - 1)
-        self._committed(out, gen, "careful")
+        out.done |= {op.key for op in ops}  # locked: every answer stands
+        self._committed(out, gen, "locked")
         self._answer(ops, out.done)
 
     def _committed(self, out: _Outcome, gen: int, way: str) -> None:
@@ -279,29 +325,6 @@ class PgGroupCommit:
         for key, (rec, rev) in out.read.items():
             self.cache.put(key, rec, gen, rev)
         self.cache.wrote([(k, rec, rev) for k, (rec, rev) in out.wrote.items()], gen)
-
-    async def _careful_group(self, con: Any, writer: str, ops: list[_Op]) -> _Outcome:
-        keys = sorted({op.key for op in ops})  # the lock order
-        apps = {op.key: op.app for op in ops}
-        starts: dict[Key, _Start] = {}
-        for a, d, doc, rev, version in await con.fetch(LOCK, [k[0] for k in keys],
-                                                       [k[1] for k in keys]):
-            tenant = await self.tenant_of(con, apps[(a, d)], version)
-            starts[(a, d)] = _Start(doc, None, rev, tenant)
-        existing: dict[Key, set[str]] = {}
-        if self._careful:
-            wanted = {(*op.key, e) for op in ops if op.key in starts for e in op.event_ids}
-            if wanted:
-                for a, d, e in await con.fetch(EXISTING, json_text(list(wanted))):
-                    existing.setdefault((a, d), set()).add(e)
-        for op in ops:
-            if op.key not in starts:
-                op.error = not_found("device", op.device_id, "device_id")
-        out = await self._apply(con, writer, ops, starts, existing, cached=False)
-        out.done |= {op.key for op in ops}  # locked: every answer stands
-        out.read = {k: (record_decoder.decode(st.doc), st.rev) for k, st in starts.items()
-                    if k not in out.wrote and st.doc is not None}
-        return out
 
     async def _apply(self, con: Any, writer: str, ops: list[_Op], starts: dict[Key, _Start],
                      existing: dict[Key, set[str]], cached: bool) -> _Outcome:
@@ -331,7 +354,9 @@ class PgGroupCommit:
                 events.extend((*op.key, eid, kind, at, cid, detail)
                               for eid, kind, at, cid, detail in new)
         out = _Outcome()
-        if not docs and not cached:
+        if not docs and not cached:  # locked, nothing changed: the rows read are the latest
+            out.read = {k: (record_decoder.decode(st.doc), st.rev) for k, st in starts.items()
+                        if st.doc is not None}
             return out
         changed = sorted(docs)  # rows are updated in this order: the lock order
         same = [k for k in starts if k not in docs] if cached else []
@@ -343,4 +368,6 @@ class PgGroupCommit:
             [starts[k].tenant.version for k in same])
         out.done = {(a, d) for a, _, d in (line.partition(" ") for line in done)}
         out.wrote = {k: (recs[k], starts[k].rev + 1) for k in changed if k in out.done}
+        out.read = {k: (record_decoder.decode(st.doc), st.rev) for k, st in starts.items()
+                    if st.doc is not None and k not in docs and (k in out.done or not cached)}
         return out
