@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -26,6 +27,11 @@ class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2, nothing written."""
 
 
+BROKEN_PIPE_EXIT = 128 + 13
+"""The exit code of a command whose reader went away (``| head``): what a process killed by
+SIGPIPE reports to the shell."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
@@ -39,7 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``promptsim`` console script."""
+    """Entry point of the ``promptsim`` console script.
+
+    Usage errors are one line and exit code 2. Output to a reader that went away
+    (``promptsim ... | head``) ends the command quietly with :data:`BROKEN_PIPE_EXIT`,
+    whichever command wrote it (``--help`` included).
+    """
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
+    except BrokenPipeError:
+        # Point stdout at /dev/null so that the interpreter's last flush cannot raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
@@ -47,4 +71,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"promptsim {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return code
-

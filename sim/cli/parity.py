@@ -25,7 +25,7 @@ def parity(args: argparse.Namespace) -> int:
     """Simulate the scenario, replay each strategy through ``--url``, report mismatches."""
     from sim.cli import UsageError
     from sim.engine.runner import event_log
-    from sim.loadtest.parity import replay
+    from sim.loadtest.parity import ParityError, replay
     from sim.model.scenario import ScenarioError, load_scenario
 
     admin_key = args.admin_key or os.environ.get("PROMPTSIM_ADMIN_KEY")
@@ -41,7 +41,10 @@ def parity(args: argparse.Namespace) -> int:
     failed = 0
     for strategy in sc.strategies:
         events = [e for e in log if e.strategy == strategy.name]
-        report = replay(args.url, admin_key, events, strategy, profiles)
+        try:
+            report = replay(args.url, admin_key, events, strategy, profiles)
+        except ParityError as exc:
+            raise UsageError(str(exc)) from None
         print(json.dumps({"strategy": strategy.name, **report.summary()}), flush=True)
         for line in [m.describe() for m in report.mismatches[:20]] + report.errors[:20]:
             print("  " + line, file=sys.stderr)

@@ -19,7 +19,10 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, help="override the root seed")
     p.add_argument("--jobs", type=int, default=0,
                    help="worker processes (default 0: one per core); results do not depend on it")
-    p.add_argument("--out", type=Path, help="run directory (default: runs/<scenario name>)")
+    p.add_argument("--out", type=Path, help="run directory (default: runs/<scenario name>); "
+                   "it must be new, empty, or hold an earlier run of the same scenario file")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace whatever run the directory holds")
     p.add_argument("--events", action="store_true", help="also write the event log")
     p.add_argument("--report", action="store_true",
                    help="also write report.html and figures/ into the run directory")
@@ -51,7 +54,7 @@ def simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim.cli import UsageError
-    from sim.engine.output import write_run
+    from sim.engine.output import RunDirTaken, check_run_dir, write_run
     from sim.engine.runner import simulate as run
     from sim.engine.summary import format_table, summary_rows
     from sim.model.population import chunk_count
@@ -60,6 +63,11 @@ def simulate(args: argparse.Namespace) -> int:
     if args.jobs < 0:
         raise UsageError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
     out = args.out or Path("runs") / sc.name
+    if not args.overwrite:
+        try:
+            check_run_dir(out, args.scenario)
+        except RunDirTaken as exc:
+            raise UsageError(str(exc)) from None
     total = chunk_count(sc) * sc.replications
     bar = tqdm(total=total, unit="chunk", desc=sc.name, disable=args.no_progress,
                file=sys.stderr)
@@ -68,7 +76,8 @@ def simulate(args: argparse.Namespace) -> int:
         result = run(sc, jobs=args.jobs, skip_idle=not args.step_every_session, log=args.events,
                      on_task_done=lambda: bar.update(1))
     seconds = time.perf_counter() - t0
-    write_run(result, out, seconds=seconds, jobs=args.jobs, events=args.events)
+    write_run(result, out, seconds=seconds, jobs=args.jobs, events=args.events,
+              source=args.scenario)
     print(f"{sc.name}: {sc.devices:,} devices x {len(sc.strategies)} strategies x "
           f"{sc.replications} replications, {sc.days} days: {result.events:,} events in "
           f"{seconds:.1f} s -> {out}")

@@ -39,9 +39,39 @@ def panel_table(result: RunResult) -> pa.Table:
     return pa.table(cols)
 
 
+class RunDirTaken(ValueError):
+    """The run directory holds something else than an earlier run of the same scenario file."""
+
+
+def check_run_dir(out: Path, source: Path | None) -> None:
+    """Refuse to write a run of ``source`` over ``out`` unless ``out`` is empty, missing or
+    holds an earlier run of the same scenario file (a rerun replaces it).
+
+    A copied scenario that kept its ``name`` would otherwise replace the original's run
+    without a word. :class:`RunDirTaken` says what to do instead.
+    """
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return
+    meta = out / "run.json"
+    held = None
+    if meta.is_file():
+        try:
+            held = json.loads(meta.read_text()).get("scenario_file")
+        except (ValueError, AttributeError):
+            held = None
+    if source is not None and held == str(source.resolve()):
+        return
+    what = f"a run of {held}" if held else "files that are not a run of this scenario file"
+    raise RunDirTaken(f"{out} already holds {what}; pass --out DIR for a new run directory, "
+                      "give the scenario its own `name`, or --overwrite to replace it")
+
+
 def write_run(result: RunResult, out: Path, *, seconds: float, jobs: int,
-              events: bool = False) -> None:
-    """Write ``out/`` with scenario.json, panel.parquet, summary.csv, run.json (and events)."""
+              events: bool = False, source: Path | None = None) -> None:
+    """Write ``out/`` with scenario.json, panel.parquet, summary.csv, run.json (and events).
+
+    ``source`` (the scenario file) is recorded in run.json for :func:`check_run_dir`.
+    """
     out.mkdir(parents=True, exist_ok=True)
     (out / "scenario.json").write_bytes(dump_scenario(result.scenario))
     pq.write_table(panel_table(result), out / "panel.parquet")
@@ -52,7 +82,8 @@ def write_run(result: RunResult, out: Path, *, seconds: float, jobs: int,
         writer.writerows(rows)
     meta = {"promptsim_version": __version__, "seed": result.scenario.seed,
             "scenario": result.scenario.name, "engine_events": result.events,
-            "wall_seconds": round(seconds, 3), "jobs": jobs}
+            "wall_seconds": round(seconds, 3), "jobs": jobs,
+            "scenario_file": str(source.resolve()) if source is not None else None}
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
     if events:
         pq.write_table(pa.Table.from_pylist(msgspec.to_builtins(result.log)),

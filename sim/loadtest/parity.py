@@ -27,6 +27,11 @@ from sim.rules.campaigns import Policy, policy_settings
 from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile
 
 COMPARED = ("show", "reason", "campaign_id", "action")
+
+
+class ParityError(RuntimeError):
+    """The replay could not run: the service is unreachable or refused the set-up. The
+    message is one line saying what to do."""
 _SAFE = re.compile(r"[^A-Za-z0-9_.:@-]")
 
 
@@ -73,6 +78,9 @@ class _Client:
 
     def __init__(self, url: str) -> None:
         u = urllib.parse.urlsplit(url)
+        if u.scheme != "http" or not u.hostname:
+            raise ParityError(f"--url: {url!r} is not an http:// URL (for example "
+                              "http://127.0.0.1:8000)")
         self.host, self.port = u.hostname or "127.0.0.1", u.port or 80
         self.prefix = u.path.rstrip("/")
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
@@ -138,8 +146,12 @@ def _install_body(device: str, user: str, e: LogEvent) -> dict[str, Any]:
 def _configure(c: _Client, admin_key: str, policy: Policy,
                profiles: dict[str, PlatformProfile] | None) -> None:
     status, app = c.call("POST", "/v1/apps", {"name": "parity", "clock": "client"}, admin_key)
+    if status == 401:
+        raise ParityError("the server refused the admin key (POST /v1/apps: 401); pass the key "
+                          "it was started with (promptsim serve --admin-key-file, "
+                          "PROMPTSIM_ADMIN_KEY)")
     if status != 201:
-        raise RuntimeError(f"POST /v1/apps: {status} {app}")
+        raise ParityError(f"POST /v1/apps: HTTP {status}: {_brief(app)}")
     c.key = app["api_key"]
     settings = policy_settings(policy) | {"platforms": profile_overrides(profiles)}
     for method, path, body in [("PUT", "/v1/settings", settings)] + [
@@ -148,7 +160,14 @@ def _configure(c: _Client, admin_key: str, policy: Policy,
             for camp in policy.campaigns]:
         status, out = c.call(method, path, body)
         if status >= 300:
-            raise RuntimeError(f"{method} {path}: {status} {out}")
+            raise ParityError(f"{method} {path}: HTTP {status}: {_brief(out)}")
+
+
+def _brief(body: Any) -> str:
+    """An error body in one short line."""
+    if isinstance(body, dict) and "error" in body:
+        return f"{body['error']}: {body.get('detail', '')}"[:300]
+    return str(body)[:300]
 
 
 def replay(url: str, admin_key: str, events: Iterable[LogEvent], policy: Policy,
@@ -173,6 +192,11 @@ def replay(url: str, admin_key: str, events: Iterable[LogEvent], policy: Policy,
         for (rep, dev), history in by_device.items():
             report.devices += 1
             _replay_device(c, _SAFE.sub("_", f"r{rep}.{dev}"), history, report)
+    except (OSError, http.client.HTTPException, msgspec.DecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else (
+            str(exc) or type(exc).__name__)
+        raise ParityError(f"cannot talk to the service at {url}: {why}; is `promptsim "
+                          "serve` running there?") from None
     finally:
         c.close()
     return report

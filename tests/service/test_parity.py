@@ -209,3 +209,26 @@ def test_parity_command_on_a_scenario(parity_server):
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert lines and all(r["mismatches"] == 0 and r["errors"] == 0 for r in lines)
     assert sum(r["decisions"] for r in lines) > 100
+
+
+@pytest.mark.parametrize("case", ["wrong_key", "unreachable", "not_a_url"])
+def test_parity_command_fails_in_one_line(parity_server, case):
+    """A wrong admin key, a URL where nothing listens, or no URL at all: one line on stderr
+    saying what to do, a non-zero exit, no traceback."""
+    import subprocess
+    import sys
+
+    from service_helpers import ROOT, free_port
+
+    url, key = {"wrong_key": (parity_server.url, "not-the-key"),
+                "unreachable": (f"http://127.0.0.1:{free_port()}", ADMIN),
+                "not_a_url": ("127.0.0.1:8000", ADMIN)}[case]
+    out = subprocess.run([sys.executable, "-m", "sim", "parity", "scenarios/quickstart.toml",
+                          "--url", url, "--devices", "5", "--admin-key", key],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    err = out.stderr.strip()
+    assert "Traceback" not in err and err.count("\n") == 0, err
+    assert err.startswith("promptsim parity: error: ")
+    assert {"wrong_key": "refused the admin key", "unreachable": "Connection refused",
+            "not_a_url": "is not an http:// URL"}[case] in err
