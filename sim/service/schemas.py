@@ -2,11 +2,14 @@
 
 Requests forbid unknown fields; campaigns reuse ``sim.rules.campaigns.Campaign``
 unchanged, so a campaign reads the same in a scenario file and over HTTP.
-Times (``at``) are Unix seconds; the rules work in days (``at / 86400``).
+Times (``at``) are Unix seconds or RFC 3339 strings, as SDKs send them
+(:func:`unix_seconds` reads both); the rules work in days (``at / 86400``). OS versions
+are numbers or version strings (``"17.4.1"``; :func:`major_version`).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -27,6 +30,7 @@ from sim.rules.platforms import (
     PlatformProfile,
     resolve_profile,
 )
+from sim.service.errors import InvalidInput
 
 Ident = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_:@-][A-Za-z0-9_.:@-]{0,127}$")]
 """Device, user and event ids: 1-128 letters, digits or ``_ . : @ -``, not starting with
@@ -35,8 +39,42 @@ CampaignId = Identifier
 """Campaign ids and custom event names: the rules' identifiers."""
 UnixTime = Annotated[float, msgspec.Meta(ge=0, le=1e11)]
 """Unix seconds, up to 1e11 (the year 5138)."""
+RFC3339 = Annotated[str, msgspec.Meta(
+    pattern=r"^(197[1-9]|19[89][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+            r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?"
+            r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
+    extra_json_schema={"format": "date-time"})]
+"""An RFC 3339 date-time with its offset (``2026-01-05T09:00:00Z``, ``...+01:00``), years
+1971 to 9999 (so that no offset makes it negative), up to nanoseconds; no leap second."""
+Time = UnixTime | RFC3339
+"""A time as SDKs send it: Unix seconds or RFC 3339."""
 OsVersion = Annotated[float, msgspec.Meta(ge=0, le=1000)]
 """A major OS version; 1000 bounds input (Android is at 16, API level 36)."""
+OsVersionText = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,3}(\.[0-9]{1,6}){0,3}$")]
+"""An OS version as SDKs report it (``"17.4.1"``, ``"14"``): the rules read its major part."""
+
+_datetime = msgspec.json.Decoder(datetime)
+
+
+def unix_seconds(at: float | str | None, field: str = "at") -> float | None:
+    """``at`` in Unix seconds: a number as it is, an RFC 3339 string converted (422 naming
+    ``field`` for a date the calendar lacks, such as February 30)."""
+    if not isinstance(at, str):
+        return at
+    try:
+        return _datetime.decode(b'"' + at.encode() + b'"').timestamp()
+    except msgspec.ValidationError:
+        raise InvalidInput("invalid_value", f"{at!r} is not a date of the calendar; allowed: "
+                           "Unix seconds or an RFC 3339 date-time such as "
+                           "2026-01-05T09:00:00Z", field) from None
+
+
+def major_version(version: float | str | None) -> float | None:
+    """The OS version the rules compare: a number as it is, the major part of a string
+    (``"17.4.1"`` -> 17.0)."""
+    if isinstance(version, str):
+        return float(version.partition(".")[0])
+    return version
 TargetSdk = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 """An Android target SDK (API level); 1000 bounds input."""
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200,
@@ -138,15 +176,16 @@ class DeviceIn(_In):
     device_id: Ident
     user_id: Ident
     platform: Platform
-    os_version: OsVersion | None = None
-    """Major OS version (Android: 13 for API 33; Fire OS and HarmonyOS: their own); required
+    os_version: OsVersion | OsVersionText | None = None
+    """Major OS version (Android: 13 for API 33; Fire OS and HarmonyOS: their own), or the
+    version string the SDK reports (``"14"``, ``"17.4.1"``: its major part counts); required
     for the platforms in :data:`NEEDS_OS_VERSION`."""
     app_target_sdk: TargetSdk | None = None
     browser: Browser | None = None
     permission: Permission | None = None
     """The permission at install; absent means the platform's default."""
     sdk_reports_permission: bool = True
-    at: UnixTime | None = None
+    at: Time | None = None
 
 
 def _needs_os_version(platform: str) -> bool:
@@ -161,7 +200,8 @@ NEEDS_OS_VERSION: tuple[str, ...] = tuple(p for p in PLATFORMS if _needs_os_vers
 """Platforms whose profile depends on the OS version (the rules' ``resolve_profile`` says)."""
 OS_VERSION_RULE: dict[str, Any] = {
     "if": {"properties": {"platform": {"enum": list(NEEDS_OS_VERSION)}}, "required": ["platform"]},
-    "then": {"required": ["os_version"], "properties": {"os_version": {"type": "number"}}}}
+    "then": {"required": ["os_version"],
+             "properties": {"os_version": {"type": ["number", "string"]}}}}
 """The same as JSON Schema, for the OpenAPI document of ``DeviceIn``."""
 
 
@@ -206,6 +246,10 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
     """The last impression reserved by eligibility (the action its button had)."""
     last_click: Offer | None = None
     """The last soft-prompt click: OS dialog answers and opt-ins are credited to it."""
+    sessions_from: Literal["events", "app_open"] | None = None
+    """What starts this install's sessions: its ``session_start`` events (from the first one
+    on), or, until then, its ``app_open`` eligibility calls. None: no session yet (records
+    older than this field with sessions counted them from events)."""
 
 
 # --- events -----------------------------------------------------------------------
@@ -213,7 +257,7 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
 class _Event(_In, tag_field="type"):
     event_id: Ident
     """Client id; a retried event with the same id is stored once."""
-    at: UnixTime
+    at: Time
 
 
 class SessionStart(_Event, tag="session_start"):
@@ -268,7 +312,7 @@ class PermissionChanged(_Event, tag="permission_changed"):
 class OsUpgraded(_Event, tag="os_upgraded"):
     """The OS moved to a new major version."""
 
-    os_version: OsVersion
+    os_version: OsVersion | OsVersionText
 
 
 class AppUpdated(_Event, tag="app_updated"):
@@ -316,7 +360,7 @@ class EligibilityIn(TriggerFired, kw_only=True, frozen=True):
     """``POST /v1/devices/{device_id}/eligibility``: what fired in the app (the rules'
     ``TriggerFired``, handed to ``decide`` as it is) and when."""
 
-    at: UnixTime | None = None
+    at: Time | None = None
 
 
 class DeviceReach(msgspec.Struct, frozen=True):

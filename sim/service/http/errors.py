@@ -23,6 +23,7 @@ from sim.service.errors import (
     Unauthorized,
     Unavailable,
 )
+from sim.service.schemas import RFC3339, OsVersionText
 
 
 class ErrorBody(msgspec.Struct, frozen=True):
@@ -95,6 +96,8 @@ def from_validation(exc: msgspec.DecodeError, root: Any, body: bytes | None = No
         return InvalidInput("missing_field", f"required field {name!r} is missing{want}",
                             _join(field or "", name))
     code = "wrong_type" if ", got `" in msg else "invalid_value"
+    if msg.startswith("Expected `str` matching regex"):
+        msg = "the string does not have an allowed form"
     return InvalidInput(code, f"{msg}; allowed: {describe(t)}" if t is not None else msg, field)
 
 
@@ -190,6 +193,20 @@ def _bounds(t: Any) -> str:
     return (" " + " and ".join(p.replace("  ", " ") for p in parts)) if parts else ""
 
 
+def _pattern(t: Any) -> str:
+    info = _unwrap(mi.type_info(t))
+    assert isinstance(info, mi.StrType) and info.pattern
+    return info.pattern
+
+
+_STRINGS = {
+    _pattern(RFC3339): "an RFC 3339 date-time with an offset such as 2026-01-05T09:00:00Z "
+                         "(years 1971 to 9999)",
+    _pattern(OsVersionText): "a version string such as 14 or 17.4.1",
+}
+"""Plain words for the string types whose pattern would not be read."""
+
+
 def describe(t: Any) -> str:
     """Plain words for what a value of type ``t`` may be."""
     t = _unwrap(t)
@@ -214,6 +231,9 @@ def describe(t: Any) -> str:
     if isinstance(t, mi.FloatType):
         return "a number" + _bounds(t)
     if isinstance(t, mi.StrType):
+        words = _STRINGS.get(t.pattern or "")
+        if words is not None:
+            return words
         return "a string" + (f" matching {t.pattern}" if t.pattern else "")
     if isinstance(t, (mi.ListType, mi.VarTupleType)):
         return f"a list of {describe(t.item_type)}"

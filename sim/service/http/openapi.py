@@ -96,7 +96,8 @@ def spec() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "promptsim eligibility service", "version": "1",
                  "description": "Should this device see the push-permission soft prompt now? "
-                 "Errors are always {error, field, detail}. Times `at` are Unix seconds."},
+                 "Errors are always {error, field, detail}. Times `at` are Unix seconds or RFC 3339 "
+                 "date-times; OS versions are numbers or version strings."},
         "paths": _paths(ROUTES),
         "components": {"schemas": components,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
