@@ -62,9 +62,11 @@ def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
     ``granted`` and ``denied`` go through ``apply_settings_change`` (a denial at
     registration is taken as final: only settings can undo it).
     """
-    t.now(body.at)  # client clock: 'at' is required (409 otherwise)
-    at = body.at if body.at is not None else time.time()
-    name = _profile_name(body, body.os_version, body.app_target_sdk)
+    at = s.unix_seconds(body.at)
+    t.now(at)  # client clock: 'at' is required (409 otherwise)
+    at = at if at is not None else time.time()
+    os_version = s.major_version(body.os_version)
+    name = _profile_name(body, os_version, body.app_target_sdk)
     profile = t.profile(name)
     perm = body.permission
     state = new_install(profile, sdk_reports_permission=body.sdk_reports_permission,
@@ -79,7 +81,7 @@ def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
     if perm in ("granted", "denied") and state.permission != perm:
         apply_settings_change(state, profile, perm == "granted")
     return s.DeviceRecord(user_id=body.user_id, platform=body.platform,
-                          os_version=body.os_version, app_target_sdk=body.app_target_sdk,
+                          os_version=os_version, app_target_sdk=body.app_target_sdk,
                           browser=body.browser, installed_at=at, state=state)
 
 
@@ -99,6 +101,24 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord) -> s.DeviceView:
 def decision(t: Tenant, rec: s.DeviceRecord, body: s.EligibilityIn, now: float) -> Decision:
     """``sim.rules.decision.decide`` for this device and what fired."""
     return decide(rec.state, t.profile(rec.state.profile), t.policy, body, now)
+
+
+def implicit_session(rec: s.DeviceRecord, body: s.EligibilityIn) -> bool:
+    """Whether this eligibility call starts a session: an ``app_open`` call of an install that
+    has sent no ``session_start`` event (an SDK that reports no session events)."""
+    if body.trigger != "app_open":
+        return False
+    return rec.sessions_from == "app_open" or (rec.sessions_from is None
+                                               and rec.state.sessions == 0)
+
+
+def open_session(t: Tenant, rec: s.DeviceRecord, now: float, at: float | None) -> EventRow:
+    """Start the session an ``app_open`` call opens (:func:`implicit_session`); its event
+    row is a ``session_start`` with detail ``app_open``."""
+    start_session(rec.state, t.profile(rec.state.profile), now)
+    rec.sessions_from = "app_open"
+    return ("~ses:" + uuid.uuid4().hex, "session_start", at if at is not None else time.time(),
+            None, "app_open")
 
 
 def reserve(rec: s.DeviceRecord, d: Decision, now: float, at: float | None) -> EventRow:
@@ -134,6 +154,7 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
     match ev:
         case s.SessionStart():
             start_session(st, profile, now)
+            rec.sessions_from = "events"
         case s.SessionTimeEvent(seconds=sec):
             return None, repr(sec)
         case s.CustomEvent(name=name):
@@ -167,7 +188,8 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
             _campaign(t, cid, i)
             apply_settings_change(st, profile, perm == "granted")
             return _credit(rec, cid, "open_settings"), perm
-        case s.OsUpgraded(os_version=version):
+        case s.OsUpgraded(os_version=reported):
+            version = s.major_version(reported)
             new = _profile_name(rec, version, rec.app_target_sdk)
             if new != st.profile:
                 apply_os_upgrade(st, profile, t.profile(new))
@@ -203,9 +225,10 @@ def apply_events(t: Tenant, rec: s.DeviceRecord, events: Sequence[s.Event],
             dup += 1
             continue
         seen.add(ev.event_id)
-        now = t.now(ev.at, f"events[{i}].at")
+        at = s.unix_seconds(ev.at, f"events[{i}].at")
+        now = t.now(at, f"events[{i}].at")
         cid, detail = _apply(t, rec, ev, now, i)
-        rows.append((ev.event_id, str(type(ev).__struct_config__.tag), ev.at, cid, detail))
+        rows.append((ev.event_id, str(type(ev).__struct_config__.tag), at, cid, detail))
     return rows, dup
 
 

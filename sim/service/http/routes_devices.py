@@ -9,7 +9,14 @@ from sim.service.errors import Conflict, not_found
 from sim.service.http.asgi import Request, Response, json_response
 from sim.service.http.errors import HttpError
 from sim.service.ops import EventRow
-from sim.service.schemas import DeviceIn, DeviceRecord, EligibilityIn, EventBatch, EventsResult
+from sim.service.schemas import (
+    DeviceIn,
+    DeviceRecord,
+    EligibilityIn,
+    EventBatch,
+    EventsResult,
+    unix_seconds,
+)
 from sim.service.tenant import Tenant
 
 
@@ -65,29 +72,37 @@ async def eligibility(req: Request) -> Response:
     transaction, so two simultaneous requests cannot both get a once-only prompt.
     A record the store holds but has not confirmed as the latest (``peek_device``) is
     enough to find a ``show`` (re-decided under the lock anyway); a ``show: false``
-    answer is always decided on the latest record.
+    answer is always decided on the latest record. An ``app_open`` call of an install
+    that has sent no ``session_start`` event starts its session first, in that
+    transaction too.
     """
     body: EligibilityIn = req.data
     device_id = req.params["device_id"]
     store = req.service.store
+    at = unix_seconds(body.at)
     d: Decision | None = None
     peeked = store.peek_device(req.app, device_id)
-    if peeked is not None:
-        d = ops.decision(peeked[0], peeked[1], body, peeked[0].now(body.at))
+    if peeked is not None and not ops.implicit_session(peeked[1], body):
+        d = ops.decision(peeked[0], peeked[1], body, peeked[0].now(at))
     if d is None or not d.show:
         found = await store.read_device(req.app, device_id)
         if found is None:
             raise not_found("device", device_id, "device_id")
         tenant, rec = found
-        if d is None or peeked is None or rec is not peeked[1] or tenant is not peeked[0]:
-            d = ops.decision(tenant, rec, body, tenant.now(body.at))
-    if d.show:
-        def reserve(t: Tenant, rec: DeviceRecord, _: set[str]) -> tuple[Decision, list[EventRow]]:
-            now = t.now(body.at)
+        if ops.implicit_session(rec, body):
+            d = None  # starting a session is a write
+        elif d is None or peeked is None or rec is not peeked[1] or tenant is not peeked[0]:
+            d = ops.decision(tenant, rec, body, tenant.now(at))
+    if d is None or d.show:
+        def decide(t: Tenant, rec: DeviceRecord, _: set[str]) -> tuple[Decision, list[EventRow]]:
+            now = t.now(at)
+            rows = [ops.open_session(t, rec, now, at)] if ops.implicit_session(rec, body) else []
             d = ops.decision(t, rec, body, now)
-            return d, [ops.reserve(rec, d, now, body.at)] if d.show else []
+            if d.show:
+                rows.append(ops.reserve(rec, d, now, at))
+            return d, rows
 
-        d = await store.device_tx(req.app, device_id, (), reserve)
+        d = await store.device_tx(req.app, device_id, (), decide)
     req.service.metrics.decision(d.reason)
     return json_response(200, d)
 
