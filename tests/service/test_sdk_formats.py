@@ -1,0 +1,126 @@
+"""Data as SDKs send it: RFC 3339 times, OS versions as strings, and sessions without
+``session_start`` events (in-process, SQLite and PostgreSQL).
+
+The rules see the same numbers either way: a time is Unix seconds, an OS version its
+major part (``sim.rules.platforms.resolve_profile`` compares major versions).
+"""
+
+from __future__ import annotations
+
+import pytest
+from service_helpers import DAY, T0, ev, once_campaign
+
+T0_TEXT = "2023-11-14T22:13:20Z"
+"""T0 (1,700,000,000 Unix seconds) as RFC 3339."""
+
+
+def _register(api, device_id, **fields):
+    body = {"device_id": device_id, "user_id": "u-" + device_id, "platform": "android"} | fields
+    r = api.post("/v1/devices", body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_rfc3339_times_are_the_same_instants_as_unix_seconds(api):
+    """Registration, events and eligibility take `at` as RFC 3339 (any offset, fractions):
+    a device driven with strings ends in the same state, with the same answers, as one
+    driven with the equal Unix seconds."""
+    once_campaign(api, "welcome", frequency={"type": "multiple", "limit": 2, "gap_days": 1})
+    texts = {T0: T0_TEXT, T0 + 10: "2023-11-15T00:13:30+02:00",
+             T0 + DAY + 20: "2023-11-15t22:13:40.000z"}
+    answers = {}
+    for device, as_text in (("num", False), ("txt", True)):
+        def at(x, as_text=as_text):
+            return texts[x] if as_text else x
+        _register(api, device, os_version=14, at=at(T0))
+        r = api.post(f"/v1/devices/{device}/events",
+                     {"events": [ev("session_start", at(T0), f"{device}-s1")]})
+        assert r.status_code == 200, r.text
+        first = api.post(f"/v1/devices/{device}/eligibility",
+                         {"trigger": "app_open", "at": at(T0 + 10)}).json()
+        r = api.post(f"/v1/devices/{device}/events",
+                     {"events": [ev("session_start", at(T0 + DAY + 20), f"{device}-s2")]})
+        second = api.post(f"/v1/devices/{device}/eligibility",
+                          {"trigger": "app_open", "at": at(T0 + DAY + 20)}).json()
+        state = api.get(f"/v1/devices/{device}").json()["state"]
+        answers[device] = (first, second, state)
+    assert answers["num"] == answers["txt"]
+    assert answers["txt"][0]["show"] and answers["txt"][1]["show"]  # a day apart: both show
+
+
+@pytest.mark.parametrize(("at", "why"), [
+    ("2026-02-30T09:00:00Z", "not a date of the calendar"),  # the form fits, the date does not
+    ("2026-01-05 09:00:00Z", "allowed form"),                 # a space: not RFC 3339's T
+    ("2026-01-05T09:00:00", "allowed form"),                  # no offset: which instant?
+    ("1969-12-31T23:59:59Z", "allowed form"),                 # before 1971
+])
+def test_times_that_are_not_rfc3339_are_refused_naming_the_field(api, at, why):
+    """A bad time is 422 naming the field (`events[0].at`) and what is allowed; nothing is
+    applied."""
+    _register(api, "d1", os_version=14, at=T0)
+    r = api.post("/v1/devices/d1/events", {"events": [ev("session_start", at)]})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["field"] == "events[0].at"
+    assert why in body["detail"] and "RFC 3339" in body["detail"]
+    assert api.get("/v1/devices/d1").json()["state"]["sessions"] == 0
+
+
+def test_os_versions_as_strings_pick_the_profile_by_their_major_part(api):
+    """`"12.1.0"` is Android 12, `"14"` Android 13+; `os_upgraded` to `"13.0.1"` moves an
+    Android 12 device to the Android 13 profile (resolve_profile compares major versions)."""
+    assert _register(api, "old", os_version="12.1.0", at=T0)["profile"] == "android12"
+    new = _register(api, "new", os_version="14", at=T0)
+    assert new["profile"] == "android13" and new["os_version"] == 14.0
+    ios = api.post("/v1/devices", {"device_id": "i", "user_id": "u", "platform": "ios",
+                                   "os_version": "17.4.1", "at": T0})
+    assert ios.status_code == 201 and ios.json()["os_version"] == 17.0
+    r = api.post("/v1/devices/old/events",
+                 {"events": [ev("os_upgraded", T0 + 1, os_version="13.0.1")]})
+    assert r.status_code == 200, r.text
+    assert api.get("/v1/devices/old").json()["profile"] == "android13"
+    bad = api.post("/v1/devices", {"device_id": "x", "user_id": "u", "platform": "android",
+                                   "os_version": "fourteen", "at": T0})
+    assert bad.status_code == 422 and bad.json()["field"] == "os_version"
+    assert "17.4.1" in bad.json()["detail"]
+
+
+def test_app_open_counts_as_the_session_start_until_a_session_start_event_comes(api):
+    """An install that has sent no `session_start` event starts a session with each
+    `app_open` eligibility call (so `min_sessions` counts them); from its first
+    `session_start` event on, sessions come from events only and `app_open` is a question."""
+    once_campaign(api, "welcome", min_sessions=2)
+    _register(api, "sdk", os_version=14, at=T0)
+    assert api.post("/v1/devices/sdk/eligibility",
+                    {"trigger": "app_open", "at": T0 + 1}).json()["reason"] == "too_early"
+    assert api.post("/v1/devices/sdk/eligibility",
+                    {"trigger": "programmatic", "at": T0 + 2}).json()["reason"] \
+        == "trigger_not_met"  # not an app open: no session
+    assert api.get("/v1/devices/sdk").json()["state"]["sessions"] == 1
+    d = api.post("/v1/devices/sdk/eligibility", {"trigger": "app_open", "at": T0 + DAY}).json()
+    assert d["show"] is True and d["campaign_id"] == "welcome"
+    assert api.get("/v1/devices/sdk").json()["state"]["sessions"] == 2
+
+    _register(api, "events", os_version=14, at=T0)
+    r = api.post("/v1/devices/events/events", {"events": [ev("session_start", T0)]})
+    assert r.status_code == 200
+    for k in range(3):  # the session is the event's: app_open calls add none
+        d = api.post("/v1/devices/events/eligibility",
+                     {"trigger": "app_open", "at": T0 + 1 + k}).json()
+        assert d["reason"] == "too_early"
+    assert api.get("/v1/devices/events").json()["state"]["sessions"] == 1
+
+
+def test_the_readme_walkthrough_on_a_server_clock_app(service):
+    """The README's sequence on a fresh app with the server clock: campaign, device, then an
+    `app_open` question is eligible with no `session_start` event and no `at` anywhere."""
+    api = service.new_app("server")
+    r = api.put("/v1/campaigns/soft", {"trigger": {"type": "app_open"},
+                                       "frequency": {"type": "once"}})
+    assert r.status_code == 201, r.text
+    r = api.post("/v1/devices", {"device_id": "d1", "user_id": "u1", "platform": "ios",
+                                 "os_version": "17.4.1"})
+    assert r.status_code == 201, r.text
+    d = api.post("/v1/devices/d1/eligibility", {"trigger": "app_open"}).json()
+    assert d == {"show": True, "reason": "eligible", "campaign_id": "soft",
+                 "action": "os_dialog"}
