@@ -9,12 +9,11 @@ when either is missing, except under CI (env ``CI`` set), where that fails.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
-import pytest
+from browser_helpers import CHROMIUM, FLAGS, browser_or_skip
 from report_helpers import TINY_TOML
 
 from reports.forecast_page import write_forecast_page
@@ -23,24 +22,7 @@ from reports.simulation import Report
 from sim.analysis.forecast import Rollout, run_forecast, write_forecast
 from sim.model.scenario import load_scenario
 
-CHROMIUM = Path(os.environ.get("PROMPTSIM_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-quic"]
 LOAD = Path(__file__).parent / "fixtures" / "load"
-
-
-def _browser_or_skip() -> None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("CI: the browser test needs `pip install playwright`")
-        pytest.skip("playwright is not installed")
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: the browser test needs {CHROMIUM} (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is not installed")
 
 
 def render(page_path: Path, screenshot: Path) -> dict[str, object]:
@@ -83,7 +65,7 @@ def check(result: dict[str, object], figures: int) -> None:
 
 def test_simulation_report_in_chromium(report: Report, tmp_path: Path) -> None:
     """The simulation report: seven figures, all loaded and drawn at a real size."""
-    _browser_or_skip()
+    browser_or_skip()
     shot = report.html.parent / "report.png"
     check(render(report.html, shot), figures=7)
     assert shot.stat().st_size > 50_000
@@ -91,7 +73,7 @@ def test_simulation_report_in_chromium(report: Report, tmp_path: Path) -> None:
 
 def test_load_report_in_chromium(tmp_path: Path) -> None:
     """The load report: throughput and latency figures."""
-    _browser_or_skip()
+    browser_or_skip()
     d = tmp_path / "load"
     shutil.copytree(LOAD, d)
     rep = write_load_report(d)
@@ -100,7 +82,7 @@ def test_load_report_in_chromium(tmp_path: Path) -> None:
 
 def test_forecast_page_in_chromium(tmp_path: Path) -> None:
     """The forecast page (no observed data: one figure)."""
-    _browser_or_skip()
+    browser_or_skip()
     toml = tmp_path / "tiny.toml"
     toml.write_text(TINY_TOML)
     fc = run_forecast(load_scenario(toml), Rollout(installs_per_day=40, horizon=10,

@@ -24,9 +24,11 @@ def test_health_metrics_openapi_docs(service):
     assert "/v1/devices/{device_id}/eligibility" in spec["paths"]
     docs = service.get("/docs")
     assert docs.headers["content-type"].startswith("text/html")
-    assert "/v1/devices/{device_id}/eligibility" in docs.text
-    assert "http://" not in docs.text.replace("http://service", "")  # loads nothing external
-    assert "https://" not in docs.text
+    assert "/openapi.json" in docs.text and "/docs/swagger-ui-bundle.js" in docs.text
+    assert "http://" not in docs.text and "https://" not in docs.text  # nothing external
+    js = service.get("/docs/swagger-ui-bundle.js")
+    assert js.headers["content-type"].startswith("text/javascript") and "SwaggerUIBundle" in js.text
+    assert service.get("/docs/other.js").status_code == 422  # only the page's own files
     m = service.get("/metrics")
     assert m.headers["content-type"].startswith("text/plain")
     assert "# TYPE promptsim_http_requests_total counter" in m.text

@@ -4,6 +4,7 @@ real ``promptsim serve`` gives the answer the README shows."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -43,10 +44,8 @@ def test_the_walkthrough_answers_as_the_readme_shows(tmp_path: Path):
     try:
         out, err = proc.communicate(timeout=90)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # whatever the script left running
-        except ProcessLookupError:
-            pass
     assert proc.returncode == 0, err
     expected = [line.split("# ", 1)[1] for line in _body().splitlines()
                 if line.startswith("# {")]

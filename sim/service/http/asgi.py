@@ -89,6 +89,10 @@ class Route:
     """Error statuses besides those every route of its kind has (401, 400, 413, 422, 503)."""
     params: dict[str, Any] = field(default_factory=dict)
     """Path parameter types (msgspec), by name; each ``{name}`` of ``path`` has one."""
+    tag: str = "meta"
+    """The OpenAPI tag that groups it in the docs."""
+    in_spec: bool = True
+    """False for the docs page's static files, which the OpenAPI document does not list."""
     segments: tuple[str, ...] = field(default=(), init=False)
     regex: re.Pattern[str] = field(default=re.compile(""), init=False)
     """The template without its outer slashes; ``{name}`` matches one non-empty segment."""

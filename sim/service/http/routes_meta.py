@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sim.service.http import docs as pages
 from sim.service.http import openapi as spec
 from sim.service.http.asgi import JSON, Request, Response, json_response
 from sim.service.schemas import Alive
@@ -30,5 +31,11 @@ async def openapi(req: Request) -> Response:
 
 
 async def docs(req: Request) -> Response:
-    """``GET /docs``: a static HTML page rendering the spec."""
-    return 200, spec.docs_html(), b"text/html; charset=utf-8"
+    """``GET /docs``: Swagger UI over ``/openapi.json``."""
+    return 200, pages.page(), b"text/html; charset=utf-8"
+
+
+async def docs_asset(req: Request) -> Response:
+    """``GET /docs/{asset}``: a file of the Swagger UI distribution."""
+    body, ctype = pages.asset(req.params["asset"])
+    return 200, body, ctype
