@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from sim.cli import UsageError
@@ -65,12 +68,32 @@ async def _open(db: str | None) -> Any:
 
 def serve(args: argparse.Namespace) -> int:
     """Check and migrate the store, then run the server (workers import ``asgi_app``)."""
-    from sim.service.settings import SettingsError
-
     if args.admin_key:
         os.environ["PROMPTSIM_ADMIN_KEY"] = args.admin_key
     if args.admin_key_file:
         os.environ["PROMPTSIM_ADMIN_KEY_FILE"] = args.admin_key_file
+    made = None
+    given = os.environ.get("PROMPTSIM_METRICS_DIR")
+    if given:  # the workers of an earlier run must not count in this one's sums
+        try:
+            os.makedirs(given, exist_ok=True)
+            for old in Path(given).glob("worker-*.json"):
+                old.unlink()
+        except OSError as exc:
+            raise UsageError(f"PROMPTSIM_METRICS_DIR: cannot use {given} ({exc.strerror})") \
+                from None
+    else:  # one scrape answers for every worker
+        made = os.environ["PROMPTSIM_METRICS_DIR"] = tempfile.mkdtemp(prefix="promptsim-metrics-")
+    try:
+        return _serve(args)
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sim.service.settings import SettingsError
+
     settings = _settings(args.db)
     try:
         settings.admin()

@@ -60,6 +60,10 @@ class Settings:
     store_timeout: float = _setting(5.0, "deadline of each store call, waits for a lock or a "
                                     "pool connection included (503 after)", 0.05)
     connect_timeout: float = _setting(5.0, "seconds to connect to PostgreSQL", 0.1)
+    metrics_dir: str | None = _setting(None, "a directory where each worker writes its "
+                                       "metrics once a second, so that one /metrics scrape "
+                                       "answers for all workers (promptsim serve makes a "
+                                       "fresh one when unset)")
     integrity_check: str = _setting("quick", "SQLite: PRAGMA quick_check at start (quick) or "
                                     "none (off)", choices=("quick", "off"))
 

@@ -61,3 +61,27 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """``/metrics`` of a real server, once every worker has written its figures (they do
+    once a second): samples by name, each ``(labels, value)``."""
+    import time
+
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from sim.service.http.metrics import FLUSH_SECONDS
+
+    time.sleep(FLUSH_SECONDS * 1.5)
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return out
+
+
+def worker_requests(url: str) -> dict[str, float]:
+    """Requests each worker of a real server has served, by pid."""
+    return {labels["pid"]: v for labels, v in scrape(url)["promptsim_worker_requests_total"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sim.service.http import docs as pages
 from sim.service.http import openapi as spec
 from sim.service.http.asgi import JSON, Request, Response, json_response
+from sim.service.http.metrics import CONTENT_TYPE
 from sim.service.schemas import Alive
 
 
@@ -20,9 +21,8 @@ async def livez(req: Request) -> Response:
 
 
 async def metrics(req: Request) -> Response:
-    """``GET /metrics``: Prometheus text format of this worker."""
-    store = req.service.store.counters() if req.service.started else {}
-    return 200, req.service.metrics.render(store), b"text/plain; version=0.0.4; charset=utf-8"
+    """``GET /metrics``: Prometheus text format, summed over every worker."""
+    return 200, req.service.metrics.render(), CONTENT_TYPE
 
 
 async def openapi(req: Request) -> Response:

@@ -7,6 +7,8 @@ the store and applies migrations.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import sys
 import time
@@ -30,7 +32,7 @@ from sim.service.http.asgi import (
     send_response,
 )
 from sim.service.http.errors import HttpError, render
-from sim.service.http.metrics import Metrics
+from sim.service.http.metrics import FLUSH_SECONDS, Metrics
 from sim.service.http.routes import ROUTES
 from sim.service.settings import Settings
 from sim.service.storage.store import Store, as_unavailable, open_store
@@ -58,7 +60,8 @@ class Service:
         self.settings = settings
         self.store = store if store is not None else open_store(settings)
         self.router = Router(routes if routes is not None else ROUTES)
-        self.metrics = Metrics()
+        self.metrics = Metrics(settings.metrics_dir, self._store_counters)
+        self._flusher: asyncio.Task[None] | None = None
         self.admin_key = settings.admin()
         self.bodies = BodyBudget(settings.max_body_memory)
         self.active = 0
@@ -69,17 +72,34 @@ class Service:
         """Authorization header -> app, for keys already seen (skips hashing)."""
         self.started = False
 
+    def _store_counters(self) -> dict[str, int]:
+        return self.store.counters() if self.started else {}
+
     async def startup(self) -> None:
-        """Open the store (migrating it)."""
+        """Open the store (migrating it); start writing this worker's metrics file."""
         if not self.started:
             await self.store.open()
             self.started = True
+            if self.metrics.directory is not None:
+                self._flusher = asyncio.get_running_loop().create_task(self._flush_metrics())
 
     async def shutdown(self) -> None:
-        """Close the store."""
+        """Close the store; write the metrics file a last time."""
         if self.started:
+            if self._flusher is not None:
+                self._flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._flusher
+                self._flusher = None
+                self.metrics.flush()
             await self.store.close()
             self.started = False
+
+    async def _flush_metrics(self) -> None:
+        """Once a second, this worker's totals for the scrapes other workers answer."""
+        while True:
+            self.metrics.flush()
+            await asyncio.sleep(FLUSH_SECONDS)
 
     async def _authenticate(self, req: Request, kind: str) -> None:
         header = req.header(b"authorization")
