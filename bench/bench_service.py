@@ -5,6 +5,7 @@ compiler builds the open-loop client; PostgreSQL at ``$PROMPTSIM_BENCH_PG``, def
 ``postgresql://postgres@127.0.0.1:5432/test``, where each run makes fresh schemas)::
 
     python bench/bench_service.py [--runs 3] [--seconds 9] [--stores sqlite,pg,pg2]
+                                  [--baseline REF]
 
 For each run it starts side by side, on loopback:
 
@@ -43,6 +44,12 @@ ratios to the bare slice of the same round:
   on 8 connections; events/s = 2xx batches/s x 100;
 * **server CPU** during the read slices, per request, and the cores it used.
 
+With ``--baseline REF`` (a git commit or branch, e.g. ``main``) it also runs ``base``:
+SQLite, one worker, served by the ``sim`` package of that commit (``git archive``), in
+the same rounds, and prints this tree's SQLite decisions over the baseline's (each as a
+share of the same round's bare rate): the cost of a change to the request path, measured
+in one run.
+
 It prints each run, the medians, and each target of issue 14 with the runs that met it.
 """
 
@@ -51,6 +58,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +67,7 @@ from typing import Any
 
 from loadgen import (
     CLIENT_PIN,
+    ROOT,
     SERVER_PIN,
     build_openloop,
     cpu_seconds,
@@ -79,9 +88,9 @@ from loadgen import (
 )
 
 NAN = float("nan")
-WORKERS = {"sqlite": 1, "pg": 1, "pg2": 2}
+WORKERS = {"sqlite": 1, "pg": 1, "pg2": 2, "base": 1}
 LABEL = {"sqlite": "SQLite, 1 worker", "pg": "PostgreSQL, 1 worker",
-         "pg2": "PostgreSQL, 2 workers"}
+         "pg2": "PostgreSQL, 2 workers", "base": "SQLite, 1 worker, --baseline tree"}
 
 
 async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -105,12 +114,14 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
 class Store:
     """One ``promptsim serve`` of the run: its database, process and seeded app."""
 
-    def __init__(self, name: str, tmp: Path) -> None:
+    def __init__(self, name: str, tmp: Path, root: Path = ROOT) -> None:
         self.name = name
         self.workers = WORKERS[name]
-        self.db = str(tmp / f"{name}.sqlite3") if name == "sqlite" else pg_schema()
+        self.root = root
+        self.sqlite = name in ("sqlite", "base")
+        self.db = str(tmp / f"{name}.sqlite3") if self.sqlite else pg_schema()
         self.port = free_port()
-        self.proc = start_service(self.port, self.db, self.workers)
+        self.proc = start_service(self.port, self.db, self.workers, root=root)
         self.key = seed(self.port)
         self.read, self.write = decide_lua(self.key, "app_open"), decide_lua(self.key,
                                                                              "programmatic")
@@ -118,12 +129,12 @@ class Store:
     def restart(self, cache: bool) -> None:
         """Start again on the same database, with the record cache on or off."""
         stop(self.proc)
-        self.proc = start_service(self.port, self.db, self.workers, cache)
+        self.proc = start_service(self.port, self.db, self.workers, cache, self.root)
 
     def close(self) -> None:
         """Stop the server; drop a PostgreSQL schema."""
         stop(self.proc)
-        if self.name != "sqlite":
+        if not self.sqlite:
             drop_pg_schema(self.db)
 
 
@@ -165,8 +176,8 @@ def _extras(store: Store, bare_port: int, exe: Path | None, tmp: Path,
             "paced_p99": f["p99"]}
 
 
-def run_once(seconds: int, exe: Path | None, names: list[str],
-             rounds: int = 3) -> dict[str, dict[str, float]]:
+def run_once(seconds: int, exe: Path | None, names: list[str], rounds: int = 3,
+             base: Path | None = None) -> dict[str, dict[str, float]]:
     """Every measurement of one run, by store (``bare`` holds the bare app's)."""
     slice_s = max(2, seconds // rounds)
     bare_port = free_port()
@@ -178,6 +189,8 @@ def run_once(seconds: int, exe: Path | None, names: list[str],
         try:
             for name in names:
                 stores.append(Store(name, tmp))
+            if base is not None:
+                stores.append(Store("base", tmp, base))
             bare_lua = stores[0].read
             b: list[dict[str, float]] = []
             r: dict[str, list[dict[str, float]]] = {s.name: [] for s in stores}
@@ -196,6 +209,9 @@ def run_once(seconds: int, exe: Path | None, names: list[str],
             for s in stores:
                 res = _slices(b, r[s.name], w[s.name], cpu[s.name])
                 res["cores"] = res["cpu_us"] * res["read_rps"] / 1e6
+                if s.name == "base":
+                    out[s.name] = res
+                    continue
                 if s.workers == 1:
                     res |= _extras(s, bare_port, exe, tmp, slice_s)
                 e = wrk(s.port, events_lua(s.key), slice_s, connections=8)
@@ -213,6 +229,8 @@ def run_once(seconds: int, exe: Path | None, names: list[str],
             for s in stores:
                 s.close()
             stop(bare_proc)
+    if "sqlite" in out and "base" in out:
+        out["sqlite"]["vs_base"] = out["sqlite"]["read_ratio"] / out["base"]["read_ratio"]
     if "pg" in out and "pg2" in out:
         out["pg2"]["scale"] = out["pg2"]["read_rps"] / out["pg"]["read_rps"]
         out["pg2"]["scale_ratio"] = out["pg2"]["read_ratio"] / out["pg"]["read_ratio"]
@@ -242,7 +260,10 @@ def show(label: str, run: dict[str, dict[str, float]]) -> None:
                   f"{r['open_bare_p50']:.2f} ms, p99 {r['open_bare_p99']:.2f} ms)\n"
                   f"      wrk paced      {r['paced_rate']:9.0f}/s     p50 {r['paced_p50']:.2f} ms"
                   f"  p99 {r['paced_p99']:.2f} ms  (64 connections, think times)")
-        print(f"    ingestion        {r['events_per_s']:9.0f} events/s (batches of 100)")
+        if "events_per_s" in r:
+            print(f"    ingestion        {r['events_per_s']:9.0f} events/s (batches of 100)")
+        if "vs_base" in r:
+            print(f"    this tree / --baseline: decisions (share of bare) {r['vs_base']:.3f}x")
         if "scale" in r:
             print(f"    2 workers / 1 worker: decisions {r['scale']:.2f}x (ratio to bare "
                   f"{r['scale_ratio']:.2f}x)")
@@ -287,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=int, default=9, help="per measurement (3 slices)")
     ap.add_argument("--stores", default="sqlite,pg,pg2",
                     help="comma-separated: sqlite, pg (PostgreSQL, 1 worker), pg2 (2 workers)")
+    ap.add_argument("--baseline", metavar="REF", default=None,
+                    help="also serve SQLite from this git commit's sim package, in the same "
+                         "rounds, and compare (e.g. main)")
     args = ap.parse_args(argv)
     names = [n for n in args.stores.split(",") if n]
     if bad := [n for n in names if n not in WORKERS]:
@@ -304,12 +328,19 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.strftime('%Y-%m-%d %H:%M:%S')}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         exe = build_openloop(Path(tmp))
+        base = None
+        if args.baseline:
+            base = Path(tmp) / "baseline"
+            base.mkdir()
+            tar = subprocess.run(["git", "archive", args.baseline, "sim"], cwd=ROOT,
+                                 capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(base)], input=tar, check=True)
         if exe is None:
             print("bench_service: no C compiler: the open-loop latency is skipped",
                   file=sys.stderr)
         runs = []
         for i in range(args.runs):
-            run = run_once(args.seconds, exe, names)
+            run = run_once(args.seconds, exe, names, base=base)
             show(f"run {i + 1}", run)
             runs.append(run)
     median = {store: {k: statistics.median(r[store][k] for r in runs) for k in runs[0][store]}

@@ -76,15 +76,15 @@ def start_bare(port: int) -> subprocess.Popen[bytes]:
     return p
 
 
-def start_service(port: int, db: str, workers: int = 1,
-                  cache: bool = True) -> subprocess.Popen[bytes]:
-    """``promptsim serve`` on ``db`` (record cache on or off); one worker is pinned like
-    the bare app, two or more may use every CPU."""
+def start_service(port: int, db: str, workers: int = 1, cache: bool = True,
+                  root: Path = ROOT) -> subprocess.Popen[bytes]:
+    """``promptsim serve`` on ``db`` (record cache on or off) from the ``sim`` package under
+    ``root``; one worker is pinned like the bare app, two or more may use every CPU."""
     cmd = [sys.executable, "-m", "sim", "serve", "--db", db, "--port", str(port),
            "--workers", str(workers), "--admin-key", ADMIN]
     env = os.environ | ({} if cache else {"PROMPTSIM_DEVICE_CACHE": "0"})
     pin = SERVER_PIN if workers == 1 else []
-    p = subprocess.Popen([*pin, *cmd], cwd=ROOT, env=env, start_new_session=True)
+    p = subprocess.Popen([*pin, *cmd], cwd=root, env=env, start_new_session=True)
     wait_ready(port)
     return p
 
