@@ -90,16 +90,26 @@ class Api:
         self.close()
 
 
-def set_up_app(api: Api, scenario: Any, strategy: Any) -> None:
-    """Put the strategy's settings and campaigns on the service (idempotent ``PUT``s).
+def check_app(api: Api) -> None:
+    """:class:`ApiError` saying what to do unless the key's app uses the client clock.
 
-    Checks first that the app uses the client clock, without which compressed
-    time cannot work (its ``at`` would be ignored).
+    A load test replays simulated time through each request's ``at``; an app on the
+    server's clock (such as the README's walkthrough app) would ignore it, so every
+    device's days would pass in real time and no decision would match the simulator's.
     """
     info = api.json("GET", "/v1/app")
     if isinstance(info, dict) and info.get("clock", "client") != "client":
-        raise ApiError(f"app {info.get('app_id')} uses the {info.get('clock')} clock; load "
-                       "tests need an app created with --clock client")
+        raise ApiError(f"app {info.get('app_id')} ({info.get('name')}) uses the "
+                       f"{info.get('clock')} clock, but a load test replays simulated time "
+                       "through each request's 'at': create an app for it with 'promptsim "
+                       "apps create NAME --clock client' and pass its key (promptsim load "
+                       "--start-local, or --admin-key, creates one by itself)")
+
+
+def set_up_app(api: Api, scenario: Any, strategy: Any) -> None:
+    """Put the strategy's settings and campaigns on the service (idempotent ``PUT``s),
+    after :func:`check_app`."""
+    check_app(api)
     api.json("PUT", "/v1/settings", settings_doc(scenario, strategy))
     for cid, doc in campaign_docs(strategy):
         api.json("PUT", f"/v1/campaigns/{cid}", doc)

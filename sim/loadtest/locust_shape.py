@@ -10,7 +10,7 @@ from typing import Any
 
 from locust import LoadTestShape
 
-from sim.loadtest.locust_user import shape_seconds
+from sim.loadtest.locust_options import shape_seconds
 from sim.loadtest.shapes import get_shape
 
 
@@ -24,4 +24,4 @@ class StagesShape(LoadTestShape):
         assert self.runner is not None
         o: Any = self.runner.environment.parsed_options
         elapsed = time.perf_counter() - self.start_time  # LoadTestShape.get_run_time()
-        return get_shape(o.shape).tick(elapsed, int(o.num_users or 1), shape_seconds(o))
+        return get_shape(o.shape).tick(elapsed, int(o.num_users or 1), shape_seconds(vars(o)))

@@ -6,18 +6,16 @@ behaviour itself is in ``sim.loadtest.device``; here a ``FastHttpUser`` is the
 device's link: it makes the device's calls and waits until its next session in
 compressed time, one device after the other.
 
-Options (in the web UI's start form; each also has an environment variable,
-which ``promptsim load`` sets): ``--scenario``
-(``PROMPTSIM_SCENARIO``), ``--strategy``, ``--api-key``, ``--day-seconds``,
-``--replication``, ``--run-id``, ``--load-out``, ``--budget``, ``--shape``,
-``--shape-seconds`` and ``--skip-setup``, each ``PROMPTSIM_`` + its name in
-capitals (``--budget``: ``PROMPTSIM_BUDGETS``).
+Options are declared and checked in ``sim.loadtest.locust_options`` (command line,
+environment and the web UI's start form alike). In the web UI a start with options that
+do not fit, or an app that cannot run the test, is refused at once with the reason in
+the form; an exception inside a device counts as a Locust failure (request type
+``DEVICE``), so the UI's failure rate shows it.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import secrets
@@ -25,81 +23,55 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+import gevent
 import locust.stats
 import msgspec
+from gevent import GreenletExit
 from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
-from locust.exception import StopUser
+from locust.exception import (
+    InterruptTaskSet,
+    RescheduleTask,
+    RescheduleTaskImmediately,
+    StopTest,
+    StopUser,
+)
 from locust.runners import MasterRunner, WorkerRunner
 from locust.user.task import LOCUST_STATE_RUNNING
 
 from sim.loadtest import budgets as bud
-from sim.loadtest.api import Api, set_up_app
+from sim.loadtest.api import Api, ApiError, check_app, set_up_app
 from sim.loadtest.calls import BurstNow, Call, Reply
 from sim.loadtest.device import ELIGIBILITY, REGISTER, Device
+from sim.loadtest.locust_options import (
+    LoadOptions,
+    OptionError,
+    add_options,
+    parse,
+    shape_seconds,
+)
 from sim.loadtest.results import HISTOGRAMS
 from sim.loadtest.shapes import get_shape
-from sim.loadtest.world import World, plan_bursts, read_scenario
+from sim.loadtest.world import World, plan_bursts
 from sim.model.clock import EPOCH
-from sim.model.scenario import pick_strategy
 
 log = logging.getLogger("promptsim.load")
+DEVICE_FAILURE = "device life (exception)"
+"""The name under which an exception inside a simulated device counts as a failure."""
+CONTROL = (StopUser, StopTest, InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately,
+           GreenletExit)
+"""Exceptions Locust and gevent use to steer users: never failures."""
 
 
-def add_options(parser: Any) -> None:
-    """``init_command_line_parser`` listener: promptsim's options, each with its variable."""
-    g = parser  # Locust's parser itself: argument groups know no ``is_secret``
-    g.add_argument("--scenario", env_var="PROMPTSIM_SCENARIO",
-                   default="scenarios/quickstart.toml", help="scenario TOML file")
-    g.add_argument("--strategy", env_var="PROMPTSIM_STRATEGY", default="",
-                   help="strategy whose campaigns the service runs (default: the "
-                        "scenario's baseline, else its first)")
-    g.add_argument("--api-key", env_var="PROMPTSIM_API_KEY", default="", is_secret=True,
-                   help="bearer key of an app created with --clock client")
-    g.add_argument("--day-seconds", env_var="PROMPTSIM_DAY_SECONDS", type=float, default=None,
-                   help="real seconds per simulated day (default 1; 0: no waiting)")
-    g.add_argument("--replication", env_var="PROMPTSIM_REPLICATION", type=int, default=0)
-    g.add_argument("--run-id", env_var="PROMPTSIM_RUN_ID", default="",
-                   help="prefix of device and user ids (default: random)")
-    g.add_argument("--load-out", env_var="PROMPTSIM_LOAD_OUT", default="",
-                   help="directory for the devices' logs and the histograms (for the check)")
-    g.add_argument("--budget", env_var="PROMPTSIM_BUDGETS", default="",
-                   help="budgets: 'eligibility:p99_ms<50; all:fail_ratio<0.001' or JSON")
-    g.add_argument("--shape", env_var="PROMPTSIM_SHAPE", default="steady",
-                   help="load shape (with scenarios/locust/shapes.py): steady, ramp, spike, "
-                        "soak, os_release_day")
-    g.add_argument("--shape-seconds", env_var="PROMPTSIM_SHAPE_SECONDS", type=float,
-                   default=0.0, help="duration the shape is scaled to (default --run-time, "
-                                     "else 60)")
-    g.add_argument("--skip-setup", env_var="PROMPTSIM_SKIP_SETUP", action="store_true",
-                   help="do not PUT the strategy's settings and campaigns at test start")
-
-
-def shape_seconds(o: Any) -> float:
-    """The duration shapes and bursts are scaled to."""
-    return float(o.shape_seconds or getattr(o, "run_time", None) or 60)
-
-
-def _budgets(o: Any, cfg_budgets: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    raw = (o.budget or "").strip()
-    if raw.startswith("{"):
-        return {k: dict(v) for k, v in json.loads(raw).items()}
-    specs = [s for s in raw.replace("\n", ";").split(";") if s.strip()]
-    return bud.resolve(cfg_budgets, specs=specs)
-
-
-def build_world(env: Environment) -> World:
-    """The process's :class:`World` from the parsed options."""
-    o: Any = env.parsed_options
-    sc, cfg = read_scenario(o.scenario)
-    day = o.day_seconds if o.day_seconds is not None else (
-        cfg.day_seconds if cfg.day_seconds is not None else 1.0)
+def build_world(env: Environment, o: LoadOptions) -> World:
+    """The process's :class:`World` from the checked options."""
     runner = env.runner
     index = max(0, getattr(runner, "worker_index", 0) or 0)
-    bursts = get_shape(o.shape).bursts_for(shape_seconds(o)) if env.shape_class else ()
-    return World(scenario=sc, strategy=pick_strategy(sc, o.strategy or cfg.strategy),
-                 day_seconds=day, replication=o.replication or cfg.replication or 0,
-                 run_id=f"{o.run_id or secrets.token_hex(3)}-w{index}", bursts=bursts,
+    seconds = o.shape_seconds or shape_seconds(vars(env.parsed_options))
+    bursts = get_shape(o.shape).bursts_for(seconds) if env.shape_class else ()
+    sc = o.scenario
+    return World(scenario=sc, strategy=o.strategy, day_seconds=o.day_seconds,
+                 replication=o.replication, run_id=f"{o.run_id}-w{index}", bursts=bursts,
                  t_start=time.monotonic(), offset=(index * 100_003) % sc.devices)
 
 
@@ -107,6 +79,7 @@ class DeviceUser(FastHttpUser):
     """One simulated device at a time: its whole history, then the next device."""
 
     world: ClassVar[World | None] = None
+    options: ClassVar[LoadOptions | None] = None
     counter: ClassVar[itertools.count[int]] = itertools.count()
     slots: ClassVar[itertools.count[int]] = itertools.count()
 
@@ -142,7 +115,15 @@ class DeviceUser(FastHttpUser):
         dev = self.device = Device(w, w.population_index(seq), f"{w.run_id}-{seq}", now)
         w.devices.append(dev)
         self.wake = 0.0
-        dev.run(self)
+        try:
+            dev.run(self)
+        except CONTROL:
+            raise
+        except Exception as exc:  # a bug in a device: a failure the UI counts, not silence
+            self.environment.events.request.fire(
+                request_type="DEVICE", name=DEVICE_FAILURE, response_time=0,
+                response_length=0, exception=exc, context={}, response=None, url=None)
+            raise
         self.wake = 0.0
 
     # --- the device's link ---------------------------------------------------------------
@@ -202,34 +183,75 @@ class TrivialUser(FastHttpUser):
 
 def _on_init(environment: Environment, **_: Any) -> None:
     locust.stats.bucket_response_time = bud.fine_bucket  # type: ignore[assignment]
+    web = environment.web_ui
+    if web is not None and web.app is not None:
+        web.app.before_request(lambda: _check_swarm(environment))
+
+
+def _check_swarm(environment: Environment) -> Any:
+    """Web UI: refuse a start (``POST /swarm``) whose options do not fit, or whose app
+    cannot run the test, with the reason in the form's answer, before any user starts."""
+    from flask import jsonify, request
+
+    if request.path != "/swarm" or request.method != "POST":
+        return None
+    values = {**vars(environment.parsed_options or object())}
+    for key, value in request.form.items():
+        if key in values and key not in ("user_count", "spawn_rate", "run_time"):
+            values[key] = value == "true" if isinstance(values[key], bool) else value
+    host = request.form.get("host") or environment.host or ""
+    try:
+        o = parse(values)
+        if not o.skip_setup:
+            with Api(host, o.api_key) as api:
+                check_app(api)
+    except (OptionError, ApiError, OSError, ValueError) as exc:
+        log.error("promptsim: %s", exc)
+        return jsonify({"success": False, "message": f"promptsim: {exc}", "host": host})
+    return None
+
+
+def _refuse(environment: Environment, why: str) -> None:
+    """A test start that cannot run: headless, exit 2; in the web UI, a failure the UI shows
+    and the run stopped (the form's check catches most of these before)."""
+    log.error("promptsim: %s", why)
+    runner = environment.runner
+    assert runner is not None
+    o: Any = environment.parsed_options
+    if o is None or getattr(o, "headless", False) or environment.web_ui is None:
+        environment.process_exit_code = 2
+        runner.quit()
+        return
+    environment.events.request.fire(  # type: ignore[no-untyped-call]
+        request_type="SETUP", name="promptsim set-up", response_time=0, response_length=0,
+        exception=RuntimeError(why), context={}, response=None, url=None)
+    gevent.spawn(runner.stop)
 
 
 def _on_test_start(environment: Environment, **_: Any) -> None:
-    o: Any = environment.parsed_options
-    if not o.api_key:
-        log.error("promptsim: no API key: pass --api-key or set PROMPTSIM_API_KEY "
-                  "(promptsim apps create NAME --clock client)")
-        environment.process_exit_code = 2
-        environment.runner.quit()  # type: ignore[union-attr]
+    DeviceUser.world = DeviceUser.options = None
+    try:
+        o = parse(vars(environment.parsed_options or object()))
+    except OptionError as exc:
+        _refuse(environment, str(exc))
         return
-    world = DeviceUser.world = build_world(environment)
+    DeviceUser.options = o
     headers = {"Authorization": f"Bearer {o.api_key}", "Content-Type": "application/json"}
     DeviceUser.default_headers = TrivialUser.default_headers = headers
-    if isinstance(environment.runner, WorkerRunner) or o.skip_setup:
-        return
-    try:
-        with Api(environment.host or "", o.api_key) as api:
-            set_up_app(api, world.scenario, world.strategy)
-    except Exception as exc:
-        log.error("promptsim: cannot set up the app on %s: %s", environment.host, exc)
-        environment.process_exit_code = 2
-        environment.runner.quit()  # type: ignore[union-attr]
+    if not (isinstance(environment.runner, WorkerRunner) or o.skip_setup):
+        try:
+            with Api(environment.host or "", o.api_key) as api:
+                set_up_app(api, o.scenario, o.strategy)
+        except (ApiError, OSError, ValueError) as exc:
+            _refuse(environment, f"cannot set up the app on {environment.host}: {exc}")
+            return
+    DeviceUser.world = build_world(environment, o)
 
 
 def write_device_log(environment: Environment) -> Path | None:
     """Every device this process ran, one JSON line each, for the consistency check."""
-    o: Any = environment.parsed_options
-    out, world = o.load_out, DeviceUser.world
+    o, world = DeviceUser.options, DeviceUser.world
+    out = o.load_out if o is not None else ""
     if not out or world is None or not world.devices:
         return None
     path = Path(out) / f"devices-{os.getpid()}.jsonl"
@@ -260,12 +282,10 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
     write_device_log(environment)
     if isinstance(environment.runner, WorkerRunner) or environment.process_exit_code == 2:
         return
-    o: Any = environment.parsed_options
-    try:
-        cfg_budgets = read_scenario(o.scenario)[1].budgets
-    except Exception:  # the scenario already failed loudly at test start
-        cfg_budgets = {}
-    budgets = _budgets(o, cfg_budgets)
+    o = DeviceUser.options
+    if o is None:  # never started: the reason was reported at the start
+        return
+    budgets = o.budgets
     stats = endpoint_stats(environment)
     results = bud.evaluate(budgets, stats)
     line = bud.summary_line(results)
