@@ -10,10 +10,9 @@ when either is missing, except under CI (env ``CI`` set), where that fails.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
-from browser_helpers import CHROMIUM, FLAGS, browser_or_skip
+from browser_helpers import browser_or_skip, chromium_page
 from report_helpers import TINY_TOML
 
 from reports.forecast_page import write_forecast_page
@@ -27,30 +26,16 @@ LOAD = Path(__file__).parent / "fixtures" / "load"
 
 def render(page_path: Path, screenshot: Path) -> dict[str, object]:
     """Open ``page_path`` in headless Chromium; return what the page did."""
-    from playwright.sync_api import sync_playwright
-
-    errors: list[str] = []
-    requests: list[str] = []
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-            viewport={"width": 1280, "height": 900})
-        try:
-            page = ctx.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(page_path.resolve().as_uri(), wait_until="load")
-            images = page.eval_on_selector_all("img", """els => els.map(e => {
-                const r = e.getBoundingClientRect();
-                return {alt: e.alt, complete: e.complete, natural: e.naturalWidth,
-                        width: r.width, height: r.height};
-            })""")
-            page.screenshot(path=str(screenshot), full_page=True)
-        finally:
-            ctx.close()
-    return {"errors": errors, "images": images,
-            "remote": [u for u in requests if not u.startswith(("file:", "data:"))]}
+    with chromium_page() as (page, seen):
+        page.goto(page_path.resolve().as_uri(), wait_until="load")
+        images = page.eval_on_selector_all("img", """els => els.map(e => {
+            const r = e.getBoundingClientRect();
+            return {alt: e.alt, complete: e.complete, natural: e.naturalWidth,
+                    width: r.width, height: r.height};
+        })""")
+        page.screenshot(path=str(screenshot), full_page=True)
+    return {"errors": seen.errors, "images": images,
+            "remote": [u for u in seen.requests if not u.startswith(("file:", "data:"))]}
 
 
 def check(result: dict[str, object], figures: int) -> None:

@@ -5,12 +5,11 @@ Chromium with no request leaving the server."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import msgspec
-from browser_helpers import CHROMIUM, FLAGS, browser_or_skip
+from browser_helpers import browser_or_skip, chromium_page
 
 from sim.service.http.asgi import decode
 from sim.service.http.openapi import TAGS, spec
@@ -68,35 +67,23 @@ def test_docs_page_is_swagger_ui_with_every_operation_and_try_it_out(sqlite_url,
     operation of the document, asks nothing of any other host, and "Try it out" on
     GET /livez sends the request and shows the 200 answer."""
     browser_or_skip()
-    from playwright.sync_api import sync_playwright
-
     s = server_factory(sqlite_url)
     origin = urlsplit(s.url).netloc
-    requests: list[str] = []
-    errors: list[str] = []
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-            viewport={"width": 1280, "height": 900})
-        try:
-            page = ctx.new_page()
-            page.on("request", lambda r: requests.append(r.url))
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{s.url}/docs", wait_until="networkidle")
-            page.wait_for_selector(".opblock", timeout=20_000)
-            blocks = page.locator(".opblock").count()
-            ids = page.locator(".opblock-summary-operation-id").all_inner_texts()
-            page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
-            live = page.locator("#operations-meta-livez")
-            live.locator(".opblock-summary").click()
-            live.locator("button.try-out__btn").click()
-            live.locator("button.execute").click()
-            status = live.locator(".live-responses-table tr.response .response-col_status")
-            status.first.wait_for(timeout=10_000)
-            answered = status.first.inner_text().strip()
-            body = live.locator(".live-responses-table .microlight").first.inner_text()
-        finally:
-            ctx.close()
+    with chromium_page() as (page, seen):
+        page.goto(f"{s.url}/docs", wait_until="networkidle")
+        page.wait_for_selector(".opblock", timeout=20_000)
+        blocks = page.locator(".opblock").count()
+        ids = page.locator(".opblock-summary-operation-id").all_inner_texts()
+        page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
+        live = page.locator("#operations-meta-livez")
+        live.locator(".opblock-summary").click()
+        live.locator("button.try-out__btn").click()
+        live.locator("button.execute").click()
+        status = live.locator(".live-responses-table tr.response .response-col_status")
+        status.first.wait_for(timeout=10_000)
+        answered = status.first.inner_text().strip()
+        body = live.locator(".live-responses-table .microlight").first.inner_text()
+    requests, errors = seen.requests, seen.errors
     assert errors == []
     assert [u for u in requests if urlsplit(u).netloc != origin] == []
     assert blocks == len(_operations())
