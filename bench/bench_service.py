@@ -18,9 +18,9 @@ One-worker servers run on the last CPU and the load generators on the first (``t
 the two-worker server may use both CPUs, which it shares with wrk and PostgreSQL (see
 the README for what that makes of the 2-worker ratio). PostgreSQL itself is not pinned.
 It measures, with ``wrk -t1 -c32 --latency`` and the same POST request shape,
-alternating in slices (bare, then each store's read and write; three rounds) so that
-background load on a shared machine hits all alike; ratios are medians of per-round
-ratios to the bare slice of the same round:
+alternating in slices (bare, then each store's read and write, the stores' order turning
+each round; three rounds) so that background load on a shared machine hits all alike;
+ratios are medians of per-round ratios to the bare slice of the same round:
 
 * **bare**: req/s, p50, p99 of the hello world;
 * **decide (read)**: eligibility where the answer is ``show=false``
@@ -196,9 +196,10 @@ def run_once(seconds: int, exe: Path | None, names: list[str], rounds: int = 3,
             r: dict[str, list[dict[str, float]]] = {s.name: [] for s in stores}
             w: dict[str, list[dict[str, float]]] = {s.name: [] for s in stores}
             cpu: dict[str, list[float]] = {s.name: [] for s in stores}
-            for _ in range(rounds):
+            for i in range(rounds):
                 b.append(wrk(bare_port, bare_lua, slice_s))
-                for s in stores:
+                k = i % len(stores)  # each store's turn moves: no store always comes first
+                for s in stores[k:] + stores[:k]:
                     c0 = cpu_seconds(s.proc)
                     r[s.name].append(wrk(s.port, s.read, slice_s))
                     used = cpu_seconds(s.proc) - c0
