@@ -1,4 +1,5 @@
-"""The model's assumptions, each with where it comes from (``shared/domain.md`` sections 1 and 3).
+"""The model's assumptions, each with where it comes from (``docs/platform-rules.md``
+and ``docs/behaviour-priors.md``).
 
 The values come from the run's scenario; the sources are kept here, one per
 behaviour field, and a test checks every field of ``sim.model.behaviour.Behaviour``
@@ -71,7 +72,7 @@ BEHAVIOUR_SOURCES: dict[str, tuple[str, str]] = {
                                  "assumption, in line with Apple's published adoption"),
     "ios_adoption_shape": ("Steepness of the log-logistic iOS adoption curve", ASSUMPTION),
 }
-"""What each ``Behaviour`` field means and its source (``shared/domain.md`` section 3)."""
+"""What each ``Behaviour`` field means and its source (``docs/behaviour-priors.md``)."""
 
 PROFILE_SOURCES: dict[str, str] = {
     "ios": "Apple 'Asking permission to use notifications'; MoEngage 'iOS Push Permission and "
@@ -92,7 +93,7 @@ PROFILE_SOURCES: dict[str, str] = {
     "safari": "MDN Notification.requestPermission (user gesture; iOS only in Home Screen web "
               "apps)",
 }
-"""Where each platform profile's rules come from (``shared/domain.md`` section 1)."""
+"""Where each platform profile's rules come from (``docs/platform-rules.md``)."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,6 @@ def platform_rules(sc: Scenario) -> list[dict[str, str]]:
         overridden = ", ".join(sorted(sc.platforms.get(name, {})))
         rows.append({"profile": name, "platform": p.platform, "share": f"{100 * share:g}%",
                      "rules": "; ".join(rules),
-                     "source": PROFILE_SOURCES.get(name, "shared/domain.md section 1")
+                     "source": PROFILE_SOURCES.get(name, "docs/platform-rules.md")
                      + (f" (scenario overrides: {overridden})" if overridden else "")})
     return rows

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from sim.engine.summary import mean_ci, t975
+from sim.stats import COUNT, PERCENT, UNBOUNDED, Bounds, mean_ci
 
 Getter = Callable[[str], np.ndarray]
 """Returns a panel column summed over platforms, ``[replication, strategy, day]``."""
@@ -30,18 +30,21 @@ class Metric:
     unit: str
     better: Literal["higher", "lower"] | None
     decimals: int
+    bounds: Bounds = COUNT
+    """Valid range of a strategy's value: its interval is clipped to it (not a difference's)."""
 
 
 METRICS: tuple[Metric, ...] = (
     Metric("optin_per_1k", "Opted-in devices at the horizon", "per 1,000 installs", "higher", 1),
-    Metric("optin_share", "Opt-in share of installed devices at the horizon", "%", "higher", 2),
+    Metric("optin_share", "Opt-in share of installed devices at the horizon", "%", "higher", 2,
+           PERCENT),
     Metric("reach_201", "Opted-in users (201) at the horizon", "users, counted per platform",
            "higher", 0),
     Metric("reachable", "Reachable users (200 + 201) at the horizon",
            "users, counted per platform", "higher", 0),
     Metric("annoyance_per_1k", "Uninstalls caused by prompts", "per 1,000 installs", "lower", 2),
     Metric("blocked_share", "Devices whose OS dialog is gone for good, at the horizon",
-           "% of installed", "lower", 2),
+           "% of installed", "lower", 2, PERCENT),
     Metric("dialogs_per_1k", "OS dialogs shown", "per 1,000 installs", None, 1),
     Metric("prompts_per_install", "Soft prompts shown", "per install", None, 2),
     Metric("opt_outs_per_1k", "Opt-outs after opting in", "per 1,000 installs", "lower", 2),
@@ -96,9 +99,9 @@ class Estimate:
         return self.lo > 0 or self.hi < 0
 
 
-def estimate(values: np.ndarray) -> Estimate:
-    """``sim.engine.summary.mean_ci`` as an ``Estimate``."""
-    return Estimate(*mean_ci(np.asarray(values, dtype=float)))
+def estimate(values: np.ndarray, bounds: Bounds = UNBOUNDED) -> Estimate:
+    """``sim.stats.mean_ci`` as an ``Estimate``, clipped to ``bounds``."""
+    return Estimate(*mean_ci(np.asarray(values, dtype=float), bounds))
 
 
 @dataclass(frozen=True)
@@ -120,19 +123,8 @@ def paired_rows(values: dict[str, np.ndarray], strategies: list[str],
     for m in METRICS:
         v = values[m.key]
         for s, name in enumerate(strategies):
-            rows.append(Row(m, name, estimate(v[:, s]), estimate(v[:, s] - v[:, b])))
+            rows.append(Row(m, name, estimate(v[:, s], m.bounds), estimate(v[:, s] - v[:, b])))
     return rows
-
-
-def band(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and 95% t-interval over axis 0 (replications), elementwise; NaNs are dropped."""
-    n = np.sum(~np.isnan(x), axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nanmean(x, axis=0) if x.shape[0] else np.full(x.shape[1:], np.nan)
-        sd = np.nanstd(x, axis=0, ddof=1) if x.shape[0] > 1 else np.full(x.shape[1:], np.nan)
-    t = np.vectorize(lambda k: t975(int(k) - 1) if k >= 2 else np.nan, otypes=[float])(n)
-    half = t * sd / np.sqrt(np.maximum(n, 1))
-    return mean, mean - half, mean + half
 
 
 @dataclass

@@ -18,9 +18,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from reports.compare import GUARDRAIL, PRIMARY, Getter, Recommendation, band, estimate
+from reports.compare import GUARDRAIL, PRIMARY, Getter, Recommendation, estimate
 from reports.rundir import Run
 from sim.rules.platforms import PLATFORMS
+from sim.stats import COUNT, PERCENT, Bounds, band
 
 OKABE_ITO: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00",
                               "#56B4E9", "#000000", "#999933")
@@ -85,9 +86,11 @@ def new_figure(width: float = 9.0, height: float = 4.6) -> Figure:
 
 
 def time_panel(ax: Axes, x: np.ndarray, series: np.ndarray, names: Sequence[str],
-               colours: dict[str, str], labels: dict[str, str] | None = None) -> None:
-    """Mean line and 95% band over replications of ``series[replication, strategy, day]``."""
-    mean, lo, hi = band(series)
+               colours: dict[str, str], labels: dict[str, str] | None = None,
+               bounds: Bounds = COUNT) -> None:
+    """Mean line and 95% band over replications of ``series[replication, strategy, day]``,
+    the band clipped to ``bounds`` (counts: >= 0; shares: ``PERCENT``)."""
+    mean, lo, hi = band(series, bounds)
     for s, name in enumerate(names):
         c = colours[name]
         ax.plot(x, mean[s], color=c, lw=1.8, label=(labels or {}).get(name, name))
@@ -111,18 +114,18 @@ def _ratio(num: np.ndarray, den: np.ndarray, scale: float = 1.0) -> np.ndarray:
 
 def _bars(ax: Axes, groups: Sequence[str], values: np.ndarray, names: Sequence[str],
           colours: dict[str, str], decimals: int = 0, label_bars: bool = True,
-          clip: tuple[float, float] = (0.0, np.inf)) -> None:
+          bounds: Bounds = COUNT) -> None:
     """Grouped bars of ``values[replication, strategy, group]`` with 95% CI error bars.
 
-    Interval ends are clipped to ``clip`` (a share cannot pass 100%).
+    Interval ends are clipped to ``bounds`` (a share cannot pass 100%).
     """
     width = 0.8 / len(names)
     x = np.arange(len(groups))
     for s, name in enumerate(names):
-        est = [estimate(values[:, s, g]) for g in range(len(groups))]
+        est = [estimate(values[:, s, g], bounds) for g in range(len(groups))]
         mean = np.array([e.mean for e in est])
-        lo = np.clip([e.lo for e in est], *clip)
-        hi = np.clip([e.hi for e in est], *clip)
+        lo = np.array([e.lo for e in est])
+        hi = np.array([e.hi for e in est])
         err = np.clip(np.array([mean - lo, hi - mean]), 0.0, None)
         pos = x - 0.4 + width * (s + 0.5)
         ax.bar(pos, mean, width, color=colours[name], label=name,
@@ -161,7 +164,7 @@ def _optin(x: np.ndarray, t: Getter, names: Sequence[str], colours: dict[str, st
     fig = new_figure()
     ax = fig.add_subplot()
     share = _ratio(t("opted_in_devices"), t("active_devices"), 100.0)
-    time_panel(ax, x, share, names, colours, labels)
+    time_panel(ax, x, share, names, colours, labels, PERCENT)
     ax.set_title("Opt-in share of installed devices, all platforms")
     ax.set_xlabel("day since the first install (end of day)")
     ax.set_ylabel("opted-in devices, % of installed devices")
@@ -210,7 +213,7 @@ def _platforms(run: Run, names: Sequence[str], colours: dict[str, str]) -> Figur
               for p in keep]
     fig = new_figure()
     ax = fig.add_subplot()
-    _bars(ax, groups, share, names, colours, decimals=1, clip=(0.0, 100.0))
+    _bars(ax, groups, share, names, colours, decimals=1, bounds=PERCENT)
     ax.set_title(f"Opt-in share of installed devices by platform, day {run.days}")
     ax.set_ylabel("opted-in devices, % of installed devices")
     ax.set_ylim(0, min(112.0, float(np.nanmax(share, initial=1.0)) * 1.12 + 3))
@@ -233,7 +236,7 @@ def _dialogs(x: np.ndarray, t: Getter, names: Sequence[str], colours: dict[str, 
     left.set_title("OS dialogs used up (cumulative)")
     left.set_ylabel("OS dialogs shown per 1,000 installs to date")
     time_panel(right, x, _ratio(t("blocked_devices"), t("active_devices"), 100.0), names,
-               colours, labels)
+               colours, labels, PERCENT)
     right.set_title("Devices blocked for good")
     right.set_ylabel("% of installed devices")
     for ax in (left, right):

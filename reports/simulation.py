@@ -194,7 +194,7 @@ def render(run: Run, rows: list[Row], rec: Recommendation, figures: list[SavedFi
     body.append("<h2>Method</h2><ul>"
                 "<li>Each replication simulates every device under every strategy with common "
                 "random numbers; replications use independent seed streams.</li>"
-                "<li>Intervals are Student-t 95% intervals over replications (sim.engine.summary."
+                "<li>Intervals are Student-t 95% intervals over replications (sim.stats."
                 "mean_ci); with one replication there are none.</li>"
                 "<li>'Installs' are first installs (reinstalls not counted again); 'installed "
                 "devices' are devices with the app installed at the end of a day.</li>"
@@ -226,7 +226,7 @@ def _assumptions_section(run: Run) -> str:
     sc = run.scenario
     out = ["<h2>Model assumptions and their sources</h2>",
            "<p>Behaviour priors as used by this run, and whether each equals promptsim's "
-           "current default. Sources as listed in the project's domain reference; "
+           "current default. Sources as listed in promptsim's docs/behaviour-priors.md; "
            "'assumption' means no public source was found.</p>"]
     out.append(h.table(["prior", "value", "promptsim default", "source"], [
         (a.what, a.value, f"differs: {a.default}" if a.overridden else "same", a.source)

@@ -35,6 +35,7 @@ from typing import Any
 import msgspec
 import numpy as np
 import pandas as pd
+from scipy.stats import qmc
 
 from sim.engine.runner import simulate
 from sim.model.behaviour import Behaviour, DialogOdds
@@ -244,10 +245,10 @@ def log_posterior(s: Surrogate, grid_x: np.ndarray, k_obs: np.ndarray, n_obs: np
 
 
 def latin_hypercube(box: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` points in ``box`` ([dim, 2]) with one point per stratum of every axis."""
-    d = len(box)
-    u = (np.stack([rng.permutation(n) for _ in range(d)], axis=1) + rng.random((n, d))) / n
-    out: np.ndarray = box[:, 0] + u * (box[:, 1] - box[:, 0])
+    """``n`` points in ``box`` ([dim, 2]) with one point per stratum of every axis
+    (``scipy.stats.qmc.LatinHypercube``, drawn from ``rng``)."""
+    u = qmc.LatinHypercube(d=len(box), rng=rng).random(n)
+    out: np.ndarray = qmc.scale(u, box[:, 0], box[:, 1])
     return out
 
 

@@ -7,8 +7,8 @@ outcome* and its timers (``Life.race``). Sessions before ``next_chance`` (the
 rules' answer to "when could a prompt show again?") are skipped: they change
 nothing but the session counter, which the life fast-forwards. Wake-ups are
 SimPy timeouts with a callback, not a generator per device (half the cost per
-event). ``skip_idle=False`` steps through every session instead; both give
-identical results, which the tests check.
+event, see ``docs/design.md``). ``skip_idle=False`` steps through every session
+instead; both give identical results, which the tests check.
 
 The model is the lives' ``Port``: it decides in-process with ``decide``, keeps
 the daily counts the lives make (``FLOWS``) and, from their status changes,

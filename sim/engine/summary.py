@@ -9,30 +9,28 @@ import numpy as np
 
 from sim.engine.runner import RunResult
 from sim.rules.platforms import PLATFORMS
+from sim.stats import COUNT, SHARE, mean_ci
 
 CHECK_DAYS: tuple[int, ...] = (7, 30, 90)
 """Days at which the opt-in share is reported, besides the horizon."""
 
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
-def t975(df: int) -> float:
-    """The 97.5% quantile of Student's t with ``df`` degrees of freedom."""
-    return _T975[df - 1] if df <= len(_T975) else 1.96
-
-
-def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95% t-interval of per-replication values (NaN bounds with one replication)."""
-    v = values[~np.isnan(values)]
-    if v.size == 0:
-        return math.nan, math.nan, math.nan
-    m = float(v.mean())
-    if v.size < 2:
-        return m, math.nan, math.nan
-    half = t975(v.size - 1) * float(v.std(ddof=1)) / math.sqrt(v.size)
-    return m, m - half, m + half
+COLUMNS: dict[str, str] = {
+    "strategy": "strategy name, in scenario order",
+    "platform": "platform (ios, android, huawei, amazon, web) or all",
+    "installs": "first installs per replication (mean)",
+    "optin_dN": "opt-in share of installed devices at the end of day N (7, 30, 90), a fraction",
+    "optin_horizon": "opt-in share of installed devices at the end of the last day",
+    "os_dialogs_per_optin": "OS dialogs shown per opt-in (allowed or enabled in settings)",
+    "blocked_share": "share of installed devices whose OS dialog is gone for good, at the "
+                     "horizon",
+    "annoyance_uninstalls": "uninstalls caused by a declined soft prompt per replication (mean)",
+    "annoyance_per_1k": "those uninstalls per 1,000 installs",
+    "soft_prompts_per_install": "soft prompts shown per install",
+    "*_lo, *_hi": "95% Student-t interval over replications (scipy.stats), clipped to the "
+                  "quantity's range: shares to [0, 1], counts and rates to >= 0; empty with "
+                  "one replication",
+}
+"""The columns of ``summary.csv`` (values are means over replications)."""
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -61,18 +59,18 @@ def summary_rows(result: RunResult) -> list[dict[str, object]]:
             row: dict[str, object] = {"strategy": name, "platform": plat,
                                       "installs": float(installs.mean())}
             for d in days:
-                m, lo, hi = mean_ci(_ratio(opted[:, d - 1], active[:, d - 1]))
+                m, lo, hi = mean_ci(_ratio(opted[:, d - 1], active[:, d - 1]), SHARE)
                 label = "horizon" if d == sc.days else f"d{d}"
                 row[f"optin_{label}"], row[f"optin_{label}_lo"], row[f"optin_{label}_hi"] = \
                     m, lo, hi
             optins = col("os_dialogs_allowed").sum(axis=1) + col("settings_enabled").sum(axis=1)
             row["os_dialogs_per_optin"] = mean_ci(_ratio(col("os_dialogs_shown").sum(axis=1),
                                                          optins))[0]
-            m, lo, hi = mean_ci(_ratio(col("blocked_devices")[:, -1], active[:, -1]))
+            m, lo, hi = mean_ci(_ratio(col("blocked_devices")[:, -1], active[:, -1]), SHARE)
             row["blocked_share"], row["blocked_share_lo"], row["blocked_share_hi"] = m, lo, hi
             annoy = col("annoyance_uninstalls").sum(axis=1)
             row["annoyance_uninstalls"] = float(annoy.mean())
-            m, lo, hi = mean_ci(_ratio(annoy * 1000.0, installs))
+            m, lo, hi = mean_ci(_ratio(annoy * 1000.0, installs), COUNT)
             row["annoyance_per_1k"], row["annoyance_per_1k_lo"], row["annoyance_per_1k_hi"] = \
                 m, lo, hi
             row["soft_prompts_per_install"] = mean_ci(

@@ -1,6 +1,6 @@
 """Behaviour priors: how people use the app and answer prompts.
 
-Every default comes from ``shared/domain.md`` section 3 where a source exists;
+Every default comes from ``docs/behaviour-priors.md`` where a source exists;
 the rest are labelled assumptions. A scenario file overrides any of them under
 ``[behaviour]``. The probability functions at the bottom are pure: they take
 uniforms a device's life draws (``sim.model.life``), so they know nothing about

@@ -120,6 +120,8 @@ def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: 
 
     family = np.array([FAMILY_OF[profiles[nm].platform] for nm in names])[prof_idx]
     p_uninstall = np.array([b.uninstall_after_churn.get(f, 0.0) for f in family])
+    # Rows 4 and 5 are read by nothing; they stay because dropping them would shift every
+    # later draw of the chunk and so change every result of every seed.
     u = rng.random((6, n))
     d = rng.exponential(1.0, size=(4, n))
     end1 = install + life1
@@ -167,9 +169,10 @@ def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: 
     sdk = u[3] < sc.population.sdk_reports_permission
     keys = rng.integers(0, 2**62, size=n, dtype=np.int64)
 
-    # A new iOS major version: adoption after release is log-logistic.
-    v = rng.random(n)
+    # A new iOS major version: adoption after release is log-logistic. Drawn last, and only
+    # when there is one, so scenarios without it draw nothing for it.
     if b.ios_release_day is not None:
+        v = rng.random(n)
         is_ios = np.array([profiles[nm].platform == "ios" for nm in names])[prof_idx]
         adopt = b.ios_release_day + b.ios_adoption_median_days * (v / (1.0 - v)) ** (
             1.0 / b.ios_adoption_shape)

@@ -1,8 +1,8 @@
 """The permission state machine of one install.
 
 ``DeviceState`` is plain data (a msgspec Struct, stored as JSON by the service).
-The ``apply_*`` functions are the transitions of ``domain.md`` section 1: they
-update the state passed to them and do nothing else (no clock, no I/O, no
+The ``apply_*`` functions are the transitions of ``docs/platform-rules.md`` section 1:
+they update the state passed to them and do nothing else (no clock, no I/O, no
 randomness), so the simulator and the eligibility service share them.
 Times are in days (the service divides Unix seconds by 86,400).
 """

@@ -1,6 +1,6 @@
 """Platform profiles: what each OS or browser allows, as plain data.
 
-Every rule here comes from ``shared/domain.md`` section 1; fields where the
+Every rule here comes from ``docs/platform-rules.md`` section 1; fields where the
 sources disagree are settings with a documented default, never hidden
 constants. A scenario file may override any field of any profile.
 """
@@ -126,7 +126,7 @@ DEFAULT_PROFILES: dict[str, PlatformProfile] = {
            settings_path="Safari > Settings > Websites > Notifications"),
     )
 }
-"""The profiles of ``domain.md`` section 1, keyed by name.
+"""The profiles of ``docs/platform-rules.md`` section 1, keyed by name.
 
 Defaults where sources disagree: Android dismissals do not count as denials
 (the official rule; OneSignal counts them); the iOS reinstall reset needs no

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reports.compare import band, metric_values, paired_rows, recommend
+from reports.compare import metric_values, paired_rows, recommend
 from reports.rundir import read_run
 from sim.engine.chunk import FLOWS, STOCKS
 from sim.engine.output import write_run
 from sim.engine.runner import RunResult
-from sim.engine.summary import t975
 from sim.model.scenario import parse_scenario
 from sim.rules.platforms import PLATFORMS
+from sim.stats import t_quantile
 
 R, DAYS = 4, 3
 NOISE = np.array([0.0, 2.0, -2.0, 4.0])
@@ -56,7 +56,7 @@ def test_paired_difference_matches_the_hand_computation(tmp_path: Path) -> None:
     np.testing.assert_allclose(values["optin_per_1k"][:, 0], 200 + 10 * np.arange(R))
     rows = {(x.metric.key, x.strategy): x for x in paired_rows(values, ["A", "B"], "A")}
     b = rows[("optin_per_1k", "B")]
-    half = t975(R - 1) * float(np.std(NOISE, ddof=1)) / math.sqrt(R)
+    half = t_quantile(R - 1) * float(np.std(NOISE, ddof=1)) / math.sqrt(R)
     assert b.diff.mean == pytest.approx(31.0)
     assert (b.diff.lo, b.diff.hi) == pytest.approx((31.0 - half, 31.0 + half))
     assert b.diff.significant
@@ -67,15 +67,6 @@ def test_paired_difference_matches_the_hand_computation(tmp_path: Path) -> None:
     assert b.value.lo < a.value.hi
     assert rows[("annoyance_per_1k", "B")].diff.mean == pytest.approx(3.0)
     assert rows[("optin_share", "B")].value.mean == pytest.approx(24.6)
-
-
-def test_band_is_the_elementwise_t_interval() -> None:
-    """``band`` agrees with ``mean_ci`` column by column and drops NaNs."""
-    x = np.array([[1.0, 5.0], [3.0, np.nan], [5.0, 7.0]])
-    mean, _, hi = band(x)
-    assert mean == pytest.approx([3.0, 6.0])
-    assert hi[0] - mean[0] == pytest.approx(t975(2) * 2.0 / math.sqrt(3))
-    assert hi[1] - mean[1] == pytest.approx(t975(1) * math.sqrt(2.0) / math.sqrt(2))
 
 
 def values(optin: list[list[float]], annoy: list[list[float]]) -> dict[str, np.ndarray]:

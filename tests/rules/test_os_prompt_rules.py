@@ -1,4 +1,4 @@
-"""domain.md section 1: the native OS prompt, platform by platform.
+"""docs/platform-rules.md section 1: the native OS prompt, platform by platform.
 
 Each test walks one install through the permission state machine and asks
 ``decide`` what the soft prompt's button would do, so a rule is checked the way

@@ -1,4 +1,5 @@
-"""domain.md section 2, tracking and reachability: MoEngage codes and Subscribed events."""
+"""docs/platform-rules.md section 2, tracking and reachability: MoEngage codes and
+Subscribed events."""
 
 from __future__ import annotations
 

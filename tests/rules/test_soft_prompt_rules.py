@@ -1,4 +1,5 @@
-"""domain.md section 2: the soft prompt (audience, triggers, frequency, caps, priority).
+"""docs/platform-rules.md section 2: the soft prompt (audience, triggers, frequency, caps,
+priority).
 
 Every test is a short session log of one install: sessions start, triggers fire,
 ``decide`` answers, and impressions are recorded as the simulator would.
