@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from sim.rules.permission import CampaignCounters
-from sim.rules.platforms import MAX_DAYS
+from sim.rules.platforms import DEFAULT_PROFILES, MAX_DAYS, PLATFORMS, PlatformProfile
 
 MAX_COUNT = 10_000
 """Largest count a campaign compares with (limits, caps, sessions): more impressions of one
@@ -209,6 +209,37 @@ class Caps(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 Action = Literal["push_permission_prompt", "open_settings", "message"]
 
 
+def _one_of(names: tuple[str, ...] | list[str]) -> msgspec.Meta:
+    return msgspec.Meta(pattern=f"^({'|'.join(names)})$",
+                        description=f"one of: {', '.join(names)}")
+
+
+PlatformName = Annotated[str, _one_of(PLATFORMS)]
+ProfileName = Annotated[str, _one_of(list(DEFAULT_PROFILES))]
+
+
+class Audience(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Which devices a campaign is for: platforms and OS profiles (empty: every device).
+
+    Vendors target an audience (OneSignal, Braze, MoEngage); here by what the device
+    reports about itself, so one policy can run a different schedule per platform.
+    """
+
+    platforms: Annotated[tuple[PlatformName, ...], msgspec.Meta(max_length=32)] = ()
+    """Only devices on these platforms (ios, android, huawei, amazon, web)."""
+    profiles: Annotated[tuple[ProfileName, ...], msgspec.Meta(max_length=64)] = ()
+    """Only devices on these OS profiles (``android13``, ``chrome``...)."""
+
+    def includes(self, profile: PlatformProfile) -> bool:
+        """Whether a device on ``profile`` is in the audience."""
+        if self.platforms and profile.platform not in self.platforms:
+            return False
+        return not self.profiles or profile.name in self.profiles
+
+
+EVERYONE = Audience()
+
+
 class Campaign(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """One in-app message: the push soft prompt, or another message it competes with.
 
@@ -230,6 +261,8 @@ class Campaign(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     fallback_to_settings: bool = True
     """When the OS dialog is gone, the button opens notification settings instead."""
     primer: bool = True
+    audience: Audience = EVERYONE
+    """The devices it is for (default: all); the others never see it."""
 
     @property
     def is_permission(self) -> bool:

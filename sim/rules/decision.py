@@ -28,10 +28,10 @@ class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
     """The answer: show or not, which campaign, what the button does, and why.
 
     ``reason`` is ``eligible`` (the only one with ``show``) or one of: ``not_installed``,
-    ``already_opted_in``, ``no_campaign``, ``trigger_not_met``, ``too_early``, ``spacing``,
-    ``outranked``, ``frequency_limit``, ``gap_not_elapsed``, ``min_delay``, ``session_cap``,
-    ``daily_cap``, ``total_cap``, ``embargoed``, ``blocked``, ``no_os_dialog``,
-    ``app_cannot_request``, ``needs_user_gesture``.
+    ``already_opted_in``, ``no_campaign``, ``not_in_audience``, ``trigger_not_met``,
+    ``too_early``, ``spacing``, ``outranked``, ``frequency_limit``, ``gap_not_elapsed``,
+    ``min_delay``, ``session_cap``, ``daily_cap``, ``total_cap``, ``embargoed``, ``blocked``,
+    ``no_os_dialog``, ``app_cannot_request``, ``needs_user_gesture``.
     """
 
     show: bool
@@ -41,6 +41,7 @@ class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 NO_CAMPAIGN = Decision(show=False, reason="no_campaign")
+NOT_IN_AUDIENCE = Decision(show=False, reason="not_in_audience")
 NOT_INSTALLED = Decision(show=False, reason="not_installed")
 OPTED_IN = Decision(show=False, reason="already_opted_in")
 TRIGGER_NOT_MET = Decision(show=False, reason="trigger_not_met")
@@ -95,7 +96,8 @@ def decide(state: DeviceState, profile: PlatformProfile, policy: Policy,
     """Decide whether the soft prompt shows for ``fired`` at time ``now`` (days).
 
     Devices that allowed notifications are excluded (provisional iOS stays
-    eligible). Among the campaigns whose trigger matches, the first in
+    eligible), and so is a device outside every campaign's audience. Among the
+    campaigns for its platform and profile whose trigger matches, the first in
     ``policy`` order that passes its frequency rules wins; if that is another
     in-app message the permission prompt is ``outranked``. The button resolves
     to the OS dialog while the platform still allows one and to notification
@@ -108,9 +110,12 @@ def decide(state: DeviceState, profile: PlatformProfile, policy: Policy,
         return OPTED_IN
     if not policy.campaigns:
         return NO_CAMPAIGN
-    matching = [c for c in policy.campaigns if trigger_matches(c.trigger, fired)]
+    matching = [c for c in policy.campaigns if trigger_matches(c.trigger, fired)
+                and c.audience.includes(profile)]
     if not matching:
-        return TRIGGER_NOT_MET
+        if any(c.audience.includes(profile) for c in policy.campaigns):
+            return TRIGGER_NOT_MET
+        return NOT_IN_AUDIENCE
     if policy.min_spacing_seconds and state.last_in_app_at is not None \
             and now - state.last_in_app_at < policy.min_spacing_seconds / 86400.0 - TIME_EPS:
         return SPACING
@@ -145,7 +150,7 @@ def next_chance(state: DeviceState, profile: PlatformProfile, policy: Policy,
         return None
     best: float | None = None
     for camp in policy.campaigns:
-        if not camp.is_permission:
+        if not camp.is_permission or not camp.audience.includes(profile):
             continue
         t = now
         if camp.action == "push_permission_prompt":

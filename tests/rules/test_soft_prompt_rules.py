@@ -7,10 +7,12 @@ Every test is a short session log of one install: sessions start, triggers fire,
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from sim.rules.campaigns import (
     AppOpen,
+    Audience,
     Campaign,
     Caps,
     OnEvent,
@@ -27,6 +29,7 @@ from sim.rules.campaigns import (
 from sim.rules.decision import (
     Decision,
     decide,
+    next_chance,
     record_click,
     record_dismissal,
     record_impression,
@@ -111,6 +114,53 @@ def test_an_uninstalled_app_shows_nothing() -> None:
 def test_a_policy_without_campaigns_shows_nothing() -> None:
     """No campaign configured: ``no_campaign``."""
     assert decide(device(), ANDROID, Policy(), APP_OPEN, 0.0).reason == "no_campaign"
+
+
+def per_platform_policy() -> Policy:
+    """iOS gets a soft prompt once; Android 13 devices get three tries; the others none."""
+    return Policy(campaigns=(
+        Campaign(id="ios.soft", audience=Audience(platforms=("ios",))),
+        Campaign(id="android.soft", frequency=multiple(3, 1),
+                 audience=Audience(profiles=("android13",))),
+    ))
+
+
+def test_the_audience_limits_a_campaign_to_platforms_and_profiles() -> None:
+    """Vendors target campaigns at an audience (OneSignal, Braze, MoEngage): a device sees
+    only the campaigns whose platforms and profiles include it; a device outside every
+    audience gets ``not_in_audience``."""
+    policy = per_platform_policy()
+    assert ask(device(P["ios"]), policy, 0.0, profile=P["ios"]).campaign_id == "ios.soft"
+    assert ask(device(), policy, 0.0).campaign_id == "android.soft"
+    legacy = P["android13_legacy"]
+    assert ask(device(legacy), policy, 0.0, profile=legacy).reason == "not_in_audience"
+    chrome = P["chrome"]
+    assert ask(device(chrome), policy, 0.0, profile=chrome).reason == "not_in_audience"
+
+
+def test_a_campaign_outside_the_audience_neither_shows_nor_outranks() -> None:
+    """Another in-app message targeted elsewhere does not take the slot; ``next_chance``
+    ignores campaigns the device is not in the audience of."""
+    policy = Policy(campaigns=(
+        Campaign(id="push", frequency=every_time()),
+        Campaign(id="promo", action="message", priority=9,
+                 audience=Audience(platforms=("ios",))),
+    ), permission_first=False)
+    assert ask(device(), policy, 0.0).campaign_id == "push"
+    assert next_chance(device(), ANDROID, per_platform_policy(), 0.0) == 0.0
+    chrome = P["chrome"]
+    assert next_chance(device(chrome), chrome, per_platform_policy(), 0.0) is None
+
+
+def test_an_unknown_audience_profile_is_refused() -> None:
+    """Decoding (a scenario file, the service's JSON) names the field and the allowed
+    profiles and platforms."""
+    with pytest.raises(msgspec.ValidationError,
+                       match=r"matching regex '\^\(ios\|android13\|.*at `\$\.profiles\[0\]`"):
+        msgspec.convert({"profiles": ["android99"]}, Audience)
+    with pytest.raises(msgspec.ValidationError,
+                       match=r"'\^\(ios\|android\|huawei\|amazon\|web\)\$'.*platforms\[0\]"):
+        msgspec.convert({"platforms": ["nokia"]}, Audience)
 
 
 # --- triggers -----------------------------------------------------------------------

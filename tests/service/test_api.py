@@ -283,3 +283,22 @@ def test_policy_matches_sim_policy(api):
     got = api.get("/v1/campaigns").json()["campaigns"]
     policy = Policy(campaigns=tuple(msgspec.convert(c, Campaign) for c in got))
     assert [c.id for c in policy.campaigns] == [c["id"] for c in got] == ["a", "m"]
+
+
+def test_audience_targets_campaigns_per_platform(api):
+    """A per-platform policy over HTTP: each device sees only its platform's campaign, and a
+    device outside every audience is told ``not_in_audience``."""
+    once_campaign(api, "ios.soft", audience={"platforms": ["ios"]})
+    once_campaign(api, "android.soft", frequency={"type": "every_time"},
+                  audience={"profiles": ["android13"]})
+    got = api.get("/v1/campaigns/android.soft").json()
+    assert got["audience"] == {"profiles": ["android13"]}
+    install(api, "a1")
+    install(api, "i1", platform="ios")
+    install(api, "w1", platform="web", browser="chrome")
+    assert eligible(api, "a1")["campaign_id"] == "android.soft"
+    assert eligible(api, "i1")["campaign_id"] == "ios.soft"
+    assert eligible(api, "w1")["reason"] == "not_in_audience"
+    r = api.put("/v1/campaigns/bad", {"audience": {"profiles": ["android99"]}})
+    assert r.status_code == 422
+    assert r.json()["field"] == "audience.profiles[0]" and "android13_legacy" in r.text
