@@ -204,9 +204,9 @@ def _funnel(t: Getter, installs: np.ndarray, names: Sequence[str],
 
 
 def _platforms(run: Run, names: Sequence[str], colours: dict[str, str]) -> FigureSpec:
-    opted = run.cube("opted_in_devices")[..., -1]
-    active = run.cube("active_devices")[..., -1]
-    installs = run.cube("installs").sum(axis=-1)  # [r, s, p]
+    opted = run.platform_cube("opted_in_devices")[..., -1]
+    active = run.platform_cube("active_devices")[..., -1]
+    installs = run.platform_cube("installs").sum(axis=-1)  # [r, s, p]
     keep = [p for p in range(len(PLATFORMS)) if installs[:, 0, p].sum() > 0]
     share = _ratio(opted, active, 100.0)[:, :, keep]
     groups = [f"{PLATFORM_LABELS[PLATFORMS[p]]}\n{installs[:, 0, p].mean():,.0f} installs"

@@ -1,4 +1,4 @@
-"""Reading a simulation run directory into DataFrames and ``[replication, strategy, platform,
+"""Reading a simulation run directory into DataFrames and ``[replication, strategy, cohort,
 day]`` arrays (the same layout as ``sim.engine.runner.RunResult.series``).
 
 pandas is imported here, at the edge where files become tables.
@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from sim.engine.runner import platform_sum
 from sim.model.scenario import Scenario, ScenarioError, load_scenario
-from sim.rules.platforms import PLATFORMS
+from sim.rules.platforms import PROFILES
 
 RunKind = Literal["simulation", "load"]
 
@@ -50,7 +51,7 @@ class Run:
     path: Path
     scenario: Scenario
     panel: pd.DataFrame
-    """One row per replication x strategy x platform x day (``panel.parquet``)."""
+    """One row per replication x strategy x profile x day (``panel.parquet``)."""
     meta: dict[str, Any]
     """``run.json``: promptsim version, seed, wall seconds, engine events."""
     summary: pd.DataFrame | None
@@ -58,7 +59,7 @@ class Run:
     has_events: bool
     _cubes: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _index: np.ndarray | None = field(default=None, repr=False)
-    """Per panel row: (replication, strategy, platform, day) as array indices."""
+    """Per panel row: (replication, strategy, cohort, day) as array indices."""
 
     @property
     def strategies(self) -> list[str]:
@@ -76,15 +77,20 @@ class Run:
         return self.scenario.replications
 
     def cube(self, name: str) -> np.ndarray:
-        """One panel column as a float array ``[replication, strategy, platform, day]``."""
+        """One panel column as a float array ``[replication, strategy, cohort, day]``, the
+        cohort axis in ``PROFILES`` order."""
         if name not in self._cubes:
             if name not in self.panel.columns:
                 raise RunDirError(f"{self.path / 'panel.parquet'}: no column {name!r}")
             self._cubes[name] = _to_cube(self, self.panel[name].to_numpy())
         return self._cubes[name]
 
+    def platform_cube(self, name: str) -> np.ndarray:
+        """A column summed per platform: ``[replication, strategy, platform, day]``."""
+        return platform_sum(self.cube(name), self.scenario)
+
     def total(self, name: str) -> np.ndarray:
-        """A column summed over platforms: ``[replication, strategy, day]``."""
+        """A column summed over every device: ``[replication, strategy, day]``."""
         out: np.ndarray = self.cube(name).sum(axis=2)
         return out
 
@@ -105,11 +111,11 @@ def _to_cube(run: Run, values: np.ndarray) -> np.ndarray:
         run._index = np.stack([
             p["replication"].to_numpy(dtype=np.int64),
             _codes(p["strategy"], run.strategies, "strategy", run.path),
-            _codes(p["platform"], list(PLATFORMS), "platform", run.path),
+            _codes(p["profile"], list(PROFILES), "profile", run.path),
             p["day"].to_numpy(dtype=np.int64),
         ])
     idx = run._index
-    shape = (run.replications, len(run.strategies), len(PLATFORMS), run.days)
+    shape = (run.replications, len(run.strategies), len(PROFILES), run.days)
     out = np.zeros(shape, dtype=np.float64)
     out[idx[0], idx[1], idx[2], idx[3]] = values
     return out
@@ -125,9 +131,10 @@ def read_run(path: str | Path) -> Run:
     except ScenarioError as exc:
         raise RunDirError(str(exc)) from None
     panel = pq.read_table(path / "panel.parquet").to_pandas()
-    missing = {"replication", "strategy", "platform", "day"} - set(panel.columns)
+    missing = {"replication", "strategy", "platform", "profile", "day"} - set(panel.columns)
     if missing:
-        raise RunDirError(f"{path / 'panel.parquet'}: missing columns {sorted(missing)}")
+        raise RunDirError(f"{path / 'panel.parquet'}: missing columns {sorted(missing)} "
+                          "(a run of an older promptsim? simulate it again)")
     if len(panel) and (panel["day"].max() >= sc.days or panel["replication"].max()
                        >= sc.replications):
         raise RunDirError(f"{path}: panel.parquet does not match scenario.json "

@@ -155,7 +155,7 @@ SeriesOut = dict[str, np.ndarray]
 def run_one(sc: Scenario, names: Sequence[str]) -> SeriesOut:
     """Simulate ``sc`` (one strategy) and keep ``names`` as ``[replication, platform, day]``."""
     res = simulate(sc, jobs=1)
-    return {n: res.series(n)[:, 0] for n in names}
+    return {n: res.by_platform(n)[:, 0] for n in names}
 
 
 def run_many(scenarios: Sequence[Scenario], names: Sequence[str], jobs: int) -> list[SeriesOut]:

@@ -32,7 +32,7 @@ from sim.model.stage import DETAIL, FLOWS, Port, Stage
 from sim.rules.campaigns import TriggerFired
 from sim.rules.decision import Decision, decide, next_chance
 from sim.rules.permission import first_launch_dialog_due
-from sim.rules.platforms import PLATFORMS, PlatformProfile
+from sim.rules.platforms import PLATFORMS, PROFILES, PlatformProfile
 from sim.rules.reachability import device_reach, group_reach
 
 __all__ = ["FLOWS", "STOCKS", "ChunkModel", "ChunkResult"]
@@ -46,13 +46,15 @@ STOCKS: tuple[str, ...] = (
 S_ACTIVE, S_OPTED, S_PROV, S_BLOCKED, S_R200, S_R201, S_R202 = range(len(STOCKS))
 REACH_STOCK = {200: S_R200, 201: S_R201, 202: S_R202}
 PLATFORM_INDEX = {p: i for i, p in enumerate(PLATFORMS)}
+COHORT_INDEX = {p: i for i, p in enumerate(PROFILES)}
 UNLOGGED = frozenset({"soft_prompt_shown", "custom_event", "session_time", "dialog_refused"})
 """Reports the event log leaves out (a ``decision`` with ``show`` says the prompt showed)."""
 
 
 @dataclass(slots=True)
 class ChunkResult:
-    """Daily counts of one chunk: ``flows[f, s, p, d]`` and end-of-day ``stocks[k, s, p, d]``."""
+    """Daily counts of one chunk: ``flows[f, s, c, d]`` and end-of-day ``stocks[k, s, c, d]``,
+    ``c`` the cohort (the profile a device installed on, ``PROFILES`` order)."""
 
     flows: np.ndarray
     stocks: np.ndarray
@@ -72,16 +74,22 @@ class ChunkModel(Port):
         self.days = sc.days
         self.skip_idle = skip_idle
         self.log = log
-        size = len(sc.strategies) * len(PLATFORMS) * self.days
+        size = len(sc.strategies) * len(PROFILES) * self.days
         self.stock_stride = size
-        self.per_strategy = len(PLATFORMS) * self.days
-        """A life's ``row`` is ``strategy * per_strategy + platform * days``."""
+        self.per_strategy = len(PROFILES) * self.days
+        """A life's ``row`` is ``strategy * per_strategy + cohort * days``: its counts go to
+        the profile the device installed on (its cohort), OS upgrades or not."""
+        self.cohort_platform = [PLATFORM_INDEX[profiles[n].platform] for n in PROFILES]
+        """The platform of each cohort (its profile's, as the scenario sets it)."""
         self.flows = [0] * (len(FLOWS) * size)
         self.stock_diff = [0] * (len(STOCKS) * size)
         self.stages = [Stage(self, chunk, p, sc.behaviour, profiles, self.flows, size,
                              reports=log is not None) for p in sc.strategies]
         self.reach: list[dict[tuple[int, int], dict[int, int]]] = [{} for _ in sc.strategies]
         """Per strategy, devices per reachability code of each (user, platform) group."""
+        self.reach_row: list[dict[tuple[int, int], int]] = [{} for _ in sc.strategies]
+        """Per strategy, the row a (user, platform) group is counted in: its first device's,
+        so a user whose devices span two cohorts is counted in one."""
         hib = [p.hibernation_days for p in profiles.values() if p.hibernation_days is not None]
         self.long_gaps = self._long_gaps(min(hib)) if hib else {}
         self.events = 0
@@ -164,12 +172,14 @@ class ChunkModel(Port):
         if self.chunk.solo[life.i]:
             before, after = old, new
         else:
-            s, plat = divmod(life.row // self.days, len(PLATFORMS))
+            s, cohort = divmod(life.row // self.days, len(PROFILES))
             groups = self.reach[s]
-            gk = (self.chunk.user[life.i], plat)
+            gk = (self.chunk.user[life.i], self.cohort_platform[cohort])
             counts = groups.get(gk)
             if counts is None:
                 counts = groups[gk] = {201: 0, 200: 0, 202: 0}
+                self.reach_row[s][gk] = life.row
+            d += self.reach_row[s][gk] - life.row
             before = group_reach(counts)
             if old is not None:
                 counts[old] -= 1
@@ -237,8 +247,7 @@ class ChunkModel(Port):
         i = self.install_order[self.installed]
         self.installed += 1
         profile = self.profiles[self.chunk.profile[i]]
-        plat = PLATFORM_INDEX[profile.platform]
-        row = plat * self.days
+        row = COHORT_INDEX[profile.name] * self.days
         for stage in self.stages:
             self.process(Life(stage, i, profile, row))
             row += self.per_strategy
@@ -265,9 +274,9 @@ class ChunkModel(Port):
             if was_enabled:
                 gc.enable()
         n = len(self.names)
-        shape = (len(PLATFORMS) * n, self.days)
-        flows = np.array(self.flows, dtype=np.int64).reshape(len(FLOWS), n, len(PLATFORMS),
+        shape = (len(PROFILES) * n, self.days)
+        flows = np.array(self.flows, dtype=np.int64).reshape(len(FLOWS), n, len(PROFILES),
                                                               self.days)
         stocks = np.cumsum(np.array(self.stock_diff, dtype=np.int64).reshape(
-            len(STOCKS), *shape), axis=-1).reshape(len(STOCKS), n, len(PLATFORMS), self.days)
+            len(STOCKS), *shape), axis=-1).reshape(len(STOCKS), n, len(PROFILES), self.days)
         return ChunkResult(flows=flows, stocks=stocks, events=self.events)

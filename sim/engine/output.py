@@ -19,23 +19,30 @@ from sim.engine.chunk import FLOWS, STOCKS
 from sim.engine.runner import RunResult
 from sim.engine.summary import summary_rows
 from sim.model.scenario import dump_scenario
-from sim.rules.platforms import PLATFORMS
+from sim.rules.platforms import PLATFORMS, PROFILES
 
 
 def panel_table(result: RunResult) -> pa.Table:
-    """One row per replication x strategy x platform x day, every flow and stock a column."""
+    """One row per replication x strategy x profile x day (the profiles in the population
+    mix): every flow and stock a column, ``profile`` the cohort a device installed on and
+    ``platform`` its platform."""
     sc = result.scenario
-    r, s, p, d = sc.replications, len(sc.strategies), len(PLATFORMS), sc.days
-    grid = np.indices((r, s, p, d)).reshape(4, -1)
+    profiles = sc.profiles()
+    cohorts = [c for c, n in enumerate(PROFILES) if sc.population.mix.get(n, 0.0) > 0]
+    r, s, d = sc.replications, len(sc.strategies), sc.days
+    grid = np.indices((r, s, len(cohorts), d)).reshape(4, -1)
+    cohort = np.asarray(cohorts, dtype=np.int32)[grid[2]]
+    plat = np.asarray([PLATFORMS.index(profiles[n].platform) for n in PROFILES], np.int32)
     cols: dict[str, pa.Array] = {
         "replication": pa.array(grid[0].astype(np.int32)),
         "strategy": pa.DictionaryArray.from_arrays(grid[1].astype(np.int32),
                                                    sc.strategy_names()),
-        "platform": pa.DictionaryArray.from_arrays(grid[2].astype(np.int32), list(PLATFORMS)),
+        "platform": pa.DictionaryArray.from_arrays(plat[cohort], list(PLATFORMS)),
+        "profile": pa.DictionaryArray.from_arrays(cohort, list(PROFILES)),
         "day": pa.array(grid[3].astype(np.int32)),
     }
     for name in (*STOCKS, *FLOWS):
-        cols[name] = pa.array(result.series(name).reshape(-1))
+        cols[name] = pa.array(result.series(name)[:, :, cohorts].reshape(-1))
     return pa.table(cols)
 
 

@@ -20,12 +20,13 @@ from sim.engine.chunk import FLOWS, STOCKS, ChunkModel, ChunkResult
 from sim.model.events import LogEvent
 from sim.model.population import chunk_count, make_chunk
 from sim.model.scenario import Scenario
-from sim.rules.platforms import PLATFORMS
+from sim.rules.platforms import PLATFORMS, PROFILES
 
 
 @dataclass
 class RunResult:
-    """Daily counts of a whole run: ``flows[r, f, s, p, d]`` and ``stocks[r, k, s, p, d]``."""
+    """Daily counts of a whole run: ``flows[r, f, s, c, d]`` and ``stocks[r, k, s, c, d]``,
+    ``c`` the cohort: the OS profile a device installed on (``PROFILES`` order)."""
 
     scenario: Scenario
     flows: np.ndarray
@@ -35,10 +36,24 @@ class RunResult:
     log: list[LogEvent] = field(default_factory=list)
 
     def series(self, name: str) -> np.ndarray:
-        """One panel column as an array indexed ``[replication, strategy, platform, day]``."""
+        """One panel column as an array indexed ``[replication, strategy, cohort, day]``."""
         if name in FLOWS:
             return self.flows[:, FLOWS.index(name)]
         return self.stocks[:, STOCKS.index(name)]
+
+    def by_platform(self, name: str) -> np.ndarray:
+        """One panel column summed over the cohorts of each platform: ``[replication,
+        strategy, platform, day]`` (``PLATFORMS`` order)."""
+        return platform_sum(self.series(name), self.scenario)
+
+
+def platform_sum(x: np.ndarray, sc: Scenario) -> np.ndarray:
+    """``x[..., cohort, day]`` summed into ``[..., platform, day]`` by each profile's platform."""
+    profiles = sc.profiles()
+    out = np.zeros((*x.shape[:-2], len(PLATFORMS), x.shape[-1]), dtype=x.dtype)
+    for c, name in enumerate(PROFILES):
+        out[..., PLATFORMS.index(profiles[name].platform), :] += x[..., c, :]
+    return out
 
 
 def run_task(sc: Scenario, replication: int, chunk: int, *, skip_idle: bool = True,
@@ -81,7 +96,7 @@ def simulate(sc: Scenario, *, jobs: int = 1, skip_idle: bool = True, log: bool =
     jobs = jobs or os.cpu_count() or 1
     n_chunks = chunk_count(sc)
     tasks = [(r, c) for r in range(sc.replications) for c in range(n_chunks)]
-    shape = (len(sc.strategies), len(PLATFORMS), sc.days)
+    shape = (len(sc.strategies), len(PROFILES), sc.days)
     flows = np.zeros((sc.replications, len(FLOWS), *shape), dtype=np.int64)
     stocks = np.zeros((sc.replications, len(STOCKS), *shape), dtype=np.int64)
     events = 0

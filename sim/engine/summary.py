@@ -49,7 +49,7 @@ def summary_rows(result: RunResult) -> list[dict[str, object]]:
             sel = slice(None) if plat == "all" else p
 
             def col(metric: str, _s: int = s, _sel: slice | int = sel) -> np.ndarray:
-                x = result.series(metric)[:, _s]
+                x = result.by_platform(metric)[:, _s]
                 return x.sum(axis=1) if isinstance(_sel, slice) else x[:, _sel]
 
             active, opted = col("active_devices"), col("opted_in_devices")

@@ -133,6 +133,8 @@ Defaults where sources disagree: Android dismissals do not count as denials
 delay (MoEngage; TN2265 says a day); the Android 12 -> 13 upgrade pre-grants
 an app that had notifications on (source.android.com).
 """
+PROFILES: tuple[str, ...] = tuple(DEFAULT_PROFILES)
+"""Every profile name, in a fixed order (the panel's cohort axis)."""
 
 def override_profiles(
     base: dict[str, PlatformProfile], overrides: dict[str, dict[str, object]]

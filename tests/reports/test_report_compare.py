@@ -14,7 +14,7 @@ from sim.engine.chunk import FLOWS, STOCKS
 from sim.engine.output import write_run
 from sim.engine.runner import RunResult
 from sim.model.scenario import parse_scenario
-from sim.rules.platforms import PLATFORMS
+from sim.rules.platforms import PROFILES
 from sim.stats import t_quantile
 
 R, DAYS = 4, 3
@@ -34,10 +34,10 @@ def synthetic_run(tmp_path: Path) -> Path:
         "population": {"mix": {"ios": 1.0}},
         "strategies": [{"name": "A"}, {"name": "B"}],
     })
-    shape = (R, 2, len(PLATFORMS), DAYS)
+    shape = (R, 2, len(PROFILES), DAYS)
     flows = np.zeros((R, len(FLOWS), *shape[1:]), dtype=np.int64)
     stocks = np.zeros((R, len(STOCKS), *shape[1:]), dtype=np.int64)
-    ios = PLATFORMS.index("ios")
+    ios = PROFILES.index("ios")
     r = np.arange(R)
     flows[:, FLOWS.index("installs"), :, ios, 0] = 1000
     flows[:, FLOWS.index("annoyance_uninstalls"), 1, ios, 1] = 3

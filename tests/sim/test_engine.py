@@ -13,6 +13,7 @@ from sim.engine.chunk import ChunkModel
 from sim.engine.runner import simulate
 from sim.model.population import make_chunk
 from sim.model.scenario import Scenario
+from sim.rules.platforms import PLATFORMS, PROFILES
 
 MakeScenario = Callable[..., Scenario]
 
@@ -131,3 +132,23 @@ def test_a_finished_chunk_is_freed_without_the_cyclic_collector(small: Scenario)
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_devices_stay_in_the_cohort_they_installed_on(scenario: MakeScenario) -> None:
+    """The panel's cohort axis is the profile at install: Android 12 devices that upgrade to
+    13 (and may then see a dialog) are still counted as Android 12, and the cohorts of a
+    platform add up to the platform's counts."""
+    sc = scenario(population={"mix": {"android12": 0.5, "android13": 0.3, "ios": 0.2}},
+                  behaviour={"os_upgrade_per_year": 6.0})
+    r = simulate(sc)
+    a12, a13 = PROFILES.index("android12"), PROFILES.index("android13")
+    installs = r.series("installs").sum(axis=(0, 1, 3))
+    assert installs[a12] > 0 and installs[a13] > 0
+    assert installs.sum() == installs[[a12, a13, PROFILES.index("ios")]].sum()
+    dialogs = r.series("os_dialogs_shown")[:, 0].sum(axis=(0, 2))
+    assert dialogs[a12] > 0  # upgraded to 13 and asked, still the Android 12 cohort
+    for name in ("installs", "opted_in_devices", "reach_201"):
+        by_plat = r.by_platform(name)
+        np.testing.assert_array_equal(by_plat.sum(axis=2), r.series(name).sum(axis=2))
+        np.testing.assert_array_equal(by_plat[:, :, PLATFORMS.index("android")],
+                                      r.series(name)[:, :, [a12, a13]].sum(axis=2))

@@ -111,13 +111,17 @@ def test_cli_simulate_writes_the_run_directory(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "once" in proc.stdout and "opt-in horizon" in proc.stdout
     panel = pd.read_parquet(out / "panel.parquet")
-    required = ["replication", "strategy", "platform", "day", "active_devices",
+    required = ["replication", "strategy", "platform", "profile", "day", "active_devices",
                 "opted_in_devices", "soft_prompts_shown", "soft_prompts_accepted",
                 "os_dialogs_shown", "os_dialogs_allowed", "blocked_devices", "settings_opened",
                 "settings_enabled", "uninstalls", "annoyance_uninstalls", "reach_200",
                 "reach_201", "reach_202"]
     assert set(required) <= set(panel.columns)
-    assert len(panel) == 2 * 3 * 5 * 40
+    mix = load_scenario("scenarios/quickstart.toml").population.mix
+    assert len(panel) == 2 * 3 * len(mix) * 40  # one row per cohort (profile in the mix)
+    assert set(panel["profile"].astype(str)) == set(mix)
+    pairs = set(zip(panel["profile"].astype(str), panel["platform"].astype(str), strict=True))
+    assert ("android12", "android") in pairs and ("fire_os_8", "amazon") in pairs
     summary = pd.read_csv(out / "summary.csv")
     assert {"optin_d7", "optin_d30", "optin_horizon", "optin_horizon_lo", "optin_horizon_hi",
             "os_dialogs_per_optin", "blocked_share", "annoyance_uninstalls"} <= set(summary)
