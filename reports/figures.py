@@ -18,10 +18,11 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from reports.compare import GUARDRAIL, PRIMARY, Getter, Recommendation, estimate
+from reports.compare import Getter
 from reports.rundir import Run
+from sim.analysis.recommend import Recommendation
 from sim.rules.platforms import PLATFORMS
-from sim.stats import COUNT, PERCENT, Bounds, band
+from sim.stats import COUNT, PERCENT, Bounds, band, estimate
 
 OKABE_ITO: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00",
                               "#56B4E9", "#000000", "#999933")
@@ -142,7 +143,7 @@ def _bars(ax: Axes, groups: Sequence[str], values: np.ndarray, names: Sequence[s
 
 
 def simulation_figures(run: Run, values: dict[str, np.ndarray], baseline: str,
-                       rec: Recommendation, max_extra_annoyance: float) -> list[FigureSpec]:
+                       rec: Recommendation) -> list[FigureSpec]:
     """Every figure of the simulation report, in page order."""
     names = run.strategies
     colours = palette(names)
@@ -155,7 +156,7 @@ def simulation_figures(run: Run, values: dict[str, np.ndarray], baseline: str,
              _annoyance(x, t, installs, names, colours, labels),
              _reach(x, t, names, colours, labels)]
     if len(names) > 1:
-        specs.append(_differences(values, names, baseline, colours, max_extra_annoyance))
+        specs.append(_differences(values, names, baseline, colours))
     return specs
 
 
@@ -288,7 +289,8 @@ def _annoyance(x: np.ndarray, t: Getter, installs: np.ndarray, names: Sequence[s
         fig)
 
 
-REACH = ((201, "reach_201", "201: opted in"), (200, "reach_200", "200: token, state unknown"),
+REACH = ((201, "reach_201", "201: receiving push (opted in or provisional)"),
+         (200, "reach_200", "200: token, state unknown"),
          (202, "reach_202", "202: opted out on every device"))
 
 
@@ -307,21 +309,24 @@ def _reach(x: np.ndarray, t: Getter, names: Sequence[str], colours: dict[str, st
     axes[0].legend(loc="lower right")
     fig.suptitle("Reachability codes (MoEngage) over time")
     return FigureSpec("reachability", "Reachability 200 / 201 / 202", (
-        "Users counted per user and platform, as MoEngage reports: 201 = opted in on at least "
-        "one device with a valid token; 200 = valid token on an SDK too old to report the "
+        "Users counted per user and platform, as MoEngage reports: 201 = receiving push on at "
+        "least one device with a valid token (opted in, or on iOS provisional delivery: this "
+        "is why 201 can rank a provisional strategy higher than the opt-in share does); "
+        "200 = valid token on an SDK too old to report the "
         "permission; 202 = opted out on every device with a valid token. 200 and 201 count as "
         "reachable. Bands: 95% t-intervals."), fig)
 
 
 def _differences(values: dict[str, np.ndarray], names: Sequence[str], baseline: str,
-                 colours: dict[str, str], max_extra_annoyance: float) -> FigureSpec:
+                 colours: dict[str, str]) -> FigureSpec:
     b = list(names).index(baseline)
     others = [n for n in names if n != baseline]
     fig = new_figure(10.0, 1.6 + 0.45 * len(others))
     axes = fig.subplots(1, 2, sharey=True)
     for ax, key, title, unit in (
-            (axes[0], PRIMARY, "Opted-in devices at the horizon", "per 1,000 installs"),
-            (axes[1], GUARDRAIL, "Uninstalls caused by prompts", "per 1,000 installs")):
+            (axes[0], "value", "Value under the objective", "per 1,000 installs"),
+            (axes[1], "prompt_uninstalls_per_1k", "Uninstalls caused by prompts",
+             "per 1,000 installs")):
         v = values[key]
         for i, n in enumerate(others):
             s = list(names).index(n)
@@ -329,10 +334,6 @@ def _differences(values: dict[str, np.ndarray], names: Sequence[str], baseline: 
             err = None if np.isnan(e.lo) else [[e.mean - e.lo], [e.hi - e.mean]]
             ax.errorbar([e.mean], [i], xerr=err, fmt="o", color=colours[n], capsize=3, ms=6)
         ax.axvline(0, color="#333333", lw=0.8)
-        if key == GUARDRAIL:
-            ax.axvline(max_extra_annoyance, color="#D55E00", lw=0.8, ls="--",
-                       label=f"tolerance +{max_extra_annoyance:g}")
-            ax.legend(loc="lower right")
         ax.set_title(title)
         ax.set_xlabel(f"difference from {baseline}, {unit}")
         ax.grid(axis="y", visible=False)

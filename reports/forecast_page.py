@@ -12,13 +12,13 @@ from reports.assumptions import behaviour_assumptions
 from reports.figures import FigureSpec, SavedFigure, new_figure, save
 from sim import __version__
 from sim.analysis.fit import COUNTS, PARAMS, RATIOS
-from sim.analysis.forecast import LABELS, Forecast, check_days, coverage
+from sim.analysis.forecast import LABELS, SERIES, Forecast, cell, check_days, coverage
 
 BLUE = "#0072B2"
 
 
 def _fan(ax: matplotlib.axes.Axes, x: np.ndarray, traj: np.ndarray, colour: str) -> None:
-    q = np.quantile(traj, (0.025, 0.10, 0.50, 0.90, 0.975), axis=0)
+    q = np.nanquantile(traj, (0.025, 0.10, 0.50, 0.90, 0.975), axis=0)
     ax.fill_between(x, q[0], q[4], color=colour, alpha=0.18, lw=0, label="95% interval")
     ax.fill_between(x, q[1], q[3], color=colour, alpha=0.35, lw=0, label="80% interval")
     ax.plot(x, q[2], color=colour, lw=1.8, label="median")
@@ -27,8 +27,8 @@ def _fan(ax: matplotlib.axes.Axes, x: np.ndarray, traj: np.ndarray, colour: str)
 def forecast_figures(fc: Forecast) -> list[FigureSpec]:
     """The user forecast, and (when fitted) the fit against the observed days."""
     x = np.arange(1, fc.rollout.horizon + 1)
-    fig = new_figure(10.5, 4.3)
-    axes = fig.subplots(1, 2, sharex=True)
+    fig = new_figure(10.5, 7.0)
+    axes = fig.subplots(2, 2, sharex=True).ravel()
     days_obs = 0 if fc.observed is None else fc.observed.shape[-1]
     for ax, (name, traj) in zip(axes, fc.series.items(), strict=True):
         _fan(ax, x, traj, BLUE)
@@ -38,16 +38,18 @@ def forecast_figures(fc: Forecast) -> list[FigureSpec]:
         ax.set_xlabel("day of the rollout (end of day)")
         ax.set_xlim(1, x[-1])
         ax.set_ylim(bottom=0)
-        ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
-    axes[0].set_ylabel("users (user x platform)")
-    axes[0].legend(loc="upper left")
+        share = SERIES[name][1] is not None
+        ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter(
+            "{x:.0f}%" if share else "{x:,.0f}"))
+    axes[0].legend(loc="lower right")
     fig.suptitle(f"Forecast: {fc.rollout.installs_per_day:,g} installs/day, strategy "
                  f"{fc.rollout.strategy}")
-    specs = [FigureSpec("forecast_users", "Opted-in and reachable users", (
-        f"Median and 80% / 95% intervals over {fc.trajectories} simulated trajectories. "
-        "Users are counted per user and platform (MoEngage reachability): 201 = opted in, "
-        "200 = valid token with unknown state; reachable = 200 + 201. " + " ".join(fc.notes)),
-        fig)]
+    specs = [FigureSpec("forecast_users", "Opt-in share, devices and reachable users", (
+        f"Median and 80% / 95% intervals over {fc.trajectories} simulated trajectories. The "
+        "opt-in share is of installed devices (provisional devices are not opted in and have "
+        "their own panel). Reachable users are counted per user and platform (MoEngage): 201 "
+        "= receiving push (opted in or provisional), 200 = valid token with unknown state. "
+        + " ".join(fc.notes)), fig)]
     if fc.predicted is None or fc.observed is None:
         return specs
     xo = np.arange(1, days_obs + 1)
@@ -91,7 +93,8 @@ def render_forecast(fc: Forecast, figures: list[SavedFigure], scenario_path: str
     r, sc = fc.rollout, fc.scenario
     body = [f"<h1>Forecast: {h.esc(sc.name)}, strategy {h.esc(r.strategy)}</h1>"]
     body.append(h.facts([
-        ("scenario file", scenario_path), ("strategy", r.strategy),
+        ("scenario file", scenario_path),
+        ("strategy", r.strategy + (f" ({r.why})" if r.why else "")),
         ("installs", f"{r.installs_per_day:,g} per day over {min(r.install_days, r.horizon):g} "
                      "days"),
         ("horizon", f"{r.horizon} days"),
@@ -102,26 +105,24 @@ def render_forecast(fc: Forecast, figures: list[SavedFigure], scenario_path: str
                 + "".join(f"<li>{h.esc(n)}</li>" for n in fc.notes) + "</ul></section>")
     rows = []
     for d in check_days(r.horizon):
-        row: list[h.Cell] = [str(d)]
-        for traj in fc.series.values():
-            q = np.quantile(traj[:, d - 1], (0.025, 0.10, 0.50, 0.90, 0.975))
-            row += [f"{q[2]:,.0f}", f"{q[1]:,.0f} - {q[3]:,.0f}", f"{q[0]:,.0f} - {q[4]:,.0f}"]
-        rows.append(row)
-    heads = ["day"]
-    for name in fc.series:
-        heads += [f"{LABELS[name]}: median", "80%", "95%"]
-    body.append("<h2>Users at check days</h2>")
-    body.append(h.table(heads, rows, numeric=range(1, 7)))
+        rows.append([str(d)] + [cell(name, traj[:, d - 1]) for name, traj in fc.series.items()])
+    heads = ["day"] + [f"{LABELS[name]}: median [95%]" for name in fc.series]
+    body.append("<h2>At the check days</h2>")
+    body.append(h.table(heads, rows, numeric=range(1, len(heads))))
     body.append("<p>Every day is in forecast.csv (mean and quantiles 2.5, 10, 50, 90, "
                 "97.5%).</p>")
     body.extend(h.figure(f) for f in figures)
     if fc.fit is not None:
         body.append(_fit_section(fc))
     body.append("<h2>Model assumptions and their sources</h2>")
-    fitted = {"receptiveness_mean", "dialog_primed"} if fc.fit is not None else set()
-    body.append(h.table(["prior", "value", "promptsim default", "source"], [
+    fitted = fc.fit is not None
+
+    def is_fitted(name: str) -> bool:
+        return fitted and (name == "receptiveness_mean" or name.startswith("dialog_primed"))
+
+    body.append(h.table(["prior", "value", "range, shape", "promptsim default", "source"], [
         (a.what, "fitted, see above (dialog_primed: allow scaled by primed_allow_scale)"
-         if a.field in fitted else a.value,
+         if is_fitted(a.name) else a.value, a.prior,
          f"differs: {a.default}" if a.overridden else "same", a.source)
         for a in behaviour_assumptions(sc)]))
     body.append("<p>The forecast assumes a fresh install base from day 1 of the rollout "

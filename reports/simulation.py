@@ -13,20 +13,23 @@ import pyarrow.parquet as pq
 
 from reports import html as h
 from reports.assumptions import behaviour_assumptions, dialog_rows, platform_rules
-from reports.compare import (
-    METRICS,
-    Estimate,
-    Recommendation,
-    Row,
-    metric_values,
-    paired_rows,
-    recommend,
+from reports.compare import METRICS, Row, metric_values, paired_rows, raw_outcomes
+from reports.decision import (
+    Decision,
+    decide_run,
+    platforms_html,
+    recommendation_html,
+    sensitivity_html,
+    write_policy,
 )
+from reports.decision_figures import sensitivity, tradeoff
 from reports.figures import SavedFigure, palette, save, simulation_figures
 from reports.rundir import Run, RunDirError, read_run
 from sim import __version__
+from sim.analysis.recommend import Recommendation
 from sim.model.scenario import Strategy, dump_scenario
 from sim.rules.campaigns import Campaign
+from sim.stats import Estimate
 
 
 @dataclass
@@ -36,12 +39,12 @@ class Report:
     html: Path
     figures: list[Path]
     recommendation: Recommendation
+    decision: Decision
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage: read, compare, draw, save, html."""
 
 
-def write_report(run_dir: str | Path, baseline: str | None = None,
-                 max_extra_annoyance: float = 5.0) -> Report:
+def write_report(run_dir: str | Path, baseline: str | None = None) -> Report:
     """Read a run directory and write its report; ``baseline`` defaults to the scenario's."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -53,23 +56,29 @@ def write_report(run_dir: str | Path, baseline: str | None = None,
         raise RunDirError(f"--baseline: {base!r} is not a strategy of this run; allowed: "
                           f"{', '.join(names)}")
     t0 = time.perf_counter()
-    values = metric_values(run.total)
+    values = metric_values(run.total, run.scenario.objective)
     rows = paired_rows(values, names, base)
-    rec = recommend(values, names, base, max_extra_annoyance)
+    decision = decide_run(run, raw_outcomes(values), base)
+    rec = decision.overall
     timings["compare"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    specs = simulation_figures(run, values, base, rec, max_extra_annoyance)
+    colours = palette(names)
+    specs = [tradeoff(raw_outcomes(values), names, colours, rec)]
+    if decision.contests:
+        specs.append(sensitivity(rec, names, colours, decision.contests[0], decision.draws))
+    specs += simulation_figures(run, values, base, rec)
     timings["draw"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     saved = [save(s, run.path / "figures") for s in specs]
     timings["save"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     comparison_frame(rows, base).to_csv(run.path / "comparison.csv", index=False)
+    write_policy(decision, run.path)
     out = run.path / "report.html"
-    out.write_text(render(run, rows, rec, saved, base, max_extra_annoyance))
+    out.write_text(render(run, rows, decision, saved, base))
     timings["html"] = time.perf_counter() - t0
     figs = [p for f in saved for p in (f.png_path, f.svg_path)]
-    return Report(out, figs, rec, timings)
+    return Report(out, figs, rec, decision, timings)
 
 
 def comparison_frame(rows: list[Row], baseline: str) -> pd.DataFrame:
@@ -148,9 +157,8 @@ def _strategy(s: Strategy) -> str:
     return text
 
 
-def render(run: Run, rows: list[Row], rec: Recommendation, figures: list[SavedFigure],
-           baseline: str,
-           max_extra_annoyance: float) -> str:
+def render(run: Run, rows: list[Row], decision: Decision, figures: list[SavedFigure],
+           baseline: str) -> str:
     """The report page as one HTML string."""
     sc = run.scenario
     colours = palette(run.strategies)
@@ -168,18 +176,13 @@ def render(run: Run, rows: list[Row], rec: Recommendation, figures: list[SavedFi
         ("event log", f"events.parquet, {pq.read_metadata(run.path / 'events.parquet').num_rows:,}"
                       " events" if run.has_events else "not written (simulate --events)"),
     ]))
-    warn = rec.strategy == baseline or rec.provisional
-    body.append(f'<section class="callout{" warn" if warn else ""}" id="recommendation">'
-                f"<h2>Recommended strategy: {h.swatch(colours[rec.strategy])}"
-                f"{h.esc(rec.strategy)}</h2><ul>"
-                + "".join(f"<li>{h.esc(x)}</li>" for x in rec.reasons)
-                + "".join(f"<li>Ruled out: {h.esc(k)}: {h.esc(v)}.</li>"
-                          for k, v in rec.excluded.items())
-                + (f"<li>Not distinguishable from it at 95%: {h.esc(', '.join(rec.tied))}."
-                   "</li>" if rec.tied else "")
-                + f"</ul><p><b>Decision rule.</b> {h.esc(rec.rule)}</p></section>")
+    body.append(recommendation_html(decision, colours, baseline))
+    body.append(platforms_html(decision, run.strategies, colours))
+    body.append(sensitivity_html(decision))
     body.append("<h2>Every strategy against the baseline</h2>")
-    body.append(f"<p>Means over {sc.replications} replications with 95% t-intervals. "
+    reps = (f"{sc.replications} prior draws (one replication each)" if decision.draws
+            else f"{sc.replications} replications")
+    body.append(f"<p>Means over {reps} with 95% t-intervals. "
                 "Differences are paired: taken within each replication, where all strategies "
                 "share the same population and the same random answers (common random "
                 "numbers), then averaged. Each cell: the strategy's mean [95% CI], and under it "
@@ -225,12 +228,14 @@ def _scenario_section(run: Run, colours: dict[str, str]) -> str:
 def _assumptions_section(run: Run) -> str:
     sc = run.scenario
     out = ["<h2>Model assumptions and their sources</h2>",
-           "<p>Behaviour priors as used by this run, and whether each equals promptsim's "
-           "current default. Sources as listed in promptsim's docs/behaviour-priors.md; "
-           "'assumption' means no public source was found.</p>"]
-    out.append(h.table(["prior", "value", "promptsim default", "source"], [
-        (a.what, a.value, f"differs: {a.default}" if a.overridden else "same", a.source)
-        for a in behaviour_assumptions(sc)]))
+           "<p>Behaviour priors as used by this run, each with the range and shape of its "
+           "distribution (what a sensitivity run draws from; the value used is its peak), "
+           "and whether the value equals promptsim's current default. Sources as in "
+           "promptsim's docs/behaviour-priors.md; 'assumption' gives the reason for the "
+           "range where no public source was found.</p>"]
+    out.append(h.table(["prior", "value", "range, shape", "promptsim default", "source"], [
+        (a.what, a.value, a.prior, f"differs: {a.default}" if a.overridden else "same",
+         a.source) for a in behaviour_assumptions(sc)]))
     out.append("<h3>OS dialog answers per platform profile</h3>")
     out.append(h.table(["profile", "share of devices", "cold (no soft prompt)",
                         "primed (after tapping the soft prompt)"],

@@ -11,6 +11,7 @@ comparisons) have no range and are never clipped.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as _st
@@ -61,3 +62,24 @@ def band(x: np.ndarray, bounds: Bounds = UNBOUNDED,
     t = np.where(n >= 2, t_quantile(np.maximum(n - 1, 1), level), np.nan)
     half = t * sd / np.sqrt(np.maximum(n, 1))
     return mean, np.maximum(mean - half, bounds[0]), np.minimum(mean + half, bounds[1])
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over replications and its t-interval (NaN bounds with one replication)."""
+
+    mean: float
+    lo: float
+    hi: float
+
+    @property
+    def significant(self) -> bool | None:
+        """Whether the interval excludes zero (``None``: no interval)."""
+        if math.isnan(self.lo):
+            return None
+        return self.lo > 0 or self.hi < 0
+
+
+def estimate(values: np.ndarray, bounds: Bounds = UNBOUNDED) -> Estimate:
+    """``mean_ci`` as an ``Estimate``, clipped to ``bounds``."""
+    return Estimate(*mean_ci(np.asarray(values, dtype=float), bounds))

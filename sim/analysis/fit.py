@@ -107,13 +107,7 @@ def observed_cube(df: pd.DataFrame) -> np.ndarray:
 
 def scale_allow(odds: DialogOdds, scale: float) -> DialogOdds:
     """``odds`` with ``allowed`` multiplied by ``scale`` (at most 1), the rest shrunk alike."""
-    a = min(1.0, odds.allowed * scale)
-    rest = 1.0 - odds.allowed
-    if rest <= 0:
-        return DialogOdds(allowed=a, denied=1.0 - a)
-    k = (1.0 - a) / rest
-    return DialogOdds(allowed=a, denied=odds.denied * k, dismissed=odds.dismissed * k,
-                      ignored=odds.ignored * k)
+    return odds.with_allowed(odds.allowed * scale)
 
 
 def apply_params(b: Behaviour, receptiveness_mean: float,

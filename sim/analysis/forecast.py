@@ -1,4 +1,9 @@
-"""Forecasting opted-in (201) and reachable (200 + 201) users of a rollout, with intervals.
+"""Forecasting a rollout's opt-in share, opted-in and provisional devices and reachable users.
+
+Opt-in is the share of installed devices with notifications allowed, as everywhere in
+promptsim; provisional (quiet) devices are their own series. Without ``--strategy``
+the rollout uses the strategy the scenario's objective recommends (the scenario is
+simulated first to find it).
 
 The forecast scenario is the given one with the rollout's numbers put in by
 ``msgspec.structs.replace``: one strategy; installs arriving uniformly at
@@ -25,14 +30,23 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.fit import COUNTS, Fit, apply_params, fit_observed, run_many, seed_for
-from sim.model.scenario import Scenario
+from sim.analysis.recommend import recommend
+from sim.engine.runner import simulate
+from sim.model.objective import outcomes
+from sim.model.scenario import Scenario, pick_strategy
 
-USERS: dict[str, tuple[str, ...]] = {
-    "optin_users": ("reach_201",),
-    "reachable_users": ("reach_200", "reach_201"),
+SERIES: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "optin_share": (("opted_in_devices",), "active_devices"),
+    "opted_in_devices": (("opted_in_devices",), None),
+    "provisional_devices": (("provisional_devices",), None),
+    "reachable_users": (("reach_200", "reach_201"), None),
 }
-"""Forecast series and the reachability stocks (summed over platforms) that make them."""
-LABELS = {"optin_users": "opted-in users (201)", "reachable_users": "reachable users (200 + 201)"}
+"""Forecast series: the stocks (summed over platforms) that make each, and the stock it is a
+share of (``None``: a count, scaled up to the rollout's installs)."""
+LABELS = {"optin_share": "opt-in share of installed devices (%)",
+          "opted_in_devices": "opted-in devices",
+          "provisional_devices": "provisional devices (quiet delivery, not opted in)",
+          "reachable_users": "reachable users (200 + 201)"}
 QS = (0.025, 0.10, 0.50, 0.90, 0.975)
 QCOLS = ("q2.5", "q10", "q50", "q90", "q97.5")
 
@@ -50,6 +64,29 @@ class Rollout:
     install_days: float
     strategy: str
     max_devices: int = 20_000
+    why: str = ""
+    """Why this strategy (given, or recommended by the scenario's objective)."""
+
+
+def forecast_strategy(sc: Scenario, name: str | None, *, jobs: int = 1) -> tuple[str, str]:
+    """The strategy a rollout forecast uses, and why: ``name`` when given (checked by
+    ``pick_strategy``: a ``ScenarioError`` naming ``--strategy``), else the one the
+    scenario's objective recommends (``sim.analysis.recommend``, after simulating the
+    scenario as it is).
+
+    A forecast answers "what will rolling out the best strategy bring", so its default is
+    the recommendation; ``pick_strategy``'s default (the baseline) is what a load test runs.
+    """
+    if name is not None:
+        return pick_strategy(sc, name, "--strategy").name, "given with --strategy"
+    names = sc.strategy_names()
+    if len(names) == 1:
+        return names[0], "the scenario's only strategy"
+    res = simulate(sc, jobs=jobs)
+    rec = recommend(outcomes(lambda n: res.series(n).sum(axis=2), sc.objective), names,
+                    pick_strategy(sc, None).name, sc.objective)
+    return rec.strategy, (f"recommended under the scenario's objective ({sc.replications} "
+                          f"replication(s) of {sc.devices:,} devices)")
 
 
 def rollout_scenario(sc: Scenario, r: Rollout, days: int, max_devices: int | None = None,
@@ -80,7 +117,7 @@ class Forecast:
     scale: float
     """Simulated counts are multiplied by this (1 when every device is simulated)."""
     series: dict[str, np.ndarray]
-    """``USERS`` names -> ``[trajectory, day]``, scaled."""
+    """``SERIES`` names -> ``[trajectory, day]``; counts scaled, shares in %."""
     predicted: np.ndarray | None
     """Predicted observed counts ``[trajectory, count, platform, day]`` over the observed days."""
     observed: np.ndarray | None
@@ -125,12 +162,20 @@ def run_forecast(sc: Scenario, r: Rollout, *, observed: np.ndarray | None = None
             rho, s = fit.samples[rng.integers(len(fit.samples))]
             b = apply_params(b, float(rho), float(s))
         scs.append(msgspec.structs.replace(fc_sc, seed=seed_for(sc.seed, 2, i), behaviour=b))
-    names = sorted({c for cols in USERS.values() for c in cols} | set(COUNTS))
+    names = sorted({c for cols, den in SERIES.values() for c in (*cols, den) if c}
+                   | set(COUNTS))
     if progress:
         progress(f"simulating {trajectories} trajectories of {fc_sc.devices:,} devices")
     outs = run_many(scs, names, jobs)
-    series = {k: scale * np.stack([sum(o[c][0].sum(axis=0) for c in cols) for o in outs])
-              for k, cols in USERS.items()}
+    series = {}
+    for k, (cols, den) in SERIES.items():
+        num = np.stack([sum(o[c][0].sum(axis=0) for c in cols) for o in outs])
+        if den is None:
+            series[k] = scale * num
+        else:
+            d = np.stack([o[den][0].sum(axis=0) for o in outs])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                series[k] = np.where(d > 0, 100.0 * num / np.maximum(d, 1), np.nan)
     predicted = None
     if observed is not None:
         predicted = scale * np.stack([np.stack([o[c][0][:, :days_obs] for c in COUNTS])
@@ -156,9 +201,9 @@ def quantile_frame(fc: Forecast) -> pd.DataFrame:
     """One row per day and series: mean and the 2.5, 10, 50, 90, 97.5% quantiles."""
     rows = []
     for name, x in fc.series.items():
-        q = np.quantile(x, QS, axis=0)
+        q = np.nanquantile(x, QS, axis=0)
         for d in range(x.shape[1]):
-            rows.append({"day": d + 1, "series": name, "mean": float(x[:, d].mean()),
+            rows.append({"day": d + 1, "series": name, "mean": float(np.nanmean(x[:, d])),
                          **{c: float(q[i, d]) for i, c in enumerate(QCOLS)}})
     return pd.DataFrame(rows)
 
@@ -172,6 +217,14 @@ def coverage(fc: Forecast) -> dict[str, float]:
     lo, hi = np.quantile(pred, (0.025, 0.975), axis=0)
     inside = (obs >= np.floor(lo)) & (obs <= np.ceil(hi))
     return {c: float(inside[i].mean()) for i, c in enumerate(COUNTS)}
+
+
+def cell(name: str, values: np.ndarray) -> str:
+    """A series' median [95% interval] over trajectories, in its unit."""
+    q = np.nanquantile(values, (0.025, 0.5, 0.975))
+    if SERIES[name][1] is not None:
+        return f"{q[1]:.1f}% [{q[0]:.1f}% - {q[2]:.1f}%]"
+    return f"{q[1]:,.0f} [{q[0]:,.0f} - {q[2]:,.0f}]"
 
 
 def check_days(horizon: int) -> list[int]:

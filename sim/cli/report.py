@@ -16,10 +16,6 @@ def register(sub: Any) -> None:
     p.add_argument("run_dir", type=Path, help="a simulation run or a load run directory")
     p.add_argument("--baseline", help="strategy to compare against (default: the scenario's "
                                       "baseline, else its first strategy)")
-    p.add_argument("--max-extra-annoyance", type=float, default=5.0, metavar="PER_1K",
-                   help="rule out strategies whose uninstalls caused by prompts exceed the "
-                        "baseline's by more than this per 1,000 installs, significantly "
-                        "(default 5)")
     p.set_defaults(func=report)
 
     f = sub.add_parser("forecast", help="forecast opted-in and reachable users of a rollout, "
@@ -33,8 +29,9 @@ def register(sub: Any) -> None:
                    help="observed daily counts per platform: day, platform, "
                         "soft_prompts_shown, soft_prompts_accepted, os_dialogs_shown, "
                         "os_dialogs_allowed")
-    f.add_argument("--strategy", help="strategy the rollout uses (default: the baseline, "
-                                      "else the first)")
+    f.add_argument("--strategy", help="strategy the rollout uses (default: the one recommended "
+                                      "under the scenario's objective, found by simulating "
+                                      "the scenario first)")
     f.add_argument("--trajectories", type=int, default=40,
                    help="simulations the intervals are taken over (default 40)")
     f.add_argument("--max-devices", type=int, default=20_000,
@@ -45,8 +42,7 @@ def register(sub: Any) -> None:
     f.set_defaults(func=forecast)
 
 
-def report_run(run_dir: Path, baseline: str | None = None,
-               max_extra_annoyance: float = 5.0) -> Path:
+def report_run(run_dir: Path, baseline: str | None = None) -> Path:
     """Write the report of a simulation or load run directory; print where; return the page."""
     from reports.load import write_load_report
     from reports.rundir import kind_of
@@ -54,7 +50,7 @@ def report_run(run_dir: Path, baseline: str | None = None,
 
     t0 = time.perf_counter()
     if kind_of(run_dir) == "simulation":
-        rep = write_report(run_dir, baseline, max_extra_annoyance)
+        rep = write_report(run_dir, baseline)
         page, n, extra = rep.html, len(rep.figures), f"; recommended: {rep.recommendation.strategy}"
     else:
         if baseline is not None:
@@ -88,7 +84,7 @@ def _guard(fn: Any) -> Any:
 
 def report(args: argparse.Namespace) -> int:
     """``promptsim report RUN_DIR``."""
-    _guard(lambda: report_run(args.run_dir, args.baseline, args.max_extra_annoyance))
+    _guard(lambda: report_run(args.run_dir, args.baseline))
     return 0
 
 
@@ -98,50 +94,49 @@ def forecast(args: argparse.Namespace) -> int:
 
 
 def _forecast(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from reports.forecast_page import write_forecast_page
     from sim.analysis.fit import observed_cube, read_observed
     from sim.analysis.forecast import (
         LABELS,
         Rollout,
+        cell,
         check_days,
+        forecast_strategy,
         run_forecast,
         write_forecast,
     )
     from sim.cli import UsageError
-    from sim.model.scenario import ScenarioError, load_scenario, pick_strategy
+    from sim.model.scenario import ScenarioError, load_scenario
 
     try:
         sc = load_scenario(args.scenario, seed=args.seed)
-        strategy = pick_strategy(sc, args.strategy, "--strategy").name
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
     if args.max_devices < 1:
         raise UsageError("--max-devices: must be at least 1")
     observed = observed_cube(read_observed(args.observed)) if args.observed else None
+    try:
+        strategy, why = forecast_strategy(sc, args.strategy, jobs=args.jobs)
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
     r = Rollout(installs_per_day=args.installs_per_day, horizon=args.horizon,
                 install_days=args.install_days or float(args.horizon),
-                strategy=strategy, max_devices=args.max_devices)
+                strategy=strategy, max_devices=args.max_devices, why=why)
     t0 = time.perf_counter()
     fc = run_forecast(sc, r, observed=observed, trajectories=args.trajectories, jobs=args.jobs,
                       progress=lambda m: print(m, file=sys.stderr))
     out = args.out or Path("runs") / f"{sc.name}-forecast"
     write_forecast(fc, out)
     page, _ = write_forecast_page(fc, out, str(args.scenario))
-    print(f"{sc.name}: strategy {r.strategy}, {r.installs_per_day:,g} installs/day, "
+    print(f"{sc.name}: strategy {r.strategy} ({why}), {r.installs_per_day:,g} installs/day, "
           f"{r.horizon} days, {fc.trajectories} trajectories in "
           f"{time.perf_counter() - t0:.1f} s -> {page}")
     if fc.fit is not None:
         for name, s in fc.fit.summary.items():
             print(f"  fitted {name}: {s['q50']:.3f} (95% interval {s['q2.5']:.3f} - "
                   f"{s['q97.5']:.3f})")
-    head = f"{'day':>5}" + "".join(f"  {LABELS[k] + ': median [95%]':>44}" for k in fc.series)
-    print(head)
-    for d in check_days(r.horizon):
-        cells = []
-        for x in fc.series.values():
-            q = np.quantile(x[:, d - 1], (0.025, 0.5, 0.975))
-            cells.append(f"{q[1]:,.0f} [{q[0]:,.0f} - {q[2]:,.0f}]")
-        print(f"{d:>5}" + "".join(f"  {c:>44}" for c in cells))
+    print("median [95% interval] over trajectories:")
+    for k, x in fc.series.items():
+        print(f"  {LABELS[k]}: " + "; ".join(f"day {d} {cell(k, x[:, d - 1])}"
+                                             for d in check_days(r.horizon)))
     return 0

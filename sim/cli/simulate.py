@@ -17,6 +17,11 @@ def register(sub: Any) -> None:
     p.add_argument("--days", type=int, help="override the horizon in days")
     p.add_argument("--replications", type=int, help="override the number of replications")
     p.add_argument("--seed", type=int, help="override the root seed")
+    p.add_argument("--prior-draws", type=int, metavar="N",
+                   help="probabilistic sensitivity analysis: draw the uncertain priors N times "
+                        "(each draw one replication, every strategy on it); the summary and "
+                        "the report then give P(best), expected loss and what flips the choice "
+                        "(default: the scenario's sensitivity.draws, else none)")
     p.add_argument("--jobs", type=int, default=0,
                    help="worker processes (default 0: one per core); results do not depend on it")
     p.add_argument("--out", type=Path, help="run directory (default: runs/<scenario name>); "
@@ -56,32 +61,49 @@ def simulate(args: argparse.Namespace) -> int:
     from sim.cli import UsageError
     from sim.engine.output import RunDirTaken, check_run_dir, write_run
     from sim.engine.runner import simulate as run
-    from sim.engine.summary import format_table, summary_rows
+    from sim.engine.summary import best_per_platform, format_table, summary_rows
     from sim.model.population import chunk_count
 
     sc = _load(args)
     if args.jobs < 0:
         raise UsageError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
+    draws = sc.sensitivity.draws if args.prior_draws is None else args.prior_draws
+    if draws:
+        if draws < 2:
+            raise UsageError(f"--prior-draws: at least 2, got {draws}")
+        if args.replications is not None or args.events or args.step_every_session:
+            raise UsageError("--prior-draws: each draw is one replication; it cannot be "
+                             "combined with --replications, --events or --step-every-session")
     out = args.out or Path("runs") / sc.name
     if not args.overwrite:
         try:
             check_run_dir(out, args.scenario)
         except RunDirTaken as exc:
             raise UsageError(str(exc)) from None
-    total = chunk_count(sc) * sc.replications
+    total = chunk_count(sc) * (draws or sc.replications)
     bar = tqdm(total=total, unit="chunk", desc=sc.name, disable=args.no_progress,
                file=sys.stderr)
     t0 = time.perf_counter()
     with bar:
-        result = run(sc, jobs=args.jobs, skip_idle=not args.step_every_session, log=args.events,
-                     on_task_done=lambda: bar.update(1))
+        if draws:
+            from sim.analysis.sensitivity import run_sensitivity, write_draws
+
+            result, drawn = run_sensitivity(sc, draws, jobs=args.jobs,
+                                            on_task_done=lambda: bar.update(1))
+        else:
+            result = run(sc, jobs=args.jobs, skip_idle=not args.step_every_session,
+                         log=args.events, on_task_done=lambda: bar.update(1))
     seconds = time.perf_counter() - t0
     write_run(result, out, seconds=seconds, jobs=args.jobs, events=args.events,
               source=args.scenario)
+    if draws:
+        write_draws(drawn, out / "priors.csv")
+    reps = f"{draws} prior draws" if draws else f"{sc.replications} replications"
     print(f"{sc.name}: {sc.devices:,} devices x {len(sc.strategies)} strategies x "
-          f"{sc.replications} replications, {sc.days} days: {result.events:,} events in "
-          f"{seconds:.1f} s -> {out}")
-    print(format_table(summary_rows(result)))
+          f"{reps}, {sc.days} days: {result.events:,} events in {seconds:.1f} s -> {out}")
+    rows = summary_rows(result)
+    print(format_table(rows))
+    print(best_per_platform(rows))
     if args.report:
         from sim.cli.report import report_after_simulate
 

@@ -1,15 +1,23 @@
-"""The per-strategy, per-platform summary of a run, with 95% intervals over replications."""
+"""The per-strategy summary of a run, per platform and OS profile, with 95% intervals.
+
+Opt-in is one quantity everywhere: the share of installed (active) devices with
+notifications allowed, provisional (quiet) delivery in its own column. The
+objective's value (``sim.model.objective``) is per 1,000 installs; with prior
+draws (a sensitivity run) each strategy also gets the probability that it is best
+and its expected loss.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator
 
 import numpy as np
 
 from sim.engine.runner import RunResult
-from sim.rules.platforms import PLATFORMS
-from sim.stats import COUNT, SHARE, mean_ci
+from sim.model.objective import expected_loss, outcomes, p_best, ratio
+from sim.rules.platforms import PLATFORMS, PROFILES
+from sim.stats import COUNT, SHARE, UNBOUNDED, Bounds, mean_ci
 
 CHECK_DAYS: tuple[int, ...] = (7, 30, 90)
 """Days at which the opt-in share is reported, besides the horizon."""
@@ -17,15 +25,23 @@ CHECK_DAYS: tuple[int, ...] = (7, 30, 90)
 COLUMNS: dict[str, str] = {
     "strategy": "strategy name, in scenario order",
     "platform": "platform (ios, android, huawei, amazon, web) or all",
+    "profile": "OS profile the devices installed on (their cohort: android13, android12, ...), "
+               "or all (every profile of the platform)",
     "installs": "first installs per replication (mean)",
     "optin_dN": "opt-in share of installed devices at the end of day N (7, 30, 90), a fraction",
     "optin_horizon": "opt-in share of installed devices at the end of the last day",
-    "os_dialogs_per_optin": "OS dialogs shown per opt-in (allowed or enabled in settings)",
+    "provisional_horizon": "share of installed devices on provisional (quiet) delivery at the "
+                           "end of the last day (not counted as opted in)",
     "blocked_share": "share of installed devices whose OS dialog is gone for good, at the "
                      "horizon",
+    "os_dialogs_per_optin": "OS dialogs shown per opt-in (allowed or enabled in settings)",
     "annoyance_uninstalls": "uninstalls caused by a declined soft prompt per replication (mean)",
     "annoyance_per_1k": "those uninstalls per 1,000 installs",
     "soft_prompts_per_install": "soft prompts shown per install",
+    "value": "the scenario's objective per 1,000 installs (sim.model.objective)",
+    "p_best": "with prior draws: share of draws in which the strategy has the highest value",
+    "expected_loss": "with prior draws: value per 1,000 installs lost against the best "
+                     "strategy of each draw, on average",
     "*_lo, *_hi": "95% Student-t interval over replications (scipy.stats), clipped to the "
                   "quantity's range: shares to [0, 1], counts and rates to >= 0; empty with "
                   "one replication",
@@ -33,71 +49,111 @@ COLUMNS: dict[str, str] = {
 """The columns of ``summary.csv`` (values are means over replications)."""
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+def views(result: RunResult) -> Iterator[tuple[str, str, list[int]]]:
+    """``(platform, profile, cohort indices)`` of every row group with installs: each
+    profile in the mix, each platform, then all devices."""
+    sc = result.scenario
+    profiles = sc.profiles()
+    cohorts = [PROFILES.index(n) for n in sc.population.mix if sc.population.mix[n] > 0]
+    for plat in PLATFORMS:
+        mine = [c for c in cohorts if profiles[PROFILES[c]].platform == plat]
+        for c in mine:
+            yield plat, PROFILES[c], [c]
+        if mine:
+            yield plat, "all", mine
+    yield "all", "all", cohorts
 
 
 def summary_rows(result: RunResult) -> list[dict[str, object]]:
-    """One row per strategy and platform (plus ``all``), in strategy order."""
+    """One row per strategy and view (profile, platform, all), in strategy order."""
     sc = result.scenario
     days = [d for d in CHECK_DAYS if d < sc.days] + [sc.days]
+    draws = sc.sensitivity.draws > 0
+    groups = []
+    for plat, prof, sel in views(result):
+
+        def total(metric: str, _sel: list[int] = sel) -> np.ndarray:
+            out: np.ndarray = result.series(metric)[:, :, _sel].sum(axis=2)
+            return out
+
+        groups.append((plat, prof, total, outcomes(total, sc.objective)))
     rows: list[dict[str, object]] = []
-    platforms: Sequence[str] = (*PLATFORMS, "all")
     for s, name in enumerate(sc.strategy_names()):
-        for p, plat in enumerate(platforms):
-            sel = slice(None) if plat == "all" else p
-
-            def col(metric: str, _s: int = s, _sel: slice | int = sel) -> np.ndarray:
-                x = result.by_platform(metric)[:, _s]
-                return x.sum(axis=1) if isinstance(_sel, slice) else x[:, _sel]
-
-            active, opted = col("active_devices"), col("opted_in_devices")
-            installs = col("installs").sum(axis=1)
+        for plat, prof, total, out in groups:
+            installs = total("installs")[:, s].sum(axis=1)
             if installs.sum() == 0:
                 continue
-            row: dict[str, object] = {"strategy": name, "platform": plat,
+            row: dict[str, object] = {"strategy": name, "platform": plat, "profile": prof,
                                       "installs": float(installs.mean())}
+
+            def put(key: str, values: np.ndarray, bounds: Bounds, _row: dict[str, object] = row
+                    ) -> None:
+                _row[key], _row[f"{key}_lo"], _row[f"{key}_hi"] = mean_ci(values, bounds)
+
+            active, opted = total("active_devices")[:, s], total("opted_in_devices")[:, s]
             for d in days:
-                m, lo, hi = mean_ci(_ratio(opted[:, d - 1], active[:, d - 1]), SHARE)
-                label = "horizon" if d == sc.days else f"d{d}"
-                row[f"optin_{label}"], row[f"optin_{label}_lo"], row[f"optin_{label}_hi"] = \
-                    m, lo, hi
-            optins = col("os_dialogs_allowed").sum(axis=1) + col("settings_enabled").sum(axis=1)
-            row["os_dialogs_per_optin"] = mean_ci(_ratio(col("os_dialogs_shown").sum(axis=1),
-                                                         optins))[0]
-            m, lo, hi = mean_ci(_ratio(col("blocked_devices")[:, -1], active[:, -1]), SHARE)
-            row["blocked_share"], row["blocked_share_lo"], row["blocked_share_hi"] = m, lo, hi
-            annoy = col("annoyance_uninstalls").sum(axis=1)
-            row["annoyance_uninstalls"] = float(annoy.mean())
-            m, lo, hi = mean_ci(_ratio(annoy * 1000.0, installs), COUNT)
-            row["annoyance_per_1k"], row["annoyance_per_1k_lo"], row["annoyance_per_1k_hi"] = \
-                m, lo, hi
+                put("optin_horizon" if d == sc.days else f"optin_d{d}",
+                    ratio(opted[:, d - 1], active[:, d - 1]), SHARE)
+            put("provisional_horizon", out["provisional_share"][:, s], SHARE)
+            put("blocked_share", out["blocked_share"][:, s], SHARE)
+            optins = (total("os_dialogs_allowed")[:, s].sum(axis=1)
+                      + total("settings_enabled")[:, s].sum(axis=1))
+            row["os_dialogs_per_optin"] = mean_ci(
+                ratio(total("os_dialogs_shown")[:, s].sum(axis=1), optins))[0]
+            row["annoyance_uninstalls"] = float(total("annoyance_uninstalls")[:, s].sum(
+                axis=1).mean())
+            put("annoyance_per_1k", out["prompt_uninstalls_per_1k"][:, s], COUNT)
             row["soft_prompts_per_install"] = mean_ci(
-                _ratio(col("soft_prompts_shown").sum(axis=1), installs))[0]
+                ratio(total("soft_prompts_shown")[:, s].sum(axis=1), installs))[0]
+            put("value", out["value"][:, s], UNBOUNDED)
+            if draws:
+                row["p_best"] = float(p_best(out["value"])[s])
+                row["expected_loss"] = float(expected_loss(out["value"])[s])
             rows.append(row)
     return rows
 
 
-def format_table(rows: list[dict[str, object]], platform: str = "all") -> str:
-    """A plain-text table of the headline figures for one platform (default: all)."""
-    head = ("strategy", "opt-in d30", "opt-in horizon (95% CI)", "dialogs/opt-in",
-            "blocked", "annoy/1k")
+def best_per_platform(rows: list[dict[str, object]]) -> str:
+    """One line: per platform, the strategy with the highest mean value."""
+    best: dict[str, tuple[float, str]] = {}
+    for r in rows:
+        if r["profile"] != "all" or r["platform"] == "all":
+            continue
+        v = float(r["value"])  # type: ignore[arg-type]
+        plat = str(r["platform"])
+        if plat not in best or v > best[plat][0]:
+            best[plat] = (v, str(r["strategy"]))
+    return "highest value per platform: " + ", ".join(
+        f"{p} {s} ({v:.1f})" for p, (v, s) in best.items())
+
+
+def _pct(x: object) -> str:
+    v = float(x)  # type: ignore[arg-type]
+    return "n/a" if math.isnan(v) else f"{100 * v:.1f}%"
+
+
+def format_table(rows: list[dict[str, object]], platform: str = "all",
+                 profile: str = "all") -> str:
+    """A plain-text table of the headline figures for one view (default: all devices)."""
+    head = ["strategy", "opt-in d30", "opt-in horizon (95% CI)", "provisional", "blocked",
+            "annoy/1k", "value/1k"]
+    draws = any("p_best" in r for r in rows)
+    if draws:
+        head += ["P(best)", "exp. loss"]
     lines = []
     for r in rows:
-        if r["platform"] != platform:
+        if r["platform"] != platform or r["profile"] != profile:
             continue
-
-        def pct(x: object) -> str:
-            return "n/a" if x is None or math.isnan(float(x)) else f"{100 * float(x):.1f}%"  # type: ignore[arg-type]
-
         lo, hi = r["optin_horizon_lo"], r["optin_horizon_hi"]
-        ci = "" if math.isnan(float(lo)) else f" ({pct(lo)}-{pct(hi)})"  # type: ignore[arg-type]
-        d30 = pct(r.get("optin_d30", math.nan))
-        dpo = float(r["os_dialogs_per_optin"])  # type: ignore[arg-type]
-        lines.append((str(r["strategy"]), d30, pct(r["optin_horizon"]) + ci,
-                      "n/a" if math.isnan(dpo) else f"{dpo:.2f}", pct(r["blocked_share"]),
-                      f"{float(r['annoyance_per_1k']):.2f}"))  # type: ignore[arg-type]
+        ci = "" if math.isnan(float(lo)) else f" ({_pct(lo)}-{_pct(hi)})"  # type: ignore[arg-type]
+        line = [str(r["strategy"]), _pct(r.get("optin_d30", math.nan)),
+                _pct(r["optin_horizon"]) + ci, _pct(r["provisional_horizon"]),
+                _pct(r["blocked_share"]), f"{float(r['annoyance_per_1k']):.2f}",  # type: ignore[arg-type]
+                f"{float(r['value']):.1f}"]  # type: ignore[arg-type]
+        if draws:
+            line += [f"{100 * float(r['p_best']):.0f}%",  # type: ignore[arg-type]
+                     f"{float(r['expected_loss']):.1f}"]  # type: ignore[arg-type]
+        lines.append(line)
     widths = [max(len(h), *(len(x[i]) for x in lines)) for i, h in enumerate(head)]
     out = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
     out += ["  ".join(c.ljust(w) for c, w in zip(x, widths, strict=True)) for x in lines]

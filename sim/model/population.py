@@ -120,9 +120,7 @@ def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: 
 
     family = np.array([FAMILY_OF[profiles[nm].platform] for nm in names])[prof_idx]
     p_uninstall = np.array([b.uninstall_after_churn.get(f, 0.0) for f in family])
-    # Rows 4 and 5 are read by nothing; they stay because dropping them would shift every
-    # later draw of the chunk and so change every result of every seed.
-    u = rng.random((6, n))
+    u = rng.random((4, n))
     d = rng.exponential(1.0, size=(4, n))
     end1 = install + life1
     un1 = np.where(u[0] < p_uninstall, end1 + d[0] * b.uninstall_delay_mean_days, INF)

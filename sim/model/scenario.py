@@ -12,7 +12,9 @@ from typing import Annotated, Any
 
 import msgspec
 
+from sim.model import priors
 from sim.model.behaviour import Behaviour
+from sim.model.objective import Objective
 from sim.rules.campaigns import Identifier, Policy
 from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
 
@@ -35,6 +37,18 @@ class Population(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     """Chance a user has a second device (its platform drawn from the same mix)."""
     sdk_reports_permission: Share = 0.97
     """Share of installs on an SDK that reports the permission (MoEngage 200 otherwise)."""
+
+
+class Sensitivity(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Probabilistic sensitivity analysis: each replication draws its own set of priors."""
+
+    draws: Annotated[int, msgspec.Meta(ge=0)] = 0
+    """Prior draws (0: none, every replication uses the scenario's priors); each draw is a
+    replication (``promptsim simulate --prior-draws N``)."""
+    priors: tuple[str, ...] | None = None
+    """The priors to draw (names in ``sim.model.priors.PRIORS``); default every sampled one."""
+    ranges: dict[str, tuple[float, float]] = msgspec.field(default_factory=dict)
+    """Ranges that replace a prior's own, ``name = [low, high]``."""
 
 
 class Strategy(Policy, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -62,6 +76,9 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     platforms: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """Overrides of platform profile fields, e.g. ``[platforms.android13]``."""
     strategies: tuple[Strategy, ...]
+    objective: Objective = msgspec.field(default_factory=Objective)
+    """What the recommendation maximises (see ``sim.model.objective``)."""
+    sensitivity: Sensitivity = msgspec.field(default_factory=Sensitivity)
 
     def profiles(self) -> dict[str, PlatformProfile]:
         """The platform profiles with this scenario's overrides applied."""
@@ -119,6 +136,14 @@ def _check(sc: Scenario) -> None:
                              "allowed: android, ios, web")
     if not sc.strategies:
         raise ValueError("strategies: at least one strategy is required")
+    priors.sampled(sc.sensitivity.priors)  # raises on an unknown name
+    for name, (lo, hi) in sc.sensitivity.ranges.items():
+        if name not in priors.BY_NAME:
+            raise ValueError(f"sensitivity.ranges: unknown prior {name!r}; allowed: "
+                             f"{', '.join(priors.BY_NAME)}")
+        if not lo <= hi:
+            raise ValueError(f"sensitivity.ranges.{name}: low must not exceed high, got "
+                             f"[{lo:g}, {hi:g}]")
     names = sc.strategy_names()
     for n in names:
         if names.count(n) > 1:

@@ -49,10 +49,10 @@ def check(result: dict[str, object], figures: int) -> None:
 
 
 def test_simulation_report_in_chromium(report: Report, tmp_path: Path) -> None:
-    """The simulation report: seven figures, all loaded and drawn at a real size."""
+    """The simulation report: eight figures, all loaded and drawn at a real size."""
     browser_or_skip()
     shot = report.html.parent / "report.png"
-    check(render(report.html, shot), figures=7)
+    check(render(report.html, shot), figures=8)
     assert shot.stat().st_size > 50_000
 
 

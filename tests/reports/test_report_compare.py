@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reports.compare import metric_values, paired_rows, recommend
+from reports.compare import metric_values, paired_rows
 from reports.rundir import read_run
 from sim.engine.chunk import FLOWS, STOCKS
 from sim.engine.output import write_run
 from sim.engine.runner import RunResult
+from sim.model.objective import Objective
 from sim.model.scenario import parse_scenario
 from sim.rules.platforms import PROFILES
 from sim.stats import t_quantile
@@ -52,49 +53,19 @@ def synthetic_run(tmp_path: Path) -> Path:
 def test_paired_difference_matches_the_hand_computation(tmp_path: Path) -> None:
     """Mean 31 and half-width t(3) * sd(NOISE) / 2: the shared 10 r term cancels."""
     run = read_run(synthetic_run(tmp_path))
-    values = metric_values(run.total)
-    np.testing.assert_allclose(values["optin_per_1k"][:, 0], 200 + 10 * np.arange(R))
+    values = metric_values(run.total, Objective(provisional=0, prompt_uninstall=0, blocked=0))
+    np.testing.assert_allclose(values["value"][:, 0], 200 + 10 * np.arange(R))
     rows = {(x.metric.key, x.strategy): x for x in paired_rows(values, ["A", "B"], "A")}
-    b = rows[("optin_per_1k", "B")]
+    b = rows[("value", "B")]
     half = t_quantile(R - 1) * float(np.std(NOISE, ddof=1)) / math.sqrt(R)
     assert b.diff.mean == pytest.approx(31.0)
     assert (b.diff.lo, b.diff.hi) == pytest.approx((31.0 - half, 31.0 + half))
     assert b.diff.significant
-    a = rows[("optin_per_1k", "A")]
+    a = rows[("value", "A")]
     assert a.value.mean == pytest.approx(215.0)
     assert a.diff.mean == 0.0
     # Unpaired, the intervals of A and B overlap although every paired difference is >= 28.
     assert b.value.lo < a.value.hi
-    assert rows[("annoyance_per_1k", "B")].diff.mean == pytest.approx(3.0)
+    assert rows[("prompt_uninstalls_per_1k", "B")].diff.mean == pytest.approx(3.0)
     assert rows[("optin_share", "B")].value.mean == pytest.approx(24.6)
-
-
-def values(optin: list[list[float]], annoy: list[list[float]]) -> dict[str, np.ndarray]:
-    return {"optin_per_1k": np.array(optin, dtype=float),
-            "annoyance_per_1k": np.array(annoy, dtype=float)}
-
-
-def test_recommendation_rules_out_significant_extra_annoyance() -> None:
-    """The strategy with most opt-ins loses when it costs > 5 extra annoyance uninstalls."""
-    v = values([[200, 260, 220], [210, 275, 229], [190, 250, 212]],
-               [[1, 19, 1.5], [1.2, 20, 1.4], [0.8, 18, 1.9]])
-    rec = recommend(v, ["once", "every", "multi"], "once")
-    assert rec.strategy == "multi"
-    assert set(rec.excluded) == {"every"}
-    assert "per 1,000 installs" in rec.excluded["every"]
-
-
-def test_recommendation_keeps_baseline_when_gain_is_not_significant() -> None:
-    """A gain whose paired interval crosses zero does not displace the baseline."""
-    v = values([[200, 205], [210, 205], [190, 196]], [[1, 1], [1, 1], [1, 1]])
-    rec = recommend(v, ["once", "other"], "once")
-    assert rec.strategy == "once"
-    assert "does not beat once significantly" in rec.reasons[0]
-    assert rec.tied == ["other"]
-
-
-def test_one_replication_is_provisional() -> None:
-    """Without intervals the means decide, and the page says so."""
-    rec = recommend(values([[200, 230]], [[1, 2]]), ["once", "other"], "once")
-    assert rec.strategy == "other" and rec.provisional
-    assert "provisional" in rec.reasons[-1]
+    assert rows[("optin_share", "B")].value.hi <= 100.0

@@ -118,9 +118,12 @@ def test_forecast_command_with_observed_days(tmp_path: Path,
                  "--trajectories", "4", "--max-devices", "1500", "--jobs", "2",
                  "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "fitted receptiveness_mean" in text and "opted-in users (201)" in text
+    assert "fitted receptiveness_mean" in text and "opt-in share of installed devices" in text
     df = pd.read_csv(out / "forecast.csv")
-    assert set(df["series"]) == {"optin_users", "reachable_users"}
+    assert set(df["series"]) == {"optin_share", "opted_in_devices", "provisional_devices",
+                                 "reachable_users"}
+    share = df[df["series"] == "optin_share"]
+    assert ((share["q50"] >= 0) & (share["q50"] <= 100)).all()
     assert df["day"].max() == 20
     ok = df[["q2.5", "q10", "q50", "q90", "q97.5"]].to_numpy()
     assert np.all(np.diff(ok, axis=1) >= -1e-9)
@@ -134,13 +137,28 @@ def test_forecast_command_with_observed_days(tmp_path: Path,
 
 def test_forecast_command_without_observed_days(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    """Without observed data the page says the intervals cover randomness only."""
+    """Without observed data the page says the intervals cover randomness only; without
+    --strategy the forecast uses the strategy the scenario's objective recommends."""
     toml = tmp_path / "tiny.toml"
-    toml.write_text(TINY_TOML)
+    # the baseline shows no prompt: the recommendation is another strategy
+    toml.write_text(TINY_TOML.replace('baseline = "once"', 'baseline = "silent"')
+                    + '[[strategies]]\nname = "silent"\ncampaigns = []\n')
     out = tmp_path / "fc"
     assert main(["forecast", str(toml), "--installs-per-day", "50", "--horizon", "10",
                  "--trajectories", "3", "--jobs", "1", "--out", str(out)]) == 0
-    assert "randomness only" in (out / "forecast.html").read_text()
+    printed = capsys.readouterr().out
+    from sim.analysis.forecast import forecast_strategy
+    from sim.model.scenario import load_scenario, pick_strategy
+
+    sc = load_scenario(toml)
+    chosen, why = forecast_strategy(sc, None)
+    assert why.startswith("recommended under the scenario's objective")
+    # not the baseline, which a load test runs by default
+    assert pick_strategy(sc, None).name == "silent" and chosen != "silent"
+    assert forecast_strategy(sc, "once") == ("once", "given with --strategy")
+    assert f"strategy {chosen} (recommended under the scenario's objective" in printed
+    page = (out / "forecast.html").read_text()
+    assert "randomness only" in page and "recommended under the scenario" in page
     assert main(["forecast", str(toml), "--installs-per-day", "50", "--horizon", "10",
                  "--strategy", "never"]) == 2
     assert "--strategy: 'never' is not in the scenario" in capsys.readouterr().err

@@ -10,15 +10,16 @@ import msgspec
 import pytest
 from report_helpers import TINY_TOML
 
-from reports.assumptions import BEHAVIOUR_SOURCES, PROFILE_SOURCES
+from reports.assumptions import PROFILE_SOURCES
 from reports.html import png_size
 from reports.rundir import RunDirError, kind_of, read_run
 from reports.simulation import Report
 from sim.cli import main
+from sim.model import priors
 from sim.model.behaviour import Behaviour
 from sim.rules.platforms import DEFAULT_PROFILES
 
-FIGURES = ("optin_share", "funnel", "platforms", "dialogs_blocked", "annoyance",
+FIGURES = ("tradeoff", "optin_share", "funnel", "platforms", "dialogs_blocked", "annoyance",
            "reachability", "differences")
 
 
@@ -57,7 +58,7 @@ def test_page_states_scenario_seed_version_assumptions_and_recommendation(
 def test_assumptions_cover_every_behaviour_field_and_profile() -> None:
     """A new behaviour prior or platform profile cannot reach a report without a source."""
     fields = {f.name for f in msgspec.structs.fields(Behaviour)}
-    assert fields == set(BEHAVIOUR_SOURCES)
+    assert fields == {p.field for p in priors.PRIORS} | set(priors.SETTINGS)
     assert set(DEFAULT_PROFILES) <= set(PROFILE_SOURCES)
 
 

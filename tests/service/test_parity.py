@@ -192,8 +192,11 @@ def test_one_strategy_per_replay(parity_server):
         replay(parity_server.url, ADMIN, log + other, POLICY, PROFILES)
 
 
-def test_parity_command_on_a_scenario(parity_server):
-    """``promptsim parity SCENARIO --url URL`` simulates, replays and finds no disagreement."""
+@pytest.mark.parametrize("scenario", ["scenarios/quickstart.toml",
+                                      "scenarios/per_platform.toml"])
+def test_parity_command_on_a_scenario(parity_server, scenario):
+    """``promptsim parity SCENARIO --url URL`` simulates, replays and finds no disagreement,
+    also for a per-platform policy (campaigns with audiences)."""
     import json
     import subprocess
     import sys
@@ -202,9 +205,9 @@ def test_parity_command_on_a_scenario(parity_server):
 
     out = subprocess.run(
         [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())",
-         "parity", "scenarios/quickstart.toml", "--url",
-         parity_server.url, "--devices", "60", "--admin-key", ADMIN],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+         "parity", scenario, "--url",
+         parity_server.url, "--devices", "80", "--admin-key", ADMIN],
+        cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert lines and all(r["mismatches"] == 0 and r["errors"] == 0 for r in lines)

@@ -30,7 +30,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize("name", ["quickstart", "frequency_showdown", "android13_migration",
-                                  "bench_1m"])
+                                  "bench_1m", "per_platform"])
 def test_shipped_scenarios_are_valid(name: str) -> None:
     """Every scenario we ship loads and validates."""
     sc = load_scenario(Path("scenarios") / f"{name}.toml")
@@ -50,6 +50,29 @@ def test_bad_fields_are_named(tmp_path: Path, change: str, match: str) -> None:
     """Unknown keys, wrong types and values out of range name the field and what is allowed."""
     with pytest.raises(ScenarioError, match=match):
         load_scenario(_write(tmp_path, GOOD.replace("devices = 100", change)))
+
+
+@pytest.mark.parametrize(("section", "match"), [
+    ("[objective]\nprompt_uninstall = -1",
+     r"objective\.prompt_uninstall: Expected `float` >= 0\.0"),
+    ("[objective]\nopted = 1", r"objective: Object contains unknown field `opted`"),
+    ('[sensitivity]\npriors = ["happiness"]',
+     r"sensitivity\.priors: unknown prior 'happiness'; allowed: lifetime_scale, "),
+    ("[sensitivity.ranges]\nreceptiveness_mean = [0.7, 0.2]",
+     r"sensitivity\.ranges\.receptiveness_mean: low must not exceed high, got \[0\.7, 0\.2\]"),
+    ("[sensitivity]\ndraws = -1", r"sensitivity\.draws: Expected `int` >= 0"),
+    ('[[strategies]]\nname = "x"\ncampaigns = [{ id = "s", audience = { platforms = ["nokia"] '
+     "} }]", r"audience\.platforms\[0\]: Expected `str` matching regex "
+             r"'\^\(ios\|android\|huawei\|amazon\|web\)\$'"),
+    ('[[strategies]]\nname = "x"\ncampaigns = [{ id = "s", audience = { profiles = ["ios9"] } '
+     "}]", r"audience\.profiles\[0\]: Expected `str` matching regex '\^\(ios\|android13\|"),
+])
+def test_bad_objective_sensitivity_and_audience_are_named(tmp_path: Path, section: str,
+                                                          match: str) -> None:
+    """The objective's weights, the sensitivity settings and a campaign's audience are
+    checked like every other field."""
+    with pytest.raises(ScenarioError, match=match):
+        load_scenario(_write(tmp_path, GOOD + section + "\n"))
 
 
 def test_unknown_platform_lists_the_allowed_ones(tmp_path: Path) -> None:
@@ -133,9 +156,9 @@ def test_cli_simulate_writes_the_run_directory(tmp_path: Path) -> None:
 
 def test_a_strategy_is_picked_by_name_else_the_baseline_else_the_first(
         scenario: Callable[..., Scenario]) -> None:
-    """``pick_strategy`` (load tests, forecasts) has one meaning: the named strategy, by
-    default the scenario's baseline, else its first; an unknown name is an error naming
-    the option and what is allowed."""
+    """``pick_strategy`` (load tests; a forecast's ``--strategy``) has one meaning: the named
+    strategy, by default the scenario's baseline, else its first; an unknown name is an
+    error naming the option and what is allowed."""
     sc = scenario()
     assert pick_strategy(sc, None).name == sc.strategies[0].name
     assert pick_strategy(sc, "backoff").name == "backoff"

@@ -1,0 +1,192 @@
+"""The decision part of a simulation report: the recommendation overall and per platform,
+the one policy that runs the per-platform picks, and what would change the answer."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from reports import html as h
+from reports.rundir import Run
+from sim.analysis.recommend import Recommendation, platform_policy, recommend
+from sim.analysis.sensitivity import Contest, contest, read_draws
+from sim.model.objective import outcomes
+from sim.model.scenario import Strategy
+from sim.rules.platforms import PLATFORMS, PROFILES
+
+PRIORS_FILE = "priors.csv"
+"""The drawn priors of a sensitivity run, one row per draw (= replication)."""
+POLICY_FILE = "recommended_policy.json"
+"""The per-platform policy, as a scenario strategy and as the service's campaigns."""
+
+
+@dataclass
+class Decision:
+    """Everything the report says about what to ship."""
+
+    overall: Recommendation
+    platforms: dict[str, Recommendation]
+    """Per platform with installs, the recommendation among its devices alone."""
+    policy: Strategy | None
+    """One strategy running each platform's pick there (None when one pick fits all)."""
+    cohorts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Per profile in the mix, the outcomes ``[replication, strategy]`` of its cohort."""
+    contests: list[Contest] = field(default_factory=list)
+    """With prior draws: the recommended strategy against each other, what drives it."""
+    draws: int = 0
+
+
+def decide_run(run: Run, out: dict[str, np.ndarray], baseline: str) -> Decision:
+    """The recommendation of ``run`` overall (from ``out``), per platform and per cohort."""
+    sc = run.scenario
+    names = run.strategies
+    draws = sc.sensitivity.draws if sc.sensitivity.draws > 0 else 0
+    overall = recommend(out, names, baseline, sc.objective, draws=bool(draws))
+    plats: dict[str, Recommendation] = {}
+    installs = run.platform_cube("installs").sum(axis=(0, 1, 3))
+    for p, plat in enumerate(PLATFORMS):
+        if installs[p] == 0:
+            continue
+
+        def total(name: str, _p: int = p) -> np.ndarray:
+            x: np.ndarray = run.platform_cube(name)[:, :, _p]
+            return x
+
+        plats[plat] = recommend(outcomes(total, sc.objective), names, baseline, sc.objective,
+                                draws=bool(draws))
+    picks = {p: r.strategy for p, r in plats.items()}
+    policy = platform_policy(sc, picks) if len(set(picks.values())) > 1 else None
+    cohorts = {}
+    for c, prof in enumerate(PROFILES):
+        if sc.population.mix.get(prof, 0.0) > 0:
+
+            def ctotal(name: str, _c: int = c) -> np.ndarray:
+                x: np.ndarray = run.cube(name)[:, :, _c]
+                return x
+
+            cohorts[prof] = outcomes(ctotal, sc.objective)
+    decision = Decision(overall, plats, policy, cohorts, draws=draws)
+    if draws and (run.path / PRIORS_FILE).is_file():
+        x = read_draws(run.path / PRIORS_FILE)
+        head = (run.path / PRIORS_FILE).read_text().splitlines()[0].split(",")[1:]
+        r = names.index(overall.strategy)
+        lows = [float(np.min(x[:, k])) for k in range(x.shape[1])]
+        highs = [float(np.max(x[:, k])) for k in range(x.shape[1])]
+        loss = overall.expected_loss or {}
+        for s in sorted((s for s in range(len(names)) if s != r),
+                        key=lambda s: loss.get(names[s], math.inf)):
+            decision.contests.append(contest(out["value"], x, head, lows, highs, r, s, names))
+    return decision
+
+
+def write_policy(decision: Decision, path: Path) -> Path | None:
+    """Write the per-platform policy (``POLICY_FILE``), if the picks differ by platform."""
+    if decision.policy is None:
+        return None
+    out = path / POLICY_FILE
+    out.write_bytes(msgspec.json.format(msgspec.json.encode(decision.policy), indent=2) + b"\n")
+    return out
+
+
+def _pct(x: np.ndarray) -> str:
+    m = float(np.nanmean(x)) if np.isfinite(x).any() else math.nan
+    return "n/a" if math.isnan(m) else f"{100 * m:.1f}%"
+
+
+def recommendation_html(d: Decision, colours: dict[str, str], baseline: str) -> str:
+    """The callout: the pick, the reasons, P(best) with prior draws, the rule."""
+    rec = d.overall
+    warn = rec.strategy == baseline or rec.provisional
+    out = [f'<section class="callout{" warn" if warn else ""}" id="recommendation">'
+           f"<h2>Recommended strategy: {h.swatch(colours[rec.strategy])}{h.esc(rec.strategy)}"
+           "</h2><ul>" + "".join(f"<li>{h.esc(x)}</li>" for x in rec.reasons)
+           + (f"<li>Not distinguishable from it at 95%: {h.esc(', '.join(rec.tied))}.</li>"
+              if rec.tied else "")
+           + f"<li>Pareto-efficient: {h.esc(', '.join(rec.pareto))}.</li></ul>"]
+    if rec.p_best is not None and rec.expected_loss is not None:
+        out.append(h.table(["strategy", "value per 1,000 installs (mean over draws)",
+                            "P(best)", "expected loss per 1,000 installs"], [
+            (h.swatch(colours[n]) + h.esc(n), f"{rec.value[n].mean:.1f}",
+             f"{100 * rec.p_best[n]:.0f}%", f"{rec.expected_loss[n]:.1f}")
+            for n in rec.value], numeric=(1, 2, 3)))
+    out.append(f"<p><b>Decision rule.</b> {h.esc(rec.rule)}</p></section>")
+    return "\n".join(out)
+
+
+def platforms_html(d: Decision, names: list[str], colours: dict[str, str]) -> str:
+    """Per platform: each strategy's value, the pick, and the one policy that runs them."""
+    out = ["<h2>Per platform</h2>",
+           "<p>The same rule applied to each platform's devices alone (value per 1,000 of its "
+           "installs; opted in as a share of its installed devices).</p>"]
+    rows = []
+    for plat, rec in d.platforms.items():
+        cells: list[h.Cell] = [plat]
+        for n in names:
+            v = rec.value[n]
+            mark = " <b>(pick)</b>" if n == rec.strategy else ""
+            cells.append((f"{v.mean:,.1f}{mark}", ""))
+        rows.append(cells)
+    out.append(h.table(["platform", *names], rows, numeric=tuple(range(1, len(names) + 1))))
+    if d.policy is not None:
+        picks = ", ".join(f"{p}: {r.strategy}" for p, r in d.platforms.items())
+        out.append(f"<p>The best schedule differs by platform ({h.esc(picks)}). One policy runs "
+                   "them side by side: each campaign has an audience of its platform, and the "
+                   "eligibility service runs it as it is (PUT its campaigns and settings; "
+                   f"written as {POLICY_FILE}, a strategy a scenario can include).</p>")
+        out.append("<details><summary>The per-platform policy</summary><pre>"
+                   + h.esc(msgspec.json.format(msgspec.json.encode(d.policy), indent=2)
+                           .decode()) + "</pre></details>")
+    else:
+        out.append("<p>Every platform picks the same strategy: one schedule for all.</p>")
+    out.append("<h3>Per OS profile (cohort: the profile devices installed on)</h3>")
+    crow = []
+    for prof, o in d.cohorts.items():
+        crow.append([prof] + [" / ".join(_pct(o[k][:, s]) for k in
+                                         ("optin_share", "provisional_share", "blocked_share"))
+                              for s in range(len(names))])
+    out.append(h.table(["profile", *names], crow, numeric=tuple(range(1, len(names) + 1))))
+    out.append("<p>Each cell: opted in / provisional / blocked for good, as shares of the "
+               "cohort's installed devices at the horizon (mean over replications).</p>")
+    return "\n".join(out)
+
+
+def sensitivity_html(d: Decision) -> str:
+    """What would change the answer (with prior draws), or how to find out."""
+    out = ["<h2>What would change the answer</h2>"]
+    if not d.contests:
+        out.append("<p>This run used one value per prior. Run it with <code>promptsim "
+                   "simulate SCENARIO --prior-draws 100</code> to draw the uncertain priors "
+                   "from their ranges: the report then gives each strategy's probability of "
+                   "being best, its expected loss, and the prior values at which the choice "
+                   "flips.</p>")
+        return "\n".join(out)
+    sentences = []
+    for c in d.contests:
+        for dr in c.drivers[:3]:
+            s = c.sentence(dr)
+            if s is not None:
+                sentences.append(s)
+    out.append(f"<p>{d.draws} draws of the priors, each a replication with every strategy "
+               "on the same devices and answers. Flip points come from a linear regression of "
+               "the paired value difference on each prior alone (the other priors averaged "
+               "over their ranges); only slopes significant at 5% are used, and a prior "
+               "without a flip point moves the difference but not across zero within its "
+               "range.</p>")
+    if sentences:
+        out.append("<ul>" + "".join(f"<li>{h.esc(s)}</li>" for s in sentences) + "</ul>")
+    else:
+        out.append(f"<p>No single prior flips the choice of {h.esc(d.overall.strategy)} within "
+                   "its range.</p>")
+    rows = []
+    for c in d.contests:
+        top = ", ".join(f"{dr.prior} ({dr.effect:+.1f}, R\u00b2 {dr.r2:.2f})"
+                        for dr in c.drivers[:3] if dr.significant) or "none significant"
+        rows.append((f"{c.a} vs {c.b}", f"{c.mean:+.1f}", f"{100 * c.share_a:.0f}%", top))
+    out.append(h.table(["contest", "mean difference per 1,000 installs",
+                        "draws the first wins", "largest significant effects per SD"], rows,
+                       numeric=(1, 2)))
+    return "\n".join(out)

@@ -1,0 +1,228 @@
+"""Probabilistic sensitivity analysis: every strategy under many draws of the priors.
+
+Each draw is a full set of the uncertain priors (``sim.model.priors``), taken from
+a Latin hypercube over their distributions so a hundred draws cover every range
+evenly. Draw ``d`` is simulated as replication ``d``: all strategies on the same
+devices and the same random answers (common random numbers), so the differences
+within a draw come from the strategies alone. Work is cut into ``(draw, chunk)``
+tasks, each seeded from its coordinates (``SeedSequence(seed, spawn_key=(draw,
+chunk))``, as every replication is) and summed in task order: the result is the
+same bytes for any number of workers, and a task can run anywhere (processes
+here; a Dask cluster needs only another ``map``).
+
+``contest`` then says which priors move the choice between two strategies, by a
+linear regression of their paired value difference on each prior, and where it
+flips: the prior's value at which the fitted difference crosses zero.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import numpy as np
+from scipy.stats import qmc
+
+from sim.engine.chunk import FLOWS, STOCKS, ChunkResult
+from sim.engine.runner import RunResult, run_task
+from sim.model import priors
+from sim.model.population import chunk_count
+from sim.model.scenario import Scenario
+from sim.rules.platforms import PROFILES
+from sim.stats import t_quantile
+
+DESIGN_KEY = 7_919
+"""Spawn key of the prior design's seed (apart from every (replication, chunk) key)."""
+
+
+@dataclass(frozen=True)
+class PriorDraws:
+    """The drawn priors: ``values[draw, prior]`` for the priors ``names``."""
+
+    names: list[str]
+    values: np.ndarray
+    low: list[float]
+    high: list[float]
+    """Each prior's range as drawn (the scenario's override, else the prior's own)."""
+
+
+def draw_priors(sc: Scenario, draws: int) -> PriorDraws:
+    """``draws`` sets of the scenario's sampled priors: a Latin hypercube mapped through
+    each prior's distribution, peaked at the scenario's value."""
+    chosen = [p for p in priors.sampled(sc.sensitivity.priors) if p.applies(sc.behaviour)]
+    if not chosen:
+        raise ValueError("sensitivity.priors: no prior to draw")
+    rng = np.random.default_rng(np.random.SeedSequence(sc.seed, spawn_key=(DESIGN_KEY,)))
+    u = qmc.LatinHypercube(d=len(chosen), rng=rng).random(draws)
+    values = np.empty((draws, len(chosen)))
+    lows, highs = [], []
+    for k, p in enumerate(chosen):
+        lo, hi = sc.sensitivity.ranges.get(p.name, (p.low, p.high))
+        ranged = dataclasses.replace(p, low=lo, high=hi)
+        values[:, k] = ranged.quantile(u[:, k], p.value(sc.behaviour))
+        lows.append(lo)
+        highs.append(hi)
+    return PriorDraws([p.name for p in chosen], values, lows, highs)
+
+
+def draw_scenario(sc: Scenario, draws: PriorDraws, d: int) -> Scenario:
+    """The scenario with draw ``d``'s priors in its behaviour."""
+    values = dict(zip(draws.names, draws.values[d].tolist(), strict=True))
+    return msgspec.structs.replace(sc, behaviour=priors.apply(sc.behaviour, values))
+
+
+def sensitivity_task(sc: Scenario, draws: PriorDraws, d: int, chunk: int) -> ChunkResult:
+    """Chunk ``chunk`` of draw ``d``, every strategy: one unit of work, seeded by
+    ``(d, chunk)`` alone."""
+    res, _ = run_task(draw_scenario(sc, draws, d), d, chunk)
+    return res
+
+
+_WORKER: dict[str, object] = {}
+
+
+def _init(sc: Scenario, draws: PriorDraws) -> None:
+    _WORKER.update(sc=sc, draws=draws)
+
+
+def _task(t: tuple[int, int]) -> ChunkResult:
+    sc, draws = _WORKER["sc"], _WORKER["draws"]
+    assert isinstance(sc, Scenario) and isinstance(draws, PriorDraws)
+    return sensitivity_task(sc, draws, *t)
+
+
+def _results(sc: Scenario, draws: PriorDraws, tasks: list[tuple[int, int]],
+             jobs: int) -> Iterator[ChunkResult]:
+    if jobs <= 1 or len(tasks) <= 1:
+        for d, c in tasks:
+            yield sensitivity_task(sc, draws, d, c)
+        return
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init,
+                             initargs=(sc, draws)) as pool:
+        yield from pool.map(_task, tasks)
+
+
+def run_sensitivity(sc: Scenario, draws: int, *, jobs: int = 1,
+                    on_task_done: Callable[[], None] | None = None
+                    ) -> tuple[RunResult, PriorDraws]:
+    """Simulate every strategy under ``draws`` draws of the priors; draw ``d`` is
+    replication ``d`` of the result (whose scenario records ``sensitivity.draws``)."""
+    if draws < 2:
+        raise ValueError(f"--prior-draws: at least 2 draws are needed, got {draws}")
+    jobs = jobs or os.cpu_count() or 1
+    out_sc = msgspec.structs.replace(
+        sc, replications=draws,
+        sensitivity=msgspec.structs.replace(sc.sensitivity, draws=draws))
+    pd_ = draw_priors(out_sc, draws)
+    tasks = [(d, c) for d in range(draws) for c in range(chunk_count(sc))]
+    shape = (len(sc.strategies), len(PROFILES), sc.days)
+    flows = np.zeros((draws, len(FLOWS), *shape), dtype=np.int64)
+    stocks = np.zeros((draws, len(STOCKS), *shape), dtype=np.int64)
+    events = 0
+    for (d, _), res in zip(tasks, _results(out_sc, pd_, tasks, jobs), strict=True):
+        flows[d] += res.flows
+        stocks[d] += res.stocks
+        events += res.events
+        if on_task_done is not None:
+            on_task_done()
+    return RunResult(scenario=out_sc, flows=flows, stocks=stocks, events=events), pd_
+
+
+def write_draws(draws: PriorDraws, path: Path) -> None:
+    """``priors.csv``: one row per draw (= replication), one column per drawn prior."""
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["draw", *draws.names])
+        for d, row in enumerate(draws.values.tolist()):
+            w.writerow([d, *(f"{x:.6g}" for x in row)])
+
+
+def read_draws(path: Path) -> np.ndarray:
+    """The values of ``priors.csv`` as ``[draw, prior]`` (names: its header after draw)."""
+    return np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)[:, 1:]
+
+
+# --- what drives the choice ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Driver:
+    """How much one prior moves the value difference between two strategies."""
+
+    prior: str
+    effect: float
+    """Change of the difference per standard deviation of the prior (per 1,000 installs)."""
+    r2: float
+    """Share of the difference's variance across draws this prior explains alone."""
+    significant: bool
+    """Whether the slope differs from zero at 5% (|t| > the t quantile)."""
+    flip: float | None
+    """The prior's value at which the fitted difference is zero, when the slope is
+    significant and that value lies within the prior's drawn range."""
+
+
+@dataclass(frozen=True)
+class Contest:
+    """Strategy ``a`` against strategy ``b`` over the draws."""
+
+    a: str
+    b: str
+    mean: float
+    """Mean value difference a - b per 1,000 installs."""
+    share_a: float
+    """Share of draws in which a has the higher value."""
+    drivers: list[Driver]
+    """Every prior, the largest effect first."""
+
+    def sentence(self, driver: Driver) -> str | None:
+        """"`a` beats `b` only if prior > X" (the other priors averaged over their
+        ranges), for a driver with a flip point."""
+        if driver.flip is None:
+            return None
+        side = ">" if driver.effect > 0 else "<"
+        return f"`{self.a}` beats `{self.b}` only if {driver.prior} {side} {driver.flip:.3g}"
+
+
+def contest(values: np.ndarray, x: np.ndarray, names: list[str], low: list[float],
+            high: list[float], a: int, b: int, strategies: list[str]) -> Contest:
+    """Regress ``values[:, a] - values[:, b]`` on each prior of ``x[draw, prior]`` alone.
+
+    One prior at a time: the Latin hypercube makes the drawn priors nearly
+    uncorrelated, so each slope estimates that prior's effect with the others averaged
+    over their ranges, and a hundred draws suffice for thirty priors (a joint regression
+    would need many more draws than priors). The flip point is where the fitted line
+    crosses zero.
+    """
+    diff = values[:, a] - values[:, b]
+    ok = ~np.isnan(diff)
+    diff, x = diff[ok], x[ok]
+    n = len(diff)
+    dm = diff - diff.mean()
+    ss = float(np.sum(dm ** 2))
+    t_crit = float(t_quantile(max(n - 2, 1)))
+    drivers = []
+    for k, name in enumerate(names):
+        xk = x[:, k]
+        sd = float(xk.std())
+        if sd == 0 or ss == 0 or n < 3:
+            drivers.append(Driver(name, 0.0, 0.0, False, None))
+            continue
+        slope = float(np.sum((xk - xk.mean()) * dm) / np.sum((xk - xk.mean()) ** 2))
+        r2 = min(1.0, slope ** 2 * float(np.sum((xk - xk.mean()) ** 2)) / ss)
+        t = math.sqrt(r2 * (n - 2) / max(1e-12, 1.0 - r2))
+        significant = t > t_crit
+        flip = None
+        if significant and slope != 0:
+            at = float(xk.mean() - diff.mean() / slope)
+            if low[k] <= at <= high[k]:
+                flip = at
+        drivers.append(Driver(name, slope * sd, r2, significant, flip))
+    drivers.sort(key=lambda dr: -abs(dr.effect))
+    return Contest(strategies[a], strategies[b], float(diff.mean()), float(np.mean(diff > 0)),
+                   drivers)

@@ -1,0 +1,130 @@
+"""The objective as data: what an opted-in device is worth against what a prompt costs.
+
+A strategy's value is counted per 1,000 installs, in opted-in-device equivalents:
+
+    value = opted_in x (opted-in devices at the horizon)
+          + provisional x (provisional devices at the horizon)
+          - prompt_uninstall x (uninstalls caused by a declined soft prompt)
+          - blocked x (devices whose OS dialog is gone for good, at the horizon)
+
+all per 1,000 installs. Per install, not per installed device, so that a strategy
+gains nothing by driving the people who say no to uninstall. The defaults are
+assumptions a team should replace with its own numbers (see ``Objective``); the
+recommendation maximises this value, and ``pareto_efficient`` marks the strategies
+no other beats on every outcome at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import msgspec
+import numpy as np
+
+Weight = Annotated[float, msgspec.Meta(ge=0)]
+
+Getter = Callable[[str], np.ndarray]
+"""A panel column summed over the devices in view, ``[replication, strategy, day]``."""
+
+
+class Objective(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Weights of the outcomes, in opted-in-device equivalents (scenario ``[objective]``)."""
+
+    opted_in: Weight = 1.0
+    """A device with notifications allowed at the horizon: the unit."""
+    provisional: Weight = 0.25
+    """An iOS device on provisional (quiet) delivery. Assumption: quiet notifications reach
+    the Notification Center only (no lock screen, banner or sound), so it is worth a
+    fraction of an opted-in device; a quarter is a placeholder."""
+    prompt_uninstall: Weight = 3.0
+    """Cost of an uninstall caused by a declined soft prompt. Assumption: it loses the user,
+    not just notifications; a team whose users are worth more than three times the value of
+    push on a device should raise it."""
+    blocked: Weight = 0.2
+    """Extra cost of a device whose OS dialog is gone for good (it is already not opted in):
+    it can only opt in from Settings, which under 5% do (amply 2025). Assumption: the lost
+    chance of a later ask is worth a fifth of an opt-in."""
+
+
+OUTCOMES: dict[str, str] = {
+    "optin_share": "opted-in devices, share of installed devices at the horizon",
+    "provisional_share": "provisional devices, share of installed devices at the horizon",
+    "blocked_share": "devices blocked for good, share of installed devices at the horizon",
+    "optin_per_1k": "opted-in devices at the horizon per 1,000 installs",
+    "provisional_per_1k": "provisional devices at the horizon per 1,000 installs",
+    "blocked_per_1k": "devices blocked for good at the horizon per 1,000 installs",
+    "prompt_uninstalls_per_1k": "uninstalls caused by a declined soft prompt per 1,000 installs",
+    "value": "the objective, per 1,000 installs (opted-in-device equivalents)",
+}
+"""Every outcome ``outcomes`` returns, and its unit."""
+
+
+def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` elementwise, NaN where ``den`` is 0 (no devices: no share)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def outcomes(total: Getter, objective: Objective) -> dict[str, np.ndarray]:
+    """Every outcome of ``OUTCOMES`` as an array ``[replication, strategy]``."""
+    installs = total("installs").sum(axis=-1)
+    active = total("active_devices")[..., -1]
+    stock = {k: total(f"{k}_devices")[..., -1] for k in ("opted_in", "provisional", "blocked")}
+    annoy = total("annoyance_uninstalls").sum(axis=-1)
+    out = {
+        "optin_share": ratio(stock["opted_in"], active),
+        "provisional_share": ratio(stock["provisional"], active),
+        "blocked_share": ratio(stock["blocked"], active),
+        "optin_per_1k": 1000.0 * ratio(stock["opted_in"], installs),
+        "provisional_per_1k": 1000.0 * ratio(stock["provisional"], installs),
+        "blocked_per_1k": 1000.0 * ratio(stock["blocked"], installs),
+        "prompt_uninstalls_per_1k": 1000.0 * ratio(annoy, installs),
+    }
+    out["value"] = value(out, objective)
+    return out
+
+
+def value(o: dict[str, np.ndarray], objective: Objective) -> np.ndarray:
+    """The objective from the per-1,000-install outcomes."""
+    v: np.ndarray = (objective.opted_in * o["optin_per_1k"]
+                     + objective.provisional * o["provisional_per_1k"]
+                     - objective.prompt_uninstall * o["prompt_uninstalls_per_1k"]
+                     - objective.blocked * o["blocked_per_1k"])
+    return v
+
+
+def p_best(values: np.ndarray) -> np.ndarray:
+    """Per strategy, the share of rows (prior draws) in which it has the highest value;
+    ties share the row equally. ``values[draw, strategy]``."""
+    v = np.where(np.isnan(values), -np.inf, values)
+    best = v == v.max(axis=1, keepdims=True)
+    out: np.ndarray = (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
+    return out
+
+
+def expected_loss(values: np.ndarray) -> np.ndarray:
+    """Per strategy, the mean over rows of (best value in the row - its value): what
+    choosing it costs, on average, against knowing the truth."""
+    out: np.ndarray = np.nanmean(np.nanmax(values, axis=1, keepdims=True) - values, axis=0)
+    return out
+
+
+def pareto_efficient(opt_in: np.ndarray, uninstalls: np.ndarray,
+                     blocked: np.ndarray) -> np.ndarray:
+    """Per strategy, whether no other has at least its opt-in and at most its uninstalls
+    and blocked devices, and is strictly better on one of them."""
+    n = len(opt_in)
+    out = np.ones(n, dtype=bool)
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            no_worse = (opt_in[j] >= opt_in[i] and uninstalls[j] <= uninstalls[i]
+                        and blocked[j] <= blocked[i])
+            better = (opt_in[j] > opt_in[i] or uninstalls[j] < uninstalls[i]
+                      or blocked[j] < blocked[i])
+            if no_worse and better:
+                out[i] = False
+                break
+    return out
