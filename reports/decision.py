@@ -12,7 +12,7 @@ import numpy as np
 
 from reports import html as h
 from reports.rundir import Run
-from sim.analysis.recommend import Recommendation, platform_policy, recommend
+from sim.analysis.recommend import Recommendation, platform_policy, recommend, weight_flips
 from sim.analysis.sensitivity import Contest, contest, read_draws
 from sim.model.objective import outcomes
 from sim.model.scenario import Strategy
@@ -38,6 +38,8 @@ class Decision:
     contests: list[Contest] = field(default_factory=list)
     """With prior draws: the recommended strategy against each other, what drives it."""
     draws: int = 0
+    weight_flips: list[str] = field(default_factory=list)
+    """At which objective weight another strategy would overtake the recommended one."""
 
 
 def decide_run(run: Run, out: dict[str, np.ndarray], baseline: str) -> Decision:
@@ -69,7 +71,9 @@ def decide_run(run: Run, out: dict[str, np.ndarray], baseline: str) -> Decision:
                 return x
 
             cohorts[prof] = outcomes(ctotal, sc.objective)
-    decision = Decision(overall, plats, policy, cohorts, draws=draws)
+    best = names[int(np.nanargmax(np.nanmean(out["value"], axis=0)))]
+    decision = Decision(overall, plats, policy, cohorts, draws=draws,
+                        weight_flips=weight_flips(out, names, best, sc.objective))
     if draws and (run.path / PRIORS_FILE).is_file():
         x = read_draws(run.path / PRIORS_FILE)
         head = (run.path / PRIORS_FILE).read_text().splitlines()[0].split(",")[1:]
@@ -155,8 +159,13 @@ def platforms_html(d: Decision, names: list[str], colours: dict[str, str]) -> st
 
 
 def sensitivity_html(d: Decision) -> str:
-    """What would change the answer (with prior draws), or how to find out."""
+    """What would change the answer: the objective's weights, and (with prior draws) the
+    priors, or how to find out."""
     out = ["<h2>What would change the answer</h2>"]
+    if d.weight_flips:
+        out.append("<p>The objective's weights (the value is linear in each, so these are "
+                   "exact on the means):</p><ul>"
+                   + "".join(f"<li>{h.esc(s)}</li>" for s in d.weight_flips) + "</ul>")
     if not d.contests:
         out.append("<p>This run used one value per prior. Run it with <code>promptsim "
                    "simulate SCENARIO --prior-draws 100</code> to draw the uncertain priors "

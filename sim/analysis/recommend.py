@@ -154,3 +154,35 @@ def platform_policy(sc: Scenario, picks: dict[str, str], name: str = "per_platfo
                     permission_first=first.permission_first,
                     provisional_on_install=ios.provisional_on_install,
                     reset_on_reinstall=first.reset_on_reinstall)
+
+
+WEIGHTS: dict[str, tuple[str, str, float]] = {
+    "provisional": ("provisional_per_1k", "a provisional device were worth", 1.0),
+    "prompt_uninstall": ("prompt_uninstalls_per_1k", "a prompt-caused uninstall cost", -1.0),
+    "blocked": ("blocked_per_1k", "a device blocked for good cost", -1.0),
+}
+"""Each objective weight: the outcome it multiplies, how to say it, and its sign."""
+
+
+def weight_flips(out: dict[str, np.ndarray], strategies: list[str], chosen: str,
+                 objective: Objective) -> list[str]:
+    """Sentences saying at which objective weight another strategy would overtake
+    ``chosen`` on mean value (the value is linear in each weight, so this is exact)."""
+    means = {k: np.nanmean(v, axis=0) for k, v in out.items()}
+    r = strategies.index(chosen)
+    found = []
+    for s, other in enumerate(strategies):
+        if s == r:
+            continue
+        gap = float(means["value"][r] - means["value"][s])
+        for weight, (key, words, sign) in WEIGHTS.items():
+            slope = sign * float(means[key][r] - means[key][s])
+            if slope == 0 or math.isnan(slope):
+                continue
+            at = getattr(objective, weight) - gap / slope
+            if at < 0:
+                continue
+            side = "less" if slope > 0 else "more"
+            found.append(f"`{other}` would beat `{chosen}` if {words} {side} than {at:.2f} "
+                         f"opted-in devices (now {getattr(objective, weight):g}).")
+    return found

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.analysis.recommend import platform_policy, recommend
+from sim.analysis.recommend import platform_policy, recommend, weight_flips
 from sim.model.objective import Objective, expected_loss, p_best, pareto_efficient, value
 from sim.model.scenario import parse_scenario
 from sim.rules.campaigns import TriggerFired
@@ -95,3 +95,12 @@ def test_the_per_platform_policy_runs_each_pick_on_its_platform_only() -> None:
     assert first_session("ios").campaign_id == "ios.soft"
     assert first_session("android13").campaign_id == "android.native"
     assert first_session("chrome").reason == "not_in_audience"
+
+
+def test_the_weight_at_which_another_strategy_would_win_is_exact() -> None:
+    """The value is linear in each weight: ``every`` (260 opted in, 30 prompt uninstalls)
+    beats ``multi`` (220, 1.5) once an uninstall costs less than 40 / 28.5 = 1.40."""
+    o = outcomes([[260, 220]], [[30, 1.5]])
+    flips = weight_flips(o, ["every", "multi"], "multi", Objective())
+    assert flips == ["`every` would beat `multi` if a prompt-caused uninstall cost less than "
+                     "1.40 opted-in devices (now 3)."]
