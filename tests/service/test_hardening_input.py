@@ -26,15 +26,15 @@ def live(db_url, server_factory):
     """A server on each store with a client-clock app, campaign ``welcome`` and device d1."""
     s = server_factory(db_url)
     key = s.new_app("client")
-    c = httpx.Client(base_url=s.url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
-    assert c.put("/v1/campaigns/welcome", json={"frequency": {"type": "backoff",
-                 "gap_days": 1, "factor": 10}}).status_code == 201
-    assert c.post("/v1/devices", json={"device_id": "d1", "user_id": "u1", "platform": "ios",
-                                       "at": T0}).status_code == 201
-    assert c.post("/v1/devices/d1/events", json={"events": [ev("session_start", T0)]}
-                  ).status_code == 200
-    yield s, c, key
-    c.close()
+    with httpx.Client(base_url=s.url, headers={"Authorization": f"Bearer {key}"},
+                      timeout=10) as c:
+        assert c.put("/v1/campaigns/welcome", json={"frequency": {"type": "backoff",
+                     "gap_days": 1, "factor": 10}}).status_code == 201
+        assert c.post("/v1/devices", json={"device_id": "d1", "user_id": "u1",
+                                           "platform": "ios", "at": T0}).status_code == 201
+        assert c.post("/v1/devices/d1/events", json={"events": [ev("session_start", T0)]}
+                      ).status_code == 200
+        yield s, c, key
 
 
 def raw(s: Any, method: str, path: str, body: bytes = b"", key: str = "",

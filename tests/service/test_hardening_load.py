@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +32,21 @@ def attack(kind: str, n: int, port: int, hold: float, key: str = "") -> subproce
                              str(hold), key], stdout=subprocess.PIPE, text=True)
 
 
-def seeded(server: Any) -> httpx.Client:
+@contextmanager
+def seeded(server: Any) -> Iterator[httpx.Client]:
+    """A client of a new app with campaign ``welcome`` and device ``d1``, closed after the
+    block (even when it fails: a socket left to the garbage collector would fail a later,
+    unrelated test with a ResourceWarning)."""
     key = server.new_app("client")
-    c = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"},
-                     timeout=10)
-    assert c.put("/v1/campaigns/welcome", json={"frequency": {"type": "every_time"}}
-                 ).status_code == 201
-    assert c.post("/v1/devices", json={"device_id": "d1", "user_id": "u1", "platform": "ios",
-                                       "at": T0}).status_code == 201
-    assert c.post("/v1/devices/d1/events", json={"events": [ev("session_start", T0)]}
-                  ).status_code == 200
-    return c
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"},
+                      timeout=10) as c:
+        assert c.put("/v1/campaigns/welcome", json={"frequency": {"type": "every_time"}}
+                     ).status_code == 201
+        assert c.post("/v1/devices", json={"device_id": "d1", "user_id": "u1",
+                                           "platform": "ios", "at": T0}).status_code == 201
+        assert c.post("/v1/devices/d1/events", json={"events": [ev("session_start", T0)]}
+                      ).status_code == 200
+        yield c
 
 
 class Probe:
@@ -111,13 +117,12 @@ def test_unauthenticated_bodies_cost_no_memory(sqlite_url, server_factory):
     where it started (the probe saw 51 -> 1,564 MB), and every normal request is answered
     200 meanwhile."""
     s = server_factory(sqlite_url)
-    c = seeded(s)
-    got, seen, grew = run(s, c, "body", 1500, 15.0)
-    assert seen["opened"] == 1500 and seen["statuses"].get("401", 0) >= 1490, seen
-    assert got["normal_ok"] == got["normal_requests"] > 10, got
-    assert got["rss_peak_mb"] - got["rss_base_mb"] < 100, got
-    assert grew < 60 * MB
-    c.close()
+    with seeded(s) as c:
+        got, seen, grew = run(s, c, "body", 1500, 15.0)
+        assert seen["opened"] == 1500 and seen["statuses"].get("401", 0) >= 1490, seen
+        assert got["normal_ok"] == got["normal_requests"] > 10, got
+        assert got["rss_peak_mb"] - got["rss_base_mb"] < 100, got
+        assert grew < 60 * MB
 
 
 def test_authenticated_bodies_are_bounded_by_the_body_budget(sqlite_url, server_factory):
@@ -127,14 +132,13 @@ def test_authenticated_bodies_are_bounded_by_the_body_budget(sqlite_url, server_
     ``PROMPTSIM_BODY_TIMEOUT``; normal requests are answered throughout."""
     s = server_factory(sqlite_url, env={"PROMPTSIM_MAX_BODY_MEMORY": str(8 * MB),
                                         "PROMPTSIM_BODY_TIMEOUT": "3"})
-    c = seeded(s)
-    key = c.headers["Authorization"].split()[1]
-    got, seen, _ = run(s, c, "authbody", 40, 8.0, key)
-    assert seen["statuses"].get("503", 0) >= 30, seen  # 8 of 40 fit the budget
-    assert seen["statuses"].get("408", 0) >= 1, seen  # those then time out
-    assert got["normal_ok"] == got["normal_requests"], got
-    assert got["rss_peak_mb"] - got["rss_base_mb"] < 60, got
-    c.close()
+    with seeded(s) as c:
+        key = c.headers["Authorization"].split()[1]
+        got, seen, _ = run(s, c, "authbody", 40, 8.0, key)
+        assert seen["statuses"].get("503", 0) >= 30, seen  # 8 of 40 fit the budget
+        assert seen["statuses"].get("408", 0) >= 1, seen  # those then time out
+        assert got["normal_ok"] == got["normal_requests"], got
+        assert got["rss_peak_mb"] - got["rss_base_mb"] < 60, got
 
 
 def test_slow_clients_are_closed_and_cost_nothing(sqlite_url, server_factory):
@@ -142,13 +146,12 @@ def test_slow_clients_are_closed_and_cost_nothing(sqlite_url, server_factory):
     (408) once ``PROMPTSIM_HEADER_TIMEOUT`` (here 2 s) has passed; normal clients are
     answered meanwhile and memory stays flat."""
     s = server_factory(sqlite_url, env={"PROMPTSIM_HEADER_TIMEOUT": "2"})
-    c = seeded(s)
-    got, seen, _ = run(s, c, "slow", 3000, 12.0)
-    assert seen["opened"] == 3000 and seen["closed_by_server"] == 3000, seen
-    assert seen["closed_median_s"] < 6, seen
-    assert got["normal_ok"] == got["normal_requests"], got
-    assert got["rss_peak_mb"] - got["rss_base_mb"] < 60, got
-    c.close()
+    with seeded(s) as c:
+        got, seen, _ = run(s, c, "slow", 3000, 12.0)
+        assert seen["opened"] == 3000 and seen["closed_by_server"] == 3000, seen
+        assert seen["closed_median_s"] < 6, seen
+        assert got["normal_ok"] == got["normal_requests"], got
+        assert got["rss_peak_mb"] - got["rss_base_mb"] < 60, got
 
 
 def test_idle_connections_cannot_exhaust_file_descriptors(sqlite_url, server_factory):
@@ -156,28 +159,27 @@ def test_idle_connections_cannot_exhaust_file_descriptors(sqlite_url, server_fac
     table (the server's open files stay under the limit) nor lock normal clients out:
     past the connection limit the oldest connection waiting without a request is closed."""
     s = server_factory(sqlite_url, nofile=1024, env={"PROMPTSIM_HEADER_TIMEOUT": "30"})
-    c = seeded(s)
-    fds: list[int] = []
-    server_proc = psutil.Process(s.proc.pid)
-    stop = threading.Event()
+    with seeded(s) as c:
+        fds: list[int] = []
+        server_proc = psutil.Process(s.proc.pid)
+        stop = threading.Event()
 
-    def count() -> None:
-        while not stop.is_set():
-            fds.append(server_proc.num_fds())
-            stop.wait(0.1)
+        def count() -> None:
+            while not stop.is_set():
+                fds.append(server_proc.num_fds())
+                stop.wait(0.1)
 
-    counter = threading.Thread(target=count)
-    counter.start()
-    try:
-        got, seen, _ = run(s, c, "idle", 2500, 8.0)
-    finally:
-        stop.set()
-        counter.join()
-    print("server open files, peak", max(fds))
-    assert max(fds) < 1024, max(fds)
-    assert seen["closed_by_server"] >= 2500 - 1024, seen
-    assert got["normal_ok"] == got["normal_requests"], got
-    c.close()
+        counter = threading.Thread(target=count)
+        counter.start()
+        try:
+            got, seen, _ = run(s, c, "idle", 2500, 8.0)
+        finally:
+            stop.set()
+            counter.join()
+        print("server open files, peak", max(fds))
+        assert max(fds) < 1024, max(fds)
+        assert seen["closed_by_server"] >= 2500 - 1024, seen
+        assert got["normal_ok"] == got["normal_requests"], got
 
 
 def _read_response(sock: socket.socket) -> bytes:
@@ -200,16 +202,17 @@ def _read_response(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-def _hold_requests(port: int, key: str, n: int) -> list[socket.socket]:
-    """``n`` requests being served: headers sent, body promised and not sent."""
-    held = []
-    for _ in range(n):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        sock.sendall(b"POST /v1/devices/d1/events HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                     b"application/json\r\nAuthorization: Bearer " + key.encode() +
-                     b"\r\nContent-Length: 100\r\n\r\n{")
-        held.append(sock)
-    return held
+@contextmanager
+def _held_requests(port: int, key: str, n: int) -> Iterator[None]:
+    """``n`` requests being served (headers sent, body promised and not sent) while the
+    block runs; their sockets are closed after it, even when it fails."""
+    with ExitStack() as stack:
+        for _ in range(n):
+            sock = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=5))
+            sock.sendall(b"POST /v1/devices/d1/events HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         b"application/json\r\nAuthorization: Bearer " + key.encode() +
+                         b"\r\nContent-Length: 100\r\n\r\n{")
+        yield
 
 
 def test_busy_server_sheds_with_503_and_retry_after(sqlite_url, server_factory):
@@ -221,32 +224,28 @@ def test_busy_server_sheds_with_503_and_retry_after(sqlite_url, server_factory):
                                         "PROMPTSIM_MAX_REQUESTS": "30",
                                         "PROMPTSIM_BODY_TIMEOUT": "3",
                                         "PROMPTSIM_KEEP_ALIVE_TIMEOUT": "1"})
-    c = seeded(s)
-    key = c.headers["Authorization"].split()[1]
-    held = _hold_requests(s.port, key, 20)
-    time.sleep(0.3)
-    r = httpx.get(s.url + "/livez", timeout=5)
-    assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
-    assert r.json()["error"] == "overloaded"
-    for sock in held:
-        sock.close()
-    time.sleep(0.3)
-    s2 = server_factory(sqlite_url, env={"PROMPTSIM_MAX_REQUESTS": "5",
-                                         "PROMPTSIM_BODY_TIMEOUT": "3"})
-    held = _hold_requests(s2.port, key, 5)
-    time.sleep(0.3)
-    r = httpx.get(s2.url + "/livez", timeout=5)
-    assert r.status_code == 503 and r.json()["error"] == "overloaded", r.text
-    assert r.headers["retry-after"] == "1"
-    for sock in held:
-        sock.close()
-    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
-        sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert _read_response(sock).startswith(b"HTTP/1.1 200")
-        t = time.monotonic()
-        assert sock.recv(4096) == b""  # closed by the server
-        assert 0.5 < time.monotonic() - t < 3
-    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
-        sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n")
-        assert _read_response(sock).startswith(b"HTTP/1.1 431")
-    c.close()
+    with seeded(s) as c:
+        key = c.headers["Authorization"].split()[1]
+        with _held_requests(s.port, key, 20):
+            time.sleep(0.3)
+            r = httpx.get(s.url + "/livez", timeout=5)
+            assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+            assert r.json()["error"] == "overloaded"
+        time.sleep(0.3)
+        s2 = server_factory(sqlite_url, env={"PROMPTSIM_MAX_REQUESTS": "5",
+                                             "PROMPTSIM_BODY_TIMEOUT": "3"})
+        with _held_requests(s2.port, key, 5):
+            time.sleep(0.3)
+            r = httpx.get(s2.url + "/livez", timeout=5)
+            assert r.status_code == 503 and r.json()["error"] == "overloaded", r.text
+            assert r.headers["retry-after"] == "1"
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _read_response(sock).startswith(b"HTTP/1.1 200")
+            t = time.monotonic()
+            assert sock.recv(4096) == b""  # closed by the server
+            assert 0.5 < time.monotonic() - t < 3
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000
+                         + b"\r\n\r\n")
+            assert _read_response(sock).startswith(b"HTTP/1.1 431")

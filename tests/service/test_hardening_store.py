@@ -38,18 +38,20 @@ def one_line_exit_2(r: subprocess.CompletedProcess[str], *words: str) -> None:
         assert w in lines[0], lines[0]
 
 
-def filled(server: object, devices: int = 60) -> httpx.Client:
-    """A client of a new client-clock app with ``devices`` devices and a few events each."""
+@contextlib.contextmanager
+def filled(server: object, devices: int = 60) -> Iterator[httpx.Client]:
+    """A client of a new client-clock app with ``devices`` devices and a few events each,
+    closed after the block even when it fails."""
     key = server.new_app("client")  # type: ignore[attr-defined]
-    c = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"},  # type: ignore[attr-defined]
-                     timeout=30)
-    for i in range(devices):
-        assert c.post("/v1/devices", json={"device_id": f"d{i}", "user_id": f"u{i}",
-                                           "platform": "ios", "at": T0}).status_code == 201
-        r = c.post(f"/v1/devices/d{i}/events", json={"events": [
-            ev("custom_event", T0 + j, f"d{i}-e{j}", name="x" * 40) for j in range(20)]})
-        assert r.status_code == 200
-    return c
+    with httpx.Client(base_url=server.url,  # type: ignore[attr-defined]
+                      headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
+        for i in range(devices):
+            assert c.post("/v1/devices", json={"device_id": f"d{i}", "user_id": f"u{i}",
+                                               "platform": "ios", "at": T0}).status_code == 201
+            r = c.post(f"/v1/devices/d{i}/events", json={"events": [
+                ev("custom_event", T0 + j, f"d{i}-e{j}", name="x" * 40) for j in range(20)]})
+            assert r.status_code == 200
+        yield c
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "pages"])
@@ -61,7 +63,8 @@ def test_a_bad_file_stops_the_start_with_one_line(tmp_path, server_factory, dama
         db.write_bytes(os.urandom(64 * 1024))
     else:
         s = server_factory(str(db))
-        filled(s).close()
+        with filled(s):
+            pass
         s.stop()
         size = db.stat().st_size
         with open(db, "r+b") as f:
@@ -104,9 +107,8 @@ def test_a_damaged_page_at_run_time_is_503_not_500(tmp_path, server_factory):
     ``/healthz`` then says the file is damaged, ``/livez`` still answers."""
     db = str(tmp_path / "x.sqlite3")
     s = server_factory(db)
-    c = filled(s, 100)
-    key = c.headers["Authorization"]
-    c.close()
+    with filled(s, 100) as c:
+        key = c.headers["Authorization"]
     s.stop()
     size = os.path.getsize(db)
     with open(db, "r+b") as f:
@@ -114,16 +116,15 @@ def test_a_damaged_page_at_run_time_is_503_not_500(tmp_path, server_factory):
             f.seek(page * PAGE)
             f.write(os.urandom(PAGE))
     s = server_factory(db, env={"PROMPTSIM_INTEGRITY_CHECK": "off"})
-    c = httpx.Client(base_url=s.url, headers={"Authorization": key}, timeout=30)
     seen: dict[int, int] = {}
-    for i in range(100):
-        r = c.post(f"/v1/devices/d{i}/events", json={"events": [
-            ev("custom_event", T0 + j, f"d{i}-e{j}", name="x" * 40) for j in range(20)]})
-        seen[r.status_code] = seen.get(r.status_code, 0) + 1
-        if r.status_code == 503:
-            assert r.json()["error"] == "store_corrupt" and db in r.json()["detail"]
-            assert r.headers["retry-after"]
-    c.close()
+    with httpx.Client(base_url=s.url, headers={"Authorization": key}, timeout=30) as c:
+        for i in range(100):
+            r = c.post(f"/v1/devices/d{i}/events", json={"events": [
+                ev("custom_event", T0 + j, f"d{i}-e{j}", name="x" * 40) for j in range(20)]})
+            seen[r.status_code] = seen.get(r.status_code, 0) + 1
+            if r.status_code == 503:
+                assert r.json()["error"] == "store_corrupt" and db in r.json()["detail"]
+                assert r.headers["retry-after"]
     assert set(seen) <= {200, 404, 503} and seen.get(503), seen
     h = httpx.get(s.url + "/healthz")
     assert h.status_code == 503 and h.json()["error"] == "store_corrupt"
@@ -152,33 +153,32 @@ def test_a_full_disk_is_503_with_its_cause_and_recovers(small_disk, server_facto
     "cannot rollback"), with Retry-After; ``/healthz`` is 503 with it while reads still
     work; once space is freed, writes and ``/healthz`` work again."""
     s = server_factory(str(small_disk / "db.sqlite3"))
-    c = filled(s, 5)
-    filler = small_disk / "filler"
-    with contextlib.suppress(OSError), open(filler, "wb") as f:
-        while True:
-            f.write(b"\0" * 65536)
-            f.flush()
-    statuses = []
-    for i in range(200):  # until the WAL has no room left
-        r = c.post("/v1/devices", json={"device_id": f"full{i}", "user_id": "u",
-                                        "platform": "ios", "at": T0})
-        statuses.append(r.status_code)
-        if r.status_code == 503:
-            break
-    assert statuses[-1] == 503 and set(statuses) <= {201, 503}, statuses
-    assert r.json()["error"] == "storage_full" and "is full" in r.json()["detail"]
-    assert int(r.headers["retry-after"]) > 0
-    e = c.post("/v1/devices/d1/events", json={"events": [ev("session_start", T0 + 5)]})
-    assert e.status_code == 503 and e.json()["error"] == "storage_full"
-    h = httpx.get(s.url + "/healthz")
-    assert h.status_code == 503 and h.json()["error"] == "storage_full"
-    assert h.headers["retry-after"]
-    assert c.get("/v1/devices/d1").status_code == 200  # reads still work
-    filler.unlink()
-    assert httpx.get(s.url + "/healthz").status_code == 200
-    assert c.post("/v1/devices/d1/events", json={"events": [ev("session_start", T0 + 6)]}
-                  ).status_code == 200
-    c.close()
+    with filled(s, 5) as c:
+        filler = small_disk / "filler"
+        with contextlib.suppress(OSError), open(filler, "wb") as f:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        statuses = []
+        for i in range(200):  # until the WAL has no room left
+            r = c.post("/v1/devices", json={"device_id": f"full{i}", "user_id": "u",
+                                            "platform": "ios", "at": T0})
+            statuses.append(r.status_code)
+            if r.status_code == 503:
+                break
+        assert statuses[-1] == 503 and set(statuses) <= {201, 503}, statuses
+        assert r.json()["error"] == "storage_full" and "is full" in r.json()["detail"]
+        assert int(r.headers["retry-after"]) > 0
+        e = c.post("/v1/devices/d1/events", json={"events": [ev("session_start", T0 + 5)]})
+        assert e.status_code == 503 and e.json()["error"] == "storage_full"
+        h = httpx.get(s.url + "/healthz")
+        assert h.status_code == 503 and h.json()["error"] == "storage_full"
+        assert h.headers["retry-after"]
+        assert c.get("/v1/devices/d1").status_code == 200  # reads still work
+        filler.unlink()
+        assert httpx.get(s.url + "/healthz").status_code == 200
+        assert c.post("/v1/devices/d1/events", json={"events": [ev("session_start", T0 + 6)]}
+                      ).status_code == 200
 
 
 def test_a_held_write_lock_blocks_no_read(tmp_path, server_factory):
@@ -188,32 +188,31 @@ def test_a_held_write_lock_blocks_no_read(tmp_path, server_factory):
     Retry-After past that deadline."""
     db = str(tmp_path / "x.sqlite3")
     s = server_factory(db, env={"PROMPTSIM_STORE_TIMEOUT": "6"})
-    c = filled(s, 3)
-    lock = sqlite3.connect(db, isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")
-    held = time.monotonic()
-    answers: list[int] = []
-    writer = threading.Thread(target=lambda: answers.append(c.post(
-        "/v1/devices/d1/events", json={"events": [ev("session_start", T0 + 1)]}).status_code))
-    writer.start()
-    slowest = 0.0
-    while time.monotonic() - held < 3:
-        for path in ("/healthz", "/v1/devices/d2"):
-            t = time.monotonic()
-            assert c.get(path).status_code == 200
-            slowest = max(slowest, time.monotonic() - t)
-        time.sleep(0.05)
-    assert writer.is_alive()  # still waiting for the lock
-    lock.execute("COMMIT")
-    writer.join(10)
-    assert answers == [200] and slowest < 0.5, (answers, slowest)
-    s2 = server_factory(db, env={"PROMPTSIM_STORE_TIMEOUT": "0.5"})
-    lock.execute("BEGIN IMMEDIATE")
-    r = httpx.post(s2.url + "/v1/devices/d1/events", headers=c.headers,
-                   json={"events": [ev("session_start", T0 + 2)]})
-    lock.execute("COMMIT")
-    lock.close()
-    c.close()
+    with filled(s, 3) as c:
+        lock = sqlite3.connect(db, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        held = time.monotonic()
+        answers: list[int] = []
+        writer = threading.Thread(target=lambda: answers.append(c.post(
+            "/v1/devices/d1/events", json={"events": [ev("session_start", T0 + 1)]}).status_code))
+        writer.start()
+        slowest = 0.0
+        while time.monotonic() - held < 3:
+            for path in ("/healthz", "/v1/devices/d2"):
+                t = time.monotonic()
+                assert c.get(path).status_code == 200
+                slowest = max(slowest, time.monotonic() - t)
+            time.sleep(0.05)
+        assert writer.is_alive()  # still waiting for the lock
+        lock.execute("COMMIT")
+        writer.join(10)
+        assert answers == [200] and slowest < 0.5, (answers, slowest)
+        s2 = server_factory(db, env={"PROMPTSIM_STORE_TIMEOUT": "0.5"})
+        lock.execute("BEGIN IMMEDIATE")
+        r = httpx.post(s2.url + "/v1/devices/d1/events", headers=c.headers,
+                       json={"events": [ev("session_start", T0 + 2)]})
+        lock.execute("COMMIT")
+        lock.close()
     assert r.status_code == 503 and r.json()["error"] == "busy" and r.headers["retry-after"]
 
 
@@ -227,26 +226,25 @@ def test_postgres_that_stops_answering_is_503_in_time(pg_url, server_factory):
         via = pg_url.replace(f"{u.hostname}:{u.port}", f"127.0.0.1:{proxy.port}")
         s = server_factory(via, env={"PROMPTSIM_STORE_TIMEOUT": "1",
                                      "PROMPTSIM_CONNECT_TIMEOUT": "1"})
-        c = filled(s, 2)
-        proxy.freeze()
-        for method, path, body in [("GET", "/healthz", None),
-                                   ("POST", "/v1/devices/d1/eligibility",
-                                    {"trigger": "app_open", "at": T0 + 9}),
-                                   ("POST", "/v1/devices", {"device_id": "n", "user_id": "u",
-                                                            "platform": "ios", "at": T0})]:
-            t = time.monotonic()
-            r = c.request(method, path, json=body)
-            took = time.monotonic() - t
-            assert r.status_code == 503 and took < 3, (path, r.status_code, took)
-            assert r.json()["error"] in ("timeout", "unavailable") and r.headers["retry-after"]
-        assert httpx.get(s.url + "/livez", timeout=2).status_code == 200
-        proxy.thaw()
-        end = time.monotonic() + 15
-        while httpx.get(s.url + "/healthz", timeout=5).status_code != 200:
-            assert time.monotonic() < end, "no recovery after the database answered again"
-            time.sleep(0.2)
-        assert c.get("/v1/devices/d1").status_code == 200
-        c.close()
+        with filled(s, 2) as c:
+            proxy.freeze()
+            for method, path, body in [("GET", "/healthz", None),
+                                       ("POST", "/v1/devices/d1/eligibility",
+                                        {"trigger": "app_open", "at": T0 + 9}),
+                                       ("POST", "/v1/devices", {"device_id": "n", "user_id": "u",
+                                                                "platform": "ios", "at": T0})]:
+                t = time.monotonic()
+                r = c.request(method, path, json=body)
+                took = time.monotonic() - t
+                assert r.status_code == 503 and took < 3, (path, r.status_code, took)
+                assert r.json()["error"] in ("timeout", "unavailable") and r.headers["retry-after"]
+            assert httpx.get(s.url + "/livez", timeout=2).status_code == 200
+            proxy.thaw()
+            end = time.monotonic() + 15
+            while httpx.get(s.url + "/healthz", timeout=5).status_code != 200:
+                assert time.monotonic() < end, "no recovery after the database answered again"
+                time.sleep(0.2)
+            assert c.get("/v1/devices/d1").status_code == 200
     finally:
         proxy.stop()
 
