@@ -57,3 +57,19 @@ def test_golden_run(small: Scenario, request: pytest.FixtureRequest) -> None:
     if request.config.getoption("--update-golden"):
         GOLDEN.write_text(json.dumps(got, indent=1) + "\n")
     assert got == json.loads(GOLDEN.read_text())
+
+
+def test_a_user_is_counted_in_one_cohort(scenario: Callable[..., Scenario]) -> None:
+    """A user whose two devices installed on different OS profiles of one platform (two
+    cohorts) is counted in the cohort of the first: a cohort's count of users by
+    reachability never goes below zero, and the platform's users are the cohorts' sum."""
+    sc = scenario(population={"mix": {"android12": 0.5, "android13": 0.5},
+                              "second_device": 0.8, "sdk_reports_permission": 0.7},
+                  behaviour={"os_upgrade_per_year": 3.0})
+    r = simulate(sc)
+    for name in ("reach_200", "reach_201", "reach_202"):
+        assert (r.series(name) >= 0).all(), name
+        assert r.series(name).sum() > 0, name
+    users = sum(r.by_platform(n) for n in ("reach_200", "reach_201", "reach_202"))
+    assert (users <= r.by_platform("active_devices")).all()
+    assert (users < r.by_platform("active_devices")).any()
