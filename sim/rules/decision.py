@@ -17,11 +17,15 @@ from sim.rules.permission import (
     DeviceState,
     apply_hibernation,
     hibernation_due,
+    local_day,
     os_dialog_unavailable,
 )
 from sim.rules.platforms import PlatformProfile
 
-ButtonAction = Literal["os_dialog", "open_settings", "message"]
+ButtonAction = Literal["os_dialog", "open_settings", "instructions", "message"]
+"""What the soft prompt's button does: open the OS dialog, open the app's notification
+settings, show instructions for unblocking the site (the web: a page cannot open the
+browser's settings), or another in-app message's own action."""
 
 
 class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -66,7 +70,8 @@ def _frequency_block(camp: Campaign, c: CampaignCounters, state: DeviceState,
     caps = camp.caps
     if caps.total is not None and c.shown >= caps.total:
         return "total_cap"
-    if caps.per_day is not None and c.day == int(now) and c.shown_today >= caps.per_day:
+    if caps.per_day is not None and c.day == local_day(state, now) \
+            and c.shown_today >= caps.per_day:
         return "daily_cap"
     if caps.per_session is not None and c.session == state.sessions \
             and c.shown_this_session >= caps.per_session:
@@ -79,15 +84,18 @@ def _action(camp: Campaign, state: DeviceState, profile: PlatformProfile,
     """What the button does, or ``None`` and the reason nothing can be offered."""
     if camp.action == "message":
         return "message", "eligible"
+    settings: ButtonAction = "open_settings" if profile.settings_link else "instructions"
     if camp.action == "open_settings":
-        return "open_settings", "eligible"
+        return settings, "eligible"
     why = os_dialog_unavailable(state, profile, now)
     if why is None and not camp.primer and profile.requires_user_gesture:
         why = "needs_user_gesture"  # no soft prompt means no click to open it from
     if why is None:
         return "os_dialog", "eligible"
+    if why == "embargoed":
+        return None, why  # the browser returns without a dialog: nothing to offer, nor unblock
     if camp.fallback_to_settings and camp.primer:
-        return "open_settings", "eligible"
+        return settings, "eligible"
     return None, why
 
 
@@ -101,7 +109,9 @@ def decide(state: DeviceState, profile: PlatformProfile, policy: Policy,
     ``policy`` order that passes its frequency rules wins; if that is another
     in-app message the permission prompt is ``outranked``. The button resolves
     to the OS dialog while the platform still allows one and to notification
-    settings after that (``fallback_to_settings``). When nothing shows, the
+    settings after that (``fallback_to_settings``; on the web, instructions for
+    unblocking the site). During a browser's embargo a prompt whose action is the OS
+    dialog does not show (``embargoed``). When nothing shows, the
     reason is the one of the highest-ranked matching campaign.
     """
     if not state.installed:
@@ -157,10 +167,12 @@ def next_chance(state: DeviceState, profile: PlatformProfile, policy: Policy,
             why = os_dialog_unavailable(state, profile, now)
             if why is None and not camp.primer and profile.requires_user_gesture:
                 continue
-            if why is not None and not (camp.fallback_to_settings and camp.primer):
-                if why != "embargoed" or state.embargo_until is None:
+            if why == "embargoed":
+                if state.embargo_until is None:
                     continue
                 t = state.embargo_until
+            elif why is not None and not (camp.fallback_to_settings and camp.primer):
+                continue
         c = _counters(state, camp.id)
         allowed = camp.frequency.next_allowed(c)
         caps = camp.caps
@@ -169,8 +181,9 @@ def next_chance(state: DeviceState, profile: PlatformProfile, policy: Policy,
         t = max(t, allowed)
         if camp.min_delay_days and c.last_shown_at is not None:
             t = max(t, c.last_shown_at + camp.min_delay_days - TIME_EPS)
-        if caps.per_day is not None and c.day == int(t) and c.shown_today >= caps.per_day:
-            t = float(c.day + 1)
+        if caps.per_day is not None and c.day == local_day(state, t) \
+                and c.shown_today >= caps.per_day:
+            t = c.day + 1 - state.utc_offset_minutes / 1440.0  # the next local midnight
         best = t if best is None else min(best, t)
     return best
 
@@ -182,7 +195,7 @@ def record_impression(state: DeviceState, campaign_id: str, now: float) -> None:
         c = state.campaigns[campaign_id] = CampaignCounters()
     c.shown += 1
     c.last_shown_at = now
-    day = int(now)
+    day = local_day(state, now)
     if c.day != day:
         c.day, c.shown_today = day, 0
     c.shown_today += 1

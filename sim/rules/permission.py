@@ -9,6 +9,8 @@ Times are in days (the service divides Unix seconds by 86,400).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from typing import Literal
 
 import msgspec
@@ -55,33 +57,51 @@ class DeviceState(msgspec.Struct, kw_only=True, gc=False):
     """Denials counted against ``PlatformProfile.max_denials`` (counted here, since
     Android reports "don't ask again" the same way as "never asked")."""
     dismissals: int = 0
+    """Dismissed dialogs (Chrome's embargo counts them; an embargo never resets them)."""
     ignores: int = 0
+    quiet_dismissals: int = 0
+    """Dismissals of Chrome's quiet prompt (they count in ``dismissals`` too)."""
+    quiet_ignores: int = 0
     embargo_until: float | None = None
     uninstalled_at: float | None = None
     last_active_at: float | None = None
     sessions: int = 0
     campaigns: dict[str, CampaignCounters] = msgspec.field(default_factory=dict)
     last_in_app_at: float | None = None
+    utc_offset_minutes: int = 0
+    """The device's time zone: per-day caps count its local day (:func:`local_day`)."""
+
+
+def local_day(state: DeviceState, now: float) -> int:
+    """The index of the device's local day at ``now`` (days, UTC): what ``per_day`` caps
+    count."""
+    return math.floor(now + state.utc_offset_minutes / 1440.0)
 
 
 def new_install(profile: PlatformProfile, *, provisional: bool = False,
-                sdk_reports_permission: bool = True) -> DeviceState:
+                sdk_reports_permission: bool = True, utc_offset_minutes: int = 0) -> DeviceState:
     """State of a fresh install; ``provisional`` asks iOS for quiet delivery up front."""
     perm: Permission = profile.default_permission
     if provisional and profile.supports_provisional and perm == "not_determined":
         perm = "provisional"
     return DeviceState(profile=profile.name, permission=perm,
-                       sdk_reports_permission=sdk_reports_permission)
+                       sdk_reports_permission=sdk_reports_permission,
+                       utc_offset_minutes=utc_offset_minutes)
 
 
 def is_blocked(state: DeviceState, profile: PlatformProfile) -> bool:
     """True when the OS dialog can never be shown to this install again.
 
     Only the settings path is left (iOS after its one answer, Android 13+ after
-    two denials, the web after ``denied``). Opt-out platforms are never blocked.
+    two denials, the web after ``denied``, an app targeting <= 32 on Android 13 after
+    the one dialog the OS showed it, answered or not). Opt-out platforms are never
+    blocked.
     """
     if not profile.os_dialog or state.permission == "granted":
         return False
+    if profile.dialog_on_first_launch and not profile.app_can_request \
+            and state.dialogs_shown > 0:
+        return True  # the OS asks once by itself; the app cannot ask again
     return state.denials >= profile.max_denials
 
 
@@ -109,9 +129,14 @@ def os_dialog_unavailable(state: DeviceState, profile: PlatformProfile, now: flo
     return None
 
 
-def first_launch_dialog_due(state: DeviceState, profile: PlatformProfile) -> bool:
-    """Android 13 with an app targeting <= 32: the OS asks by itself on first launch."""
-    return (profile.dialog_on_first_launch and state.installed and state.dialogs_shown == 0
+def first_launch_dialog_due(state: DeviceState, profile: PlatformProfile, *,
+                            channel_created: bool = True,
+                            from_launcher: bool = True) -> bool:
+    """Android 13 with an app targeting <= 32: the OS shows its dialog by itself, once the app
+    has created a notification channel and was launched from the launcher, and only while
+    it has shown none to this install (one answer, either way, ends it)."""
+    return (profile.dialog_on_first_launch and channel_created and from_launcher
+            and state.installed and state.dialogs_shown == 0
             and state.permission == "not_determined")
 
 
@@ -119,7 +144,8 @@ def apply_dialog_result(state: DeviceState, profile: PlatformProfile, outcome: D
                         now: float) -> None:
     """Record the user's answer to an OS dialog."""
     state.dialogs_shown += 1
-    if outcome == "dismissed" and profile.dismiss_counts_as_denial:
+    if (outcome == "dismissed" and profile.dismiss_counts_as_denial) \
+            or (outcome == "ignored" and profile.ignored_ends_dialog):
         outcome = "denied"
     if outcome == "allowed":
         state.permission = "granted"
@@ -130,17 +156,20 @@ def apply_dialog_result(state: DeviceState, profile: PlatformProfile, outcome: D
         state.denials += 1
     elif outcome == "dismissed":
         state.dismissals += 1
-        if profile.embargo_dismissals and state.dismissals >= profile.embargo_dismissals:
-            _embargo(state, profile, now)
+        qd = profile.quiet_embargo_dismissals if profile.quiet_ui else None
+        if qd is not None:
+            state.quiet_dismissals += 1
+        if (profile.embargo_dismissals and state.dismissals >= profile.embargo_dismissals) \
+                or (qd is not None and state.quiet_dismissals >= qd):
+            state.embargo_until = now + profile.embargo_days
     else:  # ignored: prompted is not answered (the app quit with the dialog up)
         state.ignores += 1
-        if profile.embargo_ignores and state.ignores >= profile.embargo_ignores:
-            _embargo(state, profile, now)
-
-
-def _embargo(state: DeviceState, profile: PlatformProfile, now: float) -> None:
-    state.embargo_until = now + profile.embargo_days
-    state.dismissals = state.ignores = 0
+        qi = profile.quiet_embargo_ignores if profile.quiet_ui else None
+        if qi is not None:
+            state.quiet_ignores += 1
+        if (profile.embargo_ignores and state.ignores >= profile.embargo_ignores) \
+                or (qi is not None and state.quiet_ignores >= qi):
+            state.embargo_until = now + profile.embargo_days
 
 
 def apply_settings_change(state: DeviceState, profile: PlatformProfile, enabled: bool) -> None:
@@ -159,7 +188,7 @@ def apply_settings_change(state: DeviceState, profile: PlatformProfile, enabled:
 def _reset(state: DeviceState, profile: PlatformProfile, reset_campaigns: bool) -> None:
     state.permission = profile.default_permission
     state.dialogs_shown = state.dialogs_answered = state.denials = 0
-    state.dismissals = state.ignores = 0
+    state.dismissals = state.ignores = state.quiet_dismissals = state.quiet_ignores = 0
     state.embargo_until = None
     if reset_campaigns:
         state.campaigns = {}
@@ -173,31 +202,41 @@ def apply_uninstall(state: DeviceState, now: float) -> None:
     state.uninstalled_at = now
 
 
+def _ask_provisional(state: DeviceState, profile: PlatformProfile, provisional: bool) -> None:
+    if provisional and profile.supports_provisional and state.permission == "not_determined":
+        state.permission = "provisional"
+
+
 def apply_reinstall(state: DeviceState, profile: PlatformProfile, now: float,
-                    reset_campaigns: bool = True) -> None:
-    """The app came back; the permission resets when the platform says so."""
+                    reset_campaigns: bool = True, provisional: bool = False) -> None:
+    """The app came back; the permission resets when the platform says so. ``provisional``:
+    the app asks for provisional authorization at install, so it does so again."""
     gone = now - state.uninstalled_at if state.uninstalled_at is not None else 0.0
     state.installed = True
     state.uninstalled_at = None
     state.last_active_at = now
     if profile.reinstall_resets and gone >= profile.reinstall_reset_delay_days:
         _reset(state, profile, reset_campaigns)
+        _ask_provisional(state, profile, provisional)
 
 
 def apply_clear_data(state: DeviceState, profile: PlatformProfile,
-                     reset_campaigns: bool = True) -> None:
-    """The user cleared the app's (or site's) data."""
+                     reset_campaigns: bool = True, provisional: bool = False) -> None:
+    """The user cleared the app's (or site's) data: for the embargo counts too (Chromium's
+    counts reset only with the site's data, a reset of the permission or a one-time grant)."""
     if profile.clear_data_resets:
         _reset(state, profile, reset_campaigns)
+        _ask_provisional(state, profile, provisional)
 
 
 def apply_os_upgrade(state: DeviceState, old: PlatformProfile, new: PlatformProfile) -> None:
     """The OS moved to a level whose rules are ``new``.
 
     Android 12 -> 13 with the app installed: pre-granted when notifications were
-    on and ``new.upgrade_pregrant``; notifications turned off on 12 carry over as a
-    denial the app cannot ask past (only settings can undo it, as for a settings-off
-    on 13).
+    on and ``new.upgrade_pregrant``, whatever the app's target SDK. Notifications
+    turned off on 12 are revoked and marked USER_SET (``new.upgrade_denied_user_set``):
+    an app that can ask gets one more dialog, whose deny is final; an app that cannot
+    (target <= 32), or with the setting off, is blocked (only settings undo it).
     """
     state.profile = new.name
     if old.default_permission == "granted" and new.default_permission == "not_determined":
@@ -205,7 +244,8 @@ def apply_os_upgrade(state: DeviceState, old: PlatformProfile, new: PlatformProf
             state.permission = "granted" if new.upgrade_pregrant else "not_determined"
         else:
             state.permission = "denied"
-            state.denials = max(state.denials, new.max_denials)
+            one_more = new.upgrade_denied_user_set and new.app_can_request
+            state.denials = max(state.denials, new.max_denials - (1 if one_more else 0))
 
 
 def apply_app_update(state: DeviceState, old: PlatformProfile, new: PlatformProfile) -> None:
@@ -246,3 +286,27 @@ def apply_hibernation(state: DeviceState) -> None:
 def receives_push(state: DeviceState) -> bool:
     """Whether a push sent now would be delivered (installed and allowed or provisional)."""
     return state.installed and state.permission in RECEIVES_PUSH
+
+
+ADAPTIVE_QUIET_DENIALS = 3
+"""Chrome turns its quiet prompt on after this many notification denials in a row."""
+ADAPTIVE_QUIET_WINDOW_DAYS = 90.0
+"""... counted over the actions of this many past days."""
+
+
+def adaptive_quiet_ui(actions: Iterable[tuple[float, DialogOutcome]], now: float) -> bool:
+    """Chrome's adaptive quiet UI: whether a browser whose notification prompts (on any site)
+    were answered with ``actions`` (time in days, outcome), oldest first, now shows quiet
+    prompts: the last three denials in a row within 90 days, an allow breaking the run,
+    dismissals and ignores skipped."""
+    run = 0
+    for t, outcome in reversed(list(actions)):
+        if now - t > ADAPTIVE_QUIET_WINDOW_DAYS:
+            break
+        if outcome == "allowed":
+            return False
+        if outcome == "denied":
+            run += 1
+            if run >= ADAPTIVE_QUIET_DENIALS:
+                return True
+    return False

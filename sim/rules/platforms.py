@@ -15,7 +15,15 @@ Platform = Literal["ios", "android", "huawei", "amazon", "web"]
 """The platform a device reports to the eligibility service."""
 
 Family = Literal["ios", "android", "web"]
-"""The reachability family (MoEngage reports per iOS, Android and Web)."""
+"""The reachability family (MoEngage reports per iOS, Android and Web): Huawei and Amazon
+devices are Android devices (their push tokens are Android app tokens in MoEngage's Android
+reachability), so they count in ``android``."""
+OsKind = Literal["emui", "harmonyos", "harmonyos_next"]
+"""What a Huawei device runs: EMUI or HarmonyOS 2-4 (Android underneath, with its Android
+API level), or HarmonyOS NEXT (no Android underneath)."""
+OS_KINDS: tuple[str, ...] = ("emui", "harmonyos", "harmonyos_next")
+Browser = Literal["chrome", "firefox", "safari"]
+BROWSERS: tuple[str, ...] = ("chrome", "firefox", "safari")
 
 PLATFORMS: tuple[Platform, ...] = ("ios", "android", "huawei", "amazon", "web")
 FAMILY_OF: dict[str, Family] = {
@@ -64,16 +72,39 @@ class PlatformProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     """Chrome: this many ignored dialogs put the origin under embargo."""
     embargo_days: NonNegative = 0.0
     """Length of the embargo (Chrome: 7 days)."""
+    quiet_ui: bool = False
+    """Chrome's quieter UI: the prompts of this profile come quiet, and a quiet dismissal or
+    ignore counts toward both the quiet and the normal threshold."""
+    quiet_embargo_dismissals: Count | None = None
+    """Chrome, quiet UI: this many quiet dismissals embargo the origin (Chrome: 1)."""
+    quiet_embargo_ignores: Count | None = None
+    """Chrome, quiet UI: this many quiet ignores embargo the origin (Chrome: 2)."""
+    settings_link: bool = True
+    """The app can open its notification settings; false on the web, where a page can only
+    show instructions for unblocking the site (the button's action is ``instructions``)."""
+    token_needs_permission: bool = False
+    """Without the permission there is no push token (the web: no permission, no push
+    subscription), so the device counts in no reachability code."""
+    ignored_ends_dialog: bool = False
+    """An ignored dialog (the app quit with it up) counts as the answer that ends the OS
+    dialog (MoEngage's "denies or ignores"); false: Apple's behaviour, the status stays
+    "not determined" and the app may ask again."""
+    upgrade_denied_user_set: bool = True
+    """On the move *to* this profile, notifications blocked before the upgrade are revoked and
+    marked USER_SET (AOSP ``PermissionHelper``): an app that can ask gets one more dialog,
+    whose deny is final. False: blocked at once, only settings can undo it."""
     reinstall_resets: bool = True
     """A reinstall resets the permission and the denial counter."""
     reinstall_reset_delay_days: NonNegative = 0.0
     """iOS: Apple's TN2265 says the reset needs the app gone for a day; default 0 (MoEngage)."""
     clear_data_resets: bool = False
-    """Clearing app or site data resets the permission (Android, web)."""
+    """Clearing app or site data resets the permission (Android, web; iOS as MoEngage says:
+    "reset on every reinstall and clear data")."""
     upgrade_to: str | None = None
     """Profile the device moves to on its next major OS upgrade, if the rules change."""
     upgrade_pregrant: bool = False
-    """On the move *to* this profile, an app with notifications on is pre-granted."""
+    """On the move *to* this profile, an app with notifications on is pre-granted, whatever
+    its target SDK (AOSP ``PermissionHelper.setNotificationPermission`` on the S -> T upgrade)."""
     hibernation_days: NonNegative | None = None
     """Unused this many days, runtime permissions are revoked (Android 13+)."""
     settings_path: str = ""
@@ -88,14 +119,14 @@ DEFAULT_PROFILES: dict[str, PlatformProfile] = {
     p.name: p
     for p in (
         _p(name="ios", platform="ios", default_permission="not_determined", max_denials=1,
-           dismiss_counts_as_denial=True, supports_provisional=True,
+           dismiss_counts_as_denial=True, supports_provisional=True, clear_data_resets=True,
            settings_path="UIApplication.openNotificationSettingsURLString"),
         _p(name="android13", platform="android", default_permission="not_determined",
            max_denials=2, hibernation_days=90.0, clear_data_resets=True, upgrade_pregrant=True,
            settings_path="Settings.ACTION_APP_NOTIFICATION_SETTINGS"),
         _p(name="android13_legacy", platform="android", default_permission="not_determined",
            max_denials=1, app_can_request=False, dialog_on_first_launch=True,
-           hibernation_days=90.0, clear_data_resets=True,
+           hibernation_days=90.0, clear_data_resets=True, upgrade_pregrant=True,
            settings_path="Settings.ACTION_APP_NOTIFICATION_SETTINGS"),
         _p(name="android12", platform="android", default_permission="granted", os_dialog=False,
            max_denials=0, clear_data_resets=True, upgrade_to="android13",
@@ -117,21 +148,30 @@ DEFAULT_PROFILES: dict[str, PlatformProfile] = {
            settings_path="Settings.ACTION_APP_NOTIFICATION_SETTINGS"),
         _p(name="chrome", platform="web", default_permission="not_determined", max_denials=1,
            embargo_dismissals=3, embargo_ignores=4, embargo_days=7.0, clear_data_resets=True,
+           settings_link=False, token_needs_permission=True,
+           settings_path="chrome://settings/content/notifications"),
+        _p(name="chrome_quiet", platform="web", default_permission="not_determined",
+           max_denials=1, embargo_dismissals=3, embargo_ignores=4, embargo_days=7.0,
+           quiet_ui=True, quiet_embargo_dismissals=1, quiet_embargo_ignores=2,
+           clear_data_resets=True, settings_link=False, token_needs_permission=True,
            settings_path="chrome://settings/content/notifications"),
         _p(name="firefox", platform="web", default_permission="not_determined", max_denials=1,
-           requires_user_gesture=True, clear_data_resets=True,
-           settings_path="about:preferences#privacy"),
+           requires_user_gesture=True, clear_data_resets=True, settings_link=False,
+           token_needs_permission=True, settings_path="about:preferences#privacy"),
         _p(name="safari", platform="web", default_permission="not_determined", max_denials=1,
-           requires_user_gesture=True, clear_data_resets=True,
+           requires_user_gesture=True, clear_data_resets=True, settings_link=False,
+           token_needs_permission=True,
            settings_path="Safari > Settings > Websites > Notifications"),
     )
 }
 """The profiles of ``docs/platform-rules.md`` section 1, keyed by name.
 
-Defaults where sources disagree: Android dismissals do not count as denials
-(the official rule; OneSignal counts them); the iOS reinstall reset needs no
-delay (MoEngage; TN2265 says a day); the Android 12 -> 13 upgrade pre-grants
-an app that had notifications on (source.android.com).
+Defaults where sources disagree (``docs/platform-settings.md`` lists every setting):
+Android dismissals do not count as denials (AOSP; OneSignal counts them); the iOS
+reinstall reset needs no delay (MoEngage; TN2265 says a day); iOS clears the
+permission with the app's data (MoEngage); an ignored iOS dialog leaves "not
+determined" (Apple; MoEngage says it ends the dialog); the Android 12 -> 13 upgrade
+pre-grants an app that had notifications on and marks a blocked one USER_SET (AOSP).
 """
 PROFILES: tuple[str, ...] = tuple(DEFAULT_PROFILES)
 """Every profile name, in a fixed order (the panel's cohort axis)."""
@@ -166,33 +206,98 @@ def resolve_profile(
     os_version: float | None = None,
     app_target_sdk: int | None = None,
     browser: str | None = None,
+    *,
+    os_kind: str | None = None,
+    api_level: int | None = None,
+    quiet_ui: bool = False,
 ) -> str:
-    """Name of the profile for what a device reports about itself.
+    """Name of the profile for what a device reports about itself (:class:`DeviceKind`).
 
-    ``os_version`` is the major OS version (Android API level 33 is Android 13;
-    Fire OS and HarmonyOS NEXT give their own major version).
+    ``os_version`` is the major OS version (Android 13 is API level 33; Fire OS gives its
+    own major version). A Huawei device says which OS it runs (``os_kind``): EMUI or
+    HarmonyOS 2-4 with the ``api_level`` of the Android underneath, or HarmonyOS NEXT.
+    ``quiet_ui``: Chrome shows its quieter prompt (set by the user, or by Chrome's
+    adaptive quiet UI). Raises ``ValueError("field: ...; allowed: ...")``.
     """
     if platform not in PLATFORMS:
         raise ValueError(f"platform: {platform!r} not one of {', '.join(PLATFORMS)}")
+    if quiet_ui and (platform != "web" or (browser or "chrome").lower() != "chrome"):
+        raise ValueError("quiet_ui: only Chrome has a quieter prompt; allowed: platform web "
+                         "with browser chrome, or quiet_ui false")
+    if os_kind is not None and platform != "huawei":
+        raise ValueError(f"os_kind: only for platform huawei, not {platform!r}")
     if platform == "ios":
         return "ios"
     if platform == "web":
         b = (browser or "chrome").lower()
-        if b not in ("chrome", "firefox", "safari"):
-            raise ValueError(f"browser: {browser!r} not one of chrome, firefox, safari")
-        return b
+        if b not in BROWSERS:
+            raise ValueError(f"browser: {browser!r} not one of {', '.join(BROWSERS)}")
+        return "chrome_quiet" if quiet_ui else b
+    if platform == "huawei":
+        if os_kind is None:
+            raise ValueError("os_kind: required for platform huawei; allowed: "
+                             f"{', '.join(OS_KINDS)}")
+        if os_kind not in OS_KINDS:
+            raise ValueError(f"os_kind: {os_kind!r} not one of {', '.join(OS_KINDS)}")
+        if os_kind == "harmonyos_next":
+            return "harmony_next"
+        if api_level is None:
+            raise ValueError(f"api_level: required for os_kind {os_kind!r} (the API level of "
+                             "the Android underneath, e.g. 33 for Android 13)")
+        return "huawei_emui13" if api_level >= 33 else "huawei_emui12"
     if os_version is None:
-        raise ValueError(f"os_version: required for platform {platform!r} (the Android, Fire "
-                         "OS or HarmonyOS major version)")
+        raise ValueError(f"os_version: required for platform {platform!r} (the Android or "
+                         "Fire OS major version)")
     if platform == "amazon":
         return "fire_os_14" if os_version >= 14 else "fire_os_8"
-    if platform == "huawei":
-        if 5 <= os_version < 10:  # HarmonyOS NEXT is 5.x
-            return "harmony_next"
-        return "huawei_emui13" if os_version >= 13 else "huawei_emui12"
-    if platform == "android":
-        if os_version < 13:
-            return "android12"
-        if app_target_sdk is not None and app_target_sdk <= 32:
-            return "android13_legacy"
+    if os_version < 13:
+        return "android12"
+    if app_target_sdk is not None and app_target_sdk <= 32:
+        return "android13_legacy"
     return "android13"
+
+
+class DeviceKind(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True,
+                 kw_only=True):
+    """What a device says about itself: a platform family plus its version, as the service's
+    registration takes it. :meth:`profile` resolves it to a profile name, the same way for
+    scenarios and for the API."""
+
+    platform: Platform
+    os_version: float | None = None
+    os_kind: OsKind | None = None
+    api_level: int | None = None
+    app_target_sdk: int | None = None
+    browser: Browser | None = None
+    quiet_ui: bool = False
+
+    def profile(self) -> str:
+        """The profile these facts resolve to (``resolve_profile``)."""
+        return resolve_profile(self.platform, self.os_version, self.app_target_sdk,
+                               self.browser, os_kind=self.os_kind, api_level=self.api_level,
+                               quiet_ui=self.quiet_ui)
+
+
+def _k(platform: Platform, **kw: object) -> DeviceKind:
+    return msgspec.convert({"platform": platform, **kw}, DeviceKind)
+
+
+REPORTS: dict[str, DeviceKind] = {
+    "ios": _k("ios", os_version=18.0),
+    "android13": _k("android", os_version=14.0, app_target_sdk=34),
+    "android13_legacy": _k("android", os_version=14.0, app_target_sdk=32),
+    "android12": _k("android", os_version=12.0, app_target_sdk=34),
+    "huawei_emui13": _k("huawei", os_kind="emui", os_version=13.0, api_level=33,
+                        app_target_sdk=34),
+    "huawei_emui12": _k("huawei", os_kind="emui", os_version=12.0, api_level=31,
+                        app_target_sdk=34),
+    "harmony_next": _k("huawei", os_kind="harmonyos_next", os_version=5.0),
+    "fire_os_8": _k("amazon", os_version=8.0, app_target_sdk=34),
+    "fire_os_14": _k("amazon", os_version=14.0, app_target_sdk=34),
+    "chrome": _k("web", browser="chrome"),
+    "chrome_quiet": _k("web", browser="chrome", quiet_ui=True),
+    "firefox": _k("web", browser="firefox"),
+    "safari": _k("web", browser="safari"),
+}
+"""What a device on each built-in profile reports (the simulator's devices, the event log,
+``promptsim parity``): each resolves back to its profile."""

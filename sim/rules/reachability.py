@@ -3,6 +3,12 @@
 201: a valid push token and opted in on at least one device; 202: a valid token
 but opted out on every such device; 200: a valid token on an SDK too old to
 report the permission. 200 and 201 count as reachable, only 201 as opted in.
+
+One definition for the simulator and the service: a user's code is computed per
+platform family (``sim.rules.platforms.FAMILY_OF``: iOS, Android with Huawei and
+Amazon devices, web) over her installs in that family. A web origin without the
+permission has no push subscription, hence no token: it counts in no code
+(``PlatformProfile.token_needs_permission``).
 """
 
 from __future__ import annotations
@@ -15,9 +21,13 @@ from sim.rules.permission import RECEIVES_PUSH
 REACHABLE: frozenset[int] = frozenset({200, 201})
 
 
-def device_reach(installed: bool, sdk_reports_permission: bool, permission: str) -> int | None:
-    """The code one install contributes; ``None`` when it has no valid token (uninstalled)."""
+def device_reach(installed: bool, sdk_reports_permission: bool, permission: str,
+                 token_needs_permission: bool = False) -> int | None:
+    """The code one install contributes; ``None`` when it has no valid token (uninstalled,
+    or a web origin without the permission: no push subscription)."""
     if not installed:
+        return None
+    if token_needs_permission and permission not in RECEIVES_PUSH:
         return None
     if not sdk_reports_permission:
         return 200

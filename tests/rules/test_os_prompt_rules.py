@@ -54,6 +54,12 @@ def button(state: DeviceState, profile: PlatformProfile, now: float = 0.0,
 
 OS_DIALOG = Decision(show=True, reason="eligible", campaign_id="push", action="os_dialog")
 SETTINGS = Decision(show=True, reason="eligible", campaign_id="push", action="open_settings")
+INSTRUCTIONS = Decision(show=True, reason="eligible", campaign_id="push", action="instructions")
+
+
+def fallback(profile: PlatformProfile) -> Decision:
+    """The settings fallback of ``profile``: a deep link, or instructions on the web."""
+    return SETTINGS if profile.settings_link else INSTRUCTIONS
 
 
 # --- iOS ----------------------------------------------------------------------
@@ -226,7 +232,7 @@ def test_an_app_update_that_keeps_the_rules_unlocks_nothing(name: str) -> None:
     apply_app_update(state, profile, profile)
 
     assert is_blocked(state, profile)
-    assert button(state, profile, now=1.0) == SETTINGS
+    assert button(state, profile, now=1.0) == fallback(profile)
 
 
 # --- Android <= 12L and the 12 -> 13 upgrade -------------------------------------
@@ -278,16 +284,43 @@ def test_upgrade_to_13_without_pregrant_asks_from_scratch() -> None:
 
 
 @pytest.mark.parametrize(("old", "new"), UPGRADES)
-def test_a_denial_before_the_upgrade_carries_over(old: str, new: str) -> None:
-    """Notifications turned off on 12 stay off on 13: denied, and the dialog is not offered."""
+def test_a_denial_before_the_upgrade_is_user_set_one_more_dialog_whose_deny_is_final(
+        old: str, new: str) -> None:
+    """Notifications turned off on 12 stay off on 13, marked USER_SET: the next request shows
+    one more dialog, whose "Don't allow" is final (USER_FIXED).
+
+    Sources: AOSP ``services/core/java/com/android/server/notification/PermissionHelper.java``
+    (aosp-mirror/platform_frameworks_base: on the S -> T upgrade a user-modified, blocked app
+    is revoked with FLAG_PERMISSION_USER_SET); PermissionController
+    ``permission/ui/model/GrantPermissionsViewModel.kt``
+    (GrapheneOS/platform_packages_modules_Permission: for a USER_SET permission the dialog
+    shows DENY_AND_DONT_ASK_AGAIN instead of DENY).
+    """
     state = install(P[old])
     apply_settings_change(state, P[old], enabled=False)
 
     apply_os_upgrade(state, P[old], P[new])
 
     assert state.permission == "denied"
+    assert not is_blocked(state, P[new])
+    assert dialogs_left(state, P[new]) == 1
+    assert button(state, P[new]) == OS_DIALOG
+    apply_dialog_result(state, P[new], "denied", now=0.0)
     assert is_blocked(state, P[new])
-    assert button(state, P[new]) == SETTINGS
+    assert button(state, P[new], now=1.0) == SETTINGS
+
+
+def test_a_blocked_app_is_blocked_at_once_when_the_user_set_setting_is_off() -> None:
+    """``upgrade_denied_user_set = false``: a denial from 12 blocks the dialog on 13 at once
+    (the reading before AOSP's PermissionHelper was checked); and an app targeting <= 32
+    cannot ask, so it is blocked either way."""
+    profiles = override_profiles(P, {"android13": {"upgrade_denied_user_set": False}})
+    for new in ("android13", "android13_legacy"):
+        state = install(profiles["android12"])
+        apply_settings_change(state, profiles["android12"], enabled=False)
+        apply_os_upgrade(state, profiles["android12"], profiles[new])
+        assert is_blocked(state, profiles[new]), new
+        assert dialogs_left(state, profiles[new]) == 0
 
 
 def test_fire_os_14_asks_like_android_13() -> None:
@@ -375,12 +408,20 @@ def test_clear_data_resets_the_permission_and_the_deny_counter(name: str) -> Non
     assert (state.permission, state.denials) == (profile.default_permission, 0)
 
 
-def test_ios_has_no_clear_data() -> None:
-    """iOS has no "clear data": the answer stays until a reinstall."""
+def test_ios_clear_data_reset_is_a_setting() -> None:
+    """iOS: MoEngage's iOS reachability page says the permission is "reset on every reinstall
+    and clear data" (the default, ``clear_data_resets = true``); with the setting off (iOS
+    has no "clear data" of its own) the answer stays until a reinstall."""
     ios = P["ios"]
     state = install(ios)
     apply_dialog_result(state, ios, "denied", now=0.0)
     apply_clear_data(state, ios)
+    assert (state.permission, state.denials) == ("not_determined", 0)
+
+    kept = override_profiles(P, {"ios": {"clear_data_resets": False}})["ios"]
+    state = install(kept)
+    apply_dialog_result(state, kept, "denied", now=0.0)
+    apply_clear_data(state, kept)
     assert (state.permission, state.denials) == ("denied", 1)
 
 
@@ -429,8 +470,14 @@ def test_harmony_next_shows_its_dialog_once() -> None:
 # --- web ----------------------------------------------------------------------------
 
 def test_chrome_embargoes_after_three_dismissals_for_seven_days() -> None:
-    """Chrome: 3 dismissals put the origin under a 7-day embargo; the button then opens settings
-    (or nothing shows, ``embargoed``, without fallback)."""
+    """Chrome: 3 dismissals put the origin under a 7-day embargo, while now < start + 7 days;
+    during it the browser returns without a dialog, so a prompt whose action is the OS
+    dialog does not show (``embargoed``), fallback or not: instructions for unblocking do
+    not apply to an origin that is not blocked.
+
+    Source: Chromium ``components/permissions/permission_decision_auto_blocker.cc``
+    (chromium/chromium: kDefaultDismissalsBeforeBlock = 3, kDefaultEmbargoDays = 7,
+    ``IsUnderEmbargo``: current_time < start + duration)."""
     chrome = P["chrome"]
     state = install(chrome)
     apply_dialog_result(state, chrome, "dismissed", now=0.0)
@@ -441,7 +488,7 @@ def test_chrome_embargoes_after_three_dismissals_for_seven_days() -> None:
 
     assert state.embargo_until == 7.0
     assert state.permission == "not_determined"
-    assert button(state, chrome, now=6.9) == SETTINGS
+    assert button(state, chrome, now=6.9) == Decision(show=False, reason="embargoed")
     assert button(state, chrome, now=6.9, policy=PROMPT_NO_FALLBACK) == Decision(
         show=False, reason="embargoed")
     assert button(state, chrome, now=7.0) == OS_DIALOG
@@ -459,13 +506,13 @@ def test_chrome_embargoes_after_four_ignores() -> None:
     assert os_dialog_unavailable(state, chrome, 7.9) == "embargoed"
 
 
-def test_chrome_quieter_ui_thresholds_are_settings() -> None:
-    """The quieter UI embargoes after 1 dismissal or 2 ignores: an override, not a new rule."""
-    quiet = override_profiles(
+def test_chrome_embargo_thresholds_are_settings() -> None:
+    """The embargo thresholds are profile fields a scenario may override."""
+    strict = override_profiles(
         P, {"chrome": {"embargo_dismissals": 1, "embargo_ignores": 2}})["chrome"]
-    state = install(quiet)
-    apply_dialog_result(state, quiet, "dismissed", now=0.0)
-    assert os_dialog_unavailable(state, quiet, 0.0) == "embargoed"
+    state = install(strict)
+    apply_dialog_result(state, strict, "dismissed", now=0.0)
+    assert os_dialog_unavailable(state, strict, 0.0) == "embargoed"
 
 
 def test_chrome_denied_is_permanent_until_site_data_is_cleared() -> None:
@@ -473,7 +520,7 @@ def test_chrome_denied_is_permanent_until_site_data_is_cleared() -> None:
     chrome = P["chrome"]
     state = install(chrome)
     apply_dialog_result(state, chrome, "denied", now=0.0)
-    assert button(state, chrome, now=365.0) == SETTINGS
+    assert button(state, chrome, now=365.0) == INSTRUCTIONS
     assert button(state, chrome, now=365.0, policy=PROMPT_NO_FALLBACK) == Decision(
         show=False, reason="blocked")
 

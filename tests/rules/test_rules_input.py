@@ -26,10 +26,6 @@ P = DEFAULT_PROFILES
     ("android", 14, None, None, "android13"),
     ("android", 13, 32, None, "android13_legacy"),
     ("android", 15, 31, None, "android13_legacy"),
-    ("huawei", 12, None, None, "huawei_emui12"),
-    ("huawei", 13, 33, None, "huawei_emui13"),
-    ("huawei", 5, None, None, "harmony_next"),
-    ("huawei", 5.1, None, None, "harmony_next"),
     ("amazon", 7, None, None, "fire_os_8"),
     ("amazon", 8, None, None, "fire_os_8"),
     ("amazon", 14, None, None, "fire_os_14"),
@@ -52,6 +48,8 @@ def test_resolve_profile_maps_what_a_device_reports_to_its_rules(
     (("windows",), r"^platform: 'windows' not one of ios, android, huawei, amazon, web$"),
     (("web", None, None, "edge"), r"^browser: 'edge' not one of chrome, firefox, safari$"),
     (("android",), r"^os_version: required for platform 'android'"),
+    (("huawei", 5), r"^os_kind: required for platform huawei; allowed: emui, harmonyos, "
+                    r"harmonyos_next$"),
 ])
 def test_resolve_profile_errors_name_the_field(args: tuple[str | None, ...],
                                                message: str) -> None:
