@@ -23,13 +23,16 @@ PROFILE_SOURCES: dict[str, str] = {
     "android13_legacy": "source.android.com notification-perm (OS asks at first channel; one "
                         "denial locks)",
     "android12": "Android 'Notification runtime permission' (opt-out model below 13)",
-    "huawei_emui13": "follows the Android level underneath (EMUI)",
-    "huawei_emui12": "follows the Android level underneath (EMUI)",
+    "huawei_emui13": "follows the Android level underneath (EMUI / HarmonyOS 2-4, API 33+)",
+    "huawei_emui12": "follows the Android level underneath (EMUI / HarmonyOS 2-4, API <= 32)",
     "harmony_next": "Huawei HarmonyOS 'Requesting Notification Authorization'",
     "fire_os_8": "Amazon Fire OS device specs (opt-out, inferred from the Android base)",
     "fire_os_14": "Amazon Fire OS device specs (Android 12-14 base behaves like Android 13+)",
     "chrome": "Chromium permission_decision_auto_blocker.cc (3 dismissals or 4 ignores: 7-day "
-              "embargo)",
+              "embargo; the counts are never reset by an embargo)",
+    "chrome_quiet": "Chromium permission_decision_auto_blocker.cc (quiet UI: 1 dismissal or 2 "
+                    "ignores); adaptive_quiet_notification_permission_ui_enabler.cc (3 "
+                    "denials in a row across sites within 90 days)",
     "firefox": "MDN Notification.requestPermission (user gesture since Firefox 72)",
     "safari": "MDN Notification.requestPermission (user gesture; iOS only in Home Screen web "
               "apps)",

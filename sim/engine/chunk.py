@@ -26,13 +26,13 @@ import simpy
 
 from sim.model.events import LogEvent
 from sim.model.life import Life, Status
-from sim.model.population import INF, REPORTED, Chunk
+from sim.model.population import INF, Chunk
 from sim.model.scenario import Scenario
 from sim.model.stage import DETAIL, FLOWS, Port, Stage
 from sim.rules.campaigns import TriggerFired
 from sim.rules.decision import Decision, decide, next_chance
 from sim.rules.permission import first_launch_dialog_due
-from sim.rules.platforms import PLATFORMS, PROFILES, PlatformProfile
+from sim.rules.platforms import FAMILY_OF, PROFILES, REPORTS, PlatformProfile
 from sim.rules.reachability import device_reach, group_reach
 
 __all__ = ["FLOWS", "STOCKS", "ChunkModel", "ChunkResult"]
@@ -45,7 +45,7 @@ STOCKS: tuple[str, ...] = (
 
 S_ACTIVE, S_OPTED, S_PROV, S_BLOCKED, S_R200, S_R201, S_R202 = range(len(STOCKS))
 REACH_STOCK = {200: S_R200, 201: S_R201, 202: S_R202}
-PLATFORM_INDEX = {p: i for i, p in enumerate(PLATFORMS)}
+FAMILY_INDEX = {"ios": 0, "android": 1, "web": 2}
 COHORT_INDEX = {p: i for i, p in enumerate(PROFILES)}
 UNLOGGED = frozenset({"soft_prompt_shown", "custom_event", "session_time", "dialog_refused"})
 """Reports the event log leaves out (a ``decision`` with ``show`` says the prompt showed)."""
@@ -79,16 +79,17 @@ class ChunkModel(Port):
         self.per_strategy = len(PROFILES) * self.days
         """A life's ``row`` is ``strategy * per_strategy + cohort * days``: its counts go to
         the profile the device installed on (its cohort), OS upgrades or not."""
-        self.cohort_platform = [PLATFORM_INDEX[profiles[n].platform] for n in PROFILES]
-        """The platform of each cohort (its profile's, as the scenario sets it)."""
+        self.cohort_family = [FAMILY_INDEX[FAMILY_OF[profiles[n].platform]] for n in PROFILES]
+        """The reachability family of each cohort (its profile's platform's, as the scenario
+        sets it): a user's reachability is one code per family (``sim.rules.reachability``)."""
         self.flows = [0] * (len(FLOWS) * size)
         self.stock_diff = [0] * (len(STOCKS) * size)
         self.stages = [Stage(self, chunk, p, sc.behaviour, profiles, self.flows, size,
                              reports=log is not None) for p in sc.strategies]
         self.reach: list[dict[tuple[int, int], dict[int, int]]] = [{} for _ in sc.strategies]
-        """Per strategy, devices per reachability code of each (user, platform) group."""
+        """Per strategy, devices per reachability code of each (user, family) group."""
         self.reach_row: list[dict[tuple[int, int], int]] = [{} for _ in sc.strategies]
-        """Per strategy, the row a (user, platform) group is counted in: its first device's,
+        """Per strategy, the row a (user, family) group is counted in: its first device's,
         so a user whose devices span two cohorts is counted in one."""
         hib = [p.hibernation_days for p in profiles.values() if p.hibernation_days is not None]
         self.long_gaps = self._long_gaps(min(hib)) if hib else {}
@@ -112,10 +113,16 @@ class ChunkModel(Port):
             return
         if kind == "install":
             p, st = life.profile, life.state
-            os_version, target, browser = REPORTED[p.name]
-            self._emit(life, t, kind, platform=p.platform, profile=p.name, os_version=os_version,
-                       app_target_sdk=target, browser=browser, permission=st.permission,
-                       sdk_reports_permission=st.sdk_reports_permission)
+            k = REPORTS[p.name]
+            self._emit(life, t, kind, platform=p.platform, profile=p.name,
+                       os_version=k.os_version, os_kind=k.os_kind, api_level=k.api_level,
+                       app_target_sdk=k.app_target_sdk, browser=k.browser,
+                       quiet_ui=k.quiet_ui or None, permission=st.permission,
+                       sdk_reports_permission=st.sdk_reports_permission,
+                       utc_offset_minutes=st.utc_offset_minutes or None)
+        elif kind == "os_upgraded" and detail is not None:
+            self._emit(life, t, kind, os_version=detail,
+                       api_level=REPORTS[life.profile.name].api_level)
         elif detail is not None:
             self._emit(life, t, kind, campaign_id=campaign_id, **{DETAIL[kind]: detail})
         else:
@@ -163,7 +170,9 @@ class ChunkModel(Port):
         if prov != was_prov:
             diff[S_PROV * stride + d] += 1 if prov else -1
         sdk = life.state.sdk_reports_permission
-        reach, was_reach = device_reach(inst, sdk, perm), device_reach(was_inst, sdk, was_perm)
+        token = life.profile.token_needs_permission
+        reach = device_reach(inst, sdk, perm, token)
+        was_reach = device_reach(was_inst, sdk, was_perm, token)
         if reach != was_reach:
             self._reach(life, was_reach, reach, d)
 
@@ -174,7 +183,7 @@ class ChunkModel(Port):
         else:
             s, cohort = divmod(life.row // self.days, len(PROFILES))
             groups = self.reach[s]
-            gk = (self.chunk.user[life.i], self.cohort_platform[cohort])
+            gk = (self.chunk.user[life.i], self.cohort_family[cohort])
             counts = groups.get(gk)
             if counts is None:
                 counts = groups[gk] = {201: 0, 200: 0, 202: 0}

@@ -28,7 +28,8 @@ def panel_table(result: RunResult) -> pa.Table:
     ``platform`` its platform."""
     sc = result.scenario
     profiles = sc.profiles()
-    cohorts = [c for c, n in enumerate(PROFILES) if sc.population.mix.get(n, 0.0) > 0]
+    installs = set(sc.install_profiles())
+    cohorts = [c for c, n in enumerate(PROFILES) if n in installs]
     r, s, d = sc.replications, len(sc.strategies), sc.days
     grid = np.indices((r, s, len(cohorts), d)).reshape(4, -1)
     cohort = np.asarray(cohorts, dtype=np.int32)[grid[2]]

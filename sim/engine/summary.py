@@ -54,7 +54,7 @@ def views(result: RunResult) -> Iterator[tuple[str, str, list[int]]]:
     profile in the mix, each platform, then all devices."""
     sc = result.scenario
     profiles = sc.profiles()
-    cohorts = [PROFILES.index(n) for n in sc.population.mix if sc.population.mix[n] > 0]
+    cohorts = [PROFILES.index(n) for n in sc.install_profiles()]
     for plat in PLATFORMS:
         mine = [c for c in cohorts if profiles[PROFILES[c]].platform == plat]
         for c in mine:

@@ -45,11 +45,11 @@ from sim.loadtest.calls import (
 from sim.loadtest.world import World
 from sim.model.clock import DAY, EPOCH
 from sim.model.life import REINSTALL, SESSION, Life
-from sim.model.population import REPORTED
 from sim.model.stage import DETAIL, Port, Stage
 from sim.rules.campaigns import Once, TriggerFired
 from sim.rules.credit import Click, click_action, credit
 from sim.rules.decision import Decision, decide
+from sim.rules.platforms import REPORTS
 
 __all__ = ["ELIGIBILITY", "ENDPOINTS", "EVENTS", "REGISTER", "Call", "Device"]
 
@@ -189,6 +189,8 @@ class Device(Port):
         fields: dict[str, Any] = {}
         if detail is not None:
             fields[DETAIL[kind]] = detail
+        if kind == "os_upgraded" and REPORTS[life.profile.name].api_level is not None:
+            fields["api_level"] = REPORTS[life.profile.name].api_level
         if campaign_id is not None:
             fields["campaign_id"] = campaign_id
         self.seq += 1
@@ -235,13 +237,12 @@ class Device(Port):
         return reply
 
     def _register(self, t: float) -> bool:
-        profile = self.life.profile
-        os_version, target_sdk, browser = REPORTED[profile.name]
+        st = self.life.state
         body = encode({
-            "device_id": self.device_id, "user_id": self.user_id, "platform": profile.platform,
-            "os_version": os_version, "app_target_sdk": target_sdk, "browser": browser,
-            "sdk_reports_permission": self.life.state.sdk_reports_permission,
-            "at": EPOCH + t * DAY})
+            "device_id": self.device_id, "user_id": self.user_id,
+            **msgspec.to_builtins(REPORTS[self.life.profile.name]),
+            "sdk_reports_permission": st.sdk_reports_permission,
+            "utc_offset_minutes": st.utc_offset_minutes, "at": EPOCH + t * DAY})
         call = Call("POST", REGISTER, REGISTER, body)
         for _ in range(RETRIES):
             status, content = self._call(call)

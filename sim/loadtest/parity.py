@@ -130,6 +130,8 @@ def _event_body(e: LogEvent) -> dict[str, Any]:
         body["permission"] = e.permission
     elif e.kind == "os_upgraded":
         body["os_version"] = e.os_version
+        if e.api_level is not None:
+            body["api_level"] = e.api_level
     elif e.kind == "app_updated":
         body["app_target_sdk"] = e.app_target_sdk
     return body
@@ -137,9 +139,10 @@ def _event_body(e: LogEvent) -> dict[str, Any]:
 
 def _install_body(device: str, user: str, e: LogEvent) -> dict[str, Any]:
     body = {"device_id": device, "user_id": user, "platform": e.platform,
-            "os_version": e.os_version, "app_target_sdk": e.app_target_sdk,
-            "browser": e.browser, "permission": e.permission,
-            "sdk_reports_permission": e.sdk_reports_permission, "at": unix(e.t)}
+            "os_version": e.os_version, "os_kind": e.os_kind, "api_level": e.api_level,
+            "app_target_sdk": e.app_target_sdk, "browser": e.browser, "quiet_ui": e.quiet_ui,
+            "permission": e.permission, "sdk_reports_permission": e.sdk_reports_permission,
+            "utc_offset_minutes": e.utc_offset_minutes, "at": unix(e.t)}
     return {k: v for k, v in body.items() if v is not None}
 
 

@@ -78,11 +78,13 @@ DEFAULT_COLD: dict[str, DialogOdds] = {
     "huawei_emui13": _ANDROID_COLD, "harmony_next": _ANDROID_COLD, "fire_os_14": _ANDROID_COLD,
     # Bilogrevic et al. 2021: Chrome grants 10% desktop, 21% Android; most of the rest dismiss.
     "chrome": _odds(0.15, 0.30, 0.40, 0.15),
+    "chrome_quiet": _odds(0.15, 0.30, 0.40, 0.15),
     # Mozilla 2019: about 1.6% of prompts granted.
     "firefox": _odds(0.016, 0.55, 0.334, 0.10),
     "safari": _odds(0.05, 0.50, 0.35, 0.10),
 }
-"""OS dialog answers without a soft prompt first (cold)."""
+"""OS dialog answers without a soft prompt first (cold). Chrome's quiet prompt is answered
+as the normal one (assumption: no published split by prompt style)."""
 
 DEFAULT_PRIMED: dict[str, DialogOdds] = {
     "ios": _odds(0.85, 0.13, 0.0, 0.02),
@@ -90,6 +92,7 @@ DEFAULT_PRIMED: dict[str, DialogOdds] = {
     "huawei_emui13": _ANDROID_PRIMED, "harmony_next": _ANDROID_PRIMED,
     "fire_os_14": _ANDROID_PRIMED,
     "chrome": _odds(0.55, 0.20, 0.20, 0.05),
+    "chrome_quiet": _odds(0.55, 0.20, 0.20, 0.05),
     "firefox": _odds(0.45, 0.30, 0.20, 0.05),
     "safari": _odds(0.50, 0.30, 0.15, 0.05),
 }
@@ -131,6 +134,14 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
         default_factory=lambda: dict(DEFAULT_PRIMED))
     settings_completion: Probability = 0.25
     """Chance a user the soft prompt sent to settings turns notifications on (assumption)."""
+    instructions_completion: Probability = 0.10
+    """Chance a web user shown instructions for unblocking the site follows them (assumption:
+    a page cannot open the browser's settings, so the user must find the lock icon or the
+    site settings alone; lower than a mobile deep link)."""
+    chrome_adaptive_quiet: Probability = 0.0
+    """Share of Chrome devices whose browser already shows quiet prompts (Chrome's adaptive
+    quiet UI: 3 notification denials in a row across sites within 90 days). Default 0: no
+    published share (assumption); those devices run on the ``chrome_quiet`` profile."""
     spontaneous_reenable: Probability = 0.04
     """Share of denied users who later re-enable from Settings by themselves (amply: < 5%)."""
     reenable_delay_mean_days: Positive = 60.0

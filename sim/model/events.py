@@ -31,8 +31,16 @@ class LogEvent(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     platform: str | None = None
     profile: str | None = None
     os_version: float | None = None
+    os_kind: str | None = None
+    """``install`` of a Huawei device: emui, harmonyos or harmonyos_next."""
+    api_level: int | None = None
+    """``install``, ``os_upgraded``: the Android API level of a Huawei EMUI / HarmonyOS device."""
     app_target_sdk: int | None = None
     browser: str | None = None
+    quiet_ui: bool | None = None
+    """``install`` on Chrome: it shows the quieter prompt."""
+    utc_offset_minutes: int | None = None
+    """``install``: the device's time zone (absent: UTC)."""
     permission: str | None = None
     """``install``: the permission at install; ``permission_changed``: the new one."""
     sdk_reports_permission: bool | None = None

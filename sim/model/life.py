@@ -37,7 +37,7 @@ from sim.model.behaviour import (
     soft_prompt_accepts,
 )
 from sim.model.clock import DAY
-from sim.model.population import INF, REPORTED
+from sim.model.population import INF
 from sim.model.stage import (
     F_ACCEPT,
     F_ALLOW,
@@ -64,6 +64,7 @@ from sim.rules.decision import (
     start_session,
 )
 from sim.rules.permission import (
+    RECEIVES_PUSH,
     DeviceState,
     apply_clear_data,
     apply_dialog_result,
@@ -73,9 +74,10 @@ from sim.rules.permission import (
     apply_uninstall,
     dialogs_left,
     first_launch_dialog_due,
+    is_blocked,
     new_install,
 )
-from sim.rules.platforms import PlatformProfile
+from sim.rules.platforms import REPORTS, PlatformProfile
 
 # What wakes a life up, in the order that breaks a tie (a session goes first).
 SESSION: Final = 0
@@ -108,9 +110,9 @@ class Life:
         self.stage, self.i, self.profile, self.row = stage, i, profile, row
         self.state: DeviceState = new_install(
             profile, provisional=stage.policy.provisional_on_install,
-            sdk_reports_permission=c.sdk_reports[i])
+            sdk_reports_permission=c.sdk_reports[i], utc_offset_minutes=c.utc_offset_minutes)
         reports = stage.reports
-        self.os_version = REPORTED[profile.name][0] if reports else None
+        self.os_version = REPORTS[profile.name].os_version if reports else None
         """The OS version the device reports (kept only when the life reports)."""
         self.cursor = c.start[i]
         """Index in ``chunk.session_t`` of the next session."""
@@ -216,8 +218,10 @@ class Life:
         elif kind == CLEAR:
             self.t_clear = INF
             if self.state.installed:
+                policy = self.stage.policy
                 apply_clear_data(self.state, self.profile,
-                                 reset_campaigns=self.stage.policy.reset_on_reinstall)
+                                 reset_campaigns=policy.reset_on_reinstall,
+                                 provisional=policy.provisional_on_install)
                 if self.stage.reports:
                     self.stage.port.report(self, "data_cleared", t, None, None)
         elif kind == UPGRADE:
@@ -259,7 +263,9 @@ class Life:
         if reports:
             port.report(self, "session_start", t, None, None)
             port.flush(self)
-        if first_launch_dialog_due(st, profile):  # the OS asks by itself
+        # The OS asks by itself once the app created a notification channel and was launched
+        # from the launcher: the app creates its channel in its first session (assumption).
+        if first_launch_dialog_due(st, profile):
             self._cold_dialog(t, None)
             if reports:
                 port.flush(self)
@@ -312,9 +318,11 @@ class Life:
                     outcome = dialog_outcome(self.u(streams.DIALOG), primed)
                     if self._dialog_shows(t):
                         self._dialog_answered(t, now, outcome, None)
-            elif d.action == "open_settings":
+            elif d.action in ("open_settings", "instructions"):
                 counts[F_SETTINGS_OPEN * stride + day] += 1
-                if self.u(streams.SETTINGS) < b.settings_completion:
+                done = b.settings_completion if d.action == "open_settings" \
+                    else b.instructions_completion
+                if self.u(streams.SETTINGS) < done:
                     self._settings(t, True, F_SETTINGS_ON)
         else:
             record_dismissal(st, cid)
@@ -347,9 +355,12 @@ class Life:
 
     def _dialog_answered(self, t: float, now: float, outcome: str,
                          campaign_id: str | None) -> None:
+        was_provisional = self.state.permission == "provisional"
         apply_dialog_result(self.state, self.profile, outcome, now)  # type: ignore[arg-type]
         stage = self.stage
         counts, stride, day = stage.counts, stage.stride, self.row + int(t)
+        if was_provisional and self.state.permission == "denied":
+            counts[F_UNSUB * stride + day] += 1  # the user turned quiet delivery off
         counts[F_DIALOG * stride + day] += 1
         if outcome == "allowed":
             counts[F_ALLOW * stride + day] += 1
@@ -359,8 +370,12 @@ class Life:
             stage.port.report(self, "os_dialog_result", t, campaign_id, outcome)
 
     def _settings(self, t: float, enabled: bool, f: int) -> None:
-        """Notifications turned on (or off) in the system settings."""
-        apply_settings_change(self.state, self.profile, enabled)
+        """Notifications turned on (or off) in the system settings: turning them off is what
+        MoEngage tracks as "Unsubscribed from Push" (a user who directly unsubscribes)."""
+        st = self.state
+        if not enabled and st.installed and st.permission in RECEIVES_PUSH:
+            self._count(F_UNSUB, t)
+        apply_settings_change(st, self.profile, enabled)
         self._count(f, t)
         if self.stage.reports:
             self.stage.port.report(self, "permission_changed", t, None,
@@ -381,8 +396,10 @@ class Life:
         self.cursor = c.reinstall_start[i]
         self.last_j = self.cursor - 1
         self.stop = c.end[i]
+        policy = self.stage.policy
         apply_reinstall(self.state, self.profile, self.now(t),
-                        reset_campaigns=self.stage.policy.reset_on_reinstall)
+                        reset_campaigns=policy.reset_on_reinstall,
+                        provisional=policy.provisional_on_install)
         self._count(F_REINSTALL, t)
         if self.stage.reports:
             self.stage.port.report(self, "reinstalled", t, None, None)
@@ -396,7 +413,7 @@ class Life:
         self.profile = new
         if stage.reports:
             if new is not old:
-                self.os_version = REPORTED[new.name][0]
+                self.os_version = REPORTS[new.name].os_version
             elif self.os_version is not None:
                 self.os_version += 1.0
             stage.port.report(self, "os_upgraded", t, None, self.os_version)
@@ -408,12 +425,14 @@ class Life:
 
         Opting in starts the opt-out timer (a yearly hazard, ``Behaviour.opt_out_rate``);
         a denial may start a spontaneous re-enabling. Returns the status before, if
-        it changed (the engine's daily stocks follow it), else ``None``.
+        it changed (the engine's daily stocks follow it), else ``None``. "Subscribed"
+        counts a device starting to receive pushes; "Unsubscribed" is counted where a
+        user turns notifications off (``_settings``, ``_dialog_answered``), not here: an
+        uninstall, a hibernation or cleared data is no unsubscription.
         """
         st, profile = self.state, self.profile
         inst, perm = st.installed, st.permission
-        blocked = (inst and profile.os_dialog and perm != "granted"
-                   and st.denials >= profile.max_denials)
+        blocked = inst and is_blocked(st, profile)
         status = (inst, perm, blocked)
         old = self.status
         if status == old:
@@ -430,8 +449,8 @@ class Life:
                 self.t_optout = INF
         receives = opted or (inst and perm == "provisional")
         received = was_opted or (was_inst and was_perm == "provisional")
-        if receives != received:
-            stage.counts[(F_SUB if receives else F_UNSUB) * stage.stride + self.row + int(t)] += 1
+        if receives and not received:
+            stage.counts[F_SUB * stage.stride + self.row + int(t)] += 1
         denied, was_denied = inst and perm == "denied", was_inst and was_perm == "denied"
         if denied != was_denied:
             self.t_reenable = INF

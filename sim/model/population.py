@@ -21,18 +21,6 @@ from sim.rules.platforms import FAMILY_OF, PlatformProfile
 
 INF = float("inf")
 
-# What a device of each profile reports to the service (for the event log and parity).
-REPORTED: dict[str, tuple[float | None, int | None, str | None]] = {
-    "ios": (18.0, None, None),
-    "android13": (14.0, 34, None), "android13_legacy": (14.0, 32, None),
-    "android12": (12.0, 34, None),
-    "huawei_emui13": (13.0, 34, None), "huawei_emui12": (12.0, 34, None),
-    "harmony_next": (5.0, None, None),
-    "fire_os_8": (8.0, 34, None), "fire_os_14": (14.0, 34, None),
-    "chrome": (None, None, "chrome"), "firefox": (None, None, "firefox"),
-    "safari": (None, None, "safari"),
-}
-
 
 @dataclass(slots=True)
 class Chunk:
@@ -66,6 +54,8 @@ class Chunk:
     """Per-device key of the counter-based streams (``sim.model.streams``)."""
     solo: list[bool]
     """The device's user has no other device (reachability needs no grouping)."""
+    utc_offset_minutes: int = 0
+    """The devices' time zone (``Population.utc_offset_minutes``)."""
 
 
 def _sessions(rng: np.random.Generator, start: np.ndarray, end: np.ndarray,
@@ -178,14 +168,23 @@ def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: 
         take = is_ios & (adopt < horizon)
         upgrade[take] = adopt[take]
 
+    # Chrome's adaptive quiet UI: the browser of this share of Chrome devices already shows
+    # quiet prompts. Drawn last, and only when the share is set.
+    profile_names = [names[k] for k in prof_idx.tolist()]
+    if b.chrome_adaptive_quiet > 0 and "chrome_quiet" in profiles:
+        q = rng.random(n) < b.chrome_adaptive_quiet
+        profile_names = ["chrome_quiet" if nm == "chrome" and q[i] else nm
+                         for i, nm in enumerate(profile_names)]
+
     return Chunk(
-        first=first, n=n, user=user.tolist(), profile=[names[k] for k in prof_idx.tolist()],
+        first=first, n=n, user=user.tolist(), profile=profile_names,
         install_t=install.tolist(), start=start_idx.tolist(), end=end_idx.tolist(),
         reinstall_start=first_of_epoch2.tolist(), session_t=tt.tolist(),
         session_seconds=seconds.tolist(), session_event=event.tolist(),
         uninstall_t=un1.tolist(), reinstall_t=re1.tolist(), uninstall2_t=un2.tolist(),
         clear_t=clear.tolist(), upgrade_t=upgrade.tolist(), receptiveness=recept.tolist(),
         sdk_reports=sdk.tolist(), key=keys.tolist(), solo=solo.tolist(),
+        utc_offset_minutes=sc.population.utc_offset_minutes,
     )
 
 

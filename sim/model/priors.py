@@ -133,7 +133,7 @@ PRIORS: tuple[Prior, ...] = (
     Prior("dialog_cold.chrome", "Chrome: OS dialog allowed, without a soft prompt",
           "dialog_cold", 0.10, 0.23, "pert",
           "Bilogrevic et al., USENIX Security 2021: 10% desktop, 21% Android (12% / 23% in "
-          "the usenix.org abstract)", keys=("chrome",)),
+          "the usenix.org abstract)", keys=("chrome", "chrome_quiet")),
     Prior("dialog_cold.firefox", "Firefox: OS dialog allowed, without a soft prompt",
           "dialog_cold", 0.010, 0.025, "pert",
           "Mozilla 2019: about 1.6% of prompts granted. Not sampled: Firefox 72+ opens the "
@@ -154,7 +154,8 @@ PRIORS: tuple[Prior, ...] = (
           _assumption("as for iOS, from the cold rate to nearly all"), keys=ANDROID_13_LIKE),
     Prior("dialog_primed.chrome", "Chrome: OS dialog allowed right after a tap",
           "dialog_primed", 0.30, 0.80, "pert",
-          _assumption("no published figure; well above the cold 10-21%"), keys=("chrome",)),
+          _assumption("no published figure; well above the cold 10-21%"),
+          keys=("chrome", "chrome_quiet")),
     Prior("dialog_primed.firefox", "Firefox: OS dialog allowed right after a tap",
           "dialog_primed", 0.20, 0.70, "pert",
           _assumption("no published figure; well above the cold 1.6%"), keys=("firefox",)),
@@ -164,6 +165,16 @@ PRIORS: tuple[Prior, ...] = (
     Prior("settings_completion", "Chance a user sent to Settings turns notifications on",
           "settings_completion", 0.10, 0.40, "uniform",
           _assumption("several steps outside the app lose most users; no published rate")),
+    Prior("instructions_completion", "Chance a web user shown instructions for unblocking "
+          "the site follows them", "instructions_completion", 0.02, 0.20, "uniform",
+          _assumption("a page cannot open the browser's settings: the user must find the site "
+                      "settings alone, so below the mobile deep link's 10-40%; no published "
+                      "rate")),
+    Prior("chrome_adaptive_quiet", "Share of Chrome devices whose browser shows quiet prompts",
+          "chrome_adaptive_quiet", 0.0, 0.3, "uniform",
+          _assumption("Chrome's adaptive quiet UI turns on after 3 denials in a row across "
+                      "sites; its share of users is not published. Not sampled: a setting "
+                      "of the population's browsers a scenario states"), sampled=False),
     Prior("spontaneous_reenable", "Share of denied users who re-enable from Settings by "
           "themselves", "spontaneous_reenable", 0.01, 0.05, "pert",
           "vendor blog (amply), 2025: under 5%"),

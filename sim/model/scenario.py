@@ -16,27 +16,46 @@ from sim.model import priors
 from sim.model.behaviour import Behaviour
 from sim.model.objective import Objective
 from sim.rules.campaigns import Identifier, Policy
-from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
+from sim.rules.platforms import DEFAULT_PROFILES, DeviceKind, PlatformProfile, override_profiles
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
+UtcOffset = Annotated[int, msgspec.Meta(ge=-720, le=840)]
+"""A time zone's offset from UTC in minutes, -12:00 to +14:00."""
 
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be used; the message says where and why."""
 
 
+class DeviceShare(DeviceKind, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A share of the devices, described as they register with the service: a platform family
+    plus its version (``platform``, ``os_version``, ``os_kind``, ``api_level``,
+    ``app_target_sdk``, ``browser``, ``quiet_ui``), resolved to a profile by the rules'
+    ``resolve_profile``, as the service resolves a registration."""
+
+    share: Share
+
+
 class Population(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Who installs the app: the platform mix and how installs arrive."""
 
-    mix: dict[str, float]
-    """Share of devices per platform profile (see ``sim.rules.platforms``); sums to 1."""
+    mix: dict[str, float] = msgspec.field(default_factory=dict)
+    """Share of devices per platform profile (see ``sim.rules.platforms``); with ``devices``,
+    sums to 1."""
+    devices: tuple[DeviceShare, ...] = ()
+    """Shares of devices as they register with the service (``[[population.devices]]``
+    ``platform = "android"``, ``os_version = 14``, ...): each is resolved to its profile and
+    added to ``mix``."""
     install_window_days: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     """Installs arrive uniformly over the first this many days."""
     second_device: Share = 0.15
     """Chance a user has a second device (its platform drawn from the same mix)."""
     sdk_reports_permission: Share = 0.97
     """Share of installs on an SDK that reports the permission (MoEngage 200 otherwise)."""
+    utc_offset_minutes: UtcOffset = 0
+    """The devices' time zone, minutes from UTC (default UTC): ``per_day`` caps count the
+    local day. The simulated days start at midnight UTC."""
 
 
 class Sensitivity(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -88,6 +107,15 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         """Strategy names in file order."""
         return [s.name for s in self.strategies]
 
+    def install_profiles(self) -> list[str]:
+        """The profiles devices install on: the mix's, and Chrome's quiet prompt when a share of
+        Chrome devices has it (``behaviour.chrome_adaptive_quiet``)."""
+        out = [n for n, share in self.population.mix.items() if share > 0]
+        if self.behaviour.chrome_adaptive_quiet > 0 and "chrome" in out \
+                and "chrome_quiet" not in out:
+            out.append("chrome_quiet")
+        return out
+
 
 def pick_strategy(sc: Scenario, name: str | None, option: str = "strategy") -> Strategy:
     """The strategy called ``name``; by default the baseline (the first unless ``baseline``
@@ -100,6 +128,21 @@ def pick_strategy(sc: Scenario, name: str | None, option: str = "strategy") -> S
             return s
     raise ScenarioError(f"{option}: {chosen!r} is not in the scenario; allowed: "
                         f"{', '.join(sc.strategy_names())}")
+
+
+def _resolve_devices(sc: Scenario) -> Scenario:
+    """``population.devices`` folded into ``population.mix`` by the profile each resolves to."""
+    if not sc.population.devices:
+        return sc
+    mix = dict(sc.population.mix)
+    for i, d in enumerate(sc.population.devices):
+        try:
+            name = d.profile()
+        except ValueError as exc:
+            raise ValueError(f"population.devices[{i}].{exc}") from None
+        mix[name] = mix.get(name, 0.0) + d.share
+    pop = msgspec.structs.replace(sc.population, mix=mix, devices=())
+    return msgspec.structs.replace(sc, population=pop)
 
 
 def _check(sc: Scenario) -> None:
@@ -118,7 +161,7 @@ def _check(sc: Scenario) -> None:
             if name not in profiles:
                 raise ValueError(f"behaviour.{field}: unknown platform {name!r}; "
                                  f"allowed: {allowed}")
-    reachable = set(sc.population.mix)
+    reachable = set(sc.install_profiles())
     for name in list(reachable):
         while (nxt := profiles[name].upgrade_to) is not None and nxt not in reachable:
             reachable.add(nxt)
@@ -171,7 +214,7 @@ def _where(msg: str) -> str:
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate a decoded scenario mapping; raise ``ScenarioError`` naming ``source``."""
     try:
-        sc = msgspec.convert(data, Scenario)
+        sc = _resolve_devices(msgspec.convert(data, Scenario))
         _check(sc)
     except msgspec.ValidationError as exc:
         raise ScenarioError(f"{source}: {_where(str(exc))}") from None

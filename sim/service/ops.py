@@ -48,9 +48,10 @@ client cannot widen a backoff gap, nor count dismissals, past the prompts it was
 
 
 def _profile_name(rec: s.DeviceRecord | s.DeviceIn, os_version: float | None,
-                  app_target_sdk: int | None) -> str:
+                  app_target_sdk: int | None, api_level: int | None) -> str:
     try:
-        return resolve_profile(rec.platform, os_version, app_target_sdk, rec.browser)
+        return resolve_profile(rec.platform, os_version, app_target_sdk, rec.browser,
+                               os_kind=rec.os_kind, api_level=api_level, quiet_ui=rec.quiet_ui)
     except ValueError as exc:
         field, _, detail = str(exc).partition(": ")
         raise InvalidInput("invalid_value", detail, field) from None
@@ -66,12 +67,13 @@ def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
     t.now(at)  # client clock: 'at' is required (409 otherwise)
     at = at if at is not None else time.time()
     os_version = s.major_version(body.os_version)
-    name = _profile_name(body, os_version, body.app_target_sdk)
+    name = _profile_name(body, os_version, body.app_target_sdk, body.api_level)
     profile = t.profile(name)
     perm = body.permission
     state = new_install(profile, sdk_reports_permission=body.sdk_reports_permission,
                         provisional=perm == "provisional"
-                        or (perm is None and t.policy.provisional_on_install))
+                        or (perm is None and t.policy.provisional_on_install),
+                        utc_offset_minutes=body.utc_offset_minutes)
     if perm == "provisional" and state.permission != "provisional":
         raise Conflict("unsupported_permission", f"profile {name} has no provisional "
                        "authorization; allowed: not_determined, granted, denied", "permission")
@@ -81,8 +83,9 @@ def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
     if perm in ("granted", "denied") and state.permission != perm:
         apply_settings_change(state, profile, perm == "granted")
     return s.DeviceRecord(user_id=body.user_id, platform=body.platform,
-                          os_version=os_version, app_target_sdk=body.app_target_sdk,
-                          browser=body.browser, installed_at=at, state=state)
+                          os_version=os_version, os_kind=body.os_kind, api_level=body.api_level,
+                          app_target_sdk=body.app_target_sdk, browser=body.browser,
+                          quiet_ui=body.quiet_ui, installed_at=at, state=state)
 
 
 def view(t: Tenant, device_id: str, rec: s.DeviceRecord) -> s.DeviceView:
@@ -93,7 +96,7 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord) -> s.DeviceView:
         os_version=rec.os_version, app_target_sdk=rec.app_target_sdk, browser=rec.browser,
         profile=st.profile, permission=st.permission, installed=st.installed,
         receives_push=receives_push(st), dialogs_left=dialogs_left(st, t.profile(st.profile)),
-        state=st)
+        state=st, os_kind=rec.os_kind, api_level=rec.api_level, quiet_ui=rec.quiet_ui)
 
 
 # --- eligibility -------------------------------------------------------------------
@@ -188,23 +191,26 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
             _campaign(t, cid, i)
             apply_settings_change(st, profile, perm == "granted")
             return _credit(rec, cid, "open_settings"), perm
-        case s.OsUpgraded(os_version=reported):
+        case s.OsUpgraded(os_version=reported, api_level=api):
             version = s.major_version(reported)
-            new = _profile_name(rec, version, rec.app_target_sdk)
+            api = api if api is not None else rec.api_level
+            new = _profile_name(rec, version, rec.app_target_sdk, api)
             if new != st.profile:
                 apply_os_upgrade(st, profile, t.profile(new))
-            rec.os_version = version
+            rec.os_version, rec.api_level = version, api
             return None, repr(version)
         case s.AppUpdated(app_target_sdk=sdk):
-            new = _profile_name(rec, rec.os_version, sdk)
+            new = _profile_name(rec, rec.os_version, sdk, rec.api_level)
             if new != st.profile:
                 apply_app_update(st, profile, t.profile(new))
             rec.app_target_sdk = sdk
             return None, str(sdk)
         case s.Reinstalled():
-            apply_reinstall(st, profile, now, reset_campaigns=t.policy.reset_on_reinstall)
+            apply_reinstall(st, profile, now, reset_campaigns=t.policy.reset_on_reinstall,
+                            provisional=t.policy.provisional_on_install)
         case s.DataCleared():
-            apply_clear_data(st, profile, reset_campaigns=t.policy.reset_on_reinstall)
+            apply_clear_data(st, profile, reset_campaigns=t.policy.reset_on_reinstall,
+                             provisional=t.policy.provisional_on_install)
         case s.Uninstalled():
             apply_uninstall(st, now)
     return None, None
@@ -234,12 +240,15 @@ def apply_events(t: Tenant, rec: s.DeviceRecord, events: Sequence[s.Event],
 
 # --- reachability and stats ------------------------------------------------------------
 
-def reachability(user_id: str, devices: Iterable[tuple[str, s.DeviceRecord]]) -> s.Reachability:
-    """MoEngage's codes per platform family, with the devices behind each."""
+def reachability(t: Tenant, user_id: str,
+                 devices: Iterable[tuple[str, s.DeviceRecord]]) -> s.Reachability:
+    """MoEngage's codes per platform family (``sim.rules.reachability``: Huawei and Amazon
+    devices count in Android), with the devices behind each."""
     by_family: dict[str, list[s.DeviceReach]] = {}
     for device_id, rec in devices:
         st = rec.state
-        code = device_reach(st.installed, st.sdk_reports_permission, st.permission)
+        code = device_reach(st.installed, st.sdk_reports_permission, st.permission,
+                            t.profile(st.profile).token_needs_permission)
         by_family.setdefault(FAMILY_OF[rec.platform], []).append(s.DeviceReach(
             device_id=device_id, platform=rec.platform, permission=st.permission,
             installed=st.installed, code=code))

@@ -25,7 +25,9 @@ from sim.rules.permission import DeviceState, DialogOutcome, Permission
 from sim.rules.platforms import (
     DEFAULT_PROFILES,
     PLATFORMS,
+    Browser,
     Family,
+    OsKind,
     Platform,
     PlatformProfile,
     resolve_profile,
@@ -77,10 +79,13 @@ def major_version(version: float | str | None) -> float | None:
     return version
 TargetSdk = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 """An Android target SDK (API level); 1000 bounds input."""
+ApiLevel = Annotated[int, msgspec.Meta(ge=1, le=1000)]
+"""The Android API level a Huawei EMUI / HarmonyOS device runs on (33 = Android 13)."""
+UtcOffset = Annotated[int, msgspec.Meta(ge=-720, le=840)]
+"""A time zone's offset from UTC in minutes, -720 (-12:00) to 840 (+14:00)."""
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200,
                                    pattern=r"^[^\x00-\x1f\x7f]+$")]
 """A display name: 1-200 characters, no control characters."""
-Browser = Literal["chrome", "firefox", "safari"]
 Clock = Literal["server", "client"]
 
 
@@ -180,11 +185,21 @@ class DeviceIn(_In):
     """Major OS version (Android: 13 for API 33; Fire OS and HarmonyOS: their own), or the
     version string the SDK reports (``"14"``, ``"17.4.1"``: its major part counts); required
     for the platforms in :data:`NEEDS_OS_VERSION`."""
+    os_kind: OsKind | None = None
+    """Huawei only, required there: ``emui`` or ``harmonyos`` (Android underneath: give
+    ``api_level``) or ``harmonyos_next``."""
+    api_level: ApiLevel | None = None
+    """Huawei EMUI / HarmonyOS: the Android API level underneath (33+ asks like Android 13)."""
     app_target_sdk: TargetSdk | None = None
     browser: Browser | None = None
+    quiet_ui: bool = False
+    """Chrome shows its quieter prompt (1 dismissal or 2 ignores embargo the site)."""
     permission: Permission | None = None
     """The permission at install; absent means the platform's default."""
     sdk_reports_permission: bool = True
+    utc_offset_minutes: UtcOffset = 0
+    """The device's time zone in minutes from UTC (default UTC): ``per_day`` caps count its
+    local day."""
     at: Time | None = None
 
 
@@ -196,13 +211,29 @@ def _needs_os_version(platform: str) -> bool:
     return False
 
 
-NEEDS_OS_VERSION: tuple[str, ...] = tuple(p for p in PLATFORMS if _needs_os_version(p))
-"""Platforms whose profile depends on the OS version (the rules' ``resolve_profile`` says)."""
+NEEDS_OS_VERSION: tuple[str, ...] = tuple(p for p in PLATFORMS if _needs_os_version(p)
+                                          and p != "huawei")
+"""Platforms whose profile depends on the OS version (the rules' ``resolve_profile`` says);
+Huawei devices say their ``os_kind`` instead."""
 OS_VERSION_RULE: dict[str, Any] = {
     "if": {"properties": {"platform": {"enum": list(NEEDS_OS_VERSION)}}, "required": ["platform"]},
     "then": {"required": ["os_version"],
              "properties": {"os_version": {"type": ["number", "string"]}}}}
 """The same as JSON Schema, for the OpenAPI document of ``DeviceIn``."""
+OS_KIND_RULES: list[dict[str, Any]] = [
+    {"if": {"properties": {"platform": {"const": "huawei"}}, "required": ["platform"]},
+     "then": {"required": ["os_kind"], "properties": {"os_kind": {"type": "string"}}}},
+    {"if": {"properties": {"os_kind": {"type": "string"}}, "required": ["os_kind"]},
+     "then": {"properties": {"platform": {"const": "huawei"}}}},
+    {"if": {"properties": {"os_kind": {"enum": ["emui", "harmonyos"]}}, "required": ["os_kind"]},
+     "then": {"required": ["api_level"], "properties": {"api_level": {"type": "integer"}}}},
+    {"if": {"properties": {"quiet_ui": {"const": True}}, "required": ["quiet_ui"]},
+     "then": {"properties": {"platform": {"const": "web"},
+                             "browser": {"enum": ["chrome", None]}}}},
+]
+"""A Huawei device says which OS it runs (EMUI and HarmonyOS 2-4 with their Android API
+level), ``os_kind`` is Huawei's only, ``quiet_ui`` Chrome's only (JSON Schema for
+``DeviceIn``; the rules' ``resolve_profile`` says the same)."""
 
 
 class DeviceView(msgspec.Struct, frozen=True):
@@ -222,6 +253,9 @@ class DeviceView(msgspec.Struct, frozen=True):
     """OS dialogs this install may still see; null = no fixed limit (web)."""
     state: DeviceState
     """The rules' ``DeviceState``; its times are in days since the Unix epoch."""
+    os_kind: OsKind | None = None
+    api_level: int | None = None
+    quiet_ui: bool = False
 
 
 class Offer(msgspec.Struct, frozen=True, gc=False):
@@ -238,8 +272,11 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
     user_id: str
     platform: Platform
     os_version: float | None = None
+    os_kind: OsKind | None = None
+    api_level: int | None = None
     app_target_sdk: int | None = None
     browser: str | None = None
+    quiet_ui: bool = False
     installed_at: float = 0.0
     state: DeviceState
     last_offer: Offer | None = None
@@ -313,6 +350,8 @@ class OsUpgraded(_Event, tag="os_upgraded"):
     """The OS moved to a new major version."""
 
     os_version: OsVersion | OsVersionText
+    api_level: ApiLevel | None = None
+    """Huawei EMUI / HarmonyOS: the new Android API level underneath (default: unchanged)."""
 
 
 class AppUpdated(_Event, tag="app_updated"):

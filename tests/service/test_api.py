@@ -181,7 +181,41 @@ def test_reachability_per_family(api):
                                         "devices": [{"device_id": "and1", "platform": "android",
                                                      "permission": "granted",
                                                      "installed": False, "code": None}]}
-    assert r["families"]["web"]["code"] == 202
+    # A web origin without permission has no push subscription: no token, no code (issue 10).
+    assert r["families"]["web"]["code"] is None
+    assert r["families"]["web"]["devices"][0]["code"] is None
+
+
+def test_reachability_counts_huawei_and_amazon_in_the_android_family(api):
+    """One definition with the simulator: a user's Android phone, Huawei tablet and Fire
+    tablet make one Android code (``sim.rules.reachability``)."""
+    install(api, "a", "u2", os_version=14, app_target_sdk=34)
+    install(api, "h", "u2", platform="huawei", os_kind="emui", api_level=31)
+    install(api, "f", "u2", platform="amazon", os_version=8)
+    r = api.get("/v1/users/u2/reachability").json()
+    assert list(r["families"]) == ["android"]
+    assert r["families"]["android"]["code"] == 201
+    assert [d["code"] for d in r["families"]["android"]["devices"]] == [202, 201, 201]
+
+
+def test_registration_carries_huawei_os_kind_quiet_ui_and_utc_offset(api):
+    """Registration takes what the device says: a Huawei device its OS kind (with the Android
+    API level), Chrome its quiet prompt, any device its UTC offset; bad values are 422
+    naming the field and the allowed values."""
+    d = install(api, "n", "u3", platform="huawei", os_kind="harmonyos_next", os_version="5.0.1")
+    assert d["profile"] == "harmony_next" and d["os_kind"] == "harmonyos_next"
+    d = install(api, "q", "u3", platform="web", browser="chrome", quiet_ui=True,
+                utc_offset_minutes=-300)
+    assert (d["profile"], d["state"]["utc_offset_minutes"]) == ("chrome_quiet", -300)
+    for body, field, allowed in [
+            ({"platform": "huawei", "os_version": 5}, "os_kind",
+             "allowed: emui, harmonyos, harmonyos_next"),
+            ({"platform": "huawei", "os_kind": "emui"}, "api_level", "required for os_kind"),
+            ({"platform": "ios", "quiet_ui": True}, "quiet_ui", "only Chrome"),
+            ({"platform": "ios", "utc_offset_minutes": 900}, "utc_offset_minutes", "<= 840")]:
+        r = api.post("/v1/devices", {"device_id": "bad", "user_id": "u3", "at": T0, **body})
+        assert r.status_code == 422, (body, r.text)
+        assert field in r.text and allowed in r.text, r.text
 
 
 def test_campaign_stats(api):

@@ -76,7 +76,8 @@ def test_common_random_numbers_same_answers_to_the_same_first_prompt(
                                        {"id": "soft",
                                         "frequency": {"type": "multiple", "limit": 9,
                                                       "gap_days": 1.0}}]}],
-                       behaviour={"reinstall": 0.0, "segments": [{"name": "all", "share": 1.0,
+                       behaviour={"reinstall": 0.0, "clear_data_per_year": 0.0,
+                                  "segments": [{"name": "all", "share": 1.0,
                                                 "lifetime_mean_days": 30,
                                                 "gap_median_hours": 30}]})
     r = simulate(sc)

@@ -110,7 +110,7 @@ def spec() -> dict[str, Any]:
              not isinstance(t, str)}
     _, components = msgspec.json.schema_components(
         sorted(types | {ErrorBody}, key=lambda t: t.__name__), ref_template=_REF)
-    components["DeviceIn"]["allOf"] = [s.OS_VERSION_RULE]
+    components["DeviceIn"]["allOf"] = [s.OS_VERSION_RULE, *s.OS_KIND_RULES]
     return {
         "openapi": "3.1.0",
         "info": {"title": "promptsim eligibility service", "version": "1",

@@ -110,10 +110,11 @@ async def eligibility(req: Request) -> Response:
 async def reachability(req: Request) -> Response:
     """``GET /v1/users/{user_id}/reachability``: 200 / 201 / 202 per platform family."""
     user_id = req.params["user_id"]
-    devices = await req.service.store.user_devices(req.app.app_id, user_id)
+    store = req.service.store
+    devices = await store.user_devices(req.app.app_id, user_id)
     if not devices:
         raise not_found("user", user_id, "user_id")
-    return json_response(200, ops.reachability(user_id, devices))
+    return json_response(200, ops.reachability(await store.tenant(req.app), user_id, devices))
 
 
 async def campaign_stats(req: Request) -> Response:
