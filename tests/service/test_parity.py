@@ -214,6 +214,44 @@ def test_parity_command_on_a_scenario(parity_server, scenario):
     assert sum(r["decisions"] for r in lines) > 100
 
 
+def test_parity_on_the_platform_rules_scenario(parity_server):
+    """``promptsim parity`` on ``scenarios/platform_rules.toml`` (a real server process, SQLite):
+    the rules of issue 10 (embargo counts and the quiet prompt, the web's instructions, the
+    12 -> 13 upgrade, Huawei's OS kind, provisional on reinstall, local-day caps) decide
+    alike in the simulator and the service; the simulated log shows they were exercised."""
+    import json
+    import subprocess
+    import sys
+    from collections import Counter
+
+    from service_helpers import ROOT
+
+    from sim.engine.runner import event_log
+    from sim.model.scenario import load_scenario
+
+    scenario, devices = "scenarios/platform_rules.toml", 250
+    log = event_log(load_scenario(ROOT / scenario), devices=devices).log
+    seen = Counter((e.reason, e.action) for e in log if e.kind == "decision")
+    for wanted in [("embargoed", None), ("eligible", "instructions"), ("daily_cap", None),
+                   ("eligible", "open_settings"), ("app_cannot_request", None)]:
+        assert seen[wanted] > 0, wanted
+    installs = Counter(e.profile for e in log if e.kind == "install")
+    assert installs["chrome_quiet"] > 0 and installs["huawei_emui13"] > 0
+    assert any(e.kind == "install" and e.utc_offset_minutes == 330 for e in log)
+    assert any(e.kind == "os_upgraded" for e in log)
+
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())",
+         "parity", scenario, "--url", parity_server.url, "--devices", str(devices),
+         "--admin-key", ADMIN],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(lines) == 3
+    assert all(r["mismatches"] == 0 and r["errors"] == 0 for r in lines), lines
+    assert sum(r["decisions"] for r in lines) > 1000
+
+
 @pytest.mark.parametrize("case", ["wrong_key", "unreachable", "not_a_url"])
 def test_parity_command_fails_in_one_line(parity_server, case):
     """A wrong admin key, a URL where nothing listens, or no URL at all: one line on stderr
