@@ -6,9 +6,9 @@ evenly. Draw ``d`` is simulated as replication ``d``: all strategies on the same
 devices and the same random answers (common random numbers), so the differences
 within a draw come from the strategies alone. Work is cut into ``(draw, chunk)``
 tasks, each seeded from its coordinates (``SeedSequence(seed, spawn_key=(draw,
-chunk))``, as every replication is) and summed in task order: the result is the
-same bytes for any number of workers, and a task can run anywhere (processes
-here; a Dask cluster needs only another ``map``).
+chunk))``, as every replication is) and its integer counts summed: the result is the
+same bytes for any number of workers, on local processes or a Dask cluster
+(``sim.engine.executor``).
 
 ``contest`` then says which priors move the choice between two strategies, by a
 linear regression of their paired value difference on each prior, and where it
@@ -20,9 +20,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from sim.engine.chunk import FLOWS, STOCKS, ChunkResult
+from sim.engine.executor import run_tasks
 from sim.engine.runner import RunResult, run_task
 from sim.model import priors
 from sim.model.population import chunk_count
@@ -85,38 +84,18 @@ def sensitivity_task(sc: Scenario, draws: PriorDraws, d: int, chunk: int) -> Chu
     return res
 
 
-_WORKER: dict[str, object] = {}
-
-
-def _init(sc: Scenario, draws: PriorDraws) -> None:
-    _WORKER.update(sc=sc, draws=draws)
-
-
-def _task(t: tuple[int, int]) -> ChunkResult:
-    sc, draws = _WORKER["sc"], _WORKER["draws"]
-    assert isinstance(sc, Scenario) and isinstance(draws, PriorDraws)
-    return sensitivity_task(sc, draws, *t)
-
-
-def _results(sc: Scenario, draws: PriorDraws, tasks: list[tuple[int, int]],
-             jobs: int) -> Iterator[ChunkResult]:
-    if jobs <= 1 or len(tasks) <= 1:
-        for d, c in tasks:
-            yield sensitivity_task(sc, draws, d, c)
-        return
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init,
-                             initargs=(sc, draws)) as pool:
-        yield from pool.map(_task, tasks)
+def _task(shared: tuple[Scenario, PriorDraws], task: tuple[int, int]) -> ChunkResult:
+    return sensitivity_task(*shared, *task)
 
 
 def run_sensitivity(sc: Scenario, draws: int, *, jobs: int = 1,
-                    on_task_done: Callable[[], None] | None = None
-                    ) -> tuple[RunResult, PriorDraws]:
+                    on_task_done: Callable[[], None] | None = None,
+                    scheduler: str | None = None) -> tuple[RunResult, PriorDraws]:
     """Simulate every strategy under ``draws`` draws of the priors; draw ``d`` is
-    replication ``d`` of the result (whose scenario records ``sensitivity.draws``)."""
+    replication ``d`` of the result (whose scenario records ``sensitivity.draws``). Tasks
+    run on ``jobs`` local processes or the Dask cluster at ``scheduler``."""
     if draws < 2:
         raise ValueError(f"--prior-draws: at least 2 draws are needed, got {draws}")
-    jobs = jobs or os.cpu_count() or 1
     out_sc = msgspec.structs.replace(
         sc, replications=draws,
         sensitivity=msgspec.structs.replace(sc.sensitivity, draws=draws))
@@ -126,7 +105,8 @@ def run_sensitivity(sc: Scenario, draws: int, *, jobs: int = 1,
     flows = np.zeros((draws, len(FLOWS), *shape), dtype=np.int64)
     stocks = np.zeros((draws, len(STOCKS), *shape), dtype=np.int64)
     events = 0
-    for (d, _), res in zip(tasks, _results(out_sc, pd_, tasks, jobs), strict=True):
+    for i, res in run_tasks(_task, (out_sc, pd_), tasks, jobs=jobs, scheduler=scheduler):
+        d = tasks[i][0]
         flows[d] += res.flows
         stocks[d] += res.stocks
         events += res.events

@@ -24,6 +24,10 @@ def register(sub: Any) -> None:
                         "(default: the scenario's sensitivity.draws, else none)")
     p.add_argument("--jobs", type=int, default=0,
                    help="worker processes (default 0: one per core); results do not depend on it")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the tasks on the Dask cluster whose scheduler is at ADDRESS "
+                        "(tcp://HOST:8786) instead of local processes; same results "
+                        "(docs/distributed.md)")
     p.add_argument("--out", type=Path, help="run directory (default: runs/<scenario name>); "
                    "it must be new, empty, or hold an earlier run of the same scenario file")
     p.add_argument("--overwrite", action="store_true",
@@ -59,6 +63,7 @@ def simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim.cli import UsageError
+    from sim.engine.executor import SchedulerError
     from sim.engine.output import RunDirTaken, check_run_dir, write_run
     from sim.engine.runner import simulate as run
     from sim.engine.summary import best_per_platform, format_table, summary_rows
@@ -85,14 +90,19 @@ def simulate(args: argparse.Namespace) -> int:
                file=sys.stderr)
     t0 = time.perf_counter()
     with bar:
-        if draws:
-            from sim.analysis.sensitivity import run_sensitivity, write_draws
+        try:
+            if draws:
+                from sim.analysis.sensitivity import run_sensitivity, write_draws
 
-            result, drawn = run_sensitivity(sc, draws, jobs=args.jobs,
-                                            on_task_done=lambda: bar.update(1))
-        else:
-            result = run(sc, jobs=args.jobs, skip_idle=not args.step_every_session,
-                         log=args.events, on_task_done=lambda: bar.update(1))
+                result, drawn = run_sensitivity(sc, draws, jobs=args.jobs,
+                                                on_task_done=lambda: bar.update(1),
+                                                scheduler=args.scheduler)
+            else:
+                result = run(sc, jobs=args.jobs, skip_idle=not args.step_every_session,
+                             log=args.events, on_task_done=lambda: bar.update(1),
+                             scheduler=args.scheduler)
+        except SchedulerError as exc:
+            raise UsageError(str(exc)) from None
     seconds = time.perf_counter() - t0
     write_run(result, out, seconds=seconds, jobs=args.jobs, events=args.events,
               source=args.scenario)

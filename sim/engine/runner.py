@@ -2,21 +2,21 @@
 
 Work is cut into (replication, chunk) tasks. Each task draws its own
 population from ``SeedSequence(seed, spawn_key=(replication, chunk))`` and
-returns integer daily counts, which are summed in task order: the result is
-identical for any ``jobs``.
+returns integer daily counts, which are summed (exactly, in any order): the result
+is identical for any ``jobs``, on local processes or a Dask cluster
+(``sim.engine.executor``).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
 import numpy as np
 
 from sim.engine.chunk import FLOWS, STOCKS, ChunkModel, ChunkResult
+from sim.engine.executor import run_tasks
 from sim.model.events import LogEvent
 from sim.model.population import chunk_count, make_chunk
 from sim.model.scenario import Scenario
@@ -66,34 +66,17 @@ def run_task(sc: Scenario, replication: int, chunk: int, *, skip_idle: bool = Tr
     return model.run(), events or []
 
 
-_WORKER: dict[str, object] = {}
-
-
-def _init_worker(sc: Scenario, skip_idle: bool, log: bool) -> None:
-    _WORKER.update(sc=sc, skip_idle=skip_idle, log=log)
-
-
-def _worker_task(task: tuple[int, int]) -> tuple[ChunkResult, list[LogEvent]]:
-    sc = _WORKER["sc"]
-    assert isinstance(sc, Scenario)
-    return run_task(sc, *task, skip_idle=bool(_WORKER["skip_idle"]), log=bool(_WORKER["log"]))
-
-
-def _results(sc: Scenario, tasks: list[tuple[int, int]], jobs: int, skip_idle: bool,
-             log: bool) -> Iterator[tuple[ChunkResult, list[LogEvent]]]:
-    if jobs <= 1 or len(tasks) <= 1:
-        for r, c in tasks:
-            yield run_task(sc, r, c, skip_idle=skip_idle, log=log)
-        return
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                             initargs=(sc, skip_idle, log)) as pool:
-        yield from pool.map(_worker_task, tasks)
+def _task(shared: tuple[Scenario, bool, bool],
+          task: tuple[int, int]) -> tuple[ChunkResult, list[LogEvent]]:
+    sc, skip_idle, log = shared
+    return run_task(sc, *task, skip_idle=skip_idle, log=log)
 
 
 def simulate(sc: Scenario, *, jobs: int = 1, skip_idle: bool = True, log: bool = False,
-             on_task_done: Callable[[], None] | None = None) -> RunResult:
-    """Run every replication of ``sc``; ``jobs`` worker processes (0: one per core)."""
-    jobs = jobs or os.cpu_count() or 1
+             on_task_done: Callable[[], None] | None = None,
+             scheduler: str | None = None) -> RunResult:
+    """Run every replication of ``sc``; ``jobs`` worker processes (0: one per core), or the
+    Dask cluster at ``scheduler`` (``sim.engine.executor``)."""
     n_chunks = chunk_count(sc)
     tasks = [(r, c) for r in range(sc.replications) for c in range(n_chunks)]
     shape = (len(sc.strategies), len(PROFILES), sc.days)
@@ -101,7 +84,9 @@ def simulate(sc: Scenario, *, jobs: int = 1, skip_idle: bool = True, log: bool =
     stocks = np.zeros((sc.replications, len(STOCKS), *shape), dtype=np.int64)
     events = 0
     logged: list[LogEvent] = []
-    for (r, _), (res, ev) in zip(tasks, _results(sc, tasks, jobs, skip_idle, log), strict=True):
+    for i, (res, ev) in run_tasks(_task, (sc, skip_idle, log), tasks, jobs=jobs,
+                                  scheduler=scheduler):
+        r = tasks[i][0]
         flows[r] += res.flows
         stocks[r] += res.stocks
         events += res.events

@@ -1,0 +1,92 @@
+"""Where tasks run: in this process, on local worker processes, or on a Dask cluster.
+
+Every parallel analysis (replications, prior draws, optimizer candidates) is a
+list of tasks ``fn(shared, task)``: ``shared`` is what every task reads (the
+scenario), ``task`` its coordinates, from which it seeds itself. :func:`run_tasks`
+returns the results *in task order*, whatever order they finish in, so the caller
+sums them in a fixed order and the result is the same bytes for any number of
+workers and any executor. ``fn`` must be a module-level function (it is sent by
+name) and ``shared``, ``task`` and the result picklable.
+
+- ``jobs <= 1`` (or one task): in this process.
+- ``jobs = N``: a ``ProcessPoolExecutor`` of ``N`` processes, ``shared`` sent once
+  per process.
+- ``scheduler = "tcp://HOST:8786"``: a Dask distributed cluster; ``shared`` is
+  scattered to every worker once, each task is a future, and a worker lost
+  mid-run has its tasks recomputed elsewhere by Dask (tasks are pure functions of
+  their coordinates). Workers need promptsim installed (see
+  ``docs/distributed.md``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+S = TypeVar("S")
+T = TypeVar("T")
+R = TypeVar("R")
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init(fn: Callable[[Any, Any], Any], shared: Any) -> None:
+    _WORKER.update(fn=fn, shared=shared)
+
+
+def _call(task: Any) -> Any:
+    return _WORKER["fn"](_WORKER["shared"], task)
+
+
+def run_tasks(fn: Callable[[S, T], R], shared: S, tasks: Sequence[T], *, jobs: int = 1,
+              scheduler: str | None = None) -> Iterator[tuple[int, R]]:
+    """``(i, fn(shared, tasks[i]))`` for every task, as each finishes: computed in this
+    process, on ``jobs`` local processes (0: one per core) or on the Dask cluster at
+    ``scheduler``."""
+    if scheduler:
+        yield from _dask(fn, shared, tasks, scheduler)
+        return
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(tasks) <= 1:
+        for i, t in enumerate(tasks):
+            yield i, fn(shared, t)
+        return
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_init,
+                             initargs=(fn, shared)) as pool:
+        yield from enumerate(pool.map(_call, tasks))
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler cannot be reached or used; the message says what to do."""
+
+
+def _dask(fn: Callable[[S, T], R], shared: S, tasks: Sequence[T],
+          address: str) -> Iterator[tuple[int, R]]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # pragma: no cover - a dependency, but say so plainly
+        raise SchedulerError(f"--scheduler needs dask[distributed] installed: {exc}") from None
+    try:
+        client = Client(address, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerError(f"--scheduler: cannot reach the Dask scheduler at {address!r} "
+                             f"({exc}); start one with `dask scheduler` (docs/distributed.md)"
+                             ) from None
+    try:
+        try:
+            client.wait_for_workers(1, timeout=60)
+        except TimeoutError:
+            raise SchedulerError(f"--scheduler: no Dask worker joined {address!r} within 60 s; "
+                                 "start workers with `dask worker` (docs/distributed.md)"
+                                 ) from None
+        remote = client.scatter(shared, broadcast=True, hash=False)
+        futures = client.map(fn, [remote] * len(tasks), list(tasks), pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        for fut in as_completed(futures, loop=client.loop):
+            result = fut.result()
+            fut.release()
+            yield index[fut.key], result
+    finally:
+        client.close()
