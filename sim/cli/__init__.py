@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = (
     "sim.cli.simulate",
+    "sim.cli.optimize",
     "sim.cli.serve",
     "sim.cli.load",
     "sim.cli.parity",

@@ -12,6 +12,7 @@ depend on how chunks are spread over worker processes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -191,3 +192,34 @@ def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: 
 def chunk_count(sc: Scenario) -> int:
     """How many chunks the scenario's devices make."""
     return -(-sc.devices // sc.chunk_size)
+
+
+def select(c: Chunk, keep: list[int]) -> Chunk:
+    """The devices ``keep`` (indexes, increasing) of ``c`` as a chunk of their own: the same
+    devices, sessions, timers and stream keys, so each lives exactly as it did in ``c`` (a
+    device meets no other device but its user's, and ``keep`` holds whole groups of them)."""
+    start: list[int] = []
+    end: list[int] = []
+    re_start: list[int] = []
+    t: list[float] = []
+    sec: list[float] = []
+    ev: list[bool] = []
+    for i in keep:
+        a, b = c.start[i], c.end[i]
+        start.append(len(t))
+        re_start.append(len(t) + c.reinstall_start[i] - a)
+        t.extend(c.session_t[a:b])
+        sec.extend(c.session_seconds[a:b])
+        ev.extend(c.session_event[a:b])
+        end.append(len(t))
+
+    def pick(xs: list[Any]) -> list[Any]:
+        return [xs[i] for i in keep]
+
+    return Chunk(first=c.first, n=len(keep), user=pick(c.user), profile=pick(c.profile),
+                 install_t=pick(c.install_t), start=start, end=end, reinstall_start=re_start,
+                 session_t=t, session_seconds=sec, session_event=ev,
+                 uninstall_t=pick(c.uninstall_t), reinstall_t=pick(c.reinstall_t),
+                 uninstall2_t=pick(c.uninstall2_t), clear_t=pick(c.clear_t),
+                 upgrade_t=pick(c.upgrade_t), receptiveness=pick(c.receptiveness),
+                 sdk_reports=pick(c.sdk_reports), key=pick(c.key), solo=pick(c.solo))

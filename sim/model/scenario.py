@@ -15,6 +15,7 @@ import msgspec
 from sim.model import priors
 from sim.model.behaviour import Behaviour
 from sim.model.objective import Objective
+from sim.model.search import Search, check_family, family_campaigns
 from sim.rules.campaigns import Identifier, Policy
 from sim.rules.platforms import DEFAULT_PROFILES, DeviceKind, PlatformProfile, override_profiles
 
@@ -98,6 +99,8 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     objective: Objective = msgspec.field(default_factory=Objective)
     """What the recommendation maximises (see ``sim.model.objective``)."""
     sensitivity: Sensitivity = msgspec.field(default_factory=Sensitivity)
+    search: Search | None = None
+    """What ``promptsim optimize`` searches (``sim.model.search``); ``simulate`` ignores it."""
 
     def profiles(self) -> dict[str, PlatformProfile]:
         """The platform profiles with this scenario's overrides applied."""
@@ -191,6 +194,8 @@ def _check(sc: Scenario) -> None:
     for n in names:
         if names.count(n) > 1:
             raise ValueError(f"strategies: duplicate name {n!r}")
+    if sc.search is not None:
+        _check_search(sc.search, names)
     if sc.baseline is not None and sc.baseline not in names:
         raise ValueError(f"baseline: {sc.baseline!r} is not a strategy; allowed: "
                          f"{', '.join(names)}")
@@ -201,6 +206,24 @@ def _check(sc: Scenario) -> None:
         else:
             if s.campaigns:
                 raise ValueError(f"strategies.{s.name}: no push-permission campaign")
+
+
+def _check_search(search: Search, strategies: list[str]) -> None:
+    seen = {n: "strategies" for n in strategies}
+    for k, f in enumerate(search.families):
+        where = f"search.families[{k}]"
+        check_family(f, where)
+        for name, _ in family_campaigns(f):
+            if len(name) > 64:
+                raise ValueError(f"{where}.name: candidate name {name!r} is longer than 64 "
+                                 "characters; shorten the family's name")
+            if name in seen:
+                raise ValueError(f"{where}: candidate {name!r} is also in {seen[name]}; "
+                                 "rename the family")
+            seen[name] = where
+    if search.first_round > search.replications:
+        raise ValueError(f"search.first_round: at most search.replications "
+                         f"({search.replications}), got {search.first_round}")
 
 
 def _where(msg: str) -> str:

@@ -1,0 +1,303 @@
+"""``promptsim optimize``: race the candidate schedules of ``[search]``, per platform.
+
+Candidates are the scenario's own strategies plus every combination of its search
+families (``sim.model.search``). Round by round, every candidate still alive on
+some platform is simulated on more replications; replication ``r`` is the same
+devices and random answers for all of them (common random numbers, as the engine
+gives strategies). After each round but the last, each platform drops the
+candidates that another beats clearly on the objective (``sim.analysis.racing``);
+the survivors of the last round, the finalists, have full precision. A device on
+one platform never meets a campaign or a device of another, so a candidate's
+value on a platform is what it would be with an audience of that platform alone:
+the per-platform winners run side by side as one policy with the same values.
+
+Work is cut into (replication, chunk, candidates) tasks seeded by (replication,
+chunk) alone, so a candidate's counts do not depend on the candidates it runs
+with, the executor or the number of workers; finished tasks are kept in the
+output directory (``sim.analysis.optimize_store``) and a rerun reuses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from sim.analysis import racing
+from sim.analysis.optimize_store import Counts, Key, TaskStore
+from sim.analysis.recommend import platform_policy
+from sim.engine.chunk import FLOWS, STOCKS, ChunkModel
+from sim.engine.executor import run_tasks
+from sim.model.objective import outcomes
+from sim.model.population import Chunk, chunk_count, make_chunk, select
+from sim.model.scenario import Scenario, Strategy
+from sim.model.search import family_campaigns
+from sim.rules.platforms import PLATFORMS, PROFILES, PlatformProfile
+from sim.stats import Estimate, estimate
+
+CANDIDATES_PER_TASK = 6
+"""Candidates simulated together on one chunk: they share its population (drawn once),
+and several tasks per replication keep every worker busy."""
+PBEST_KEY = 104_729
+"""Spawn key of P(best)'s sampling seed (apart from every (replication, chunk) key)."""
+Task = tuple[int, int, str, tuple[int, ...]]
+"""(replication, chunk, group, candidate indexes)."""
+SCENARIO_FAMILY = "scenario"
+"""The family of the scenario's own ``[[strategies]]``."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One schedule in the race."""
+
+    name: str
+    family: str
+    strategy: Strategy
+
+
+def candidates(sc: Scenario) -> list[Candidate]:
+    """The scenario's strategies, then every candidate of its search families."""
+    out = [Candidate(s.name, SCENARIO_FAMILY, s) for s in sc.strategies]
+    for f in sc.search.families if sc.search else ():
+        for name, camp in family_campaigns(f):
+            out.append(Candidate(name, f.name, Strategy(name=name, campaigns=(camp,))))
+    return out
+
+
+def groups(sc: Scenario) -> list[str]:
+    """What a schedule is picked for: each platform of the mix (``PLATFORMS`` order), or
+    ``all`` when the search is not per platform."""
+    if sc.search is not None and not sc.search.per_platform:
+        return ["all"]
+    profiles = sc.profiles()
+    present = {profiles[n].platform for n in sc.population.mix if sc.population.mix[n] > 0}
+    return [p for p in PLATFORMS if p in present]
+
+
+def _cohorts(sc: Scenario, group: str) -> np.ndarray:
+    profiles = sc.profiles()
+    return np.array([group == "all" or profiles[n].platform == group for n in PROFILES])
+
+
+_CHUNK: dict[str, Any] = {}
+"""The last chunk drawn in this process: consecutive tasks of a (replication, chunk) share
+it (``scenario`` holds the scenario it was drawn for)."""
+
+
+def _chunk(sc: Scenario, profiles: dict[str, PlatformProfile], r: int, c: int) -> Chunk:
+    if _CHUNK.get("scenario") is not sc or _CHUNK.get("at") != (r, c):
+        _CHUNK.update(scenario=sc, at=(r, c), chunk=make_chunk(sc, profiles, r, c))
+    chunk: Chunk = _CHUNK["chunk"]
+    return chunk
+
+
+def _task(shared: Scenario, task: Task) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Candidates ``idx`` on the devices of ``group`` in chunk ``c`` of replication ``r``:
+    (flows summed over days ``[candidate, flow, cohort]``, end stocks ``[candidate, stock,
+    cohort]``, engine events, devices)."""
+    r, c, group, idx = task
+    profiles = shared.profiles()
+    chunk = _chunk(shared, profiles, r, c)
+    if group != "all":
+        chunk = select(chunk, [i for i, p in enumerate(chunk.profile)
+                               if profiles[p].platform == group])
+    flows = np.zeros((len(idx), len(FLOWS), len(PROFILES)), dtype=np.int64)
+    stocks = np.zeros((len(idx), len(STOCKS), len(PROFILES)), dtype=np.int64)
+    if chunk.n == 0:
+        return flows, stocks, 0, 0
+    sub = msgspec.structs.replace(shared, strategies=tuple(shared.strategies[i] for i in idx))
+    res = ChunkModel(sub, profiles, chunk, r).run()
+    flows[:] = res.flows.sum(axis=-1).transpose(1, 0, 2)
+    stocks[:] = res.stocks[..., -1].transpose(1, 0, 2)
+    return flows, stocks, res.events, chunk.n
+
+
+@dataclass
+class GroupResult:
+    """The race on one platform (or ``all``)."""
+
+    group: str
+    finalists: list[str]
+    best: str
+    value: Estimate
+    """The best candidate's value per 1,000 installs, 95% t-interval over its replications."""
+    p_best: dict[str, float]
+    """Per finalist, the probability that it is best (``racing.p_best``)."""
+    replications: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Candidate -> replications it had when dropped."""
+    means: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per candidate, its mean outcomes (``sim.model.objective.OUTCOMES``) over the
+    replications it got: what the front figure draws."""
+
+
+@dataclass
+class Progress:
+    """Where the race is, for a progress bar."""
+
+    done: float
+    """Device-years simulated (or found on disk)."""
+    total: float
+    """``done`` plus what the alive candidates still need to reach full precision."""
+    alive: int
+    candidates: int
+    replications: int
+    """Replications of the round under way."""
+    full: int
+
+
+@dataclass
+class OptimizeResult:
+    """Everything ``promptsim optimize`` prints, draws and writes."""
+
+    scenario: Scenario
+    """The scenario as raced: its strategies are every candidate."""
+    candidates: list[Candidate]
+    groups: dict[str, GroupResult]
+    schedule: list[int]
+    alpha: float
+    device_years: float
+    """Simulated, over every task (resumed ones included)."""
+    full_device_years: float
+    """What running every candidate to full precision would simulate."""
+    events: int
+    tasks_run: int
+    tasks_reused: int
+    """(replication, chunk, candidate) results found on disk."""
+
+    def winner(self, name: str = "optimized") -> Strategy:
+        """The per-platform picks as one policy (campaigns with platform audiences), or the
+        one pick when the search is not per platform."""
+        if list(self.groups) == ["all"]:
+            best = self.groups["all"].best
+            s = next(c.strategy for c in self.candidates if c.name == best)
+            return msgspec.structs.replace(s, name=name)
+        picks = {g: r.best for g, r in self.groups.items()}
+        return platform_policy(self.scenario, picks, name)
+
+
+def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
+             scheduler: str | None = None, store: TaskStore | None = None,
+             on_progress: Callable[[Progress], None] | None = None) -> OptimizeResult:
+    """Race the candidates of ``sc`` (which must have ``[search]``); ``budget`` replaces
+    ``search.replications`` (full precision)."""
+    if sc.search is None:
+        raise ValueError("search: the scenario has no [search] table to optimize over")
+    search = sc.search
+    cands = candidates(sc)
+    raced = msgspec.structs.replace(sc, strategies=tuple(c.strategy for c in cands),
+                                    search=None, baseline=None)
+    names = [c.name for c in cands]
+    known = set(names)
+    full = budget or search.replications
+    plan = racing.schedule(min(search.first_round, full), full)
+    alpha = racing.per_test_alpha(search.confidence, len(cands), len(plan))
+    n_chunks = chunk_count(sc)
+    gs = groups(sc)
+    profiles = sc.profiles()
+    share = {g: sum(v for k, v in sc.population.mix.items()
+                    if g == "all" or profiles[k].platform == g) for g in gs}
+    chunk_dy = [min(sc.chunk_size, sc.devices - c * sc.chunk_size) * sc.days / 365.0
+                for c in range(n_chunks)]
+    year = sc.days / 365.0
+    data: dict[Key, Counts] = {}
+    devices: dict[tuple[int, int, str], int] = {}
+    events = 0
+    if store is not None:
+        data, devices, events = store.load()
+    reused = sum(1 for k in data if k[3] in known)
+    alive = {g: list(range(len(cands))) for g in gs}
+    dropped: dict[str, dict[str, int]] = {g: {} for g in gs}
+    done = [sum(devices[k[:3]] * year for k in data if k[3] in known and k[0] < full)]
+    state = {"tasks": 0, "events": events}
+    values: dict[str, np.ndarray] = {}
+
+    def report(n: int) -> None:
+        if on_progress is None:
+            return
+        need = sum(chunk_dy[c] * share[g] for g in gs for i in alive[g] for r in range(full)
+                   for c in range(n_chunks) if (r, c, g, names[i]) not in data)
+        union = set().union(*alive.values())
+        on_progress(Progress(done[0], done[0] + need, len(union), len(cands), n,
+                             full))
+
+    n = plan[0]
+    for k, n in enumerate(plan):
+        tasks: list[Task] = []
+        for r in range(n):
+            for c in range(n_chunks):
+                for g in gs:
+                    todo = tuple(i for i in alive[g] if (r, c, g, names[i]) not in data)
+                    tasks += [(r, c, g, todo[j:j + CANDIDATES_PER_TASK])
+                              for j in range(0, len(todo), CANDIDATES_PER_TASK)]
+        report(n)
+        for t, (flows, stocks, ev, devs) in run_tasks(_task, raced, tasks, jobs=jobs,
+                                                      scheduler=scheduler):
+            r, c, g, idx = tasks[t]
+            for s, i in enumerate(idx):
+                data[(r, c, g, names[i])] = (flows[s], stocks[s])
+            devices[(r, c, g)] = devs
+            if store is not None:
+                store.save(r, c, g, [names[i] for i in idx], flows, stocks, ev, devs)
+            state["events"] += ev
+            state["tasks"] += 1
+            done[0] += devs * year * len(idx)
+            report(n)
+        for g in gs:
+            values[g] = _outcomes(raced, data, names, alive[g], n, n_chunks, g)["value"]
+            if k == len(plan) - 1 or len(alive[g]) == 1:
+                continue
+            out = set(racing.beaten(values[g], alpha))
+            for col in out:
+                dropped[g][names[alive[g][col]]] = n
+            values[g] = values[g][:, [j for j in range(len(alive[g])) if j not in out]]
+            alive[g] = [i for j, i in enumerate(alive[g]) if j not in out]
+        if all(len(a) == 1 for a in alive.values()):
+            break
+    report(n)
+    seed = int(np.random.SeedSequence(sc.seed, spawn_key=(PBEST_KEY,)).generate_state(1)[0])
+    results = {}
+    for g in gs:
+        v = values[g]
+        fin = [names[i] for i in alive[g]]
+        b = int(np.nanargmax(np.nanmean(v, axis=0)))
+        pb = racing.p_best(v, seed)
+        res = GroupResult(g, fin, fin[b], estimate(v[:, b]),
+                          dict(zip(fin, pb.tolist(), strict=True)), v.shape[0], dropped[g])
+        for i, name in enumerate(names):
+            got = max([m for m in plan if all((r, c, g, name) in data for r in range(m)
+                                              for c in range(n_chunks))], default=0)
+            if got:
+                o = _outcomes(raced, data, names, [i], got, n_chunks, g)
+                res.means[name] = {key: float(np.nanmean(x)) for key, x in o.items()}
+                res.means[name]["replications"] = float(got)
+        results[g] = res
+    spent = sum(devices[k[:3]] * year for k in data if k[3] in known)
+    full_dy = len(cands) * full * sum(chunk_dy)
+    return OptimizeResult(raced, cands, results, plan, alpha, spent, full_dy, state["events"],
+                          state["tasks"], reused)
+
+
+def _outcomes(sc: Scenario, data: dict[Key, Counts], names: list[str], idx: list[int],
+              n: int, n_chunks: int, group: str) -> dict[str, np.ndarray]:
+    """Outcomes ``[replication, candidate]`` of candidates ``idx`` over replications ``< n``,
+    on the devices of ``group``."""
+    mask = _cohorts(sc, group)
+    flows = np.zeros((n, len(idx), len(FLOWS)), dtype=np.int64)
+    stocks = np.zeros((n, len(idx), len(STOCKS)), dtype=np.int64)
+    for r in range(n):
+        for s, i in enumerate(idx):
+            for c in range(n_chunks):
+                f, k = data[(r, c, group, names[i])]
+                flows[r, s] += f[:, mask].sum(axis=1)
+                stocks[r, s] += k[:, mask].sum(axis=1)
+
+    def total(name: str) -> np.ndarray:
+        if name in FLOWS:
+            return flows[:, :, FLOWS.index(name), None]
+        return stocks[:, :, STOCKS.index(name), None]
+
+    return outcomes(total, sc.objective)

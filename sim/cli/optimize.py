@@ -1,0 +1,149 @@
+"""``promptsim optimize``: race the scenario's ``[search]`` candidates, per platform."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add ``promptsim optimize`` to the ``promptsim`` parser."""
+    p = sub.add_parser("optimize", help="find the best soft-prompt schedule per platform among "
+                                        "the scenario's [search] candidates (racing)")
+    p.add_argument("scenario", type=Path, help="scenario TOML file with a [search] table")
+    p.add_argument("--budget", type=int, metavar="N",
+                   help="replications at full precision, what every finalist gets (default: "
+                        "the scenario's search.replications)")
+    p.add_argument("--devices", type=int, help="override the number of devices")
+    p.add_argument("--days", type=int, help="override the horizon in days")
+    p.add_argument("--seed", type=int, help="override the root seed")
+    p.add_argument("--jobs", type=int, default=0,
+                   help="worker processes (default 0: one per core); results do not depend on it")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the tasks on the Dask cluster whose scheduler is at ADDRESS "
+                        "(tcp://HOST:8786); same results (docs/distributed.md)")
+    p.add_argument("--out", type=Path, help="output directory (default runs/<name>.optimize); "
+                   "finished tasks are kept there, so rerunning an interrupted optimize "
+                   "resumes it")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=optimize)
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    from sim.cli import UsageError
+    from sim.model.scenario import ScenarioError, load_scenario
+
+    over = {k: getattr(args, k) for k in ("devices", "days", "seed")}
+    try:
+        sc = load_scenario(args.scenario, **over)
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+    if sc.search is None:
+        raise UsageError(f"{args.scenario}: search: the scenario has no [search] table; "
+                         "see scenarios/optimize.toml and docs/optimize.md")
+    raw = tomllib.loads(args.scenario.read_text())
+    raw.update({k: v for k, v in over.items() if v is not None})
+    return sc, raw
+
+
+def optimize(args: argparse.Namespace) -> int:
+    """Race the candidates, print the picks, write the front, the candidates and the winner."""
+    import msgspec
+    import tomli_w
+    from tqdm import tqdm
+
+    from sim.analysis.optimize import Progress, optimize
+    from sim.analysis.optimize_store import StoreMismatch, TaskStore
+    from sim.analysis.winner import service_policy, winner_table
+    from sim.cli import UsageError
+    from sim.engine.executor import SchedulerError
+
+    sc, raw = _load(args)
+    if args.jobs < 0:
+        raise UsageError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
+    if args.budget is not None and not 2 <= args.budget <= 1000:
+        raise UsageError(f"--budget: replications from 2 to 1000, got {args.budget}")
+    out = args.out or Path("runs") / f"{sc.name}.optimize"
+    try:
+        store = TaskStore(out, sc)
+    except StoreMismatch as exc:
+        raise UsageError(str(exc)) from None
+    bar = tqdm(total=1.0, desc=f"optimize {sc.name}",
+               disable=args.no_progress, file=sys.stderr, smoothing=0.1,
+               bar_format="{l_bar}{bar}| {n:,.0f}/{total:,.0f} device-years "
+                          "[{elapsed}<{remaining}{postfix}]")
+
+    def progress(p: Progress) -> None:
+        bar.total = max(p.total, 1e-9)
+        bar.set_postfix_str(f"alive {p.alive}/{p.candidates}, replications "
+                            f"{p.replications}/{p.full}", refresh=False)
+        bar.update(p.done - bar.n)  # redraws at most every mininterval
+
+    t0 = time.perf_counter()
+    with bar:
+        try:
+            res = optimize(sc, budget=args.budget, jobs=args.jobs, scheduler=args.scheduler,
+                           store=store, on_progress=progress)
+        except SchedulerError as exc:
+            raise UsageError(str(exc)) from None
+    seconds = time.perf_counter() - t0
+    _print(res, sc, seconds, out)
+    _write(res, sc, raw, out, args.scenario, tomli_w.dumps, msgspec, winner_table,
+           service_policy)
+    print(f"-> {out}/winner.toml (simulate, report, parity), {out}/service.json (PUT into the "
+          f"service), {out}/candidates.csv, {out}/front.png")
+    return 0
+
+
+def _print(res: Any, sc: Any, seconds: float, out: Path) -> None:
+    n = len(res.candidates)
+    print(f"{sc.name}: {n} candidates, {sc.devices:,} devices x {sc.days} days, rounds at "
+          f"{'/'.join(map(str, res.schedule))} replications (each test at one-sided "
+          f"{res.alpha:.2g}, Bonferroni over {n - 1} rivals x {max(1, len(res.schedule) - 1)} "
+          f"round(s)): {res.events:,} events in {seconds:.1f} s")
+    print(f"{'platform':9}{'best schedule':24}{'value/1k (95% CI)':28}{'P(best)':>8}"
+          f"{'finalists':>10}{'reps':>6}")
+    for g, r in res.groups.items():
+        ci = f"{r.value.mean:.1f} ({r.value.lo:.1f} to {r.value.hi:.1f})"
+        print(f"{g:9}{r.best:24}{ci:28}{100 * r.p_best[r.best]:7.0f}%{len(r.finalists):>10}"
+              f"{r.replications:>6}")
+        rivals = sorted(((p, f) for f, p in r.p_best.items() if f != r.best), reverse=True)[:3]
+        if rivals:
+            print(" " * 9 + "closest: " + ", ".join(f"{f} {100 * p:.0f}%" for p, f in rivals))
+    saving = 1.0 - res.device_years / res.full_device_years if res.full_device_years else 0.0
+    print(f"simulated {res.device_years:,.0f} device-years against {res.full_device_years:,.0f} "
+          f"to run every candidate to full precision ({100 * saving:.0f}% saved); "
+          f"{res.tasks_reused} finished (replication, chunk, platform, candidate) results "
+          f"reused from {out}")
+
+
+def _write(res: Any, sc: Any, raw: dict[str, Any], out: Path, source: Path, dumps: Any,
+           msgspec: Any, winner_table: Any, service_policy: Any) -> None:
+    import csv
+
+    from reports.figures import save
+    from reports.optimize_figures import front
+
+    table = winner_table(raw, sc, res)
+    (out / "winner.toml").write_text(
+        f"# Written by promptsim optimize from {source}; see docs/optimize.md.\n"
+        + dumps(table))
+    (out / "service.json").write_bytes(
+        msgspec.json.format(msgspec.json.encode(service_policy(res.winner())), indent=2))
+    family = {c.name: c.family for c in res.candidates}
+    with (out / "candidates.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        keys = ["value", "optin_share", "prompt_uninstalls_per_1k", "blocked_share"]
+        w.writerow(["platform", "candidate", "family", "replications", "dropped_after",
+                    "finalist", "p_best", "best", *keys])
+        for g, r in res.groups.items():
+            for name, m in r.means.items():
+                w.writerow([g, name, family[name], int(m["replications"]),
+                            r.dropped.get(name, ""), name in r.finalists,
+                            f"{r.p_best[name]:.4f}" if name in r.p_best else "",
+                            name == r.best, *(f"{m[k]:.6g}" for k in keys)])
+    save(front(res), out)
