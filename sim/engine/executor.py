@@ -29,6 +29,11 @@ S = TypeVar("S")
 T = TypeVar("T")
 R = TypeVar("R")
 
+CONNECT_SECONDS = 20.0
+"""How long to try reaching the Dask scheduler before giving up."""
+WORKER_WAIT_SECONDS = 60.0
+"""How long to wait for a first worker to join the scheduler."""
+
 _WORKER: dict[str, Any] = {}
 
 
@@ -69,16 +74,17 @@ def _dask(fn: Callable[[S, T], R], shared: S, tasks: Sequence[T],
     except ImportError as exc:  # pragma: no cover - a dependency, but say so plainly
         raise SchedulerError(f"--scheduler needs dask[distributed] installed: {exc}") from None
     try:
-        client = Client(address, timeout="20s", set_as_default=False)
+        client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise SchedulerError(f"--scheduler: cannot reach the Dask scheduler at {address!r} "
                              f"({exc}); start one with `dask scheduler` (docs/distributed.md)"
                              ) from None
     try:
         try:
-            client.wait_for_workers(1, timeout=60)
+            client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
         except TimeoutError:
-            raise SchedulerError(f"--scheduler: no Dask worker joined {address!r} within 60 s; "
+            raise SchedulerError(f"--scheduler: no Dask worker joined {address!r} within "
+                                 f"{WORKER_WAIT_SECONDS:.0f} s; "
                                  "start workers with `dask worker` (docs/distributed.md)"
                                  ) from None
         remote = client.scatter(shared, broadcast=True, hash=False)
