@@ -28,7 +28,7 @@ def front(res: OptimizeResult) -> FigureSpec:
             x, y = m["prompt_uninstalls_per_1k"], 100.0 * m["optin_share"]
             size = 14 + 6 * 100.0 * m["blocked_share"]
             if name == gr.best:
-                ax.scatter([x], [y], s=size * 4, marker="*", color=c, edgecolors="#000000",
+                ax.scatter([x], [y], s=220, marker="*", color=c, edgecolors="#000000",
                            linewidths=1.0, zorder=4)
                 ax.annotate(name, (x, y), xytext=(6, 4), textcoords="offset points",
                             fontsize=7.5)
@@ -43,7 +43,10 @@ def front(res: OptimizeResult) -> FigureSpec:
         ax.set_axis_off()
     for fam in families:
         axes[0].scatter([], [], color=colours[fam], label=fam, s=30)
-    fig.legend(loc="outside right upper", title="family")
+    axes[0].scatter([], [], s=120, marker="*", color="#ffffff", edgecolors="#000000",
+                    label="the pick")
+    axes[0].scatter([], [], s=30, color="#ffffff", edgecolors="#000000", label="finalist")
+    fig.legend(loc="outside right upper", title="family (area: % blocked)")
     return FigureSpec("front", "The optimizer's front, per platform", (
         "Each candidate schedule's opt-in share of installed devices at the horizon against "
         "the uninstalls its declined soft prompts caused, per 1,000 installs; the marker's "
