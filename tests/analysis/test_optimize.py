@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,24 @@ def test_an_interrupted_optimize_resumes_without_redoing_finished_tasks(tmp_path
     other = parse_scenario(toy(seed=99, devices=600, days=45))
     with pytest.raises(StoreMismatch, match="another scenario"):
         TaskStore(tmp_path / "cut", other)
+
+
+def test_progress_counts_device_years_to_the_end_and_candidates_only_leave() -> None:
+    sc = parse_scenario(toy(devices=600, days=45))
+    seen: list[Progress] = []
+    res = optimize(sc, on_progress=seen.append)
+    assert seen[0].done == 0 and seen[0].alive == seen[0].candidates == 4
+    assert all(a.done <= b.done for a, b in itertools.pairwise(seen))
+    assert all(a.alive >= b.alive for a, b in itertools.pairwise(seen))
+    assert seen[-1].done == pytest.approx(seen[-1].total)
+    assert seen[-1].done == pytest.approx(res.device_years)
+    assert [p.replications for p in seen][-1] == res.schedule[-1]
+
+
+def test_optimize_without_a_search_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cli import main
+
+    assert main(["optimize", "scenarios/quickstart.toml", "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        "promptsim optimize: error: scenarios/quickstart.toml: search: the scenario has no "
+        "[search] table; see scenarios/optimize.toml and docs/optimize.md\n")
