@@ -16,7 +16,7 @@ from sim.model import priors
 from sim.model.behaviour import Behaviour
 from sim.model.objective import Objective
 from sim.model.search import Search, check_family, family_campaigns
-from sim.rules.campaigns import Identifier, Policy
+from sim.rules.campaigns import Identifier, OnEvent, Policy
 from sim.rules.platforms import DEFAULT_PROFILES, DeviceKind, PlatformProfile, override_profiles
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
@@ -195,7 +195,7 @@ def _check(sc: Scenario) -> None:
         if names.count(n) > 1:
             raise ValueError(f"strategies: duplicate name {n!r}")
     if sc.search is not None:
-        _check_search(sc.search, names)
+        _check_search(sc.search, names, sc.behaviour.event_name)
     if sc.baseline is not None and sc.baseline not in names:
         raise ValueError(f"baseline: {sc.baseline!r} is not a strategy; allowed: "
                          f"{', '.join(names)}")
@@ -208,11 +208,16 @@ def _check(sc: Scenario) -> None:
                 raise ValueError(f"strategies.{s.name}: no push-permission campaign")
 
 
-def _check_search(search: Search, strategies: list[str]) -> None:
+def _check_search(search: Search, strategies: list[str], event_name: str) -> None:
     seen = {n: "strategies" for n in strategies}
     for k, f in enumerate(search.families):
         where = f"search.families[{k}]"
         check_family(f, where)
+        for t in f.trigger:
+            if isinstance(t, OnEvent) and t.name != event_name:
+                raise ValueError(f"{where}.trigger: event {t.name!r} is never sent by the "
+                                 f"simulated users (behaviour.event_name is {event_name!r}); "
+                                 "its candidates would never show")
         for name, _ in family_campaigns(f):
             if len(name) > 64:
                 raise ValueError(f"{where}.name: candidate name {name!r} is longer than 64 "

@@ -56,6 +56,9 @@ def test_the_shipped_search_has_40_candidates_or_more() -> None:
      "search.families[0].limit: a value is listed twice"),
     ({"frequency": "backoff", "gap_days": [1], "factor": [20]},
      "search.families[0].factor[0]: Expected `float` <= 10.0"),
+    ({"frequency": "once", "trigger": [{"type": "event", "name": "signup"}]},
+     "search.families[0].trigger: event 'signup' is never sent by the simulated users "
+     "(behaviour.event_name is 'order_placed'); its candidates would never show"),
     ({"frequency": "once", "colour": "red"},
      "search.families[0]: Object contains unknown field `colour`"),
 ])
