@@ -11,7 +11,8 @@
 The machine is shared: compare ratios measured in the same run, and quote medians of
 ``--repeat`` runs.
 
-    python bench/bench_optimize.py [--repeat 3] [--draws 8] [--skip-optimize] [--skip-dask]
+    python bench/bench_optimize.py [--repeat 3] [--draws 16] [--skip-optimize] [--skip-dask]
+                                   [--with-pool]
 """
 
 from __future__ import annotations
@@ -68,12 +69,25 @@ def run_dask(workers: int, draws: int) -> float:
         return time.perf_counter() - t0
 
 
+def run_pool(jobs: int, draws: int) -> float:
+    """The same sensitivity run on the local process pool (``--jobs``): wall seconds."""
+    from sim.analysis.sensitivity import run_sensitivity
+    from sim.model.scenario import load_scenario
+
+    sc = load_scenario(SENSITIVITY, devices=20_000, days=365)
+    t0 = time.perf_counter()
+    run_sensitivity(sc, draws, jobs=jobs)
+    return time.perf_counter() - t0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--draws", type=int, default=8)
+    ap.add_argument("--draws", type=int, default=16)
     ap.add_argument("--skip-optimize", action="store_true")
     ap.add_argument("--skip-dask", action="store_true")
+    ap.add_argument("--with-pool", action="store_true",
+                    help="also time the local pool with 2 processes (Dask's overhead)")
     args = ap.parse_args()
     ok = True
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
@@ -103,9 +117,11 @@ def main() -> int:
             one = run_dask(1, args.draws)
             two = run_dask(2, args.draws)
             ratios.append(one / two)
+            pool = f", local pool of 2 {run_pool(2, args.draws):.1f} s" if args.with_pool else ""
             print(f"dask run {k + 1}: {args.draws} prior draws x 20,000 devices x 365 days x 6 "
                   f"strategies: 1 worker {one:.1f} s, 2 workers {two:.1f} s, speed-up "
-                  f"{one / two:.2f}x (load average {os.getloadavg()[0]:.1f})", flush=True)
+                  f"{one / two:.2f}x{pool} (load average {os.getloadavg()[0]:.1f})",
+                  flush=True)
         r = statistics.median(ratios)
         met = r >= TARGET_SPEEDUP
         ok &= met
