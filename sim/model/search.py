@@ -38,7 +38,6 @@ USES: dict[str, tuple[str, ...]] = {
 REQUIRED: dict[str, tuple[str, ...]] = {"multiple": ("limit", "gap_days"),
                                         "backoff": ("gap_days",)}
 Factor = Annotated[float, msgspec.Meta(ge=1, le=MAX_BACKOFF_FACTOR)]
-Values = Annotated[tuple[Any, ...], msgspec.Meta(max_length=50)]
 
 
 class Family(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
