@@ -11,7 +11,7 @@ depend on how chunks are spread over worker processes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -196,8 +196,9 @@ def chunk_count(sc: Scenario) -> int:
 
 def select(c: Chunk, keep: list[int]) -> Chunk:
     """The devices ``keep`` (indexes, increasing) of ``c`` as a chunk of their own: the same
-    devices, sessions, timers and stream keys, so each lives exactly as it did in ``c`` (a
-    device meets no other device but its user's, and ``keep`` holds whole groups of them)."""
+    devices, sessions, timers and stream keys, so each lives exactly as it did in ``c``
+    (devices never meet; only the reachability of a user groups them). Every per-device
+    list is picked; what the chunk holds for all its devices is kept."""
     start: list[int] = []
     end: list[int] = []
     re_start: list[int] = []
@@ -216,10 +217,10 @@ def select(c: Chunk, keep: list[int]) -> Chunk:
     def pick(xs: list[Any]) -> list[Any]:
         return [xs[i] for i in keep]
 
-    return Chunk(first=c.first, n=len(keep), user=pick(c.user), profile=pick(c.profile),
-                 install_t=pick(c.install_t), start=start, end=end, reinstall_start=re_start,
-                 session_t=t, session_seconds=sec, session_event=ev,
-                 uninstall_t=pick(c.uninstall_t), reinstall_t=pick(c.reinstall_t),
-                 uninstall2_t=pick(c.uninstall2_t), clear_t=pick(c.clear_t),
-                 upgrade_t=pick(c.upgrade_t), receptiveness=pick(c.receptiveness),
-                 sdk_reports=pick(c.sdk_reports), key=pick(c.key), solo=pick(c.solo))
+    return replace(c, n=len(keep), user=pick(c.user), profile=pick(c.profile),
+                   install_t=pick(c.install_t), start=start, end=end, reinstall_start=re_start,
+                   session_t=t, session_seconds=sec, session_event=ev,
+                   uninstall_t=pick(c.uninstall_t), reinstall_t=pick(c.reinstall_t),
+                   uninstall2_t=pick(c.uninstall2_t), clear_t=pick(c.clear_t),
+                   upgrade_t=pick(c.upgrade_t), receptiveness=pick(c.receptiveness),
+                   sdk_reports=pick(c.sdk_reports), key=pick(c.key), solo=pick(c.solo))
