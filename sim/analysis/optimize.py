@@ -10,6 +10,8 @@ the survivors of the last round, the finalists, have full precision. A device on
 one platform never meets a campaign or a device of another, so a candidate's
 value on a platform is what it would be with an audience of that platform alone:
 the per-platform winners run side by side as one policy with the same values.
+(Only the counts of reachable users group a user's devices across platforms of
+one family; the objective reads device counts, and the race no reachability.)
 
 Work is cut into (replication, chunk, candidates) tasks seeded by (replication,
 chunk) alone, so a candidate's counts do not depend on the candidates it runs
@@ -215,11 +217,12 @@ def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
     state = {"tasks": 0, "events": events}
     values: dict[str, np.ndarray] = {}
 
-    def report(n: int) -> None:
+    def report(n: int, finished: bool = False) -> None:
         if on_progress is None:
             return
-        need = sum(chunk_dy[c] * share[g] for g in gs for i in alive[g] for r in range(full)
-                   for c in range(n_chunks) if (r, c, g, names[i]) not in data)
+        need = 0.0 if finished else sum(
+            chunk_dy[c] * share[g] for g in gs for i in alive[g] for r in range(full)
+            for c in range(n_chunks) if (r, c, g, names[i]) not in data)
         union = set().union(*alive.values())
         on_progress(Progress(done[0], done[0] + need, len(union), len(cands), n,
                              full))
@@ -257,7 +260,7 @@ def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
             alive[g] = [i for j, i in enumerate(alive[g]) if j not in out]
         if all(len(a) == 1 for a in alive.values()):
             break
-    report(n)
+    report(n, finished=True)
     seed = int(np.random.SeedSequence(sc.seed, spawn_key=(PBEST_KEY,)).generate_state(1)[0])
     results = {}
     for g in gs:

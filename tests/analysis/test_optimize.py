@@ -13,6 +13,7 @@ import pytest
 from sim.analysis import racing
 from sim.analysis.optimize import Progress, _task, candidates, optimize
 from sim.analysis.optimize_store import StoreMismatch, TaskStore
+from sim.engine.chunk import STOCKS
 from sim.model.scenario import ScenarioError, load_scenario, parse_scenario
 
 TRUE_BEST = "more-l9-g2"
@@ -72,8 +73,10 @@ def test_a_bad_search_names_the_field_and_what_is_allowed(family: dict[str, Any]
 
 
 def test_a_candidate_on_one_platform_is_what_it_is_among_all() -> None:
-    """The race simulates each platform's devices apart; the counts must be those of the
-    whole population, cohort by cohort, whichever candidates run together."""
+    """The race simulates each platform's devices apart; the counts of devices must be those
+    of the whole population, cohort by cohort, whichever candidates run together. (Users by
+    reachability group a user's devices across Android, Huawei and Amazon, so those stocks
+    differ; the objective and the front read none of them.)"""
     sc = load_scenario("scenarios/optimize.toml", devices=1500, days=60)
     cands = candidates(sc)
     raced = msgspec.structs.replace(sc, strategies=tuple(c.strategy for c in cands),
@@ -85,7 +88,10 @@ def test_a_candidate_on_one_platform_is_what_it_is_among_all() -> None:
         parts_f += f
         parts_s += s
         total += m
-    assert np.array_equal(whole_f, parts_f) and np.array_equal(whole_s, parts_s)
+    devices = [STOCKS.index(k) for k in ("active_devices", "opted_in_devices",
+                                         "provisional_devices", "blocked_devices")]
+    assert np.array_equal(whole_f, parts_f)
+    assert np.array_equal(whole_s[:, devices], parts_s[:, devices])
     assert total == n == 1500
     alone_f, _, _, _ = _task(raced, (1, 0, "web", (20,)))
     with_f, _, _, _ = _task(raced, (1, 0, "web", (0, 20)))
@@ -186,7 +192,7 @@ def test_progress_counts_device_years_to_the_end_and_candidates_only_leave() -> 
     assert all(a.alive >= b.alive for a, b in itertools.pairwise(seen))
     assert seen[-1].done == pytest.approx(seen[-1].total)
     assert seen[-1].done == pytest.approx(res.device_years)
-    assert [p.replications for p in seen][-1] == res.schedule[-1]
+    assert seen[-1].replications == max(g.replications for g in res.groups.values())
 
 
 def test_optimize_without_a_search_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

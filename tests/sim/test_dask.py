@@ -3,18 +3,17 @@ runs and optimizer results of the local pool (tasks seeded by their coordinates)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
-from conftest import make_scenario
 
 from sim.analysis.optimize import optimize
 from sim.analysis.sensitivity import run_sensitivity
 from sim.engine import executor
 from sim.engine.executor import SchedulerError, run_tasks
 from sim.engine.runner import simulate
-from sim.model.scenario import load_scenario
+from sim.model.scenario import Scenario, load_scenario
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +25,9 @@ def cluster() -> Iterator[str]:
         yield c.scheduler_address
 
 
-def test_dask_and_the_local_pool_give_byte_identical_panels(cluster: str) -> None:
-    sc = make_scenario(replications=3)
+def test_dask_and_the_local_pool_give_byte_identical_panels(
+        cluster: str, scenario: Callable[..., Scenario]) -> None:
+    sc = scenario(replications=3)
     local = simulate(sc, jobs=2)
     dask = simulate(sc, scheduler=cluster)
     assert local.flows.tobytes() == dask.flows.tobytes()
@@ -36,8 +36,9 @@ def test_dask_and_the_local_pool_give_byte_identical_panels(cluster: str) -> Non
     assert local.flows.sum() > 0
 
 
-def test_dask_runs_the_sensitivity_draws_alike(cluster: str) -> None:
-    sc = make_scenario(devices=600, days=60)
+def test_dask_runs_the_sensitivity_draws_alike(cluster: str,
+                                               scenario: Callable[..., Scenario]) -> None:
+    sc = scenario(devices=600, days=60)
     local, drawn = run_sensitivity(sc, 3, jobs=2)
     dask, drawn2 = run_sensitivity(sc, 3, scheduler=cluster)
     assert np.array_equal(drawn.values, drawn2.values)
