@@ -1,3 +1,76 @@
-"""promptsim: simulate, serve and stress push-permission soft prompts from one set of rules."""
+"""promptsim: simulate, serve and stress push-permission soft prompts from one set of rules.
+
+The simulator's hot modules (:data:`COMPILED`) are compiled with mypyc when the package is
+installed (``setup.py``). Python imports an extension before its source, so this package
+imports the sources instead when the extensions are older than them (an edit since the
+last ``pip install -e .``: the extension would run stale code) or when
+``PROMPTSIM_PURE_PYTHON=1`` is set. The compiled modules call one another directly, so it is
+all of them or none.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
 
 __version__ = "0.1.0"
+
+COMPILED: tuple[str, ...] = (
+    "sim.model.streams", "sim.model.stage", "sim.model.life", "sim.engine.chunk",
+)
+"""Modules compiled with mypyc by ``setup.py``: one device's life and the SimPy engine."""
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _extensions() -> list[tuple[Path, Path]]:
+    """(source, extension) of every compiled module that has an extension."""
+    out = []
+    for name in COMPILED:
+        src = _ROOT / (name.replace(".", "/") + ".py")
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            ext = src.with_suffix(suffix)
+            if ext.exists():
+                out.append((src, ext))
+                break
+    return out
+
+
+class _Sources(importlib.machinery.PathFinder):
+    """Finds the :data:`COMPILED` modules as Python sources, never as extensions."""
+
+    @classmethod
+    def find_spec(cls, fullname: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in COMPILED:
+            return None
+        src = _ROOT / (fullname.replace(".", "/") + ".py")
+        return importlib.util.spec_from_file_location(fullname, src)
+
+
+def compiled() -> bool:
+    """Whether the simulator runs its mypyc-compiled modules."""
+    return not any(isinstance(f, type) and issubclass(f, _Sources) for f in sys.meta_path)
+
+
+def _choose() -> None:
+    found = _extensions()
+    if not found:
+        return
+    if os.environ.get("PROMPTSIM_PURE_PYTHON", "") not in ("", "0"):
+        sys.meta_path.insert(0, _Sources)
+        return
+    stale = [s.name for s, e in found if s.stat().st_mtime > e.stat().st_mtime]
+    if stale or len(found) < len(COMPILED):
+        sys.stderr.write("promptsim: the compiled modules are older than their sources"
+                         f" ({', '.join(stale) or 'some missing'}): running the sources;"
+                         " rebuild with `pip install -e .`\n")
+        sys.meta_path.insert(0, _Sources)
+
+
+_choose()

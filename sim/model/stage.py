@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from mypy_extensions import mypyc_attr
+
 from sim.model.behaviour import Behaviour
 from sim.model.population import Chunk
 from sim.rules.campaigns import Campaign, OnEvent, Policy, SessionTime, TriggerFired
@@ -64,6 +66,7 @@ def session_triggers(policy: Policy, behaviour: Behaviour) -> list[tuple[str, fl
     return out
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the load-test device is not compiled
 class Port:
     """What a driver does its own way; the engine and the load-test device each are one."""
 
