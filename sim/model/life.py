@@ -143,6 +143,8 @@ class Life:
         """The device's next uniform of ``stream`` (see ``sim.model.streams``)."""
         k = self.k[stream]
         self.k[stream] = k + 1
+        if k < streams.TABLED:
+            return self.stage.uniforms[(self.i * streams.STREAMS + stream) * streams.TABLED + k]
         return streams.uniform(self.stage.chunk.key[self.i], stream, k)
 
     def _count(self, f: int, t: float) -> None:

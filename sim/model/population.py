@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.model import streams
 from sim.model.behaviour import Behaviour
 from sim.model.scenario import Scenario
 from sim.rules.platforms import FAMILY_OF, PlatformProfile
@@ -53,6 +54,8 @@ class Chunk:
     sdk_reports: list[bool]
     key: list[int]
     """Per-device key of the counter-based streams (``sim.model.streams``)."""
+    uniforms: list[float]
+    """The first draws of every device's streams (``sim.model.streams.table``)."""
     solo: list[bool]
     """The device's user has no other device (reachability needs no grouping)."""
     utc_offset_minutes: int = 0
@@ -184,8 +187,8 @@ def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: 
         session_seconds=seconds.tolist(), session_event=event.tolist(),
         uninstall_t=un1.tolist(), reinstall_t=re1.tolist(), uninstall2_t=un2.tolist(),
         clear_t=clear.tolist(), upgrade_t=upgrade.tolist(), receptiveness=recept.tolist(),
-        sdk_reports=sdk.tolist(), key=keys.tolist(), solo=solo.tolist(),
-        utc_offset_minutes=sc.population.utc_offset_minutes,
+        sdk_reports=sdk.tolist(), key=keys.tolist(), uniforms=streams.table(keys.tolist()),
+        solo=solo.tolist(), utc_offset_minutes=sc.population.utc_offset_minutes,
     )
 
 

@@ -95,7 +95,7 @@ class Stage:
     """What every life of one strategy shares: history, policy, behaviour, counts and port."""
 
     __slots__ = ("behaviour", "campaigns", "chunk", "counts", "epoch", "opt_out_rate", "policy",
-                 "port", "profiles", "reports", "stride", "triggers")
+                 "port", "profiles", "reports", "stride", "triggers", "uniforms")
 
     def __init__(self, port: Port, chunk: Chunk, policy: Policy, behaviour: Behaviour,
                  profiles: dict[str, PlatformProfile], counts: list[int], stride: int,
@@ -111,3 +111,5 @@ class Stage:
         self.triggers = session_triggers(policy, behaviour)
         self.campaigns: dict[str, Campaign] = {c.id: c for c in policy.campaigns}
         self.opt_out_rate = behaviour.opt_out_rate()
+        self.uniforms = chunk.uniforms
+        """The chunk's first draws of every stream (``Life.u``)."""
