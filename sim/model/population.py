@@ -148,7 +148,10 @@ def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: 
     dev = np.concatenate((i1, i2))
     epoch = np.concatenate((np.zeros(i1.size, np.int8), np.ones(i2.size, np.int8)))
     tt = np.concatenate((t1, t2))
-    order = np.lexsort((tt, epoch, dev))
+    # Sorted by device, install and time: ``_sessions`` makes each device's times of one
+    # install in increasing order, so a stable sort by (device, install) is enough (and
+    # gives what sorting by time too would, ties included, at a third of the cost).
+    order = np.argsort(dev * 2 + epoch, kind="stable")
     dev, tt, epoch = dev[order], tt[order], epoch[order]
     counts = np.bincount(dev, minlength=n)
     end_idx = np.cumsum(counts)
