@@ -21,9 +21,12 @@ from types import ModuleType
 __version__ = "0.1.0"
 
 COMPILED: tuple[str, ...] = (
-    "sim.model.streams", "sim.model.stage", "sim.model.life", "sim.engine.chunk",
+    "sim.rules.reachability", "sim.model.streams", "sim.model.answers", "sim.model.stage",
+    "sim.model.life", "sim.engine.chunk",
 )
-"""Modules compiled with mypyc by ``setup.py``: one device's life and the SimPy engine."""
+"""Modules compiled with mypyc by ``setup.py``: one device's life and the SimPy engine, and
+the pure functions they call that define no msgspec Struct (mypyc would drop a Struct's
+class options, ``frozen=True`` and the like)."""
 
 _ROOT = Path(__file__).resolve().parent.parent
 

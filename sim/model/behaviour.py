@@ -4,9 +4,8 @@ Every default is the central value of a prior in ``sim.model.priors`` (a range
 with a shape, and its source or the reason for an assumed range); the defaults
 are calibrated to the published benchmarks (``docs/behaviour-priors.md``,
 ``sim.analysis.calibration``). A scenario file overrides any of them under
-``[behaviour]``. The probability functions at the bottom are pure: they take
-uniforms a device's life draws (``sim.model.life``), so they know nothing about
-random streams.
+``[behaviour]``. How a user answers, given these priors and a uniform, is in
+``sim.model.answers``.
 """
 
 from __future__ import annotations
@@ -186,33 +185,3 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
         """Yearly hazard of opting out: h0 * exp(k * pushes per week), per day."""
         return self.opt_out_per_year * math.exp(self.opt_out_fatigue_k * self.pushes_per_week) \
             / 365.0
-
-
-def soft_prompt_accepts(u: float, receptiveness: float, fatigue: float, context: bool,
-                        behaviour: Behaviour) -> bool:
-    """Whether the user taps the soft prompt, given a uniform ``u``."""
-    p: float = receptiveness * behaviour.fatigue_factor ** fatigue
-    if context:
-        p = min(1.0, p * behaviour.context_boost)
-    return u < p
-
-
-def dialog_outcome(u: float, odds: DialogOdds) -> str:
-    """The OS dialog's answer for a uniform ``u``."""
-    if u < odds.allowed:
-        return "allowed"
-    u -= odds.allowed
-    if u < odds.denied:
-        return "denied"
-    u -= odds.denied
-    return "dismissed" if u < odds.dismissed else "ignored"
-
-
-def annoyance_uninstall(u: float, shown_before: int, behaviour: Behaviour) -> bool:
-    """Whether a declined soft prompt makes the user uninstall the app."""
-    return u < behaviour.annoyance_base * (1.0 + behaviour.annoyance_growth * shown_before)
-
-
-def decayed_fatigue(fatigue: float, since: float, behaviour: Behaviour) -> float:
-    """Prompt fatigue after ``since`` days of recovery."""
-    return float(fatigue * 0.5 ** (since / behaviour.fatigue_half_life_days))

@@ -30,7 +30,7 @@ from bisect import bisect_left
 from typing import Final
 
 from sim.model import streams
-from sim.model.behaviour import (
+from sim.model.answers import (
     annoyance_uninstall,
     decayed_fatigue,
     dialog_outcome,
