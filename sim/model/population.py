@@ -229,4 +229,5 @@ def select(c: Chunk, keep: list[int]) -> Chunk:
                    uninstall_t=pick(c.uninstall_t), reinstall_t=pick(c.reinstall_t),
                    uninstall2_t=pick(c.uninstall2_t), clear_t=pick(c.clear_t),
                    upgrade_t=pick(c.upgrade_t), receptiveness=pick(c.receptiveness),
-                   sdk_reports=pick(c.sdk_reports), key=pick(c.key), solo=pick(c.solo))
+                   sdk_reports=pick(c.sdk_reports), key=pick(c.key),
+                   uniforms=streams.table(pick(c.key)), solo=pick(c.solo))

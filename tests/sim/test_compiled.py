@@ -1,4 +1,5 @@
-"""The simulator's mypyc-compiled modules and their Python sources give the same panel."""
+"""The simulator's mypyc-compiled modules and their Python sources give the same panel, and
+the draws a chunk holds in advance for them stay each device's."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 
 import sim
 from sim.engine.runner import simulate
+from sim.model import streams
+from sim.model.population import make_chunk, select
 from sim.model.scenario import Scenario, dump_scenario
 
 PURE = """
@@ -19,6 +22,8 @@ import sys
 import numpy as np
 import sim
 from sim.engine.runner import simulate
+from sim.model import streams
+from sim.model.population import make_chunk, select
 from sim.model.scenario import load_scenario
 assert not sim.compiled(), "PROMPTSIM_PURE_PYTHON=1 must import the sources"
 r = simulate(load_scenario(sys.argv[1]))
@@ -44,3 +49,17 @@ def test_compiled_and_pure_python_give_the_same_panel(small: Scenario, tmp_path:
     np.testing.assert_array_equal(got.flows, pure["flows"])
     np.testing.assert_array_equal(got.stocks, pure["stocks"])
     assert got.events == int(pure["events"])
+
+
+def test_a_selected_device_draws_what_it_drew_in_its_chunk(small: Scenario) -> None:
+    """``select`` (the optimizer's per-platform chunks) keeps each device's first uniforms of
+    every stream, which a chunk holds drawn in advance (``streams.table``)."""
+    profiles = small.profiles()
+    whole = make_chunk(small, profiles, 0, 0)
+    keep = list(range(1, whole.n, 3))
+    part = select(whole, keep)
+    row = streams.STREAMS * streams.TABLED
+    for j, i in enumerate(keep):
+        assert part.uniforms[j * row:(j + 1) * row] == whole.uniforms[i * row:(i + 1) * row]
+        assert part.uniforms[j * row + streams.TABLED * streams.DIALOG] == streams.uniform(
+            whole.key[i], streams.DIALOG, 0)
