@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from sim.rules.campaigns import Identifier
+
 Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
@@ -117,6 +119,14 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     event_name: str = "order_placed"
     event_per_session: Probability = 0.15
     """Chance a session contains the named user event (assumption)."""
+    events: Annotated[dict[Identifier, Probability], msgspec.Meta(max_length=60)] = \
+        msgspec.field(default_factory=dict)
+    """The app's other named events, each with the chance a session contains it, e.g.
+    ``[behaviour.events] add_to_cart = 0.3`` (the team's analytics know these rates). A
+    campaign triggered by an event declared nowhere is an error, not a silent 0%."""
+    programmatic_per_session: Probability = 0.0
+    """Chance a session fires the app's ``programmatic`` trigger (a profile screen, a
+    preference centre: the app's own choice). A campaign with that trigger needs it > 0."""
     receptiveness_mean: Probability = 0.45
     """Mean chance a fresh user taps the soft prompt (assumption, range 20-70%: see
     ``sim.model.priors``)."""
@@ -180,6 +190,15 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
         total = sum(s.share for s in self.segments)
         if not self.segments or abs(total - 1.0) > 1e-6:
             raise ValueError(f"segments: shares must sum to 1, got {total:g}")
+
+    def event_bits(self) -> dict[str, int]:
+        """The bit of each app event in a session's event mask (``Chunk.session_event``):
+        ``event_name`` first, then ``events`` in file order."""
+        return {self.event_name: 1} | {n: 2 << k for k, n in enumerate(self.events)}
+
+    def programmatic_bit(self) -> int:
+        """The bit of the programmatic trigger in a session's event mask."""
+        return 2 << len(self.events)
 
     def opt_out_rate(self) -> float:
         """Yearly hazard of opting out: h0 * exp(k * pushes per week), per day."""

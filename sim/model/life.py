@@ -242,7 +242,7 @@ class Life:
         if upgraded:
             self.t_up = INF
             self._upgrade(t)
-        self.session(t, self.stage.behaviour.session_seconds_median, False)
+        self.session(t, self.stage.behaviour.session_seconds_median, 0)
         return self.account(t)
 
     def _catch_up(self, j: int) -> None:
@@ -257,8 +257,9 @@ class Life:
             self.state.last_active_at = self.now(self.stage.chunk.session_t[j - 1])
             self.last_j = j - 1
 
-    def session(self, t: float, seconds: float, has_event: bool) -> None:
-        """A session of ``seconds`` starts at ``t`` (``has_event``: the app's event fires)."""
+    def session(self, t: float, seconds: float, events: int) -> None:
+        """A session of ``seconds`` starts at ``t``; ``events``: the mask of the app events
+        and triggers it fires (``Chunk.session_event``)."""
         stage, st, profile = self.stage, self.state, self.profile
         port, reports, e = stage.port, stage.reports, stage.epoch
         start_session(st, profile, t if e == 0.0 else (e + t * DAY) / DAY)
@@ -271,14 +272,14 @@ class Life:
             self._cold_dialog(t, None)
             if reports:
                 port.flush(self)
-        for kind, offset, fired in stage.triggers:
+        for kind, offset, bit, fired in stage.triggers:
             if not st.installed:
                 return
-            if kind == "event":
-                if not has_event:
+            if bit:  # an app event or the programmatic trigger, mid-session when it has it
+                if not events & bit:
                     continue
                 offset = seconds / 2.0
-                if reports:
+                if reports and kind == "event":
                     port.report(self, "custom_event", t + offset / DAY, None, fired.event_name)
             elif kind == "session_time" and seconds < offset:
                 continue

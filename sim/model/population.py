@@ -43,7 +43,9 @@ class Chunk:
     reinstall_start: list[int]
     session_t: list[float]
     session_seconds: list[float]
-    session_event: list[bool]
+    session_event: list[int]
+    """The app events and triggers each session fires, a bit mask (``Behaviour.event_bits``,
+    ``Behaviour.programmatic_bit``)."""
     uninstall_t: list[float]
     """Exogenous uninstall of the first install (``inf``: never)."""
     reinstall_t: list[float]
@@ -160,7 +162,7 @@ def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: 
 
     m = tt.size
     seconds = b.session_seconds_median * np.exp(b.session_seconds_sigma * rng.standard_normal(m))
-    event = rng.random(m) < b.event_per_session
+    event: np.ndarray = rng.random(m) < b.event_per_session
     sdk = u[3] < sc.population.sdk_reports_permission
     keys = rng.integers(0, 2**62, size=n, dtype=np.int64)
 
@@ -174,6 +176,13 @@ def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: 
         adopt = np.maximum(adopt, install)
         take = is_ios & (adopt < horizon)
         upgrade[take] = adopt[take]
+    # The app's other events and its programmatic trigger: drawn after everything else, and
+    # only when declared, so scenarios without them draw the same numbers as before.
+    if b.events or b.programmatic_per_session:
+        mask = event.astype(np.int64)
+        for k, p in enumerate([*b.events.values(), b.programmatic_per_session], 1):
+            mask |= (rng.random(m) < p).astype(np.int64) << k
+        event = mask
 
     # Chrome's adaptive quiet UI: the browser of this share of Chrome devices already shows
     # quiet prompts. Drawn last, and only when the share is set.

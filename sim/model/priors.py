@@ -235,6 +235,8 @@ PRIORS: tuple[Prior, ...] = (
 SETTINGS: dict[str, str] = {
     "gap_model": "the model of session gaps (lognormal; Poisson as a baseline), a choice",
     "event_name": "the app's named event that campaigns can trigger on",
+    "events": "the app's other named events and their rates per session, from its analytics",
+    "programmatic_per_session": "how often the app fires its programmatic trigger, its choice",
     "pushes_per_week": "the app's own sending rate: the team knows it",
     "ios_release_day": "the day a new iOS version ships, a scenario input",
 }

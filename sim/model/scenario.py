@@ -16,7 +16,7 @@ from sim.model import priors
 from sim.model.behaviour import Behaviour
 from sim.model.objective import Objective
 from sim.model.search import Search, check_family, family_campaigns
-from sim.rules.campaigns import Identifier, OnEvent, Policy
+from sim.rules.campaigns import Identifier, OnEvent, Policy, Programmatic
 from sim.rules.platforms import DEFAULT_PROFILES, DeviceKind, PlatformProfile, override_profiles
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
@@ -195,7 +195,7 @@ def _check(sc: Scenario) -> None:
         if names.count(n) > 1:
             raise ValueError(f"strategies: duplicate name {n!r}")
     if sc.search is not None:
-        _check_search(sc.search, names, sc.behaviour.event_name)
+        _check_search(sc.search, names, sc.behaviour)
     if sc.baseline is not None and sc.baseline not in names:
         raise ValueError(f"baseline: {sc.baseline!r} is not a strategy; allowed: "
                          f"{', '.join(names)}")
@@ -206,18 +206,47 @@ def _check(sc: Scenario) -> None:
         else:
             if s.campaigns:
                 raise ValueError(f"strategies.{s.name}: no push-permission campaign")
+    _check_triggers_fire(sc)
 
 
-def _check_search(search: Search, strategies: list[str], event_name: str) -> None:
+def _check_triggers_fire(sc: Scenario) -> None:
+    """No silent zeros: every campaign's trigger is one the behaviour model fires."""
+    b = sc.behaviour
+    if b.event_name in b.events:
+        raise ValueError(f"behaviour.events.{b.event_name}: already the app's main event "
+                         "(behaviour.event_name); set its rate with behaviour.event_per_session")
+    rates = {b.event_name: b.event_per_session, **b.events}
+    for s in sc.strategies:
+        for c in s.campaigns:
+            where = f"strategies.{s.name}: campaign {c.id!r}"
+            if isinstance(c.trigger, OnEvent) and not rates.get(c.trigger.name):
+                sent = ", ".join(f"{n} ({r:g}/session)" for n, r in rates.items() if r) or "none"
+                raise ValueError(
+                    f"{where}: its trigger, event {c.trigger.name!r}, never fires: no "
+                    f"simulated session sends it (events sent: {sent}); declare its rate per "
+                    f"session, e.g. [behaviour.events] {c.trigger.name} = 0.3")
+            if isinstance(c.trigger, Programmatic) and not b.programmatic_per_session:
+                raise ValueError(
+                    f"{where}: its trigger, programmatic, never fires: "
+                    "behaviour.programmatic_per_session is 0; declare how often a session "
+                    "fires it, e.g. programmatic_per_session = 0.05 under [behaviour]")
+
+
+def _check_search(search: Search, strategies: list[str], b: Behaviour) -> None:
+    sent = {n for n, r in {b.event_name: b.event_per_session, **b.events}.items() if r}
     seen = {n: "strategies" for n in strategies}
     for k, f in enumerate(search.families):
         where = f"search.families[{k}]"
         check_family(f, where)
         for t in f.trigger:
-            if isinstance(t, OnEvent) and t.name != event_name:
+            if isinstance(t, OnEvent) and t.name not in sent:
                 raise ValueError(f"{where}.trigger: event {t.name!r} is never sent by the "
-                                 f"simulated users (behaviour.event_name is {event_name!r}); "
-                                 "its candidates would never show")
+                                 f"simulated users (events sent: {', '.join(sorted(sent)) or 'none'}); "
+                                 "its candidates would never show: declare its rate, e.g. "
+                                 f"[behaviour.events] {t.name} = 0.3")
+            if isinstance(t, Programmatic) and not b.programmatic_per_session:
+                raise ValueError(f"{where}.trigger: programmatic never fires "
+                                 "(behaviour.programmatic_per_session is 0)")
         for name, _ in family_campaigns(f):
             if len(name) > 64:
                 raise ValueError(f"{where}.name: candidate name {name!r} is longer than 64 "

@@ -16,7 +16,14 @@ from mypy_extensions import mypyc_attr
 
 from sim.model.behaviour import Behaviour
 from sim.model.population import Chunk
-from sim.rules.campaigns import Campaign, OnEvent, Policy, SessionTime, TriggerFired
+from sim.rules.campaigns import (
+    Campaign,
+    OnEvent,
+    Policy,
+    Programmatic,
+    SessionTime,
+    TriggerFired,
+)
 from sim.rules.decision import Decision
 from sim.rules.platforms import PlatformProfile
 
@@ -51,18 +58,30 @@ DETAIL: Final = {"os_dialog_result": "outcome", "permission_changed": "permissio
 """The field holding a reported event's detail, by kind (the service's event vocabulary)."""
 
 
-def session_triggers(policy: Policy, behaviour: Behaviour) -> list[tuple[str, float, TriggerFired]]:
-    """The triggers a session can fire for this policy: (kind, offset seconds or -1, question)."""
-    out: list[tuple[str, float, TriggerFired]] = []
+SessionTrigger = tuple[str, float, int, TriggerFired]
+"""(kind, offset seconds, bit, question): a trigger a session can fire. ``bit`` is 0 for
+triggers every session fires (at ``offset``), else the bit of an app event or of the
+programmatic trigger in the session's event mask (``Chunk.session_event``): it fires
+mid-session, in the sessions that have it."""
+
+
+def session_triggers(policy: Policy, behaviour: Behaviour) -> list[SessionTrigger]:
+    """The triggers a session can fire for this policy, in the order they fire."""
+    out: list[SessionTrigger] = []
     if any(c.trigger.__struct_config__.tag == "app_open" for c in policy.campaigns):
-        out.append(("app_open", 0.0, TriggerFired(trigger="app_open")))
+        out.append(("app_open", 0.0, 0, TriggerFired(trigger="app_open")))
     for sec in sorted({c.trigger.seconds for c in policy.campaigns
                        if isinstance(c.trigger, SessionTime)}):
-        out.append(("session_time", sec, TriggerFired(trigger="session_time",
-                                                      session_seconds=sec)))
-    if any(isinstance(c.trigger, OnEvent) and c.trigger.name == behaviour.event_name
-           for c in policy.campaigns):
-        out.append(("event", -1.0, TriggerFired(trigger="event", event_name=behaviour.event_name)))
+        out.append(("session_time", sec, 0, TriggerFired(trigger="session_time",
+                                                         session_seconds=sec)))
+    wanted = {c.trigger.name for c in policy.campaigns if isinstance(c.trigger, OnEvent)}
+    for name, bit in behaviour.event_bits().items():
+        if name in wanted:
+            out.append(("event", -1.0, bit, TriggerFired(trigger="event", event_name=name)))
+    if behaviour.programmatic_per_session and any(
+            isinstance(c.trigger, Programmatic) for c in policy.campaigns):
+        out.append(("programmatic", -1.0, behaviour.programmatic_bit(),
+                    TriggerFired(trigger="programmatic")))
     return out
 
 
