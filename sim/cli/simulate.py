@@ -46,6 +46,15 @@ def register(sub: Any) -> None:
     v.add_argument("--quiet", action="store_true", help="print nothing when it is valid")
     v.set_defaults(func=validate)
 
+    d = sub.add_parser("scenario-docs",
+                       help="write docs/scenario-reference.md and docs/scenario.schema.json "
+                            "from the scenario types")
+    d.add_argument("--out", type=Path, default=Path("docs"),
+                   help="directory to write them to (default: docs)")
+    d.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if the files there differ from the code")
+    d.set_defaults(func=scenario_docs)
+
 
 def _load(args: argparse.Namespace) -> Any:
     from sim.cli import UsageError
@@ -128,4 +137,29 @@ def validate(args: argparse.Namespace) -> int:
     sc = _load(args)
     if not args.quiet:
         sys.stdout.write(dump_scenario(sc).decode() + "\n")
+    return 0
+
+
+def scenario_docs(args: argparse.Namespace) -> int:
+    """Write (or ``--check``) the scenario reference and JSON Schema."""
+    from sim.model.scenario_docs import FILES
+
+    stale = []
+    for name, make in FILES.items():
+        path = args.out / name
+        text = make()
+        if args.check:
+            try:
+                same = path.read_text() == text
+            except OSError:
+                same = False
+            if not same:
+                stale.append(str(path))
+        else:
+            args.out.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(path)
+    if stale:
+        print(f"out of date (run promptsim scenario-docs): {', '.join(stale)}", file=sys.stderr)
+        return 1
     return 0

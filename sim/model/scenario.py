@@ -16,6 +16,7 @@ from sim.model import priors
 from sim.model.behaviour import Behaviour
 from sim.model.objective import Objective
 from sim.model.search import Search, check_family, family_campaigns
+from sim.model.scenario_errors import explain
 from sim.rules.campaigns import Identifier, OnEvent, Policy, Programmatic
 from sim.rules.platforms import DEFAULT_PROFILES, DeviceKind, PlatformProfile, override_profiles
 
@@ -81,24 +82,35 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """Everything one simulation run needs."""
 
     name: Identifier
+    """The scenario's name; the run directory defaults to ``runs/<name>``."""
     description: str = ""
+    """One line for the report."""
     seed: Annotated[int, msgspec.Meta(ge=0)] = 0
+    """Root seed: the same scenario and seed give the same results, for any ``--jobs``."""
     devices: PositiveInt
+    """Devices installing the app (``--devices`` overrides it)."""
     days: PositiveInt
+    """Simulated days from the first install (``--days`` overrides it)."""
     replications: PositiveInt = 1
+    """Independent runs over fresh populations; intervals are taken over them."""
     chunk_size: PositiveInt = 25_000
     """Devices simulated together; results do not depend on it only through the seed
     layout, so keep it fixed between runs you compare."""
     baseline: Identifier | None = None
     """Strategy the reports compare the others against (default: the first)."""
     population: Population
+    """Who installs the app."""
     behaviour: Behaviour = msgspec.field(default_factory=Behaviour)
+    """Overrides of the behaviour priors (``docs/behaviour-priors.md``)."""
     platforms: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """Overrides of platform profile fields, e.g. ``[platforms.android13]``."""
     strategies: tuple[Strategy, ...]
+    """The strategies to compare, each a policy of campaigns; every one sees the same
+    devices (common random numbers)."""
     objective: Objective = msgspec.field(default_factory=Objective)
     """What the recommendation maximises (see ``sim.model.objective``)."""
     sensitivity: Sensitivity = msgspec.field(default_factory=Sensitivity)
+    """Probabilistic sensitivity analysis over the priors."""
     search: Search | None = None
     """What ``promptsim optimize`` searches (``sim.model.search``); ``simulate`` ignores it."""
 
@@ -260,21 +272,13 @@ def _check_search(search: Search, strategies: list[str], b: Behaviour) -> None:
                          f"({search.replications}), got {search.first_round}")
 
 
-def _where(msg: str) -> str:
-    # msgspec says "... - at `$.strategies[0].frequency`"; say "strategies[0].frequency: ..."
-    text, sep, path = msg.rpartition(" - at `$.")
-    if not sep:
-        return msg
-    return f"{path.rstrip('`')}: {text}"
-
-
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate a decoded scenario mapping; raise ``ScenarioError`` naming ``source``."""
     try:
         sc = _resolve_devices(msgspec.convert(data, Scenario))
         _check(sc)
     except msgspec.ValidationError as exc:
-        raise ScenarioError(f"{source}: {_where(str(exc))}") from None
+        raise ScenarioError(f"{source}: {explain(str(exc), Scenario, data)}") from None
     except ValueError as exc:
         raise ScenarioError(f"{source}: {exc}") from None
     return sc
