@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,12 +152,22 @@ def run_one(sc: Scenario, names: Sequence[str]) -> SeriesOut:
     return {n: res.by_platform(n)[:, 0] for n in names}
 
 
-def run_many(scenarios: Sequence[Scenario], names: Sequence[str], jobs: int) -> list[SeriesOut]:
-    """``run_one`` over scenarios, on ``jobs`` worker processes (1: in this process)."""
+def run_many(scenarios: Sequence[Scenario], names: Sequence[str], jobs: int,
+             on_done: Callable[[], None] | None = None) -> list[SeriesOut]:
+    """``run_one`` over scenarios, on ``jobs`` worker processes (1: in this process), in
+    their order; ``on_done`` is called as each simulation finishes."""
+    tick = on_done or (lambda: None)
     if jobs <= 1 or len(scenarios) <= 1:
-        return [run_one(s, names) for s in scenarios]
+        out = []
+        for s in scenarios:
+            out.append(run_one(s, names))
+            tick()
+        return out
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(run_one, scenarios, [tuple(names)] * len(scenarios)))
+        futures = [pool.submit(run_one, s, tuple(names)) for s in scenarios]
+        for _ in as_completed(futures):
+            tick()
+        return [f.result() for f in futures]
 
 
 def seed_for(root: int, *key: int) -> int:
@@ -280,9 +290,16 @@ QS = (0.025, 0.10, 0.50, 0.90, 0.975)
 QNAMES = ("q2.5", "q10", "q50", "q90", "q97.5")
 
 
-def fit_observed(sc: Scenario, observed: np.ndarray, *, jobs: int = 1, points: int = 16,
-                 rounds: int = 3, samples: int = 400, seed: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> Fit:
+POINTS = 16
+"""Design points per round of the fit."""
+ROUNDS = 3
+"""Rounds of the fit: ``POINTS * ROUNDS`` simulations."""
+
+
+def fit_observed(sc: Scenario, observed: np.ndarray, *, jobs: int = 1, points: int = POINTS,
+                 rounds: int = ROUNDS, samples: int = 400, seed: int | None = None,
+                 progress: Callable[[str], None] | None = None,
+                 on_done: Callable[[], None] | None = None) -> Fit:
     """Fit ``receptiveness_mean`` and ``primed_allow_scale`` to ``observed`` ([count, platform,
     day], see ``observed_cube``).
 
@@ -312,7 +329,7 @@ def fit_observed(sc: Scenario, observed: np.ndarray, *, jobs: int = 1, points: i
             sc, seed=seed_for(sc.seed, 1, rnd, i), replications=1,
             behaviour=apply_params(sc.behaviour, float(t[0]), float(t[1])))
             for i, t in enumerate(th)]
-        out = run_many(scs, names, jobs)
+        out = run_many(scs, names, jobs, on_done)
         sims += len(scs)
         for pt, o in zip(pts, out, strict=True):
             sums = {c: o[c].sum(axis=(0, 2)) for c in names}

@@ -29,7 +29,16 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from sim.analysis.fit import COUNTS, Fit, apply_params, fit_observed, run_many, seed_for
+from sim.analysis.fit import (
+    COUNTS,
+    POINTS,
+    ROUNDS,
+    Fit,
+    apply_params,
+    fit_observed,
+    run_many,
+    seed_for,
+)
 from sim.analysis.recommend import recommend
 from sim.engine.runner import simulate
 from sim.model.objective import outcomes
@@ -68,7 +77,8 @@ class Rollout:
     """Why this strategy (given, or recommended by the scenario's objective)."""
 
 
-def forecast_strategy(sc: Scenario, name: str | None, *, jobs: int = 1) -> tuple[str, str]:
+def forecast_strategy(sc: Scenario, name: str | None, *, jobs: int = 1,
+                      on_task_done: Callable[[], None] | None = None) -> tuple[str, str]:
     """The strategy a rollout forecast uses, and why: ``name`` when given (checked by
     ``pick_strategy``: a ``ScenarioError`` naming ``--strategy``), else the one the
     scenario's objective recommends (``sim.analysis.recommend``, after simulating the
@@ -82,7 +92,7 @@ def forecast_strategy(sc: Scenario, name: str | None, *, jobs: int = 1) -> tuple
     names = sc.strategy_names()
     if len(names) == 1:
         return names[0], "the scenario's only strategy"
-    res = simulate(sc, jobs=jobs)
+    res = simulate(sc, jobs=jobs, on_task_done=on_task_done)
     rec = recommend(outcomes(lambda n: res.series(n).sum(axis=2), sc.objective), names,
                     pick_strategy(sc, None).name, sc.objective)
     return rec.strategy, (f"recommended under the scenario's objective ({sc.replications} "
@@ -130,10 +140,17 @@ class Forecast:
         return int(next(iter(self.series.values())).shape[0])
 
 
+def simulations(trajectories: int, observed: bool) -> int:
+    """How many simulations ``run_forecast`` runs (the fit's, then the trajectories)."""
+    return trajectories + (POINTS * ROUNDS if observed else 0)
+
+
 def run_forecast(sc: Scenario, r: Rollout, *, observed: np.ndarray | None = None,
                  trajectories: int = 40, jobs: int = 0,
-                 progress: Callable[[str], None] | None = None) -> Forecast:
-    """Fit (when ``observed`` is given) and simulate ``trajectories`` futures."""
+                 progress: Callable[[str], None] | None = None,
+                 on_done: Callable[[], None] | None = None) -> Forecast:
+    """Fit (when ``observed`` is given) and simulate ``trajectories`` futures; ``on_done`` is
+    called after each of the ``simulations(...)`` simulations."""
     jobs = jobs or os.cpu_count() or 1
     if r.installs_per_day <= 0:
         raise ForecastError("--installs-per-day: must be more than 0")
@@ -153,7 +170,7 @@ def run_forecast(sc: Scenario, r: Rollout, *, observed: np.ndarray | None = None
             raise ForecastError(f"--horizon: {r.horizon} days is shorter than the "
                                 f"{days_obs} observed days")
         fit_sc, _ = rollout_scenario(sc, r, days_obs, max(r.max_devices, 1), factor=2.0)
-        fit = fit_observed(fit_sc, observed, jobs=jobs, progress=progress)
+        fit = fit_observed(fit_sc, observed, jobs=jobs, progress=progress, on_done=on_done)
     rng = np.random.default_rng(seed_for(sc.seed, 3))
     scs = []
     for i in range(trajectories):
@@ -166,7 +183,7 @@ def run_forecast(sc: Scenario, r: Rollout, *, observed: np.ndarray | None = None
                    | set(COUNTS))
     if progress:
         progress(f"simulating {trajectories} trajectories of {fc_sc.devices:,} devices")
-    outs = run_many(scs, names, jobs)
+    outs = run_many(scs, names, jobs, on_done)
     series = {}
     for k, (cols, den) in SERIES.items():
         num = np.stack([sum(o[c][0].sum(axis=0) for c in cols) for o in outs])

@@ -70,6 +70,9 @@ def register(sub: Any) -> None:
                    help="devices read back for the consistency check (a sample beyond)")
     p.add_argument("--stop-timeout", type=float, default=5.0,
                    help="seconds a stopping user may finish its session")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no live progress line (it is off anyway when stderr is not a "
+                        "terminal or CI is set)")
     p.set_defaults(func=load)
 
 
@@ -202,7 +205,8 @@ def _run_locust(args: argparse.Namespace, o: dict[str, Any], url: str, key: str,
     with open(out / "locust.log", "wb") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env)
         try:
-            code = proc.wait(o["seconds"] + args.stop_timeout + 120)
+            code = _wait(proc, o["seconds"], o["seconds"] + args.stop_timeout + 120,
+                         out, show=show_progress(args.no_progress))
         except subprocess.TimeoutExpired:
             proc.terminate()
             try:
@@ -211,6 +215,41 @@ def _run_locust(args: argparse.Namespace, o: dict[str, Any], url: str, key: str,
                 proc.kill()
                 code = proc.wait()
     return code, time.monotonic() - t0
+
+
+def show_progress(off: bool) -> bool:
+    """Whether to draw live progress: not when asked not to, when stderr is not a terminal
+    (a pipe, a file) or under CI (``CI`` set, as CI services do)."""
+    return not off and sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def _wait(proc: subprocess.Popen[bytes], seconds: int, timeout: float, out: Path,
+          show: bool) -> int:
+    """Wait for Locust (``TimeoutExpired`` after ``timeout`` s); while it runs, show the
+    requests per second, failures and time left from the history it writes every second."""
+    if not show:
+        return proc.wait(timeout)
+    from tqdm import tqdm
+
+    from sim.loadtest.results import HISTORY_CSV, latest_progress
+
+    t0 = time.monotonic()
+    fmt = "{desc} {bar} {n:.0f}/{total:.0f} s, {remaining} left{postfix}"
+    with tqdm(total=seconds, desc="load", bar_format=fmt, file=sys.stderr) as bar:
+        while True:
+            try:
+                return proc.wait(1.0)
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - t0
+                if elapsed > timeout:
+                    raise
+            p = latest_progress(out / HISTORY_CSV)
+            if p is not None:
+                share = p.failures / p.requests if p.requests else 0.0
+                bar.set_postfix_str(f"{p.users} users, {p.rps:,.0f} req/s, {p.requests:,} "
+                                    f"requests, {p.failures:,} failures ({share:.2%})",
+                                    refresh=False)
+            bar.update(min(seconds, elapsed) - bar.n)
 
 
 def _finish(args: argparse.Namespace, o: dict[str, Any], out: Path, api: Any, url: str,

@@ -39,6 +39,7 @@ def register(sub: Any) -> None:
     f.add_argument("--seed", type=int, help="override the scenario's seed")
     f.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
     f.add_argument("--out", type=Path, help="output directory (default: runs/<name>-forecast)")
+    f.add_argument("--no-progress", action="store_true", help="no progress bar")
     f.set_defaults(func=forecast)
 
 
@@ -94,6 +95,8 @@ def forecast(args: argparse.Namespace) -> int:
 
 
 def _forecast(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from reports.forecast_page import write_forecast_page
     from sim.analysis.fit import observed_cube, read_observed
     from sim.analysis.forecast import (
@@ -103,9 +106,11 @@ def _forecast(args: argparse.Namespace) -> int:
         check_days,
         forecast_strategy,
         run_forecast,
+        simulations,
         write_forecast,
     )
     from sim.cli import UsageError
+    from sim.model.population import chunk_count
     from sim.model.scenario import ScenarioError, load_scenario
 
     try:
@@ -115,16 +120,25 @@ def _forecast(args: argparse.Namespace) -> int:
     if args.max_devices < 1:
         raise UsageError("--max-devices: must be at least 1")
     observed = observed_cube(read_observed(args.observed)) if args.observed else None
-    try:
-        strategy, why = forecast_strategy(sc, args.strategy, jobs=args.jobs)
-    except ScenarioError as exc:
-        raise UsageError(str(exc)) from None
-    r = Rollout(installs_per_day=args.installs_per_day, horizon=args.horizon,
-                install_days=args.install_days or float(args.horizon),
-                strategy=strategy, max_devices=args.max_devices, why=why)
-    t0 = time.perf_counter()
-    fc = run_forecast(sc, r, observed=observed, trajectories=args.trajectories, jobs=args.jobs,
-                      progress=lambda m: print(m, file=sys.stderr))
+    # One bar over every simulation: the recommendation's chunks (when no --strategy), the
+    # fit's design points (with --observed), then the trajectories.
+    pick = 0 if args.strategy or len(sc.strategies) == 1 else sc.replications * chunk_count(sc)
+    total = pick + simulations(max(args.trajectories, 0), observed is not None)
+    bar = tqdm(total=total, unit="sim", desc=f"{sc.name} forecast", disable=args.no_progress,
+               file=sys.stderr)
+    with bar:
+        try:
+            strategy, why = forecast_strategy(sc, args.strategy, jobs=args.jobs,
+                                              on_task_done=lambda: bar.update(1))
+        except ScenarioError as exc:
+            raise UsageError(str(exc)) from None
+        r = Rollout(installs_per_day=args.installs_per_day, horizon=args.horizon,
+                    install_days=args.install_days or float(args.horizon),
+                    strategy=strategy, max_devices=args.max_devices, why=why)
+        t0 = time.perf_counter()
+        fc = run_forecast(sc, r, observed=observed, trajectories=args.trajectories,
+                          jobs=args.jobs, progress=lambda m: bar.set_postfix_str(m),
+                          on_done=lambda: bar.update(1))
     out = args.out or Path("runs") / f"{sc.name}-forecast"
     write_forecast(fc, out)
     page, _ = write_forecast_page(fc, out, str(args.scenario))

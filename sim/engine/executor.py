@@ -3,9 +3,10 @@
 Every parallel analysis (replications, prior draws, optimizer candidates) is a
 list of tasks ``fn(shared, task)``: ``shared`` is what every task reads (the
 scenario), ``task`` its coordinates, from which it seeds itself. :func:`run_tasks`
-returns the results *in task order*, whatever order they finish in, so the caller
-sums them in a fixed order and the result is the same bytes for any number of
-workers and any executor. ``fn`` must be a module-level function (it is sent by
+yields ``(task index, result)`` as each task finishes (so progress moves with each);
+callers key results by the index and combine them so that the order does not matter
+(integer sums, or storing by coordinates), so the result is the same bytes for any
+number of workers and any executor. ``fn`` must be a module-level function (it is sent by
 name) and ``shared``, ``task`` and the result picklable.
 
 - ``jobs <= 1`` (or one task): in this process.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 S = TypeVar("S")
@@ -60,7 +61,9 @@ def run_tasks(fn: Callable[[S, T], R], shared: S, tasks: Sequence[T], *, jobs: i
         return
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_init,
                              initargs=(fn, shared)) as pool:
-        yield from enumerate(pool.map(_call, tasks))
+        futures = {pool.submit(_call, t): i for i, t in enumerate(tasks)}
+        for f in as_completed(futures):
+            yield futures[f], f.result()
 
 
 class SchedulerError(RuntimeError):

@@ -322,7 +322,11 @@ def _stat(s: bud.EndpointStats) -> dict[str, Any]:
 
 
 def install(ev: Any = events) -> None:
-    """Register the options and listeners (a locustfile calls this once)."""
+    """Register the options and listeners (a locustfile calls this once).
+
+    The CSV history is flushed every second (Locust's default: 5 s), so that
+    ``promptsim load``'s live progress line follows the run."""
+    locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
     ev.init_command_line_parser.add_listener(add_options)
     ev.init.add_listener(_on_init)
     ev.test_start.add_listener(_on_test_start)

@@ -115,6 +115,39 @@ class Step:
     p95_ms: float
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """The latest ``Aggregated`` row of Locust's history: what a live progress line shows."""
+
+    users: int
+    rps: float
+    requests: int
+    failures: int
+
+
+def latest_progress(path: Path) -> Progress | None:
+    """The last ``Aggregated`` row of the history Locust is writing (``None``: none yet)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 16_384))
+            tail = f.read().decode(errors="replace").splitlines()
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), None)
+    except OSError:
+        return None
+    if not header:
+        return None
+    for line in reversed(tail):
+        row = dict(zip(header, next(csv.reader([line])), strict=False))
+        if row.get("Name") == AGGREGATED:
+            return Progress(int(_float(row.get("User Count", ""))),
+                            _float(row.get("Requests/s", "")),
+                            int(_float(row.get("Total Request Count", ""))),
+                            int(_float(row.get("Total Failure Count", ""))))
+    return None
+
+
 def read_steps(path: Path, settle: int = 2) -> list[Step]:
     """The ``Aggregated`` history grouped by user count (the first ``settle`` s of each dropped)."""
     rows = []
