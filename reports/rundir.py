@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from sim.engine.runner import platform_sum
+from sim.engine.runner import RunResult, platform_sum
 from sim.model.scenario import Scenario, ScenarioError, load_scenario
 from sim.rules.platforms import PROFILES
 
@@ -119,6 +119,17 @@ def _to_cube(run: Run, values: np.ndarray) -> np.ndarray:
     out = np.zeros(shape, dtype=np.float64)
     out[idx[0], idx[1], idx[2], idx[3]] = values
     return out
+
+
+def run_of(result: RunResult, path: Path, meta: dict[str, Any] | None = None) -> Run:
+    """A simulation held in memory as a :class:`Run`, nothing read from disk; ``path`` is
+    where its report goes."""
+    from sim.engine.output import panel_table
+    from sim.engine.summary import summary_rows
+
+    return Run(path=path, scenario=result.scenario,
+               panel=panel_table(result).to_pandas(), meta=meta or {},
+               summary=pd.DataFrame(summary_rows(result)), has_events=False)
 
 
 def read_run(path: str | Path) -> Run:

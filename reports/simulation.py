@@ -46,10 +46,16 @@ class Report:
 
 def write_report(run_dir: str | Path, baseline: str | None = None) -> Report:
     """Read a run directory and write its report; ``baseline`` defaults to the scenario's."""
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     run = read_run(run_dir)
-    timings["read"] = time.perf_counter() - t0
+    return report_of(run, baseline, {"read": time.perf_counter() - t0})
+
+
+def report_of(run: Run, baseline: str | None = None,
+              timings: dict[str, float] | None = None, html_name: str = "report.html") -> Report:
+    """Write the report of ``run`` into ``run.path`` (the HTML as ``html_name``, beside it
+    ``figures/``, ``comparison.csv`` and, when the picks differ per platform, the policy)."""
+    timings = {} if timings is None else timings
     names = run.strategies
     base = baseline or run.scenario.baseline or names[0]
     if base not in names:
@@ -74,7 +80,7 @@ def write_report(run_dir: str | Path, baseline: str | None = None) -> Report:
     t0 = time.perf_counter()
     comparison_frame(rows, base).to_csv(run.path / "comparison.csv", index=False)
     write_policy(decision, run.path)
-    out = run.path / "report.html"
+    out = run.path / html_name
     out.write_text(render(run, rows, decision, saved, base))
     timings["html"] = time.perf_counter() - t0
     figs = [p for f in saved for p in (f.png_path, f.svg_path)]

@@ -77,3 +77,16 @@ def _choose() -> None:
 
 
 _choose()
+
+
+__all__ = ["Result", "__version__", "run"]
+
+
+def __getattr__(name: str) -> object:
+    """``from sim import run, Result``: the Python API (``sim.api``), imported on first use
+    so that ``import sim`` stays light for every layer."""
+    if name in ("run", "Result"):
+        from sim import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -1,5 +1,6 @@
 """The layers point one way: rules <- model <- engine <- analysis <- (service, load tests,
-reports) <- the CLI, which alone composes them.
+reports) <- the CLI, which alone composes them (and the Python API, ``sim.api``, which
+composes the engine and the reports for notebooks).
 
 Every ``import`` in ``sim/`` and ``reports/`` is read with :mod:`ast` (imports inside
 functions too) and checked against :data:`ALLOWED`. The service is stricter than the
@@ -28,6 +29,8 @@ ALLOWED: dict[str, frozenset[str]] = {
                                    "sim.service.http"}),
     "sim.loadtest": frozenset({"sim.rules", "sim.model", "sim.loadtest"}),
     "reports": frozenset({"sim.rules", "sim.model", "sim.engine", "sim.analysis", "reports"}),
+    "sim.api": frozenset({"sim.rules", "sim.model", "sim.engine", "sim.analysis", "reports",
+                          "sim.api"}),
     "sim.cli": frozenset({"sim.rules", "sim.model", "sim.engine", "sim.analysis",
                           "sim.service", "sim.service.storage", "sim.service.http",
                           "sim.loadtest", "reports", "sim.cli"}),

@@ -1,0 +1,170 @@
+"""The Python API, for notebooks and scripts: ``run(scenario) -> Result``.
+
+    >>> from sim import run
+    >>> result = run("scenarios/quickstart.toml", devices=2_000)
+    >>> result.summary                  # pandas DataFrame, as summary.csv
+    >>> result.panel                    # pandas DataFrame, as panel.parquet
+    >>> result.recommend().strategy     # what the report recommends
+    >>> result.report("out/report.html")
+
+Nothing is written until ``report()``: the run lives in memory (no run
+directory). The scenario is a path to a TOML file, a TOML string, a dict (the
+TOML's tables as Python values) or a :class:`~sim.model.scenario.Scenario`;
+it is validated like a file, with the same errors (``ScenarioError``). This
+module composes the engine and the reports as the CLI does.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from sim import __version__
+from sim.engine.runner import RunResult, simulate
+from sim.model.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from reports.decision import Decision
+    from reports.rundir import Run
+    from sim.analysis.recommend import Recommendation
+    from sim.analysis.sensitivity import PriorDraws
+
+ScenarioLike = Scenario | str | os.PathLike[str] | dict[str, Any]
+"""What :func:`run` takes as a scenario."""
+
+OVERRIDES = ("devices", "days", "replications", "seed")
+
+
+def scenario_of(scenario: ScenarioLike, **overrides: Any) -> Scenario:
+    """The validated scenario: from a Scenario, a path, a TOML string or a dict;
+    ``overrides`` (``devices``, ``days``, ``replications``, ``seed``) replace its fields."""
+    over = {k: v for k, v in overrides.items() if v is not None}
+    bad = sorted(set(over) - set(OVERRIDES))
+    if bad:
+        raise TypeError(f"run(): unknown override {bad[0]!r}; allowed: {', '.join(OVERRIDES)}")
+    if isinstance(scenario, Scenario):
+        return parse_scenario(msgspec.to_builtins(scenario) | over, scenario.name) \
+            if over else scenario
+    if isinstance(scenario, dict):
+        return parse_scenario({**scenario, **over}, "<dict>")
+    if isinstance(scenario, str) and "\n" in scenario:
+        try:
+            data = tomllib.loads(scenario)
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(f"<string>: not valid TOML: {exc}") from None
+        return parse_scenario({**data, **over}, "<string>")
+    if isinstance(scenario, (str, os.PathLike)):
+        return load_scenario(Path(scenario), **over)
+    raise TypeError("run(): scenario must be a path, a TOML string, a dict or a Scenario, "
+                    f"not {type(scenario).__name__}")
+
+
+@dataclass
+class Result:
+    """A simulation held in memory: its tables, its recommendation and its report."""
+
+    scenario: Scenario
+    raw: RunResult = field(repr=False)
+    """The engine's daily counts (``series(name)``: ``[replication, strategy, cohort, day]``)."""
+    seconds: float
+    """Wall time of the simulation."""
+    priors: PriorDraws | None = field(default=None, repr=False)
+    """With prior draws: the priors each draw (= replication) used."""
+
+    @cached_property
+    def panel(self) -> pd.DataFrame:
+        """One row per replication x strategy x cohort x day, as ``panel.parquet``."""
+        return self._run(Path(".")).panel
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """Per strategy and platform: the summary, as ``summary.csv`` (columns described in
+        ``sim/engine/summary.py``)."""
+        import pandas as pd
+
+        from sim.engine.summary import summary_rows
+
+        return pd.DataFrame(summary_rows(self.raw))
+
+    def _run(self, path: Path) -> Run:
+        from reports.rundir import run_of
+
+        meta = {"promptsim_version": __version__, "seed": self.scenario.seed,
+                "wall_seconds": self.seconds, "engine_events": self.raw.events}
+        return run_of(self.raw, path, meta)
+
+    def _write_priors(self, path: Path) -> None:
+        if self.priors is not None:
+            from reports.decision import PRIORS_FILE
+            from sim.analysis.sensitivity import write_draws
+
+            write_draws(self.priors, path / PRIORS_FILE)
+
+    def decision(self, baseline: str | None = None) -> Decision:
+        """All the report says about what to ship: overall, per platform, per cohort (and,
+        with prior draws, what drives the choice)."""
+        import tempfile
+
+        from reports.compare import metric_values, raw_outcomes
+        from reports.decision import decide_run
+
+        base = self._baseline(baseline)
+        with tempfile.TemporaryDirectory() as tmp:  # the drawn priors are read from a file
+            self._write_priors(Path(tmp))
+            run = self._run(Path(tmp))
+            values = metric_values(run.total, self.scenario.objective)
+            return decide_run(run, raw_outcomes(values), base)
+
+    def recommend(self, baseline: str | None = None) -> Recommendation:
+        """The strategy recommended under the scenario's objective (``.strategy``), with the
+        rule, the values and the reasons (``.reasons``), as the report says."""
+        return self.decision(baseline).overall
+
+    def report(self, path: str | os.PathLike[str], baseline: str | None = None) -> Path:
+        """Write the HTML report to ``path``; its figures (``figures/``) and
+        ``comparison.csv`` go beside it. Returns the page's path."""
+        from reports.simulation import report_of
+
+        html = Path(path)
+        html.parent.mkdir(parents=True, exist_ok=True)
+        self._write_priors(html.parent)
+        return report_of(self._run(html.parent), self._baseline(baseline),
+                         html_name=html.name).html
+
+    def _baseline(self, baseline: str | None) -> str:
+        from sim.model.scenario import pick_strategy
+
+        return pick_strategy(self.scenario, baseline, "baseline").name
+
+
+def run(scenario: ScenarioLike, *, devices: int | None = None, days: int | None = None,
+        replications: int | None = None, seed: int | None = None,
+        prior_draws: int | None = None, jobs: int = 1) -> Result:
+    """Simulate ``scenario`` (a path, a TOML string, a dict or a Scenario) in memory.
+
+    ``devices``, ``days``, ``replications`` and ``seed`` override the scenario's, as on
+    the command line; ``prior_draws`` as ``--prior-draws`` (default: the scenario's
+    ``sensitivity.draws``); ``jobs`` worker processes (0: one per core; results do not
+    depend on it).
+    """
+    sc = scenario_of(scenario, devices=devices, days=days, replications=replications,
+                     seed=seed)
+    draws = sc.sensitivity.draws if prior_draws is None else prior_draws
+    t0 = time.perf_counter()
+    if draws:
+        from sim.analysis.sensitivity import run_sensitivity
+
+        raw, priors = run_sensitivity(sc, draws, jobs=jobs)
+        return Result(scenario=raw.scenario, raw=raw, seconds=time.perf_counter() - t0,
+                      priors=priors)
+    raw = simulate(sc, jobs=jobs)
+    return Result(scenario=sc, raw=raw, seconds=time.perf_counter() - t0)
