@@ -32,6 +32,11 @@ figure{margin:22px 0;page-break-inside:avoid}figure img{max-width:100%;height:au
 figcaption{color:#444;font-size:0.9em;margin-top:6px;max-width:900px}
 .swatch{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:6px;
  vertical-align:-1px}
+.scroll{overflow-x:auto;max-width:100%;margin:8px 0 12px}.scroll table{margin:0}
+.scroll th:first-child,.scroll td:first-child{position:sticky;left:0;z-index:1;
+ background:#fff;box-shadow:1px 0 0 #e3e3e3}.scroll th:first-child{background:#f5f5f7}
+.scroll td:first-child{min-width:13em}.scroll th{overflow-wrap:anywhere}
+td.num small{color:#555}
 pre{background:#f7f7f9;padding:10px;overflow:auto;font-size:0.8em;max-height:420px}
 footer{margin-top:40px;color:#777;font-size:0.85em}
 """
@@ -79,7 +84,9 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Cell]],
             attr = f' class="{" ".join(cls)}"' if cls else ""
             cells.append(f"<td{attr}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    # Wide tables scroll sideways inside the page, their first column kept in view.
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def facts(items: Iterable[tuple[str, object]]) -> str:

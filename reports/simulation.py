@@ -23,6 +23,7 @@ from reports.decision import (
     write_policy,
 )
 from reports.decision_figures import sensitivity, tradeoff
+from reports.executive import executive_html
 from reports.figures import SavedFigure, palette, save, simulation_figures
 from reports.rundir import Run, RunDirError, read_run
 from sim import __version__
@@ -114,13 +115,18 @@ def _diff_class(r: Row) -> str:
     return "better" if (r.diff.mean > 0) == (r.metric.better == "higher") else "worse"
 
 
-def _comparison(rows: list[Row], baseline: str, colours: dict[str, str]) -> str:
-    names = list(dict.fromkeys(r.strategy for r in rows))
+def _comparison(rows: list[Row], baseline: str, colours: dict[str, str],
+                recommended: str | None = None) -> str:
+    """The comparison table: the baseline's column first, then the recommended strategy's
+    (so both are in view at 1280 px however many strategies follow), then the others."""
+    names = list(dict.fromkeys([baseline, *([recommended] if recommended else []),
+                                *(r.strategy for r in rows)]))
     out = []
     for m in METRICS:
         line: list[h.Cell] = [(f"<b>{h.esc(m.label)}</b><br><small>{h.esc(m.unit)}</small>",
                                "")]
-        for r in (x for x in rows if x.metric is m):
+        by_name = {x.strategy: x for x in rows if x.metric is m}
+        for r in (by_name[n] for n in names):
             value = h.esc(_ci(r.value, m.decimals))
             if r.strategy == baseline:
                 diff = '<div class="same">baseline</div>'
@@ -130,10 +136,15 @@ def _comparison(rows: list[Row], baseline: str, colours: dict[str, str]) -> str:
                         f"{h.esc(_ci(r.diff, m.decimals, signed=True) + note)}</div>")
             line.append((f"<div>{value}</div>{diff}", ""))
         out.append(line)
-    heads = ["metric"] + [f"{n} (baseline)" if n == baseline else n for n in names]
+    def head(n: str) -> str:
+        return (f"{n} (baseline)" if n == baseline else
+                f"{n} (recommended)" if n == recommended else n)
+
+    heads = ["metric"] + [head(n) for n in names]
     table = h.table(heads, out, numeric=tuple(range(1, len(names) + 1)))
+    table = table.replace('<div class="scroll">', '<div class="scroll" id="comparison">', 1)
     for n in names:  # colour swatches in the header
-        label = f"{n} (baseline)" if n == baseline else n
+        label = head(n)
         table = table.replace(f"<th>{h.esc(label)}</th>",
                               f"<th>{h.swatch(colours[n])}{h.esc(label)}</th>", 1)
     return table
@@ -172,6 +183,7 @@ def render(run: Run, rows: list[Row], decision: Decision, figures: list[SavedFig
     body = [f"<h1>Push-permission prompts: {h.esc(sc.name)}</h1>"]
     if sc.description:
         body.append(f'<p class="lead">{h.esc(sc.description)}</p>')
+    body.append(executive_html(run, decision, baseline, colours))
     body.append(h.facts([
         ("scenario", sc.name), ("devices", f"{sc.devices:,}"), ("horizon", f"{sc.days} days"),
         ("replications", sc.replications), ("seed", sc.seed),
@@ -195,7 +207,7 @@ def render(run: Run, rows: list[Row], decision: Decision, figures: list[SavedFig
                 "its paired difference from the baseline [95% CI]; green: significantly "
                 "better, red: significantly worse, n.s.: not significant. Also written as "
                 "comparison.csv.</p>")
-    body.append(_comparison(rows, baseline, colours))
+    body.append(_comparison(rows, baseline, colours, decision.overall.strategy))
     body.append("<h2>Figures</h2>")
     body.extend(h.figure(f) for f in figures)
     body.append(_scenario_section(run, colours))

@@ -13,11 +13,13 @@ import shutil
 from pathlib import Path
 
 from browser_helpers import browser_or_skip, chromium_page
-from report_helpers import TINY_TOML
+from report_helpers import TINY_TOML, small_scenario
 
 from reports.forecast_page import write_forecast_page
 from reports.load import write_load_report
-from reports.simulation import Report
+from reports.simulation import Report, write_report
+from sim.engine.output import write_run
+from sim.engine.runner import simulate
 from sim.analysis.forecast import Rollout, run_forecast, write_forecast
 from sim.model.scenario import load_scenario
 
@@ -76,3 +78,50 @@ def test_forecast_page_in_chromium(tmp_path: Path) -> None:
     write_forecast(fc, tmp_path / "fc")
     page, _ = write_forecast_page(fc, tmp_path / "fc", str(toml))
     check(render(page, tmp_path / "forecast.png"), figures=1)
+
+
+WIDE = [{"name": "once_on_app_open", "campaigns": [{"id": "soft"}]}] + [
+    {"name": f"multiple_{k}x_every_{g}_days_after_open", "campaigns": [
+        {"id": "soft", "frequency": {"type": "multiple", "limit": k, "gap_days": g}}]}
+    for k, g in ((2, 1), (3, 2), (4, 3), (5, 5), (6, 7))] + [
+    {"name": "every_time_on_app_open", "campaigns": [
+        {"id": "soft", "frequency": {"type": "every_time"}}]},
+    {"name": "backoff_doubling_from_one_day", "campaigns": [
+        {"id": "soft", "frequency": {"type": "backoff", "gap_days": 1}}]}]
+
+
+def test_a_wide_comparison_fits_1280_px_with_the_recommended_column_in_view(
+        tmp_path: Path) -> None:
+    """Eight strategies with long names at 1280 px: the page is no wider than the window
+    (wide tables scroll inside it, their first column kept), and the comparison table
+    shows the baseline's and the recommended strategy's columns without scrolling. The
+    screenshot is saved beside the report."""
+    browser_or_skip()
+    out = tmp_path / "wide"
+    sc = small_scenario(strategies=WIDE, baseline="once_on_app_open", devices=1500, days=20)
+    write_run(simulate(sc), out, seconds=0.0, jobs=1)
+    rep = write_report(out)
+    rec = rep.recommendation.strategy
+    shot = out / "report-1280.png"
+    with chromium_page(width=1280) as (page, seen):
+        page.goto(rep.html.resolve().as_uri(), wait_until="load")
+        got = page.evaluate("""(rec) => {
+            const box = document.querySelector('#comparison');
+            const r = box.getBoundingClientRect();
+            const heads = [...box.querySelectorAll('th')].map(th => {
+                const b = th.getBoundingClientRect();
+                return {text: th.textContent, left: b.left, right: b.right}; });
+            return {page: document.documentElement.scrollWidth, window: window.innerWidth,
+                    box: {left: r.left, right: r.right}, scroll: box.scrollWidth,
+                    client: box.clientWidth, heads: heads};
+        }""", rec)
+        page.screenshot(path=str(shot), full_page=True)
+    assert got["page"] <= got["window"] == 1280, got
+    assert got["box"]["right"] <= 1280
+    assert got["scroll"] > got["client"], "eight long columns should need scrolling"
+    visible = [h["text"] for h in got["heads"] if h["right"] <= got["box"]["right"] + 0.5]
+    assert visible[0] == "metric"
+    assert any(rec in t for t in visible), (rec, visible)
+    assert any("(baseline)" in t for t in visible), visible
+    assert seen.errors == []
+    assert shot.stat().st_size > 50_000
