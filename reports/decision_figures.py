@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.colors import to_rgba
 
-from reports.figures import FigureSpec, new_figure
+from reports.figures import FigureSpec, declutter, new_figure
 from sim.analysis.recommend import Recommendation
 from sim.analysis.sensitivity import Contest
 from sim.stats import COUNT, PERCENT, estimate
@@ -20,6 +20,7 @@ def tradeoff(out: dict[str, np.ndarray], names: Sequence[str], colours: dict[str
     fig = new_figure(9.0, 5.0)
     ax = fig.add_subplot()
     blocked = 100.0 * np.nanmean(out["blocked_share"], axis=0)
+    labels = []
     for s, n in enumerate(names):
         y = estimate(100.0 * out["optin_share"][:, s], PERCENT)
         x = estimate(out["prompt_uninstalls_per_1k"][:, s], COUNT)
@@ -33,13 +34,15 @@ def tradeoff(out: dict[str, np.ndarray], names: Sequence[str], colours: dict[str
                    facecolors=colours[n] if eff else "none", zorder=3)
         tags = [t for t, on in (("Pareto-efficient", eff), ("recommended", n == rec.strategy))
                 if on]
-        ax.annotate(f"{n}" + (f" ({', '.join(tags)})" if tags else "")
-                    + f"\n{blocked[s]:.1f}% blocked", (x.mean, y.mean), xytext=(7, 4),
-                    textcoords="offset points", fontsize=7.5)
+        labels.append(ax.annotate(f"{n}" + (f" ({', '.join(tags)})" if tags else "")
+                                  + f"\n{blocked[s]:.1f}% blocked", (x.mean, y.mean),
+                                  xytext=(7, 4), textcoords="offset points", fontsize=7.5))
     ax.set_xlabel("uninstalls caused by prompts, per 1,000 installs (fewer is better)")
     ax.set_ylabel("opted in, % of installed devices at the horizon (more is better)")
     ax.set_xlim(left=min(0.0, ax.get_xlim()[0]))
     ax.set_title("The trade-off: opt-in against uninstalls and devices blocked for good")
+    ax.margins(x=0.25, y=0.15)  # room for the labels right of the points
+    declutter(fig, labels)
     return FigureSpec("tradeoff", "The trade-off, Pareto-efficient strategies marked", (
         "Each strategy's opt-in share of installed devices at the horizon against the "
         "uninstalls its prompts caused; the marker's area grows with the share of devices "

@@ -83,7 +83,32 @@ def save(spec: FigureSpec, outdir: Path) -> SavedFigure:
 def new_figure(width: float = 9.0, height: float = 4.6) -> Figure:
     """A blank figure with the report's style."""
     with matplotlib.rc_context(STYLE):
-        return Figure(figsize=(width, height), layout="constrained")
+        fig = Figure(figsize=(width, height), layout="constrained")
+    # Room between side-by-side panels, so one's last tick label never meets the next one's.
+    fig.get_layout_engine().set(wspace=0.06)  # type: ignore[union-attr, call-arg]
+    return fig
+
+
+def declutter(fig: Figure, texts: Sequence[matplotlib.text.Annotation], step: float = 8.0,
+              tries: int = 16) -> None:
+    """Move annotations (placed in offset points) up or down, a step at a time, until none
+    overlaps an earlier one: labels never overprint each other."""
+    if not texts:
+        return
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # the constrained layout, so extents are final
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    placed: list[Any] = []
+    for a in texts:
+        dx, dy = a.xyann
+        for k in range(tries):
+            box = a.get_window_extent(renderer)
+            if not any(box.overlaps(p) for p in placed):
+                break
+            a.xyann = (dx, dy + (1 if k % 2 == 0 else -1) * step * (k // 2 + 1))
+        placed.append(a.get_window_extent(renderer))
 
 
 def time_panel(ax: Axes, x: np.ndarray, series: np.ndarray, names: Sequence[str],
@@ -135,11 +160,13 @@ def _bars(ax: Axes, groups: Sequence[str], values: np.ndarray, names: Sequence[s
         if label_bars and len(names) * len(groups) <= 40:
             tops = np.fmax(mean, hi)
             for xi, m, top in zip(pos, mean, tops, strict=True):
-                if not np.isnan(m):
+                if not np.isnan(m):  # upright only while the bars are wide enough for it
                     ax.annotate(f"{m:,.{decimals}f}", (xi, top), xytext=(0, 2),
                                 textcoords="offset points", ha="center", va="bottom",
-                                fontsize=6.5, color="#333333")
+                                fontsize=6.5, color="#333333",
+                                rotation=90 if len(names) > 3 else 0)
     ax.set_xticks(x, list(groups))
+    ax.margins(y=0.18)  # room above the tallest bar for its label
 
 
 def simulation_figures(run: Run, values: dict[str, np.ndarray], baseline: str,
@@ -195,7 +222,8 @@ def _funnel(t: Getter, installs: np.ndarray, names: Sequence[str],
         ax.set_title(title)
         ax.set_ylabel("per 1,000 installs, whole horizon")
         ax.grid(axis="x", visible=False)
-    left.legend(loc="upper right")
+    handles, names_ = left.get_legend_handles_labels()
+    fig.legend(handles, names_, loc="outside right upper")  # off the bars and their labels
     fig.suptitle("The prompt funnel per strategy")
     return FigureSpec("funnel", "Funnel", (
         "Counts over the whole horizon per 1,000 installs (bars: mean over replications; "
@@ -217,10 +245,10 @@ def _platforms(run: Run, names: Sequence[str], colours: dict[str, str]) -> Figur
     _bars(ax, groups, share, names, colours, decimals=1, bounds=PERCENT)
     ax.set_title(f"Opt-in share of installed devices by platform, day {run.days}")
     ax.set_ylabel("opted-in devices, % of installed devices")
-    ax.set_ylim(0, min(112.0, float(np.nanmax(share, initial=1.0)) * 1.12 + 3))
+    ax.set_ylim(0, min(130.0, float(np.nanmax(share, initial=1.0)) * 1.25 + 6))
     ax.set_yticks([t for t in ax.get_yticks() if 0 <= t <= 100])
     ax.grid(axis="x", visible=False)
-    ax.legend(loc="upper left")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper")
     return FigureSpec("platforms", "By platform", (
         f"Opt-in share at the horizon (day {run.days}) per platform; installs per platform are "
         "the mean per replication. Whiskers: 95% t-intervals over replications, cut at 0 and "
@@ -275,7 +303,11 @@ def _annoyance(x: np.ndarray, t: Getter, installs: np.ndarray, names: Sequence[s
     for p, ai, oi in zip(pos, a, o, strict=True):
         right.annotate(f"{ai:.1f}", (p, oi + ai), xytext=(0, 2), textcoords="offset points",
                        ha="center", fontsize=7.5)
-    right.set_xticks(pos, list(names), rotation=20 if len(names) > 3 else 0)
+    right.margins(y=0.12)
+    if len(names) > 3:
+        right.set_xticks(pos, list(names), rotation=90)
+    else:
+        right.set_xticks(pos, list(names))
     right.set_title("All uninstalls, whole horizon")
     right.set_ylabel("per 1,000 installs (mean)")
     right.grid(axis="x", visible=False)
@@ -289,9 +321,9 @@ def _annoyance(x: np.ndarray, t: Getter, installs: np.ndarray, names: Sequence[s
         fig)
 
 
-REACH = ((201, "reach_201", "201: receiving push (opted in or provisional)"),
-         (200, "reach_200", "200: token, state unknown"),
-         (202, "reach_202", "202: opted out on every device"))
+REACH = ((201, "reach_201", "201: receiving push\n(opted in or provisional)"),
+         (200, "reach_200", "200: token,\nstate unknown"),
+         (202, "reach_202", "202: opted out\non every device"))
 
 
 def _reach(x: np.ndarray, t: Getter, names: Sequence[str], colours: dict[str, str],
@@ -305,6 +337,7 @@ def _reach(x: np.ndarray, t: Getter, names: Sequence[str], colours: dict[str, st
         ax.set_xlim(1, x[-1])
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
     axes[0].set_ylabel("users (user x platform), end of day")
     axes[0].legend(loc="lower right")
     fig.suptitle("Reachability codes (MoEngage) over time")
@@ -323,6 +356,7 @@ def _differences(values: dict[str, np.ndarray], names: Sequence[str], baseline: 
     others = [n for n in names if n != baseline]
     fig = new_figure(10.0, 1.6 + 0.45 * len(others))
     axes = fig.subplots(1, 2, sharey=True)
+    fig.get_layout_engine().set(wspace=0.15)  # type: ignore[union-attr, call-arg]
     for ax, key, title, unit in (
             (axes[0], "value", "Value under the objective", "per 1,000 installs"),
             (axes[1], "prompt_uninstalls_per_1k", "Uninstalls caused by prompts",
@@ -334,6 +368,7 @@ def _differences(values: dict[str, np.ndarray], names: Sequence[str], baseline: 
             err = None if np.isnan(e.lo) else [[e.mean - e.lo], [e.hi - e.mean]]
             ax.errorbar([e.mean], [i], xerr=err, fmt="o", color=colours[n], capsize=3, ms=6)
         ax.axvline(0, color="#333333", lw=0.8)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
         ax.set_title(title)
         ax.set_xlabel(f"difference from {baseline}, {unit}")
         ax.grid(axis="y", visible=False)

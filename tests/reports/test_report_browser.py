@@ -18,9 +18,9 @@ from report_helpers import TINY_TOML, small_scenario
 from reports.forecast_page import write_forecast_page
 from reports.load import write_load_report
 from reports.simulation import Report, write_report
+from sim.analysis.forecast import Rollout, run_forecast, write_forecast
 from sim.engine.output import write_run
 from sim.engine.runner import simulate
-from sim.analysis.forecast import Rollout, run_forecast, write_forecast
 from sim.model.scenario import load_scenario
 
 LOAD = Path(__file__).parent / "fixtures" / "load"
