@@ -46,6 +46,8 @@ class LoadRun:
     stats: pd.DataFrame | None
     failures: pd.DataFrame | None
     locust_report: bool
+    meta: dict[str, Any] = field(default_factory=dict)
+    """``load_meta.json``: scenario, strategy, target URL, shape, start time, version."""
 
 
 def _one(path: Path, pattern: str) -> Path | None:
@@ -54,7 +56,8 @@ def _one(path: Path, pattern: str) -> Path | None:
 
 
 def read_history(csv: Path) -> pd.DataFrame:
-    """Locust's stats history: one row per endpoint per write, ``N/A`` percentiles as NaN."""
+    """Locust's stats history: one row per endpoint per write; ``N/A`` percentiles, and those
+    of a window without requests (``Requests/s`` 0), as NaN."""
     df = pd.read_csv(csv, keep_default_na=False)
     missing = [c for c in HISTORY_COLUMNS if c not in df.columns]
     if missing:
@@ -63,6 +66,11 @@ def read_history(csv: Path) -> pd.DataFrame:
     for c in ("Requests/s", "Failures/s", "User Count", "Timestamp",
               *(p for p, _, _ in PERCENTILES)):
         df[c] = pd.to_numeric(df[c].replace({"N/A": np.nan, "": np.nan}), errors="coerce")
+    # Locust writes 0 for the window's percentiles while the window holds no requests (at
+    # the start, in pauses): no response took 0 ms, so those are gaps, not zeros.
+    idle = ~(df["Requests/s"] > 0)
+    for p, _, _ in PERCENTILES:
+        df.loc[idle, p] = np.nan
     df["Type"] = df["Type"].astype(str)
     df["Name"] = df["Name"].astype(str)
     df["t"] = df["Timestamp"] - df["Timestamp"].min()
@@ -78,6 +86,12 @@ def read_load(path: str | Path) -> LoadRun:
             summary = json.loads((path / "load_summary.json").read_text())
         except json.JSONDecodeError as exc:
             raise RunDirError(f"{path / 'load_summary.json'}: not valid JSON: {exc}") from None
+    meta: dict[str, Any] = {}
+    if (path / "load_meta.json").is_file():
+        try:
+            meta = json.loads((path / "load_meta.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise RunDirError(f"{path / 'load_meta.json'}: not valid JSON: {exc}") from None
     hist = _one(path, "*_stats_history.csv")
     stats = _one(path, "*_stats.csv")
     fails = _one(path, "*_failures.csv")
@@ -87,7 +101,7 @@ def read_load(path: str | Path) -> LoadRun:
         path=path, summary=summary, history=read_history(hist) if hist else None,
         stats=pd.read_csv(stats) if stats else None,
         failures=pd.read_csv(fails) if fails else None,
-        locust_report=(path / "report.html").is_file())
+        locust_report=(path / "report.html").is_file(), meta=meta)
 
 
 def endpoints(history: pd.DataFrame) -> list[str]:
@@ -208,11 +222,28 @@ def render_load(run: LoadRun, figures: list[SavedFigure], budgets_ok: object,
                 consistency_ok: object, passed: bool | None) -> str:
     """The load report page."""
     s = run.summary or {}
-    body = [f"<h1>Load test: {h.esc(run.path.name)}</h1>"]
+    m = run.meta
+    body = [f"<h1>Load test: {h.esc(m.get('scenario') or run.path.name)}</h1>"]
     facts: list[tuple[str, object]] = []
+    hist = run.history
+    started = m.get("started_at")
+    if started is None and hist is not None and not hist.empty:
+        started = time.strftime("%Y-%m-%d %H:%M:%S UTC",
+                                time.gmtime(float(hist["Timestamp"].min())))
+    shape = m.get("shape") or ("steady" if m else None)
+    for label, value in (
+            ("scenario", m.get("scenario")), ("strategy", m.get("strategy")),
+            ("target", m.get("url")),
+            ("shape", None if shape is None else
+             f"{shape}, {m.get('users', '?')} users (peak), {m.get('duration_s', '?')} s, "
+             f"{m.get('day_seconds', '?')} s per simulated day"),
+            ("started", started),
+            ("run by", f"promptsim {m['promptsim_version']}" if "promptsim_version" in m
+             else None)):
+        if value is not None:
+            facts.append((label, value))
     if "requests_per_s" in s:
         facts.append(("requests/s (whole run)", _num(s["requests_per_s"])))
-    hist = run.history
     if hist is not None and not hist.empty:
         facts.append(("duration", f"{hist['t'].max():,.0f} s of history"))
         facts.append(("peak users", _num(hist["User Count"].max(), 0)))
@@ -226,9 +257,12 @@ def render_load(run: LoadRun, figures: list[SavedFigure], budgets_ok: object,
                 f"{_verdict(consistency_ok)[0]}</li></ul></section>")
     if s.get("endpoints"):
         body.append("<h2>Endpoints</h2>")
+        def ms(e: dict[str, Any], key: str) -> str:  # no requests: no response times
+            return _num(e.get(key)) if e.get("requests") else "n/a"
+
         rows = [(name, _num(e.get("requests"), 0), _num(e.get("failures"), 0),
-                 _num(e.get("rps")), _num(e.get("p50_ms")), _num(e.get("p95_ms")),
-                 _num(e.get("p99_ms")), f"{100 * float(e.get('fail_ratio', 0)):.2f}%")
+                 _num(e.get("rps")), ms(e, "p50_ms"), ms(e, "p95_ms"), ms(e, "p99_ms"),
+                 f"{100 * float(e.get('fail_ratio', 0)):.2f}%")
                 for name, e in s["endpoints"].items()]
         body.append(h.table(["endpoint", "requests", "failures", "requests/s", "p50 ms",
                              "p95 ms", "p99 ms", "failed"], rows, numeric=range(1, 8)))
@@ -263,4 +297,4 @@ def render_load(run: LoadRun, figures: list[SavedFigure], budgets_ok: object,
         body.append("<p>Locust's own report is report.html in the same directory.</p>")
     body.append(f"<footer>{REPORT_NAME} and figures/ written by promptsim "
                 f"{h.esc(__version__)}.</footer>")
-    return h.page(f"promptsim load report: {run.path.name}", body)
+    return h.page(f"promptsim load report: {m.get('scenario') or run.path.name}", body)

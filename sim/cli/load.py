@@ -288,7 +288,11 @@ def _finish(args: argparse.Namespace, o: dict[str, Any], out: Path, api: Any, ur
     verdict = locust_verdict(out)
     steps = read_steps(out / HISTORY_CSV) if (out / HISTORY_CSV).exists() else []
     knee = find_knee(steps) if o["shape"] == "ramp" else None
+    from sim import __version__
+
     meta = {"scenario": o["scenario"].name, "strategy": o["strategy"].name, "url": url,
+            "promptsim_version": __version__, "started_at": time.strftime(
+                "%Y-%m-%d %H:%M:%S UTC", time.gmtime(time.time() - wall)),
             "app_id": app_id, "run_id": run_id, "users": o["users"], "spawn_rate": o["rate"],
             "duration_s": o["seconds"], "shape": o["shape"], "day_seconds": o["day_seconds"],
             "processes": args.processes, "devices": len(recs), "locust_exit_code": code,

@@ -4,6 +4,7 @@ over its simulations, and the simulate bar moves as each chunk finishes."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -42,6 +43,11 @@ def test_load_shows_live_progress_on_a_terminal_only(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=180, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "req/s, " not in r.stderr and " left" not in r.stderr
+    # The run records when it started and which version ran it (the load report shows them).
+    meta = json.loads((tmp_path / "ci" / "load_meta.json").read_text())
+    assert meta["started_at"].endswith(" UTC") and meta["promptsim_version"]
+    assert "<dt>started</dt>" in (tmp_path / "ci" / "load_report.html").read_text() \
+        if (tmp_path / "ci" / "load_report.html").exists() else True
 
 
 def test_forecast_draws_a_bar_over_its_simulations(tmp_path: Path) -> None:

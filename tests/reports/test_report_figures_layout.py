@@ -74,7 +74,8 @@ def test_one_colour_per_strategy_in_every_figure(
                 if isinstance(c, BarContainer) and c.get_label() in colours:
                     name = str(c.get_label())
                     for patch in c.patches:
-                        assert to_hex(patch.get_facecolor()) == colours[name].lower(), (spec.name, name)
+                        got = to_hex(patch.get_facecolor())
+                        assert got == colours[name].lower(), (spec.name, name)
                     seen[name].add(spec.name)
     for name, where in seen.items():
         assert len(where) >= 4, (name, where)

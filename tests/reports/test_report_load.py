@@ -30,6 +30,10 @@ def test_history_columns_and_missing_percentiles() -> None:
     first = h.iloc[0]
     assert first["Name"] == "Aggregated" and first["t"] == 0
     assert first["95%"] != first["95%"]  # NaN
+    # Rows whose window held no request (Requests/s 0): Locust wrote 0 ms, read as no value.
+    idle = h[h["Requests/s"] == 0]
+    assert len(idle) >= 3 and idle["50%"].isna().all() and idle["99%"].isna().all()
+    assert (h.loc[h["Requests/s"] > 0, "50%"] > 0).all()
     assert set(h["Name"]) == {"GET /", "GET /missing", "Aggregated"}
     assert h["Requests/s"].max() == pytest.approx(52.2)
 
@@ -78,3 +82,28 @@ def test_report_command_on_a_load_dir(load_dir: Path, capsys: pytest.CaptureFixt
     """``promptsim report LOAD_DIR`` detects the kind and says the checks failed."""
     assert main(["report", str(load_dir)]) == 0
     assert "checks FAILED" in capsys.readouterr().out
+
+
+def test_load_report_names_scenario_target_shape_time_and_version(load_dir: Path) -> None:
+    """From load_meta.json (written by ``promptsim load``): what ran, against what, how and
+    when, by which version; endpoints without requests have no percentiles, not 0 ms."""
+    import json
+
+    (load_dir / "load_meta.json").write_text(json.dumps({
+        "scenario": "quickstart", "strategy": "once", "url": "http://127.0.0.1:8123",
+        "shape": "spike", "users": 40, "duration_s": 30, "day_seconds": 0.5,
+        "started_at": "2026-11-27 22:00:00 UTC", "promptsim_version": "0.1.0"}))
+    summary = json.loads((load_dir / "load_summary.json").read_text())
+    summary["endpoints"]["idle"] = {"requests": 0, "failures": 0, "rps": 0.0, "p50_ms": 0.0,
+                                    "p95_ms": 0.0, "p99_ms": 0.0, "fail_ratio": 0.0}
+    (load_dir / "load_summary.json").write_text(json.dumps(summary))
+    page = (write_load_report(load_dir).html).read_text()
+    assert "<h1>Load test: quickstart</h1>" in page
+    for fact in ("<dt>scenario</dt><dd>quickstart</dd>", "<dt>strategy</dt><dd>once</dd>",
+                 "<dt>target</dt><dd>http://127.0.0.1:8123</dd>",
+                 "<dt>shape</dt><dd>spike, 40 users (peak), 30 s, 0.5 s per simulated day</dd>",
+                 "<dt>started</dt><dd>2026-11-27 22:00:00 UTC</dd>",
+                 "<dt>run by</dt><dd>promptsim 0.1.0</dd>"):
+        assert fact in page, fact
+    assert re.search(r"<td>idle</td><td class=\"num\">0</td><td class=\"num\">0</td>"
+                     r"<td class=\"num\">0.0</td><td class=\"num\">n/a</td>", page)
