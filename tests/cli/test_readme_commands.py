@@ -4,7 +4,7 @@ A block is a shell script: it runs with ``bash -e -o pipefail`` in a copy of the
 repository's files (no ``runs/``, no ``.venv``), one block after the other, so a later
 block may use what an earlier one wrote (``runs/quickstart``). ``synopsis`` blocks (a
 command's options, placeholders in capitals) are not run; ``EXEMPT`` names the blocks that
-cannot run inside the suite, and why.
+cannot run inside the suite, and why. The ``python`` blocks (the API) run after them.
 
 The first block installs promptsim into a fresh ``.venv`` (``pip install -e .``). Its
 dependencies are taken from the suite's own environment (``PYTHONPATH``), which pip counts
@@ -37,10 +37,16 @@ def sh_blocks(text: str) -> list[tuple[int, str]]:
             for m in re.finditer(r"^```sh\n(.*?)^```$", text, re.S | re.M)]
 
 
+def python_blocks(text: str) -> list[tuple[int, str]]:
+    """``(line, code)`` of every ```` ```python ```` block."""
+    return [(text[:m.start()].count("\n") + 1, m.group(1))
+            for m in re.finditer(r"^```python\n(.*?)^```$", text, re.S | re.M)]
+
+
 def test_every_fence_is_sh_synopsis_or_plain() -> None:
     """Command blocks say what they are: run (``sh``) or not (``synopsis``)."""
     fences = re.findall(r"^```(\S*)$", (ROOT / "README.md").read_text(), re.M)
-    assert set(fences) <= {"", "sh", "synopsis", "toml"}, set(fences)
+    assert set(fences) <= {"", "sh", "synopsis", "toml", "python"}, set(fences)
     assert "synopsis" in fences
 
 
@@ -85,6 +91,11 @@ def test_every_sh_block_of_the_readme_runs_as_written(tmp_path: Path) -> None:
         assert r.returncode == 0, (f"README.md:{line}: exit {r.returncode}\n{script}\n"
                                    f"--- stdout\n{r.stdout[-3000:]}\n--- stderr\n"
                                    f"{r.stderr[-3000:]}")
+    for line, code in python_blocks((ROOT / "README.md").read_text()):  # the API example
+        r = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True,
+                           text=True, timeout=240, check=False)
+        assert r.returncode == 0, f"README.md:{line}:\n{code}\n{r.stderr[-3000:]}"
+    assert (work / "runs" / "nb" / "report.html").is_file()
     print("seconds per block (README line, s):", took)
     assert (work / "runs" / "quickstart" / "report.html").is_file()
     assert (work / "runs" / "showdown" / "summary.csv").is_file()
