@@ -24,6 +24,7 @@ from sim.model import streams
 from sim.model.behaviour import Behaviour
 from sim.model.population import Chunk, make_chunk
 from sim.model.scenario import Scenario, ScenarioError, Strategy, parse_scenario
+from sim.model.scenario_errors import explain
 from sim.model.stage import FLOWS
 from sim.rules.campaigns import policy_settings
 from sim.rules.platforms import PlatformProfile
@@ -66,7 +67,7 @@ def read_scenario(path: str | Path) -> tuple[Scenario, LoadConfig]:
     try:
         cfg = msgspec.convert(load, LoadConfig)
     except msgspec.ValidationError as exc:
-        raise ScenarioError(f"{path}: load: {exc}") from None
+        raise ScenarioError(f"{path}: {explain(str(exc), LoadConfig, load, 'load')}") from None
     return parse_scenario(data, str(path)), cfg
 
 

@@ -30,7 +30,9 @@ class Segment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """
 
     name: str
+    """The segment's name (for the reports)."""
     share: Probability
+    """Share of users in the segment; the shares sum to 1."""
     lifetime_mean_days: Positive
     """Mean of the exponential time from install to the last session."""
     gap_median_hours: Positive
@@ -43,9 +45,14 @@ class DialogOdds(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """How people answer an OS dialog: the four outcomes, summing to 1."""
 
     allowed: Probability
+    """Chance the user allows notifications."""
     denied: Probability
+    """Chance the user denies them (counts towards the platform's denial limit)."""
     dismissed: Probability = 0.0
+    """Chance the user dismisses the dialog without answering (counted as a denial where the
+    platform's rules say so)."""
     ignored: Probability = 0.0
+    """Chance the user leaves the dialog unanswered (the app is closed with it open)."""
 
     def __post_init__(self) -> None:
         total = self.allowed + self.denied + self.dismissed + self.ignored
@@ -115,8 +122,12 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     user_gap_scatter: NonNegative = 0.5
     """Log-scale spread of each user's median gap around the segment's."""
     session_seconds_median: Positive = 75.0
+    """Median session length in seconds (lognormal; assumption)."""
     session_seconds_sigma: NonNegative = 1.0
+    """Log-scale spread of session lengths."""
     event_name: str = "order_placed"
+    """The app's main named event (``event`` triggers name it); its rate is
+    ``event_per_session``."""
     event_per_session: Probability = 0.15
     """Chance a session contains the named user event (assumption)."""
     events: Annotated[dict[Identifier, Probability], msgspec.Meta(max_length=60)] = \
@@ -139,8 +150,10 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     context_boost: Positive = 1.5
     """Acceptance multiplier when the prompt follows a meaningful event (assumption)."""
     dialog_cold: dict[str, DialogOdds] = msgspec.field(default_factory=lambda: dict(DEFAULT_COLD))
+    """OS dialog answers without a soft prompt first, per platform profile (``DEFAULT_COLD``)."""
     dialog_primed: dict[str, DialogOdds] = msgspec.field(
         default_factory=lambda: dict(DEFAULT_PRIMED))
+    """OS dialog answers right after a tapped soft prompt, per profile (``DEFAULT_PRIMED``)."""
     settings_completion: Probability = 0.25
     """Chance a user the soft prompt sent to settings turns notifications on (assumption)."""
     instructions_completion: Probability = 0.10
@@ -154,6 +167,7 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     spontaneous_reenable: Probability = 0.04
     """Share of denied users who later re-enable from Settings by themselves (amply: < 5%)."""
     reenable_delay_mean_days: Positive = 60.0
+    """Mean delay before such a user re-enables (exponential)."""
     annoyance_base: Probability = 0.002
     """Chance a declined soft prompt makes the user uninstall (assumption)."""
     annoyance_growth: NonNegative = 0.5
@@ -162,15 +176,18 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     """Baseline hazard h0 of turning notifications off after opting in (no public curve;
     calibrated: Android <= 12, opted in by default, keeps 88% opted in, published 81-91%)."""
     opt_out_fatigue_k: NonNegative = 0.15
+    """How fast the opt-out hazard grows with pushes per week (k in h0 * exp(k * f))."""
     pushes_per_week: NonNegative = 3.0
     """Notification fatigue f = pushes per week: hazard h0 * exp(k * f)."""
     uninstall_after_churn: dict[str, Probability] = msgspec.field(
         default_factory=lambda: {"ios": 0.30, "android": 0.55, "web": 0.0})
     """Chance a device that stopped using the app uninstalls it (AppsFlyer: Android ~2x iOS)."""
     uninstall_delay_mean_days: Positive = 10.0
+    """Mean delay from the last session to that uninstall (exponential)."""
     reinstall: Probability = 0.08
     """Chance an exogenous uninstall is followed by a reinstall (assumption)."""
     reinstall_delay_mean_days: Positive = 30.0
+    """Mean delay from an uninstall to the reinstall (exponential)."""
     clear_data_per_year: NonNegative = 0.03
     """Yearly rate of clearing app or site data on Android and the web (assumption)."""
     os_upgrade_per_year: NonNegative = 0.35

@@ -76,6 +76,7 @@ class Strategy(Policy, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A named soft-prompt policy to compare against the others."""
 
     name: Identifier
+    """The strategy's name, in the tables, figures and ``baseline``."""
 
 
 class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

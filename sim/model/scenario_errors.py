@@ -91,11 +91,12 @@ def _fields(t: Any) -> list[str]:
     return names
 
 
-def explain(message: str, root: type, data: Any) -> str:
-    """``path: what is wrong; what is allowed`` for msgspec's ``message`` on ``data``."""
+def explain(message: str, root: type, data: Any, prefix: str = "") -> str:
+    """``path: what is wrong; what is allowed`` for msgspec's ``message`` on ``data``;
+    ``prefix`` names where ``data`` sits (``load`` for a scenario's ``[load]`` table)."""
     m = _MSG.match(message)
     msg, path = (m.group("msg"), m.group("path") or "") if m else (message, "")
-    where = path.lstrip(".")
+    where = (prefix + path).lstrip(".")
     t, value = walk(root, path, data)
     if (v := _VALUE.match(msg)) and isinstance(_unwrap(t), mi.LiteralType):
         allowed = ", ".join(str(x) for x in _unwrap(t).values)

@@ -55,6 +55,7 @@ class SessionTime(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="
     """Fires once the session has lasted ``seconds``."""
 
     seconds: SessionSeconds
+    """Session length, in seconds, at which it fires."""
 
 
 class OnEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="event",
@@ -62,6 +63,7 @@ class OnEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="even
     """Fires on a named user event (``order_placed``): the context raises acceptance."""
 
     name: Identifier
+    """The event's name: in a scenario, ``behaviour.event_name`` or one of ``behaviour.events``."""
 
 
 class Programmatic(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="programmatic",
@@ -123,7 +125,9 @@ class Multiple(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="mul
     """Show up to ``limit`` times, at least ``gap_days`` apart (OneSignal limit + delay)."""
 
     limit: PositiveInt
+    """At most this many impressions."""
     gap_days: NonNegative
+    """At least this many days between two."""
 
     def check(self, c: CampaignCounters, now: float) -> str | None:
         if c.shown >= self.limit:
@@ -145,8 +149,11 @@ class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="back
     ``MAX_DAYS``."""
 
     gap_days: Annotated[float, msgspec.Meta(gt=0, le=MAX_DAYS)]
+    """The first gap, in days."""
     factor: Annotated[float, msgspec.Meta(ge=1, le=MAX_BACKOFF_FACTOR)] = 2.0
+    """The gap is multiplied by this after each dismissal."""
     limit: PositiveInt | None = None
+    """At most this many impressions (none: no limit)."""
 
     def gap(self, dismissed: int) -> float:
         """``gap_days * factor ** dismissed``, at most ``MAX_DAYS`` (never an overflow)."""
@@ -202,8 +209,11 @@ class Caps(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Caps per session, per day and in total (AWS Pinpoint)."""
 
     per_session: PositiveInt | None = None
+    """At most this many impressions in one session."""
     per_day: PositiveInt | None = None
+    """At most this many impressions in one day."""
     total: PositiveInt | None = None
+    """At most this many impressions per install."""
 
 
 Action = Literal["push_permission_prompt", "open_settings", "message"]
@@ -249,18 +259,26 @@ class Campaign(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """
 
     id: Identifier
+    """The campaign's id, unique in its policy (the service's ``PUT /v1/campaigns/{id}``)."""
     trigger: Trigger = AppOpen()
+    """What in the app asks whether to show it."""
     frequency: Frequency = Once()
+    """How often it may show to one install."""
     action: Action = "push_permission_prompt"
+    """What its button does: the push permission prompt (the OS dialog, or settings once the
+    dialog is gone), settings directly, or another in-app message."""
     priority: Annotated[int, msgspec.Meta(ge=-MAX_PRIORITY, le=MAX_PRIORITY)] = 0
+    """Higher wins when several campaigns could show on one trigger."""
     min_delay_days: NonNegative = 0.0
     """Minimum delay between two impressions of this campaign (MoEngage, Pushwoosh)."""
     caps: Caps = Caps()
+    """Caps per session, per day and in total."""
     min_sessions: PositiveInt = 1
     """Show from this session of the install on (1 = the first)."""
     fallback_to_settings: bool = True
     """When the OS dialog is gone, the button opens notification settings instead."""
     primer: bool = True
+    """False: the trigger opens the OS dialog directly, no soft prompt (the cold baseline)."""
     audience: Audience = EVERYONE
     """The devices it is for (default: all); the others never see it."""
 
@@ -294,6 +312,7 @@ class Policy(PolicySettings, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     """An app's in-app messaging setup: its campaigns and the rules between them."""
 
     campaigns: tuple[Campaign, ...] = ()
+    """The app's in-app messages: the push soft prompt and those it competes with."""
 
     def __post_init__(self) -> None:
         ids = [c.id for c in self.campaigns]

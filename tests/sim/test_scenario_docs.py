@@ -49,6 +49,10 @@ def test_the_reference_lists_every_table_field_and_choice() -> None:
         assert needle in text, needle
 
 
+def test_every_field_has_a_description() -> None:
+    assert not [line for line in reference().splitlines() if line.endswith("|  |")]
+
+
 def test_the_schema_describes_fields_from_their_docstrings() -> None:
     doc = msgspec.json.decode(FILES["scenario.schema.json"]())
     props = doc["$defs"]["Behaviour"]["properties"]
