@@ -27,8 +27,11 @@ LIVE = re.compile(r"(?P<users>\d+) users, (?P<rps>[\d,]+) req/s, (?P<requests>[\
 
 @pytest.mark.slow
 def test_load_shows_live_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    # Latency limits of a minute: a stall of a shared machine is not what this test checks.
+    lenient = [a for e in ("eligibility", "events", "register") for m in ("p95_ms", "p99_ms")
+               for a in ("--budget", f"{e}:{m}<60000")]
     cmd = [*PROMPTSIM, "load", str(QUICKSTART), "--start-local", "--users", "5",
-           "--duration", "6s", "--day-seconds", "0.2"]
+           "--duration", "6s", "--day-seconds", "0.2", *lenient]
     code, out, shown = run_on_tty([*cmd, "--out", str(tmp_path / "tty")], tmp_path)
     assert code == 0, out + shown
     lines = [ln for ln in shown.splitlines() if ln.startswith("load ")]
