@@ -264,12 +264,19 @@ class DeviceKind(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_d
     scenarios and for the API."""
 
     platform: Platform
+    """The platform family."""
     os_version: float | None = None
+    """The major OS version (Android 13 is 13; Fire OS and HarmonyOS give their own)."""
     os_kind: OsKind | None = None
+    """Huawei only: the OS it runs (EMUI, HarmonyOS 2-4, or HarmonyOS NEXT)."""
     api_level: int | None = None
+    """Huawei EMUI and HarmonyOS 2-4: the API level of the Android underneath."""
     app_target_sdk: int | None = None
+    """The app's target SDK on Android-based platforms (below 33: the OS asks by itself)."""
     browser: Browser | None = None
+    """Web only: the browser (default Chrome)."""
     quiet_ui: bool = False
+    """Chrome only: it shows its quieter prompt (set by the user or adaptively)."""
 
     def profile(self) -> str:
         """The profile these facts resolve to (``resolve_profile``)."""
