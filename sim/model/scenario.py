@@ -37,6 +37,7 @@ class DeviceShare(DeviceKind, frozen=True, forbid_unknown_fields=True, kw_only=T
     ``resolve_profile``, as the service resolves a registration."""
 
     share: Share
+    """Share of all devices with these facts."""
 
 
 class Population(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
