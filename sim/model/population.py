@@ -219,7 +219,7 @@ def select(c: Chunk, keep: list[int]) -> Chunk:
     re_start: list[int] = []
     t: list[float] = []
     sec: list[float] = []
-    ev: list[bool] = []
+    ev: list[int] = []
     for i in keep:
         a, b = c.start[i], c.end[i]
         start.append(len(t))

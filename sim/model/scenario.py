@@ -15,8 +15,8 @@ import msgspec
 from sim.model import priors
 from sim.model.behaviour import Behaviour
 from sim.model.objective import Objective
-from sim.model.search import Search, check_family, family_campaigns
 from sim.model.scenario_errors import explain
+from sim.model.search import Search, check_family, family_campaigns
 from sim.rules.campaigns import Identifier, OnEvent, Policy, Programmatic
 from sim.rules.platforms import DEFAULT_PROFILES, DeviceKind, PlatformProfile, override_profiles
 
@@ -254,8 +254,9 @@ def _check_search(search: Search, strategies: list[str], b: Behaviour) -> None:
         check_family(f, where)
         for t in f.trigger:
             if isinstance(t, OnEvent) and t.name not in sent:
+                names = ", ".join(sorted(sent)) or "none"
                 raise ValueError(f"{where}.trigger: event {t.name!r} is never sent by the "
-                                 f"simulated users (events sent: {', '.join(sorted(sent)) or 'none'}); "
+                                 f"simulated users (events sent: {names}); "
                                  "its candidates would never show: declare its rate, e.g. "
                                  f"[behaviour.events] {t.name} = 0.3")
             if isinstance(t, Programmatic) and not b.programmatic_per_session:

@@ -67,6 +67,8 @@ class Search(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     """What ``promptsim optimize`` searches and how much it simulates (``[search]``)."""
 
     families: Annotated[tuple[Family, ...], msgspec.Meta(min_length=1)]
+    """The families of candidate schedules (``[[search.families]]``), each a frequency type
+    with lists of values whose product gives its candidates."""
     replications: Annotated[int, msgspec.Meta(ge=2, le=1000)] = 12
     """Full precision: the replications every finalist gets (``--budget`` overrides)."""
     first_round: Annotated[int, msgspec.Meta(ge=2, le=1000)] = 4

@@ -59,9 +59,11 @@ def test_the_shipped_search_has_40_candidates_or_more() -> None:
      "search.families[0].factor[0]: Expected `float` <= 10.0"),
     ({"frequency": "once", "trigger": [{"type": "event", "name": "signup"}]},
      "search.families[0].trigger: event 'signup' is never sent by the simulated users "
-     "(behaviour.event_name is 'order_placed'); its candidates would never show"),
+     "(events sent: order_placed); its candidates would never show: declare its rate, "
+     "e.g. [behaviour.events] signup = 0.3"),
     ({"frequency": "once", "colour": "red"},
-     "search.families[0]: Object contains unknown field `colour`"),
+     "search.families[0]: unknown field 'colour'; allowed fields: name, frequency, primer, "
+     "trigger, limit, gap_days, factor, min_sessions"),
 ])
 def test_a_bad_search_names_the_field_and_what_is_allowed(family: dict[str, Any],
                                                           message: str) -> None:
