@@ -16,6 +16,7 @@ import pytest
 from tty_helpers import run_on_tty
 
 from sim.engine import runner
+from sim.engine.executor import run_tasks
 from sim.model.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +72,7 @@ def test_the_simulate_bar_counts_each_chunk_as_it_finishes() -> None:
                                  days=60)
     order: list[int] = []
     tasks = [(0, 0), (0, 1)]
-    for k, _, _ in runner._results(sc, tasks, 2, True, False):
+    for k, _ in run_tasks(runner._task, (sc, True, False), tasks, jobs=2):
         order.append(k)
     assert order == [1, 0]
     ticks: list[int] = []
