@@ -36,8 +36,9 @@ ALLOWED: dict[str, frozenset[str]] = {
                           "sim.loadtest", "reports", "sim.cli"}),
 }
 """Per layer, the layers its modules may import."""
-ANYONE = frozenset({"sim", "sim.stats"})
-"""Modules every layer may import: the version and the statistics helpers."""
+ANYONE = frozenset({"sim", "sim.stats", "sim.msgspec_paths"})
+"""Modules every layer may import: the version, the statistics helpers and the walk of
+msgspec types that explains a validation error."""
 
 
 def layer_of(module: str) -> str | None:

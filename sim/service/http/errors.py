@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from msgspec import inspect as mi
 
+from sim import msgspec_paths as mp
 from sim.service.errors import (
     Conflict,
     InvalidInput,
@@ -79,19 +80,17 @@ def from_validation(exc: msgspec.DecodeError, root: Any, body: bytes | None = No
     text = str(exc)
     if not isinstance(exc, msgspec.ValidationError):
         return HttpError(400, "invalid_json", f"the body is not valid JSON ({text})")
-    m = _MSG.match(text)
-    msg = m.group("msg") if m else text
-    path = (m.group("path") or "") if m else ""
+    msg, path = mp.split(text)
     field = path.lstrip(".") or None
-    t = type_at(root, path, _data(body))
+    t, _ = mp.at(root, path, _data(body))
     named = _NAMED.search(msg)
     if msg.startswith("Object contains unknown field") and named:
-        allowed = ", ".join(_field_names(t)) or "none"
+        allowed = ", ".join(mp.field_names(t)) or "none"
         return InvalidInput("unknown_field", f"unknown field {named['name']!r}; "
                             f"allowed fields: {allowed}", _join(field or "", named["name"]))
     if msg.startswith("Object missing required field") and named:
         name = named["name"]
-        sub = _field_type(t, name)
+        sub = mp.field_type(t, name)
         want = f"; expected {describe(sub)}" if sub is not None else ""
         return InvalidInput("missing_field", f"required field {name!r} is missing{want}",
                             _join(field or "", name))
@@ -101,49 +100,11 @@ def from_validation(exc: msgspec.DecodeError, root: Any, body: bytes | None = No
     return InvalidInput(code, f"{msg}; allowed: {describe(t)}" if t is not None else msg, field)
 
 
-_MSG = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _NAMED = re.compile(r"field `(?P<name>[^`]+)`")
-_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
-
-
-# --- walking msgspec types ---------------------------------------------------
-
-def _unwrap(t: Any) -> Any:
-    while isinstance(t, (mi.Metadata,)):
-        t = t.type
-    return t
-
-
-def _structs(t: Any) -> list[mi.StructType]:
-    t = _unwrap(t)
-    if isinstance(t, mi.StructType):
-        return [t]
-    if isinstance(t, mi.UnionType):
-        return [s for u in t.types for s in _structs(u)]
-    return []
-
-
-def _field_names(t: Any) -> list[str]:
-    names: list[str] = []
-    for s in _structs(t):
-        if s.tag_field and s.tag_field not in names:
-            names.append(s.tag_field)
-        names += [f.encode_name for f in s.fields if f.encode_name not in names]
-    return names
-
-
-def _field_type(t: Any, name: str) -> Any:
-    for s in _structs(t):
-        if name == s.tag_field:
-            return mi.LiteralType(values=tuple(x.tag for x in _structs(t) if x.tag))
-        for f in s.fields:
-            if f.encode_name == name:
-                return f.type
-    return None
 
 
 def _data(body: bytes | None) -> Any:
@@ -151,38 +112,6 @@ def _data(body: bytes | None) -> Any:
         return msgspec.json.decode(body) if body else None
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
-
-
-def _variant(t: Any, data: Any) -> Any:
-    """The struct of a tagged union whose tag ``data`` carries, else ``t``."""
-    structs = _structs(t)
-    if len(structs) > 1 and isinstance(data, dict):
-        for st in structs:
-            if st.tag_field and data.get(st.tag_field) == st.tag:
-                return st
-    return t
-
-
-def type_at(root: Any, path: str, data: Any = None) -> Any:
-    """The msgspec type info found at a ``$``-less JSON path such as ``.events[2].at``.
-
-    ``data`` is the decoded body, used to choose among tagged-union variants.
-    """
-    t: Any = mi.type_info(root) if root is not None else None
-    for m in _STEP.finditer(path):
-        if t is None:
-            return None
-        t = _variant(_unwrap(t), data)
-        if m.group(1) is not None:
-            t = _field_type(t, m.group(1))
-            data = data.get(m.group(1)) if isinstance(data, dict) else None
-        else:
-            i = int(m.group(2))
-            data = data[i] if isinstance(data, list) and i < len(data) else None
-            inner = [u for u in (t.types if isinstance(t, mi.UnionType) else (t,))
-                     if isinstance(u, (mi.ListType, mi.TupleType, mi.VarTupleType))]
-            t = inner[0].item_type if inner and hasattr(inner[0], "item_type") else None
-    return _variant(_unwrap(t), data) if t is not None else None
 
 
 def _bounds(t: Any) -> str:
@@ -194,7 +123,7 @@ def _bounds(t: Any) -> str:
 
 
 def _pattern(t: Any) -> str:
-    info = _unwrap(mi.type_info(t))
+    info = mp.unwrap(mi.type_info(t))
     assert isinstance(info, mi.StrType) and info.pattern
     return info.pattern
 
@@ -209,18 +138,18 @@ _STRINGS = {
 
 def describe(t: Any) -> str:
     """Plain words for what a value of type ``t`` may be."""
-    t = _unwrap(t)
+    t = mp.unwrap(t)
     if isinstance(t, mi.LiteralType):
         return "one of " + ", ".join(str(v) for v in t.values)
     if isinstance(t, mi.UnionType):
-        structs = _structs(t)
+        structs = mp.structs(t)
         if structs and all(s.tag for s in structs):
             return (f'an object whose "{structs[0].tag_field}" is one of '
                     + ", ".join(str(s.tag) for s in structs))
         return " or ".join(describe(u) for u in t.types)
     if isinstance(t, mi.StructType):
         req = [f.encode_name for f in t.fields if f.required]
-        return ("an object with fields " + ", ".join(_field_names(t))
+        return ("an object with fields " + ", ".join(mp.field_names(t))
                 + (f" (required: {', '.join(req)})" if req else ""))
     if isinstance(t, mi.NoneType):
         return "null"
