@@ -21,7 +21,8 @@ from types import ModuleType
 __version__ = "0.1.0"
 
 COMPILED: tuple[str, ...] = (
-    "sim.rules.reachability", "sim.model.streams", "sim.model.answers", "sim.model.stage",
+    "sim.rules.reachability", "sim.rules.permission", "sim.rules.decision",
+    "sim.model.streams", "sim.model.answers", "sim.model.stage",
     "sim.model.life", "sim.engine.chunk",
 )
 """Modules compiled with mypyc by ``setup.py``: one device's life and the SimPy engine, and

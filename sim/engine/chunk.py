@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 from bisect import bisect_left
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import simpy
@@ -43,7 +44,13 @@ STOCKS: tuple[str, ...] = (
 )
 """Counts at the end of a day: installed devices, opted in, ... and users by reachability."""
 
-S_ACTIVE, S_OPTED, S_PROV, S_BLOCKED, S_R200, S_R201, S_R202 = range(len(STOCKS))
+S_ACTIVE: Final = 0
+S_OPTED: Final = 1
+S_PROV: Final = 2
+S_BLOCKED: Final = 3
+S_R200: Final = 4
+S_R201: Final = 5
+S_R202: Final = 6
 REACH_STOCK = {200: S_R200, 201: S_R201, 202: S_R202}
 FAMILY_INDEX = {"ios": 0, "android": 1, "web": 2}
 COHORT_INDEX = {p: i for i, p in enumerate(PROFILES)}
@@ -289,3 +296,4 @@ class ChunkModel(Port):
         stocks = np.cumsum(np.array(self.stock_diff, dtype=np.int64).reshape(
             len(STOCKS), *shape), axis=-1).reshape(len(STOCKS), n, len(PROFILES), self.days)
         return ChunkResult(flows=flows, stocks=stocks, events=self.events)
+

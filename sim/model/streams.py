@@ -14,30 +14,70 @@ draws): most answers a device gives are among its first few of a stream.
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
+from mypy_extensions import i64
 
-SOFT_PROMPT = 1
-DIALOG = 2
-ANNOYANCE = 3
-SETTINGS = 4
-OPT_OUT = 5
-REENABLE = 6
-REENABLE_DELAY = 7
+SOFT_PROMPT: Final = 1
+DIALOG: Final = 2
+ANNOYANCE: Final = 3
+SETTINGS: Final = 4
+OPT_OUT: Final = 5
+REENABLE: Final = 6
+REENABLE_DELAY: Final = 7
 
-STREAMS = 8
+STREAMS: Final = 8
 """Streams per device, numbered from 0 (unused) to ``REENABLE_DELAY``."""
-TABLED = 4
+TABLED: Final = 4
 """Draws per stream that :func:`table` holds."""
 
-_MASK = (1 << 64) - 1
+_M32: Final = 0xFFFFFFFF
+_M16: Final = 0xFFFF
+_C1_HI: Final = 0xBF58476D
+_C1_LO: Final = 0x1CE4E5B9
+_C2_HI: Final = 0x94D049BB
+_C2_LO: Final = 0x133111EB
+_GAMMA_HI: Final = 0x9E3779B9
+_GAMMA_LO: Final = 0x7F4A7C15
+
+
+def _mul(hi: i64, lo: i64, c_hi: i64, c_lo: i64) -> tuple[i64, i64]:
+    """``(hi, lo) * (c_hi, c_lo)`` modulo 2**64, on 32-bit halves.
+
+    Every intermediate stays below 2**50, so compiled code does it in machine words
+    (``i64``; a product of two 64-bit words would make a Python big integer, about 15x
+    slower).
+    """
+    a1, a0 = lo >> 16, lo & _M16
+    b1, b0 = c_lo >> 16, c_lo & _M16
+    mid = a1 * b0 + a0 * b1
+    low = a0 * b0 + ((mid & _M16) << 16)
+    high = a1 * b1 + (mid >> 16) + (low >> 32)
+    # The cross terms hi * c_lo + lo * c_hi, modulo 2**32.
+    h1, h0 = hi >> 16, hi & _M16
+    l1, l0 = lo >> 16, lo & _M16
+    d1, d0 = c_hi >> 16, c_hi & _M16
+    cross = h0 * b0 + ((h1 * b0 + h0 * b1) << 16) + l0 * d0 + ((l1 * d0 + l0 * d1) << 16)
+    return (high + cross) & _M32, low & _M32
 
 
 def uniform(key: int, stream: int, k: int) -> float:
-    """The ``k``-th uniform in [0, 1) of ``stream`` for the device ``key``."""
-    z = (key + (stream << 40) + k + 0x9E3779B97F4A7C15) & _MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return ((z ^ (z >> 31)) >> 11) * 1.1102230246251565e-16
+    """The ``k``-th uniform in [0, 1) of ``stream`` for the device ``key``: SplitMix64's
+    output for ``key + (stream << 40) + k``, as :func:`table` computes it on 64-bit words."""
+    x = key + (stream << 40) + k  # keys are below 2**62 (``make_chunk``)
+    lo = i64(x & _M32) + _GAMMA_LO
+    hi = (i64(x >> 32) + _GAMMA_HI + (lo >> 32)) & _M32
+    lo &= _M32
+    lo ^= (lo >> 30) | ((hi << 2) & _M32)
+    hi ^= hi >> 30
+    hi, lo = _mul(hi, lo, _C1_HI, _C1_LO)
+    lo ^= (lo >> 27) | ((hi << 5) & _M32)
+    hi ^= hi >> 27
+    hi, lo = _mul(hi, lo, _C2_HI, _C2_LO)
+    lo ^= (lo >> 31) | ((hi << 1) & _M32)
+    hi ^= hi >> 31
+    return float((hi << 21) | (lo >> 11)) * 1.1102230246251565e-16
 
 
 def table(keys: list[int]) -> list[float]:

@@ -1,6 +1,7 @@
 """The permission state machine of one install.
 
-``DeviceState`` is plain data (a msgspec Struct, stored as JSON by the service).
+``DeviceState`` is plain data (a msgspec Struct, stored as JSON by the service, defined in
+``sim.rules.records`` and re-exported here).
 The ``apply_*`` functions are the transitions of ``docs/platform-rules.md`` section 1:
 they update the state passed to them and do nothing else (no clock, no I/O, no
 randomness), so the simulator and the eligibility service share them.
@@ -11,65 +12,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Literal
-
-import msgspec
 
 from sim.rules.platforms import PlatformProfile
+from sim.rules.records import CampaignCounters as CampaignCounters
+from sim.rules.records import DeviceState as DeviceState
+from sim.rules.records import DialogOutcome as DialogOutcome
+from sim.rules.records import Permission as Permission
 
-Permission = Literal["not_determined", "provisional", "granted", "denied"]
-DialogOutcome = Literal["allowed", "denied", "dismissed", "ignored"]
 DIALOG_OUTCOMES: tuple[DialogOutcome, ...] = ("allowed", "denied", "dismissed", "ignored")
 RECEIVES_PUSH: frozenset[str] = frozenset({"granted", "provisional"})
 """Permissions under which a push is delivered (provisional: quietly)."""
-
-
-class CampaignCounters(msgspec.Struct, gc=False):
-    """What one campaign has done on one install: the input of frequency rules."""
-
-    shown: int = 0
-    clicked: int = 0
-    dismissed: int = 0
-    last_shown_at: float | None = None
-    day: int = -1
-    """Day index of ``shown_today``."""
-    shown_today: int = 0
-    session: int = -1
-    """Session index of ``shown_this_session``."""
-    shown_this_session: int = 0
-
-
-class DeviceState(msgspec.Struct, kw_only=True, gc=False):
-    """Everything the rules know about one install of the app on one device.
-
-    Plain data without reference cycles, so untracked by the cyclic garbage
-    collector (``gc=False``): millions of them cost a collection nothing.
-    """
-
-    profile: str
-    permission: Permission
-    installed: bool = True
-    sdk_reports_permission: bool = True
-    dialogs_shown: int = 0
-    """OS dialogs shown to this install (answered or not)."""
-    dialogs_answered: int = 0
-    denials: int = 0
-    """Denials counted against ``PlatformProfile.max_denials`` (counted here, since
-    Android reports "don't ask again" the same way as "never asked")."""
-    dismissals: int = 0
-    """Dismissed dialogs (Chrome's embargo counts them; an embargo never resets them)."""
-    ignores: int = 0
-    quiet_dismissals: int = 0
-    """Dismissals of Chrome's quiet prompt (they count in ``dismissals`` too)."""
-    quiet_ignores: int = 0
-    embargo_until: float | None = None
-    uninstalled_at: float | None = None
-    last_active_at: float | None = None
-    sessions: int = 0
-    campaigns: dict[str, CampaignCounters] = msgspec.field(default_factory=dict)
-    last_in_app_at: float | None = None
-    utc_offset_minutes: int = 0
-    """The device's time zone: per-day caps count its local day (:func:`local_day`)."""
 
 
 def local_day(state: DeviceState, now: float) -> int:

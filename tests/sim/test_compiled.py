@@ -63,3 +63,26 @@ def test_a_selected_device_draws_what_it_drew_in_its_chunk(small: Scenario) -> N
         assert part.uniforms[j * row:(j + 1) * row] == whole.uniforms[i * row:(i + 1) * row]
         assert part.uniforms[j * row + streams.TABLED * streams.DIALOG] == streams.uniform(
             whole.key[i], streams.DIALOG, 0)
+
+
+def test_uniform_is_splitmix64_on_64_bit_words() -> None:
+    """``streams.uniform`` (32-bit halves, so compiled code stays in machine words) gives the
+    bits of SplitMix64 on 64-bit words (Steele, Lea & Flood 2014), here NumPy's ``uint64``
+    arithmetic, for draws past the table and keys up to the largest ``make_chunk`` draws."""
+    rng = np.random.default_rng(7)
+    n = 20_000
+    key = rng.integers(0, 2**62, size=n, dtype=np.int64)
+    key[:2] = [0, 2**62 - 1]
+    stream = rng.integers(0, streams.STREAMS, size=n)
+    k = rng.integers(0, 5_000, size=n)
+    k[:2] = [0, 10**6]
+    with np.errstate(over="ignore"):
+        z = key.astype(np.uint64) + (stream.astype(np.uint64) << np.uint64(40)) \
+            + k.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    want = ((z ^ (z >> np.uint64(31))) >> np.uint64(11)).astype(np.float64) \
+        * 1.1102230246251565e-16
+    got = [streams.uniform(a, b, c) for a, b, c in
+           zip(key.tolist(), stream.tolist(), k.tolist(), strict=True)]
+    assert got == want.tolist()
