@@ -17,8 +17,8 @@ from sim.rules.permission import (
     os_dialog_unavailable,
 )
 from sim.rules.platforms import PlatformProfile
-from sim.rules.records import ButtonAction as ButtonAction
-from sim.rules.records import Decision as Decision
+from sim.rules.verdict import ButtonAction as ButtonAction
+from sim.rules.verdict import Decision as Decision
 
 NO_CAMPAIGN = Decision(show=False, reason="no_campaign")
 NOT_IN_AUDIENCE = Decision(show=False, reason="not_in_audience")

@@ -1,7 +1,7 @@
 """The permission state machine of one install.
 
-``DeviceState`` is plain data (a msgspec Struct, stored as JSON by the service, defined in
-``sim.rules.records`` and re-exported here).
+``DeviceState`` is plain data (a dataclass, stored as JSON by the service, defined in
+``sim.rules.state`` and re-exported here).
 The ``apply_*`` functions are the transitions of ``docs/platform-rules.md`` section 1:
 they update the state passed to them and do nothing else (no clock, no I/O, no
 randomness), so the simulator and the eligibility service share them.
@@ -14,10 +14,10 @@ import math
 from collections.abc import Iterable
 
 from sim.rules.platforms import PlatformProfile
-from sim.rules.records import CampaignCounters as CampaignCounters
-from sim.rules.records import DeviceState as DeviceState
-from sim.rules.records import DialogOutcome as DialogOutcome
-from sim.rules.records import Permission as Permission
+from sim.rules.state import CampaignCounters as CampaignCounters
+from sim.rules.state import DeviceState as DeviceState
+from sim.rules.state import DialogOutcome as DialogOutcome
+from sim.rules.state import Permission as Permission
 
 DIALOG_OUTCOMES: tuple[DialogOutcome, ...] = ("allowed", "denied", "dismissed", "ignored")
 RECEIVES_PUSH: frozenset[str] = frozenset({"granted", "provisional"})

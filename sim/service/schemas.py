@@ -266,8 +266,9 @@ class Offer(msgspec.Struct, frozen=True, gc=False):
 
 
 class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
-    """What the store keeps per (app, device): one JSON document (plain data, untracked by
-    the garbage collector like ``DeviceState``)."""
+    """What the store keeps per (app, device): one JSON document (plain data; the record is
+    untracked by the garbage collector, its ``DeviceState``, a compiled native object, is
+    tracked)."""
 
     user_id: str
     platform: Platform

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -80,7 +82,7 @@ def test_decide_never_shows_before_next_chance(h: tuple[object, ...]) -> None:
     for t in later:  # type: ignore[attr-defined]
         if nc is not None and t >= nc:
             continue
-        s2 = msgspec.structs.replace(state)  # type: ignore[type-var]
+        s2 = dataclasses.replace(state)  # type: ignore[type-var]
         s2.sessions += 1  # a later session has started
         for fired in TRIGGERS:
             d = decide(s2, profile, policy, fired, t)  # type: ignore[arg-type]

@@ -29,9 +29,10 @@ written since the read began (:attr:`RecordCache.gen`): an invalidation or a wri
 that overtakes a slow read cannot be undone by that read's older record.
 
 Entries are shared: whoever gets one must not change it (writes re-read the
-row). Records are untracked by the cyclic garbage collector (``gc=False``
-structs), so a full cache adds nothing to a collection. At ``limit`` entries
-the oldest one goes.
+row). Records are ``gc=False`` structs, but the ``DeviceState`` in each is a
+compiled native object that the cyclic collector tracks (with its campaign
+counters): a full cache adds about three objects per entry to a full
+collection. At ``limit`` entries the oldest one goes.
 """
 
 from __future__ import annotations

@@ -1,0 +1,113 @@
+"""One install's state as the rules see it: ``DeviceState`` and its ``CampaignCounters``.
+
+Plain data, read and written by the rule functions of ``sim.rules.permission`` and
+``sim.rules.decision``. This module is compiled with mypyc (``sim.COMPILED``), so these are
+native classes: a compiled rule reads a field from a C struct, not through Python's generic
+attribute lookup (about 160 instructions; the simulator reads and writes these fields
+millions of times a second). They are dataclasses, so the service stores them as JSON
+through msgspec, to the same JSON as the msgspec Structs they were.
+
+mypyc keeps only the runtime class of each annotation (``type`` for a ``Literal`` or an
+optional, ``dict`` for ``dict[str, CampaignCounters]``), which is all msgspec would see;
+:data:`_DECLARED` gives msgspec the declared types back. A native int or bool field that
+msgspec finds missing reads as 0 or False, never as its default: the fields whose default
+is not that (``installed``, ``sdk_reports_permission``, ``day``, ``session``) have their
+default in ``__init__`` only, so a stored state without one is an error, not a wrong
+value (the service has written every field of every state it stored). Tests check both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mypy_extensions import mypyc_attr
+
+Permission = Literal["not_determined", "provisional", "granted", "denied"]
+DialogOutcome = Literal["allowed", "denied", "dismissed", "ignored"]
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+@dataclass(init=False)
+class CampaignCounters:
+    """What one campaign has done on one install: the input of frequency rules."""
+
+    shown: int = 0
+    clicked: int = 0
+    dismissed: int = 0
+    last_shown_at: float | None = None
+    day: int = -1
+    """Day index of ``shown_today``."""
+    shown_today: int = 0
+    session: int = -1
+    """Session index of ``shown_this_session``."""
+    shown_this_session: int = 0
+
+    def __init__(self, shown: int = 0, clicked: int = 0, dismissed: int = 0,
+                 last_shown_at: float | None = None, day: int = -1, shown_today: int = 0,
+                 session: int = -1, shown_this_session: int = 0) -> None:
+        # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
+        # generates is interpreted (~9,000 instructions a call).
+        self.shown, self.clicked, self.dismissed = shown, clicked, dismissed
+        self.last_shown_at, self.day, self.shown_today = last_shown_at, day, shown_today
+        self.session, self.shown_this_session = session, shown_this_session
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+@dataclass(init=False)
+class DeviceState:
+    """Everything the rules know about one install of the app on one device."""
+
+    profile: str
+    permission: Permission
+    installed: bool = True
+    sdk_reports_permission: bool = True
+    dialogs_shown: int = 0
+    """OS dialogs shown to this install (answered or not)."""
+    dialogs_answered: int = 0
+    denials: int = 0
+    """Denials counted against ``PlatformProfile.max_denials`` (counted here, since
+    Android reports "don't ask again" the same way as "never asked")."""
+    dismissals: int = 0
+    """Dismissed dialogs (Chrome's embargo counts them; an embargo never resets them)."""
+    ignores: int = 0
+    quiet_dismissals: int = 0
+    """Dismissals of Chrome's quiet prompt (they count in ``dismissals`` too)."""
+    quiet_ignores: int = 0
+    embargo_until: float | None = None
+    uninstalled_at: float | None = None
+    last_active_at: float | None = None
+    sessions: int = 0
+    campaigns: dict[str, CampaignCounters] = field(default_factory=dict)
+    last_in_app_at: float | None = None
+    utc_offset_minutes: int = 0
+    """The device's time zone: per-day caps count its local day (``local_day``)."""
+
+    def __init__(self, *, profile: str, permission: Permission, installed: bool = True,
+                 sdk_reports_permission: bool = True, dialogs_shown: int = 0,
+                 dialogs_answered: int = 0, denials: int = 0, dismissals: int = 0,
+                 ignores: int = 0, quiet_dismissals: int = 0, quiet_ignores: int = 0,
+                 embargo_until: float | None = None, uninstalled_at: float | None = None,
+                 last_active_at: float | None = None, sessions: int = 0,
+                 campaigns: dict[str, CampaignCounters] | None = None,
+                 last_in_app_at: float | None = None, utc_offset_minutes: int = 0) -> None:
+        self.profile, self.permission, self.installed = profile, permission, installed
+        self.sdk_reports_permission = sdk_reports_permission
+        self.dialogs_shown, self.dialogs_answered = dialogs_shown, dialogs_answered
+        self.denials, self.dismissals, self.ignores = denials, dismissals, ignores
+        self.quiet_dismissals, self.quiet_ignores = quiet_dismissals, quiet_ignores
+        self.embargo_until, self.uninstalled_at = embargo_until, uninstalled_at
+        self.last_active_at, self.sessions = last_active_at, sessions
+        self.campaigns = {} if campaigns is None else campaigns
+        self.last_in_app_at, self.utc_offset_minutes = last_in_app_at, utc_offset_minutes
+
+
+_DECLARED: dict[type, dict[str, object]] = {
+    CampaignCounters: {"last_shown_at": float | None},
+    DeviceState: {"permission": Permission, "embargo_until": float | None,
+                  "uninstalled_at": float | None, "last_active_at": float | None,
+                  "campaigns": dict[str, CampaignCounters], "last_in_app_at": float | None},
+}
+"""The annotations mypyc erases, as declared (see the module's docstring)."""
+for _cls, _types in _DECLARED.items():
+    _cls.__annotations__.update(_types)

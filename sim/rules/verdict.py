@@ -1,0 +1,32 @@
+"""The rules' answer: ``Decision`` (a msgspec Struct: the service returns it as JSON).
+
+It lives apart from ``sim.rules.decision``, which is compiled with mypyc (``sim.COMPILED``):
+mypyc would drop a Struct's class options (``frozen``, ``omit_defaults``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+ButtonAction = Literal["os_dialog", "open_settings", "instructions", "message"]
+"""What the soft prompt's button does: open the OS dialog, open the app's notification
+settings, show instructions for unblocking the site (the web: a page cannot open the
+browser's settings), or another in-app message's own action."""
+
+
+class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The answer: show or not, which campaign, what the button does, and why.
+
+    ``reason`` is ``eligible`` (the only one with ``show``) or one of: ``not_installed``,
+    ``already_opted_in``, ``no_campaign``, ``not_in_audience``, ``trigger_not_met``,
+    ``too_early``, ``spacing``, ``outranked``, ``frequency_limit``, ``gap_not_elapsed``,
+    ``min_delay``, ``session_cap``, ``daily_cap``, ``total_cap``, ``embargoed``, ``blocked``,
+    ``no_os_dialog``, ``app_cannot_request``, ``needs_user_gesture``.
+    """
+
+    show: bool
+    reason: str
+    campaign_id: str | None = None
+    action: ButtonAction | None = None
