@@ -21,9 +21,9 @@ from types import ModuleType
 __version__ = "0.1.0"
 
 COMPILED: tuple[str, ...] = (
-    "sim.rules.reachability", "sim.rules.state", "sim.rules.permission", "sim.rules.decision",
-    "sim.model.streams", "sim.model.answers", "sim.model.stage",
-    "sim.model.life", "sim.engine.chunk",
+    "sim.rules.reachability", "sim.rules.state", "sim.rules.permission", "sim.rules.checks",
+    "sim.rules.decision", "sim.model.streams", "sim.model.population", "sim.model.answers",
+    "sim.model.stage", "sim.model.life", "sim.engine.chunk",
 )
 """Modules compiled with mypyc by ``setup.py``: one device's life and the SimPy engine, and
 the pure functions they call that define no msgspec Struct (mypyc would drop a Struct's

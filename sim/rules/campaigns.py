@@ -9,13 +9,11 @@ Structs decode from scenario TOML and from the service's JSON.
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from sim.rules.permission import CampaignCounters
-from sim.rules.platforms import DEFAULT_PROFILES, MAX_DAYS, PLATFORMS, PlatformProfile
+from sim.rules.platforms import DEFAULT_PROFILES, MAX_DAYS, PLATFORMS
 
 MAX_COUNT = 10_000
 """Largest count a campaign compares with (limits, caps, sessions): more impressions of one
@@ -82,42 +80,16 @@ class TriggerFired(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     session_seconds: SessionSeconds | None = None
 
 
-def trigger_matches(trigger: Trigger, fired: TriggerFired) -> bool:
-    """Whether a campaign's trigger is met by what fired."""
-    if isinstance(trigger, AppOpen):
-        return fired.trigger == "app_open"
-    if isinstance(trigger, SessionTime):
-        return (fired.trigger == "session_time" and fired.session_seconds is not None
-                and fired.session_seconds >= trigger.seconds)
-    if isinstance(trigger, OnEvent):
-        return fired.trigger == "event" and fired.event_name == trigger.name
-    return fired.trigger == "programmatic"
-
-
 # --- frequency strategies -----------------------------------------------------
 
 class Once(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="once",
            tag_field="type"):
     """Show at most once per install."""
 
-    def check(self, c: CampaignCounters, now: float) -> str | None:
-        return "frequency_limit" if c.shown >= 1 else None
-
-    def next_allowed(self, c: CampaignCounters) -> float | None:
-        """Earliest time ``check`` can pass again; ``None`` for never."""
-        return None if c.shown >= 1 else -math.inf
-
 
 class EveryTime(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="every_time",
                 tag_field="type"):
     """Show every time the trigger fires."""
-
-    def check(self, c: CampaignCounters, now: float) -> str | None:
-        return None
-
-    def next_allowed(self, c: CampaignCounters) -> float | None:
-        """Earliest time ``check`` can pass again; ``None`` for never."""
-        return -math.inf
 
 
 class Multiple(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="multiple",
@@ -128,19 +100,6 @@ class Multiple(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="mul
     """At most this many impressions."""
     gap_days: NonNegative
     """At least this many days between two."""
-
-    def check(self, c: CampaignCounters, now: float) -> str | None:
-        if c.shown >= self.limit:
-            return "frequency_limit"
-        if c.last_shown_at is not None and now - c.last_shown_at < self.gap_days - TIME_EPS:
-            return "gap_not_elapsed"
-        return None
-
-    def next_allowed(self, c: CampaignCounters) -> float | None:
-        """Earliest time ``check`` can pass again; ``None`` for never."""
-        if c.shown >= self.limit:
-            return None
-        return -math.inf if c.last_shown_at is None else c.last_shown_at + self.gap_days - TIME_EPS
 
 
 class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="backoff",
@@ -154,30 +113,6 @@ class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="back
     """The gap is multiplied by this after each dismissal."""
     limit: PositiveInt | None = None
     """At most this many impressions (none: no limit)."""
-
-    def gap(self, dismissed: int) -> float:
-        """``gap_days * factor ** dismissed``, at most ``MAX_DAYS`` (never an overflow)."""
-        if self.factor == 1.0 or dismissed <= 0:
-            return self.gap_days
-        if dismissed * math.log(self.factor) >= math.log(MAX_DAYS / self.gap_days):
-            return MAX_DAYS
-        return min(MAX_DAYS, self.gap_days * self.factor ** dismissed)
-
-    def check(self, c: CampaignCounters, now: float) -> str | None:
-        if self.limit is not None and c.shown >= self.limit:
-            return "frequency_limit"
-        gap = self.gap(c.dismissed)
-        if c.last_shown_at is not None and now - c.last_shown_at < gap - TIME_EPS:
-            return "gap_not_elapsed"
-        return None
-
-    def next_allowed(self, c: CampaignCounters) -> float | None:
-        """Earliest time ``check`` can pass again; ``None`` for never."""
-        if self.limit is not None and c.shown >= self.limit:
-            return None
-        if c.last_shown_at is None:
-            return -math.inf
-        return c.last_shown_at + self.gap(c.dismissed) - TIME_EPS
 
 
 Frequency = Once | EveryTime | Multiple | Backoff
@@ -239,13 +174,6 @@ class Audience(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_def
     """Only devices on these platforms (ios, android, huawei, amazon, web)."""
     profiles: Annotated[tuple[ProfileName, ...], msgspec.Meta(max_length=64)] = ()
     """Only devices on these OS profiles (``android13``, ``chrome``...)."""
-
-    def includes(self, profile: PlatformProfile) -> bool:
-        """Whether a device on ``profile`` is in the audience."""
-        if self.platforms and profile.platform not in self.platforms:
-            return False
-        return not self.profiles or profile.name in self.profiles
-
 
 EVERYONE = Audience()
 

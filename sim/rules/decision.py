@@ -7,7 +7,8 @@ after an impression, a click or a dismissal.
 
 from __future__ import annotations
 
-from sim.rules.campaigns import TIME_EPS, Campaign, Policy, TriggerFired, trigger_matches
+from sim.rules.campaigns import TIME_EPS, Campaign, Policy, TriggerFired
+from sim.rules.checks import frequency_check, in_audience, next_allowed, trigger_matches
 from sim.rules.permission import (
     CampaignCounters,
     DeviceState,
@@ -37,7 +38,7 @@ def _frequency_block(camp: Campaign, c: CampaignCounters, state: DeviceState,
                      now: float) -> str | None:
     if state.sessions < camp.min_sessions:
         return "too_early"
-    why = camp.frequency.check(c, now)
+    why = frequency_check(camp.frequency, c, now)
     if why is not None:
         return why
     if camp.min_delay_days and c.last_shown_at is not None \
@@ -97,9 +98,9 @@ def decide(state: DeviceState, profile: PlatformProfile, policy: Policy,
     if not policy.campaigns:
         return NO_CAMPAIGN
     matching = [c for c in policy.campaigns if trigger_matches(c.trigger, fired)
-                and c.audience.includes(profile)]
+                and in_audience(c.audience, profile)]
     if not matching:
-        if any(c.audience.includes(profile) for c in policy.campaigns):
+        if any(in_audience(c.audience, profile) for c in policy.campaigns):
             return TRIGGER_NOT_MET
         return NOT_IN_AUDIENCE
     if policy.min_spacing_seconds and state.last_in_app_at is not None \
@@ -136,7 +137,7 @@ def next_chance(state: DeviceState, profile: PlatformProfile, policy: Policy,
         return None
     best: float | None = None
     for camp in policy.campaigns:
-        if not camp.is_permission or not camp.audience.includes(profile):
+        if not camp.is_permission or not in_audience(camp.audience, profile):
             continue
         t = now
         if camp.action == "push_permission_prompt":
@@ -150,7 +151,7 @@ def next_chance(state: DeviceState, profile: PlatformProfile, policy: Policy,
             elif why is not None and not (camp.fallback_to_settings and camp.primer):
                 continue
         c = _counters(state, camp.id)
-        allowed = camp.frequency.next_allowed(c)
+        allowed = next_allowed(camp.frequency, c)
         caps = camp.caps
         if allowed is None or (caps.total is not None and c.shown >= caps.total):
             continue
