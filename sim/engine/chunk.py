@@ -24,6 +24,7 @@ from typing import Final
 
 import numpy as np
 import simpy
+from simpy.events import Timeout
 
 from sim.model.events import LogEvent
 from sim.model.life import Life, Status
@@ -210,20 +211,28 @@ class ChunkModel(Port):
 
     # --- driving the lives -------------------------------------------------------
 
-    def process(self, life: Life) -> None:
-        """Live a device's wake-up, then schedule its next one."""
+    def process(self, life: Life, t: float) -> None:
+        """Live a device's wake-up at ``t`` (the simulation's now), then schedule its next one.
+
+        The next is a ``Timeout`` made directly (``env.timeout`` builds a bound class on each
+        access), and the life keeps the time it is due (``Life.due``), computed as SimPy
+        computes its clock (now + delay: the same float), so that its callback need not ask
+        SimPy for ``now`` (a property).
+        """
         self.events += 1
-        t = self.env.now
         old = life.step(t)
         if old is not None:
             self._restock(life, old, t)
         t_next = life.race(self._next_session(life, t))
         if t_next < self.days:
-            self.env.timeout(t_next - t, life).callbacks.append(self._wake)
+            delay = t_next - t
+            life.due = t + delay
+            Timeout(self.env, delay, life).callbacks.append(self._wake)
 
     def _wake(self, event: simpy.Event) -> None:
         """SimPy callback: the pending wake-up of the life ``event`` carries is due."""
-        self.process(event.value)  # type: ignore[arg-type]  # the Life ``process`` scheduled
+        life: Life = event.value  # type: ignore[assignment]  # the Life ``process`` scheduled
+        self.process(life, life.due)
 
     def _next_session(self, life: Life, now: float) -> float:
         """Time of the next session that can change an outcome (``INF``: none)."""
@@ -264,12 +273,13 @@ class ChunkModel(Port):
         self.installed += 1
         profile = self.profiles[self.chunk.profile[i]]
         row = COHORT_INDEX[profile.name] * self.days
+        now = self.env.now
         for stage in self.stages:
-            self.process(Life(stage, i, profile, row))
+            self.process(Life(stage, i, profile, row), now)
             row += self.per_strategy
         if self.installed < len(self.install_order):
             nxt = self.chunk.install_t[self.install_order[self.installed]]
-            self.env.timeout(nxt - self.env.now).callbacks.append(self._install)
+            Timeout(self.env, nxt - now).callbacks.append(self._install)
 
     def run(self) -> ChunkResult:
         """Simulate the chunk to the horizon and return its daily counts."""

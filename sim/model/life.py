@@ -100,7 +100,7 @@ class Life:
     """One device under one strategy: its rule state, history cursor, timers and draws."""
 
     __slots__ = (
-        "cursor", "fatigue", "fatigue_t", "i", "k", "last_j", "os_version", "profile", "row",
+        "cursor", "due", "fatigue", "fatigue_t", "i", "k", "last_j", "os_version", "profile", "row",
         "stage", "state", "status", "stop", "t_clear", "t_optout", "t_re", "t_reenable", "t_un",
         "t_up", "wake_kind",
     )
@@ -131,6 +131,8 @@ class Life:
         self.status: Status = NOT_COUNTED
         """As :meth:`account` last saw it."""
         self.wake_kind = SESSION
+        self.due = 0.0
+        """When the pending wake-up is due (what the engine scheduled; see ``ChunkModel``)."""
 
     # --- time and draws ----------------------------------------------------------------
 
