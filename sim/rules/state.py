@@ -9,11 +9,14 @@ through msgspec, to the same JSON as the msgspec Structs they were.
 
 mypyc keeps only the runtime class of each annotation (``type`` for a ``Literal`` or an
 optional, ``dict`` for ``dict[str, CampaignCounters]``), which is all msgspec would see;
-:data:`_DECLARED` gives msgspec the declared types back. A native int or bool field that
-msgspec finds missing reads as 0 or False, never as its default: the fields whose default
-is not that (``installed``, ``sdk_reports_permission``, ``day``, ``session``) have their
-default in ``__init__`` only, so a stored state without one is an error, not a wrong
-value (the service has written every field of every state it stored). Tests check both.
+:data:`_DECLARED` gives msgspec the declared types back. And msgspec makes a dataclass
+without running ``__init__``, then fills in the defaults of the fields it finds missing;
+a native int or bool field is never missing (it reads 0 or False), so one whose default is
+something else would decode wrong from JSON that lacks it. Four fields have such a default
+(``installed``, ``sdk_reports_permission``, ``day``, ``session``); the service writes every
+field of every state it stores, and these have been in every state it ever wrote.
+``tests/rules/test_state.py`` checks the JSON, the validation, and fails when a new field
+joins those four.
 """
 
 from __future__ import annotations
@@ -21,13 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mypy_extensions import mypyc_attr
-
 Permission = Literal["not_determined", "provisional", "granted", "denied"]
 DialogOutcome = Literal["allowed", "denied", "dismissed", "ignored"]
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
 @dataclass(init=False)
 class CampaignCounters:
     """What one campaign has done on one install: the input of frequency rules."""
@@ -53,7 +53,6 @@ class CampaignCounters:
         self.session, self.shown_this_session = session, shown_this_session
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
 @dataclass(init=False)
 class DeviceState:
     """Everything the rules know about one install of the app on one device."""
