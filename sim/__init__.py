@@ -25,9 +25,11 @@ COMPILED: tuple[str, ...] = (
     "sim.rules.decision", "sim.model.streams", "sim.model.population", "sim.model.answers",
     "sim.model.stage", "sim.model.life", "sim.engine.chunk",
 )
-"""Modules compiled with mypyc by ``setup.py``: one device's life and the SimPy engine, and
-the pure functions they call that define no msgspec Struct (mypyc would drop a Struct's
-class options, ``frozen=True`` and the like)."""
+"""Modules compiled with mypyc by ``setup.py``: one device's life, the SimPy engine, the
+population draws and the rules they call. None defines a msgspec Struct (mypyc would drop
+a Struct's class options, ``frozen=True`` and the like): the rules' Structs live in
+``sim.rules.campaigns``, ``sim.rules.platforms`` and ``sim.rules.verdict``; the device's
+state is a pair of dataclasses that mypyc makes native (``sim.rules.state``)."""
 
 _ROOT = Path(__file__).resolve().parent.parent
 
