@@ -306,4 +306,3 @@ class ChunkModel(Port):
         stocks = np.cumsum(np.array(self.stock_diff, dtype=np.int64).reshape(
             len(STOCKS), *shape), axis=-1).reshape(len(STOCKS), n, len(PROFILES), self.days)
         return ChunkResult(flows=flows, stocks=stocks, events=self.events)
-
