@@ -56,20 +56,24 @@ def backoff_gap(f: Backoff, dismissed: int) -> float:
     return min(MAX_DAYS, f.gap_days * f.factor ** dismissed)
 
 
+def _gap(f: Multiple | Backoff, c: CampaignCounters) -> float | None:
+    """The gap ``f`` asks for after the last impression; ``None`` once its limit is reached."""
+    if isinstance(f, Multiple):
+        return None if c.shown >= f.limit else f.gap_days
+    if f.limit is not None and c.shown >= f.limit:
+        return None
+    return backoff_gap(f, c.dismissed)
+
+
 def frequency_check(f: Frequency, c: CampaignCounters, now: float) -> str | None:
     """Why the frequency rule ``f`` keeps the campaign from showing at ``now``, or ``None``."""
     if isinstance(f, Once):
         return "frequency_limit" if c.shown >= 1 else None
     if isinstance(f, EveryTime):
         return None
-    if isinstance(f, Multiple):
-        if c.shown >= f.limit:
-            return "frequency_limit"
-        gap = f.gap_days
-    else:
-        if f.limit is not None and c.shown >= f.limit:
-            return "frequency_limit"
-        gap = backoff_gap(f, c.dismissed)
+    gap = _gap(f, c)
+    if gap is None:
+        return "frequency_limit"
     if c.last_shown_at is not None and now - c.last_shown_at < gap - TIME_EPS:
         return "gap_not_elapsed"
     return None
@@ -81,12 +85,7 @@ def next_allowed(f: Frequency, c: CampaignCounters) -> float | None:
         return None if c.shown >= 1 else -math.inf
     if isinstance(f, EveryTime):
         return -math.inf
-    if isinstance(f, Multiple):
-        if c.shown >= f.limit:
-            return None
-        gap = f.gap_days
-    else:
-        if f.limit is not None and c.shown >= f.limit:
-            return None
-        gap = backoff_gap(f, c.dismissed)
+    gap = _gap(f, c)
+    if gap is None:
+        return None
     return -math.inf if c.last_shown_at is None else c.last_shown_at + gap - TIME_EPS
