@@ -53,14 +53,16 @@ def png_size(png: bytes) -> tuple[int, int]:
     return int(w), int(h)
 
 
-def figure(fig: SavedFigure) -> str:
-    """A ``<figure>`` with the PNG embedded as base64 and the caption under it."""
+def figure(fig: SavedFigure, folder: str = "figures/") -> str:
+    """A ``<figure>`` with the PNG embedded as base64 and the caption under it; the caption
+    names the figure's files, in ``folder`` beside the page."""
     data = base64.b64encode(fig.png).decode("ascii")
     w, h = png_size(fig.png)
+    stem = f"{esc(folder)}{esc(fig.name)}"
     return (f'<figure id="fig-{esc(fig.name)}"><h3>{esc(fig.title)}</h3>'
             f'<img src="data:image/png;base64,{data}" alt="{esc(fig.title)}" width="{w}" '
-            f'height="{h}"><figcaption>{esc(fig.caption)} Files: figures/{esc(fig.name)}.png, '
-            f'figures/{esc(fig.name)}.svg.</figcaption></figure>')
+            f'height="{h}"><figcaption>{esc(fig.caption)} Files: {stem}.png, '
+            f'{stem}.svg.</figcaption></figure>')
 
 
 Cell = str | tuple[str, str]

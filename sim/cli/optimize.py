@@ -51,7 +51,8 @@ def _load(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 
 def optimize(args: argparse.Namespace) -> int:
-    """Race the candidates, print the picks, write the front, the candidates and the winner."""
+    """Race the candidates, print the picks; write the winner, the candidates and the page
+    with the front."""
     import msgspec
     import tomli_w
     from tqdm import tqdm
@@ -94,8 +95,12 @@ def optimize(args: argparse.Namespace) -> int:
     _print(res, sc, seconds, out)
     _write(res, sc, raw, out, args.scenario, tomli_w.dumps, msgspec, winner_table,
            service_policy)
+    from reports.optimize_page import write_optimize_page
+
+    page = write_optimize_page(res, out, args.scenario, seconds)
     print(f"-> {out}/winner.toml (simulate, report, parity), {out}/service.json (PUT into the "
-          f"service), {out}/candidates.csv, {out}/front.png")
+          f"service), {out}/candidates.csv, {page} (the picks, the front and every "
+          "candidate; figure: front.png)")
     return 0
 
 
@@ -125,9 +130,6 @@ def _write(res: Any, sc: Any, raw: dict[str, Any], out: Path, source: Path, dump
            msgspec: Any, winner_table: Any, service_policy: Any) -> None:
     import csv
 
-    from reports.figures import save
-    from reports.optimize_figures import front
-
     table = winner_table(raw, sc, res)
     (out / "winner.toml").write_text(
         f"# Written by promptsim optimize from {source}; see docs/optimize.md.\n"
@@ -146,4 +148,3 @@ def _write(res: Any, sc: Any, raw: dict[str, Any], out: Path, source: Path, dump
                             r.dropped.get(name, ""), name in r.finalists,
                             f"{r.p_best[name]:.4f}" if name in r.p_best else "",
                             name == r.best, *(f"{m[k]:.6g}" for k in keys)])
-    save(front(res), out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sim.analysis.optimize import OptimizeResult, optimize
 from sim.model.scenario import Scenario, parse_scenario
 
 TINY_TOML = """
@@ -45,3 +46,19 @@ def small_scenario(**over: object) -> Scenario:
     }
     data.update(over)
     return parse_scenario(data, "small")
+
+
+def raced_toy() -> OptimizeResult:
+    """A small race on iOS and Chrome whose iOS side keeps two finalists and drops two
+    candidates after the first round (seed 2; more chances to ask can only add opt-ins)."""
+    sc = parse_scenario({
+        "name": "toy", "seed": 2, "devices": 500, "days": 45,
+        "population": {"mix": {"ios": 0.5, "chrome": 0.5}, "install_window_days": 10},
+        "behaviour": {"annoyance_base": 0.0},
+        "objective": {"opted_in": 1.0, "provisional": 0.0, "prompt_uninstall": 0.0,
+                      "blocked": 0.0},
+        "strategies": [{"name": "once", "campaigns": [{"id": "soft"}]}],
+        "search": {"replications": 6, "first_round": 3, "families": [
+            {"name": "more", "frequency": "multiple", "limit": [1, 3, 9], "gap_days": [2]}]},
+    })
+    return optimize(sc)

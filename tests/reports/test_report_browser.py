@@ -13,10 +13,11 @@ import shutil
 from pathlib import Path
 
 from browser_helpers import browser_or_skip, chromium_page
-from report_helpers import TINY_TOML, small_scenario
+from report_helpers import TINY_TOML, raced_toy, small_scenario
 
 from reports.forecast_page import write_forecast_page
 from reports.load import write_load_report
+from reports.optimize_page import write_optimize_page
 from reports.simulation import Report, write_report
 from sim.analysis.forecast import Rollout, run_forecast, write_forecast
 from sim.engine.output import write_run
@@ -125,3 +126,10 @@ def test_a_wide_comparison_fits_1280_px_with_the_recommended_column_in_view(
     assert any("(baseline)" in t for t in visible), visible
     assert seen.errors == []
     assert shot.stat().st_size > 50_000
+
+
+def test_optimize_page_in_chromium(tmp_path: Path) -> None:
+    """The optimizer's page: the front figure."""
+    browser_or_skip()
+    page = write_optimize_page(raced_toy(), tmp_path, Path("toy.toml"), 1.0)
+    check(render(page, tmp_path / "optimize.png"), figures=1)

@@ -41,7 +41,8 @@ def test_the_winner_round_trips_through_validate_simulate_and_the_service(
     out = tmp_path / "opt"
     run = promptsim("optimize", "scenarios/optimize.toml", *SMALL, "--out", str(out))
     assert "device-years against" in run.stdout
-    for f in ("winner.toml", "service.json", "candidates.csv", "front.png", "front.svg"):
+    for f in ("winner.toml", "service.json", "candidates.csv", "front.png", "front.svg",
+              "optimize.html"):
         assert (out / f).stat().st_size > 0
     winner = out / "winner.toml"
     assert promptsim("validate", str(winner), "--quiet").stdout == ""
