@@ -21,7 +21,8 @@ from types import ModuleType
 __version__ = "0.1.0"
 
 COMPILED: tuple[str, ...] = (
-    "sim.rules.reachability", "sim.rules.state", "sim.rules.permission", "sim.rules.checks",
+    "sim.rules.reachability", "sim.rules.state", "sim.rules.native", "sim.rules.permission",
+    "sim.rules.checks",
     "sim.rules.decision", "sim.model.streams", "sim.model.population", "sim.model.answers",
     "sim.model.stage", "sim.model.life", "sim.engine.chunk",
 )

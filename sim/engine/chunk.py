@@ -33,6 +33,7 @@ from sim.model.scenario import Scenario
 from sim.model.stage import DETAIL, FLOWS, Port, Stage
 from sim.rules.campaigns import TriggerFired
 from sim.rules.decision import Decision, decide, next_chance
+from sim.rules.native import profile_rules
 from sim.rules.permission import first_launch_dialog_due
 from sim.rules.platforms import FAMILY_OF, PROFILES, REPORTS, PlatformProfile
 from sim.rules.reachability import device_reach, group_reach
@@ -77,7 +78,8 @@ class ChunkModel(Port):
                  log: list[LogEvent] | None = None) -> None:
         self.env = simpy.Environment()
         self.sc, self.chunk, self.replication = sc, chunk, replication
-        self.profiles = profiles
+        self.profiles = {n: profile_rules(p) for n, p in profiles.items()}
+        """The profiles as the rules read them (``sim.rules.native``)."""
         self.names = sc.strategy_names()
         self.days = sc.days
         self.skip_idle = skip_idle

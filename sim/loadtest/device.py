@@ -46,7 +46,7 @@ from sim.loadtest.world import World
 from sim.model.clock import DAY, EPOCH
 from sim.model.life import REINSTALL, SESSION, Life
 from sim.model.stage import DETAIL, Port, Stage
-from sim.rules.campaigns import Once, TriggerFired
+from sim.rules.campaigns import TriggerFired
 from sim.rules.credit import Click, click_action, credit
 from sim.rules.decision import Decision, decide
 from sim.rules.platforms import REPORTS
@@ -74,7 +74,7 @@ class Device(Port):
         c, i = world.chunk_of(n)
         stage = Stage(self, c, world.strategy, world.behaviour, world.profiles, world.counts,
                       world.scenario.days, epoch=EPOCH, reports=True)
-        self.life = Life(stage, i, world.profiles[c.profile[i]], 0)
+        self.life = Life(stage, i, stage.profiles[c.profile[i]], 0)
         self.user_id = f"{world.run_id}-u{c.user[i]}"
         self.sim0, self.real0 = c.install_t[i], real0
         self.path_events = f"/v1/devices/{device_id}/events"
@@ -170,7 +170,7 @@ class Device(Port):
             self.optin_shows += 1
         self._count("impressions", cid)
         camp, seen = life.stage.campaigns.get(cid), st.campaigns.get(cid)
-        if camp is not None and isinstance(camp.frequency, Once) and seen is not None \
+        if camp is not None and camp.frequency == "once" and seen is not None \
                 and seen.shown > 0:
             self.once_violations += 1  # the counters reset with the install, as the service's
         self.last_offer = Click(cid, d.action)

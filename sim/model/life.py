@@ -63,6 +63,7 @@ from sim.rules.decision import (
     record_impression,
     start_session,
 )
+from sim.rules.native import Profile, ProfileRules, profile_rules
 from sim.rules.permission import (
     RECEIVES_PUSH,
     DeviceState,
@@ -77,7 +78,7 @@ from sim.rules.permission import (
     is_blocked,
     new_install,
 )
-from sim.rules.platforms import REPORTS, PlatformProfile
+from sim.rules.platforms import REPORTS
 
 # What wakes a life up, in the order that breaks a tie (a session goes first).
 SESSION: Final = 0
@@ -105,14 +106,16 @@ class Life:
         "t_up", "wake_kind",
     )
 
-    def __init__(self, stage: Stage, i: int, profile: PlatformProfile, row: int) -> None:
+    def __init__(self, stage: Stage, i: int, profile: Profile, row: int) -> None:
         c = stage.chunk
-        self.stage, self.i, self.profile, self.row = stage, i, profile, row
+        self.stage, self.i, self.row = stage, i, row
+        self.profile: ProfileRules = profile_rules(profile)
+        """The device's platform profile, as the rules read it (``sim.rules.native``)."""
         self.state: DeviceState = new_install(
-            profile, provisional=stage.policy.provisional_on_install,
+            self.profile, provisional=stage.policy.provisional_on_install,
             sdk_reports_permission=c.sdk_reports[i], utc_offset_minutes=c.utc_offset_minutes)
         reports = stage.reports
-        self.os_version = REPORTS[profile.name].os_version if reports else None
+        self.os_version = REPORTS[self.profile.name].os_version if reports else None
         """The OS version the device reports (kept only when the life reports)."""
         self.cursor = c.start[i]
         """Index in ``chunk.session_t`` of the next session."""
@@ -124,7 +127,7 @@ class Life:
         self.t_un, self.t_re, self.t_clear = c.uninstall_t[i], c.reinstall_t[i], c.clear_t[i]
         # An upgrade that keeps the rules (a new iOS version) changes no outcome: it is
         # only lived when it is reported.
-        self.t_up = c.upgrade_t[i] if reports or profile.upgrade_to is not None else INF
+        self.t_up = c.upgrade_t[i] if reports or self.profile.upgrade_to is not None else INF
         self.t_optout = self.t_reenable = INF
         self.k = [0] * 8
         """Draws taken so far from each stream of ``sim.model.streams``."""

@@ -17,7 +17,6 @@ from mypy_extensions import mypyc_attr
 from sim.model.behaviour import Behaviour
 from sim.model.population import Chunk
 from sim.rules.campaigns import (
-    Campaign,
     OnEvent,
     Policy,
     Programmatic,
@@ -25,6 +24,7 @@ from sim.rules.campaigns import (
     TriggerFired,
 )
 from sim.rules.decision import Decision
+from sim.rules.native import CampaignRules, PolicyRules, ProfileRules, policy_rules, profile_rules
 from sim.rules.platforms import PlatformProfile
 
 if TYPE_CHECKING:
@@ -119,8 +119,11 @@ class Stage:
     def __init__(self, port: Port, chunk: Chunk, policy: Policy, behaviour: Behaviour,
                  profiles: dict[str, PlatformProfile], counts: list[int], stride: int,
                  epoch: float = 0.0, reports: bool = False) -> None:
-        self.port, self.chunk, self.policy, self.behaviour = port, chunk, policy, behaviour
-        self.profiles = profiles
+        self.port, self.chunk, self.behaviour = port, chunk, behaviour
+        self.policy: PolicyRules = policy_rules(policy)
+        """The policy as the rules read it (``sim.rules.native``)."""
+        self.profiles: dict[str, ProfileRules] = {n: profile_rules(p)
+                                                  for n, p in profiles.items()}
         self.counts = counts
         """``FLOWS`` per day: ``counts[f * stride + life.row + day]``."""
         self.stride = stride
@@ -128,7 +131,7 @@ class Stage:
         """Unix seconds of day 0 when the rules run on the service's clock (0: on days)."""
         self.reports = reports
         self.triggers = session_triggers(policy, behaviour)
-        self.campaigns: dict[str, Campaign] = {c.id: c for c in policy.campaigns}
+        self.campaigns: dict[str, CampaignRules] = self.policy.by_id
         self.opt_out_rate = behaviour.opt_out_rate()
         self.uniforms = chunk.uniforms
         """The chunk's first draws of every stream (``Life.u``)."""

@@ -7,8 +7,17 @@ after an impression, a click or a dismissal.
 
 from __future__ import annotations
 
-from sim.rules.campaigns import TIME_EPS, Campaign, Policy, TriggerFired
+from sim.rules.campaigns import TIME_EPS, TriggerFired
 from sim.rules.checks import frequency_check, in_audience, next_allowed, trigger_matches
+from sim.rules.native import (
+    NO_LIMIT,
+    CampaignRules,
+    PolicyLike,
+    Profile,
+    ProfileRules,
+    policy_rules,
+    profile_rules,
+)
 from sim.rules.permission import (
     CampaignCounters,
     DeviceState,
@@ -17,7 +26,6 @@ from sim.rules.permission import (
     local_day,
     os_dialog_unavailable,
 )
-from sim.rules.platforms import PlatformProfile
 from sim.rules.verdict import ButtonAction as ButtonAction
 from sim.rules.verdict import Decision as Decision
 
@@ -34,29 +42,28 @@ def _counters(state: DeviceState, campaign_id: str) -> CampaignCounters:
     return c if c is not None else CampaignCounters()
 
 
-def _frequency_block(camp: Campaign, c: CampaignCounters, state: DeviceState,
+def _frequency_block(camp: CampaignRules, c: CampaignCounters, state: DeviceState,
                      now: float) -> str | None:
     if state.sessions < camp.min_sessions:
         return "too_early"
-    why = frequency_check(camp.frequency, c, now)
+    why = frequency_check(camp, c, now)
     if why is not None:
         return why
     if camp.min_delay_days and c.last_shown_at is not None \
             and now - c.last_shown_at < camp.min_delay_days - TIME_EPS:
         return "min_delay"
-    caps = camp.caps
-    if caps.total is not None and c.shown >= caps.total:
+    if camp.cap_total != NO_LIMIT and c.shown >= camp.cap_total:
         return "total_cap"
-    if caps.per_day is not None and c.day == local_day(state, now) \
-            and c.shown_today >= caps.per_day:
+    if camp.cap_per_day != NO_LIMIT and c.day == local_day(state, now) \
+            and c.shown_today >= camp.cap_per_day:
         return "daily_cap"
-    if caps.per_session is not None and c.session == state.sessions \
-            and c.shown_this_session >= caps.per_session:
+    if camp.cap_per_session != NO_LIMIT and c.session == state.sessions \
+            and c.shown_this_session >= camp.cap_per_session:
         return "session_cap"
     return None
 
 
-def _action(camp: Campaign, state: DeviceState, profile: PlatformProfile,
+def _action(camp: CampaignRules, state: DeviceState, profile: ProfileRules,
             now: float) -> tuple[ButtonAction | None, str]:
     """What the button does, or ``None`` and the reason nothing can be offered."""
     if camp.action == "message":
@@ -76,7 +83,7 @@ def _action(camp: Campaign, state: DeviceState, profile: PlatformProfile,
     return None, why
 
 
-def decide(state: DeviceState, profile: PlatformProfile, policy: Policy,
+def decide(state: DeviceState, profile: Profile, policy: PolicyLike,
            fired: TriggerFired, now: float) -> Decision:
     """Decide whether the soft prompt shows for ``fired`` at time ``now`` (days).
 
@@ -95,23 +102,24 @@ def decide(state: DeviceState, profile: PlatformProfile, policy: Policy,
         return NOT_INSTALLED
     if state.permission == "granted":
         return OPTED_IN
-    if not policy.campaigns:
+    pol = policy_rules(policy)
+    if not pol.campaigns:
         return NO_CAMPAIGN
-    matching = [c for c in policy.campaigns if trigger_matches(c.trigger, fired)
-                and in_audience(c.audience, profile)]
+    p = profile_rules(profile)
+    matching = [c for c in pol.campaigns if trigger_matches(c, fired) and in_audience(c, p)]
     if not matching:
-        if any(in_audience(c.audience, profile) for c in policy.campaigns):
+        if any(in_audience(c, p) for c in pol.campaigns):
             return TRIGGER_NOT_MET
         return NOT_IN_AUDIENCE
-    if policy.min_spacing_seconds and state.last_in_app_at is not None \
-            and now - state.last_in_app_at < policy.min_spacing_seconds / 86400.0 - TIME_EPS:
+    if pol.min_spacing_seconds and state.last_in_app_at is not None \
+            and now - state.last_in_app_at < pol.min_spacing_seconds / 86400.0 - TIME_EPS:
         return SPACING
     first_reason: str | None = None
     for camp in matching:
         why = _frequency_block(camp, _counters(state, camp.id), state, now)
         action: ButtonAction | None = None
         if why is None:
-            action, why = _action(camp, state, profile, now)
+            action, why = _action(camp, state, p, now)
         if action is not None:
             if action == "message":  # another in-app message takes the slot
                 if first_reason is not None:
@@ -123,7 +131,7 @@ def decide(state: DeviceState, profile: PlatformProfile, policy: Policy,
     return Decision(show=False, reason=first_reason or "trigger_not_met")
 
 
-def next_chance(state: DeviceState, profile: PlatformProfile, policy: Policy,
+def next_chance(state: DeviceState, profile: Profile, policy: PolicyLike,
                 now: float) -> float | None:
     """The earliest time at which ``decide`` could show the permission prompt again.
 
@@ -135,14 +143,15 @@ def next_chance(state: DeviceState, profile: PlatformProfile, policy: Policy,
     """
     if not state.installed or state.permission == "granted":
         return None
+    p = profile_rules(profile)
     best: float | None = None
-    for camp in policy.campaigns:
-        if not camp.is_permission or not in_audience(camp.audience, profile):
+    for camp in policy_rules(policy).campaigns:
+        if not camp.is_permission or not in_audience(camp, p):
             continue
         t = now
         if camp.action == "push_permission_prompt":
-            why = os_dialog_unavailable(state, profile, now)
-            if why is None and not camp.primer and profile.requires_user_gesture:
+            why = os_dialog_unavailable(state, p, now)
+            if why is None and not camp.primer and p.requires_user_gesture:
                 continue
             if why == "embargoed":
                 if state.embargo_until is None:
@@ -151,15 +160,14 @@ def next_chance(state: DeviceState, profile: PlatformProfile, policy: Policy,
             elif why is not None and not (camp.fallback_to_settings and camp.primer):
                 continue
         c = _counters(state, camp.id)
-        allowed = next_allowed(camp.frequency, c)
-        caps = camp.caps
-        if allowed is None or (caps.total is not None and c.shown >= caps.total):
+        allowed = next_allowed(camp, c)
+        if allowed is None or (camp.cap_total != NO_LIMIT and c.shown >= camp.cap_total):
             continue
         t = max(t, allowed)
         if camp.min_delay_days and c.last_shown_at is not None:
             t = max(t, c.last_shown_at + camp.min_delay_days - TIME_EPS)
-        if caps.per_day is not None and c.day == local_day(state, t) \
-                and c.shown_today >= caps.per_day:
+        if camp.cap_per_day != NO_LIMIT and c.day == local_day(state, t) \
+                and c.shown_today >= camp.cap_per_day:
             t = c.day + 1 - state.utc_offset_minutes / 1440.0  # the next local midnight
         best = t if best is None else min(best, t)
     return best
@@ -192,7 +200,7 @@ def record_dismissal(state: DeviceState, campaign_id: str) -> None:
     state.campaigns.setdefault(campaign_id, CampaignCounters()).dismissed += 1
 
 
-def start_session(state: DeviceState, profile: PlatformProfile, now: float) -> bool:
+def start_session(state: DeviceState, profile: Profile, now: float) -> bool:
     """A new app session started (OneSignal: after 30 s out of focus).
 
     Android hibernation is applied here, lazily: if the app went unused long

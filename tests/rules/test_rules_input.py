@@ -199,18 +199,22 @@ def test_every_numeric_rule_field_is_bounded() -> None:
 def test_backoff_gap_stops_at_ten_years_without_overflow() -> None:
     """``gap_days * factor ** dismissals`` grows to ``MAX_DAYS`` (3,650) and stays there, for
     any number of dismissals (2.0 ** 1200 would overflow a float)."""
-    from sim.rules.campaigns import MAX_DAYS
+    from sim.rules.campaigns import MAX_DAYS, Campaign, Frequency
     from sim.rules.checks import backoff_gap, frequency_check, next_allowed
+    from sim.rules.native import CampaignRules
     from sim.rules.permission import CampaignCounters
 
-    b = backoff(2.0, 2.0)
+    def rules(f: Frequency) -> CampaignRules:
+        return CampaignRules(Campaign(id="soft", frequency=f))
+
+    b = rules(backoff(2.0, 2.0))
     assert [backoff_gap(b, d) for d in (0, 1, 3)] == [2.0, 4.0, 16.0]
     assert backoff_gap(b, 11) == MAX_DAYS and backoff_gap(b, 1200) == MAX_DAYS
     c = CampaignCounters(shown=1, dismissed=1200, last_shown_at=0.0)
     assert frequency_check(b, c, 3649.0) == "gap_not_elapsed"
     assert frequency_check(b, c, 3650.0) is None
     assert next_allowed(b, c) == pytest.approx(MAX_DAYS)
-    assert backoff_gap(backoff(1.0, 10.0), 4) == MAX_DAYS  # 10,000 days, capped
+    assert backoff_gap(rules(backoff(1.0, 10.0)), 4) == MAX_DAYS  # 10,000 days, capped
 
 
 @pytest.mark.parametrize("name", [".", "..", ".hidden", "", "x" * 65, "a/b", "a\x00"])
