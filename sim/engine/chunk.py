@@ -56,6 +56,7 @@ S_R202: Final = 6
 REACH_STOCK = {200: S_R200, 201: S_R201, 202: S_R202}
 FAMILY_INDEX = {"ios": 0, "android": 1, "web": 2}
 COHORT_INDEX = {p: i for i, p in enumerate(PROFILES)}
+N_PROFILES: Final = len(PROFILES)
 UNLOGGED = frozenset({"soft_prompt_shown", "custom_event", "session_time", "dialog_refused"})
 """Reports the event log leaves out (a ``decision`` with ``show`` says the prompt showed)."""
 
@@ -96,9 +97,10 @@ class ChunkModel(Port):
         self.stock_diff = [0] * (len(STOCKS) * size)
         self.stages = [Stage(self, chunk, p, sc.behaviour, profiles, self.flows, size,
                              reports=log is not None) for p in sc.strategies]
-        self.reach: list[dict[tuple[int, int], dict[int, int]]] = [{} for _ in sc.strategies]
-        """Per strategy, devices per reachability code of each (user, family) group."""
-        self.reach_row: list[dict[tuple[int, int], int]] = [{} for _ in sc.strategies]
+        self.reach: list[dict[int, dict[int, int]]] = [{} for _ in sc.strategies]
+        """Per strategy, devices per reachability code of each (user, family) group, keyed
+        ``user * 3 + family`` (an int hashes and compares faster than a tuple)."""
+        self.reach_row: list[dict[int, int]] = [{} for _ in sc.strategies]
         """Per strategy, the row a (user, family) group is counted in: its first device's,
         so a user whose devices span two cohorts is counted in one."""
         hib = [p.hibernation_days for p in profiles.values() if p.hibernation_days is not None]
@@ -191,9 +193,10 @@ class ChunkModel(Port):
         if self.chunk.solo[life.i]:
             before, after = old, new
         else:
-            s, cohort = divmod(life.row // self.days, len(PROFILES))
+            q = life.row // self.days
+            s = q // N_PROFILES
             groups = self.reach[s]
-            gk = (self.chunk.user[life.i], self.cohort_family[cohort])
+            gk = self.chunk.user[life.i] * 3 + self.cohort_family[q - s * N_PROFILES]
             counts = groups.get(gk)
             if counts is None:
                 counts = groups[gk] = {201: 0, 200: 0, 202: 0}

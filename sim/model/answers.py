@@ -2,10 +2,14 @@
 
 A device's life (``sim.model.life``) draws the uniform from its counter-based
 streams, so nothing here knows about random streams. The module is compiled with
-mypyc (``sim.COMPILED``): a life calls it on every soft prompt shown.
+mypyc (``sim.COMPILED``): a life calls it on every soft prompt shown. Powers are
+``math.pow``, which compiled code calls directly (``**`` boxes its operands); both are C's
+``pow``, so the answers are the same to the bit.
 """
 
 from __future__ import annotations
+
+import math
 
 from sim.model.behaviour import Behaviour, DialogOdds
 
@@ -13,7 +17,7 @@ from sim.model.behaviour import Behaviour, DialogOdds
 def soft_prompt_accepts(u: float, receptiveness: float, fatigue: float, context: bool,
                         behaviour: Behaviour) -> bool:
     """Whether the user taps the soft prompt, given a uniform ``u``."""
-    p: float = receptiveness * behaviour.fatigue_factor ** fatigue
+    p = receptiveness * math.pow(behaviour.fatigue_factor, fatigue)
     if context:
         p = min(1.0, p * behaviour.context_boost)
     return u < p
@@ -37,4 +41,4 @@ def annoyance_uninstall(u: float, shown_before: int, behaviour: Behaviour) -> bo
 
 def decayed_fatigue(fatigue: float, since: float, behaviour: Behaviour) -> float:
     """Prompt fatigue after ``since`` days of recovery."""
-    return float(fatigue * 0.5 ** (since / behaviour.fatigue_half_life_days))
+    return fatigue * math.pow(0.5, since / behaviour.fatigue_half_life_days)

@@ -175,9 +175,7 @@ def next_chance(state: DeviceState, profile: Profile, policy: PolicyLike,
 
 def record_impression(state: DeviceState, campaign_id: str, now: float) -> None:
     """Count an impression of ``campaign_id`` (an in-app message was shown)."""
-    c = state.campaigns.get(campaign_id)
-    if c is None:
-        c = state.campaigns[campaign_id] = CampaignCounters()
+    c = _counted(state, campaign_id)
     c.shown += 1
     c.last_shown_at = now
     day = local_day(state, now)
@@ -190,14 +188,22 @@ def record_impression(state: DeviceState, campaign_id: str, now: float) -> None:
     state.last_in_app_at = now
 
 
+def _counted(state: DeviceState, campaign_id: str) -> CampaignCounters:
+    """The campaign's counters on this install, made when it has none yet."""
+    c = state.campaigns.get(campaign_id)
+    if c is None:
+        c = state.campaigns[campaign_id] = CampaignCounters()
+    return c
+
+
 def record_click(state: DeviceState, campaign_id: str) -> None:
     """Count a tap on the soft prompt's button."""
-    state.campaigns.setdefault(campaign_id, CampaignCounters()).clicked += 1
+    _counted(state, campaign_id).clicked += 1
 
 
 def record_dismissal(state: DeviceState, campaign_id: str) -> None:
     """Count a dismissal of the soft prompt (``backoff`` widens its gap)."""
-    state.campaigns.setdefault(campaign_id, CampaignCounters()).dismissed += 1
+    _counted(state, campaign_id).dismissed += 1
 
 
 def start_session(state: DeviceState, profile: Profile, now: float) -> bool:

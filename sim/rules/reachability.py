@@ -14,7 +14,7 @@ permission has no push subscription, hence no token: it counts in no code
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from sim.rules.permission import RECEIVES_PUSH
 
@@ -34,7 +34,7 @@ def device_reach(installed: bool, sdk_reports_permission: bool, permission: str,
     return 201 if permission in RECEIVES_PUSH else 202
 
 
-def group_reach(counts: Mapping[int, int]) -> int | None:
+def group_reach(counts: dict[int, int]) -> int | None:
     """A user's code from how many of her devices have each code: 201 beats 200 beats 202."""
     if counts.get(201):
         return 201
