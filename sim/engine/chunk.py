@@ -18,7 +18,6 @@ the end-of-day stocks and reachability; it logs events only when asked to.
 from __future__ import annotations
 
 import gc
-from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Final
 
@@ -28,7 +27,7 @@ from simpy.events import Timeout
 
 from sim.model.events import LogEvent
 from sim.model.life import Life, Status
-from sim.model.population import INF, Chunk
+from sim.model.population import INF, Chunk, first_at
 from sim.model.scenario import Scenario
 from sim.model.stage import DETAIL, FLOWS, Port, Stage
 from sim.rules.campaigns import TriggerFired
@@ -246,7 +245,7 @@ class ChunkModel(Port):
         if not st.installed:
             return INF
         times = self.chunk.session_t
-        j = bisect_left(times, now, life.last_j + 1, stop)
+        j = first_at(times, now, life.last_j + 1, stop)
         if j >= stop:
             return INF
         if not self.skip_idle:
@@ -254,7 +253,7 @@ class ChunkModel(Port):
         nc = next_chance(st, life.profile, life.stage.policy, now)
         if first_launch_dialog_due(st, life.profile):
             nc = now  # the OS asks by itself at the next launch
-        j_next = bisect_left(times, nc, j, stop) if nc is not None else stop
+        j_next = first_at(times, nc, j, stop) if nc is not None else stop
         hib = life.profile.hibernation_days
         if hib is not None and st.permission in ("granted", "denied"):
             for k in self.long_gaps.get(life.i, ()):

@@ -26,7 +26,6 @@ the rules read :meth:`Life.now` of them (the service's clock for a device).
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from typing import Final
 
 from sim.model import streams
@@ -37,7 +36,7 @@ from sim.model.answers import (
     soft_prompt_accepts,
 )
 from sim.model.clock import DAY
-from sim.model.population import INF
+from sim.model.population import INF, first_at
 from sim.model.stage import (
     F_ACCEPT,
     F_ALLOW,
@@ -196,7 +195,7 @@ class Life:
         kind = self.wake_kind
         if kind != SESSION:
             if self.state.installed:
-                self._catch_up(bisect_left(self.stage.chunk.session_t, t, self.last_j + 1,
+                self._catch_up(first_at(self.stage.chunk.session_t, t, self.last_j + 1,
                                            self.stop))
             if kind != REINSTALL:
                 self._timer(kind, t)

@@ -84,6 +84,21 @@ def _sessions(rng: np.random.Generator, start: np.ndarray, end: np.ndarray,
     return np.concatenate(idx), np.concatenate(times)
 
 
+def first_at(times: list[float], t: float, lo: int, hi: int) -> int:
+    """The index of the first of ``times[lo:hi]`` (sorted) at or after ``t``; ``hi`` if none.
+
+    ``bisect.bisect_left(times, t, lo, hi)``, compiled: the engine asks it twice per wake-up,
+    and the C function's call (boxed bounds, a generic comparison per step) cost 3.5% of
+    the engine's instructions (callgrind)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if times[mid] < t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: int,
                chunk: int) -> Chunk:
     """Draw devices ``chunk * chunk_size ...`` of ``replication``."""

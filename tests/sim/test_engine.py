@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import bisect
 import gc
 from collections.abc import Callable
 
+import hypothesis
 import msgspec
 import numpy as np
+from hypothesis import strategies as st
 
 from sim.engine.chunk import ChunkModel
 from sim.engine.runner import simulate
-from sim.model.population import make_chunk
+from sim.model.population import first_at, make_chunk
 from sim.model.scenario import Scenario
 from sim.rules.platforms import PLATFORMS, PROFILES
 
@@ -153,3 +156,14 @@ def test_devices_stay_in_the_cohort_they_installed_on(scenario: MakeScenario) ->
         np.testing.assert_array_equal(by_plat.sum(axis=2), r.series(name).sum(axis=2))
         np.testing.assert_array_equal(by_plat[:, :, PLATFORMS.index("android")],
                                       r.series(name)[:, :, [a12, a13]].sum(axis=2))
+
+
+@hypothesis.given(st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.0, 2.25, 3.0, 7.5]), max_size=30),
+                  st.sampled_from([-1.0, 0.0, 0.5, 1.0, 2.0, 3.0, 8.0]),
+                  st.integers(0, 30), st.integers(0, 30))
+def test_first_at_is_bisect_left(values: list[float], t: float, lo: int, hi: int) -> None:
+    """The engine's compiled search of a session history is ``bisect.bisect_left``, ties
+    and empty ranges included."""
+    times = sorted(values)
+    lo, hi = min(lo, len(times)), min(hi, len(times))
+    assert first_at(times, t, lo, hi) == bisect.bisect_left(times, t, lo, hi)
