@@ -22,8 +22,8 @@ __version__ = "0.1.0"
 
 COMPILED: tuple[str, ...] = (
     "sim.rules.reachability", "sim.rules.state", "sim.rules.native", "sim.rules.permission",
-    "sim.rules.checks", "sim.rules.decision", "sim.model.streams", "sim.model.population", "sim.model.answers",
-    "sim.model.stage", "sim.model.life", "sim.engine.chunk",
+    "sim.rules.checks", "sim.rules.decision", "sim.model.streams", "sim.model.population",
+    "sim.model.answers", "sim.model.stage", "sim.model.life", "sim.engine.chunk",
 )
 """Modules compiled with mypyc by ``setup.py``: one device's life, the SimPy engine, the
 population draws and the rules they call. None defines a msgspec Struct (mypyc would drop
