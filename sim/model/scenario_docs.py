@@ -177,7 +177,12 @@ def reference() -> str:
 
 def schema() -> str:
     """``docs/scenario.schema.json``: msgspec's JSON Schema of ``Scenario``, with the
-    field docstrings as descriptions."""
+    field docstrings as descriptions.
+
+    The text does not depend on the installed msgspec's formatting: every table's
+    description is its class docstring through :func:`inspect.cleandoc` (msgspec releases
+    strip docstring indentation differently: 0.23 dedents the lines that 0.18 left
+    indented), any other description is cleaned the same way, and keys are sorted."""
     doc: dict[str, Any] = msgspec.json.schema(Scenario)
     classes: dict[str, type] = {}
 
@@ -198,17 +203,33 @@ def schema() -> str:
             collect(t.value_type)
 
     collect(mi.type_info(Scenario))
+    _clean_descriptions(doc)
     for name, d in doc["$defs"].items():
         cls = classes.get(name)
         if cls is None:
             continue
+        if cls.__doc__:
+            d["description"] = inspect.cleandoc(cls.__doc__)
         for field, text in field_docs(cls).items():
             prop = d.get("properties", {}).get(field)
             if prop is not None and "description" not in prop:
                 prop["description"] = text
     doc = {"$schema": "https://json-schema.org/draft/2020-12/schema",
            "title": "promptsim scenario", **doc}
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _clean_descriptions(node: Any) -> None:
+    """Every ``description`` string below ``node`` through :func:`inspect.cleandoc`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                node[key] = inspect.cleandoc(value)
+            else:
+                _clean_descriptions(value)
+    elif isinstance(node, list):
+        for item in node:
+            _clean_descriptions(item)
 
 
 FILES = {"scenario-reference.md": reference, "scenario.schema.json": schema}
