@@ -21,7 +21,8 @@ from typing import Any
 
 from sim.loadtest import budgets as bud
 from sim.loadtest.shapes import SHAPES
-from sim.loadtest.world import LoadConfig, read_scenario
+from sim.loadtest.world import read_scenario
+from sim.model.load_table import LoadConfig
 from sim.model.scenario import Scenario, ScenarioError, Strategy, pick_strategy
 
 MAX_DAY_SECONDS = 86_400.0

@@ -7,8 +7,7 @@ simulator's own population (``sim.model.population.make_chunk``): device ``n`` o
 load test is device ``n`` of the scenario's replication.
 
 A scenario file may carry a ``[load]`` table (defaults for ``promptsim load``
-and per-endpoint budgets); :func:`read_scenario` takes it out before the rest
-is validated as an ordinary scenario.
+and per-endpoint budgets: ``sim.model.load_table``), validated with the rest.
 """
 
 from __future__ import annotations
@@ -16,35 +15,18 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
 from sim.model import streams
 from sim.model.behaviour import Behaviour
+from sim.model.load_table import LoadConfig
 from sim.model.population import Chunk, make_chunk
 from sim.model.scenario import Scenario, ScenarioError, Strategy, parse_scenario
-from sim.model.scenario_errors import explain
 from sim.model.stage import FLOWS
 from sim.rules.campaigns import policy_settings
 from sim.rules.platforms import PlatformProfile
-
-NonNegative = Annotated[float, msgspec.Meta(ge=0)]
-
-
-class LoadConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """The optional ``[load]`` table of a scenario file: defaults the command line overrides."""
-
-    strategy: str | None = None
-    """Strategy whose campaigns the service runs (default: the scenario's baseline)."""
-    day_seconds: NonNegative | None = None
-    """Real seconds per simulated day (0: no waiting at all, as fast as possible)."""
-    users: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    duration: str | None = None
-    shape: str | None = None
-    replication: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    budgets: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
-    """Per endpoint (name or alias), limits of ``p95_ms``, ``p99_ms`` and ``fail_ratio``."""
 
 
 def read_scenario(path: str | Path) -> tuple[Scenario, LoadConfig]:
@@ -63,12 +45,8 @@ def read_scenario(path: str | Path) -> tuple[Scenario, LoadConfig]:
             from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: expected a table at the top level")
-    load = data.pop("load", {})
-    try:
-        cfg = msgspec.convert(load, LoadConfig)
-    except msgspec.ValidationError as exc:
-        raise ScenarioError(f"{path}: {explain(str(exc), LoadConfig, load, 'load')}") from None
-    return parse_scenario(data, str(path)), cfg
+    sc = parse_scenario(data, str(path))
+    return sc, sc.load or LoadConfig()
 
 
 def settings_doc(sc: Scenario, strategy: Strategy) -> bytes:

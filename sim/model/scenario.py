@@ -14,6 +14,7 @@ import msgspec
 
 from sim.model import priors
 from sim.model.behaviour import Behaviour
+from sim.model.load_table import LoadConfig
 from sim.model.objective import Objective
 from sim.model.scenario_errors import explain
 from sim.model.search import Search, check_family, family_campaigns
@@ -115,6 +116,9 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """Probabilistic sensitivity analysis over the priors."""
     search: Search | None = None
     """What ``promptsim optimize`` searches (``sim.model.search``); ``simulate`` ignores it."""
+    load: LoadConfig | None = None
+    """Defaults and budgets for ``promptsim load`` (``sim.model.load_table``); ``simulate``
+    ignores it."""
 
     def profiles(self) -> dict[str, PlatformProfile]:
         """The platform profiles with this scenario's overrides applied."""
