@@ -4,7 +4,8 @@
 
 Add ``,scenarios/locust/shapes.py`` to ``-f`` for a load shape (``--shape``).
 The behaviour lives in ``sim.loadtest``; options and their environment
-variables are in scenarios/locust/README.md (or ``locust -f ... --help``).
+variables are in scenarios/locust/README.md. Headless, options that cannot run (no
+``--api-key``, say) stop Locust with one line and exit code 2 before the test starts.
 """
 
 from locust import events

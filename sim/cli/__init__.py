@@ -24,6 +24,66 @@ COMMAND_MODULES: tuple[str, ...] = (
 """Modules whose ``register`` adds subcommands, in the order ``--help`` lists them."""
 
 
+EXAMPLES: dict[str, str] = {
+    "simulate": "promptsim simulate scenarios/quickstart.toml --report",
+    "validate": "promptsim validate scenarios/frequency_showdown.toml",
+    "scenario-docs": "promptsim scenario-docs --check",
+    "optimize": "promptsim optimize scenarios/optimize.toml --devices 2000 --budget 4",
+    "serve": "promptsim serve --db data/promptsim.sqlite3 --port 8000 --workers 2",
+    "apps": "promptsim apps create my-app --clock client",
+    "load": "promptsim load scenarios/quickstart.toml --start-local --users 20 "
+            "--duration 5s",
+    "parity": "promptsim parity scenarios/platform_rules.toml --url http://127.0.0.1:8000",
+    "report": "promptsim report runs/quickstart",
+    "forecast": "promptsim forecast scenarios/quickstart.toml --installs-per-day 500 "
+                "--horizon 90",
+}
+"""One example per subcommand, printed at the end of its ``--help`` (a test parses each)."""
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: a whole number >= 1 (the error names the option)."""
+    return _whole(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An ``argparse`` type: a whole number >= 0 (the error names the option)."""
+    return _whole(text, 0)
+
+
+def http_url(text: str) -> str:
+    """An ``argparse`` type: an ``http://`` or ``https://`` URL with a host."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(text)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL "
+                                         "(like http://127.0.0.1:8000)")
+    return text
+
+
+def scheduler_address(text: str) -> str:
+    """An ``argparse`` type: a Dask scheduler's address, refused at once when it cannot be
+    one (the dashboard's ``http://`` URL)."""
+    from sim.engine.executor import SchedulerError, check_scheduler_address
+
+    try:
+        check_scheduler_address(text)
+    except SchedulerError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--scheduler: ")) from None
+    return text
+
+
+def _whole(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} is less than {least}")
+    return value
+
+
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2, nothing written."""
 
@@ -35,14 +95,26 @@ SIGPIPE reports to the shell."""
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
+    return _parsers()[0]
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and each subcommand's, by name."""
     parser = argparse.ArgumentParser(
         prog="promptsim",
         description="Simulate, serve and load-test push-permission soft prompts.",
     )
+    from sim import __version__
+
+    parser.add_argument("--version", action="version", version=f"promptsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
-    return parser
+    for command, example in EXAMPLES.items():
+        p = sub.choices[command]
+        p.epilog = f"example:\n  {example}"
+        p.formatter_class = argparse.RawDescriptionHelpFormatter
+    return parser, dict(sub.choices)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,7 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    parser, commands = _parsers()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the subcommand's parser, with its usage, not the top level's
+        commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         code: int = args.func(args)
     except UsageError as exc:

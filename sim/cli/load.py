@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sim.cli import http_url, positive_int
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILES = ROOT / "scenarios" / "locust"
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -39,24 +41,26 @@ def register(sub: Any) -> None:
                     "p95_ms, p99_ms or fail_ratio (repeat --budget).")
     p.add_argument("scenario", type=Path, help="scenario TOML file (may hold a [load] table)")
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--url", help="base URL of a running service (a team's deployment)")
+    where.add_argument("--url", type=http_url,
+                       help="base URL of a running service (a team's deployment)")
     where.add_argument("--start-local", action="store_true",
                        help="start promptsim serve on a free 127.0.0.1 port for the run")
     p.add_argument("--db", help="with --start-local: SQLite file or postgresql:// URL "
                                 "(default OUT/service.sqlite3)")
-    p.add_argument("--workers", type=int, default=1, help="with --start-local: server workers")
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="with --start-local: server workers (default 1)")
     p.add_argument("--api-key", help="with --url: key of an app created with --clock client "
                                      "(default $PROMPTSIM_API_KEY)")
     p.add_argument("--admin-key", help="with --url: create a fresh client-clock app with the "
                                        "server's admin key instead")
-    p.add_argument("--users", type=int, help="users (devices at once; the peak for a shape); "
-                                             "default 50")
+    p.add_argument("--users", type=int,
+                   help="users (devices at once; the peak for a shape); default 50")
     p.add_argument("--spawn-rate", type=float, help="users started per second (default users/5)")
     p.add_argument("--duration", help="run time: 60s, 5m, 1h30m (default 60s)")
     p.add_argument("--shape", choices=sorted(SHAPES), help="load shape (default: none, "
                    "--users held after --spawn-rate)")
     p.add_argument("--processes", type=int, default=1,
-                   help="Locust worker processes on this machine (-1: one per core)")
+                   help="Locust worker processes on this machine (default 1; -1: one per core)")
     p.add_argument("--out", type=Path, help="output directory (default runs/load/NAME-TIME)")
     p.add_argument("--day-seconds", type=float,
                    help="real seconds per simulated day (default 1; 0: no waiting)")
@@ -66,10 +70,11 @@ def register(sub: Any) -> None:
                                                    "from (default 0)")
     p.add_argument("--budget", action="append", default=[], metavar="SPEC",
                    help="e.g. eligibility:p99_ms<50 or all:fail_ratio<0.001 (repeatable)")
-    p.add_argument("--check-devices", type=int, default=20_000,
-                   help="devices read back for the consistency check (a sample beyond)")
+    p.add_argument("--check-devices", type=positive_int, default=20_000,
+                   help="devices read back for the consistency check (default 20000; a sample "
+                        "beyond)")
     p.add_argument("--stop-timeout", type=float, default=5.0,
-                   help="seconds a stopping user may finish its session")
+                   help="seconds a stopping user may finish its session (default 5)")
     p.add_argument("--no-progress", action="store_true",
                    help="no live progress line (it is off anyway when stderr is not a "
                         "terminal or CI is set)")

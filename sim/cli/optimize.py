@@ -9,21 +9,23 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from sim.cli import non_negative_int, positive_int, scheduler_address
+
 
 def register(sub: Any) -> None:
     """Add ``promptsim optimize`` to the ``promptsim`` parser."""
     p = sub.add_parser("optimize", help="find the best soft-prompt schedule per platform among "
                                         "the scenario's [search] candidates (racing)")
     p.add_argument("scenario", type=Path, help="scenario TOML file with a [search] table")
-    p.add_argument("--budget", type=int, metavar="N",
+    p.add_argument("--budget", type=positive_int, metavar="N",
                    help="replications at full precision, what every finalist gets (default: "
                         "the scenario's search.replications)")
-    p.add_argument("--devices", type=int, help="override the number of devices")
-    p.add_argument("--days", type=int, help="override the horizon in days")
+    p.add_argument("--devices", type=positive_int, help="override the number of devices")
+    p.add_argument("--days", type=positive_int, help="override the horizon in days")
     p.add_argument("--seed", type=int, help="override the root seed")
-    p.add_argument("--jobs", type=int, default=0,
+    p.add_argument("--jobs", type=non_negative_int, default=0,
                    help="worker processes (default 0: one per core); results do not depend on it")
-    p.add_argument("--scheduler", metavar="ADDRESS",
+    p.add_argument("--scheduler", metavar="ADDRESS", type=scheduler_address,
                    help="run the tasks on the Dask cluster whose scheduler is at ADDRESS "
                         "(tcp://HOST:8786); same results (docs/distributed.md)")
     p.add_argument("--out", type=Path, help="output directory (default runs/<name>.optimize); "

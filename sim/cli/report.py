@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sim.cli import non_negative_int, positive_int
+
 
 def register(sub: Any) -> None:
     """Add the report and forecast commands to the ``promptsim`` parser."""
@@ -21,8 +23,10 @@ def register(sub: Any) -> None:
     f = sub.add_parser("forecast", help="forecast opted-in and reachable users of a rollout, "
                                         "optionally fitted to its first observed days")
     f.add_argument("scenario", type=Path, help="scenario TOML file")
-    f.add_argument("--installs-per-day", type=float, required=True, metavar="N")
-    f.add_argument("--horizon", type=int, required=True, metavar="DAYS")
+    f.add_argument("--installs-per-day", type=float, required=True, metavar="N",
+                   help="new installs a day during the rollout (required)")
+    f.add_argument("--horizon", type=positive_int, required=True, metavar="DAYS",
+                   help="days to forecast from the first install (required)")
     f.add_argument("--install-days", type=float, metavar="DAYS",
                    help="how long installs keep arriving (default: the whole horizon)")
     f.add_argument("--observed", type=Path, metavar="DAILY.csv",
@@ -32,12 +36,13 @@ def register(sub: Any) -> None:
     f.add_argument("--strategy", help="strategy the rollout uses (default: the one recommended "
                                       "under the scenario's objective, found by simulating "
                                       "the scenario first)")
-    f.add_argument("--trajectories", type=int, default=40,
+    f.add_argument("--trajectories", type=positive_int, default=40,
                    help="simulations the intervals are taken over (default 40)")
-    f.add_argument("--max-devices", type=int, default=20_000,
+    f.add_argument("--max-devices", type=positive_int, default=20_000,
                    help="simulate at most this many devices and scale up (default 20,000)")
     f.add_argument("--seed", type=int, help="override the scenario's seed")
-    f.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
+    f.add_argument("--jobs", type=non_negative_int, default=0,
+                   help="worker processes (default 0: one per core)")
     f.add_argument("--out", type=Path, help="output directory (default: runs/<name>-forecast)")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
     f.set_defaults(func=forecast)

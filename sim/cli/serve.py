@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sim.cli import UsageError
+from sim.cli import UsageError, positive_int
 
 
 def register(sub: Any) -> None:
@@ -20,24 +20,30 @@ def register(sub: Any) -> None:
                        description="Run the eligibility service (migrates the store first).")
     p.add_argument("--db", default=None, help="SQLite file (default promptsim.sqlite3, or "
                    "$PROMPTSIM_DB) or postgresql://USER@HOST:PORT/DB[?search_path=SCHEMA]")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=positive_int, default=8000,
+                   help="TCP port (default 8000)")
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="server processes sharing the port (default 1)")
     p.add_argument("--admin-key", default=None,
                    help="enables POST /v1/apps with this bearer key (visible to ps: prefer "
                    "$PROMPTSIM_ADMIN_KEY or --admin-key-file)")
     p.add_argument("--admin-key-file", default=None, metavar="PATH",
                    help="read the admin key from the first line of this file "
                    "(or $PROMPTSIM_ADMIN_KEY_FILE)")
-    p.add_argument("--log-level", default="warning")
+    p.add_argument("--log-level", default="warning",
+                   choices=("critical", "error", "warning", "info", "debug"),
+                   help="the server log's threshold (default warning)")
     p.set_defaults(func=serve)
 
     apps = sub.add_parser("apps", help="manage apps (tenants)").add_subparsers(
         dest="apps_command", required=True, metavar="ACTION")
     c = apps.add_parser("create", help="create an app; prints its id and API key as JSON")
-    c.add_argument("name")
+    c.add_argument("name", help="the app's name, shown in its listing")
     c.add_argument("--clock", choices=("server", "client"), default="server",
-                   help="whose time drives the rules: the server's, or the events' own 'at'")
+                   help="whose time drives the rules: the server's, or the events' own 'at' "
+                   "(default server)")
     c.add_argument("--db", default=None, help="as for serve")
     c.set_defaults(func=apps_create)
 
@@ -100,12 +106,20 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
 
-    async def migrate() -> None:
+    async def migrate() -> str | None:
         store = await _open(None)
         await store.close()
+        return getattr(store, "schema", None)
 
-    asyncio.run(migrate())
-    print(f"promptsim serve: {settings.db} on http://{args.host}:{args.port} "
+    schema = asyncio.run(migrate())
+    _check_port(args.host, args.port)
+    if schema:
+        from sim.service.storage.postgres import safe_dsn
+
+        where = f"{safe_dsn(settings.db)} (tables in schema {schema})"
+    else:
+        where = settings.db
+    print(f"promptsim serve: {where} on http://{args.host}:{args.port} "
           f"({args.workers} worker(s))", file=sys.stderr, flush=True)
     import uvicorn
 
@@ -116,6 +130,26 @@ def _serve(args: argparse.Namespace) -> int:
                 timeout_keep_alive=settings.keep_alive_timeout, lifespan="on",
                 log_level=args.log_level, access_log=False)
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """A one-line error, before anything is printed, when the address cannot be bound (uvicorn
+    would log its own error after our "serving on" line)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind(address)
+        except OSError as exc:
+            raise UsageError(f"--port {port}: cannot listen on {host}:{port} "
+                             f"({exc.strerror}); is another server running there?") from None
 
 
 def apps_create(args: argparse.Namespace) -> int:

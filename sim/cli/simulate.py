@@ -8,23 +8,25 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sim.cli import non_negative_int, positive_int, scheduler_address
+
 
 def register(sub: Any) -> None:
     """Add the simulation commands to the ``promptsim`` parser."""
     p = sub.add_parser("simulate", help="run a scenario and write a run directory")
     p.add_argument("scenario", type=Path, help="scenario TOML file")
-    p.add_argument("--devices", type=int, help="override the number of devices")
-    p.add_argument("--days", type=int, help="override the horizon in days")
-    p.add_argument("--replications", type=int, help="override the number of replications")
+    p.add_argument("--devices", type=positive_int, help="override the number of devices")
+    p.add_argument("--days", type=positive_int, help="override the horizon in days")
+    p.add_argument("--replications", type=positive_int, help="override the number of replications")
     p.add_argument("--seed", type=int, help="override the root seed")
-    p.add_argument("--prior-draws", type=int, metavar="N",
+    p.add_argument("--prior-draws", type=positive_int, metavar="N",
                    help="probabilistic sensitivity analysis: draw the uncertain priors N times "
                         "(each draw one replication, every strategy on it); the summary and "
                         "the report then give P(best), expected loss and what flips the choice "
                         "(default: the scenario's sensitivity.draws, else none)")
-    p.add_argument("--jobs", type=int, default=0,
+    p.add_argument("--jobs", type=non_negative_int, default=0,
                    help="worker processes (default 0: one per core); results do not depend on it")
-    p.add_argument("--scheduler", metavar="ADDRESS",
+    p.add_argument("--scheduler", metavar="ADDRESS", type=scheduler_address,
                    help="run the tasks on the Dask cluster whose scheduler is at ADDRESS "
                         "(tcp://HOST:8786) instead of local processes; same results "
                         "(docs/distributed.md)")
@@ -42,7 +44,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=simulate)
 
     v = sub.add_parser("validate", help="check a scenario file and print what it resolves to")
-    v.add_argument("scenario", type=Path)
+    v.add_argument("scenario", type=Path, help="scenario TOML file")
     v.add_argument("--quiet", action="store_true", help="print nothing when it is valid")
     v.set_defaults(func=validate)
 

@@ -70,15 +70,31 @@ class SchedulerError(RuntimeError):
     """The Dask scheduler cannot be reached or used; the message says what to do."""
 
 
+SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
+"""Address schemes of a Dask scheduler (``distributed.comm``); none is ``http``."""
+
+
+def check_scheduler_address(address: str) -> None:
+    """Raise :class:`SchedulerError` at once for what cannot be a scheduler's address: the
+    dashboard's ``http://`` URL most often (``HOST:PORT`` alone means ``tcp://``)."""
+    scheme, sep, _ = address.partition("://")
+    if sep and scheme not in SCHEMES:
+        hint = (" (http:// is the dashboard's, usually port 8787)"
+                if scheme in ("http", "https") else "")
+        raise SchedulerError(f"--scheduler: {address!r} is not a Dask scheduler "
+                             f"address{hint}: use tcp://HOST:8786")
+
+
 def _dask(fn: Callable[[S, T], R], shared: S, tasks: Sequence[T],
           address: str) -> Iterator[tuple[int, R]]:
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - a dependency, but say so plainly
         raise SchedulerError(f"--scheduler needs dask[distributed] installed: {exc}") from None
+    check_scheduler_address(address)
     try:
         client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise SchedulerError(f"--scheduler: cannot reach the Dask scheduler at {address!r} "
                              f"({exc}); start one with `dask scheduler` (docs/distributed.md)"
                              ) from None

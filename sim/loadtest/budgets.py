@@ -77,9 +77,19 @@ class BudgetResult:
         return f"{self.endpoint} {self.metric} {self.value:g} {op} {self.limit:g}"
 
 
+ENDPOINTS: tuple[str, ...] = (REGISTER, EVENTS, ELIGIBILITY, AGGREGATED)
+"""The endpoints a load run calls (and all of them together): the only ones a budget can
+name, so that a mistyped one is an error instead of a limit that passes with 0."""
+
+
 def endpoint_name(name: str) -> str:
-    """The endpoint a budget names, aliases resolved."""
-    return ALIASES.get(name.strip().lower(), name.strip())
+    """The endpoint a budget names, aliases resolved; ``ValueError`` for an unknown one."""
+    text = name.strip()
+    found = ALIASES.get(text.lower(), text)
+    if found not in ENDPOINTS:
+        raise ValueError(f"budget endpoint {text!r} is not one a load run calls; known: "
+                         f"{', '.join(sorted(ALIASES))} or {', '.join(ENDPOINTS)}")
+    return found
 
 
 def parse_budget(spec: str) -> tuple[str, str, float]:
@@ -120,7 +130,8 @@ def evaluate(budgets: Mapping[str, Mapping[str, float]],
              stats: Mapping[str, EndpointStats]) -> list[BudgetResult]:
     """Check every limit against ``stats`` (keyed by endpoint name, ``Aggregated`` included).
 
-    An endpoint the run never called passes with value 0: there was nothing to break.
+    An endpoint the run never called (every name is checked against :data:`ENDPOINTS`, so
+    this is a run too short to reach it) passes with value 0: there was nothing to break.
     """
     out = []
     for endpoint, limits in budgets.items():

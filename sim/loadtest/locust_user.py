@@ -19,6 +19,7 @@ import itertools
 import logging
 import os
 import secrets
+import sys
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -186,6 +187,14 @@ def _on_init(environment: Environment, **_: Any) -> None:
     web = environment.web_ui
     if web is not None and web.app is not None:
         web.app.before_request(lambda: _check_swarm(environment))
+        return
+    o: Any = environment.parsed_options
+    if o is not None and getattr(o, "headless", False):
+        try:  # headless: refuse options that cannot run before the test starts, exit 2
+            parse(vars(o))
+        except OptionError as exc:
+            log.error("promptsim: %s", exc)
+            sys.exit(2)
 
 
 def _check_swarm(environment: Environment) -> Any:

@@ -31,11 +31,15 @@ def test_specs_accept_aliases_and_comparison_signs() -> None:
     assert parse_budget("eligibility:p99_ms<50") == (ELIGIBILITY, "p99_ms", 50.0)
     assert parse_budget(" events : p95_ms <= 7.5 ") == (EVENTS, "p95_ms", 7.5)
     assert parse_budget("all:fail_ratio=0") == (AGGREGATED, "fail_ratio", 0.0)
-    assert parse_budget("/v1/custom:p95_ms<1e-3") == ("/v1/custom", "p95_ms", 0.001)
+    assert parse_budget("/v1/devices:p95_ms<1e-3") == ("/v1/devices", "p95_ms", 0.001)
 
 
 @pytest.mark.parametrize(("spec", "message"), [
     ("eligibility p99<50", r"expected ENDPOINT:METRIC<LIMIT"),
+    # issue 26: a mistyped endpoint passed with 0 ("12 of 12 passed"); now it is named
+    ("eligibilty:p99_ms<50", r"budget endpoint 'eligibilty' is not one a load run calls; "
+                             r"known: .*eligibility"),
+    ("/v1/custom:p95_ms<1", r"'/v1/custom' is not one a load run calls"),
     ("eligibility:p90_ms<50", r"unknown metric 'p90_ms'; allowed: p95_ms, p99_ms, fail_ratio"),
     ("eligibility:p99_ms<5..0", r"'5..0' is not a number"),
 ])

@@ -65,3 +65,48 @@ def test_sqlite_store_uses_wal(sqlite_url):
     conn = sqlite3.connect(sqlite_url)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()
+
+
+def test_a_search_path_schema_that_does_not_exist_is_created(pg_available):
+    """Issue 26 item 5: the documented ``?search_path=promptsim`` on a fresh database failed
+    with PostgreSQL's "no schema has been selected to create in"; the schema is created, the
+    tables go into it, and ``promptsim serve`` says where they went."""
+    import uuid
+
+    from conftest import PG_BASE, _pg
+
+    if not pg_available:
+        import pytest
+
+        pytest.skip("PostgreSQL is unreachable (set CI to make this fail)")
+    schema = f"promptsim_fresh_{uuid.uuid4().hex[:10]}"
+    url = f"{PG_BASE}?search_path={schema}"
+
+    async def tables() -> tuple[str | None, list[str]]:
+        store = open_store(Settings(db=url))
+        await store.open()
+        try:
+            rows = await store.pool.fetch(  # type: ignore[attr-defined]
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
+                schema)
+            return store.schema, sorted(r[0] for r in rows)  # type: ignore[attr-defined]
+        finally:
+            await store.close()
+
+    try:
+        where, names = asyncio.run(tables())
+        assert where == schema
+        assert {"apps", "campaigns", "devices", "events", "schema_migrations"} <= set(names)
+        from service_helpers import free_port
+
+        proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", "--db", url, "--port",
+                                 str(free_port())], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stderr is not None
+            first = proc.stderr.readline()
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)
+        assert f"?search_path={schema} (tables in schema {schema}) on http://" in first
+    finally:
+        asyncio.run(_pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))

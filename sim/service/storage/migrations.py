@@ -121,8 +121,27 @@ def migrate_sqlite(conn: sqlite3.Connection,
     return applied
 
 
+async def ensure_schema(conn: Any) -> str:
+    """The connection's schema, created when its ``search_path`` names one that does not
+    exist (PostgreSQL would refuse to create a table: "no schema has been selected")."""
+    schema: str | None = await conn.fetchval("SELECT current_schema()")
+    if schema is not None:
+        return schema
+    path: str = await conn.fetchval("SHOW search_path")
+    first = next((p.strip() for p in path.split(",") if p.strip() != '"$user"'), "")
+    name = first[1:-1].replace('""', '"') if first.startswith('"') else first
+    if not name:
+        raise ValueError("search_path names no schema")
+    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{name.replace(chr(34), chr(34) * 2)}"')
+    return name
+
+
 async def migrate_postgres(conn: Any, migrations: tuple[Migration, ...] = POSTGRES) -> list[int]:
-    """Apply the missing PostgreSQL migrations on an asyncpg connection; return those applied."""
+    """Apply the missing PostgreSQL migrations on an asyncpg connection; return those applied.
+
+    The tables go into the connection's schema (the first of its ``search_path``); a schema
+    that ``?search_path=NAME`` names and that does not exist yet is created first."""
+    await ensure_schema(conn)
     applied: list[int] = []
     for version, name, steps in migrations:
         async with conn.transaction():

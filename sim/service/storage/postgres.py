@@ -41,7 +41,7 @@ _DEVICE = ("SELECT d.doc, a.policy_version, d.rev FROM devices d JOIN apps a ON 
 R = TypeVar("R")
 
 
-def _safe_dsn(dsn: str) -> str:
+def safe_dsn(dsn: str) -> str:
     """The URL without a password."""
     head, at, tail = dsn.rpartition("@")
     if not at:
@@ -62,6 +62,8 @@ class PostgresStore:
     def __init__(self, dsn: str, pool_size: int = 8, timeout: float = 5.0,
                  connect_timeout: float = 5.0, cache_size: int = 0) -> None:
         self.dsn = dsn
+        self.schema: str | None = None
+        """The schema the tables are in (known once opened)."""
         self.pool_size = pool_size
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -90,7 +92,7 @@ class PostgresStore:
     async def open(self) -> None:
         """Create the pool, migrate and listen to the change feed; a database the service
         cannot use raises :class:`Unavailable` naming it and the problem."""
-        where = _safe_dsn(self.dsn)
+        where = safe_dsn(self.dsn)
         try:
             async with asyncio.timeout(self.connect_timeout + 30):  # migrations take a while
                 self._pool = await asyncpg.create_pool(
@@ -98,6 +100,7 @@ class PostgresStore:
                     command_timeout=self.timeout, reset=_keep_session)
                 async with self._pool.acquire(timeout=self.connect_timeout) as con:
                     await migrate_postgres(con)
+                    self.schema = await con.fetchval("SELECT current_schema()")
         except TimeoutError:
             await self.close()
             raise Unavailable("store_unusable", f"{where}: no answer within "
