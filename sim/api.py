@@ -109,6 +109,39 @@ class Result:
 
             write_draws(self.priors, path / PRIORS_FILE)
 
+    def __repr__(self) -> str:
+        sc = self.scenario
+        reps = (f"{sc.replications} prior draws" if self.priors is not None
+                else f"{sc.replications} replications")
+        return (f"<Result {sc.name!r}: {sc.devices:,} devices x {len(sc.strategies)} "
+                f"strategies x {reps}, {sc.days} days; {self.raw.events:,} events in "
+                f"{self.seconds:.1f} s>")
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: every strategy over all devices, and the recommendation."""
+        import html
+
+        rows = self.summary[self.summary["platform"] == "all"]
+        pick = self.recommend()
+        cells = []
+        for r in rows.itertuples():
+            mark = " <b>(recommended)</b>" if r.strategy == pick.strategy else ""
+            cells.append(
+                f"<tr><td>{html.escape(str(r.strategy))}{mark}</td>"
+                f"<td>{round(float(r.installs)):,}</td>"  # type: ignore[arg-type]
+                f"<td>{float(r.optin_horizon):.1%} ({float(r.optin_horizon_lo):.1%}"  # type: ignore[arg-type]
+                f"-{float(r.optin_horizon_hi):.1%})</td>"  # type: ignore[arg-type]
+                f"<td>{float(r.blocked_share):.1%}</td>"  # type: ignore[arg-type]
+                f"<td>{float(r.annoyance_per_1k):.2f}</td>"  # type: ignore[arg-type]
+                f"<td>{float(r.value):.1f}</td></tr>")  # type: ignore[arg-type]
+        head = ("<tr><th>strategy</th><th>installs per replication</th>"
+                f"<th>opted in at day {self.scenario.days} (95% CI of the mean)</th>"
+                "<th>blocked for good</th><th>prompt uninstalls per 1k</th>"
+                "<th>value per 1k</th></tr>")
+        reasons = "".join(f"<li>{html.escape(x)}</li>" for x in pick.reasons)
+        return (f"<p>{html.escape(repr(self))}</p><table>{head}{''.join(cells)}</table>"
+                f"<p>Recommended: <b>{html.escape(pick.strategy)}</b></p><ul>{reasons}</ul>")
+
     def decision(self, baseline: str | None = None) -> Decision:
         """All the report says about what to ship: overall, per platform, per cohort (and,
         with prior draws, what drives the choice)."""
@@ -148,23 +181,31 @@ class Result:
 
 def run(scenario: ScenarioLike, *, devices: int | None = None, days: int | None = None,
         replications: int | None = None, seed: int | None = None,
-        prior_draws: int | None = None, jobs: int = 1) -> Result:
+        prior_draws: int | None = None, jobs: int = 1, progress: bool = False) -> Result:
     """Simulate ``scenario`` (a path, a TOML string, a dict or a Scenario) in memory.
 
     ``devices``, ``days``, ``replications`` and ``seed`` override the scenario's, as on
     the command line; ``prior_draws`` as ``--prior-draws`` (default: the scenario's
     ``sensitivity.draws``); ``jobs`` worker processes (0: one per core; results do not
-    depend on it).
+    depend on it); ``progress`` shows a bar over the chunks (``tqdm.auto``: a widget in a
+    notebook, text elsewhere).
     """
     sc = scenario_of(scenario, devices=devices, days=days, replications=replications,
                      seed=seed)
     draws = sc.sensitivity.draws if prior_draws is None else prior_draws
-    t0 = time.perf_counter()
-    if draws:
-        from sim.analysis.sensitivity import run_sensitivity
+    from tqdm.auto import tqdm
 
-        raw, priors = run_sensitivity(sc, draws, jobs=jobs)
-        return Result(scenario=raw.scenario, raw=raw, seconds=time.perf_counter() - t0,
-                      priors=priors)
-    raw = simulate(sc, jobs=jobs)
+    from sim.model.population import chunk_count
+
+    t0 = time.perf_counter()
+    with tqdm(total=chunk_count(sc) * (draws or sc.replications), unit="chunk", desc=sc.name,
+              disable=not progress) as bar:
+        if draws:
+            from sim.analysis.sensitivity import run_sensitivity
+
+            raw, priors = run_sensitivity(sc, draws, jobs=jobs,
+                                          on_task_done=lambda: bar.update(1))
+            return Result(scenario=raw.scenario, raw=raw, seconds=time.perf_counter() - t0,
+                          priors=priors)
+        raw = simulate(sc, jobs=jobs, on_task_done=lambda: bar.update(1))
     return Result(scenario=sc, raw=raw, seconds=time.perf_counter() - t0)

@@ -5,6 +5,7 @@ report, and no run directory; the example under docs/examples/ runs as written."
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -86,3 +87,22 @@ def test_the_notebook_example_runs_as_written(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "recommended: " in r.stdout
     assert (tmp_path / "runs" / "notebook" / "report.html").is_file()
+
+
+def test_a_notebook_shows_a_short_repr_the_table_and_the_pick(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26 item 11: ``repr`` is one line (it printed the whole scenario), the HTML view
+    has every strategy over all devices with installs as whole numbers and the pick, and
+    ``progress=True`` draws a bar over the chunks."""
+    r = run(QUICKSTART, devices=400, days=10, replications=2, progress=True)
+    assert "chunk" in capsys.readouterr().err
+    assert repr(r).startswith("<Result 'quickstart': 400 devices x 3 strategies x "
+                              "2 replications, 10 days; ")
+    assert "\n" not in repr(r)
+    page = r._repr_html_()
+    pick = r.recommend().strategy
+    assert f"<td>{pick} <b>(recommended)</b></td>" in page
+    for name in ("once", "every_time", "multiple_3x3d"):
+        assert f"<td>{name}" in page
+    installs = re.findall(r"</td><td>([\d,.]+)</td><td>[\d.]+% \(", page)
+    assert installs == ["400"] * 3
