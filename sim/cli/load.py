@@ -136,7 +136,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 def _prepare_out(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for pattern in ("devices-*.jsonl", "locust_*", "load_summary.json", "load_meta.json",
-                    "report.html"):
+                    "report.html", "service_before.json"):
         for f in out.glob(pattern):
             f.unlink()
 
@@ -177,6 +177,9 @@ def load(args: argparse.Namespace) -> int:
             try:
                 set_up_app(api, sc, strategy)
                 app_id = app_id or api.json("GET", "/v1/app").get("app_id")
+                from sim.loadtest.consistency import snapshot
+
+                snapshot(api, strategy, out)  # the checks count what this run adds
             except (ApiError, OSError) as exc:
                 raise UsageError(f"cannot set up the app on {url}: {exc}") from None
             code, wall = _run_locust(args, o, url, key, run_id, out)
@@ -284,7 +287,8 @@ def _finish(args: argparse.Namespace, o: dict[str, Any], out: Path, api: Any, ur
         settled = cons.settle(api, recs)
         stored = cons.stored_counts(api)
         consistency = cons.check(api, recs, o["strategy"], o["scenario"].profiles(),
-                                 settled=settled, stored=stored, max_devices=args.check_devices)
+                                 settled=settled, stored=stored, max_devices=args.check_devices,
+                                 before=cons.before_run(out))
     except Exception as exc:  # the check itself could not run: that is a failed check
         consistency = {"passed": False, "checks": [
             {"name": "consistency_check_ran", "passed": False, "detail": str(exc)}]}

@@ -9,6 +9,11 @@ stores once; queued events go out as a last batch), then :func:`check` compares
 with what the service says through its own API (``GET /v1/devices/{id}``,
 ``GET /v1/campaigns/{id}/stats``, and the stored events per kind of
 ``GET /v1/app/stats``).
+
+The app's counts are cumulative: a second run with the same app starts from the first's.
+So :func:`snapshot` records them before the run (``service_before.json`` in the run's
+directory) and the checks compare what the run added (it assumes no other client writes
+to the app during the run).
 """
 
 from __future__ import annotations
@@ -106,10 +111,35 @@ def fetch_devices(api: Api, ids: list[str], threads: int = 8) -> dict[str, dict[
         return dict(pool.map(one, ids))
 
 
+BEFORE = "service_before.json"
+"""What the app held before the run: its stored events per kind and each campaign's stats."""
+
+
 def stored_counts(api: Api) -> dict[str, int]:
     """Stored events of the app per kind, as the service reports them (``GET /v1/app/stats``)."""
     events: dict[str, int] = api.json("GET", "/v1/app/stats")["events"]
     return events
+
+
+def snapshot(api: Api, policy: Policy, out: Path) -> None:
+    """Record in ``out`` what the app holds now (:data:`BEFORE`), before the run."""
+    doc = {"events": stored_counts(api),
+           "campaigns": {c.id: api.json("GET", f"/v1/campaigns/{c.id}/stats")
+                         for c in policy.campaigns}}
+    (out / BEFORE).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def before_run(out: Path) -> dict[str, Any]:
+    """What :func:`snapshot` recorded (nothing held: an app used for the first time)."""
+    path = out / BEFORE
+    if not path.exists():
+        return {"events": {}, "campaigns": {}}
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
+def _minus(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
 
 
 def _sum(recs: Iterable[dict[str, Any]], key: str) -> int:
@@ -118,12 +148,15 @@ def _sum(recs: Iterable[dict[str, Any]], key: str) -> int:
 
 def check(api: Api, recs: list[dict[str, Any]], policy: Policy,
           profiles: dict[str, PlatformProfile], *, settled: dict[str, int],
-          stored: dict[str, int] | None = None, max_devices: int = 20_000) -> dict[str, Any]:
-    """All checks: ``{"passed": bool, "checks": [{"name", "passed", "detail"}]}``."""
+          stored: dict[str, int] | None = None, max_devices: int = 20_000,
+          before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """All checks: ``{"passed": bool, "checks": [{"name", "passed", "detail"}]}``; ``stored``
+    and the campaign stats are taken less what the app held ``before`` the run."""
+    before = before or {"events": {}, "campaigns": {}}
     checks = [_acknowledged(recs, settled)]
     if stored is not None:
-        checks.append(_stored(recs, stored))
-    checks.append(_campaigns(api, recs, policy))
+        checks.append(_stored(recs, _minus(stored, before["events"])))
+    checks.append(_campaigns(api, recs, policy, before["campaigns"]))
     decisions, mismatches = _sum(recs, "decisions"), _sum(recs, "mismatches")
     examples = [e for r in recs for e in r["examples"]][:2]
     checks.append(_check(
@@ -172,16 +205,19 @@ def _stored(recs: list[dict[str, Any]], stored: dict[str, int]) -> Check:
             if stored.get(k, 0) != sent.get(k, 0)]
     total = sum(sent.values())
     return _check("events_stored", not diff,
-                  f"{sum(stored.get(k, 0) for k in kinds)} events stored for this app "
-                  f"(GET /v1/app/stats), {total} sent, over {len(kinds)} kinds"
+                  f"{sum(stored.get(k, 0) for k in kinds)} events stored for this app during "
+                  f"the run (GET /v1/app/stats), {total} sent, over {len(kinds)} kinds"
                   + (f"; differ: {'; '.join(diff[:4])}" if diff else ": equal for every kind"))
 
 
-def _campaigns(api: Api, recs: list[dict[str, Any]], policy: Policy) -> Check:
+def _campaigns(api: Api, recs: list[dict[str, Any]], policy: Policy,
+               before: dict[str, dict[str, int]]) -> Check:
     uncertain = sum(1 for r in recs if r["uncertain"])
     problems, parts = [], []
     for camp in policy.campaigns:
-        got = api.json("GET", f"/v1/campaigns/{camp.id}/stats")
+        now = api.json("GET", f"/v1/campaigns/{camp.id}/stats")
+        old = before.get(camp.id, {})
+        got = {k: (v - old.get(k, 0) if isinstance(v, int) else v) for k, v in now.items()}
         want = dict.fromkeys(STAT_FIELDS, 0)
         for r in recs:
             for k, v in r["per_campaign"].get(camp.id, {}).items():

@@ -72,3 +72,28 @@ def test_an_impossible_budget_makes_the_run_fail(tmp_path: Path) -> None:
     assert [(b["endpoint"], b["metric"], b["limit"]) for b in broken] == [
         (ELIGIBILITY, "p99_ms", 0.001)]
     assert summary["consistency"]["passed"], summary["consistency"]
+
+
+def test_a_second_run_with_the_same_app_checks_only_its_own_traffic(tmp_path: Path) -> None:
+    """Issue 26 item 2: the app's counts are cumulative, so a second ``--url ... --api-key``
+    run with the same app failed ``events_stored`` and ``campaign_stats`` (66 stored, 33
+    sent). Each run records what the app held before it and checks what it added."""
+    from sim.loadtest.local import LocalService, create_app
+
+    db = str(tmp_path / "shared.sqlite3")
+    service = LocalService(db, tmp_path / "service.log", 1).start()
+    try:
+        key = create_app(db, "twice")["api_key"]
+        for n in (1, 2):
+            out = tmp_path / f"run{n}"
+            r = subprocess.run([*PROMPTSIM, "load", str(QUICKSTART), "--url", service.url,
+                                "--api-key", key, "--out", str(out), "--users", "10",
+                                "--duration", "4s"], capture_output=True, text=True,
+                               timeout=180, check=False)
+            assert r.returncode == 0, r.stdout + r.stderr
+            summary = json.loads((out / "load_summary.json").read_text())
+            assert summary["consistency"]["passed"], summary["consistency"]
+            before = json.loads((out / "service_before.json").read_text())
+            assert (sum(before["events"].values()) > 0) == (n == 2)
+    finally:
+        service.stop()
