@@ -10,6 +10,7 @@ that does not fit its type.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 from msgspec import inspect as mi
 
-from sim.service.errors import InvalidInput
-from sim.service.http.errors import HttpError, from_validation
+from sim import msgspec_paths as mp
+from sim.service.errors import InvalidInput, ServiceError
+from sim.service.http.errors import UNREADABLE, HttpError, from_validation
 
 if TYPE_CHECKING:
     from sim.service.http.service import Service
@@ -280,32 +282,75 @@ def _whole_floats_as_ints(x: Any) -> Any:
     return x
 
 
+EMPTY = "the body is empty; send a JSON object"
+TOO_DEEP = ("the body nests arrays or objects too deeply; no field of this API nests more "
+            "than a few levels")
+
+
 def decode(body: bytes, root: Any) -> Any:
     """Decode and validate a JSON body of type ``root``; 400 / 422 naming the field otherwise.
 
     Never raises anything else: bytes that are not UTF-8 and nesting past msgspec's depth
-    limit are 400 ``invalid_json`` like any other malformed JSON.
+    limit are 400 ``invalid_json`` like any other malformed JSON. Every ``detail`` is the
+    service's own wording (:func:`refusal`), whatever msgspec's messages say.
     """
     if not body:
-        raise HttpError(400, "invalid_json", "the body is empty; send a JSON object")
+        raise HttpError(400, "invalid_json", EMPTY)
     dec = _decoders.get(root)
     if dec is None:
         dec = _decoders[root] = msgspec.json.Decoder(root)
     try:
         return dec.decode(body)
-    except msgspec.ValidationError as exc:
-        if "got `float`" in str(exc):  # perhaps 588.0 for an integer: retry without them
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        failed: BaseException = exc
+    data = _plain(body) if isinstance(failed, msgspec.ValidationError) else UNREADABLE
+    if isinstance(failed, msgspec.ValidationError) and data is not UNREADABLE:
+        value = mp.at(root, mp.split(str(failed))[1], data)[1]
+        if isinstance(value, float) and value.is_integer():  # 588.0 for an integer
+            data = _whole_floats_as_ints(data)
             try:
-                return msgspec.convert(_whole_floats_as_ints(_any.decode(body)), root)
-            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-                pass
-        raise from_validation(exc, root, body) from None
-    except msgspec.DecodeError as exc:
-        raise from_validation(exc, root, body) from None
-    except UnicodeDecodeError as exc:
-        raise HttpError(400, "invalid_json", f"the body is not UTF-8 (byte "
-                        f"0x{exc.object[exc.start]:02x} at {exc.start}); send UTF-8 JSON") \
-            from None
+                return msgspec.convert(data, root)
+            except msgspec.ValidationError as again:
+                failed = again
+    raise refusal(failed, body, root, data) from None
+
+
+def refusal(exc: BaseException, body: bytes, root: Any, data: Any) -> ServiceError:
+    """The 400 or 422 for a body that failed to decode as ``root`` (``data``: the body
+    decoded without a type, or :data:`UNREADABLE`)."""
+    try:
+        text = body.decode()
+    except UnicodeDecodeError as bad:
+        return HttpError(400, "invalid_json", f"the body is not UTF-8 (byte "
+                         f"0x{bad.object[bad.start]:02x} at {bad.start}); send UTF-8 JSON")
+    if isinstance(exc, RecursionError):
+        return HttpError(400, "invalid_json", TOO_DEEP)
+    if not isinstance(exc, msgspec.ValidationError):
+        return HttpError(400, "invalid_json", _not_json(text))
+    return from_validation(exc, root, data)
+
+
+def _plain(body: bytes) -> Any:
+    """The body decoded without a type, or :data:`UNREADABLE`; 400 if it nests too deeply
+    (whatever the type stopped at first)."""
+    try:
+        return _any.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return UNREADABLE
     except RecursionError:
-        raise HttpError(400, "invalid_json", "the body nests arrays or objects too deeply; "
-                        "no field of this API nests more than a few levels") from None
+        raise HttpError(400, "invalid_json", TOO_DEEP) from None
+
+
+def _not_json(text: str) -> str:
+    """Where a text stops being JSON, as far as Python's own parser can tell."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        at, size = len(text[:exc.pos].encode()), len(text.encode())
+        if at >= size:
+            return (f"the body is not valid JSON: it ends too soon (after {size} bytes); "
+                    "send one whole JSON object")
+        return f"the body is not valid JSON (at byte {at} of {size}); send one JSON object"
+    except (ValueError, RecursionError):
+        pass
+    return "the body is not valid JSON; send one JSON object"

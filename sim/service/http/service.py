@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-from sim.service import auth
+from sim.service import auth, log
 from sim.service.errors import ServiceError, Unauthorized
 from sim.service.http.asgi import (
     JSON,
@@ -192,4 +192,5 @@ class Service:
 
 def asgi_app() -> Service:
     """The service configured from the environment (``PROMPTSIM_*``): uvicorn's factory."""
+    log.setup()
     return Service(Settings.from_env())

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Literal, TypeVar
 
-from sim.service import auth
+from sim.service import auth, log
 from sim.service.errors import Unavailable, not_found
 from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord, Health
 from sim.service.storage.group_commit import Checkpointer, GroupCommit, is_busy
@@ -38,15 +38,15 @@ _DEVICE = ("SELECT d.doc, a.policy_version FROM devices d JOIN apps a ON a.id = 
 _INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 R = TypeVar("R")
 _CAUSES: dict[str, tuple[str, str, int]] = {
-    "SQLITE_FULL": ("storage_full", "the disk holding {path} is full ({exc}); free space, "
-                    "then retry", 30),
-    "SQLITE_CORRUPT": ("store_corrupt", "{path} is damaged ({exc}); restore it from a backup "
-                       "or recover it with 'sqlite3 {path} .recover'", 60),
-    "SQLITE_NOTADB": ("store_corrupt", "{path} is not a SQLite database ({exc})", 60),
-    "SQLITE_READONLY": ("store_read_only", "{path} cannot be written ({exc}); the service "
-                        "needs to write the file and its folder", 30),
-    "SQLITE_IOERR": ("store_io_error", "reading or writing {path} failed ({exc})", 5),
-    "SQLITE_CANTOPEN": ("store_io_error", "{path} cannot be opened ({exc})", 5),
+    "SQLITE_FULL": ("storage_full", "the disk holding {path} is full; free space, then "
+                    "retry", 30),
+    "SQLITE_CORRUPT": ("store_corrupt", "{path} is damaged; restore it from a backup or "
+                       "recover it with 'sqlite3 {path} .recover'", 60),
+    "SQLITE_NOTADB": ("store_corrupt", "{path} is not a SQLite database", 60),
+    "SQLITE_READONLY": ("store_read_only", "{path} cannot be written; the service needs to "
+                        "write the file and its folder", 30),
+    "SQLITE_IOERR": ("store_io_error", "reading or writing {path} failed", 5),
+    "SQLITE_CANTOPEN": ("store_io_error", "{path} cannot be opened", 5),
 }
 """SQLite's primary result codes -> (code, detail, Retry-After) of the answer."""
 
@@ -69,7 +69,8 @@ def connect(path: str) -> sqlite3.Connection:
 
 
 def _busy(exc: sqlite3.Error) -> Unavailable:
-    return Unavailable("busy", f"the database is busy ({exc}); retry the request")
+    return Unavailable("busy", "the database is busy (another process holds its write "
+                       "lock); retry the request")
 
 
 def cause(exc: sqlite3.Error, path: str) -> Unavailable | None:
@@ -80,7 +81,8 @@ def cause(exc: sqlite3.Error, path: str) -> Unavailable | None:
     for prefix, (code, detail, retry) in _CAUSES.items():
         if name.startswith(prefix) or (not name and prefix == "SQLITE_CORRUPT"
                                        and "malformed" in str(exc)):
-            return Unavailable(code, detail.format(path=path, exc=exc), retry)
+            log.cause(code, path, exc)
+            return Unavailable(code, detail.format(path=path), retry)
     return None
 
 
