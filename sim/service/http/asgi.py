@@ -213,11 +213,22 @@ def is_json(content_type: bytes | None) -> bool:
     return media == b"application/json" or media.endswith(b"+json")
 
 
+def _cut_short() -> HttpError:
+    """The error of a body cut short. No client reads it (its connection is gone: uvicorn
+    drops what is sent after that); it is counted as a 408."""
+    return HttpError(408, "body_incomplete", "the connection ended before the whole body "
+                     "arrived; nothing was applied")
+
+
 async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit: int,
                     budget: BodyBudget, held: list[int]) -> bytes:
     """The whole request body; 413 as soon as it is known to exceed ``limit`` bytes, 503 if
     the worker's ``budget`` cannot hold it. (A body that stalls is the server protocol's to
     end: ``sim.service.http.protocol``.)
+
+    A body is only ever returned whole (its ``Content-Length`` reached, or the chunked
+    terminator read): a connection that ends first, the client's close or the protocol's
+    408 after ``body_timeout``, is a 408 and nothing is applied.
 
     The bytes reserved from ``budget`` are added to ``held[0]``; the caller gives them back.
     """
@@ -240,7 +251,7 @@ async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit:
     while True:
         msg = await receive()
         if msg["type"] == "http.disconnect":
-            break
+            raise _cut_short()
         chunk = msg.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -252,7 +263,7 @@ async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit:
         chunks.append(chunk)
         if not msg.get("more_body", False):
             break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)  # none: the client left
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def send_response(send: Send, status: int, body: bytes, content_type: bytes,
