@@ -213,6 +213,19 @@ def is_json(content_type: bytes | None) -> bool:
     return media == b"application/json" or media.endswith(b"+json")
 
 
+def check_body_headers(req: Request) -> None:
+    """415 for a body that is not JSON, or is encoded (``Content-Encoding`` other than
+    ``identity``: the service reads bodies as sent, so a compressed one would be garbage)."""
+    if not is_json(req.header(b"content-type")):
+        raise HttpError(415, "unsupported_media_type", "send the body as "
+                        "Content-Type: application/json")
+    encoding = req.header(b"content-encoding")
+    if encoding is not None and encoding.strip().lower() not in (b"identity", b""):
+        raise HttpError(415, "unsupported_media_type", f"Content-Encoding "
+                        f"{encoding.decode('latin-1')[:40]!r} is not supported; send the body "
+                        "uncompressed (no Content-Encoding, or identity)")
+
+
 def _cut_short() -> HttpError:
     """The error of a body cut short. No client reads it (its connection is gone: uvicorn
     drops what is sent after that); it is counted as a 408."""
