@@ -98,11 +98,13 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from sim.service.http.headers import cors_origins
     from sim.service.settings import SettingsError
 
     settings = _settings(args.db)
     try:
         settings.admin()
+        cors_origins(settings.cors_origins)
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
 
@@ -128,7 +130,7 @@ def _serve(args: argparse.Namespace) -> int:
     uvicorn.run("sim.service.http.service:asgi_app", factory=True, host=args.host,
                 port=args.port, workers=args.workers, loop="uvloop", http=GuardedHttpProtocol,
                 timeout_keep_alive=settings.keep_alive_timeout, lifespan="on",
-                log_level=args.log_level, access_log=False)
+                log_level=args.log_level, access_log=False, server_header=False)
     return 0
 
 

@@ -64,6 +64,9 @@ class Settings:
                                        "metrics once a second, so that one /metrics scrape "
                                        "answers for all workers (promptsim serve makes a "
                                        "fresh one when unset)")
+    cors_origins: str | None = _setting(None, "browser origins whose pages may call the API "
+                                        "(comma-separated scheme://host[:port], or * for "
+                                        "any); unset: no CORS headers")
     integrity_check: str = _setting("quick", "SQLite: PRAGMA quick_check at start (quick) or "
                                     "none (off)", choices=("quick", "off"))
 

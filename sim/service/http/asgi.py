@@ -10,6 +10,7 @@ that does not fit its type.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 from msgspec import inspect as mi
 
-from sim.service.errors import InvalidInput
-from sim.service.http.errors import HttpError, from_validation
+from sim import msgspec_paths as mp
+from sim.service.errors import InvalidInput, ServiceError
+from sim.service.http.errors import UNREADABLE, HttpError, from_validation
 
 if TYPE_CHECKING:
     from sim.service.http.service import Service
@@ -211,11 +213,35 @@ def is_json(content_type: bytes | None) -> bool:
     return media == b"application/json" or media.endswith(b"+json")
 
 
+def check_body_headers(req: Request) -> None:
+    """415 for a body that is not JSON, or is encoded (``Content-Encoding`` other than
+    ``identity``: the service reads bodies as sent, so a compressed one would be garbage)."""
+    if not is_json(req.header(b"content-type")):
+        raise HttpError(415, "unsupported_media_type", "send the body as "
+                        "Content-Type: application/json")
+    encoding = req.header(b"content-encoding")
+    if encoding is not None and encoding.strip().lower() not in (b"identity", b""):
+        raise HttpError(415, "unsupported_media_type", f"Content-Encoding "
+                        f"{encoding.decode('latin-1')[:40]!r} is not supported; send the body "
+                        "uncompressed (no Content-Encoding, or identity)")
+
+
+def _cut_short() -> HttpError:
+    """The error of a body cut short. No client reads it (its connection is gone: uvicorn
+    drops what is sent after that); it is counted as a 408."""
+    return HttpError(408, "body_incomplete", "the connection ended before the whole body "
+                     "arrived; nothing was applied")
+
+
 async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit: int,
                     budget: BodyBudget, held: list[int]) -> bytes:
     """The whole request body; 413 as soon as it is known to exceed ``limit`` bytes, 503 if
     the worker's ``budget`` cannot hold it. (A body that stalls is the server protocol's to
     end: ``sim.service.http.protocol``.)
+
+    A body is only ever returned whole (its ``Content-Length`` reached, or the chunked
+    terminator read): a connection that ends first, the client's close or the protocol's
+    408 after ``body_timeout``, is a 408 and nothing is applied.
 
     The bytes reserved from ``budget`` are added to ``held[0]``; the caller gives them back.
     """
@@ -238,7 +264,7 @@ async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit:
     while True:
         msg = await receive()
         if msg["type"] == "http.disconnect":
-            break
+            raise _cut_short()
         chunk = msg.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -250,7 +276,7 @@ async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit:
         chunks.append(chunk)
         if not msg.get("more_body", False):
             break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)  # none: the client left
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def send_response(send: Send, status: int, body: bytes, content_type: bytes,
@@ -280,32 +306,75 @@ def _whole_floats_as_ints(x: Any) -> Any:
     return x
 
 
+EMPTY = "the body is empty; send a JSON object"
+TOO_DEEP = ("the body nests arrays or objects too deeply; no field of this API nests more "
+            "than a few levels")
+
+
 def decode(body: bytes, root: Any) -> Any:
     """Decode and validate a JSON body of type ``root``; 400 / 422 naming the field otherwise.
 
     Never raises anything else: bytes that are not UTF-8 and nesting past msgspec's depth
-    limit are 400 ``invalid_json`` like any other malformed JSON.
+    limit are 400 ``invalid_json`` like any other malformed JSON. Every ``detail`` is the
+    service's own wording (:func:`refusal`), whatever msgspec's messages say.
     """
     if not body:
-        raise HttpError(400, "invalid_json", "the body is empty; send a JSON object")
+        raise HttpError(400, "invalid_json", EMPTY)
     dec = _decoders.get(root)
     if dec is None:
         dec = _decoders[root] = msgspec.json.Decoder(root)
     try:
         return dec.decode(body)
-    except msgspec.ValidationError as exc:
-        if "got `float`" in str(exc):  # perhaps 588.0 for an integer: retry without them
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        failed: BaseException = exc
+    data = _plain(body) if isinstance(failed, msgspec.ValidationError) else UNREADABLE
+    if isinstance(failed, msgspec.ValidationError) and data is not UNREADABLE:
+        value = mp.at(root, mp.split(str(failed))[1], data)[1]
+        if isinstance(value, float) and value.is_integer():  # 588.0 for an integer
+            data = _whole_floats_as_ints(data)
             try:
-                return msgspec.convert(_whole_floats_as_ints(_any.decode(body)), root)
-            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-                pass
-        raise from_validation(exc, root, body) from None
-    except msgspec.DecodeError as exc:
-        raise from_validation(exc, root, body) from None
-    except UnicodeDecodeError as exc:
-        raise HttpError(400, "invalid_json", f"the body is not UTF-8 (byte "
-                        f"0x{exc.object[exc.start]:02x} at {exc.start}); send UTF-8 JSON") \
-            from None
+                return msgspec.convert(data, root)
+            except msgspec.ValidationError as again:
+                failed = again
+    raise refusal(failed, body, root, data) from None
+
+
+def refusal(exc: BaseException, body: bytes, root: Any, data: Any) -> ServiceError:
+    """The 400 or 422 for a body that failed to decode as ``root`` (``data``: the body
+    decoded without a type, or :data:`UNREADABLE`)."""
+    try:
+        text = body.decode()
+    except UnicodeDecodeError as bad:
+        return HttpError(400, "invalid_json", f"the body is not UTF-8 (byte "
+                         f"0x{bad.object[bad.start]:02x} at {bad.start}); send UTF-8 JSON")
+    if isinstance(exc, RecursionError):
+        return HttpError(400, "invalid_json", TOO_DEEP)
+    if not isinstance(exc, msgspec.ValidationError):
+        return HttpError(400, "invalid_json", _not_json(text))
+    return from_validation(exc, root, data)
+
+
+def _plain(body: bytes) -> Any:
+    """The body decoded without a type, or :data:`UNREADABLE`; 400 if it nests too deeply
+    (whatever the type stopped at first)."""
+    try:
+        return _any.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return UNREADABLE
     except RecursionError:
-        raise HttpError(400, "invalid_json", "the body nests arrays or objects too deeply; "
-                        "no field of this API nests more than a few levels") from None
+        raise HttpError(400, "invalid_json", TOO_DEEP) from None
+
+
+def _not_json(text: str) -> str:
+    """Where a text stops being JSON, as far as Python's own parser can tell."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        at, size = len(text[:exc.pos].encode()), len(text.encode())
+        if at >= size:
+            return (f"the body is not valid JSON: it ends too soon (after {size} bytes); "
+                    "send one whole JSON object")
+        return f"the body is not valid JSON (at byte {at} of {size}); send one JSON object"
+    except (ValueError, RecursionError):
+        pass
+    return "the body is not valid JSON; send one JSON object"

@@ -20,11 +20,17 @@ idle connections still pile up). Per worker process, this protocol adds:
 
 Settings come from :class:`~sim.service.settings.Settings` (the environment), read
 once per worker process.
+
+``HttpToolsProtocol`` is uvicorn's private class: ``pyproject.toml`` accepts only the
+uvicorn release this subclass was tested on, and :func:`shape_changes` (run by
+``tests/service/test_protocol_shape.py``) names what a new release changed of what it
+relies on, so that widening the range fails loudly instead of serving wrongly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import resource
 from collections import OrderedDict
 from typing import Any
@@ -55,6 +61,41 @@ SLOW_BODY = _canned("408 Request Timeout", "body_timeout", "the request body did
                     "in time; send it at once")
 TOO_BIG = _canned("431 Request Header Fields Too Large", "headers_too_large",
                   f"the request line and headers exceed {MAX_HEADER_BYTES} bytes")
+
+
+RELIES_ON: dict[str, tuple[str, ...]] = {
+    "__init__": ("self", "config", "server_state", "app_state", "_loop"),
+    "connection_made": ("self", "transport"),
+    "data_received": ("self", "data"),
+    "on_message_begin": ("self",),
+    "on_headers_complete": ("self",),
+    "on_message_complete": ("self",),
+    "on_response_complete": ("self",),
+    "connection_lost": ("self", "exc"),
+}
+"""The methods of ``HttpToolsProtocol`` this module overrides or calls, and their
+parameters."""
+ASSIGNS = ("self.connections = ", "self.loop = ", "self.transport = ", "self.url = ",
+           "self.headers = ", "self.connections.add(self)", "self.cycle.disconnected = True")
+"""What its source must still do: the attributes read here, and the connection set and
+disconnection flag that the connection limit and the cut-short body check count on."""
+
+
+def shape_changes() -> list[str]:
+    """What the installed uvicorn's ``HttpToolsProtocol`` no longer has of what this module
+    relies on (empty: the shape it was tested on)."""
+    changes = []
+    for name, params in RELIES_ON.items():
+        fn = getattr(HttpToolsProtocol, name, None)
+        if fn is None:
+            changes.append(f"{name} is gone")
+            continue
+        got = tuple(inspect.signature(fn).parameters)
+        if got != params:
+            changes.append(f"{name}{params} is now {name}{got}")
+    source = inspect.getsource(HttpToolsProtocol)
+    changes += [f"no longer does {a.strip()!r}" for a in ASSIGNS if a not in source]
+    return changes
 
 
 class Limits:

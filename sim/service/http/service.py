@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import sys
 import time
-import traceback
 
-from sim.service import auth
+from sim.service import auth, log
 from sim.service.errors import ServiceError, Unauthorized
 from sim.service.http.asgi import (
     JSON,
@@ -25,13 +23,14 @@ from sim.service.http.asgi import (
     Router,
     Scope,
     Send,
+    check_body_headers,
     decode,
-    is_json,
     overloaded,
     read_body,
     send_response,
 )
 from sim.service.http.errors import HttpError, render
+from sim.service.http.headers import Cors, cors_origins, request_id
 from sim.service.http.metrics import FLUSH_SECONDS, Metrics
 from sim.service.http.routes import ROUTES
 from sim.service.settings import Settings
@@ -63,6 +62,8 @@ class Service:
         self.metrics = Metrics(settings.metrics_dir, self._store_counters)
         self._flusher: asyncio.Task[None] | None = None
         self.admin_key = settings.admin()
+        origins = cors_origins(settings.cors_origins)
+        self.cors = Cors(origins) if origins is not None else None
         self.bodies = BodyBudget(settings.max_body_memory)
         self.active = 0
         """Requests being served now."""
@@ -125,13 +126,32 @@ class Service:
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
                 await self._lifespan(receive, send)
+            elif scope["type"] == "websocket":
+                await self._refuse_websocket(scope, receive, send)
             return
         t0 = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
         head = method == "HEAD"
         route_name = "unmatched"
-        extra: list[tuple[bytes, bytes]] | None = None
+        given_id: bytes | None = None
+        origin: bytes | None = None
+        for k, v in headers:
+            if k == b"x-request-id":
+                given_id = v
+            elif k == b"origin":
+                origin = v
+        rid = request_id(given_id)
+        extra: list[tuple[bytes, bytes]] = [(b"x-request-id", rid)]
+        if self.cors is not None and self.cors.allows(origin):
+            assert origin is not None
+            if method == "OPTIONS":  # a preflight: answered before any route or key
+                await send_response(send, 204, b"", b"text/plain",
+                                    extra + self.cors.preflight(origin))
+                self.metrics.observe(method, "preflight", 204, time.perf_counter() - t0)
+                return
+            extra += self.cors.headers(origin)
         held = [0]
         self.active += 1
         try:
@@ -139,28 +159,33 @@ class Service:
                 raise overloaded(f"{self.settings.max_requests} requests at once")
             route, params = self.router.resolve("GET" if head else method, path)
             route_name = route.path
-            req = Request(method, path, params, scope["headers"], self)
+            req = Request(method, path, params, headers, self)
             if route.auth == "app":  # a key already seen: no hashing, no await
                 req.caller = self._by_header.get(req.header(b"authorization") or b"")
             if req.caller is None and route.auth != "none":
                 await self._authenticate(req, route.auth)
             if route.body is not None:  # only once the headers authenticated the caller
-                if not is_json(req.header(b"content-type")):
-                    raise HttpError(415, "unsupported_media_type", "send the body as "
-                                    "Content-Type: application/json")
+                check_body_headers(req)
                 s = self.settings
                 body = await read_body(receive, req.headers, s.max_body_bytes, self.bodies,
                                        held)
                 req.data = decode(body, route.body)
             status, out, ctype = await route.handler(req)
         except ServiceError as exc:
-            (status, out, extra), ctype = render(exc), JSON
+            (status, out, more), ctype = render(exc), JSON
+            extra += more
+            if status >= 500:
+                log.cause(exc.code, f"request {rid.decode()}: {method} {path}: {exc.detail}")
         except Exception as exc:
             unavailable = as_unavailable(exc)
             if unavailable is not None:
-                (status, out, extra), ctype = render(unavailable), JSON
+                (status, out, more), ctype = render(unavailable), JSON
+                extra += more
+                log.cause(unavailable.code, f"request {rid.decode()}: {method} {path}: "
+                          f"{unavailable.detail}")
             else:
-                traceback.print_exc(file=sys.stderr)
+                log.log.error("request %s: %s %s: unexpected error", rid.decode(), method,
+                              path, exc_info=exc)
                 status, out, ctype = 500, (b'{"error":"internal","field":null,"detail":'
                                            b'"unexpected error; see the server log"}'), JSON
         finally:
@@ -169,6 +194,23 @@ class Service:
                 self.bodies.give(held[0])
         await send_response(send, status, out, ctype, extra, head)
         self.metrics.observe(method, route_name, status, time.perf_counter() - t0)
+
+    async def _refuse_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade: 400 naming what the API takes (it has no WebSocket
+        endpoint), answered through the ASGI ``websocket.http.response`` extension that
+        uvicorn's WebSocket protocols offer; without it, a close (uvicorn's 403)."""
+        await receive()  # websocket.connect
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        status, body, _ = render(HttpError(400, "websocket_unsupported", "this API has no "
+                                           "WebSocket endpoint; send plain HTTP requests "
+                                           "(without Upgrade: websocket)"))
+        await send({"type": "websocket.http.response.start", "status": status,
+                    "headers": [(b"content-type", JSON),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "websocket.http.response.body", "body": body})
+        self.metrics.observe("GET", "websocket", status, 0.0)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -192,4 +234,5 @@ class Service:
 
 def asgi_app() -> Service:
     """The service configured from the environment (``PROMPTSIM_*``): uvicorn's factory."""
+    log.setup()
     return Service(Settings.from_env())

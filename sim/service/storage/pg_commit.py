@@ -38,6 +38,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from sim.service import log
 from sim.service.errors import Unavailable, not_found
 from sim.service.schemas import DeviceRecord
 from sim.service.storage.pg_feed import ChangeFeed, publish_sql
@@ -104,7 +105,8 @@ def failure(exc: BaseException, timeout: float) -> BaseException:
         return Unavailable("timeout", f"PostgreSQL did not answer within {timeout:g} s; "
                            "retry later")
     if isinstance(exc, DOWN):
-        return Unavailable("unavailable", f"PostgreSQL is unavailable ({exc}); retry later")
+        log.cause("unavailable", "PostgreSQL failed", exc)
+        return Unavailable("unavailable", "PostgreSQL is unavailable; retry later")
     return exc
 
 

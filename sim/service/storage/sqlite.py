@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Literal, TypeVar
 
-from sim.service import auth
+from sim.service import auth, log
 from sim.service.errors import Unavailable, not_found
 from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord, Health
 from sim.service.storage.group_commit import Checkpointer, GroupCommit, is_busy
@@ -38,17 +38,18 @@ _DEVICE = ("SELECT d.doc, a.policy_version FROM devices d JOIN apps a ON a.id = 
 _INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 R = TypeVar("R")
 _CAUSES: dict[str, tuple[str, str, int]] = {
-    "SQLITE_FULL": ("storage_full", "the disk holding {path} is full ({exc}); free space, "
-                    "then retry", 30),
-    "SQLITE_CORRUPT": ("store_corrupt", "{path} is damaged ({exc}); restore it from a backup "
-                       "or recover it with 'sqlite3 {path} .recover'", 60),
-    "SQLITE_NOTADB": ("store_corrupt", "{path} is not a SQLite database ({exc})", 60),
-    "SQLITE_READONLY": ("store_read_only", "{path} cannot be written ({exc}); the service "
+    "SQLITE_FULL": ("storage_full", "the disk holding the database is full; free space, then "
+                    "retry", 30),
+    "SQLITE_CORRUPT": ("store_corrupt", "the database file is damaged; restore it from a "
+                       "backup or recover it with 'sqlite3 FILE .recover'", 60),
+    "SQLITE_NOTADB": ("store_corrupt", "the database file is not a SQLite database", 60),
+    "SQLITE_READONLY": ("store_read_only", "the database file cannot be written; the service "
                         "needs to write the file and its folder", 30),
-    "SQLITE_IOERR": ("store_io_error", "reading or writing {path} failed ({exc})", 5),
-    "SQLITE_CANTOPEN": ("store_io_error", "{path} cannot be opened ({exc})", 5),
+    "SQLITE_IOERR": ("store_io_error", "reading or writing the database file failed", 5),
+    "SQLITE_CANTOPEN": ("store_io_error", "the database file cannot be opened", 5),
 }
-"""SQLite's primary result codes -> (code, detail, Retry-After) of the answer."""
+"""SQLite's primary result codes -> (code, detail, Retry-After) of the answer. A detail never
+names the file (every tenant reads it): the server log does, with SQLite's own message."""
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -69,7 +70,8 @@ def connect(path: str) -> sqlite3.Connection:
 
 
 def _busy(exc: sqlite3.Error) -> Unavailable:
-    return Unavailable("busy", f"the database is busy ({exc}); retry the request")
+    return Unavailable("busy", "the database is busy (another process holds its write "
+                       "lock); retry the request")
 
 
 def cause(exc: sqlite3.Error, path: str) -> Unavailable | None:
@@ -80,7 +82,8 @@ def cause(exc: sqlite3.Error, path: str) -> Unavailable | None:
     for prefix, (code, detail, retry) in _CAUSES.items():
         if name.startswith(prefix) or (not name and prefix == "SQLITE_CORRUPT"
                                        and "malformed" in str(exc)):
-            return Unavailable(code, detail.format(path=path, exc=exc), retry)
+            log.cause(code, path, exc)
+            return Unavailable(code, detail, retry)
     return None
 
 
@@ -182,8 +185,9 @@ class SqliteStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-            why = cause(exc, self.path)
-            raise (why or Unavailable("store_unusable", f"{self.path}: {exc}")) from None
+            why = cause(exc, self.path)  # for the operator: name the file
+            raise (Unavailable(why.code, f"{self.path}: {why.detail}", why.retry_after) if why
+                   else Unavailable("store_unusable", f"{self.path}: {exc}")) from None
         except Unavailable:
             if self._conn is not None:
                 self._conn.close()

@@ -15,6 +15,7 @@ from typing import Literal, Protocol, TypeVar
 
 import msgspec
 
+from sim.service import log
 from sim.service.errors import Unavailable
 from sim.service.ops import EventRow
 from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord, Health
@@ -115,20 +116,25 @@ class TenantCache:
         return t
 
 
+UNAVAILABLE = "the store is unavailable; retry later"
+
+
 def as_unavailable(exc: BaseException) -> Unavailable | None:
     """The store's failure to answer as :class:`Unavailable`, or None for anything else
     (a bug)."""
     if isinstance(exc, TimeoutError):
         return Unavailable("timeout", "the store did not answer in time; retry later")
     if isinstance(exc, (sqlite3.OperationalError, OSError)):
-        return Unavailable("unavailable", f"the store is unavailable ({exc}); retry later")
+        log.cause("unavailable", "the store failed", exc)
+        return Unavailable("unavailable", UNAVAILABLE)
     try:
         import asyncpg
     except ImportError:  # pragma: no cover - asyncpg is a dependency
         return None
     if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
                         asyncpg.TooManyConnectionsError)):
-        return Unavailable("unavailable", f"the store is unavailable ({exc}); retry later")
+        log.cause("unavailable", "PostgreSQL failed", exc)
+        return Unavailable("unavailable", UNAVAILABLE)
     return None
 
 
