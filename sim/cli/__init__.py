@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 COMMAND_MODULES: tuple[str, ...] = (
     "sim.cli.simulate",
@@ -84,6 +85,17 @@ def _whole(text: str, least: int) -> int:
     return value
 
 
+class Parser(argparse.ArgumentParser):
+    """``argparse``'s parser, whose errors about one option's value are one line (the option
+    and what is wrong); other usage errors (an unknown flag, a missing argument) print the
+    usage too, as ``argparse`` does (``error`` is the documented hook for this)."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("argument "):
+            self.exit(2, f"{self.prog}: error: {message}\n")
+        super().error(message)
+
+
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2, nothing written."""
 
@@ -100,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser and each subcommand's, by name."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="promptsim",
         description="Simulate, serve and load-test push-permission soft prompts.",
     )
