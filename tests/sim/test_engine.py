@@ -110,7 +110,10 @@ def test_simpy_events_are_the_events_simpy_scheduled(small: Scenario) -> None:
         schedule(event, priority, delay)  # type: ignore[arg-type]
 
     model.env.schedule = counting  # type: ignore[method-assign]  # an instance, not SimPy
-    res = model.run()
+    try:
+        res = model.run()
+    finally:
+        del model.env.schedule  # the wrapper holds the environment: no cycle left behind
     assert res.simpy_events == len(timeouts) == len(set(map(id, timeouts)))
     assert len(others) == 1
     # A life's wake-up is one event and one call; an install is one event and a call per
