@@ -61,8 +61,13 @@ class _Sources(importlib.machinery.PathFinder):
 
 
 def compiled() -> bool:
-    """Whether the simulator runs its mypyc-compiled modules."""
-    return not any(isinstance(f, type) and issubclass(f, _Sources) for f in sys.meta_path)
+    """Whether the simulator runs its mypyc-compiled modules: every module of
+    :data:`COMPILED` is imported from its extension (this imports them). False on an install
+    without extensions (``PROMPTSIM_PURE_PYTHON=1 pip install -e .``), with
+    ``PROMPTSIM_PURE_PYTHON=1`` at run time, and when the extensions are stale."""
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    return all((importlib.import_module(name).__file__ or "").endswith(suffixes)
+               for name in COMPILED)
 
 
 def _choose() -> None:

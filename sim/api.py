@@ -99,7 +99,8 @@ class Result:
         from reports.rundir import run_of
 
         meta = {"promptsim_version": __version__, "seed": self.scenario.seed,
-                "wall_seconds": self.seconds, "engine_events": self.raw.events}
+                "wall_seconds": self.seconds, "engine_events": self.raw.events,
+                "simpy_events": self.raw.simpy_events}
         return run_of(self.raw, path, meta)
 
     def _write_priors(self, path: Path) -> None:

@@ -104,15 +104,17 @@ def run_sensitivity(sc: Scenario, draws: int, *, jobs: int = 1,
     shape = (len(sc.strategies), len(PROFILES), sc.days)
     flows = np.zeros((draws, len(FLOWS), *shape), dtype=np.int64)
     stocks = np.zeros((draws, len(STOCKS), *shape), dtype=np.int64)
-    events = 0
+    events = simpy_events = 0
     for i, res in run_tasks(_task, (out_sc, pd_), tasks, jobs=jobs, scheduler=scheduler):
         d = tasks[i][0]
         flows[d] += res.flows
         stocks[d] += res.stocks
         events += res.events
+        simpy_events += res.simpy_events
         if on_task_done is not None:
             on_task_done()
-    return RunResult(scenario=out_sc, flows=flows, stocks=stocks, events=events), pd_
+    return RunResult(scenario=out_sc, flows=flows, stocks=stocks, events=events,
+                     simpy_events=simpy_events), pd_
 
 
 def write_draws(draws: PriorDraws, path: Path) -> None:

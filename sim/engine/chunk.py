@@ -68,6 +68,10 @@ class ChunkResult:
     flows: np.ndarray
     stocks: np.ndarray
     events: int
+    """Wake-ups the lives lived (engine calls): one per SimPy event of a life, plus one per
+    strategy at each install (an install is one SimPy event for all the strategies)."""
+    simpy_events: int
+    """Events the chunk scheduled in SimPy (its ``Timeout``s), what a bare SimPy loop counts."""
 
 
 class ChunkModel(Port):
@@ -105,6 +109,7 @@ class ChunkModel(Port):
         hib = [p.hibernation_days for p in profiles.values() if p.hibernation_days is not None]
         self.long_gaps = self._long_gaps(min(hib)) if hib else {}
         self.events = 0
+        self.simpy_events = 0
 
     # --- the port --------------------------------------------------------------------
 
@@ -231,6 +236,7 @@ class ChunkModel(Port):
         if t_next < self.days:
             delay = t_next - t
             life.due = t + delay
+            self.simpy_events += 1
             Timeout(self.env, delay, life).callbacks.append(self._wake)
 
     def _wake(self, event: simpy.Event) -> None:
@@ -283,6 +289,7 @@ class ChunkModel(Port):
             row += self.per_strategy
         if self.installed < len(self.install_order):
             nxt = self.chunk.install_t[self.install_order[self.installed]]
+            self.simpy_events += 1
             Timeout(self.env, nxt - now).callbacks.append(self._install)
 
     def run(self) -> ChunkResult:
@@ -290,6 +297,7 @@ class ChunkModel(Port):
         c = self.chunk
         self.install_order = sorted(range(c.n), key=c.install_t.__getitem__)
         self.installed = 0
+        self.simpy_events += 1
         self.env.timeout(c.install_t[self.install_order[0]]).callbacks.append(self._install)
         # The model makes no reference cycles per event, but it keeps ~100k objects alive,
         # which the cyclic collector would traverse again and again: about 20% of the run.
@@ -309,4 +317,5 @@ class ChunkModel(Port):
                                                               self.days)
         stocks = np.cumsum(np.array(self.stock_diff, dtype=np.int64).reshape(
             len(STOCKS), *shape), axis=-1).reshape(len(STOCKS), n, len(PROFILES), self.days)
-        return ChunkResult(flows=flows, stocks=stocks, events=self.events)
+        return ChunkResult(flows=flows, stocks=stocks, events=self.events,
+                           simpy_events=self.simpy_events)

@@ -90,6 +90,7 @@ def write_run(result: RunResult, out: Path, *, seconds: float, jobs: int,
         writer.writerows(rows)
     meta = {"promptsim_version": __version__, "seed": result.scenario.seed,
             "scenario": result.scenario.name, "engine_events": result.events,
+            "simpy_events": result.simpy_events,
             "wall_seconds": round(seconds, 3), "jobs": jobs,
             "scenario_file": str(source.resolve()) if source is not None else None}
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")

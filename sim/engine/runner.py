@@ -32,7 +32,9 @@ class RunResult:
     flows: np.ndarray
     stocks: np.ndarray
     events: int
-    """Wake-ups the engine processed (SimPy events)."""
+    """Wake-ups the lives lived (engine calls; ``ChunkResult.events``)."""
+    simpy_events: int
+    """Events the engine scheduled in SimPy (``ChunkResult.simpy_events``)."""
     log: list[LogEvent] = field(default_factory=list)
 
     def series(self, name: str) -> np.ndarray:
@@ -82,7 +84,7 @@ def simulate(sc: Scenario, *, jobs: int = 1, skip_idle: bool = True, log: bool =
     shape = (len(sc.strategies), len(PROFILES), sc.days)
     flows = np.zeros((sc.replications, len(FLOWS), *shape), dtype=np.int64)
     stocks = np.zeros((sc.replications, len(STOCKS), *shape), dtype=np.int64)
-    events = 0
+    events = simpy_events = 0
     logged: list[LogEvent] = []
     for i, (res, ev) in run_tasks(_task, (sc, skip_idle, log), tasks, jobs=jobs,
                                   scheduler=scheduler):
@@ -90,11 +92,13 @@ def simulate(sc: Scenario, *, jobs: int = 1, skip_idle: bool = True, log: bool =
         flows[r] += res.flows
         stocks[r] += res.stocks
         events += res.events
+        simpy_events += res.simpy_events
         logged.extend(ev)
         if on_task_done is not None:
             on_task_done()
     logged.sort(key=lambda e: (e.replication, e.strategy, e.device, e.t))
-    return RunResult(scenario=sc, flows=flows, stocks=stocks, events=events, log=logged)
+    return RunResult(scenario=sc, flows=flows, stocks=stocks, events=events,
+                     simpy_events=simpy_events, log=logged)
 
 
 def event_log(sc: Scenario, devices: int = 200) -> RunResult:

@@ -46,7 +46,7 @@ def synthetic_run(tmp_path: Path) -> Path:
     stocks[:, STOCKS.index("opted_in_devices"), 0, ios, -1] = 200 + 10 * r
     stocks[:, STOCKS.index("opted_in_devices"), 1, ios, -1] = 230 + 10 * r + NOISE
     out = tmp_path / "synthetic"
-    write_run(RunResult(sc, flows, stocks, events=0), out, seconds=0.0, jobs=1)
+    write_run(RunResult(sc, flows, stocks, events=0, simpy_events=0), out, seconds=0.0, jobs=1)
     return out
 
 

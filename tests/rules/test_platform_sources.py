@@ -209,10 +209,18 @@ def test_android_cancel_is_not_a_denial_unless_the_setting_says_so() -> None:
 def test_the_upgrade_pre_grants_every_app_that_had_notifications_on(new: str) -> None:
     """12 -> 13: an app with notifications on is pre-granted whatever its target SDK.
 
-    Source: AOSP ``services/core/java/com/android/server/notification/PermissionHelper.java``
-    (aosp-mirror/platform_frameworks_base: ``setNotificationPermission(PackagePermission)``
-    "upon phone version upgrade from S- to T+" carries the granted state for every
-    package that requests the permission); source.android.com "Notification permission"."""
+    Source: AOSP ``services/core/java/com/android/server/notification/PermissionHelper.java``,
+    ``setNotificationPermission(PackagePermission)``, "upon phone version upgrade from S- to
+    T+": it calls ``setNotificationPermission(pkg, user, pkgPerm.granted, true /* userSet
+    always true on upgrade */)``, which grants when ``grant && !currentlyGranted`` (``granted``:
+    the app's notifications were not off on 12), for every package that requests the
+    permission (msft-mirror-aosp/platform.frameworks.base at c696657d; the Android 13 fork
+    crdroid-13-fork/android_frameworks_base at e19e3aa8, the same). A development version
+    (aosp-mirror/platform_frameworks_base at 39bec003) read ``userSet = mForceUserSetOnUpgrade
+    ? true : pkgPerm.userModifiedSettings`` and only marked the rest REVIEW_REQUIRED (no
+    grant); that device flag is gone from the code that shipped, so its default does not
+    matter. The other reading stays a setting, ``upgrade_pregrant = false``, tested in
+    ``tests/rules/test_os_prompt_rules.py``. source.android.com "Notification permission"."""
     state = install(P["android12"])
     apply_os_upgrade(state, P["android12"], P[new])
     assert state.permission == "granted"

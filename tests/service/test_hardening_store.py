@@ -38,6 +38,19 @@ def one_line_exit_2(r: subprocess.CompletedProcess[str], *words: str) -> None:
         assert w in lines[0], lines[0]
 
 
+def mount_tmpfs(mnt: Path, size: str) -> Path:
+    """Mount a tmpfs of ``size`` at ``mnt`` (needs root): skipped where it cannot be mounted,
+    a failure when ``CI`` is set (CI runs these tests as root, so they must run there)."""
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but a tmpfs cannot be mounted: {r.stderr.strip()}")
+        pytest.skip("mounting a tmpfs needs root")
+    return mnt
+
+
 @contextlib.contextmanager
 def filled(server: object, devices: int = 60) -> Iterator[httpx.Client]:
     """A client of a new client-clock app with ``devices`` devices and a few events each,
@@ -79,11 +92,7 @@ def test_a_bad_file_stops_the_start_with_one_line(tmp_path, server_factory, dama
 
 def test_a_read_only_filesystem_stops_the_start_with_one_line(tmp_path):
     """Issue 15.11: a database on a read-only filesystem: one line, exit 2."""
-    mnt = tmp_path / "ro"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("mounting a tmpfs needs root")
+    mnt = mount_tmpfs(tmp_path / "ro", "4m")
     try:
         subprocess.run([sys.executable, "-m", "sim", "apps", "create", "x", "--db",
                         str(mnt / "db.sqlite3")], cwd=ROOT, check=True, capture_output=True)
@@ -138,14 +147,7 @@ def test_a_damaged_page_at_run_time_is_503_not_500(tmp_path, server_factory):
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 6 MiB tmpfs (needs root; skipped elsewhere unless CI is set)."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but a tmpfs cannot be mounted: {r.stderr}")
-        pytest.skip("mounting a tmpfs needs root")
+    mnt = mount_tmpfs(tmp_path / "disk", "6m")
     try:
         yield mnt
     finally:

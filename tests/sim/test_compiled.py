@@ -4,6 +4,7 @@ the draws a chunk holds in advance for them stay each device's."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,66 @@ assert not sim.compiled(), "PROMPTSIM_PURE_PYTHON=1 must import the sources"
 r = simulate(load_scenario(sys.argv[1]))
 np.savez(sys.argv[2], flows=r.flows, stocks=r.stocks, events=r.events)
 """
+
+
+SOURCES = """
+import sys
+import sim
+names = {n: __import__(n, fromlist=["_"]).__file__ for n in sim.COMPILED}
+print(int(sim.compiled()), sim.__file__)
+for n, f in names.items():
+    print(n, f)
+"""
+"""Prints whether ``sim.compiled()``, where ``sim`` came from, and each compiled module's
+file (imported after ``compiled()`` too, so it reports the modules it imported)."""
+
+
+def modules_imported(env: dict[str, str], cwd: Path) -> tuple[bool, str, dict[str, str]]:
+    """(``sim.compiled()``, ``sim.__file__``, the ``__file__`` of each :data:`sim.COMPILED`
+    module) in a new interpreter run in ``cwd`` with ``env``."""
+    out = subprocess.run([sys.executable, "-c", SOURCES], env=env, cwd=cwd, check=True,
+                         capture_output=True, text=True, timeout=120).stdout.splitlines()
+    flag, where = out[0].split(" ", 1)
+    return flag == "1", where, dict(line.split(" ", 1) for line in out[1:])
+
+
+def test_pure_python_at_run_time_is_not_compiled(tmp_path: Path) -> None:
+    """``PROMPTSIM_PURE_PYTHON=1`` imports every compiled module from its ``.py`` source,
+    and ``sim.compiled()`` says so (it said True whatever was imported before)."""
+    env = {**os.environ, "PROMPTSIM_PURE_PYTHON": "1"}
+    is_compiled, _, files = modules_imported(env, tmp_path)
+    assert not is_compiled
+    assert set(files) == set(sim.COMPILED)
+    assert all(f.endswith(".py") for f in files.values()), files
+
+
+def test_an_install_without_extensions_is_not_compiled(tmp_path: Path) -> None:
+    """The package's sources without a single extension (what ``PROMPTSIM_PURE_PYTHON=1 pip
+    install -e .`` leaves, or a machine without a C compiler): ``sim.compiled()`` is False
+    and every compiled module is its source. The copy is imported first (``PYTHONPATH``)."""
+    copy = tmp_path / "src"
+    shutil.copytree(Path(sim.__file__).parent, copy / "sim",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    assert not list((copy / "sim").rglob("*.so"))
+    env = {k: v for k, v in os.environ.items() if k != "PROMPTSIM_PURE_PYTHON"}
+    env["PYTHONPATH"] = str(copy)
+    is_compiled, where, files = modules_imported(env, copy)
+    assert Path(where).parent == copy / "sim"
+    assert not is_compiled
+    assert all(Path(f).suffix == ".py" and Path(f).is_relative_to(copy)
+               for f in files.values()), files
+
+
+def test_the_default_install_is_compiled_when_it_has_its_extensions(tmp_path: Path) -> None:
+    """Where the extensions are built and fresh, ``sim.compiled()`` is True and every compiled
+    module is its extension (CI builds them: there this must hold)."""
+    env = {k: v for k, v in os.environ.items() if k != "PROMPTSIM_PURE_PYTHON"}
+    is_compiled, _, files = modules_imported(env, tmp_path)
+    built = all(f.endswith(".so") for f in files.values())
+    if not built:
+        assert not os.environ.get("CI"), "pip install -e . did not compile the simulator"
+        pytest.skip("the simulator is not compiled here (PROMPTSIM_PURE_PYTHON, or not built)")
+    assert is_compiled
 
 
 def test_compiled_and_pure_python_give_the_same_panel(small: Scenario, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import hypothesis
 import msgspec
 import numpy as np
+import simpy
 from hypothesis import strategies as st
 
 from sim.engine.chunk import ChunkModel
@@ -88,6 +89,38 @@ def test_common_random_numbers_same_answers_to_the_same_first_prompt(
         np.testing.assert_array_equal(day0[:, 0], day0[:, 1], err_msg=name)
     later = r.series("soft_prompts_shown")[:, :, :, 1:].sum(axis=(0, 2, 3))
     assert later[0] == 0 < later[1]
+
+
+def test_simpy_events_are_the_events_simpy_scheduled(small: Scenario) -> None:
+    """``simpy_events`` counts the ``Timeout``s SimPy itself schedules (``Environment.schedule``,
+    its public API, counted on the chunk's environment), the events a bare SimPy loop counts;
+    the only other event is ``env.run(until=...)``'s stop. ``events`` (engine calls) counts
+    each install once per strategy: ``installs * (strategies - 1)`` more."""
+    profiles = small.profiles()
+    model = ChunkModel(small, profiles, make_chunk(small, profiles, 0, 0), 0)
+    schedule = model.env.schedule
+    timeouts: list[simpy.Event] = []
+    others: set[int] = set()
+
+    def counting(event: simpy.Event, priority: int = 1, delay: float = 0) -> None:
+        if isinstance(event, simpy.Timeout):
+            timeouts.append(event)
+        else:
+            others.add(id(event))
+        schedule(event, priority, delay)  # type: ignore[arg-type]
+
+    model.env.schedule = counting  # type: ignore[method-assign]  # an instance, not SimPy
+    try:
+        res = model.run()
+    finally:
+        del model.env.schedule  # the wrapper holds the environment: no cycle left behind
+    assert res.simpy_events == len(timeouts) == len(set(map(id, timeouts)))
+    assert len(others) == 1
+    # A life's wake-up is one event and one call; an install is one event and a call per
+    # strategy; the install after the last one lived may be pending past the horizon.
+    extra = model.installed * (len(small.strategies) - 1)
+    assert res.events - res.simpy_events in (extra, extra - 1)
+    assert simulate(small).simpy_events > 0
 
 
 def test_panel_accounting_identities(small: Scenario) -> None:
