@@ -67,23 +67,23 @@ def test_sqlite_store_uses_wal(sqlite_url):
     conn.close()
 
 
-def test_a_search_path_schema_that_does_not_exist_is_created(pg_available):
+def test_a_search_path_schema_that_does_not_exist_is_created(pg_url):
     """Issue 26 item 5: the documented ``?search_path=promptsim`` on a fresh database failed
     with PostgreSQL's "no schema has been selected to create in"; the schema is created, the
     tables go into it, and ``promptsim serve`` says where they went."""
-    import uuid
+    from service_helpers import free_port
 
-    from conftest import PG_BASE, _pg
+    schema = pg_url.rsplit("search_path=", 1)[1]
 
-    if not pg_available:
-        import pytest
+    async def drop_then_open() -> tuple[str | None, list[str]]:
+        import asyncpg
 
-        pytest.skip("PostgreSQL is unreachable (set CI to make this fail)")
-    schema = f"promptsim_fresh_{uuid.uuid4().hex[:10]}"
-    url = f"{PG_BASE}?search_path={schema}"
-
-    async def tables() -> tuple[str | None, list[str]]:
-        store = open_store(Settings(db=url))
+        conn = await asyncpg.connect(pg_url.split("?")[0])
+        try:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE")  # as on a fresh database
+        finally:
+            await conn.close()
+        store = open_store(Settings(db=pg_url))
         await store.open()
         try:
             rows = await store.pool.fetch(  # type: ignore[attr-defined]
@@ -93,20 +93,15 @@ def test_a_search_path_schema_that_does_not_exist_is_created(pg_available):
         finally:
             await store.close()
 
+    where, names = asyncio.run(drop_then_open())
+    assert where == schema
+    assert {"apps", "campaigns", "devices", "events", "schema_migrations"} <= set(names)
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", "--db", pg_url, "--port",
+                             str(free_port())], cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
-        where, names = asyncio.run(tables())
-        assert where == schema
-        assert {"apps", "campaigns", "devices", "events", "schema_migrations"} <= set(names)
-        from service_helpers import free_port
-
-        proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", "--db", url, "--port",
-                                 str(free_port())], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-        try:
-            assert proc.stderr is not None
-            first = proc.stderr.readline()
-        finally:
-            proc.terminate()
-            proc.communicate(timeout=30)
-        assert f"?search_path={schema} (tables in schema {schema}) on http://" in first
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
     finally:
-        asyncio.run(_pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert f"?search_path={schema} (tables in schema {schema}) on http://" in first
