@@ -27,6 +27,24 @@ from sim.model.scenario import load_scenario
 LOAD = Path(__file__).parent / "fixtures" / "load"
 
 
+SPLIT_WORDS = """() => [...document.querySelectorAll('th')].flatMap(th => {
+    const split = [];
+    const walk = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+        for (const word of node.data.matchAll(/\\S+/g)) {
+            const range = document.createRange();
+            range.setStart(node, word.index);
+            range.setEnd(node, word.index + word[0].length);
+            const lines = new Set([...range.getClientRects()].filter(b => b.width > 0)
+                                  .map(b => Math.round(b.top)));
+            if (lines.size > 1) split.push(`${word[0]} in "${th.textContent}"`);
+        }
+    }
+    return split;
+})"""
+"""Every word of a table header drawn on more than one line (a word split by wrapping)."""
+
+
 def render(page_path: Path, screenshot: Path) -> dict[str, object]:
     """Open ``page_path`` in headless Chromium; return what the page did."""
     with chromium_page() as (page, seen):
@@ -117,7 +135,9 @@ def test_a_wide_comparison_fits_1280_px_with_the_recommended_column_in_view(
                     client: box.clientWidth, heads: heads};
         }""", rec)
         page.screenshot(path=str(shot), full_page=True)
+        split = page.evaluate(SPLIT_WORDS)
     assert got["page"] <= got["window"] == 1280, got
+    assert split == []
     assert got["box"]["right"] <= 1280
     assert got["scroll"] > got["client"], "eight long columns should need scrolling"
     visible = [h["text"] for h in got["heads"] if h["right"] <= got["box"]["right"] + 0.5]
@@ -126,6 +146,21 @@ def test_a_wide_comparison_fits_1280_px_with_the_recommended_column_in_view(
     assert any("(baseline)" in t for t in visible), visible
     assert seen.errors == []
     assert shot.stat().st_size > 50_000
+
+
+def test_no_table_header_splits_a_word_at_1280_px(pages: dict[str, Path]) -> None:
+    """Issue 23 item 7 ("finalis ts"): on every page at 1280 px, no word of a table
+    header is broken across lines (wide tables scroll sideways instead), and the page
+    itself is no wider than the window."""
+    browser_or_skip()
+    found = {}
+    with chromium_page(width=1280) as (page, seen):
+        for name, path in pages.items():
+            page.goto(path.resolve().as_uri(), wait_until="load")
+            found[name] = (page.evaluate(SPLIT_WORDS),
+                           page.evaluate("document.documentElement.scrollWidth"))
+    assert found == {name: ([], 1280) for name in pages}
+    assert seen.errors == []
 
 
 def test_optimize_page_in_chromium(tmp_path: Path) -> None:
