@@ -10,7 +10,7 @@ import numpy as np
 
 from reports import html as h
 from reports.assumptions import behaviour_assumptions
-from reports.figures import FigureSpec, SavedFigure, new_figure, save
+from reports.figures import FigureSpec, SavedFigure, figure_legend, new_figure, save
 from sim import __version__
 from sim.analysis.fit import COUNTS, PARAMS, RATIOS
 from sim.analysis.forecast import LABELS, SERIES, Forecast, cell, check_days, coverage
@@ -42,7 +42,7 @@ def forecast_figures(fc: Forecast) -> list[FigureSpec]:
         share = SERIES[name][1] is not None
         ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter(
             "{x:.0f}%" if share else "{x:,.0f}"))
-    axes[0].legend(loc="lower right")
+    figure_legend(fig, axes[0])
     fig.suptitle(f"Forecast: {fc.rollout.installs_per_day:,g} installs/day, strategy "
                  f"{fc.rollout.strategy}")
     specs = [FigureSpec("forecast_users", "Opt-in share, devices and reachable users", (
@@ -80,7 +80,7 @@ def forecast_figures(fc: Forecast) -> list[FigureSpec]:
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(unit)
         ax.set_ylim(bottom=0)
-    axes[0].legend(loc="best")
+    figure_legend(fig, axes[0])
     fig.suptitle("Fit: the observed days against the fitted model (all platforms)")
     specs.append(FigureSpec("forecast_fit", "Goodness of fit on the observed days", (
         "Orange points: the observed daily counts and ratios. Green: median and 80% / 95% "

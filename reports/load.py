@@ -165,7 +165,7 @@ def load_figures(run: LoadRun) -> list[FigureSpec]:
     handles, _ = axes[0].get_legend_handles_labels()
     if budgets:
         handles.append(Line2D([], [], color="#555555", ls="--", lw=0.9, label="budget limit"))
-    axes[0].legend(handles=handles, loc="upper left")
+    fig.legend(handles=handles, loc="outside right upper")  # never over a curve
     fig.suptitle("Response-time percentiles over time per endpoint")
     specs.append(FigureSpec("load_latency", "Response times p50 / p95 / p99", (
         "Percentiles of the response times in Locust's sliding window, per endpoint, in "

@@ -14,7 +14,7 @@ from reports.forecast_page import write_forecast_page
 from reports.load import write_load_report
 from reports.optimize_page import write_optimize_page
 from sim.analysis.fit import observed_cube, read_observed
-from sim.analysis.forecast import Rollout, run_forecast, write_forecast
+from sim.analysis.forecast import Forecast, Rollout, run_forecast, write_forecast
 from sim.cli import main
 from sim.model.scenario import load_scenario
 
@@ -39,9 +39,9 @@ def optimize_page(out: Path) -> Path:
     return write_optimize_page(raced_toy(), out, Path("toy.toml"), 1.0)
 
 
-def forecast_page(out: Path, fitted: bool = False) -> Path:
-    """``forecast.html`` of ``TINY_TOML`` over 10 days; ``fitted``: fitted to 5 observed days
-    simulated with receptiveness 0.45."""
+def forecast(out: Path, fitted: bool = False) -> Forecast:
+    """The forecast of ``TINY_TOML`` (written into ``out``) over 10 days; ``fitted``: fitted
+    to 5 observed days simulated with receptiveness 0.45."""
     out.mkdir(parents=True, exist_ok=True)
     toml = out / "tiny.toml"
     toml.write_text(TINY_TOML)
@@ -50,9 +50,14 @@ def forecast_page(out: Path, fitted: bool = False) -> Path:
     if fitted:
         observed_frame(sc, ROLLOUT, 5, 0.45, 1.0, seed=7).to_csv(out / "obs.csv", index=False)
         obs = observed_cube(read_observed(out / "obs.csv"))
-    fc = run_forecast(sc, ROLLOUT, observed=obs, trajectories=3, jobs=1)
+    return run_forecast(sc, ROLLOUT, observed=obs, trajectories=3, jobs=1)
+
+
+def forecast_page(out: Path, fitted: bool = False) -> Path:
+    """``forecast.html`` of ``forecast(out, fitted)``."""
+    fc = forecast(out, fitted)
     write_forecast(fc, out)
-    page, _ = write_forecast_page(fc, out, str(toml))
+    page, _ = write_forecast_page(fc, out, str(out / "tiny.toml"))
     return page
 
 

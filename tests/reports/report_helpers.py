@@ -33,6 +33,16 @@ campaigns = [{ id = "soft", frequency = { type = "multiple", limit = 2, gap_days
 """
 """A scenario file for the command-line tests."""
 
+WIDE = [{"name": "once_on_app_open", "campaigns": [{"id": "soft"}]}] + [
+    {"name": f"multiple_{k}x_every_{g}_days_after_open", "campaigns": [
+        {"id": "soft", "frequency": {"type": "multiple", "limit": k, "gap_days": g}}]}
+    for k, g in ((2, 1), (3, 2), (4, 3), (5, 5), (6, 7))] + [
+    {"name": "every_time_on_app_open", "campaigns": [
+        {"id": "soft", "frequency": {"type": "every_time"}}]},
+    {"name": "backoff_doubling_from_one_day", "campaigns": [
+        {"id": "soft", "frequency": {"type": "backoff", "gap_days": 1}}]}]
+"""Eight strategies with long names: the widest tables and legends a report draws."""
+
 
 def small_scenario(**over: object) -> Scenario:
     """2,000 devices, 30 days, 3 replications, three strategies: runs in a few seconds."""

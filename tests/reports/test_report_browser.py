@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from browser_helpers import browser_or_skip, chromium_page
-from report_helpers import TINY_TOML, raced_toy, small_scenario
+from report_helpers import TINY_TOML, WIDE, raced_toy, small_scenario
 
 from reports.forecast_page import write_forecast_page
 from reports.load import write_load_report
@@ -97,16 +97,6 @@ def test_forecast_page_in_chromium(tmp_path: Path) -> None:
     write_forecast(fc, tmp_path / "fc")
     page, _ = write_forecast_page(fc, tmp_path / "fc", str(toml))
     check(render(page, tmp_path / "forecast.png"), figures=1)
-
-
-WIDE = [{"name": "once_on_app_open", "campaigns": [{"id": "soft"}]}] + [
-    {"name": f"multiple_{k}x_every_{g}_days_after_open", "campaigns": [
-        {"id": "soft", "frequency": {"type": "multiple", "limit": k, "gap_days": g}}]}
-    for k, g in ((2, 1), (3, 2), (4, 3), (5, 5), (6, 7))] + [
-    {"name": "every_time_on_app_open", "campaigns": [
-        {"id": "soft", "frequency": {"type": "every_time"}}]},
-    {"name": "backoff_doubling_from_one_day", "campaigns": [
-        {"id": "soft", "frequency": {"type": "backoff", "gap_days": 1}}]}]
 
 
 def test_a_wide_comparison_fits_1280_px_with_the_recommended_column_in_view(
