@@ -3,9 +3,11 @@ autoescape, so the text a reader sees never holds markup, backticks or a bare ``
 
 from __future__ import annotations
 
+import os
 import re
-import tomllib
-from fnmatch import fnmatch
+import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -94,14 +96,27 @@ def test_values_are_escaped_and_backticks_become_code() -> None:
     assert defects(out) == []
 
 
-def test_the_templates_ship_with_the_package() -> None:
-    """Every file under reports/templates matches a package-data pattern, so an installed
-    package (not only a checkout) finds it."""
-    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    patterns = setuptools["package-data"]["reports"]
+def test_the_templates_ship_with_the_package(tmp_path: Path) -> None:
+    """What a wheel holds (setuptools' build_py, package data included) has every template,
+    and ``reports.html`` renders a page from that copy, not from the checkout. Built from a
+    clean copy of the sources: a checkout's egg-info would list the files anyway."""
+    src, build = tmp_path / "src", tmp_path / "build"
+    junk = shutil.ignore_patterns("__pycache__", "*.so", "*.c", "*.egg-info")
+    for d in ("sim", "reports"):
+        shutil.copytree(ROOT / d, src / d, ignore=junk)
+    for f in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(ROOT / f, src / f)
+    env = {**os.environ, "PROMPTSIM_PURE_PYTHON": "1"}  # no mypyc: only the files matter
+    subprocess.run([sys.executable, "setup.py", "-q", "build_py", "-d", str(build)],
+                   cwd=src, env=env, check=True, capture_output=True)
     templates = ROOT / "reports" / "templates"
-    files = [p.relative_to(templates.parent).as_posix() for p in templates.rglob("*")
-             if p.is_file()]
+    files = [p.relative_to(templates) for p in templates.rglob("*") if p.is_file()]
     assert len(files) >= 6
-    assert [f for f in files if not any(fnmatch(f, p) and f.count("/") == p.count("/")
-                                        for p in patterns)] == []
+    assert [f for f in files if not (build / "reports" / "templates" / f).is_file()] == []
+    out = subprocess.run(
+        [sys.executable, "-c", "import reports.html as h; print(h.__file__); "
+         "print(h.render('base.html', title='shipped'))"],
+        cwd=build, env={**env, "PYTHONPATH": str(build)}, check=True,
+        capture_output=True, text=True).stdout
+    assert out.startswith(str(build / "reports" / "html.py"))
+    assert "<title>shipped</title>" in out and "font-family" in out  # style.css included
