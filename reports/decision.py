@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -101,101 +102,62 @@ def _pct(x: np.ndarray) -> str:
     return "n/a" if math.isnan(m) else f"{100 * m:.1f}%"
 
 
-def recommendation_html(d: Decision, colours: dict[str, str], baseline: str) -> str:
-    """The callout: the pick, the reasons, P(best) with prior draws, the rule."""
+def recommendation_view(d: Decision, colours: dict[str, str], baseline: str) -> dict[str, Any]:
+    """For ``report/recommendation.html``: the pick, the reasons, P(best) with prior draws,
+    the rule."""
     rec = d.overall
-    warn = rec.strategy == baseline or rec.provisional
-    out = [f'<section class="callout{" warn" if warn else ""}" id="recommendation">'
-           f"<h2>Recommended strategy: {h.swatch(colours[rec.strategy])}{h.esc(rec.strategy)}"
-           "</h2><ul>" + "".join(f"<li>{h.esc(x)}</li>" for x in rec.reasons)
-           + (f"<li>Not distinguishable from it at 95%: {h.esc(', '.join(rec.tied))}.</li>"
-              if rec.tied else "")
-           + f"<li>Pareto-efficient: {h.esc(', '.join(rec.pareto))}.</li></ul>"]
+    p_best = None
     if rec.p_best is not None and rec.expected_loss is not None:
-        out.append(h.table(["strategy", "value per 1,000 installs (mean over draws)",
-                            "P(best)", "expected loss per 1,000 installs"], [
-            (h.swatch(colours[n]) + h.esc(n), f"{rec.value[n].mean:.1f}",
+        p_best = h.table(["strategy", "value per 1,000 installs (mean over draws)",
+                          "P(best)", "expected loss per 1,000 installs"], [
+            (h.Cell(n, colour=colours[n]), f"{rec.value[n].mean:.1f}",
              f"{100 * rec.p_best[n]:.0f}%", f"{rec.expected_loss[n]:.1f}")
-            for n in rec.value], numeric=(1, 2, 3)))
-    out.append(f"<p><b>Decision rule.</b> {h.esc(rec.rule)}</p></section>")
-    return "\n".join(out)
+            for n in rec.value], numeric=(1, 2, 3))
+    return {"rec": rec, "warn": rec.strategy == baseline or rec.provisional,
+            "colour": colours[rec.strategy], "p_best": p_best}
 
 
-def platforms_html(d: Decision, names: list[str], colours: dict[str, str]) -> str:
-    """Per platform: each strategy's value, the pick, and the one policy that runs them."""
-    out = ["<h2>Per platform</h2>",
-           "<p>The same rule applied to each platform's devices alone (value per 1,000 of its "
-           "installs; opted in as a share of its installed devices).</p>"]
+def platforms_view(d: Decision, names: list[str]) -> dict[str, Any]:
+    """For ``report/platforms.html``: per platform each strategy's value and the pick, the
+    one policy that runs the picks, and per cohort the shares at the horizon."""
     rows = []
     for plat, rec in d.platforms.items():
-        cells: list[h.Cell] = [plat]
+        cells: list[str | h.Cell] = [plat]
         for n in names:
             v = rec.value[n]
-            mark = " <b>(pick)</b>" if n == rec.strategy else ""
-            cells.append((f"{v.mean:,.1f}{mark}", ""))
+            cells.append(h.Cell(f"{v.mean:,.1f} (pick)", css="pick") if n == rec.strategy
+                         else f"{v.mean:,.1f}")
         rows.append(cells)
-    out.append(h.table(["platform", *names], rows, numeric=tuple(range(1, len(names) + 1))))
-    if d.policy is not None:
-        picks = ", ".join(f"{p}: {r.strategy}" for p, r in d.platforms.items())
-        out.append(f"<p>The best schedule differs by platform ({h.esc(picks)}). One policy runs "
-                   "them side by side: each campaign has an audience of its platform, and the "
-                   "eligibility service runs it as it is (PUT its campaigns and settings; "
-                   f"written as {POLICY_FILE}, a strategy a scenario can include).</p>")
-        out.append("<details><summary>The per-platform policy</summary><pre>"
-                   + h.esc(msgspec.json.format(msgspec.json.encode(d.policy), indent=2)
-                           .decode()) + "</pre></details>")
-    else:
-        out.append("<p>Every platform picks the same strategy: one schedule for all.</p>")
-    out.append("<h3>Per OS profile (cohort: the profile devices installed on)</h3>")
     crow = []
     for prof, o in d.cohorts.items():
         crow.append([prof] + [" / ".join(_pct(o[k][:, s]) for k in
                                          ("optin_share", "provisional_share", "blocked_share"))
                               for s in range(len(names))])
-    out.append(h.table(["profile", *names], crow, numeric=tuple(range(1, len(names) + 1))))
-    out.append("<p>Each cell: opted in / provisional / blocked for good, as shares of the "
-               "cohort's installed devices at the horizon (mean over replications).</p>")
-    return "\n".join(out)
+    numeric = tuple(range(1, len(names) + 1))
+    policy = None if d.policy is None else \
+        msgspec.json.format(msgspec.json.encode(d.policy), indent=2).decode()
+    return {"by_platform": h.table(["platform", *names], rows, numeric=numeric),
+            "picks": ", ".join(f"{p}: {r.strategy}" for p, r in d.platforms.items()),
+            "policy": policy, "policy_file": POLICY_FILE,
+            "cohorts": h.table(["profile", *names], crow, numeric=numeric)}
 
 
-def sensitivity_html(d: Decision) -> str:
-    """What would change the answer: the objective's weights, and (with prior draws) the
-    priors, or how to find out."""
-    out = ["<h2>What would change the answer</h2>"]
-    if d.weight_flips:
-        out.append("<p>The objective's weights (the value is linear in each, so these are "
-                   "exact on the means):</p><ul>"
-                   + "".join(f"<li>{h.esc(s)}</li>" for s in d.weight_flips) + "</ul>")
-    if not d.contests:
-        out.append("<p>This run used one value per prior. Run it with <code>promptsim "
-                   "simulate SCENARIO --prior-draws 100</code> to draw the uncertain priors "
-                   "from their ranges: the report then gives each strategy's probability of "
-                   "being best, its expected loss, and the prior values at which the choice "
-                   "flips.</p>")
-        return "\n".join(out)
+def sensitivity_view(d: Decision) -> dict[str, Any]:
+    """For ``report/sensitivity.html``: what would change the answer, the objective's
+    weights and (with prior draws) the priors."""
     sentences = []
     for c in d.contests:
         for dr in c.drivers[:3]:
             s = c.sentence(dr)
             if s is not None:
                 sentences.append(s)
-    out.append(f"<p>{d.draws} draws of the priors, each a replication with every strategy "
-               "on the same devices and answers. Flip points come from a linear regression of "
-               "the paired value difference on each prior alone (the other priors averaged "
-               "over their ranges); only slopes significant at 5% are used, and a prior "
-               "without a flip point moves the difference but not across zero within its "
-               "range.</p>")
-    if sentences:
-        out.append("<ul>" + "".join(f"<li>{h.esc(s)}</li>" for s in sentences) + "</ul>")
-    else:
-        out.append(f"<p>No single prior flips the choice of {h.esc(d.overall.strategy)} within "
-                   "its range.</p>")
     rows = []
     for c in d.contests:
         top = ", ".join(f"{dr.prior} ({dr.effect:+.1f}, R\u00b2 {dr.r2:.2f})"
                         for dr in c.drivers[:3] if dr.significant) or "none significant"
         rows.append((f"{c.a} vs {c.b}", f"{c.mean:+.1f}", f"{100 * c.share_a:.0f}%", top))
-    out.append(h.table(["contest", "mean difference per 1,000 installs",
-                        "draws the first wins", "largest significant effects per SD"], rows,
-                       numeric=(1, 2)))
-    return "\n".join(out)
+    return {"weight_flips": d.weight_flips, "draws": d.draws, "pick": d.overall.strategy,
+            "sentences": sentences, "contests": h.table(
+                ["contest", "mean difference per 1,000 installs", "draws the first wins",
+                 "largest significant effects per SD"], rows, numeric=(1, 2))
+            if d.contests else None}

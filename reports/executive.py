@@ -11,6 +11,7 @@ difference (95% interval over replications; common random numbers make it paired
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -54,8 +55,10 @@ def _signed(e: Estimate) -> str:
     return text
 
 
-def executive_html(run: Run, d: Decision, baseline: str, colours: dict[str, str]) -> str:
-    """The executive summary section (first on the page)."""
+def summary_view(run: Run, d: Decision, baseline: str,
+                 colours: dict[str, str]) -> dict[str, Any]:
+    """For ``report/summary.html`` (first on the page): the lead sentence and the counts per
+    platform."""
     names = run.strategies
     pick = d.overall.strategy
     other = compared_with(d, baseline)
@@ -70,13 +73,12 @@ def executive_html(run: Run, d: Decision, baseline: str, colours: dict[str, str]
     rows = []
     for p in [*plats, None]:
         n = installs[:, p] if p is not None else installs.sum(axis=1)
-        cells: list[h.Cell] = [PLATFORMS[p] if p is not None else ("<b>all</b>", ""),
-                               f"{float(n.mean()):,.0f}"]
+        cells: list[str | h.Cell] = [PLATFORMS[p] if p is not None else h.Cell("all", strong=True),
+                                     f"{float(n.mean()):,.0f}"]
         for col, kind, _ in ROWS:
             x = _count(run, col, kind, p)
             own = estimate(x[:, a]).mean
-            cells.append((f"{own:,.0f}<br><small>{h.esc(_signed(estimate(x[:, a] - x[:, b])))}"
-                          "</small>", ""))
+            cells.append(h.Cell(f"{own:,.0f}", under=_signed(estimate(x[:, a] - x[:, b]))))
         rows.append(cells)
     heads = ["platform", "installs", *(label for _, _, label in ROWS)]
     x_all = {col: _count(run, col, kind, None) for col, kind, _ in ROWS}
@@ -87,10 +89,5 @@ def executive_html(run: Run, d: Decision, baseline: str, colours: dict[str, str]
             f"{total_installs:,.0f} installs over {run.days} days (means over "
             f"{run.replications} replications)." if pick != other else
             f"{verb}: one strategy only.")
-    return ("<section id=\"summary\"><h2>Summary</h2>"
-            f"<p class=\"lead\">{h.swatch(colours[pick])}<b>{h.esc(lead)}</b></p>"
-            f"<p>Per platform, each cell is {h.esc(pick)}'s count and, under it, the "
-            f"difference from {h.esc(other)} with its 95% interval (paired by "
-            "replication). Counts are of the simulated devices; they scale with your "
-            "installs. Users with two devices count twice.</p>"
-            + h.table(heads, rows, numeric=(1, 2, 3, 4)) + "</section>")
+    return {"lead": lead, "colour": colours[pick], "pick": pick, "other": other,
+            "counts": h.table(heads, rows, numeric=(1, 2, 3, 4))}

@@ -8,6 +8,7 @@ replications.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import matplotlib
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -36,6 +38,8 @@ STYLE: dict[Any, Any] = {
     "svg.fonttype": "none", "figure.dpi": 100,
 }
 PNG_DPI = 110
+LONG_LABEL = 28
+"""Characters of a legend label beyond which a figure's legend goes under its panels."""
 
 
 def palette(names: Sequence[str]) -> dict[str, str]:
@@ -109,6 +113,19 @@ def declutter(fig: Figure, texts: Sequence[matplotlib.text.Annotation], step: fl
                 break
             a.xyann = (dx, dy + (1 if k % 2 == 0 else -1) * step * (k // 2 + 1))
         placed.append(a.get_window_extent(renderer))
+
+
+def figure_legend(fig: Figure, ax: Axes, extra: Sequence[Artist] = (),
+                  below: int = 0) -> None:
+    """The legend of ``ax`` (and ``extra`` handles) beside the figure's panels, so it never
+    covers a curve however the curves run: right of them, or under them in ``below``
+    columns (two when a label is longer than ``LONG_LABEL``: the panels keep their width)."""
+    handles, labels = ax.get_legend_handles_labels()
+    labels += [str(a.get_label()) for a in extra]
+    if not below and max(map(len, labels), default=0) > LONG_LABEL:
+        below = 2
+    fig.legend([*handles, *extra], labels, ncols=max(below, 1),
+               loc="outside lower center" if below else "outside right upper")
 
 
 def time_panel(ax: Axes, x: np.ndarray, series: np.ndarray, names: Sequence[str],
@@ -198,7 +215,7 @@ def _optin(x: np.ndarray, t: Getter, names: Sequence[str], colours: dict[str, st
     ax.set_ylabel("opted-in devices, % of installed devices")
     ax.set_xlim(1, x[-1])
     ax.set_ylim(bottom=0)
-    ax.legend(loc="lower right")
+    figure_legend(fig, ax)
     return FigureSpec("optin_share", "Opt-in share over time", (
         "Devices with notifications allowed, as a share of devices with the app installed at "
         "the end of each day. Lines: mean over replications; bands: 95% t-intervals. Android 12 "
@@ -222,8 +239,7 @@ def _funnel(t: Getter, installs: np.ndarray, names: Sequence[str],
         ax.set_title(title)
         ax.set_ylabel("per 1,000 installs, whole horizon")
         ax.grid(axis="x", visible=False)
-    handles, names_ = left.get_legend_handles_labels()
-    fig.legend(handles, names_, loc="outside right upper")  # off the bars and their labels
+    figure_legend(fig, left)  # off the bars and their labels
     fig.suptitle("The prompt funnel per strategy")
     return FigureSpec("funnel", "Funnel", (
         "Counts over the whole horizon per 1,000 installs (bars: mean over replications; "
@@ -248,7 +264,7 @@ def _platforms(run: Run, names: Sequence[str], colours: dict[str, str]) -> Figur
     ax.set_ylim(0, min(130.0, float(np.nanmax(share, initial=1.0)) * 1.25 + 6))
     ax.set_yticks([t for t in ax.get_yticks() if 0 <= t <= 100])
     ax.grid(axis="x", visible=False)
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper")
+    figure_legend(fig, ax)
     return FigureSpec("platforms", "By platform", (
         f"Opt-in share at the horizon (day {run.days}) per platform; installs per platform are "
         "the mean per replication. Whiskers: 95% t-intervals over replications, cut at 0 and "
@@ -272,7 +288,7 @@ def _dialogs(x: np.ndarray, t: Getter, names: Sequence[str], colours: dict[str, 
         ax.set_xlabel("day since the first install")
         ax.set_xlim(1, x[-1])
         ax.set_ylim(bottom=0)
-    left.legend(loc="lower right")
+    figure_legend(fig, left)
     return FigureSpec("dialogs_blocked", "OS dialogs used up and devices blocked", (
         "Left: OS permission dialogs shown so far per 1,000 installs so far; each platform "
         "allows only a few (iOS one per install, Android 13 two denials). Right: installed "
@@ -282,7 +298,11 @@ def _dialogs(x: np.ndarray, t: Getter, names: Sequence[str], colours: dict[str, 
 
 def _annoyance(x: np.ndarray, t: Getter, installs: np.ndarray, names: Sequence[str],
                colours: dict[str, str], labels: dict[str, str]) -> FigureSpec:
-    fig = new_figure(10.0, 4.4)
+    # The legend goes below (the right panel's names need the width), in as many columns
+    # as fit; the figure grows by its rows and by names written upright under the bars.
+    columns = 3 if max(len(labels[n]) for n in names) <= 30 else 2
+    rotated = 0.065 * max(map(len, names)) if len(names) > 3 else 0.0
+    fig = new_figure(10.0, 4.4 + 0.2 * math.ceil((len(names) + 2) / columns) + rotated)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
     cum = _ratio(np.cumsum(t("annoyance_uninstalls"), axis=-1),
                  np.cumsum(t("installs"), axis=-1), 1000.0)
@@ -292,7 +312,6 @@ def _annoyance(x: np.ndarray, t: Getter, installs: np.ndarray, names: Sequence[s
     left.set_xlabel("day since the first install")
     left.set_xlim(1, x[-1])
     left.set_ylim(bottom=0)
-    left.legend(loc="upper left")
     annoy = _ratio(t("annoyance_uninstalls").sum(axis=-1), installs, 1000.0)
     other = _ratio((t("uninstalls") - t("annoyance_uninstalls")).sum(axis=-1), installs, 1000.0)
     pos = np.arange(len(names))
@@ -311,9 +330,10 @@ def _annoyance(x: np.ndarray, t: Getter, installs: np.ndarray, names: Sequence[s
     right.set_title("All uninstalls, whole horizon")
     right.set_ylabel("per 1,000 installs (mean)")
     right.grid(axis="x", visible=False)
-    right.legend(loc="lower right", handles=[
-        matplotlib.patches.Patch(color="#555555", alpha=0.3, label="other causes"),
-        matplotlib.patches.Patch(color="#555555", label="caused by prompts (number on top)")])
+    figure_legend(fig, left, [
+        matplotlib.patches.Patch(color="#555555", alpha=0.3, label="right: other causes"),
+        matplotlib.patches.Patch(color="#555555",
+                                 label="right: caused by prompts (number on top)")], below=columns)
     return FigureSpec("annoyance", "Uninstalls caused by prompts", (
         "A declined soft prompt makes some users uninstall; the chance grows with each earlier "
         "impression (an assumption, see below). Left: cumulative per 1,000 installs with 95% "
@@ -339,7 +359,7 @@ def _reach(x: np.ndarray, t: Getter, names: Sequence[str], colours: dict[str, st
         ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
     axes[0].set_ylabel("users (user x platform), end of day")
-    axes[0].legend(loc="lower right")
+    figure_legend(fig, axes[0])
     fig.suptitle("Reachability codes (MoEngage) over time")
     return FigureSpec("reachability", "Reachability 200 / 201 / 202", (
         "Users counted per user and platform, as MoEngage reports: 201 = receiving push on at "
@@ -357,10 +377,9 @@ def _differences(values: dict[str, np.ndarray], names: Sequence[str], baseline: 
     fig = new_figure(10.0, 1.6 + 0.45 * len(others))
     axes = fig.subplots(1, 2, sharey=True)
     fig.get_layout_engine().set(wspace=0.15)  # type: ignore[union-attr, call-arg]
-    for ax, key, title, unit in (
-            (axes[0], "value", "Value under the objective", "per 1,000 installs"),
-            (axes[1], "prompt_uninstalls_per_1k", "Uninstalls caused by prompts",
-             "per 1,000 installs")):
+    for ax, key, title in ((axes[0], "value", "Value under the objective"),
+                           (axes[1], "prompt_uninstalls_per_1k",
+                            "Uninstalls caused by prompts")):
         v = values[key]
         for i, n in enumerate(others):
             s = list(names).index(n)
@@ -370,8 +389,11 @@ def _differences(values: dict[str, np.ndarray], names: Sequence[str], baseline: 
         ax.axvline(0, color="#333333", lw=0.8)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
         ax.set_title(title)
-        ax.set_xlabel(f"difference from {baseline}, {unit}")
         ax.grid(axis="y", visible=False)
+    # One label under both panels (the same unit): with a long baseline name, one label per
+    # panel ran off the figure's edge.
+    fig.supxlabel(f"difference from {baseline}, per 1,000 installs",
+                  fontsize=STYLE["axes.labelsize"])
     axes[0].set_yticks(range(len(others)), others)
     axes[0].set_ylim(-0.6, len(others) - 0.4)
     axes[0].invert_yaxis()

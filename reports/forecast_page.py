@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
 
 from reports import html as h
 from reports.assumptions import behaviour_assumptions
-from reports.figures import FigureSpec, SavedFigure, new_figure, save
+from reports.figures import FigureSpec, SavedFigure, figure_legend, new_figure, save
 from sim import __version__
 from sim.analysis.fit import COUNTS, PARAMS, RATIOS
 from sim.analysis.forecast import LABELS, SERIES, Forecast, cell, check_days, coverage
@@ -41,7 +42,7 @@ def forecast_figures(fc: Forecast) -> list[FigureSpec]:
         share = SERIES[name][1] is not None
         ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter(
             "{x:.0f}%" if share else "{x:,.0f}"))
-    axes[0].legend(loc="lower right")
+    figure_legend(fig, axes[0])
     fig.suptitle(f"Forecast: {fc.rollout.installs_per_day:,g} installs/day, strategy "
                  f"{fc.rollout.strategy}")
     specs = [FigureSpec("forecast_users", "Opt-in share, devices and reachable users", (
@@ -79,7 +80,7 @@ def forecast_figures(fc: Forecast) -> list[FigureSpec]:
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(unit)
         ax.set_ylim(bottom=0)
-    axes[0].legend(loc="best")
+    figure_legend(fig, axes[0])
     fig.suptitle("Fit: the observed days against the fitted model (all platforms)")
     specs.append(FigureSpec("forecast_fit", "Goodness of fit on the observed days", (
         "Orange points: the observed daily counts and ratios. Green: median and 80% / 95% "
@@ -91,8 +92,7 @@ def forecast_figures(fc: Forecast) -> list[FigureSpec]:
 def render_forecast(fc: Forecast, figures: list[SavedFigure], scenario_path: str) -> str:
     """The forecast page."""
     r, sc = fc.rollout, fc.scenario
-    body = [f"<h1>Forecast: {h.esc(sc.name)}, strategy {h.esc(r.strategy)}</h1>"]
-    body.append(h.facts([
+    facts = [
         ("scenario file", scenario_path),
         ("strategy", r.strategy + (f" ({r.why})" if r.why else "")),
         ("installs", f"{r.installs_per_day:,g} per day over {min(r.install_days, r.horizon):g} "
@@ -100,67 +100,50 @@ def render_forecast(fc: Forecast, figures: list[SavedFigure], scenario_path: str
         ("horizon", f"{r.horizon} days"),
         ("simulated devices", f"{sc.devices:,} per trajectory (counts x {fc.scale:.2f})"),
         ("trajectories", fc.trajectories), ("seed", sc.seed),
-        ("promptsim", __version__)]))
-    body.append('<section class="callout" id="notes"><h2>What the intervals cover</h2><ul>'
-                + "".join(f"<li>{h.esc(n)}</li>" for n in fc.notes) + "</ul></section>")
+        ("promptsim", __version__)]
     rows = []
     for d in check_days(r.horizon):
         rows.append([str(d)] + [cell(name, traj[:, d - 1]) for name, traj in fc.series.items()])
     heads = ["day"] + [f"{LABELS[name]}: median [95%]" for name in fc.series]
-    body.append("<h2>At the check days</h2>")
-    body.append(h.table(heads, rows, numeric=range(1, len(heads))))
-    body.append("<p>Every day is in forecast.csv (mean and quantiles 2.5, 10, 50, 90, "
-                "97.5%).</p>")
-    body.extend(h.figure(f) for f in figures)
-    if fc.fit is not None:
-        body.append(_fit_section(fc))
-    body.append("<h2>Model assumptions and their sources</h2>")
     fitted = fc.fit is not None
 
     def is_fitted(name: str) -> bool:
         return fitted and (name == "receptiveness_mean" or name.startswith("dialog_primed"))
 
-    body.append(h.table(["prior", "value", "range, shape", "promptsim default", "source"], [
+    priors = h.table(["prior", "value", "range, shape", "promptsim default", "source"], [
         (a.what, "fitted, see above (dialog_primed: allow scaled by primed_allow_scale)"
          if is_fitted(a.name) else a.value, a.prior,
          f"differs: {a.default}" if a.overridden else "same", a.source)
-        for a in behaviour_assumptions(sc)]))
-    body.append("<p>The forecast assumes a fresh install base from day 1 of the rollout "
-                "(no devices installed before it) and installs arriving at a steady rate.</p>")
-    body.append(f"<footer>forecast.html, forecast.csv{', fit.json' if fc.fit else ''} and "
-                f"figures/ written by promptsim {h.esc(__version__)}.</footer>")
-    return h.page(f"promptsim forecast: {sc.name}", body)
+        for a in behaviour_assumptions(sc)])
+    return h.render("forecast.html", title=f"promptsim forecast: {sc.name}", scenario=sc,
+                    rollout=r, facts=facts, notes=fc.notes, figures=figures,
+                    days=h.table(heads, rows, numeric=range(1, len(heads))),
+                    fit=_fit_view(fc) if fc.fit is not None else None, priors=priors,
+                    version=__version__)
 
 
-def _fit_section(fc: Forecast) -> str:
+def _fit_view(fc: Forecast) -> dict[str, Any]:
     f = fc.fit
     assert f is not None
-    out = ["<h2>Fitted parameters</h2>", f"<p><b>Method.</b> {h.esc(f.method)}</p>"]
     rows = []
     for name in PARAMS:
         s = f.summary[name]
         lo, hi = f.prior[name]
         rows.append((name, f"uniform {lo:.3g} - {hi:.3g}", f"{s['q50']:.3f}",
                      f"{s['q10']:.3f} - {s['q90']:.3f}", f"{s['q2.5']:.3f} - {s['q97.5']:.3f}"))
-    out.append(h.table(["parameter", "prior", "posterior median", "80% interval",
-                        "95% interval"], rows, numeric=(2, 3, 4)))
-    out.append("<p>primed_allow_scale multiplies every platform's allow probability of an OS "
-               "dialog shown right after the soft prompt (capped at 1; the other answers shrink "
-               f"in proportion). Dispersion phi: "
-               f"{', '.join(f'{k} {v:.2f}' for k, v in f.phi.items())} (1 = binomial). "
-               f"{f.simulations} simulations.</p>")
-    out.append("<h3>Goodness of fit on the observed days</h3>")
-    out.append(h.table(["statistic", "platform", "shown", "observed", "fitted", "z"], [
-        (x["statistic"], x["platform"], f"{x['trials']:,}", f"{100 * x['observed']:.2f}%",
-         f"{100 * x['fitted']:.2f}%", (f"{x['z']:+.2f}", "worse" if abs(x["z"]) > 2.5 else ""))
-        for x in f.ratios], numeric=(2, 3, 4, 5)))
     cov = coverage(fc)
-    out.append("<p>z = (observed - fitted) / its quasi-binomial standard error at the "
-               "posterior median; |z| above about 2.5 flags a platform the model does not "
-               "fit. Share of observed days (all platforms) inside the 95% predictive "
-               "interval: " + ", ".join(f"{k.replace('_', ' ')} {100 * v:.0f}%"
-                                        for k, v in cov.items()) + ".</p>")
-    return "\n".join(out)
+    return {
+        "method": f.method,
+        "params": h.table(["parameter", "prior", "posterior median", "80% interval",
+                           "95% interval"], rows, numeric=(2, 3, 4)),
+        "phi": ", ".join(f"{k} {v:.2f}" for k, v in f.phi.items()),
+        "simulations": f.simulations,
+        "ratios": h.table(["statistic", "platform", "shown", "observed", "fitted", "z"], [
+            (x["statistic"], x["platform"], f"{x['trials']:,}", f"{100 * x['observed']:.2f}%",
+             f"{100 * x['fitted']:.2f}%",
+             h.Cell(f"{x['z']:+.2f}", css="worse" if abs(x["z"]) > 2.5 else ""))
+            for x in f.ratios], numeric=(2, 3, 4, 5)),
+        "coverage": ", ".join(f"{k.replace('_', ' ')} {100 * v:.0f}%" for k, v in cov.items())}
 
 
 def write_forecast_page(fc: Forecast, out: Path, scenario_path: str) -> tuple[Path, list[Path]]:

@@ -165,7 +165,7 @@ def load_figures(run: LoadRun) -> list[FigureSpec]:
     handles, _ = axes[0].get_legend_handles_labels()
     if budgets:
         handles.append(Line2D([], [], color="#555555", ls="--", lw=0.9, label="budget limit"))
-    axes[0].legend(handles=handles, loc="upper left")
+    fig.legend(handles=handles, loc="outside right upper")  # never over a curve
     fig.suptitle("Response-time percentiles over time per endpoint")
     specs.append(FigureSpec("load_latency", "Response times p50 / p95 / p99", (
         "Percentiles of the response times in Locust's sliding window, per endpoint, in "
@@ -184,8 +184,8 @@ def _num(x: object, d: int = 1) -> str:
 
 def _verdict(ok: object) -> h.Cell:
     if ok is None:
-        return ("not recorded", "same")
-    return ("passed", "pass") if ok else ("FAILED", "fail")
+        return h.Cell("not recorded", css="same")
+    return h.Cell("passed", css="pass") if ok else h.Cell("FAILED", css="fail")
 
 
 @dataclass
@@ -223,7 +223,6 @@ def render_load(run: LoadRun, figures: list[SavedFigure], budgets_ok: object,
     """The load report page."""
     s = run.summary or {}
     m = run.meta
-    body = [f"<h1>Load test: {h.esc(m.get('scenario') or run.path.name)}</h1>"]
     facts: list[tuple[str, object]] = []
     hist = run.history
     started = m.get("started_at")
@@ -248,53 +247,37 @@ def render_load(run: LoadRun, figures: list[SavedFigure], budgets_ok: object,
         facts.append(("duration", f"{hist['t'].max():,.0f} s of history"))
         facts.append(("peak users", _num(hist["User Count"].max(), 0)))
     facts.append(("report by", f"promptsim {__version__}"))
-    body.append(h.facts(facts))
     verdict = {True: "All checks passed", False: "Checks FAILED",
                None: "No budgets or consistency checks recorded"}[passed]
-    body.append(f'<section class="callout{"" if passed else " warn"}" id="verdict"><h2>'
-                f"{h.esc(verdict)}</h2><ul><li>Latency and error budgets: "
-                f"{_verdict(budgets_ok)[0]}</li><li>Consistency: "
-                f"{_verdict(consistency_ok)[0]}</li></ul></section>")
-    if s.get("endpoints"):
-        body.append("<h2>Endpoints</h2>")
-        def ms(e: dict[str, Any], key: str) -> str:  # no requests: no response times
-            return _num(e.get(key)) if e.get("requests") else "n/a"
 
-        rows = [(name, _num(e.get("requests"), 0), _num(e.get("failures"), 0),
-                 _num(e.get("rps")), ms(e, "p50_ms"), ms(e, "p95_ms"), ms(e, "p99_ms"),
-                 f"{100 * float(e.get('fail_ratio', 0)):.2f}%")
-                for name, e in s["endpoints"].items()]
-        body.append(h.table(["endpoint", "requests", "failures", "requests/s", "p50 ms",
-                             "p95 ms", "p99 ms", "failed"], rows, numeric=range(1, 8)))
-    body.append("<h2>Budgets</h2>")
-    if s.get("budgets"):
-        body.append(h.table(["endpoint", "metric", "limit", "measured", "result"], [
-            (b.get("endpoint", ""), b.get("metric", ""), _num(b.get("limit"), 3),
-             _num(b.get("value"), 3), _verdict(b.get("passed"))) for b in s["budgets"]],
-            numeric=(2, 3)))
-    else:
-        body.append("<p>No budgets recorded (load_summary.json missing or empty).</p>")
-    body.append("<h2>Consistency</h2>")
+    def ms(e: dict[str, Any], key: str) -> str:  # no requests: no response times
+        return _num(e.get(key)) if e.get("requests") else "n/a"
+
+    endpoints = h.table(
+        ["endpoint", "requests", "failures", "requests/s", "p50 ms", "p95 ms", "p99 ms",
+         "failed"],
+        [(name, _num(e.get("requests"), 0), _num(e.get("failures"), 0), _num(e.get("rps")),
+          ms(e, "p50_ms"), ms(e, "p95_ms"), ms(e, "p99_ms"),
+          f"{100 * float(e.get('fail_ratio', 0)):.2f}%")
+         for name, e in s["endpoints"].items()], numeric=range(1, 8)) \
+        if s.get("endpoints") else None
+    budgets = h.table(["endpoint", "metric", "limit", "measured", "result"], [
+        (b.get("endpoint", ""), b.get("metric", ""), _num(b.get("limit"), 3),
+         _num(b.get("value"), 3), _verdict(b.get("passed"))) for b in s["budgets"]],
+        numeric=(2, 3)) if s.get("budgets") else None
     checks = (s.get("consistency") or {}).get("checks", [])
-    if checks:
-        body.append(h.table(["check", "result", "detail"], [
-            (c.get("name", ""), _verdict(c.get("passed")), c.get("detail", ""))
-            for c in checks]))
-    else:
-        body.append("<p>No consistency checks recorded.</p>")
-    body.append("<h2>Over time</h2>")
-    if figures:
-        body.extend(h.figure(f) for f in figures)
-    else:
-        body.append("<p>No *_stats_history.csv in this directory: run Locust with "
-                    "--csv PREFIX --csv-full-history to get these figures.</p>")
+    consistency = h.table(["check", "result", "detail"], [
+        (c.get("name", ""), _verdict(c.get("passed")), c.get("detail", ""))
+        for c in checks]) if checks else None
+    failures = None
     if run.failures is not None and not run.failures.empty:
-        body.append("<h2>Failures (Locust)</h2>")
         cols = [c for c in ("Method", "Name", "Error", "Occurrences") if c in run.failures]
-        body.append(h.table(cols, run.failures[cols].astype(str).itertuples(index=False),
-                            numeric=(3,) if "Occurrences" in cols else ()))
-    if run.locust_report:
-        body.append("<p>Locust's own report is report.html in the same directory.</p>")
-    body.append(f"<footer>{REPORT_NAME} and figures/ written by promptsim "
-                f"{h.esc(__version__)}.</footer>")
-    return h.page(f"promptsim load report: {m.get('scenario') or run.path.name}", body)
+        failures = h.table(cols, run.failures[cols].astype(str).itertuples(index=False),
+                           numeric=(3,) if "Occurrences" in cols else ())
+    name = m.get("scenario") or run.path.name
+    return h.render(
+        "load_report.html", title=f"promptsim load report: {name}", name=name, facts=facts,
+        passed=passed, verdict=verdict, budgets_verdict=_verdict(budgets_ok).text,
+        consistency_verdict=_verdict(consistency_ok).text, endpoints=endpoints,
+        budgets=budgets, consistency=consistency, figures=figures, failures=failures,
+        locust_report=run.locust_report, report_name=REPORT_NAME, version=__version__)

@@ -20,7 +20,7 @@ def _label(group: str) -> str:
     return PLATFORM_LABELS.get(group, "All devices")
 
 
-def _picks(res: OptimizeResult) -> str:
+def _picks(res: OptimizeResult) -> h.Table:
     rows = []
     for g, r in res.groups.items():
         rivals = sorted(((p, f) for f, p in r.p_best.items() if f != r.best), reverse=True)[:3]
@@ -34,7 +34,7 @@ def _picks(res: OptimizeResult) -> str:
                    rows, numeric=(2, 3, 4, 5))
 
 
-def _candidates(g: str, r: GroupResult, family: dict[str, str]) -> str:
+def _candidates(r: GroupResult, family: dict[str, str]) -> h.Table:
     order = sorted(r.means, key=lambda n: (-r.means[n]["value"], n))
     rows = []
     for name in order:
@@ -50,10 +50,9 @@ def _candidates(g: str, r: GroupResult, family: dict[str, str]) -> str:
             f"{100 * r.p_best[name]:.0f}%" if name in r.p_best else "",
             f"{m['value']:.1f}", f"{100 * m['optin_share']:.1f}%",
             f"{m['prompt_uninstalls_per_1k']:.2f}", f"{100 * m['blocked_share']:.1f}%"])
-    return (f"<h3>{h.esc(_label(g))}</h3>"
-            + h.table(["candidate", "family", "outcome", "reps", "P(best)",
-                       "value / 1k", "opted in", "prompt uninstalls / 1k", "blocked"],
-                      rows, numeric=(3, 4, 5, 6, 7, 8)))
+    return h.table(["candidate", "family", "outcome", "reps", "P(best)", "value / 1k",
+                    "opted in", "prompt uninstalls / 1k", "blocked"],
+                   rows, numeric=(3, 4, 5, 6, 7, 8))
 
 
 def write_optimize_page(res: OptimizeResult, out: Path, source: Path, seconds: float) -> Path:
@@ -63,34 +62,21 @@ def write_optimize_page(res: OptimizeResult, out: Path, source: Path, seconds: f
     n = len(res.candidates)
     saving = 1.0 - res.device_years / res.full_device_years if res.full_device_years else 0.0
     family = {c.name: c.family for c in res.candidates}
-    body = [
-        f"<h1>Optimizer: {h.esc(sc.name)}</h1>",
-        f'<p class="lead">{n} candidate soft-prompt schedules raced per platform on the '
-        "scenario's objective, with common random numbers; clear losers leave after few "
-        "replications and the finalists run to full precision. The picks make one policy: "
-        "winner.toml (simulate, report, parity) and service.json (PUT into the service).</p>",
-        h.facts([
-            ("scenario", source),
-            ("population", f"{sc.devices:,} devices x {sc.days} days"),
-            ("rounds", f"{'/'.join(map(str, res.schedule))} replications"),
-            ("each test", f"one-sided at {res.alpha:.2g} (Bonferroni over {n - 1} rivals x "
-                          f"{max(1, len(res.schedule) - 1)} round(s))"),
-            ("simulated", f"{res.device_years:,.0f} device-years, against "
-                          f"{res.full_device_years:,.0f} to run every candidate to full "
-                          f"precision ({100 * saving:.0f}% saved)"),
-            ("engine events", f"{res.events:,} in {seconds:.1f} s"),
-            ("results reused from disk", f"{res.tasks_reused} tasks"),
-        ]),
-        "<h2>The pick per platform</h2>", _picks(res),
-        "<h2>The front</h2>", h.figure(fig, folder=""),
-        "<h2>Every candidate</h2>",
-        "<p>Value is the objective per 1,000 installs (higher is better); a dropped "
-        "candidate's outcomes are its means over the replications it had.</p>",
-        *(_candidates(g, r, family) for g, r in res.groups.items()),
-        f"<footer>promptsim {h.esc(__version__)}: promptsim optimize {h.esc(source)}; files "
-        "beside this page: winner.toml, service.json, candidates.csv, front.png, "
-        "front.svg.</footer>",
+    facts = [
+        ("scenario", source),
+        ("population", f"{sc.devices:,} devices x {sc.days} days"),
+        ("rounds", f"{'/'.join(map(str, res.schedule))} replications"),
+        ("each test", f"one-sided at {res.alpha:.2g} (Bonferroni over {n - 1} rivals x "
+                      f"{max(1, len(res.schedule) - 1)} round(s))"),
+        ("simulated", f"{res.device_years:,.0f} device-years, against "
+                      f"{res.full_device_years:,.0f} to run every candidate to full "
+                      f"precision ({100 * saving:.0f}% saved)"),
+        ("engine events", f"{res.events:,} in {seconds:.1f} s"),
+        ("results reused from disk", f"{res.tasks_reused} tasks"),
     ]
     path = out / "optimize.html"
-    path.write_text(h.page(f"Optimizer: {sc.name}", body))
+    path.write_text(h.render(
+        "optimize.html", title=f"Optimizer: {sc.name}", scenario=sc, candidates=n,
+        facts=facts, picks=_picks(res), front=fig, version=__version__, source=source,
+        groups=[(_label(g), _candidates(r, family)) for g, r in res.groups.items()]))
     return path

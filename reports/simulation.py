@@ -6,6 +6,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pandas as pd
@@ -17,13 +18,13 @@ from reports.compare import METRICS, Row, metric_values, paired_rows, raw_outcom
 from reports.decision import (
     Decision,
     decide_run,
-    platforms_html,
-    recommendation_html,
-    sensitivity_html,
+    platforms_view,
+    recommendation_view,
+    sensitivity_view,
     write_policy,
 )
 from reports.decision_figures import sensitivity, tradeoff
-from reports.executive import executive_html
+from reports.executive import summary_view
 from reports.figures import SavedFigure, palette, save, simulation_figures
 from reports.rundir import Run, RunDirError, read_run
 from sim import __version__
@@ -116,38 +117,31 @@ def _diff_class(r: Row) -> str:
 
 
 def _comparison(rows: list[Row], baseline: str, colours: dict[str, str],
-                recommended: str | None = None) -> str:
+                recommended: str | None = None) -> h.Table:
     """The comparison table: the baseline's column first, then the recommended strategy's
     (so both are in view at 1280 px however many strategies follow), then the others."""
     names = list(dict.fromkeys([baseline, *([recommended] if recommended else []),
                                 *(r.strategy for r in rows)]))
     out = []
     for m in METRICS:
-        line: list[h.Cell] = [(f"<b>{h.esc(m.label)}</b><br><small>{h.esc(m.unit)}</small>",
-                               "")]
+        line = [h.Cell(m.label, under=m.unit, strong=True)]
         by_name = {x.strategy: x for x in rows if x.metric is m}
         for r in (by_name[n] for n in names):
-            value = h.esc(_ci(r.value, m.decimals))
+            value = _ci(r.value, m.decimals)
             if r.strategy == baseline:
-                diff = '<div class="same">baseline</div>'
+                line.append(h.Cell(value, under="baseline", under_css="same"))
             else:
                 note = " (n.s.)" if r.diff.significant is False else ""
-                diff = (f'<div class="{_diff_class(r)}">'
-                        f"{h.esc(_ci(r.diff, m.decimals, signed=True) + note)}</div>")
-            line.append((f"<div>{value}</div>{diff}", ""))
+                line.append(h.Cell(value, under=_ci(r.diff, m.decimals, signed=True) + note,
+                                   under_css=_diff_class(r)))
         out.append(line)
-    def head(n: str) -> str:
-        return (f"{n} (baseline)" if n == baseline else
-                f"{n} (recommended)" if n == recommended else n)
 
-    heads = ["metric"] + [head(n) for n in names]
-    table = h.table(heads, out, numeric=tuple(range(1, len(names) + 1)))
-    table = table.replace('<div class="scroll">', '<div class="scroll" id="comparison">', 1)
-    for n in names:  # colour swatches in the header
-        label = head(n)
-        table = table.replace(f"<th>{h.esc(label)}</th>",
-                              f"<th>{h.swatch(colours[n])}{h.esc(label)}</th>", 1)
-    return table
+    def head(n: str) -> h.Cell:
+        return h.Cell(f"{n} (baseline)" if n == baseline else
+                      f"{n} (recommended)" if n == recommended else n, colour=colours[n])
+
+    return h.table(["metric", *map(head, names)], out,
+                   numeric=range(1, len(names) + 1), id="comparison")
 
 
 def _campaign(c: Campaign) -> str:
@@ -180,11 +174,7 @@ def render(run: Run, rows: list[Row], decision: Decision, figures: list[SavedFig
     sc = run.scenario
     colours = palette(run.strategies)
     version = run.meta.get("promptsim_version", "unknown")
-    body = [f"<h1>Push-permission prompts: {h.esc(sc.name)}</h1>"]
-    if sc.description:
-        body.append(f'<p class="lead">{h.esc(sc.description)}</p>')
-    body.append(executive_html(run, decision, baseline, colours))
-    body.append(h.facts([
+    facts = [
         ("scenario", sc.name), ("devices", f"{sc.devices:,}"), ("horizon", f"{sc.days} days"),
         ("replications", sc.replications), ("seed", sc.seed),
         ("strategies", ", ".join(run.strategies)), ("baseline", baseline),
@@ -193,73 +183,42 @@ def render(run: Run, rows: list[Row], decision: Decision, figures: list[SavedFig
         ("report by", f"promptsim {__version__}"),
         ("event log", f"events.parquet, {pq.read_metadata(run.path / 'events.parquet').num_rows:,}"
                       " events" if run.has_events else "not written (simulate --events)"),
-    ]))
-    body.append(recommendation_html(decision, colours, baseline))
-    body.append(platforms_html(decision, run.strategies, colours))
-    body.append(sensitivity_html(decision))
-    body.append("<h2>Every strategy against the baseline</h2>")
+    ]
     reps = (f"{sc.replications} prior draws (one replication each)" if decision.draws
             else f"{sc.replications} replications")
-    body.append(f"<p>Means over {reps} with 95% t-intervals. "
-                "Differences are paired: taken within each replication, where all strategies "
-                "share the same population and the same random answers (common random "
-                "numbers), then averaged. Each cell: the strategy's mean [95% CI], and under it "
-                "its paired difference from the baseline [95% CI]; green: significantly "
-                "better, red: significantly worse, n.s.: not significant. Also written as "
-                "comparison.csv.</p>")
-    body.append(_comparison(rows, baseline, colours, decision.overall.strategy))
-    body.append("<h2>Figures</h2>")
-    body.extend(h.figure(f) for f in figures)
-    body.append(_scenario_section(run, colours))
-    body.append(_assumptions_section(run))
-    body.append("<h2>Method</h2><ul>"
-                "<li>Each replication simulates every device under every strategy with common "
-                "random numbers; replications use independent seed streams.</li>"
-                "<li>Intervals are Student-t 95% intervals over replications (sim.stats."
-                "mean_ci); with one replication there are none.</li>"
-                "<li>'Installs' are first installs (reinstalls not counted again); 'installed "
-                "devices' are devices with the app installed at the end of a day.</li>"
-                "<li>The figures and numbers are model outputs under the assumptions above, "
-                "not measurements.</li></ul>")
-    body.append(f"<footer>report.html, comparison.csv and figures/ written by promptsim "
-                f"{h.esc(__version__)} from {h.esc(run.path.name)}/.</footer>")
-    return h.page(f"promptsim report: {sc.name}", body)
+    return h.render(
+        "report.html", title=f"promptsim report: {sc.name}", scenario=sc, facts=facts,
+        summary=summary_view(run, decision, baseline, colours),
+        recommendation=recommendation_view(decision, colours, baseline),
+        platforms=platforms_view(decision, run.strategies),
+        sensitivity=sensitivity_view(decision), reps=reps,
+        comparison=_comparison(rows, baseline, colours, decision.overall.strategy),
+        figures=figures, setup=_scenario_view(run, colours),
+        assumptions=_assumptions_view(run), version=__version__, run_name=run.path.name)
 
 
-def _scenario_section(run: Run, colours: dict[str, str]) -> str:
+def _scenario_view(run: Run, colours: dict[str, str]) -> dict[str, Any]:
     sc = run.scenario
     pop = sc.population
-    out = ["<h2>Scenario used</h2>", h.facts([
+    return {"facts": [
         ("installs arrive", f"uniformly over the first {pop.install_window_days:g} days"),
         ("second device", f"{100 * pop.second_device:g}% of users"),
         ("SDK reports permission", f"{100 * pop.sdk_reports_permission:g}% of installs"),
         ("chunk size", f"{sc.chunk_size:,} devices"),
-    ])]
-    out.append(h.table(["strategy", "campaigns"], [
-        [(h.swatch(colours[s.name]) + h.esc(s.name), ""), _strategy(s)]
-        for s in sc.strategies]))
-    out.append("<details><summary>The resolved scenario (scenario.json)</summary><pre>"
-               + h.esc(dump_scenario(sc).decode()) + "</pre></details>")
-    return "\n".join(out)
+    ], "strategies": h.table(["strategy", "campaigns"], [
+        [h.Cell(s.name, colour=colours[s.name]), _strategy(s)] for s in sc.strategies]),
+        "resolved": dump_scenario(sc).decode()}
 
 
-def _assumptions_section(run: Run) -> str:
+def _assumptions_view(run: Run) -> dict[str, h.Table]:
     sc = run.scenario
-    out = ["<h2>Model assumptions and their sources</h2>",
-           "<p>Behaviour priors as used by this run, each with the range and shape of its "
-           "distribution (what a sensitivity run draws from; the value used is its peak), "
-           "and whether the value equals promptsim's current default. Sources as in "
-           "promptsim's docs/behaviour-priors.md; 'assumption' gives the reason for the "
-           "range where no public source was found.</p>"]
-    out.append(h.table(["prior", "value", "range, shape", "promptsim default", "source"], [
-        (a.what, a.value, a.prior, f"differs: {a.default}" if a.overridden else "same",
-         a.source) for a in behaviour_assumptions(sc)]))
-    out.append("<h3>OS dialog answers per platform profile</h3>")
-    out.append(h.table(["profile", "share of devices", "cold (no soft prompt)",
-                        "primed (after tapping the soft prompt)"],
-                       [(n, f"{100 * s:g}%", c, p) for n, s, c, p in dialog_rows(sc)],
-                       numeric=(1,)))
-    out.append("<h3>Platform permission rules</h3>")
-    out.append(h.table(["profile", "platform", "share", "rules", "source"],
-                       [tuple(r.values()) for r in platform_rules(sc)], numeric=(2,)))
-    return "\n".join(out)
+    return {
+        "priors": h.table(["prior", "value", "range, shape", "promptsim default", "source"], [
+            (a.what, a.value, a.prior, f"differs: {a.default}" if a.overridden else "same",
+             a.source) for a in behaviour_assumptions(sc)]),
+        "dialogs": h.table(["profile", "share of devices", "cold (no soft prompt)",
+                            "primed (after tapping the soft prompt)"],
+                           [(n, f"{100 * s:g}%", c, p) for n, s, c, p in dialog_rows(sc)],
+                           numeric=(1,)),
+        "rules": h.table(["profile", "platform", "share", "rules", "source"],
+                         [tuple(r.values()) for r in platform_rules(sc)], numeric=(2,))}

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import msgspec
+import pandas as pd
+
+from sim.analysis.fit import COUNTS, apply_params, run_one
+from sim.analysis.forecast import Rollout, rollout_scenario
 from sim.analysis.optimize import OptimizeResult, optimize
 from sim.model.scenario import Scenario, parse_scenario
+from sim.rules.platforms import PLATFORMS
 
 TINY_TOML = """
 name = "tiny"
@@ -26,6 +32,16 @@ name = "twice"
 campaigns = [{ id = "soft", frequency = { type = "multiple", limit = 2, gap_days = 1 } }]
 """
 """A scenario file for the command-line tests."""
+
+WIDE = [{"name": "once_on_app_open", "campaigns": [{"id": "soft"}]}] + [
+    {"name": f"multiple_{k}x_every_{g}_days_after_open", "campaigns": [
+        {"id": "soft", "frequency": {"type": "multiple", "limit": k, "gap_days": g}}]}
+    for k, g in ((2, 1), (3, 2), (4, 3), (5, 5), (6, 7))] + [
+    {"name": "every_time_on_app_open", "campaigns": [
+        {"id": "soft", "frequency": {"type": "every_time"}}]},
+    {"name": "backoff_doubling_from_one_day", "campaigns": [
+        {"id": "soft", "frequency": {"type": "backoff", "gap_days": 1}}]}]
+"""Eight strategies with long names: the widest tables and legends a report draws."""
 
 
 def small_scenario(**over: object) -> Scenario:
@@ -62,3 +78,19 @@ def raced_toy() -> OptimizeResult:
             {"name": "more", "frequency": "multiple", "limit": [1, 3, 9], "gap_days": [2]}]},
     })
     return optimize(sc)
+
+
+def observed_frame(sc: Scenario, r: Rollout, days: int, rho: float, scale: float,
+                   seed: int) -> pd.DataFrame:
+    """Daily counts per platform of a rollout simulated with known parameters."""
+    truth, _ = rollout_scenario(sc, r, days)
+    truth = msgspec.structs.replace(truth, seed=seed,
+                                    behaviour=apply_params(sc.behaviour, rho, scale))
+    out = run_one(truth, COUNTS)
+    rows = []
+    for p, plat in enumerate(PLATFORMS):
+        for d in range(days):
+            row = {"day": d, "platform": plat, **{c: int(out[c][0, p, d]) for c in COUNTS}}
+            if row["soft_prompts_shown"] or row["os_dialogs_shown"]:
+                rows.append(row)
+    return pd.DataFrame(rows)

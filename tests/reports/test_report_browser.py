@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from browser_helpers import browser_or_skip, chromium_page
-from report_helpers import TINY_TOML, raced_toy, small_scenario
+from report_helpers import TINY_TOML, WIDE, raced_toy, small_scenario
 
 from reports.forecast_page import write_forecast_page
 from reports.load import write_load_report
@@ -25,6 +25,24 @@ from sim.engine.runner import simulate
 from sim.model.scenario import load_scenario
 
 LOAD = Path(__file__).parent / "fixtures" / "load"
+
+
+SPLIT_WORDS = """() => [...document.querySelectorAll('th')].flatMap(th => {
+    const split = [];
+    const walk = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+        for (const word of node.data.matchAll(/\\S+/g)) {
+            const range = document.createRange();
+            range.setStart(node, word.index);
+            range.setEnd(node, word.index + word[0].length);
+            const lines = new Set([...range.getClientRects()].filter(b => b.width > 0)
+                                  .map(b => Math.round(b.top)));
+            if (lines.size > 1) split.push(`${word[0]} in "${th.textContent}"`);
+        }
+    }
+    return split;
+})"""
+"""Every word of a table header drawn on more than one line (a word split by wrapping)."""
 
 
 def render(page_path: Path, screenshot: Path) -> dict[str, object]:
@@ -81,16 +99,6 @@ def test_forecast_page_in_chromium(tmp_path: Path) -> None:
     check(render(page, tmp_path / "forecast.png"), figures=1)
 
 
-WIDE = [{"name": "once_on_app_open", "campaigns": [{"id": "soft"}]}] + [
-    {"name": f"multiple_{k}x_every_{g}_days_after_open", "campaigns": [
-        {"id": "soft", "frequency": {"type": "multiple", "limit": k, "gap_days": g}}]}
-    for k, g in ((2, 1), (3, 2), (4, 3), (5, 5), (6, 7))] + [
-    {"name": "every_time_on_app_open", "campaigns": [
-        {"id": "soft", "frequency": {"type": "every_time"}}]},
-    {"name": "backoff_doubling_from_one_day", "campaigns": [
-        {"id": "soft", "frequency": {"type": "backoff", "gap_days": 1}}]}]
-
-
 def test_a_wide_comparison_fits_1280_px_with_the_recommended_column_in_view(
         tmp_path: Path) -> None:
     """Eight strategies with long names at 1280 px: the page is no wider than the window
@@ -117,7 +125,9 @@ def test_a_wide_comparison_fits_1280_px_with_the_recommended_column_in_view(
                     client: box.clientWidth, heads: heads};
         }""", rec)
         page.screenshot(path=str(shot), full_page=True)
+        split = page.evaluate(SPLIT_WORDS)
     assert got["page"] <= got["window"] == 1280, got
+    assert split == []
     assert got["box"]["right"] <= 1280
     assert got["scroll"] > got["client"], "eight long columns should need scrolling"
     visible = [h["text"] for h in got["heads"] if h["right"] <= got["box"]["right"] + 0.5]
@@ -126,6 +136,21 @@ def test_a_wide_comparison_fits_1280_px_with_the_recommended_column_in_view(
     assert any("(baseline)" in t for t in visible), visible
     assert seen.errors == []
     assert shot.stat().st_size > 50_000
+
+
+def test_no_table_header_splits_a_word_at_1280_px(pages: dict[str, Path]) -> None:
+    """Issue 23 item 7 ("finalis ts"): on every page at 1280 px, no word of a table
+    header is broken across lines (wide tables scroll sideways instead), and the page
+    itself is no wider than the window."""
+    browser_or_skip()
+    found = {}
+    with chromium_page(width=1280) as (page, seen):
+        for name, path in pages.items():
+            page.goto(path.resolve().as_uri(), wait_until="load")
+            found[name] = (page.evaluate(SPLIT_WORDS),
+                           page.evaluate("document.documentElement.scrollWidth"))
+    assert found == {name: ([], 1280) for name in pages}
+    assert seen.errors == []
 
 
 def test_optimize_page_in_chromium(tmp_path: Path) -> None:

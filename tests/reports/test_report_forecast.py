@@ -5,43 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import msgspec
 import numpy as np
 import pandas as pd
 import pytest
-from report_helpers import TINY_TOML, small_scenario
+from report_helpers import TINY_TOML, observed_frame, small_scenario
 
 from sim.analysis.fit import (
-    COUNTS,
     FitError,
-    apply_params,
     fit_observed,
     observed_cube,
     read_observed,
-    run_one,
     scale_allow,
 )
 from sim.analysis.forecast import Rollout, rollout_scenario
 from sim.cli import main
 from sim.model.behaviour import DialogOdds
-from sim.model.scenario import Scenario
 from sim.rules.platforms import PLATFORMS
-
-
-def observed_frame(sc: Scenario, r: Rollout, days: int, rho: float, scale: float,
-                   seed: int) -> pd.DataFrame:
-    """Daily counts per platform of a rollout simulated with known parameters."""
-    truth, _ = rollout_scenario(sc, r, days)
-    truth = msgspec.structs.replace(truth, seed=seed,
-                                    behaviour=apply_params(sc.behaviour, rho, scale))
-    out = run_one(truth, COUNTS)
-    rows = []
-    for p, plat in enumerate(PLATFORMS):
-        for d in range(days):
-            row = {"day": d, "platform": plat, **{c: int(out[c][0, p, d]) for c in COUNTS}}
-            if row["soft_prompts_shown"] or row["os_dialogs_shown"]:
-                rows.append(row)
-    return pd.DataFrame(rows)
 
 
 @pytest.mark.slow

@@ -13,16 +13,6 @@ from report_helpers import TINY_TOML
 from sim.cli import main
 
 
-@pytest.fixture(scope="module")
-def psa_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    toml = tmp_path_factory.mktemp("psa") / "tiny.toml"
-    toml.write_text(TINY_TOML)
-    out = toml.parent / "run"
-    assert main(["simulate", str(toml), "--prior-draws", "12", "--out", str(out),
-                 "--no-progress", "--jobs", "2", "--report"]) == 0
-    return out
-
-
 def test_the_run_records_the_draws_and_p_best(psa_run: Path) -> None:
     """priors.csv has one row per draw; summary.csv gives P(best) summing to 1 over the
     strategies of each view, and an expected loss of 0 only for a strategy always best."""
