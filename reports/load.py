@@ -182,6 +182,14 @@ def _num(x: object, d: int = 1) -> str:
     return "n/a" if math.isnan(v) else f"{v:,.{d}f}"
 
 
+def _limit(x: object) -> str:
+    """A budget's limit as the user wrote it: ``50``, ``0.001`` (not ``50.000``)."""
+    try:
+        return f"{float(x):g}"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(x)
+
+
 def _verdict(ok: object) -> h.Cell:
     if ok is None:
         return h.Cell("not recorded", css="same")
@@ -262,7 +270,7 @@ def render_load(run: LoadRun, figures: list[SavedFigure], budgets_ok: object,
          for name, e in s["endpoints"].items()], numeric=range(1, 8)) \
         if s.get("endpoints") else None
     budgets = h.table(["endpoint", "metric", "limit", "measured", "result"], [
-        (b.get("endpoint", ""), b.get("metric", ""), _num(b.get("limit"), 3),
+        (b.get("endpoint", ""), b.get("metric", ""), _limit(b.get("limit")),
          _num(b.get("value"), 3), _verdict(b.get("passed"))) for b in s["budgets"]],
         numeric=(2, 3)) if s.get("budgets") else None
     checks = (s.get("consistency") or {}).get("checks", [])

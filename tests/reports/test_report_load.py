@@ -46,6 +46,9 @@ def test_load_report_shows_budgets_consistency_and_figures(load_dir: Path) -> No
     page = (load_dir / REPORT_NAME).read_text()
     assert "Checks FAILED" in page
     assert re.search(r"GET /missing</td><td>fail_ratio</td>.*?FAILED", page)
+    # limits as written (issue 26: they printed as 50.000 and 0.010)
+    assert re.search(r"<td>p95_ms</td><td[^>]*>50</td>", page), page
+    assert re.search(r"<td>fail_ratio</td><td[^>]*>0.01</td>", page)
     assert "decisions_match_rules" in page and "400 of 400" in page
     assert "HTTPError" in page  # from run_failures.csv
     assert len(re.findall(r'<img src="data:image/png;base64,', page)) == 2
