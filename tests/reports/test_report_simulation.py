@@ -62,6 +62,7 @@ def test_assumptions_cover_every_behaviour_field_and_profile() -> None:
     assert set(DEFAULT_PROFILES) <= set(PROFILE_SOURCES)
 
 
+@pytest.mark.slow
 def test_report_command_and_bad_baseline(run_dir: Path, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     """``promptsim report`` writes the page; a wrong --baseline is one line and exit 2."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,6 +75,7 @@ def histories(draw: st.DrawFn) -> tuple[object, ...]:
 
 @settings(max_examples=400, deadline=None)
 @given(histories())
+@pytest.mark.slow
 def test_decide_never_shows_before_next_chance(h: tuple[object, ...]) -> None:
     """For any reachable state: at every time before ``next_chance`` (or ever, when it is
     None) ``decide`` shows nothing, whatever the trigger; the state is left as it is."""
