@@ -30,11 +30,12 @@ from sim.model.life import Life, Status
 from sim.model.population import INF, Chunk, first_at
 from sim.model.scenario import Scenario
 from sim.model.stage import DETAIL, FLOWS, Port, Stage
-from sim.rules.campaigns import TriggerFired
-from sim.rules.decision import Decision, decide, next_chance
+from sim.rules.config.campaigns import TriggerFired
+from sim.rules.config.platforms import FAMILY_OF, PROFILES, REPORTS, PlatformProfile
+from sim.rules.config.verdict import Decision
+from sim.rules.decision import decide, next_chance
 from sim.rules.native import profile_rules
 from sim.rules.permission import first_launch_dialog_due
-from sim.rules.platforms import FAMILY_OF, PROFILES, REPORTS, PlatformProfile
 from sim.rules.reachability import device_reach, group_reach
 
 __all__ = ["FLOWS", "STOCKS", "ChunkModel", "ChunkResult"]

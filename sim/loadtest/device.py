@@ -46,10 +46,11 @@ from sim.loadtest.world import World
 from sim.model.clock import DAY, EPOCH
 from sim.model.life import REINSTALL, SESSION, Life
 from sim.model.stage import DETAIL, Port, Stage
-from sim.rules.campaigns import TriggerFired
+from sim.rules.config.campaigns import TriggerFired
+from sim.rules.config.platforms import REPORTS
+from sim.rules.config.verdict import Decision
 from sim.rules.credit import Click, click_action, credit
-from sim.rules.decision import Decision, decide
-from sim.rules.platforms import REPORTS
+from sim.rules.decision import decide
 
 __all__ = ["ELIGIBILITY", "ENDPOINTS", "EVENTS", "REGISTER", "Call", "Device"]
 

@@ -26,8 +26,8 @@ from sim.model.population import Chunk, make_chunk
 from sim.model.scenario import Scenario, ScenarioError, Strategy, parse_scenario
 from sim.model.scenario_errors import explain
 from sim.model.stage import FLOWS
-from sim.rules.campaigns import policy_settings
-from sim.rules.platforms import PlatformProfile
+from sim.rules.config.campaigns import policy_settings
+from sim.rules.config.platforms import PlatformProfile
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 

@@ -55,13 +55,9 @@ from sim.model.stage import (
     F_UNSUB,
     Stage,
 )
-from sim.rules.decision import (
-    Decision,
-    record_click,
-    record_dismissal,
-    record_impression,
-    start_session,
-)
+from sim.rules.config.platforms import REPORTS
+from sim.rules.config.verdict import Decision
+from sim.rules.decision import record_click, record_dismissal, record_impression, start_session
 from sim.rules.native import Profile, ProfileRules, profile_rules
 from sim.rules.permission import (
     RECEIVES_PUSH,
@@ -77,7 +73,6 @@ from sim.rules.permission import (
     is_blocked,
     new_install,
 )
-from sim.rules.platforms import REPORTS
 
 # What wakes a life up, in the order that breaks a tie (a session goes first).
 SESSION: Final = 0

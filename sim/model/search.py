@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from sim.rules.campaigns import (
+from sim.rules.config.campaigns import (
     MAX_BACKOFF_FACTOR,
     AppOpen,
     Campaign,

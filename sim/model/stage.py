@@ -16,16 +16,16 @@ from mypy_extensions import mypyc_attr
 
 from sim.model.behaviour import Behaviour
 from sim.model.population import Chunk
-from sim.rules.campaigns import (
+from sim.rules.config.campaigns import (
     OnEvent,
     Policy,
     Programmatic,
     SessionTime,
     TriggerFired,
 )
-from sim.rules.decision import Decision
+from sim.rules.config.platforms import PlatformProfile
+from sim.rules.config.verdict import Decision
 from sim.rules.native import CampaignRules, PolicyRules, ProfileRules, policy_rules, profile_rules
-from sim.rules.platforms import PlatformProfile
 
 if TYPE_CHECKING:
     from sim.model.life import Life

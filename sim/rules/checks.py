@@ -1,6 +1,6 @@
 """What a campaign allows now: its trigger, its audience and its frequency, as functions.
 
-A campaign's parts are msgspec Structs (``sim.rules.campaigns``: scenarios and the service's
+A campaign's parts are msgspec Structs (``sim.rules.config.campaigns``: scenarios and the service's
 API decode them); these rules read the campaign's native, flattened copy
 (``sim.rules.native.CampaignRules``), apart so that mypyc compiles them (``sim.COMPILED``;
 it cannot compile a module that defines a Struct). ``decide`` and ``next_chance``
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 
-from sim.rules.campaigns import TIME_EPS, TriggerFired
+from sim.rules.config.campaigns import TIME_EPS, TriggerFired
+from sim.rules.config.platforms import MAX_DAYS
 from sim.rules.native import NO_LIMIT, CampaignRules, ProfileRules
-from sim.rules.platforms import MAX_DAYS
 from sim.rules.state import CampaignCounters
 
 

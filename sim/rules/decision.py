@@ -7,8 +7,9 @@ after an impression, a click or a dismissal.
 
 from __future__ import annotations
 
-from sim.rules.campaigns import TIME_EPS, TriggerFired
 from sim.rules.checks import frequency_check, in_audience, next_allowed, trigger_matches
+from sim.rules.config.campaigns import TIME_EPS, TriggerFired
+from sim.rules.config.verdict import ButtonAction, Decision
 from sim.rules.native import (
     NO_LIMIT,
     CampaignRules,
@@ -26,8 +27,6 @@ from sim.rules.permission import (
     local_day,
     os_dialog_unavailable,
 )
-from sim.rules.verdict import ButtonAction as ButtonAction
-from sim.rules.verdict import Decision as Decision
 
 NO_CAMPAIGN = Decision(show=False, reason="no_campaign")
 NOT_IN_AUDIENCE = Decision(show=False, reason="not_in_audience")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from sim.rules.campaigns import (
+from sim.rules.config.campaigns import (
     Action,
     Backoff,
     Campaign,
@@ -27,7 +27,7 @@ from sim.rules.campaigns import (
     SessionTime,
     TriggerType,
 )
-from sim.rules.platforms import Platform, PlatformProfile
+from sim.rules.config.platforms import Platform, PlatformProfile
 
 NO_LIMIT: Final = 0
 """A count field of :class:`CampaignRules` that sets no limit (the Structs' ``None``; their
@@ -35,7 +35,7 @@ limits and caps are at least 1)."""
 
 
 class ProfileRules:
-    """Every field of a :class:`~sim.rules.platforms.PlatformProfile`, by the same name."""
+    """Every field of a :class:`~sim.rules.config.platforms.PlatformProfile`, by the same name."""
 
     name: str
     platform: Platform
@@ -74,7 +74,7 @@ class ProfileRules:
 
 
 class CampaignRules:
-    """One :class:`~sim.rules.campaigns.Campaign`, flattened."""
+    """One :class:`~sim.rules.config.campaigns.Campaign`, flattened."""
 
     id: str
     trigger: TriggerType
@@ -127,7 +127,7 @@ class CampaignRules:
 
 
 class PolicyRules:
-    """A :class:`~sim.rules.campaigns.Policy`: its settings and its campaigns, in its order."""
+    """A :class:`~sim.rules.config.campaigns.Policy`: its settings and campaigns, in order."""
 
     min_spacing_seconds: float
     permission_first: bool

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import msgspec
 
-from sim.rules.campaigns import Campaign, Policy, policy_settings
-from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
+from sim.rules.config.campaigns import Campaign, Policy, policy_settings
+from sim.rules.config.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
 from sim.service.errors import Conflict, InvalidInput
 from sim.service.schemas import AppSettings, Clock
 

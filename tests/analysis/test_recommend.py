@@ -9,10 +9,11 @@ import pytest
 from sim.analysis.recommend import platform_policy, recommend, weight_flips
 from sim.model.objective import Objective, expected_loss, p_best, pareto_efficient, value
 from sim.model.scenario import parse_scenario
-from sim.rules.campaigns import TriggerFired
-from sim.rules.decision import Decision, decide, start_session
+from sim.rules.config.campaigns import TriggerFired
+from sim.rules.config.platforms import DEFAULT_PROFILES
+from sim.rules.config.verdict import Decision
+from sim.rules.decision import decide, start_session
 from sim.rules.permission import new_install
-from sim.rules.platforms import DEFAULT_PROFILES
 
 
 def outcomes(optin: list[list[float]], annoy: list[list[float]],

@@ -25,7 +25,7 @@ from sim.analysis.forecast import Rollout, rollout_scenario
 from sim.cli import main
 from sim.model.behaviour import DialogOdds
 from sim.model.scenario import Scenario
-from sim.rules.platforms import PLATFORMS
+from sim.rules.config.platforms import PLATFORMS
 
 
 def observed_frame(sc: Scenario, r: Rollout, days: int, rho: float, scale: float,

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
-from sim.rules.campaigns import (
+from sim.rules.config.campaigns import (
     TIME_EPS,
     Action,
     AppOpen,
@@ -48,8 +48,9 @@ from sim.rules.campaigns import (
     multiple,
     once,
 )
+from sim.rules.config.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
+from sim.rules.config.verdict import Decision
 from sim.rules.decision import (
-    Decision,
     decide,
     record_click,
     record_dismissal,
@@ -72,7 +73,6 @@ from sim.rules.permission import (
     new_install,
     os_dialog_unavailable,
 )
-from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
 
 PROFILE_NAMES = sorted(DEFAULT_PROFILES)
 ONE_DIALOG_PER_INSTALL = ("ios", "harmony_next")

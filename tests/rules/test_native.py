@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from sim.rules.campaigns import (
+from sim.rules.config.campaigns import (
     AppOpen,
     Audience,
     Campaign,
@@ -24,6 +24,7 @@ from sim.rules.campaigns import (
     multiple,
     once,
 )
+from sim.rules.config.platforms import DEFAULT_PROFILES, PlatformProfile
 from sim.rules.decision import decide, next_chance
 from sim.rules.native import (
     NO_LIMIT,
@@ -34,7 +35,6 @@ from sim.rules.native import (
     profile_rules,
 )
 from sim.rules.permission import new_install
-from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile
 
 
 @pytest.mark.parametrize("name", list(DEFAULT_PROFILES))

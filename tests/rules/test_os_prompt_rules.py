@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from sim.rules.campaigns import Campaign, Policy, TriggerFired, every_time
-from sim.rules.decision import Decision, decide, start_session
+from sim.rules.config.campaigns import Campaign, Policy, TriggerFired, every_time
+from sim.rules.config.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
+from sim.rules.config.verdict import Decision
+from sim.rules.decision import decide, start_session
 from sim.rules.permission import (
     DeviceState,
     apply_app_update,
@@ -27,7 +29,6 @@ from sim.rules.permission import (
     os_dialog_unavailable,
     receives_push,
 )
-from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
 
 P = DEFAULT_PROFILES
 APP_OPEN = TriggerFired(trigger="app_open")

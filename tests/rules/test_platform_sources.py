@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import pytest
 
-from sim.rules.campaigns import Campaign, Caps, Policy, TriggerFired, every_time
-from sim.rules.decision import Decision, decide, next_chance, record_impression, start_session
+from sim.rules.config.campaigns import Campaign, Caps, Policy, TriggerFired, every_time
+from sim.rules.config.platforms import (
+    DEFAULT_PROFILES,
+    FAMILY_OF,
+    REPORTS,
+    DeviceKind,
+    PlatformProfile,
+    override_profiles,
+    resolve_profile,
+)
+from sim.rules.config.verdict import Decision
+from sim.rules.decision import decide, next_chance, record_impression, start_session
 from sim.rules.permission import (
     DeviceState,
     adaptive_quiet_ui,
@@ -25,15 +35,6 @@ from sim.rules.permission import (
     local_day,
     new_install,
     os_dialog_unavailable,
-)
-from sim.rules.platforms import (
-    DEFAULT_PROFILES,
-    FAMILY_OF,
-    REPORTS,
-    DeviceKind,
-    PlatformProfile,
-    override_profiles,
-    resolve_profile,
 )
 from sim.rules.reachability import device_reach, user_reach
 

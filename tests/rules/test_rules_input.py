@@ -8,8 +8,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from sim.rules.campaigns import Campaign, Policy, backoff, multiple
-from sim.rules.platforms import DEFAULT_PROFILES, override_profiles, resolve_profile
+from sim.rules.config.campaigns import Campaign, Policy, backoff, multiple
+from sim.rules.config.platforms import DEFAULT_PROFILES, override_profiles, resolve_profile
 
 P = DEFAULT_PROFILES
 
@@ -181,8 +181,8 @@ def test_every_numeric_rule_field_is_bounded() -> None:
     """Every number a scenario or the service may set in the rules (campaigns, policy,
     triggers, platform profiles) has a lower and an upper bound: nothing like a 10^30
     ``max_denials`` or a 1e200 backoff factor gets in."""
-    from sim.rules.campaigns import TriggerFired
-    from sim.rules.platforms import PlatformProfile
+    from sim.rules.config.campaigns import TriggerFired
+    from sim.rules.config.platforms import PlatformProfile
 
     fields = [f for t in (Policy, TriggerFired, PlatformProfile) for f in _numeric_fields(t)]
     assert len(fields) > 15
@@ -199,8 +199,8 @@ def test_every_numeric_rule_field_is_bounded() -> None:
 def test_backoff_gap_stops_at_ten_years_without_overflow() -> None:
     """``gap_days * factor ** dismissals`` grows to ``MAX_DAYS`` (3,650) and stays there, for
     any number of dismissals (2.0 ** 1200 would overflow a float)."""
-    from sim.rules.campaigns import MAX_DAYS, Campaign, Frequency
     from sim.rules.checks import backoff_gap, frequency_check, next_allowed
+    from sim.rules.config.campaigns import MAX_DAYS, Campaign, Frequency
     from sim.rules.native import CampaignRules
     from sim.rules.permission import CampaignCounters
 

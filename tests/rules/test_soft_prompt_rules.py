@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from sim.rules.campaigns import (
+from sim.rules.config.campaigns import (
     AppOpen,
     Audience,
     Campaign,
@@ -26,8 +26,9 @@ from sim.rules.campaigns import (
     multiple,
     once,
 )
+from sim.rules.config.platforms import DEFAULT_PROFILES, PlatformProfile
+from sim.rules.config.verdict import Decision
 from sim.rules.decision import (
-    Decision,
     decide,
     next_chance,
     record_click,
@@ -36,7 +37,6 @@ from sim.rules.decision import (
     start_session,
 )
 from sim.rules.permission import DeviceState, apply_dialog_result, new_install
-from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile
 
 P = DEFAULT_PROFILES
 ANDROID = P["android13"]

@@ -22,7 +22,7 @@ from service_helpers import ADMIN, ROOT
 
 from sim.model.objective import outcomes
 from sim.model.scenario import load_scenario
-from sim.rules.platforms import PLATFORMS
+from sim.rules.config.platforms import PLATFORMS
 
 SMALL = ["--devices", "900", "--days", "40", "--budget", "4", "--jobs", "2",
          "--no-progress"]

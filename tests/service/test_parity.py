@@ -17,7 +17,8 @@ from service_helpers import ADMIN
 
 from sim.loadtest.parity import replay
 from sim.model.events import LogEvent
-from sim.rules.campaigns import Policy, TriggerFired
+from sim.rules.config.campaigns import Policy, TriggerFired
+from sim.rules.config.platforms import DEFAULT_PROFILES, override_profiles
 from sim.rules.decision import (
     decide,
     record_click,
@@ -36,7 +37,6 @@ from sim.rules.permission import (
     first_launch_dialog_due,
     new_install,
 )
-from sim.rules.platforms import DEFAULT_PROFILES, override_profiles
 
 REPORTED = {  # what a device on each profile reports at install
     "ios": {"platform": "ios", "os_version": 18.0},

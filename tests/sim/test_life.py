@@ -22,9 +22,10 @@ from sim.model.life import (
 from sim.model.population import INF, Chunk, make_chunk
 from sim.model.scenario import Scenario
 from sim.model.stage import FLOWS, Port, Stage
-from sim.rules.campaigns import TriggerFired
-from sim.rules.decision import Decision, decide
-from sim.rules.platforms import PlatformProfile
+from sim.rules.config.campaigns import TriggerFired
+from sim.rules.config.platforms import PlatformProfile
+from sim.rules.config.verdict import Decision
+from sim.rules.decision import decide
 
 
 class InProcess(Port):

@@ -8,7 +8,8 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.rules.campaigns import Policy, TriggerFired
+from sim.rules.config.campaigns import Policy, TriggerFired
+from sim.rules.config.platforms import DEFAULT_PROFILES
 from sim.rules.decision import (
     decide,
     next_chance,
@@ -22,7 +23,6 @@ from sim.rules.permission import (
     apply_settings_change,
     new_install,
 )
-from sim.rules.platforms import DEFAULT_PROFILES
 
 CAMPAIGNS = [
     {"id": "once"},

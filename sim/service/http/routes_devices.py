@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.rules.decision import Decision
+from sim.rules.config.verdict import Decision
 from sim.rules.permission import dialogs_left
 from sim.service import ops
 from sim.service.errors import Conflict, not_found

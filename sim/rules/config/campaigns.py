@@ -1,10 +1,11 @@
-"""Soft-prompt campaigns as data: triggers, frequency strategies, caps.
+"""Soft-prompt campaigns as data: triggers, frequency strategies, caps, audience, policy.
 
-A frequency strategy is a small object with one method, ``check(counters, now)``,
-returning ``None`` when the campaign may show or a reason code when it may not.
-Build them with the named factories ``once()``, ``every_time()``,
-``multiple(limit, gap_days)`` and ``backoff(gap_days, factor)``. The same
-Structs decode from scenario TOML and from the service's JSON.
+Each trigger and frequency kind is a tagged Struct, declared here once; the unions
+``Trigger`` and ``Frequency`` list them. The rules that apply them are in
+``sim.rules.checks`` (one ``match`` arm per kind), reading the campaign's flattened native
+copy (``sim.rules.native``). Build a frequency with the named factories ``once()``,
+``every_time()``, ``multiple(limit, gap_days)`` and ``backoff(gap_days, factor)``. The
+same Structs decode from scenario TOML and from the service's JSON.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from sim.rules.platforms import DEFAULT_PROFILES, MAX_DAYS, PLATFORMS
+from sim.rules.config.platforms import DEFAULT_PROFILES, MAX_DAYS, PLATFORMS
 
 MAX_COUNT = 10_000
 """Largest count a campaign compares with (limits, caps, sessions): more impressions of one
