@@ -22,9 +22,9 @@ __version__ = "0.1.0"
 
 COMPILED: tuple[str, ...] = (
     "sim.rules.reachability", "sim.rules.state", "sim.rules.native", "sim.rules.permission",
-    "sim.rules.checks", "sim.rules.decision", "sim.rules.credit", "sim.model.streams",
-    "sim.model.population", "sim.model.answers", "sim.model.stage", "sim.model.life",
-    "sim.engine.chunk",
+    "sim.rules.forms", "sim.rules.checks", "sim.rules.decision", "sim.rules.credit",
+    "sim.model.streams", "sim.model.population", "sim.model.answers", "sim.model.stage",
+    "sim.model.life", "sim.engine.chunk",
 )
 """Modules compiled with mypyc by ``setup.py``: every module of ``sim/rules/`` but its
 ``config/`` package (the msgspec Structs that scenarios and the API decode: mypyc would drop

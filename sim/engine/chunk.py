@@ -34,7 +34,7 @@ from sim.rules.config.campaigns import TriggerFired
 from sim.rules.config.platforms import FAMILY_OF, PROFILES, REPORTS, PlatformProfile
 from sim.rules.config.verdict import Decision
 from sim.rules.decision import decide, next_chance
-from sim.rules.native import profile_rules
+from sim.rules.forms import profile_rules
 from sim.rules.permission import first_launch_dialog_due
 from sim.rules.reachability import device_reach, group_reach
 

@@ -58,7 +58,8 @@ from sim.model.stage import (
 from sim.rules.config.platforms import REPORTS
 from sim.rules.config.verdict import Decision
 from sim.rules.decision import record_click, record_dismissal, record_impression, start_session
-from sim.rules.native import Profile, ProfileRules, profile_rules
+from sim.rules.forms import Profile, profile_rules
+from sim.rules.native import ProfileRules
 from sim.rules.permission import (
     RECEIVES_PUSH,
     DeviceState,

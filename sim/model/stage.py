@@ -25,7 +25,8 @@ from sim.rules.config.campaigns import (
 )
 from sim.rules.config.platforms import PlatformProfile
 from sim.rules.config.verdict import Decision
-from sim.rules.native import CampaignRules, PolicyRules, ProfileRules, policy_rules, profile_rules
+from sim.rules.forms import policy_rules, profile_rules
+from sim.rules.native import CampaignRules, PolicyRules, ProfileRules
 
 if TYPE_CHECKING:
     from sim.model.life import Life

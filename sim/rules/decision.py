@@ -10,15 +10,8 @@ from __future__ import annotations
 from sim.rules.checks import frequency_check, in_audience, next_allowed, trigger_matches
 from sim.rules.config.campaigns import TIME_EPS, TriggerFired
 from sim.rules.config.verdict import ButtonAction, Decision
-from sim.rules.native import (
-    NO_LIMIT,
-    CampaignRules,
-    PolicyLike,
-    Profile,
-    ProfileRules,
-    policy_rules,
-    profile_rules,
-)
+from sim.rules.forms import PolicyLike, Profile, policy_rules, profile_rules
+from sim.rules.native import NO_LIMIT, CampaignRules, ProfileRules
 from sim.rules.permission import (
     CampaignCounters,
     DeviceState,
@@ -51,13 +44,13 @@ def _frequency_block(camp: CampaignRules, c: CampaignCounters, state: DeviceStat
     if camp.min_delay_days and c.last_shown_at is not None \
             and now - c.last_shown_at < camp.min_delay_days - TIME_EPS:
         return "min_delay"
-    if camp.cap_total != NO_LIMIT and c.shown >= camp.cap_total:
+    if camp.caps_total != NO_LIMIT and c.shown >= camp.caps_total:
         return "total_cap"
-    if camp.cap_per_day != NO_LIMIT and c.day == local_day(state, now) \
-            and c.shown_today >= camp.cap_per_day:
+    if camp.caps_per_day != NO_LIMIT and c.day == local_day(state, now) \
+            and c.shown_today >= camp.caps_per_day:
         return "daily_cap"
-    if camp.cap_per_session != NO_LIMIT and c.session == state.sessions \
-            and c.shown_this_session >= camp.cap_per_session:
+    if camp.caps_per_session != NO_LIMIT and c.session == state.sessions \
+            and c.shown_this_session >= camp.caps_per_session:
         return "session_cap"
     return None
 
@@ -160,13 +153,13 @@ def next_chance(state: DeviceState, profile: Profile, policy: PolicyLike,
                 continue
         c = _counters(state, camp.id)
         allowed = next_allowed(camp, c)
-        if allowed is None or (camp.cap_total != NO_LIMIT and c.shown >= camp.cap_total):
+        if allowed is None or (camp.caps_total != NO_LIMIT and c.shown >= camp.caps_total):
             continue
         t = max(t, allowed)
         if camp.min_delay_days and c.last_shown_at is not None:
             t = max(t, c.last_shown_at + camp.min_delay_days - TIME_EPS)
-        if camp.cap_per_day != NO_LIMIT and c.day == local_day(state, t) \
-                and c.shown_today >= camp.cap_per_day:
+        if camp.caps_per_day != NO_LIMIT and c.day == local_day(state, t) \
+                and c.shown_today >= camp.caps_per_day:
             t = c.day + 1 - state.utc_offset_minutes / 1440.0  # the next local midnight
         best = t if best is None else min(best, t)
     return best

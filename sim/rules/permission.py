@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from sim.rules.native import Profile, ProfileRules, profile_rules
+from sim.rules.forms import Profile, profile_rules
+from sim.rules.native import ProfileRules
 from sim.rules.state import CampaignCounters as CampaignCounters
 from sim.rules.state import DeviceState as DeviceState
 from sim.rules.state import DialogOutcome as DialogOutcome
