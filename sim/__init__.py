@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 COMPILED: tuple[str, ...] = (
     "sim.rules.reachability", "sim.rules.state", "sim.rules.native", "sim.rules.permission",
-    "sim.rules.forms", "sim.rules.checks", "sim.rules.decision", "sim.rules.credit",
+    "sim.rules.checks", "sim.rules.decision", "sim.rules.credit",
     "sim.model.streams", "sim.model.population", "sim.model.answers", "sim.model.stage",
     "sim.model.life", "sim.engine.chunk",
 )

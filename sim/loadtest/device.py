@@ -73,7 +73,7 @@ class Device(Port):
     def __init__(self, world: World, n: int, device_id: str, real0: float) -> None:
         self.world, self.n, self.device_id = world, n, device_id
         c, i = world.chunk_of(n)
-        stage = Stage(self, c, world.strategy, world.behaviour, world.profiles, world.counts,
+        stage = Stage(self, c, world.strategy, world.behaviour, world.rules_profiles, world.counts,
                       world.scenario.days, epoch=EPOCH, reports=True)
         self.life = Life(stage, i, stage.profiles[c.profile[i]], 0)
         self.user_id = f"{world.run_id}-u{c.user[i]}"

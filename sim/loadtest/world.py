@@ -28,6 +28,7 @@ from sim.model.scenario_errors import explain
 from sim.model.stage import FLOWS
 from sim.rules.config.campaigns import policy_settings
 from sim.rules.config.platforms import PlatformProfile
+from sim.rules.native import ProfileRules
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 
@@ -130,6 +131,8 @@ class World:
     offset: int = 0
     """Population index of this process's first device (processes draw different devices)."""
     profiles: dict[str, PlatformProfile] = field(init=False)
+    rules_profiles: dict[str, ProfileRules] = field(init=False)
+    """``profiles`` as the rules read them (converted once per process)."""
     behaviour: Behaviour = field(init=False)
     horizon: float = field(init=False)
     counts: list[int] = field(init=False)
@@ -141,6 +144,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.profiles = self.scenario.profiles()
+        self.rules_profiles = {n: ProfileRules(p) for n, p in self.profiles.items()}
         self.behaviour = self.scenario.behaviour
         self.horizon = float(self.scenario.days)
         self.counts = [0] * (len(FLOWS) * self.scenario.days)

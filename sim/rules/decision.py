@@ -10,8 +10,7 @@ from __future__ import annotations
 from sim.rules.checks import frequency_check, in_audience, next_allowed, trigger_matches
 from sim.rules.config.campaigns import TIME_EPS, TriggerFired
 from sim.rules.config.verdict import ButtonAction, Decision
-from sim.rules.forms import PolicyLike, Profile, policy_rules, profile_rules
-from sim.rules.native import NO_LIMIT, CampaignRules, ProfileRules
+from sim.rules.native import NO_LIMIT, CampaignRules, PolicyRules, ProfileRules
 from sim.rules.permission import (
     CampaignCounters,
     DeviceState,
@@ -75,7 +74,7 @@ def _action(camp: CampaignRules, state: DeviceState, profile: ProfileRules,
     return None, why
 
 
-def decide(state: DeviceState, profile: Profile, policy: PolicyLike,
+def decide(state: DeviceState, p: ProfileRules, pol: PolicyRules,
            fired: TriggerFired, now: float) -> Decision:
     """Decide whether the soft prompt shows for ``fired`` at time ``now`` (days).
 
@@ -94,10 +93,8 @@ def decide(state: DeviceState, profile: Profile, policy: PolicyLike,
         return NOT_INSTALLED
     if state.permission == "granted":
         return OPTED_IN
-    pol = policy_rules(policy)
     if not pol.campaigns:
         return NO_CAMPAIGN
-    p = profile_rules(profile)
     matching = [c for c in pol.campaigns if trigger_matches(c, fired) and in_audience(c, p)]
     if not matching:
         if any(in_audience(c, p) for c in pol.campaigns):
@@ -123,7 +120,7 @@ def decide(state: DeviceState, profile: Profile, policy: PolicyLike,
     return Decision(show=False, reason=first_reason or "trigger_not_met")
 
 
-def next_chance(state: DeviceState, profile: Profile, policy: PolicyLike,
+def next_chance(state: DeviceState, p: ProfileRules, pol: PolicyRules,
                 now: float) -> float | None:
     """The earliest time at which ``decide`` could show the permission prompt again.
 
@@ -135,9 +132,8 @@ def next_chance(state: DeviceState, profile: Profile, policy: PolicyLike,
     """
     if not state.installed or state.permission == "granted":
         return None
-    p = profile_rules(profile)
     best: float | None = None
-    for camp in policy_rules(policy).campaigns:
+    for camp in pol.campaigns:
         if not camp.is_permission or not in_audience(camp, p):
             continue
         t = now
@@ -198,7 +194,7 @@ def record_dismissal(state: DeviceState, campaign_id: str) -> None:
     _counted(state, campaign_id).dismissed += 1
 
 
-def start_session(state: DeviceState, profile: Profile, now: float) -> bool:
+def start_session(state: DeviceState, profile: ProfileRules, now: float) -> bool:
     """A new app session started (OneSignal: after 30 s out of focus).
 
     Android hibernation is applied here, lazily: if the app went unused long

@@ -103,7 +103,7 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord) -> s.DeviceView:
 
 def decision(t: Tenant, rec: s.DeviceRecord, body: s.EligibilityIn, now: float) -> Decision:
     """``sim.rules.decision.decide`` for this device and what fired."""
-    return decide(rec.state, t.profile(rec.state.profile), t.policy, body, now)
+    return decide(rec.state, t.profile(rec.state.profile), t.rules, body, now)
 
 
 def implicit_session(rec: s.DeviceRecord, body: s.EligibilityIn) -> bool:

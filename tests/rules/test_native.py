@@ -5,7 +5,6 @@ flattened without losing a setting, and the kinds are the unions' tags."""
 from __future__ import annotations
 
 import ast
-import pickle
 import typing
 from pathlib import Path
 from typing import Any
@@ -25,17 +24,13 @@ from sim.rules.config.campaigns import (
     Programmatic,
     SessionTime,
     Trigger,
-    TriggerFired,
     TriggerType,
     backoff,
     every_time,
     multiple,
-    once,
 )
 from sim.rules.config.native_source import source
 from sim.rules.config.platforms import DEFAULT_PROFILES, PlatformProfile
-from sim.rules.decision import decide, next_chance
-from sim.rules.forms import policy_rules, profile_rules
 from sim.rules.native import (
     NO_LIMIT,
     CampaignRules,
@@ -44,7 +39,6 @@ from sim.rules.native import (
     ProfileRules,
     TriggerKind,
 )
-from sim.rules.permission import new_install
 
 
 def test_the_checked_in_module_is_the_generated_one() -> None:
@@ -154,39 +148,10 @@ def test_a_campaign_is_flattened_without_losing_a_setting(camp: Campaign,
 def test_a_policy_copy_keeps_its_settings_and_the_campaign_order() -> None:
     pol = Policy(min_spacing_seconds=30.0, provisional_on_install=True,
                  reset_on_reinstall=False, campaigns=tuple(c for c, _ in CAMPAIGNS))
-    r = policy_rules(pol)
+    r = PolicyRules(pol)
     assert isinstance(r, PolicyRules)
     assert [c.id for c in r.campaigns] == [c.id for c in pol.campaigns]  # decide's order
     assert r.by_id["c"] is r.campaigns[[c.id for c in pol.campaigns].index("c")]
     assert (r.min_spacing_seconds, r.permission_first, r.provisional_on_install,
             r.reset_on_reinstall) == (30.0, True, True, False)
 
-
-def test_the_copy_is_made_once_and_follows_its_struct() -> None:
-    """A Struct keeps its copy; a changed Struct is a new Struct (frozen) with a new copy,
-    and nothing copies the old one along (``replace``, pickling)."""
-    pol = Policy(campaigns=(Campaign(id="soft", frequency=once()),))
-    assert policy_rules(pol) is policy_rules(pol)
-    assert policy_rules(policy_rules(pol)) is policy_rules(pol)
-    wider = msgspec.structs.replace(pol, min_spacing_seconds=60.0)
-    assert policy_rules(wider).min_spacing_seconds == 60.0
-    assert policy_rules(pol).min_spacing_seconds == 0.0
-    ios = DEFAULT_PROFILES["ios"]
-    profile_rules(ios)
-    assert profile_rules(msgspec.structs.replace(ios, max_denials=3)).max_denials == 3
-    back = pickle.loads(pickle.dumps(pol))
-    assert "_rules" not in back.__dict__ and policy_rules(back).campaigns[0].id == "soft"
-    assert msgspec.json.decode(msgspec.json.encode(pol), type=Policy) == pol
-
-
-def test_the_rules_answer_alike_from_the_struct_and_from_its_copy() -> None:
-    pol = Policy(campaigns=tuple(c for c, _ in CAMPAIGNS))
-    for name, p in DEFAULT_PROFILES.items():
-        st = new_install(p)
-        for fired in (TriggerFired(trigger="app_open"),
-                      TriggerFired(trigger="session_time", session_seconds=40.0),
-                      TriggerFired(trigger="event", event_name="order_placed")):
-            assert decide(st, p, pol, fired, 1.0) \
-                == decide(st, profile_rules(p), policy_rules(pol), fired, 1.0), name
-        assert next_chance(st, p, pol, 1.0) \
-            == next_chance(st, profile_rules(p), policy_rules(pol), 1.0), name

@@ -237,10 +237,8 @@ def policy_settings(p: PolicySettings) -> dict[str, Any]:
     return {f: getattr(p, f) for f in PolicySettings.__struct_fields__}
 
 
-class Policy(PolicySettings, frozen=True, forbid_unknown_fields=True, kw_only=True, dict=True):
-    """An app's in-app messaging setup: its campaigns and the rules between them.
-
-    ``dict=True`` lets the rules keep their native copy of it (``sim.rules.native``)."""
+class Policy(PolicySettings, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """An app's in-app messaging setup: its campaigns and the rules between them."""
 
     campaigns: tuple[Campaign, ...] = ()
     """The app's in-app messages: the push soft prompt and those it competes with."""
