@@ -14,7 +14,7 @@ error here until its arms are written.
 from __future__ import annotations
 
 import math
-from typing import assert_never
+from typing import Final, assert_never
 
 from sim.rules.config.campaigns import TIME_EPS, TriggerFired
 from sim.rules.config.platforms import MAX_DAYS
@@ -47,11 +47,23 @@ def in_audience(c: CampaignRules, profile: ProfileRules) -> bool:
     return not c.audience_profiles or profile.name in c.audience_profiles
 
 
+_MAX_GROWTH: Final = 700.0
+"""``log`` of the largest ``factor ** dismissed`` ever computed: e ** 700 is about 1e304, below
+the largest float. With a gap of at least a second (``MIN_GAP_DAYS``), the cap is reached
+at ``log(MAX_DAYS / gap_days)``, at most 19.6, long before."""
+
+
 def backoff_gap(c: CampaignRules, dismissed: int) -> float:
-    """``gap_days * factor ** dismissed``, at most ``MAX_DAYS`` (never an overflow)."""
+    """``gap_days * factor ** dismissed``, at most ``MAX_DAYS``.
+
+    It cannot overflow: the power is computed only while ``dismissed * log(factor)`` is below
+    ``log(MAX_DAYS / gap_days)`` (finite: a gap is at least a second) and below
+    :data:`_MAX_GROWTH`; past either, the gap is ``MAX_DAYS``. It never shrinks with another
+    dismissal (``factor >= 1``)."""
     if c.frequency_factor == 1.0 or dismissed <= 0:
         return c.frequency_gap_days
-    if dismissed * math.log(c.frequency_factor) >= math.log(MAX_DAYS / c.frequency_gap_days):
+    cap = min(_MAX_GROWTH, math.log(MAX_DAYS / c.frequency_gap_days))
+    if dismissed * math.log(c.frequency_factor) >= cap:
         return MAX_DAYS
     return min(MAX_DAYS, c.frequency_gap_days * c.frequency_factor ** dismissed)
 

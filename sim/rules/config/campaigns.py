@@ -24,12 +24,17 @@ MAX_SESSION_SECONDS = 86_400.0
 MAX_BACKOFF_FACTOR = 10.0
 """Largest backoff growth per dismissal: from a one-day gap, 10 reaches :data:`MAX_DAYS` in
 four dismissals. Bounds input."""
+MIN_GAP_DAYS = 1 / 86_400
+"""Shortest gap ``multiple`` and ``backoff`` take: a second, in days. Bounds input, so that
+``MAX_DAYS / gap_days`` stays finite (a subnormal gap made the backoff overflow)."""
 MAX_PRIORITY = 1000
 """Priorities rank campaigns; +-1000 leaves room for any ranking. Bounds input."""
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0, le=MAX_DAYS)]
 """Days, 0 to ``MAX_DAYS``."""
+GapDays = Annotated[float, msgspec.Meta(ge=MIN_GAP_DAYS, le=MAX_DAYS)]
+"""A gap between impressions: a second (:data:`MIN_GAP_DAYS`) to ``MAX_DAYS``, in days."""
 SessionSeconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_SESSION_SECONDS)]
 Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,63}$")]
 """Campaign, strategy and scenario names: 1-64 letters, digits or ``_ . : -``, not starting
@@ -99,8 +104,8 @@ class Multiple(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="mul
 
     limit: PositiveInt
     """At most this many impressions."""
-    gap_days: NonNegative
-    """At least this many days between two."""
+    gap_days: GapDays
+    """At least this many days between two (at least a second)."""
 
 
 class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="backoff",
@@ -108,8 +113,8 @@ class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="back
     """A gap that grows by ``factor`` with each dismissal (Toutiao's case study), up to
     ``MAX_DAYS``."""
 
-    gap_days: Annotated[float, msgspec.Meta(gt=0, le=MAX_DAYS)]
-    """The first gap, in days."""
+    gap_days: GapDays
+    """The first gap, in days (at least a second)."""
     factor: Annotated[float, msgspec.Meta(ge=1, le=MAX_BACKOFF_FACTOR)] = 2.0
     """The gap is multiplied by this after each dismissal."""
     limit: PositiveInt | None = None
