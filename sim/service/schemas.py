@@ -20,6 +20,7 @@ from sim.rules.config.campaigns import (
     PolicySettings,
     SessionSeconds,
     TriggerFired,
+    id_pattern,
 )
 from sim.rules.config.platforms import (
     DEFAULT_PROFILES,
@@ -34,7 +35,7 @@ from sim.rules.config.platforms import (
 from sim.rules.permission import DeviceState, DialogOutcome, Permission
 from sim.service.errors import InvalidInput
 
-Ident = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_:@-][A-Za-z0-9_.:@-]{0,127}$")]
+Ident = Annotated[str, msgspec.Meta(pattern=id_pattern(128, at=True))]
 """Device, user and event ids: 1-128 letters, digits or ``_ . : @ -``, not starting with
 ``.`` (so never ``.`` or ``..``, which URLs resolve away)."""
 CampaignId = Identifier

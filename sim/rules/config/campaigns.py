@@ -36,9 +36,20 @@ NonNegative = Annotated[float, msgspec.Meta(ge=0, le=MAX_DAYS)]
 GapDays = Annotated[float, msgspec.Meta(ge=MIN_GAP_DAYS, le=MAX_DAYS)]
 """A gap between impressions: a second (:data:`MIN_GAP_DAYS`) to ``MAX_DAYS``, in days."""
 SessionSeconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_SESSION_SECONDS)]
-Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,63}$")]
-"""Campaign, strategy and scenario names: 1-64 letters, digits or ``_ . : -``, not starting
-with ``.`` (so never ``.`` or ``..``, which URLs resolve away)."""
+
+
+def id_pattern(max_length: int = 64, at: bool = False) -> str:
+    """The one spelling of an id's regex: 1 to ``max_length`` letters, digits or ``_ . : -``
+    (and ``@`` with ``at``), not starting with ``.`` (so never ``.`` or ``..``, which URLs
+    resolve away)."""
+    extra = "@" if at else ""
+    return rf"^[A-Za-z0-9_:{extra}-][A-Za-z0-9_.:{extra}-]{{0,{max_length - 1}}}$"
+
+
+ID_PATTERN = id_pattern()
+"""Campaign, strategy and scenario names: 1-64 letters, digits or ``_ . : -``."""
+Identifier = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
+"""A campaign, strategy or scenario name (:data:`ID_PATTERN`)."""
 
 TIME_EPS = 1e-9
 """Tolerance of time comparisons, in days (86 us): Unix seconds / 86,400 is inexact, and a
