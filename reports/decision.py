@@ -17,7 +17,7 @@ from sim.analysis.recommend import Recommendation, platform_policy, recommend, w
 from sim.analysis.sensitivity import Contest, contest, read_draws
 from sim.model.objective import outcomes
 from sim.model.scenario import Strategy
-from sim.rules.platforms import PLATFORMS, PROFILES
+from sim.rules.config.platforms import PLATFORMS, PROFILES
 
 PRIORS_FILE = "priors.csv"
 """The drawn priors of a sensitivity run, one row per draw (= replication)."""

@@ -34,7 +34,7 @@ from sim.engine.runner import RunResult, run_task
 from sim.model import priors
 from sim.model.population import chunk_count
 from sim.model.scenario import Scenario
-from sim.rules.platforms import PROFILES
+from sim.rules.config.platforms import PROFILES
 from sim.stats import t_quantile
 
 DESIGN_KEY = 7_919

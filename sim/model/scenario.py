@@ -18,8 +18,13 @@ from sim.model.load_table import LoadConfig
 from sim.model.objective import Objective
 from sim.model.scenario_errors import explain
 from sim.model.search import Search, check_family, family_campaigns
-from sim.rules.campaigns import Identifier, OnEvent, Policy, Programmatic
-from sim.rules.platforms import DEFAULT_PROFILES, DeviceKind, PlatformProfile, override_profiles
+from sim.rules.config.campaigns import Identifier, OnEvent, Policy, Programmatic
+from sim.rules.config.platforms import (
+    DEFAULT_PROFILES,
+    DeviceKind,
+    PlatformProfile,
+    override_profiles,
+)
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
@@ -45,7 +50,7 @@ class Population(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     """Who installs the app: the platform mix and how installs arrive."""
 
     mix: dict[str, float] = msgspec.field(default_factory=dict)
-    """Share of devices per platform profile (see ``sim.rules.platforms``); with ``devices``,
+    """Share of devices per platform profile (see ``sim.rules.config.platforms``); with ``devices``,
     sums to 1."""
     devices: tuple[DeviceShare, ...] = ()
     """Shares of devices as they register with the service (``[[population.devices]]``

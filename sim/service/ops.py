@@ -11,9 +11,10 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 
+from sim.rules.config.platforms import FAMILY_OF, resolve_profile
+from sim.rules.config.verdict import Decision
 from sim.rules.credit import click_action, credit
 from sim.rules.decision import (
-    Decision,
     decide,
     record_click,
     record_dismissal,
@@ -33,7 +34,6 @@ from sim.rules.permission import (
     new_install,
     receives_push,
 )
-from sim.rules.platforms import FAMILY_OF, resolve_profile
 from sim.rules.reachability import REACHABLE, device_reach, user_reach
 from sim.service import schemas as s
 from sim.service.errors import Conflict, InvalidInput, not_found
@@ -103,7 +103,7 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord) -> s.DeviceView:
 
 def decision(t: Tenant, rec: s.DeviceRecord, body: s.EligibilityIn, now: float) -> Decision:
     """``sim.rules.decision.decide`` for this device and what fired."""
-    return decide(rec.state, t.profile(rec.state.profile), t.policy, body, now)
+    return decide(rec.state, t.profile(rec.state.profile), t.rules, body, now)
 
 
 def implicit_session(rec: s.DeviceRecord, body: s.EligibilityIn) -> bool:

@@ -1,7 +1,8 @@
 """Apps (the service's tenants): who they are, and their rules in memory.
 
 An :class:`App` is what a key authenticates: id, name, clock. A :class:`Tenant`
-is that app as the rules see it: its ``Policy``, platform profiles and clock.
+is that app as the rules see it: its ``Policy``, platform profiles and clock, each as the
+API's Struct and as the rules' native copy (``sim.rules.native``), converted once.
 Each worker caches a ``Tenant`` per app and rebuilds it when the app's
 ``policy_version`` (bumped by every campaign or settings write) changes. The
 cache only saves decoding; device state is always read inside the device's
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 
 import msgspec
 
-from sim.rules.campaigns import Campaign, Policy, policy_settings
-from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
+from sim.rules.config.campaigns import Campaign, Policy, policy_settings
+from sim.rules.config.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
+from sim.rules.native import PolicyRules, ProfileRules
 from sim.service.errors import Conflict, InvalidInput
 from sim.service.schemas import AppSettings, Clock
 
@@ -42,8 +44,13 @@ class Tenant:
     clock: Clock
     version: int
     policy: Policy
+    """The campaigns and settings as the API reads and writes them."""
     profiles: dict[str, PlatformProfile]
     settings: AppSettings
+    rules: PolicyRules
+    """``policy`` as the rules read it."""
+    profile_rules: dict[str, ProfileRules]
+    """``profiles`` as the rules read them."""
 
     def now(self, at: float | None, field: str = "at") -> float:
         """The rules' time in days: the client's ``at`` (client clock) or the server's."""
@@ -54,9 +61,9 @@ class Tenant:
             return at / 86400.0
         return time.time() / 86400.0
 
-    def profile(self, name: str) -> PlatformProfile:
-        """The platform profile a device's state names."""
-        return self.profiles[name]
+    def profile(self, name: str) -> ProfileRules:
+        """The platform profile a device's state names, as the rules read it."""
+        return self.profile_rules[name]
 
 
 def profiles_for(settings: AppSettings) -> dict[str, PlatformProfile]:
@@ -77,5 +84,7 @@ def build_tenant(app_id: str, clock: Clock, version: int, settings_doc: bytes | 
     settings = _settings.decode(settings_doc) if settings_doc else AppSettings()
     campaigns = tuple(_campaign.decode(d) for d in campaign_docs)
     policy = Policy(campaigns=campaigns, **policy_settings(settings))
+    profiles = profiles_for(settings)
     return Tenant(app_id=app_id, clock=clock, version=version, policy=policy,
-                  profiles=profiles_for(settings), settings=settings)
+                  profiles=profiles, settings=settings, rules=PolicyRules(policy),
+                  profile_rules={n: ProfileRules(p) for n, p in profiles.items()})

@@ -20,7 +20,7 @@ from sim.analysis.fit import (
 from sim.analysis.forecast import Rollout, rollout_scenario
 from sim.cli import main
 from sim.model.behaviour import DialogOdds
-from sim.rules.platforms import PLATFORMS
+from sim.rules.config.platforms import PLATFORMS
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from reports.simulation import Report
 from sim.cli import main
 from sim.model import priors
 from sim.model.behaviour import Behaviour
-from sim.rules.platforms import DEFAULT_PROFILES
+from sim.rules.config.platforms import DEFAULT_PROFILES
 
 FIGURES = ("tradeoff", "optin_share", "funnel", "platforms", "dialogs_blocked", "annoyance",
            "reachability", "differences")

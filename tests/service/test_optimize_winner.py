@@ -23,7 +23,7 @@ from service_helpers import ADMIN, ROOT
 
 from sim.model.objective import outcomes
 from sim.model.scenario import load_scenario
-from sim.rules.platforms import PLATFORMS
+from sim.rules.config.platforms import PLATFORMS
 
 pytestmark = pytest.mark.slow  # a browser, Locust, a cluster or long runs
 

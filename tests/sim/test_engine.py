@@ -17,7 +17,7 @@ from sim.engine.chunk import ChunkModel
 from sim.engine.runner import simulate
 from sim.model.population import first_at, make_chunk
 from sim.model.scenario import Scenario
-from sim.rules.platforms import PLATFORMS, PROFILES
+from sim.rules.config.platforms import PLATFORMS, PROFILES
 
 MakeScenario = Callable[..., Scenario]
 

@@ -6,8 +6,8 @@ The router serves it and ``/openapi.json`` is generated from it
 
 from __future__ import annotations
 
-from sim.rules.campaigns import Campaign
-from sim.rules.decision import Decision
+from sim.rules.config.campaigns import Campaign
+from sim.rules.config.verdict import Decision
 from sim.service import schemas as s
 from sim.service.http import routes_config as config
 from sim.service.http import routes_devices as devices

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.rules.decision import Decision
+from sim.rules.config.verdict import Decision
 from sim.rules.permission import dialogs_left
 from sim.service import ops
 from sim.service.errors import Conflict, not_found
@@ -24,7 +24,7 @@ async def create_device(req: Request) -> Response:
     """``POST /v1/devices``: register an install (201; 409 if the id exists)."""
     body: DeviceIn = req.data
     store = req.service.store
-    tenant = await store.tenant(req.app)
+    tenant = await store.tenant(req.tenant)
     rec = ops.new_device(tenant, body)
     if not await store.create_device(tenant.app_id, body.device_id, rec):
         raise Conflict("device_exists", f"device {body.device_id!r} is already registered; "
@@ -35,7 +35,7 @@ async def create_device(req: Request) -> Response:
 async def get_device(req: Request) -> Response:
     """``GET /v1/devices/{device_id}``: state and ``dialogs_left``."""
     device_id = req.params["device_id"]
-    found = await req.service.store.read_device(req.app, device_id)
+    found = await req.service.store.read_device(req.tenant, device_id)
     if found is None:
         raise not_found("device", device_id, "device_id")
     tenant, rec = found
@@ -59,7 +59,7 @@ async def post_events(req: Request) -> Response:
                             dialogs_left=dialogs_left(st, t.profile(st.profile))), rows
 
     result = await req.service.store.device_tx(
-        req.app, req.params["device_id"], [e.event_id for e in events], apply)
+        req.tenant, req.params["device_id"], [e.event_id for e in events], apply)
     req.service.metrics.events_seen(result.new, result.duplicate)
     return json_response(200, result)
 
@@ -81,11 +81,11 @@ async def eligibility(req: Request) -> Response:
     store = req.service.store
     at = unix_seconds(body.at)
     d: Decision | None = None
-    peeked = store.peek_device(req.app, device_id)
+    peeked = store.peek_device(req.tenant, device_id)
     if peeked is not None and not ops.implicit_session(peeked[1], body):
         d = ops.decision(peeked[0], peeked[1], body, peeked[0].now(at))
     if d is None or not d.show:
-        found = await store.read_device(req.app, device_id)
+        found = await store.read_device(req.tenant, device_id)
         if found is None:
             raise not_found("device", device_id, "device_id")
         tenant, rec = found
@@ -102,7 +102,7 @@ async def eligibility(req: Request) -> Response:
                 rows.append(ops.reserve(rec, d, now, at))
             return d, rows
 
-        d = await store.device_tx(req.app, device_id, (), decide)
+        d = await store.device_tx(req.tenant, device_id, (), decide)
     req.service.metrics.decision(d.reason)
     return json_response(200, d)
 
@@ -111,17 +111,17 @@ async def reachability(req: Request) -> Response:
     """``GET /v1/users/{user_id}/reachability``: 200 / 201 / 202 per platform family."""
     user_id = req.params["user_id"]
     store = req.service.store
-    devices = await store.user_devices(req.app.app_id, user_id)
+    devices = await store.user_devices(req.tenant.app_id, user_id)
     if not devices:
         raise not_found("user", user_id, "user_id")
-    return json_response(200, ops.reachability(await store.tenant(req.app), user_id, devices))
+    return json_response(200, ops.reachability(await store.tenant(req.tenant), user_id, devices))
 
 
 async def campaign_stats(req: Request) -> Response:
     """``GET /v1/campaigns/{campaign_id}/stats``."""
     cid = req.params["campaign_id"]
     store = req.service.store
-    tenant = await store.tenant(req.app)
+    tenant = await store.tenant(req.tenant)
     if tenant.policy.campaign(cid) is None:
         raise not_found("campaign", cid, "campaign_id")
     counts = await store.campaign_counts(tenant.app_id, cid)
