@@ -83,6 +83,14 @@ class ExperimentList(msgspec.Struct, frozen=True):
     experiments: list[Experiment]
 
 
+def state_key(rec: DeviceRecord) -> str:
+    """What the stats read of a device's state, stored beside its document on every write
+    (``devices.state_key``) so that they never parse documents: profile, permission, whether
+    an OS dialog was shown, and denials (what ``is_blocked`` reads)."""
+    st = rec.state
+    return f"{st.profile} {st.permission} {min(st.dialogs_shown, 1)} {st.denials}"
+
+
 def arm_campaign_id(experiment_id: str, arm: str, campaign_id: str) -> str:
     """The id an arm's campaign is stored and reserved under (its counters' key)."""
     return f"{experiment_id}:{arm}:{campaign_id}"
