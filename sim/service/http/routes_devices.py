@@ -126,10 +126,11 @@ async def _store_assignment(req: Request, device_id: str, tenant: Tenant, rec: D
     if found is None or found[0].experiment_id in rec.experiments:
         return False
     exp, i = found
+    # The app's clock: the client's 'at' (required there), or the server's time.
+    when = at if tenant.clock == "client" and at is not None else time.time()
     await req.service.store.record_assignment(
         tenant.app_id, exp.experiment_id, device_id, exp.unit_of(rec, device_id),
-        exp.experiment.arms[i].name, rec.platform, rec.state.profile,
-        at if at is not None else time.time())
+        exp.experiment.arms[i].name, rec.platform, rec.state.profile, when)
     return True
 
 

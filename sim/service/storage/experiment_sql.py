@@ -34,12 +34,14 @@ EXPERIMENT_DOCS = "SELECT experiment_id, doc FROM experiments WHERE app_id = ?"
 _CELL = "arm, platform, profile, cohort_day"
 
 
-def event_cells(cold: int) -> str:
+def event_cells(cold: int, server_clock: bool) -> str:
     """Per cell: units, then the event figures of ``ExperimentCell`` in its order (with
     ``cold`` placeholders for the ids of campaigns with no soft prompt, whose impressions
-    are OS dialogs opened cold, not soft prompts). Parameters: the cold ids (at least one),
-    the end (Unix seconds), app id, experiment id."""
+    are OS dialogs opened cold, not soft prompts). An event's time is the app's clock: the
+    server's when it received it, or the client's ``at``. Parameters: the cold ids (at
+    least one), the end (Unix seconds), app id, experiment id."""
     marks = ", ".join("?" * cold)
+    when = "e.received_at" if server_clock else "e.at"
     grant = ("(g.kind = 'os_dialog_result' AND g.detail = 'allowed') OR "
              "(g.kind = 'permission_changed' AND g.detail = 'granted')")
     return f"""
@@ -67,7 +69,7 @@ FROM (
            THEN 1 ELSE 0 END) ELSE 0 END) AS outs,
     sum(CASE WHEN e.kind = 'uninstalled' THEN 1 ELSE 0 END) AS gone
   FROM assignments a LEFT JOIN events e
-    ON e.app_id = a.app_id AND e.device_id = a.device_id AND e.at >= a.at AND e.at < ?
+    ON e.app_id = a.app_id AND e.device_id = a.device_id AND {when} >= a.at AND {when} < ?
   WHERE a.app_id = ? AND a.experiment_id = ?
   GROUP BY a.unit_id, {_CELL}
 ) u

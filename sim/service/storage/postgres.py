@@ -354,11 +354,11 @@ class PostgresStore:
         await self._call(op)
 
     async def experiment_cells(self, app_id: str, experiment_id: str, cold: Sequence[str],
-                               end: float, per_user: bool
+                               end: float, per_user: bool, server_clock: bool
                                ) -> tuple[list[CellRow], list[CellRow]]:
         """Both aggregates in one repeatable-read snapshot."""
         ids = list(cold) or [""]
-        events_sql = numbered(xsql.event_cells(len(ids)))
+        events_sql = numbered(xsql.event_cells(len(ids), server_clock))
         states_sql = numbered(xsql.state_cells(per_user))
 
         async def op(con: Any) -> tuple[list[CellRow], list[CellRow]]:

@@ -416,11 +416,11 @@ class SqliteStore:
         await self._write(op)
 
     async def experiment_cells(self, app_id: str, experiment_id: str, cold: Sequence[str],
-                               end: float, per_user: bool
+                               end: float, per_user: bool, server_clock: bool
                                ) -> tuple[list[CellRow], list[CellRow]]:
         """Both aggregates in one read transaction."""
         ids = list(cold) or [""]
-        events_sql = xsql.event_cells(len(ids))
+        events_sql = xsql.event_cells(len(ids), server_clock)
         states_sql = xsql.state_cells(per_user)
 
         def read() -> tuple[list[CellRow], list[CellRow]]:
