@@ -234,3 +234,21 @@ def test_server_clock_app_counts_events_by_when_they_arrived(db_url, server_fact
         assert [(x["units"], x["os_shown"], x["os_allowed"], x["opted_in"]) for x in cells] \
             == [(1, 1, 1, 1)]
         assert cells[0]["cohort_day"] == time.strftime("%Y-%m-%d", time.gmtime())
+
+
+def test_a_scheduled_experiment_with_no_unit_may_still_change(db_url, server_factory):
+    """Before its start (the server's time) and with no unit, every field may change (200);
+    the experiment read back is the new one."""
+    s = server_factory(db_url)
+    with client(s.url, s.new_app("server")) as c:
+        later = time.time() + 10 * DAY
+        body = COLD_SOFT | {"start": later, "end": None}
+        assert c.put("/v1/experiments/next", json=body).status_code == 201
+        changed = body | {"unit": "user", "audience": {"platforms": ["web"]},
+                          "arms": [COLD_SOFT["arms"][0] | {"weight": 0.2},
+                                   COLD_SOFT["arms"][1] | {"weight": 0.8}]}
+        r = c.put("/v1/experiments/next", json=changed)
+        assert r.status_code == 200, r.text
+        got = c.get("/v1/experiments/next").json()
+        assert (got["unit"], got["audience"], [a["weight"] for a in got["arms"]]) == \
+            ("user", {"platforms": ["web"]}, [0.2, 0.8])
