@@ -1,0 +1,212 @@
+"""``promptsim pilot fit``: learn the priors from an experiment and re-recommend."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add ``promptsim pilot`` and its subcommands to the ``promptsim`` parser."""
+    p = sub.add_parser("pilot", help="design an experiment that settles the pick, fit the "
+                                     "priors to its stats, report it (docs/pilot.md)")
+    psub = p.add_subparsers(dest="pilot_command", required=True, metavar="STEP")
+    f = psub.add_parser("fit", help="fit the behaviour priors to an experiment's stats, write "
+                                    "calibrated.toml and re-recommend")
+    f.add_argument("scenario", type=Path, help="the scenario the experiment was designed from")
+    _stats_args(f)
+    _settings_args(f)
+    f.set_defaults(func=fit)
+
+
+def _stats_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stats", type=Path, metavar="FILE.json",
+                   help="the stats JSON (GET /v1/experiments/{id}/stats)")
+    p.add_argument("--url", help="the service's base URL: read the stats from it")
+    p.add_argument("--experiment", metavar="ID", help="the experiment's id (with --url)")
+    p.add_argument("--api-key", metavar="KEY", help="the app's API key (with --url)")
+    p.add_argument("--experiment-file", type=Path, metavar="FILE.json",
+                   help="the experiment (the PUT body pilot design writes): the arms' "
+                        "campaigns; default: each arm is the scenario's strategy of its name")
+    p.add_argument("--out", type=Path, help="output directory (default runs/<name>.pilot)")
+
+
+def _settings_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--devices", type=int, default=2000,
+                   help="devices per prior draw of the re-recommendation (default 2,000)")
+    p.add_argument("--prior-draws", type=int, default=32,
+                   help="prior draws of the re-recommendation (default 32)")
+    p.add_argument("--map-devices", type=int, default=4000,
+                   help="devices per point of the simulated acceptance map (default 4,000)")
+    p.add_argument("--max-loss", type=float, default=2.0,
+                   help="expected loss per 1,000 installs under which a decision is "
+                        "resolved (default 2.0)")
+    p.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
+
+
+def read_stats(args: argparse.Namespace) -> tuple[Any, str]:
+    """The stats from ``--stats`` or ``--url`` + ``--experiment``, and where they came from."""
+    from sim.analysis.pilot_stats import parse_stats
+    from sim.cli import UsageError
+
+    if (args.stats is None) == (args.url is None):
+        raise UsageError("--stats: give either --stats FILE.json or --url URL --experiment ID")
+    if args.stats is not None:
+        try:
+            data = args.stats.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"--stats: cannot read {args.stats}: {exc.strerror}") from None
+        where = str(args.stats)
+    else:
+        if not args.experiment:
+            raise UsageError("--experiment: the experiment's id is required with --url")
+        data, where = _get(args.url, args.experiment, args.api_key)
+    try:
+        return parse_stats(data, where), where
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _get(url: str, experiment: str, key: str | None) -> tuple[bytes, str]:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from sim.cli import UsageError
+
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise UsageError(f"--url: an http:// or https:// URL is required, got {url!r}")
+    where = f"{url.rstrip('/')}/v1/experiments/{urllib.parse.quote(experiment, safe='')}/stats"
+    req = urllib.request.Request(where, headers={"accept": "application/json"})
+    if key:
+        req.add_header("authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return bytes(resp.read()), where
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:200].replace("\n", " ")
+        raise UsageError(f"--experiment: {where} answered {exc.code}: {detail}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise UsageError(f"--url: cannot reach {where}: {exc}") from None
+
+
+def load(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The scenario and its TOML tables."""
+    from sim.cli import UsageError
+    from sim.model.scenario import ScenarioError, load_scenario
+
+    try:
+        sc = load_scenario(args.scenario)
+        raw = tomllib.loads(args.scenario.read_text())
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+    return sc, raw
+
+
+def arm_strategies(args: argparse.Namespace, sc: Any, arms: list[str]) -> dict[str, Any]:
+    """Each arm's policy: from ``--experiment-file``, else the scenario's strategy of the
+    arm's name."""
+    import msgspec
+
+    from sim.cli import UsageError
+    from sim.model.scenario import Strategy
+
+    out = {s.name: s for s in sc.strategies}
+    if args.experiment_file is not None:
+        where = f"--experiment-file: {args.experiment_file}"
+        try:
+            body = msgspec.json.decode(args.experiment_file.read_bytes())
+        except (OSError, msgspec.DecodeError) as exc:
+            raise UsageError(f"{where}: cannot read it as JSON: {exc}") from None
+        arms_in = body.get("arms") if isinstance(body, dict) else None
+        if not isinstance(arms_in, list):
+            raise UsageError(f"{where}: arms: a list of arms is required")
+        for i, arm in enumerate(arms_in):
+            try:
+                out[arm["name"]] = msgspec.convert(
+                    {"name": arm["name"], "campaigns": arm["campaigns"]}, Strategy)
+            except (msgspec.ValidationError, KeyError, TypeError) as exc:
+                raise UsageError(f"{where}: arms[{i}]: {exc}") from None
+    missing = [a for a in arms if a not in out]
+    if missing:
+        raise UsageError(f"--experiment-file: arm {missing[0]!r} is no strategy of "
+                         f"{args.scenario}; give the experiment file that defines it")
+    return {a: out[a] for a in arms}
+
+
+def settings(args: argparse.Namespace) -> Any:
+    """The re-recommendation's settings from the flags (checked)."""
+    from sim.analysis.pilot_refit import Settings
+    from sim.cli import UsageError
+
+    if args.devices < 100:
+        raise UsageError(f"--devices: at least 100, got {args.devices}")
+    if not 4 <= args.prior_draws <= 1000:
+        raise UsageError(f"--prior-draws: from 4 to 1000, got {args.prior_draws}")
+    if args.map_devices < 100:
+        raise UsageError(f"--map-devices: at least 100, got {args.map_devices}")
+    if not args.max_loss > 0:
+        raise UsageError(f"--max-loss: must be above 0, got {args.max_loss}")
+    if args.jobs < 0:
+        raise UsageError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
+    return Settings(devices=args.devices, draws=args.prior_draws, map_devices=args.map_devices,
+                    max_loss=args.max_loss, jobs=args.jobs or 2)
+
+
+def fit(args: argparse.Namespace) -> int:
+    """Fit, write calibrated.toml and fit.json, print the fits and the verdicts."""
+    import msgspec
+    import tomli_w
+
+    from sim.analysis.pilot_refit import refit
+
+    sc, raw = load(args)
+    cfg = settings(args)
+    st, where = read_stats(args)
+    strategies = arm_strategies(args, sc, st.arm_names())
+    day = st.last_day() or dt.date.today()
+    source = (f"pilot experiment {st.experiment_id} (to {day.isoformat()}, "
+              f"n={st.total('units'):,} units)")
+    res = refit(sc, raw, st, strategies, source, cfg)
+    out = args.out or Path("runs") / f"{sc.name}.pilot"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "calibrated.toml").write_text(
+        f"# Written by promptsim pilot fit from {args.scenario} and {where}; "
+        "see docs/pilot.md.\n" + tomli_w.dumps(res.calibrated))
+    (out / "fit.json").write_bytes(msgspec.json.format(msgspec.json.encode(res), indent=2))
+    _print(res, st, where)
+    print(f"-> {out}/calibrated.toml, {out}/fit.json")
+    return 0
+
+
+def _print(res: Any, st: Any, where: str) -> None:
+    print(f"experiment {st.experiment_id}: {st.total('units'):,} units over {st.days()} "
+          f"day(s), arms {', '.join(st.arm_names())} ({where})")
+    if not res.fits:
+        print("no prior is identified by these stats (no OS dialog and no soft prompt shown)")
+        return
+    print(f"{'prior':26}{'assumed':>9}{'  assumed range':18}{'fitted (95% interval)':28}"
+          f"{'k / n':>16}  method")
+    for f in res.fits:
+        rng = f"{f.assumed_range[0]:.3g}-{f.assumed_range[1]:.3g}"
+        fitted = f"{f.mean:.3f} ({f.low:.3f}-{f.high:.3f})"
+        print(f"{f.prior:26}{f.assumed:9.3f}  {rng:16}{fitted:28}"
+              f"{f'{f.successes:,}/{f.trials:,}':>16}  {f.method}")
+    s = res.settings
+    print(f"decision per platform (sensitivity runs: {s.draws} prior draws x {s.devices:,} "
+          f"devices; resolved: expected loss <= {s.max_loss:g} per 1,000 installs):")
+    for v in res.verdicts:
+        change = f"{v.before} -> {v.after}" if v.before != v.after else f"{v.after} (unchanged)"
+        if v.resolved:
+            state = "resolved"
+        elif v.more_days is not None:
+            state = f"not resolved: about {v.more_days} more day(s) at {res.units_per_day:,.0f} " \
+                    "units/day"
+        else:
+            state = "not resolved: these arms cannot resolve it (what is left is not learnable " \
+                    "from them)"
+        print(f"  {v.platform:8} {change:40} loss {v.loss_before:.2f} -> {v.loss_after:.2f}; "
+              f"{state}")
