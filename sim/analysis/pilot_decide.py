@@ -20,7 +20,7 @@ from sim.analysis.sensitivity import PriorDraws, run_sensitivity
 from sim.engine.runner import RunResult
 from sim.model import priors
 from sim.model.scenario import Scenario
-from sim.rules.platforms import PROFILES
+from sim.rules.platforms import FAMILY_OF, PROFILES
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,8 @@ def platform_priors(sc: Scenario, platform: str, names: Sequence[str]) -> list[s
     every prior that is not per profile)."""
     profiles = sc.profiles()
     mine = {n for n in PROFILES if n in profiles and profiles[n].platform == platform}
-    out = []
-    for n in names:
-        p = priors.BY_NAME[n]
-        if not p.keys or p.field == "uninstall_after_churn" or mine & set(p.keys):
-            out.append(n)
-    return out
+    mine.add(FAMILY_OF[platform])  # uninstall_after_churn is keyed by family
+    return [n for n in names if not priors.BY_NAME[n].keys or mine & set(priors.BY_NAME[n].keys)]
 
 
 def call(sc: Scenario, raw: RunResult, draws: PriorDraws, platform: str,

@@ -1,8 +1,8 @@
 """An experiment's stats as the service reports them (``GET /v1/experiments/{id}/stats``).
 
 The analysis side of the contract: the cells it reads, validated once here with errors
-that name the field. Fields the analysis does not read (``srm``, ``comparisons``) are
-left to the service.
+that name the field. Fields the analysis does not read (``comparisons``, the sample-ratio
+check's counts) are left to the service.
 """
 
 from __future__ import annotations
@@ -45,12 +45,21 @@ class ArmWeight(msgspec.Struct, frozen=True):
     weight: Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
+class Srm(msgspec.Struct, frozen=True, kw_only=True):
+    """The service's sample-ratio-mismatch check."""
+
+    chi2: float
+    p_value: float
+    mismatch: bool
+
+
 class Stats(msgspec.Struct, frozen=True, kw_only=True):
     """The stats of one experiment."""
 
     experiment_id: str
     arms: list[ArmWeight]
     cells: list[Cell]
+    srm: Srm | None = None
 
     def arm_names(self) -> list[str]:
         """The arms in the experiment's order."""

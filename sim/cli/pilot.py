@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,36 @@ def register(sub: Any) -> None:
     p = sub.add_parser("pilot", help="design an experiment that settles the pick, fit the "
                                      "priors to its stats, report it (docs/pilot.md)")
     psub = p.add_subparsers(dest="pilot_command", required=True, metavar="STEP")
+    d = psub.add_parser("design", help="the arms, installs and days that settle the pick, and "
+                                       "what the experiment costs; writes the experiment")
+    d.add_argument("scenario", type=Path, help="scenario TOML file")
+    d.add_argument("--out", type=Path, help="the experiment file, the service's PUT body "
+                   "(default runs/<name>.pilot/experiment.json; the numbers go beside it, "
+                   "<stem>.design.json)")
+    d.add_argument("--experiment-id", help="the experiment's id (default <name>-pilot)")
+    d.add_argument("--installs-per-day", type=float, metavar="N",
+                   help="new installs a day entering the experiment (default: the scenario's "
+                        "devices over its install window)")
+    d.add_argument("--max-loss", type=float, default=2.0,
+                   help="expected loss per 1,000 installs the experiment must bring the "
+                        "decision under (default 2.0)")
+    d.add_argument("--devices", type=int, default=3000,
+                   help="devices per prior draw of the sensitivity run (default 3,000)")
+    d.add_argument("--prior-draws", type=int, default=48,
+                   help="prior draws of the sensitivity run (default 48)")
+    d.add_argument("--max-arms", type=int, default=3, help="at most this many arms (default 3)")
+    d.add_argument("--min-days", type=int, default=14,
+                   help="the experiment runs at least this many days (default 14)")
+    d.add_argument("--start", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="the first day (default: tomorrow, UTC)")
+    d.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
+    d.set_defaults(func=design)
     f = psub.add_parser("fit", help="fit the behaviour priors to an experiment's stats, write "
                                     "calibrated.toml and re-recommend")
     f.add_argument("scenario", type=Path, help="the scenario the experiment was designed from")
     _stats_args(f)
+    f.add_argument("--out", type=Path, help="output directory (default runs/<name>.pilot)")
     _settings_args(f)
     f.set_defaults(func=fit)
 
@@ -31,7 +58,6 @@ def _stats_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--experiment-file", type=Path, metavar="FILE.json",
                    help="the experiment (the PUT body pilot design writes): the arms' "
                         "campaigns; default: each arm is the scenario's strategy of its name")
-    p.add_argument("--out", type=Path, help="output directory (default runs/<name>.pilot)")
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
@@ -210,3 +236,80 @@ def _print(res: Any, st: Any, where: str) -> None:
                     "from them)"
         print(f"  {v.platform:8} {change:40} loss {v.loss_before:.2f} -> {v.loss_after:.2f}; "
               f"{state}")
+
+
+def design(args: argparse.Namespace) -> int:
+    """Design the experiment; write its PUT body and the numbers behind it."""
+    import msgspec
+    from tqdm import tqdm
+
+    from sim.analysis.pilot_design import design as make_design
+    from sim.analysis.pilot_design import experiment_body
+    from sim.cli import UsageError
+    from sim.model.population import chunk_count
+    from sim.rules.campaigns import Identifier
+
+    sc, _ = load(args)
+    if args.devices < 100:
+        raise UsageError(f"--devices: at least 100, got {args.devices}")
+    if not 8 <= args.prior_draws <= 1000:
+        raise UsageError(f"--prior-draws: from 8 to 1000, got {args.prior_draws}")
+    if not args.max_loss > 0:
+        raise UsageError(f"--max-loss: must be above 0, got {args.max_loss}")
+    if not 2 <= args.max_arms <= 6:
+        raise UsageError(f"--max-arms: from 2 to 6, got {args.max_arms}")
+    if not 1 <= args.min_days <= 180:
+        raise UsageError(f"--min-days: from 1 to 180, got {args.min_days}")
+    if args.jobs < 0:
+        raise UsageError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
+    per_day = args.installs_per_day
+    if per_day is None:
+        per_day = sc.devices / max(1.0, sc.population.install_window_days)
+    if not per_day > 0:
+        raise UsageError(f"--installs-per-day: must be above 0, got {per_day:g}")
+    eid = args.experiment_id or f"{sc.name}-pilot"
+    try:
+        msgspec.convert(eid, Identifier)
+    except msgspec.ValidationError:
+        raise UsageError(f"--experiment-id: 1-64 letters, digits or _ . : - (not starting "
+                         f"with a symbol), got {eid!r}") from None
+    start = args.start or dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    small = msgspec.structs.replace(sc, devices=args.devices)
+    with tqdm(total=args.prior_draws * chunk_count(small), desc=f"pilot design {sc.name}",
+              unit="task", disable=args.no_progress, file=sys.stderr) as bar:
+        res = make_design(small, draws=args.prior_draws, installs_per_day=per_day,
+                          max_loss=args.max_loss, experiment_id=eid, start=start,
+                          max_arms=args.max_arms, min_days=args.min_days,
+                          jobs=args.jobs or 2, on_task_done=bar.update)
+    out = args.out or Path("runs") / f"{sc.name}.pilot" / "experiment.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(msgspec.json.format(msgspec.json.encode(experiment_body(res, sc)),
+                                        indent=2))
+    details = out.with_name(f"{out.stem}.design.json")
+    details.write_bytes(msgspec.json.format(msgspec.json.encode(res), indent=2))
+    _print_design(res, args)
+    print(f"-> {out} (PUT /v1/experiments/{eid}), {details}")
+    return 0
+
+
+def _print_design(d: Any, args: argparse.Namespace) -> None:
+    print(f"{d.scenario}: sensitivity run of {args.prior_draws} prior draws x "
+          f"{args.devices:,} devices; decision resolved at expected loss <= {d.max_loss:g} "
+          "per 1,000 installs")
+    print(f"{'platform':9}{'share':>6}  {'pick now':18}{'loss now':>9}  {'units needed':>13}  "
+          "deciding priors")
+    for p in d.platforms:
+        need = "not by these arms" if p.units is None else \
+            "resolved now" if p.units == 0 else f"{p.units:,.0f}"
+        print(f"{p.platform:9}{100 * p.share:5.0f}%  {p.pick:18}{p.loss_now:9.2f}  "
+              f"{need:>13}  {', '.join(p.deciding) or '-'}")
+    print(f"arms (equal weights), over {d.days} days at {d.installs_per_day:,.0f} installs/day "
+          f"= {d.units:,.0f} units:")
+    for a in d.arms:
+        print(f"  {a.name:18} {a.why}; identifies {', '.join(a.identifies) or 'nothing'}")
+        print(f"  {'':18} cost: {a.dialogs_burnt:,.0f} OS dialogs burnt "
+              f"({a.ios_dialogs_burnt:,.0f} on iOS, gone for good), {a.blocked:,.0f} devices "
+              "blocked for good")
+    for s in d.skipped:
+        print(f"  not an arm: {s}")
+

@@ -129,3 +129,43 @@ def test_stats_with_a_bad_field_name_it(stats_file: Path, tmp_path: Path,
     assert main(["pilot", "fit", str(SCENARIO), "--stats", str(bad), *FAST]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cells[2].os_allowed: allowed + denied + dismissed" in err
+
+
+DESIGN_FAST = ["--devices", "300", "--prior-draws", "8", "--jobs", "1", "--no-progress",
+               "--start", "2026-12-01"]
+
+
+def test_design_writes_the_experiment_the_fit_reads(
+        tmp_path: Path, stats_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The experiment file is the contract's PUT body, its numbers go beside it, and pilot fit
+    takes it as --experiment-file for the arms' campaigns."""
+    out = tmp_path / "experiment.json"
+    code = main(["pilot", "design", str(SCENARIO), "--out", str(out), "--experiment-id",
+                 "pilot-1", "--installs-per-day", "400", "--min-days", "7", *DESIGN_FAST])
+    text = capsys.readouterr().out
+    assert code == 0
+    body = json.loads(out.read_text())
+    assert [a["name"] for a in body["arms"]] == ["cold_baseline", "backoff"]
+    assert body["unit"] == "device" and body["start"] == "2026-12-01T00:00:00Z"
+    assert body["audience"] == {"platforms": ["ios", "android", "web"], "profiles": []}
+    details = json.loads((tmp_path / "experiment.design.json").read_text())
+    assert details["days"] >= 7 and details["units"] == details["days"] * 400
+    assert "PUT /v1/experiments/pilot-1" in text and "OS dialogs burnt" in text
+    assert main(["pilot", "fit", str(SCENARIO), "--stats", str(stats_file),
+                 "--experiment-file", str(out), "--out", str(tmp_path / "fit"), *FAST]) == 0
+    assert (tmp_path / "fit" / "calibrated.toml").exists()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--max-arms", "1"], "--max-arms: from 2 to 6, got 1"),
+    (["--experiment-id", "a b"], "--experiment-id: 1-64 letters"),
+    (["--installs-per-day", "0"], "--installs-per-day: must be above 0, got 0"),
+    (["--min-days", "0"], "--min-days: from 1 to 180, got 0"),
+])
+def test_design_bad_input_is_one_line(argv: list[str], message: str, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "e.json"
+    assert main(["pilot", "design", str(SCENARIO), "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not out.exists()
