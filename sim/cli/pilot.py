@@ -47,6 +47,19 @@ def register(sub: Any) -> None:
     f.add_argument("--out", type=Path, help="output directory (default runs/<name>.pilot)")
     _settings_args(f)
     f.set_defaults(func=fit)
+    r = psub.add_parser("report", help="one page a PM reads: arms, funnels, fitted priors, "
+                                       "the long run per arm, the pick")
+    r.add_argument("scenario", type=Path, help="the scenario the experiment was designed from")
+    _stats_args(r)
+    r.add_argument("--fit", type=Path, metavar="FIT.json",
+                   help="what pilot fit wrote (default runs/<name>.pilot/fit.json)")
+    r.add_argument("--out", type=Path, help="the page (default runs/<name>.pilot/pilot.html)")
+    r.add_argument("--devices", type=int, default=3000,
+                   help="devices of the long-run projection (default 3,000)")
+    r.add_argument("--replications", type=int, default=3,
+                   help="replications of the long-run projection (default 3)")
+    r.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
+    r.set_defaults(func=report)
 
 
 def _stats_args(p: argparse.ArgumentParser) -> None:
@@ -313,3 +326,46 @@ def _print_design(d: Any, args: argparse.Namespace) -> None:
     for s in d.skipped:
         print(f"  not an arm: {s}")
 
+
+def report(args: argparse.Namespace) -> int:
+    """Write the pilot's page from the stats, the fit and a projection of each arm."""
+    import msgspec
+
+    from reports.pilot import write_pilot_page
+    from sim.analysis.pilot_project import project
+    from sim.analysis.pilot_refit import Refit
+    from sim.cli import UsageError
+    from sim.model.scenario import ScenarioError, parse_scenario
+
+    sc, _ = load(args)
+    if args.devices < 100:
+        raise UsageError(f"--devices: at least 100, got {args.devices}")
+    if not 2 <= args.replications <= 100:
+        raise UsageError(f"--replications: from 2 to 100, got {args.replications}")
+    if args.jobs < 0:
+        raise UsageError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
+    folder = Path("runs") / f"{sc.name}.pilot"
+    fit_path = args.fit or folder / "fit.json"
+    try:
+        res = msgspec.json.decode(fit_path.read_bytes(), type=Refit)
+    except OSError as exc:
+        raise UsageError(f"--fit: cannot read {fit_path}: {exc.strerror}; run pilot fit "
+                         "first") from None
+    except msgspec.MsgspecError as exc:
+        raise UsageError(f"--fit: {fit_path} is not what pilot fit writes: {exc}") from None
+    st, where = read_stats(args)
+    if res.experiment_id != st.experiment_id:
+        raise UsageError(f"--fit: {fit_path} is the fit of experiment {res.experiment_id!r}, "
+                         f"the stats are of {st.experiment_id!r}")
+    try:
+        cal = parse_scenario(res.calibrated, f"{fit_path} (calibrated)")
+    except ScenarioError as exc:
+        raise UsageError(f"--fit: {exc}") from None
+    arms = list(arm_strategies(args, sc, st.arm_names()).values())
+    named = [msgspec.structs.replace(a, name=n) for a, n in zip(arms, st.arm_names(),
+                                                                 strict=True)]
+    proj = project(cal, named, devices=args.devices, replications=args.replications,
+                   jobs=args.jobs or 2)
+    page = write_pilot_page(st, res, proj, where, args.out or folder / "pilot.html")
+    print(f"-> {page}")
+    return 0

@@ -49,6 +49,11 @@ def test_fit_writes_the_calibrated_scenario_and_says_what_changed(
     fit = json.loads((tmp_path / "fit.json").read_text())
     assert {f["prior"] for f in fit["fits"]} >= {"dialog_cold.ios", "receptiveness_mean"}
     assert {v["platform"] for v in fit["verdicts"]} == {"ios", "android", "web"}
+    page = tmp_path / "pilot.html"
+    assert main(["pilot", "report", str(SCENARIO), "--stats", str(stats_file), "--fit",
+                 str(tmp_path / "fit.json"), "--out", str(page), "--devices", "200",
+                 "--replications", "2", "--jobs", "1"]) == 0
+    assert "Fitted priors beside the assumed ones" in page.read_text()
 
 
 class _Stats(BaseHTTPRequestHandler):
@@ -169,3 +174,18 @@ def test_design_bad_input_is_one_line(argv: list[str], message: str, tmp_path: P
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not out.exists()
+
+
+def test_report_needs_the_fit_of_the_same_experiment(
+        stats_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a fit: one line naming --fit; with the fit of another experiment: the same."""
+    assert main(["pilot", "report", str(SCENARIO), "--stats", str(stats_file), "--fit",
+                 str(tmp_path / "none.json")]) == 2
+    assert "--fit: cannot read" in capsys.readouterr().err
+    other = tmp_path / "fit.json"
+    other.write_text(json.dumps({"experiment_id": "other", "fits": [], "calibrated": {}}))
+    assert main(["pilot", "report", str(SCENARIO), "--stats", str(stats_file), "--fit",
+                 str(other), "--out", str(tmp_path / "p.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the fit of experiment 'other'" in err
+    assert not (tmp_path / "p.html").exists()
