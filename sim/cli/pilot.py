@@ -192,7 +192,7 @@ def settings(args: argparse.Namespace) -> Any:
     if args.jobs < 0:
         raise UsageError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
     return Settings(devices=args.devices, draws=args.prior_draws, map_devices=args.map_devices,
-                    max_loss=args.max_loss, jobs=args.jobs or 2)
+                    max_loss=args.max_loss, jobs=args.jobs)
 
 
 def fit(args: argparse.Namespace) -> int:
@@ -293,7 +293,7 @@ def design(args: argparse.Namespace) -> int:
         res = make_design(small, draws=args.prior_draws, installs_per_day=per_day,
                           max_loss=args.max_loss, experiment_id=eid, start=start,
                           max_arms=args.max_arms, min_days=args.min_days,
-                          jobs=args.jobs or 2, on_task_done=bar.update)
+                          jobs=args.jobs, on_task_done=bar.update)
     out = args.out or Path("runs") / f"{sc.name}.pilot" / "experiment.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(msgspec.json.format(msgspec.json.encode(experiment_body(res, sc)),
@@ -316,8 +316,10 @@ def _print_design(d: Any, args: argparse.Namespace) -> None:
             "resolved now" if p.units == 0 else f"{p.units:,.0f}"
         print(f"{p.platform:9}{100 * p.share:5.0f}%  {p.pick:18}{p.loss_now:9.2f}  "
               f"{need:>13}  {', '.join(p.deciding) or '-'}")
-    print(f"arms (equal weights), over {d.days} days at {d.installs_per_day:,.0f} installs/day "
-          f"= {d.units:,.0f} units:")
+    print(f"the experiment: {d.days} days at {d.installs_per_day:,.0f} installs/day = "
+          f"{d.units:,.0f} installs: " + ", ".join(
+              f"{p.platform} {d.units * p.share:,.0f}" for p in d.platforms))
+    print("arms (equal weights):")
     for a in d.arms:
         print(f"  {a.name:18} {a.why}; identifies {', '.join(a.identifies) or 'nothing'}")
         print(f"  {'':18} cost: {a.dialogs_burnt:,.0f} OS dialogs burnt "
@@ -365,7 +367,7 @@ def report(args: argparse.Namespace) -> int:
     named = [msgspec.structs.replace(a, name=n) for a, n in zip(arms, st.arm_names(),
                                                                  strict=True)]
     proj = project(cal, named, devices=args.devices, replications=args.replications,
-                   jobs=args.jobs or 2)
+                   jobs=args.jobs)
     page = write_pilot_page(st, res, proj, where, args.out or folder / "pilot.html")
     print(f"-> {page}")
     return 0
