@@ -111,9 +111,12 @@ def _can_be_arm(s: Strategy) -> bool:
 def identifies(sc: Scenario, s: Strategy, names: list[str]) -> list[str]:
     """Of the drawn priors ``names``, those an arm running ``s`` identifies."""
     kind = _kind(s)
+    installed = set(sc.install_profiles())
     out = []
     for n in names:
         p = priors.BY_NAME[n]
+        if p.keys and not installed & set(p.keys):
+            continue  # no device of the population would show it
         seen = (kind == "cold" and p.field == "dialog_cold") or (
             kind == "primer" and (p.field == "dialog_primed" or n == "receptiveness_mean"))
         if seen and p.applies(sc.behaviour):

@@ -38,9 +38,12 @@ def truth(values: dict[str, float], path: Path = SCENARIO) -> Scenario:
 
 
 def stats_under(hidden: Scenario, *, devices: int = 40_000, days: int = 21,
-                experiment_id: str = "pilot-1") -> dict[str, Any]:
-    """The stats of a 50/50 experiment of the scenario's strategies under ``hidden``."""
-    arms = [Arm(s.name, 1.0 / len(hidden.strategies), s) for s in hidden.strategies]
+                experiment_id: str = "pilot-1",
+                arms: Sequence[Arm] | None = None) -> dict[str, Any]:
+    """The stats of an experiment of ``arms`` (default: the scenario's strategies, equal
+    weights) under ``hidden``."""
+    if arms is None:
+        arms = [Arm(s.name, 1.0 / len(hidden.strategies), s) for s in hidden.strategies]
     weights = [a.weight for a in arms]
     return truth_stats(hidden, experiment_id, arms,
                        lambda unit: arm_index(experiment_id, unit, weights),
