@@ -4,7 +4,7 @@
 picks the strategy with the highest expected value and builds the metamodel of
 ``sim.analysis.pilot_value`` on the priors an experiment with the given signals can learn
 and the strongest other drivers. The expected loss of each pick is the metamodel's (the
-simulation noise averaged out); ``units_needed`` finds the units per arm that bring it
+simulation noise averaged out); ``units_needed`` finds the units of the experiment that bring it
 under a stated figure.
 """
 
@@ -85,7 +85,7 @@ def assess(sc: Scenario, learnable: Sequence[str], *, draws: int, jobs: int = 1,
 
 def units_needed(c: PlatformCall, signals: Sequence[pv.Signal], max_loss: float,
                  seed: int) -> tuple[float | None, list[tuple[float, float]]]:
-    """Units per arm for the platform's expected loss to reach ``max_loss`` (``None``: not
+    """Units of the experiment for the platform's expected loss to reach ``max_loss`` (``None``: not
     within two million), and the loss curve."""
     names = {b.name for b in c.boxes}
     mine = [s for s in signals if s.prior in names]

@@ -76,6 +76,9 @@ class PlatformPlan:
     units: float | None
     """Units in the experiment (all platforms) for its loss to reach ``max_loss``."""
     curve: list[tuple[float, float]]
+    explained: float
+    """Share of the variance of the strategies' value differences over the draws that the
+    metamodel explains (the rest: simulation noise and the priors it leaves out)."""
 
 
 @dataclass
@@ -261,7 +264,7 @@ def design(sc: Scenario, *, draws: int, installs_per_day: float, max_loss: float
         c = call(sc, raw, pd_, c0.platform, learn)
         n, curve = units_needed(c, signals, max_loss, sc.seed)
         plans.append(PlatformPlan(c.platform, shares[c.platform], c.pick, c.loss_now,
-                                  deciding[c.platform], c.flips, n, curve))
+                                  deciding[c.platform], c.flips, n, curve, c.model.r2))
     days = max([min_days] + [math.ceil(p.units / installs_per_day) for p in plans
                              if p.units is not None])
     units = days * installs_per_day

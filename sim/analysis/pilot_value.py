@@ -45,7 +45,8 @@ class Signal:
     prior: str
     arm: str
     trials_per_unit: float
-    """Trials (dialogs, soft prompts) per unit assigned to the arm on the platform."""
+    """Trials (dialogs, soft prompts on the prior's profiles) on the arm per unit of the
+    whole experiment (the arm's weight included)."""
     base: float
     slope: float
     """The observed rate is ``base + slope * prior`` (1 and 0 for a rate seen directly)."""
@@ -155,10 +156,11 @@ def boxes(sc: Scenario, draws: PriorDraws, names: Sequence[str]) -> list[PriorBo
 
 
 def expected_loss(model: Metamodel, pboxes: list[PriorBox], signals: Sequence[Signal],
-                  units_per_arm: Sequence[float], *, truths: int = 2000,
+                  units: Sequence[float], *, truths: int = 2000,
                   seed: int = 0) -> list[float]:
     """Expected loss (per 1,000 installs) of the decision after an experiment with each of
-    ``units_per_arm`` units on every arm; same truths and uniforms for every size."""
+    each of ``units`` units in all (a signal's trials are per unit of the experiment); the
+    same truths and uniforms for every size."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(31,)))
     u = rng.random((truths, len(pboxes)))
     theta = np.column_stack([b.draw(u[:, k]) for k, b in enumerate(pboxes)])
@@ -168,7 +170,7 @@ def expected_loss(model: Metamodel, pboxes: list[PriorBox], signals: Sequence[Si
     logp = [b.log_density(g) for b, g in zip(pboxes, grids, strict=True)]
     noise = rng.random((truths, len(signals)))
     out = []
-    for n in units_per_arm:
+    for n in units:
         post = np.empty_like(theta)
         for k, b in enumerate(pboxes):
             ll = np.broadcast_to(logp[k], (truths, GRID)).copy()
@@ -202,8 +204,9 @@ def _binomial_quantile(n: int, p: np.ndarray, u: np.ndarray) -> np.ndarray:
 def installs_needed(loss_at: Callable[[list[float]], list[float]], max_loss: float,
                     *, low: float = 100.0, high: float = 2_000_000.0,
                     points: int = 24) -> tuple[float | None, list[tuple[float, float]]]:
-    """The fewest units per arm (on a geometric grid from ``low`` to ``high``) whose expected
-    loss is at most ``max_loss``, ``None`` if none is; and the (units, loss) curve."""
+    """The fewest units of the experiment (on a geometric grid from ``low`` to ``high``)
+    whose expected loss is at most ``max_loss``, ``None`` if none is; and the (units, loss)
+    curve."""
     grid = [0.0, *np.geomspace(low, high, points).tolist()]
     losses = loss_at(grid)
     curve = list(zip(grid, losses, strict=True))

@@ -309,13 +309,15 @@ def _print_design(d: Any, args: argparse.Namespace) -> None:
     print(f"{d.scenario}: sensitivity run of {args.prior_draws} prior draws x "
           f"{args.devices:,} devices; decision resolved at expected loss <= {d.max_loss:g} "
           "per 1,000 installs")
-    print(f"{'platform':9}{'share':>6}  {'pick now':18}{'loss now':>9}  {'units needed':>13}  "
-          "deciding priors")
+    print(f"{'platform':9}{'share':>6}  {'pick now':18}{'loss now':>9}  {'units needed':>17}"
+          f"{'R2':>5}  deciding priors")
     for p in d.platforms:
         need = "not by these arms" if p.units is None else \
             "resolved now" if p.units == 0 else f"{p.units:,.0f}"
-        print(f"{p.platform:9}{100 * p.share:5.0f}%  {p.pick:18}{p.loss_now:9.2f}  "
-              f"{need:>13}  {', '.join(p.deciding) or '-'}")
+        print(f"{p.platform:9}{100 * p.share:5.0f}%  {p.pick:18}{p.loss_now:9.2f}  {need:>17}"
+              f"{p.explained:5.2f}  {', '.join(p.deciding) or '-'}")
+    print("(loss: per 1,000 installs; R2: share of the value differences the metamodel of "
+          "the loss explains)")
     print(f"the experiment: {d.days} days at {d.installs_per_day:,.0f} installs/day = "
           f"{d.units:,.0f} installs: " + ", ".join(
               f"{p.platform} {d.units * p.share:,.0f}" for p in d.platforms))
