@@ -76,11 +76,13 @@ def call(sc: Scenario, raw: RunResult, draws: PriorDraws, platform: str,
 
 def assess(sc: Scenario, learnable: Sequence[str], *, draws: int, jobs: int = 1,
            on_task_done: Callable[[], None] | None = None,
-           ) -> tuple[RunResult, PriorDraws, list[PlatformCall]]:
-    """The sensitivity run of ``sc`` with ``draws`` draws and the call on each platform."""
+           ) -> tuple[list[PlatformCall], dict[str, float]]:
+    """The sensitivity run of ``sc`` with ``draws`` draws and the call on each platform it
+    simulated enough devices of; the others with their installs per draw
+    (``pilot_value.judged``)."""
     raw, pd_ = run_sensitivity(sc, draws, jobs=jobs, on_task_done=on_task_done)
-    calls = [call(sc, raw, pd_, p, learnable) for p in pv.platforms_of(sc)]
-    return raw, pd_, calls
+    ok, thin = pv.judged(raw)
+    return [call(sc, raw, pd_, p, learnable) for p in ok], thin
 
 
 def units_needed(c: PlatformCall, signals: Sequence[pv.Signal], max_loss: float,

@@ -99,6 +99,8 @@ class Design:
     start: dt.date
     skipped: list[str] = field(default_factory=list)
     """Strategies left out, with the reason."""
+    thin: dict[str, float] = field(default_factory=dict)
+    """Platforms not judged (``pilot_value.judged``), with their installs per draw."""
 
 
 def _kind(s: Strategy) -> str:
@@ -241,7 +243,10 @@ def design(sc: Scenario, *, draws: int, installs_per_day: float, max_loss: float
            jobs: int = 1, on_task_done: Callable[[], None] | None = None) -> Design:
     """The experiment that settles the scenario's pick on every platform."""
     raw, pd_ = run_sensitivity(sc, draws, jobs=jobs, on_task_done=on_task_done)
-    platforms = pv.platforms_of(sc)
+    platforms, thin = pv.judged(raw)
+    if not platforms:
+        raise ValueError(f"--devices: {sc.devices:,} devices per draw leave every platform "
+                         f"under {pv.MIN_DEVICES} simulated installs; raise it")
     mix = sc.profiles()
     shares = {p: sum(v for k, v in sc.population.mix.items() if mix[k].platform == p)
               for p in platforms}
@@ -271,7 +276,7 @@ def design(sc: Scenario, *, draws: int, installs_per_day: float, max_loss: float
     arm_plans = [costs(sc, raw, ArmPlan(a.name, weight, a, identifies(sc, a, pd_.names), w),
                        units * weight, days) for a, w in zip(arms, why, strict=True)]
     return Design(experiment_id, sc.name, arm_plans, plans, max_loss, installs_per_day, units,
-                  days, start, skipped)
+                  days, start, skipped, thin)
 
 
 def experiment_body(d: Design, sc: Scenario) -> dict[str, object]:

@@ -33,7 +33,7 @@ class Settings:
     """Devices per prior draw of the sensitivity runs."""
     draws: int = 32
     """Prior draws of the sensitivity runs."""
-    map_devices: int = 4000
+    map_devices: int = 10_000
     """Devices per point of the acceptance map."""
     max_loss: float = 2.0
     """Expected loss (per 1,000 installs) under which a decision is resolved."""
@@ -68,6 +68,8 @@ class Refit:
     verdicts: list[PlatformVerdict] = field(default_factory=list)
     units_per_day: float = 0.0
     settings: Settings = field(default_factory=Settings)
+    thin: dict[str, float] = field(default_factory=dict)
+    """Platforms not judged: too few devices per draw in the re-recommendation's runs."""
 
 
 def signals(st: Stats, fits: list[pf.Fitted], curve: tuple[np.ndarray, np.ndarray] | None,
@@ -102,10 +104,10 @@ def refit(sc: Scenario, raw: dict[str, Any], st: Stats, strategies: dict[str, An
         return out
     cal = parse_scenario({**cal_raw, "devices": settings.devices}, f"{sc.name} (calibrated)")
     learn = [f.prior for f in fits]
-    _, _, before = assess(small, learn, draws=settings.draws, jobs=settings.jobs,
-                          on_task_done=on_task_done)
-    _, _, after = assess(cal, learn, draws=settings.draws, jobs=settings.jobs,
-                         on_task_done=on_task_done)
+    before, out.thin = assess(small, learn, draws=settings.draws, jobs=settings.jobs,
+                              on_task_done=on_task_done)
+    after, _ = assess(cal, learn, draws=settings.draws, jobs=settings.jobs,
+                      on_task_done=on_task_done)
     out.units_per_day = st.total("units") / max(1, st.days())
     sig = signals(st, fits, curve)
     for b, a in zip(before, after, strict=True):

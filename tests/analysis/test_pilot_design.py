@@ -98,7 +98,8 @@ def test_the_design_of_the_pilot_scenario() -> None:
     assert d.days >= 10 and d.units == d.days * 500
     assert arms["cold_baseline"].ios_dialogs_burnt > arms["backoff"].ios_dialogs_burnt > 0
     assert arms["cold_baseline"].blocked > 0
-    assert {p.platform for p in d.platforms} == {"ios", "android", "web"}
+    assert {p.platform for p in d.platforms} == {"ios", "android"}
+    assert set(d.thin) == {"web"}  # 10% of 800 devices: under the 300 a platform needs
     body = experiment_body(d, sc)
     assert sum(a["weight"] for a in body["arms"]) == pytest.approx(1.0)  # type: ignore[index]
     assert body["start"] == "2026-12-01T00:00:00Z"
@@ -106,3 +107,15 @@ def test_the_design_of_the_pilot_scenario() -> None:
     for arm in body["arms"]:  # type: ignore[attr-defined]
         for c in arm["campaigns"]:
             msgspec.convert(c, Campaign)
+
+
+def test_the_same_scenario_and_seed_give_the_same_design() -> None:
+    """Same scenario, seed and start: the same bytes, experiment and numbers."""
+    sc = msgspec.structs.replace(load_scenario(SCENARIO), devices=700)
+
+    def once() -> bytes:
+        d = design(sc, draws=8, installs_per_day=500, max_loss=2.0, experiment_id="pilot-1",
+                   start=dt.date(2026, 12, 1), min_days=7, jobs=1)
+        return msgspec.json.encode([experiment_body(d, sc), d])
+
+    assert once() == once()
