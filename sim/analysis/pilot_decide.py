@@ -50,10 +50,11 @@ def platform_priors(sc: Scenario, platform: str, names: Sequence[str]) -> list[s
 
 def call(sc: Scenario, raw: RunResult, draws: PriorDraws, platform: str,
          learnable: Sequence[str]) -> PlatformCall:
-    """The pick on ``platform`` and its metamodel on the ``learnable`` priors (those acting
-    on the platform) and the strongest significant other drivers."""
-    values = pv.platform_values(raw, platform)
+    """The pick on ``platform`` among ``sc``'s strategies (``raw`` may have simulated more)
+    and its metamodel on the ``learnable`` priors (those acting on the platform) and the
+    strongest significant other drivers."""
     names = sc.strategy_names()
+    values = pv.values_of(raw, platform, names)
     mean = np.nanmean(values, axis=0)
     pick = names[int(np.nanargmax(mean))]
     found = pv.drivers(values, draws, names)

@@ -29,7 +29,7 @@ from sim.model.scenario import Scenario, parse_scenario
 class Settings:
     """How hard the re-recommendation works: small and fast by default."""
 
-    devices: int = 2000
+    devices: int = 4000
     """Devices per prior draw of the sensitivity runs."""
     draws: int = 32
     """Prior draws of the sensitivity runs."""

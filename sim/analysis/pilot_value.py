@@ -67,6 +67,12 @@ def platform_values(raw: RunResult, platform: str | None) -> np.ndarray:
     return outcomes(total, sc.objective)["value"]
 
 
+def values_of(raw: RunResult, platform: str | None, keep: Sequence[str]) -> np.ndarray:
+    """``platform_values`` of the strategies ``keep`` only, in that order."""
+    names = raw.scenario.strategy_names()
+    return platform_values(raw, platform)[:, [names.index(n) for n in keep]]
+
+
 def platforms_of(sc: Scenario) -> list[str]:
     """The platforms the scenario's population installs on, in ``PLATFORMS`` order."""
     profiles = sc.profiles()

@@ -74,8 +74,8 @@ def _stats_args(p: argparse.ArgumentParser) -> None:
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--devices", type=int, default=2000,
-                   help="devices per prior draw of the re-recommendation (default 2,000)")
+    p.add_argument("--devices", type=int, default=4000,
+                   help="devices per prior draw of the re-recommendation (default 4,000)")
     p.add_argument("--prior-draws", type=int, default=32,
                    help="prior draws of the re-recommendation (default 32)")
     p.add_argument("--map-devices", type=int, default=10_000,

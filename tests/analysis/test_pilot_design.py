@@ -119,3 +119,22 @@ def test_the_same_scenario_and_seed_give_the_same_design() -> None:
         return msgspec.json.encode([experiment_body(d, sc), d])
 
     assert once() == once()
+
+
+def test_a_cold_holdout_the_scenario_lacks_is_simulated_for_its_counts_and_cost() -> None:
+    """The scenario has soft prompts only: the cold holdout is simulated beside them, so its
+    cold dialogs per unit and the iOS dialogs it burns are known, and it is no candidate."""
+    from sim.analysis.pilot_decide import call
+    from sim.analysis.pilot_design import ArmPlan, costs, window_signals
+    from sim.analysis.sensitivity import run_sensitivity
+
+    sc = _scenario([ONCE, BACKOFF])
+    sc = msgspec.structs.replace(sc, devices=400)
+    probe = msgspec.structs.replace(sc, strategies=(*sc.strategies, COLD_HOLDOUT))
+    raw, draws = run_sensitivity(probe, 4, jobs=1)
+    signals = window_signals(sc, raw, draws, [COLD_HOLDOUT], [1.0], 7)
+    cold = [s for s in signals if s.prior == "dialog_cold.ios"]
+    assert len(cold) == 1 and 0.3 < cold[0].trials_per_unit <= 1.5
+    plan = costs(sc, raw, ArmPlan("cold_holdout", 1.0, COLD_HOLDOUT, [], "x"), 1000, 7)
+    assert 200 < plan.ios_dialogs_burnt < 700 and plan.blocked > 0
+    assert set(call(sc, raw, draws, "ios", []).values) == {"once", "backoff"}
