@@ -57,6 +57,8 @@ class Fitted:
     assumed: float
     """The scenario's value."""
     assumed_range: tuple[float, float]
+    deff: float = 1.0
+    """The design effect the interval was widened by (``design_effect``)."""
 
 
 def beta_interval(k: int, n: int, level: float = LEVEL) -> tuple[float, float, float]:
@@ -130,7 +132,7 @@ def direct_fits(sc: Scenario, st: Stats) -> list[Fitted]:
         _, lo, hi = beta_interval(round(k / deff), round(n / deff))
         mean = (1.0 + k) / (2.0 + n)
         out.append(Fitted(p.name, "beta-binomial", tuple(arms), k, n, mean, lo, hi,
-                          p.value(sc.behaviour), _range(sc, p)))
+                          p.value(sc.behaviour), _range(sc, p), deff))
     return out
 
 
@@ -196,7 +198,8 @@ def receptiveness_fit(sc: Scenario, st: Stats, strategies: dict[str, Strategy], 
     mean = invert(grid, rates, k / n)
     p = priors.BY_NAME["receptiveness_mean"]
     return Fitted(p.name, "simulation", tuple(arms), k, n, mean, invert(grid, rates, lo),
-                  invert(grid, rates, hi), p.value(sc.behaviour), _range(sc, p)), (grid, rates)
+                  invert(grid, rates, hi), p.value(sc.behaviour), _range(sc, p),
+                  deff), (grid, rates)
 
 
 def calibrated(sc: Scenario, raw: dict[str, object], fits: Sequence[Fitted],

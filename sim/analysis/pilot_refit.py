@@ -74,7 +74,8 @@ class Refit:
 
 def signals(st: Stats, fits: list[pf.Fitted], curve: tuple[np.ndarray, np.ndarray] | None,
             ) -> list[pv.Signal]:
-    """The counts per unit of the whole experiment each fitted prior was seen with."""
+    """The counts per unit of the whole experiment each fitted prior was seen with (as
+    effective binomial trials: divided by the fit's design effect)."""
     units = max(1, st.total("units"))
     out = []
     for f in fits:
@@ -83,7 +84,8 @@ def signals(st: Stats, fits: list[pf.Fitted], curve: tuple[np.ndarray, np.ndarra
             coef = np.polyfit(curve[0], curve[1], 2)
             slope = float(np.polyval(np.polyder(coef), f.mean))
             base = float(np.polyval(coef, f.mean)) - slope * f.mean
-        out.append(pv.Signal(f.prior, ",".join(f.arms), f.trials / units, base, slope))
+        out.append(pv.Signal(f.prior, ",".join(f.arms), f.trials / f.deff / units, base,
+                             slope))
     return out
 
 
