@@ -28,8 +28,8 @@ def register(sub: Any) -> None:
     d.add_argument("--max-loss", type=float, default=2.0,
                    help="expected loss per 1,000 installs the experiment must bring the "
                         "decision under (default 2.0)")
-    d.add_argument("--devices", type=int, default=3000,
-                   help="devices per prior draw of the sensitivity run (default 3,000)")
+    d.add_argument("--devices", type=int, default=4000,
+                   help="devices per prior draw of the sensitivity run (default 4,000)")
     d.add_argument("--prior-draws", type=int, default=48,
                    help="prior draws of the sensitivity run (default 48)")
     d.add_argument("--max-arms", type=int, default=3, help="at most this many arms (default 3)")
