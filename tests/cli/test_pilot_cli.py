@@ -123,7 +123,7 @@ def test_bad_input_is_one_line_naming_the_flag(
     code = main(["pilot", "fit", str(SCENARIO), *args, "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.count("\n") == 1 and message in err
+    assert err.count("\n") == 1 and err.startswith(f"promptsim pilot fit: error: {message}")
     assert not (tmp_path / "o").exists()
 
 
