@@ -94,7 +94,7 @@ def refit(sc: Scenario, raw: dict[str, Any], st: Stats, strategies: dict[str, An
           on_task_done: Callable[[], None] | None = None) -> Refit:
     """Fit ``st``, write the calibrated tables, assess the decision before and after."""
     small = parse_scenario({**raw, "devices": settings.devices}, sc.name)
-    fits = pf.direct_fits(small, st)
+    fits = pf.direct_fits(small, st, strategies)
     curve = None
     rec = pf.receptiveness_fit(small, st, strategies, devices=settings.map_devices)
     if rec is not None:
