@@ -29,6 +29,7 @@ from sim.service.http.asgi import (
     read_body,
     send_response,
 )
+from sim.service.http.deadline import SLACK, TICK, Deadlines, late_answer
 from sim.service.http.errors import HttpError, render
 from sim.service.http.headers import Cors, cors_origins, request_id
 from sim.service.http.metrics import FLUSH_SECONDS, Metrics
@@ -66,6 +67,9 @@ class Service:
         self.cors = Cors(origins) if origins is not None else None
         self.bodies = BodyBudget(settings.max_body_memory)
         self.active = 0
+        self.deadlines = Deadlines(settings.store_timeout + SLACK)
+        """Each request's work is answered within this (plus a tick) whatever the store
+        does."""
         """Requests being served now."""
         self._apps_by_key: dict[str, App] = {}
         """Key hash -> app: apps never change, so this cache never goes stale."""
@@ -154,11 +158,21 @@ class Service:
             extra += self.cors.headers(origin)
         held = [0]
         self.active += 1
+        at = [route_name]
+        """The route, for the metrics of an answer the deadline sends."""
+
+        answering: list[asyncio.Task[None]] = []
+
+        def late() -> None:  # the deadline passed: answer now, drop the handler's answer
+            answering.append(asyncio.get_running_loop().create_task(
+                self._late(send, method, path, at[0], rid, list(extra), head, t0)))
+
+        deadline = self.deadlines.start(late)
         try:
             if self.active > self.settings.max_requests:
                 raise overloaded(f"{self.settings.max_requests} requests at once")
             route, params = self.router.resolve("GET" if head else method, path)
-            route_name = route.path
+            route_name = at[0] = route.path
             req = Request(method, path, params, headers, self)
             if route.auth == "app":  # a key already seen: no hashing, no await
                 req.caller = self._by_header.get(req.header(b"authorization") or b"")
@@ -167,8 +181,10 @@ class Service:
             if route.body is not None:  # only once the headers authenticated the caller
                 check_body_headers(req)
                 s = self.settings
+                deadline.pause()
                 body = await read_body(receive, req.headers, s.max_body_bytes, self.bodies,
                                        held)
+                deadline.resume()
                 req.data = decode(body, route.body)
             status, out, ctype = await route.handler(req)
         except ServiceError as exc:
@@ -189,10 +205,23 @@ class Service:
                 status, out, ctype = 500, (b'{"error":"internal","field":null,"detail":'
                                            b'"unexpected error; see the server log"}'), JSON
         finally:
+            deadline.stop()
             self.active -= 1
             if held[0]:
                 self.bodies.give(held[0])
+        if answering:  # answered at the deadline (uvicorn wants the answer sent on return)
+            await answering[0]
+            return
         await send_response(send, status, out, ctype, extra, head)
+        self.metrics.observe(method, route_name, status, time.perf_counter() - t0)
+
+    async def _late(self, send: Send, method: str, path: str, route_name: str, rid: bytes,
+                    extra: list[tuple[bytes, bytes]], head: bool, t0: float) -> None:
+        """Answer a request whose deadline passed (:mod:`sim.service.http.deadline`)."""
+        exc = late_answer(method, self.deadlines.seconds + TICK)
+        log.cause(exc.code, f"request {rid.decode()}: {method} {path}: {exc.detail}")
+        status, out, more = render(exc)
+        await send_response(send, status, out, JSON, extra + more, head)
         self.metrics.observe(method, route_name, status, time.perf_counter() - t0)
 
     async def _refuse_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:

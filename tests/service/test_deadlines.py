@@ -1,0 +1,69 @@
+"""Every request ends within its documented deadline whatever the store does (issue 28.6):
+``PROMPTSIM_STORE_TIMEOUT`` plus 0.5 s of work after the body, on a real server whose
+PostgreSQL sits behind a TCP proxy the test stalls. Reads answer 503 ``timeout``; writes
+503 ``timeout`` (never sent) or ``outcome_unknown`` (sent, unconfirmed)."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import httpx
+from netproxy import FreezableProxy
+from service_helpers import T0, ev
+
+TIMEOUT = 2.0
+DEADLINE = TIMEOUT + 0.5
+MARGIN = 0.6
+"""Seconds allowed past the deadline for a loaded 2-core machine."""
+
+
+def test_every_request_ends_in_time_while_postgres_is_stalled(pg_url, server_factory):
+    u = urlsplit(pg_url)
+    proxy = FreezableProxy(u.hostname or "127.0.0.1", u.port or 5432).start()
+    try:
+        via = pg_url.replace(f"{u.hostname}:{u.port}", f"127.0.0.1:{proxy.port}")
+        s = server_factory(via, env={"PROMPTSIM_STORE_TIMEOUT": str(TIMEOUT),
+                                     "PROMPTSIM_CONNECT_TIMEOUT": str(TIMEOUT)})
+        key = s.new_app("client")
+        with httpx.Client(base_url=s.url, headers={"Authorization": f"Bearer {key}"},
+                          timeout=30) as c:
+            for d in ("cached", "cold"):
+                assert c.post("/v1/devices", json={"device_id": d, "user_id": "u",
+                                                   "platform": "ios", "at": T0}
+                              ).status_code == 201
+            assert c.put("/v1/campaigns/w", json={}).status_code == 201
+            assert c.get("/v1/devices/cached").status_code == 200  # now in the record cache
+            proxy.freeze()
+            took = {}
+            for method, path, body, headers in [
+                    ("GET", "/healthz", None, {}),
+                    ("GET", "/v1/devices/cached", None, {}),
+                    ("GET", "/v1/devices/cold", None, {}),
+                    ("POST", "/v1/devices/cached/eligibility",
+                     {"trigger": "app_open", "at": T0 + 9}, {}),
+                    ("POST", "/v1/devices/cold/events",
+                     {"events": [ev("session_start", T0 + 5)]}, {}),
+                    ("POST", "/v1/devices", {"device_id": "n", "user_id": "u",
+                                             "platform": "ios", "at": T0}, {}),
+                    ("PUT", "/v1/campaigns/w", {}, {}),
+                    ("GET", "/v1/app", None, {"Authorization": "Bearer not-a-key"}),
+                    ("GET", "/v1/users/u/reachability", None, {}),
+                    ("GET", "/v1/campaigns/w/stats", None, {}),
+                    ("GET", "/healthz", None, {})]:
+                t = time.monotonic()
+                r = c.request(method, path, json=body, headers=headers)
+                took[f"{method} {path}"] = round(time.monotonic() - t, 2)
+                assert r.status_code == 503 and r.headers["retry-after"], (path, r.text)
+                allowed = ("timeout",) if method == "GET" else ("timeout", "outcome_unknown")
+                assert r.json()["error"] in allowed, (path, r.text)
+            assert max(took.values()) < DEADLINE + MARGIN, took
+            assert httpx.get(s.url + "/livez", timeout=2).status_code == 200
+            proxy.thaw()
+            end = time.monotonic() + 20
+            while httpx.get(s.url + "/healthz", timeout=10).status_code != 200:
+                assert time.monotonic() < end, "no recovery after the database answered again"
+                time.sleep(0.2)
+            assert c.get("/v1/devices/cold").status_code == 200
+    finally:
+        proxy.stop()
