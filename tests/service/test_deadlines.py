@@ -5,6 +5,8 @@ PostgreSQL sits behind a TCP proxy the test stalls. Reads answer 503 ``timeout``
 
 from __future__ import annotations
 
+import collections
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -16,6 +18,7 @@ TIMEOUT = 2.0
 DEADLINE = TIMEOUT + 0.5
 MARGIN = 0.6
 """Seconds allowed past the deadline for a loaded 2-core machine."""
+WRITERS = 6
 
 
 def test_every_request_ends_in_time_while_postgres_is_stalled(pg_url, server_factory):
@@ -65,5 +68,61 @@ def test_every_request_ends_in_time_while_postgres_is_stalled(pg_url, server_fac
                 assert time.monotonic() < end, "no recovery after the database answered again"
                 time.sleep(0.2)
             assert c.get("/v1/devices/cold").status_code == 200
+    finally:
+        proxy.stop()
+
+
+def test_a_write_refused_while_postgres_stalls_was_not_applied(pg_url, server_factory):
+    """Issue 28.2: while the database stalls (its bytes held by the proxy and delivered
+    after the thaw, so a sent COMMIT may still land), a write answered 503 ``timeout`` or
+    ``unavailable`` was never applied; one that was sent unconfirmed is
+    ``outcome_unknown``. So the events stored are the acknowledged ones plus at most the
+    unknown ones."""
+    u = urlsplit(pg_url)
+    proxy = FreezableProxy(u.hostname or "127.0.0.1", u.port or 5432).start()
+    try:
+        via = pg_url.replace(f"{u.hostname}:{u.port}", f"127.0.0.1:{proxy.port}")
+        s = server_factory(via, env={"PROMPTSIM_STORE_TIMEOUT": "1",
+                                     "PROMPTSIM_CONNECT_TIMEOUT": "1"})
+        key = s.new_app("client")
+        auth = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=s.url, headers=auth, timeout=30) as c:
+            for i in range(WRITERS):
+                assert c.post("/v1/devices", json={"device_id": f"d{i}", "user_id": "u",
+                                                   "platform": "ios", "at": T0}
+                              ).status_code == 201
+        answers: collections.Counter[str] = collections.Counter()
+        stop = threading.Event()
+
+        def write(k: int) -> None:
+            with httpx.Client(base_url=s.url, headers=auth, timeout=30) as cl:
+                n = 0
+                while not stop.is_set():
+                    n += 1
+                    r = cl.post(f"/v1/devices/d{k}/events", json={"events": [
+                        ev("custom_event", T0 + n, f"{k}-{n}", name="x")]})
+                    answers["ok" if r.status_code == 200 else r.json()["error"]] += 1
+
+        threads = [threading.Thread(target=write, args=(k,)) for k in range(WRITERS)]
+        for t in threads:
+            t.start()
+        try:
+            for _ in range(3):
+                time.sleep(0.7)
+                proxy.freeze()
+                time.sleep(1.6)
+                proxy.thaw()
+            time.sleep(1.0)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        assert set(answers) <= {"ok", "timeout", "unavailable", "outcome_unknown"}, answers
+        assert answers["ok"] and answers["timeout"] + answers["outcome_unknown"], answers
+        time.sleep(1.5)  # bytes the proxy held have reached the database
+        with httpx.Client(base_url=s.url, headers=auth, timeout=30) as c:
+            stored = c.get("/v1/app/stats").json()["events"].get("custom_event", 0)
+        assert answers["ok"] <= stored <= answers["ok"] + answers["outcome_unknown"], (
+            stored, answers)
     finally:
         proxy.stop()
