@@ -32,6 +32,7 @@ from sim.service.http.asgi import (
 from sim.service.http.deadline import SLACK, TICK, Deadlines, late_answer
 from sim.service.http.errors import HttpError, render
 from sim.service.http.headers import Cors, cors_origins, request_id
+from sim.service.http.keys import KeyGuard
 from sim.service.http.metrics import FLUSH_SECONDS, Metrics
 from sim.service.http.routes import ROUTES
 from sim.service.settings import Settings
@@ -71,6 +72,7 @@ class Service:
         """Each request's work is answered within this (plus a tick) whatever the store
         does."""
         """Requests being served now."""
+        self.keys = KeyGuard()
         self._apps_by_key: dict[str, App] = {}
         """Key hash -> app: apps never change, so this cache never goes stale."""
         self._by_header: dict[bytes, App] = {}
@@ -106,9 +108,21 @@ class Service:
             self.metrics.flush()
             await asyncio.sleep(FLUSH_SECONDS)
 
-    async def _authenticate(self, req: Request, kind: str) -> None:
+    async def _authenticate(self, req: Request, kind: str, address: str) -> None:
+        """The caller's key checked (a key not seen yet by this worker); 401 if it is
+        missing, malformed or wrong, 429 if ``address`` sent too many wrong ones lately
+        (:mod:`sim.service.http.keys`; a missing key costs nothing and is not counted)."""
         header = req.header(b"authorization")
         key = bearer(header)
+        self.keys.check(address)
+        try:
+            await self._check_key(req, kind, header, key)
+        except Unauthorized:
+            self.keys.failed(address)
+            raise
+
+    async def _check_key(self, req: Request, kind: str, header: bytes | None, key: str
+                         ) -> None:
         if kind == "admin":
             if not auth.is_admin(key, self.admin_key):
                 raise Unauthorized("unauthorized", "this endpoint needs the admin key "
@@ -118,8 +132,11 @@ class Service:
         h = auth.key_hash(key)
         app = self._apps_by_key.get(h)
         if app is None:
+            if self.keys.is_unknown(h):
+                raise Unauthorized("unauthorized", f"unknown API key; {UNAUTHORIZED_DETAIL}")
             app = await self.store.app_by_key(h)
             if app is None:
+                self.keys.unknown(h)
                 raise Unauthorized("unauthorized", f"unknown API key; {UNAUTHORIZED_DETAIL}")
             self._apps_by_key[h] = app
         if header is not None and len(self._by_header) < 10_000:
@@ -177,7 +194,8 @@ class Service:
             if route.auth == "app":  # a key already seen: no hashing, no await
                 req.caller = self._by_header.get(req.header(b"authorization") or b"")
             if req.caller is None and route.auth != "none":
-                await self._authenticate(req, route.auth)
+                client = scope.get("client")
+                await self._authenticate(req, route.auth, client[0] if client else "")
             if route.body is not None:  # only once the headers authenticated the caller
                 check_body_headers(req)
                 s = self.settings
