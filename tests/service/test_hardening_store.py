@@ -290,10 +290,10 @@ def test_the_admin_key_can_come_from_a_file_out_of_sight_of_ps(tmp_path):
 
 
 def test_a_file_truncated_under_the_server_is_503_not_a_crash(tmp_path, server_factory):
-    """Issue 28.4: the file is not memory-mapped, so truncating it (three times) while reads
-    run is 503 ``store_io_error`` or ``store_corrupt`` and the worker answers on. (The
-    issue's SIGBUS of a mapped file did not show here with mapping back on either: SQLite
-    remaps at each transaction, so only a cut inside one faults.)"""
+    """Issue 28.4: the file is not memory-mapped, so truncating it (before reads, then
+    twice while they run) is 503 ``store_io_error`` or ``store_corrupt`` and the worker
+    answers on. (The issue's SIGBUS of a mapped file did not show here with mapping back
+    on either: SQLite remaps at each transaction, so only a cut inside one faults.)"""
     db = str(tmp_path / "x.sqlite3")
     s = server_factory(db)
     with filled(s, 60) as c:
@@ -316,15 +316,16 @@ def test_a_file_truncated_under_the_server_is_503_not_a_crash(tmp_path, server_f
                     return
                 seen.add(r.status_code if r.status_code != 503 else r.json()["error"])
 
-    readers = [threading.Thread(target=read) for _ in range(3)]
-    for t in readers:
-        t.start()
-    time.sleep(0.3)
     size = os.path.getsize(db)
     with open(db, "r+b") as f:
-        for cut in (size * 2 // 3, size // 3, size // 6):
-            f.truncate(cut)
+        f.truncate(size * 2 // 3)  # before any device page was read: none is cached
+        readers = [threading.Thread(target=read) for _ in range(3)]
+        for t in readers:
+            t.start()
+        for cut in (size // 3, size // 6):
             time.sleep(0.3)
+            f.truncate(cut)
+    time.sleep(0.3)
     stop.set()
     for t in readers:
         t.join()
@@ -332,3 +333,41 @@ def test_a_file_truncated_under_the_server_is_503_not_a_crash(tmp_path, server_f
     assert seen <= {200, "store_io_error", "store_corrupt"}, seen
     assert seen & {"store_io_error", "store_corrupt"}, seen
     assert httpx.get(s.url + "/livez").status_code == 200
+
+
+def test_readiness_says_whether_writes_would_succeed_now(small_disk, server_factory):
+    """Issue 28.9: ``/healthz`` is unready before any request's write fails: on a full disk,
+    and while another process holds the write lock past the store timeout; ready again
+    once writes work. (A file that cannot be written fails the probe write at the first
+    check; as root, this test cannot make one.)"""
+    db = str(small_disk / "db.sqlite3")
+    s = server_factory(db, env={"PROMPTSIM_STORE_TIMEOUT": "1"})
+
+    def health() -> tuple[int, str]:
+        r = httpx.get(s.url + "/healthz", timeout=10)
+        return r.status_code, r.json().get("error", "")
+
+    def until(want: int, seconds: float = 5) -> tuple[int, str]:
+        end = time.monotonic() + seconds
+        while (got := health())[0] != want and time.monotonic() < end:
+            time.sleep(0.2)
+        return got
+
+    assert health() == (200, "")
+    filler = small_disk / "filler"
+    with contextlib.suppress(OSError), open(filler, "wb") as f:
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+    assert health() == (503, "storage_full")
+    filler.unlink()
+    assert until(200) == (200, "")
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        assert health() == (200, "")  # a write would still get the lock within 1 s
+        assert until(503) == (503, "busy")  # the probe waited past the store timeout
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert until(200) == (200, "")

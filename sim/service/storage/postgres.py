@@ -159,8 +159,13 @@ class PostgresStore:
                 pool.terminate()
 
     async def health(self) -> Health:
-        """Ready if the server answers a query within ``timeout``."""
-        await self._call(lambda con: con.fetchval("SELECT 1"))
+        """Ready if the server answers a query within ``timeout`` and takes writes (not a
+        standby, nor a read-only session: what a failover can leave behind)."""
+        read_only = await self._call(lambda con: con.fetchval(
+            "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"))
+        if read_only:
+            raise Unavailable("store_read_only", "PostgreSQL takes no writes now (a standby, "
+                              "or read-only); retry later", 5)
         return Health(status="ok", store=self.kind, integrity="server", writes="ok")
 
     async def create_app(self, name: str, clock: Clock) -> AppCreated:
