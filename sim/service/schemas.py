@@ -288,6 +288,9 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
     """What starts this install's sessions: its ``session_start`` events (from the first one
     on), or, until then, its ``app_open`` eligibility calls. None: no session yet (records
     older than this field with sessions counted them from events)."""
+    registration: str | None = None
+    """A digest of the registration request that made it: that request sent again (after a
+    503 ``outcome_unknown``) answers 200 with this device, another one 409."""
 
 
 # --- events -----------------------------------------------------------------------

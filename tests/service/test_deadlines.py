@@ -68,6 +68,11 @@ def test_every_request_ends_in_time_while_postgres_is_stalled(pg_url, server_fac
                 assert time.monotonic() < end, "no recovery after the database answered again"
                 time.sleep(0.2)
             assert c.get("/v1/devices/cold").status_code == 200
+            again = c.post("/v1/devices", json={"device_id": "n", "user_id": "u",
+                                                "platform": "ios", "at": T0})
+            assert again.status_code in (200, 201), again.text  # resend-safe: never 409
+            assert c.post("/v1/devices", json={"device_id": "n", "user_id": "v",
+                                               "platform": "ios", "at": T0}).status_code == 409
     finally:
         proxy.stop()
 

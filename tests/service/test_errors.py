@@ -140,6 +140,17 @@ def test_device_exists_is_409(api):
                                   "a 'reinstalled' event"}
 
 
+def test_the_same_registration_sent_again_is_200(api):
+    """A resend after 503 ``outcome_unknown`` (the first may be stored) is safe: the same
+    body answers 200 with the device it made; another body for that id stays 409."""
+    body = {"device_id": "d7", "user_id": "u7", "platform": "ios", "at": T0}
+    first = api.post("/v1/devices", body)
+    assert first.status_code == 201
+    again = api.post("/v1/devices", body)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert api.post("/v1/devices", body | {"at": T0 + 1}).status_code == 409
+
+
 def test_oversized_body_is_413(api):
     install(api)
     big = b'{"events": [' + b" " * (1 << 20) + b"]}"

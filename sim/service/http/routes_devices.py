@@ -21,12 +21,18 @@ from sim.service.tenant import Tenant
 
 
 async def create_device(req: Request) -> Response:
-    """``POST /v1/devices``: register an install (201; 409 if the id exists)."""
+    """``POST /v1/devices``: register an install (201; 409 if the id exists).
+
+    The same registration sent again (after a 503 ``outcome_unknown``, when the first
+    may have been stored) answers 200 with the device it made."""
     body: DeviceIn = req.data
     store = req.service.store
     tenant = await store.tenant(req.app)
     rec = ops.new_device(tenant, body)
     if not await store.create_device(tenant.app_id, body.device_id, rec):
+        found = await store.read_device(req.app, body.device_id)
+        if found is not None and found[1].registration == rec.registration:
+            return json_response(200, ops.view(found[0], body.device_id, found[1]))
         raise Conflict("device_exists", f"device {body.device_id!r} is already registered; "
                        "report a reinstall as a 'reinstalled' event", "device_id")
     return json_response(201, ops.view(tenant, body.device_id, rec))
