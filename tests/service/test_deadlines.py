@@ -131,3 +131,38 @@ def test_a_write_refused_while_postgres_stalls_was_not_applied(pg_url, server_fa
             stored, answers)
     finally:
         proxy.stop()
+
+
+def test_an_eligibility_resent_after_a_stall_still_shows_the_prompt(pg_url, server_factory):
+    """Issue 28.2: an eligibility asked while the database stalls may reserve the once-only
+    impression after its 503 (the proxy delivers the held statement at the thaw); asked
+    again with the same ``request_id`` it answers that reservation, ``show: true``, so the
+    user still sees the prompt."""
+    u = urlsplit(pg_url)
+    proxy = FreezableProxy(u.hostname or "127.0.0.1", u.port or 5432).start()
+    try:
+        via = pg_url.replace(f"{u.hostname}:{u.port}", f"127.0.0.1:{proxy.port}")
+        s = server_factory(via, env={"PROMPTSIM_STORE_TIMEOUT": "1"})
+        key = s.new_app("client")
+        with httpx.Client(base_url=s.url, headers={"Authorization": f"Bearer {key}"},
+                          timeout=30) as c:
+            assert c.put("/v1/campaigns/once", json={"trigger": {"type": "app_open"},
+                         "frequency": {"type": "once"}}).status_code == 201
+            assert c.post("/v1/devices", json={"device_id": "d", "user_id": "u",
+                                               "platform": "ios", "at": T0}).status_code == 201
+            assert c.post("/v1/devices/d/events", json={"events": [
+                ev("session_start", T0 + 1)]}).status_code == 200
+            assert c.get("/v1/devices/d").status_code == 200  # cached: a show goes straight
+            ask = {"trigger": "app_open", "at": T0 + 10, "request_id": "ask-1"}  # to the write
+            proxy.freeze()
+            r = c.post("/v1/devices/d/eligibility", json=ask)
+            assert r.status_code == 503, r.text
+            proxy.thaw()
+            end = time.monotonic() + 20
+            while (r := c.post("/v1/devices/d/eligibility", json=ask)).status_code != 200:
+                assert time.monotonic() < end, r.text
+                time.sleep(0.2)
+            assert r.json()["show"] and r.json()["campaign_id"] == "once", r.text
+            assert c.get("/v1/campaigns/once/stats").json()["impressions"] == 1
+    finally:
+        proxy.stop()

@@ -87,6 +87,7 @@ async def eligibility(req: Request) -> Response:
     store = req.service.store
     at = unix_seconds(body.at)
     d: Decision | None = None
+    asked = body.request_id
     peeked = store.peek_device(req.app, device_id)
     if peeked is not None and not ops.implicit_session(peeked[1], body):
         d = ops.decision(peeked[0], peeked[1], body, peeked[0].now(at))
@@ -95,17 +96,23 @@ async def eligibility(req: Request) -> Response:
         if found is None:
             raise not_found("device", device_id, "device_id")
         tenant, rec = found
-        if ops.implicit_session(rec, body):
+        if asked is not None and rec.reserved_for == asked and rec.reserved is not None:
+            d = rec.reserved  # asked again: the reservation it made is its answer
+        elif ops.implicit_session(rec, body):
             d = None  # starting a session is a write
         elif d is None or peeked is None or rec is not peeked[1] or tenant is not peeked[0]:
             d = ops.decision(tenant, rec, body, tenant.now(at))
     if d is None or d.show:
         def decide(t: Tenant, rec: DeviceRecord, _: set[str]) -> tuple[Decision, list[EventRow]]:
+            if asked is not None and rec.reserved_for == asked and rec.reserved is not None:
+                return rec.reserved, []  # the first try committed meanwhile
             now = t.now(at)
             rows = [ops.open_session(t, rec, now, at)] if ops.implicit_session(rec, body) else []
             d = ops.decision(t, rec, body, now)
             if d.show:
                 rows.append(ops.reserve(rec, d, now, at))
+                if asked is not None:
+                    rec.reserved_for, rec.reserved = asked, d
             return d, rows
 
         d = await store.device_tx(req.app, device_id, (), decide)
