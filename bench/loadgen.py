@@ -25,7 +25,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVICES = 1000
-ADMIN = "bench-admin-key"
+ADMIN = "bench-admin-key-0123456789"
 PG_BASE = os.environ.get("PROMPTSIM_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 """The PostgreSQL database the benchmark makes its schemas in."""
 

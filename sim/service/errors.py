@@ -38,7 +38,9 @@ class Unauthorized(ServiceError):
 
 class Unavailable(ServiceError):
     """The store cannot answer now (HTTP 503 with ``Retry-After``): the request may be sent
-    again unchanged; nothing was applied."""
+    again unchanged. Nothing was applied, except under the code ``outcome_unknown``: a
+    write that was sent and not confirmed (it may have committed; every write gives the
+    same result when sent again, an eligibility if it carries a ``request_id``)."""
 
     def __init__(self, code: str, detail: str, retry_after: int = 1) -> None:
         super().__init__(code, detail)

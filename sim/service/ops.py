@@ -7,6 +7,7 @@ the record and the returned event rows, or nothing if it raises.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -87,7 +88,13 @@ def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
     return s.DeviceRecord(user_id=body.user_id, platform=body.platform,
                           os_version=os_version, os_kind=body.os_kind, api_level=body.api_level,
                           app_target_sdk=body.app_target_sdk, browser=body.browser,
-                          quiet_ui=body.quiet_ui, installed_at=at, state=state)
+                          quiet_ui=body.quiet_ui, installed_at=at, state=state,
+                          registration=registration(body))
+
+
+def registration(body: s.DeviceIn) -> str:
+    """A digest of a registration request (its fields as decoded)."""
+    return hashlib.sha256(msgspec.json.encode(body)).hexdigest()[:32]
 
 
 def view(t: Tenant, device_id: str, rec: s.DeviceRecord) -> s.DeviceView:

@@ -32,6 +32,7 @@ from sim.rules.config.platforms import (
     PlatformProfile,
     resolve_profile,
 )
+from sim.rules.config.verdict import Decision
 from sim.rules.permission import DeviceState, DialogOutcome, Permission
 from sim.service.errors import InvalidInput
 
@@ -291,6 +292,13 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
     older than this field with sessions counted them from events)."""
     experiments: tuple[str, ...] = ()
     """The experiments whose assignment of this device the store holds (``assignments``)."""
+    registration: str | None = None
+    """A digest of the registration request that made it: that request sent again (after a
+    503 ``outcome_unknown``) answers 200 with this device, another one 409."""
+    reserved_for: str | None = None
+    """The ``request_id`` of the eligibility question that reserved the last impression."""
+    reserved: Decision | None = None
+    """That question's decision, answered again to the same ``request_id``."""
 
 
 # --- events -----------------------------------------------------------------------
@@ -404,6 +412,10 @@ class EligibilityIn(TriggerFired, kw_only=True, frozen=True):
     ``TriggerFired``, handed to ``decide`` as it is) and when."""
 
     at: Time | None = None
+    request_id: Ident | None = None
+    """The client's id of this question: sent again with the same id (after a 503
+    ``outcome_unknown``), a question whose first try reserved an impression answers that
+    decision instead of deciding again (a once-only prompt would say ``show: false``)."""
 
 
 class DeviceReach(msgspec.Struct, frozen=True):

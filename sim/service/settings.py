@@ -22,6 +22,15 @@ class SettingsError(ValueError):
     """A variable of the environment the service cannot use."""
 
 
+MIN_ADMIN_KEY = 16
+"""Characters an admin key needs at least."""
+
+
+def _short(what: str, n: int) -> str:
+    return (f"{what} has {n} characters; allowed: at least {MIN_ADMIN_KEY} (make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(24))')")
+
+
 def _setting(default: Any, doc: str, minimum: float | None = None,
              choices: tuple[str, ...] = ()) -> Any:
     return field(default=default, metadata={"doc": doc, "min": minimum, "choices": choices})
@@ -82,8 +91,11 @@ class Settings:
         return cls(**values)
 
     def admin(self) -> str | None:
-        """The admin key: ``admin_key``, else the first line of ``admin_key_file``."""
+        """The admin key: ``admin_key``, else the first line of ``admin_key_file``; one
+        shorter than :data:`MIN_ADMIN_KEY` characters is refused (it could be guessed)."""
         if self.admin_key or not self.admin_key_file:
+            if self.admin_key is not None and len(self.admin_key) < MIN_ADMIN_KEY:
+                raise SettingsError(_short(env_name("admin_key"), len(self.admin_key)))
             return self.admin_key
         try:
             with open(self.admin_key_file, encoding="utf-8") as f:
@@ -93,6 +105,9 @@ class Settings:
                                 f"{self.admin_key_file} ({exc.strerror})") from None
         if not key:
             raise SettingsError(f"{env_name('admin_key_file')}: {self.admin_key_file} is empty")
+        if len(key) < MIN_ADMIN_KEY:
+            raise SettingsError(_short(f"{env_name('admin_key_file')}: the key in "
+                                       f"{self.admin_key_file}", len(key)))
         return key
 
     @property

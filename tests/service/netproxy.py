@@ -56,6 +56,7 @@ class FreezableProxy:
 
     async def _client(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         assert self._thawed is not None
+        self._writers.add(w)  # closed by stop() even if it came in while stopping
         try:
             await self._thawed.wait()  # frozen: accept, then say nothing
             ur, uw = await asyncio.open_connection(*self.target)
@@ -81,11 +82,12 @@ class FreezableProxy:
             self._server.close()
             for w in self._writers:
                 w.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            while tasks := [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+                for t in tasks:  # again for connections accepted meanwhile
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
             for w in self._writers:
+                w.close()
                 with contextlib.suppress(Exception):
                     await w.wait_closed()
             await self._server.wait_closed()

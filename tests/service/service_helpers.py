@@ -9,7 +9,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 """The repository root (servers run from there)."""
-ADMIN = "test-admin-key"
+ADMIN = "test-admin-key-0123456789"
 """The admin key the test servers run with."""
 T0 = 1_700_000_000.0
 """A client-clock time (Unix seconds) that tests count from."""

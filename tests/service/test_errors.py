@@ -140,6 +140,33 @@ def test_device_exists_is_409(api):
                                   "a 'reinstalled' event"}
 
 
+def test_the_same_registration_sent_again_is_200(api):
+    """A resend after 503 ``outcome_unknown`` (the first may be stored) is safe: the same
+    body answers 200 with the device it made; another body for that id stays 409."""
+    body = {"device_id": "d7", "user_id": "u7", "platform": "ios", "at": T0}
+    first = api.post("/v1/devices", body)
+    assert first.status_code == 201
+    again = api.post("/v1/devices", body)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert api.post("/v1/devices", body | {"at": T0 + 1}).status_code == 409
+
+
+def test_an_eligibility_asked_again_answers_its_reservation(api):
+    """A question resent with its ``request_id`` (after a 503 ``outcome_unknown``, when the
+    first try may have reserved) answers the reserved decision again instead of
+    ``show: false`` for a once-only prompt; a new question is decided afresh."""
+    once_campaign(api)
+    install(api)
+    ask = {"trigger": "app_open", "at": T0 + 10, "request_id": "q-1"}
+    first = api.post("/v1/devices/d1/eligibility", ask)
+    assert first.status_code == 200 and first.json()["show"]
+    again = api.post("/v1/devices/d1/eligibility", ask)
+    assert again.status_code == 200 and again.json() == first.json()
+    other = api.post("/v1/devices/d1/eligibility", ask | {"request_id": "q-2"})
+    assert other.status_code == 200 and not other.json()["show"]
+    assert api.get("/v1/campaigns/welcome/stats").json()["impressions"] == 1
+
+
 def test_oversized_body_is_413(api):
     install(api)
     big = b'{"events": [' + b" " * (1 << 20) + b"]}"
@@ -164,7 +191,7 @@ def test_oversized_batch_is_413(api):
     ({"trigger": "app_open", "at": T0, "colour": 1},
      {"error": "unknown_field", "field": "colour",
       "detail": "unknown field 'colour'; allowed fields: trigger, event_name, session_seconds, "
-                "at"}),
+                "at, request_id"}),
     ({"trigger": 5, "at": T0},
      {"error": "wrong_type", "field": "trigger",
       "detail": "got an integer; allowed: one of app_open, event, programmatic, "
@@ -179,7 +206,7 @@ def test_oversized_batch_is_413(api):
     ([1, 2],
      {"error": "wrong_type", "field": None,
       "detail": "got a list; allowed: an object with fields trigger, "
-                "event_name, session_seconds, at (required: trigger)"}),
+                "event_name, session_seconds, at, request_id (required: trigger)"}),
 ])
 def test_eligibility_validation_is_422(api, body, expected):
     install(api)

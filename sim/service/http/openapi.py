@@ -28,6 +28,8 @@ _ERRORS = {
     409: "The request fits the API but not this app's settings or this device's state",
     413: "Body or batch too large", 415: "The body is not JSON",
     422: "Unknown field, wrong type or bad value",
+    429: "Too many failed authentications from this address; retry after Retry-After "
+         "seconds",
     503: "Overloaded, or the store cannot answer now; retry after Retry-After seconds",
 }
 TAGS = [
@@ -71,7 +73,7 @@ def _operation(r: Route) -> dict[str, Any]:
     if r.params:
         errors.add(422)
     if r.auth != "none":
-        errors.add(401)
+        errors |= {401, 429}
     if r.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": _ref(r.body), "example": examples.REQUESTS[name]}}}
@@ -82,8 +84,8 @@ def _operation(r: Route) -> dict[str, Any]:
     for code in sorted(errors):
         op["responses"][str(code)] = {"description": _ERRORS[code], "content": {
             "application/json": {"schema": _ref(ErrorBody)}}}
-        if code == 503:
-            op["responses"]["503"]["headers"] = _RETRY_AFTER
+        if code in (429, 503):
+            op["responses"][str(code)]["headers"] = _RETRY_AFTER
     op["security"] = [{"bearer": []}] if r.auth != "none" else []
     return op
 

@@ -57,7 +57,7 @@ ROUTES: list[Route] = [
           "Campaign figures", out=s.CampaignStats, errors=(404,), params=CAMPAIGN,
           tag="campaigns"),
     Route("POST", "/v1/devices", devices.create_device, "Register an install",
-          body=s.DeviceIn, out=s.DeviceView, ok=(201,), errors=(409,), tag="devices"),
+          body=s.DeviceIn, out=s.DeviceView, ok=(201, 200), errors=(409,), tag="devices"),
     Route("GET", "/v1/devices/{device_id}", devices.get_device,
           "A device's state and dialogs left", out=s.DeviceView, errors=(404,), params=DEVICE,
           tag="devices"),

@@ -23,12 +23,18 @@ from sim.service.tenant import Tenant
 
 
 async def create_device(req: Request) -> Response:
-    """``POST /v1/devices``: register an install (201; 409 if the id exists)."""
+    """``POST /v1/devices``: register an install (201; 409 if the id exists).
+
+    The same registration sent again (after a 503 ``outcome_unknown``, when the first
+    may have been stored) answers 200 with the device it made."""
     body: DeviceIn = req.data
     store = req.service.store
     tenant = await store.tenant(req.tenant)
     rec = ops.new_device(tenant, body)
     if not await store.create_device(tenant.app_id, body.device_id, rec):
+        found = await store.read_device(req.tenant, body.device_id)
+        if found is not None and found[1].registration == rec.registration:
+            return json_response(200, ops.view(found[0], body.device_id, found[1]))
         raise Conflict("device_exists", f"device {body.device_id!r} is already registered; "
                        "report a reinstall as a 'reinstalled' event", "device_id")
     return json_response(201, ops.view(tenant, body.device_id, rec))
@@ -84,6 +90,7 @@ async def eligibility(req: Request) -> Response:
     store = req.service.store
     at = unix_seconds(body.at)
     d: Decision | None = None
+    asked = body.request_id
     peeked = store.peek_device(req.tenant, device_id)
     seen = peeked
     if peeked is not None and not ops.implicit_session(peeked[1], body):
@@ -94,7 +101,9 @@ async def eligibility(req: Request) -> Response:
             raise not_found("device", device_id, "device_id")
         tenant, rec = found
         seen = found
-        if ops.implicit_session(rec, body):
+        if asked is not None and rec.reserved_for == asked and rec.reserved is not None:
+            d = rec.reserved  # asked again: the reservation it made is its answer
+        elif ops.implicit_session(rec, body):
             d = None  # starting a session is a write
         elif d is None or peeked is None or rec is not peeked[1] or tenant is not peeked[0]:
             d = ops.decision(tenant, rec, body, tenant.now(at), device_id)
@@ -103,12 +112,16 @@ async def eligibility(req: Request) -> Response:
                                                                         d)
     if d is None or d.show or assigning:
         def decide(t: Tenant, rec: DeviceRecord, _: set[str]) -> tuple[Decision, list[EventRow]]:
+            if asked is not None and rec.reserved_for == asked and rec.reserved is not None:
+                return rec.reserved, []  # the first try committed meanwhile
             now = t.now(at)
             when = at if at is not None else time.time()
             rows = [ops.open_session(t, rec, now, at)] if ops.implicit_session(rec, body) else []
             d = ops.decision(t, rec, body, now, device_id)
             if d.show:
                 rows.append(ops.reserve(rec, d, now, at))
+                if asked is not None:
+                    rec.reserved_for, rec.reserved = asked, d
             if assigning and ops.unassigned(d, rec):
                 rows.append(ops.assign(rec, d, when))
             return d, rows

@@ -29,8 +29,10 @@ from sim.service.http.asgi import (
     read_body,
     send_response,
 )
+from sim.service.http.deadline import SLACK, TICK, Deadlines, late_answer
 from sim.service.http.errors import HttpError, render
 from sim.service.http.headers import Cors, cors_origins, request_id
+from sim.service.http.keys import KeyGuard
 from sim.service.http.metrics import FLUSH_SECONDS, Metrics
 from sim.service.http.routes import ROUTES
 from sim.service.settings import Settings
@@ -66,7 +68,11 @@ class Service:
         self.cors = Cors(origins) if origins is not None else None
         self.bodies = BodyBudget(settings.max_body_memory)
         self.active = 0
+        self.deadlines = Deadlines(settings.store_timeout + SLACK)
+        """Each request's work is answered within this (plus a tick) whatever the store
+        does."""
         """Requests being served now."""
+        self.keys = KeyGuard()
         self._apps_by_key: dict[str, App] = {}
         """Key hash -> app: apps never change, so this cache never goes stale."""
         self._by_header: dict[bytes, App] = {}
@@ -102,9 +108,21 @@ class Service:
             self.metrics.flush()
             await asyncio.sleep(FLUSH_SECONDS)
 
-    async def _authenticate(self, req: Request, kind: str) -> None:
+    async def _authenticate(self, req: Request, kind: str, address: str) -> None:
+        """The caller's key checked (a key not seen yet by this worker); 401 if it is
+        missing, malformed or wrong, 429 if ``address`` sent too many wrong ones lately
+        (:mod:`sim.service.http.keys`; a missing key costs nothing and is not counted)."""
         header = req.header(b"authorization")
         key = bearer(header)
+        self.keys.check(address)
+        try:
+            await self._check_key(req, kind, header, key)
+        except Unauthorized:
+            self.keys.failed(address)
+            raise
+
+    async def _check_key(self, req: Request, kind: str, header: bytes | None, key: str
+                         ) -> None:
         if kind == "admin":
             if not auth.is_admin(key, self.admin_key):
                 raise Unauthorized("unauthorized", "this endpoint needs the admin key "
@@ -114,8 +132,11 @@ class Service:
         h = auth.key_hash(key)
         app = self._apps_by_key.get(h)
         if app is None:
+            if self.keys.is_unknown(h):
+                raise Unauthorized("unauthorized", f"unknown API key; {UNAUTHORIZED_DETAIL}")
             app = await self.store.app_by_key(h)
             if app is None:
+                self.keys.unknown(h)
                 raise Unauthorized("unauthorized", f"unknown API key; {UNAUTHORIZED_DETAIL}")
             self._apps_by_key[h] = app
         if header is not None and len(self._by_header) < 10_000:
@@ -154,21 +175,34 @@ class Service:
             extra += self.cors.headers(origin)
         held = [0]
         self.active += 1
+        at = [route_name]
+        """The route, for the metrics of an answer the deadline sends."""
+
+        answering: list[asyncio.Task[None]] = []
+
+        def late() -> None:  # the deadline passed: answer now, drop the handler's answer
+            answering.append(asyncio.get_running_loop().create_task(
+                self._late(send, method, path, at[0], rid, list(extra), head, t0)))
+
+        deadline = self.deadlines.start(late)
         try:
             if self.active > self.settings.max_requests:
                 raise overloaded(f"{self.settings.max_requests} requests at once")
             route, params = self.router.resolve("GET" if head else method, path)
-            route_name = route.path
+            route_name = at[0] = route.path
             req = Request(method, path, params, headers, self)
             if route.auth == "app":  # a key already seen: no hashing, no await
                 req.caller = self._by_header.get(req.header(b"authorization") or b"")
             if req.caller is None and route.auth != "none":
-                await self._authenticate(req, route.auth)
+                client = scope.get("client")
+                await self._authenticate(req, route.auth, client[0] if client else "")
             if route.body is not None:  # only once the headers authenticated the caller
                 check_body_headers(req)
                 s = self.settings
+                deadline.pause()
                 body = await read_body(receive, req.headers, s.max_body_bytes, self.bodies,
                                        held)
+                deadline.resume()
                 req.data = decode(body, route.body)
             status, out, ctype = await route.handler(req)
         except ServiceError as exc:
@@ -189,10 +223,23 @@ class Service:
                 status, out, ctype = 500, (b'{"error":"internal","field":null,"detail":'
                                            b'"unexpected error; see the server log"}'), JSON
         finally:
+            deadline.stop()
             self.active -= 1
             if held[0]:
                 self.bodies.give(held[0])
+        if answering:  # answered at the deadline (uvicorn wants the answer sent on return)
+            await answering[0]
+            return
         await send_response(send, status, out, ctype, extra, head)
+        self.metrics.observe(method, route_name, status, time.perf_counter() - t0)
+
+    async def _late(self, send: Send, method: str, path: str, route_name: str, rid: bytes,
+                    extra: list[tuple[bytes, bytes]], head: bool, t0: float) -> None:
+        """Answer a request whose deadline passed (:mod:`sim.service.http.deadline`)."""
+        exc = late_answer(method, self.deadlines.seconds + TICK)
+        log.cause(exc.code, f"request {rid.decode()}: {method} {path}: {exc.detail}")
+        status, out, more = render(exc)
+        await send_response(send, status, out, JSON, extra + more, head)
         self.metrics.observe(method, route_name, status, time.perf_counter() - t0)
 
     async def _refuse_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -30,8 +30,10 @@ same way (its outcome may be unknown: its records leave the cache).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,8 +87,12 @@ SELECT (SELECT n FROM l),
 """Writes the records (``rev`` and policy version checked), confirms the unchanged ones
 (``c``), inserts the events of the written ones, logs the change; returns ``n`` and the
 keys written or confirmed."""
-DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-        asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError, OSError)
+LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+        asyncpg.AdminShutdownError, OSError)
+"""A connection that is gone or unusable: terminated by the server (a restart, a failover,
+``pg_terminate_backend``), or left by asyncpg in a state it cannot leave
+(``InternalClientError: cannot switch to state``, MagicStack/asyncpg#1069)."""
+DOWN = (*LOST, asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError)
 RETRY = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 TenantOf = Callable[[Any, App, int], Awaitable[Tenant]]
 CAREFUL_GROUPS = 100
@@ -97,6 +103,30 @@ _json = msgspec.json.Encoder()
 def json_text(value: Any) -> str:
     """``value`` as JSON text (a ``$n::text::jsonb`` parameter)."""
     return _json.encode(value).decode()
+
+
+@asynccontextmanager
+async def lease(pool: Any) -> AsyncIterator[Any]:
+    """A pool connection; one that was lost, or whose call was cancelled (a deadline), is
+    terminated, never handed to another call (asyncpg would reuse it half-way through an
+    operation, or wait for the server to confirm the cancellation). A lost one also
+    expires the pool's others: a restart or a failover ended them too."""
+    async with pool.acquire() as con:
+        try:
+            yield con
+        except (*LOST, asyncio.CancelledError) as exc:
+            with contextlib.suppress(asyncpg.InterfaceError):  # the pool let it go already
+                con.terminate()
+            if not isinstance(exc, asyncio.CancelledError):
+                await pool.expire_connections()
+            raise
+
+
+def unknown_outcome(timeout: float) -> Unavailable:
+    """A write that was sent and not confirmed: it may or may not have committed."""
+    return Unavailable("outcome_unknown", f"PostgreSQL did not confirm the write (the "
+                       f"connection was lost, or no answer within {timeout:g} s); it may or "
+                       "may not be applied; send the same request again")
 
 
 def failure(exc: BaseException, timeout: float) -> BaseException:
@@ -121,6 +151,9 @@ class _Op:
     deadline: float
     result: Any = None
     error: BaseException | None = None
+    sent: bool = False
+    """Its write is in a statement sent and not answered: if that fails, the outcome is
+    unknown."""
 
     @property
     def key(self) -> Key:
@@ -144,6 +177,13 @@ class _Outcome:
     wrote: dict[Key, tuple[DeviceRecord, int]] = field(default_factory=dict)
     read: dict[Key, tuple[DeviceRecord, int]] = field(default_factory=dict)
     """Records read under the lock and left unchanged: the latest, for the cache."""
+
+
+def _unsent(ops: list[_Op]) -> list[_Op]:
+    """``ops``, marked as known not written (their statement failed or left them out)."""
+    for op in ops:
+        op.sent = False
+    return ops
 
 
 class PgGroupCommit:
@@ -179,15 +219,17 @@ class PgGroupCommit:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         deadline = loop.time() + self.timeout
-        self._queue.append(_Op(app, device_id, event_ids, fn, fut, deadline))
+        op = _Op(app, device_id, event_ids, fn, fut, deadline)
+        self._queue.append(op)
         if not self._scheduled:  # after the requests already ready in this loop pass
             self._scheduled = True
             loop.call_soon(self._dispatch)
         try:
             async with asyncio.timeout_at(deadline):
                 return await fut
-        except TimeoutError:
-            raise failure(TimeoutError(), self.timeout) from None
+        except TimeoutError:  # never written (dropped from its group), or written unconfirmed
+            raise (unknown_outcome(self.timeout) if op.sent
+                   else failure(TimeoutError(), self.timeout)) from None
 
     def _dispatch(self) -> None:
         """Start a group with everything queued, on each free lane while there is any."""
@@ -214,7 +256,8 @@ class PgGroupCommit:
             self.cache.drop([op.key for op in ops])  # maybe committed: cached no more
             for op in ops:
                 if not op.fut.done():
-                    op.fut.set_exception(err)
+                    op.fut.set_exception(unknown_outcome(self.timeout)
+                                         if op.sent and err is not exc else err)
         finally:
             self._free.append(writer)
             self._dispatch()
@@ -280,7 +323,7 @@ class PgGroupCommit:
         rows read just before; return the operations to run again."""
         gen = self.cache.gen
         try:
-            async with asyncio.timeout(self.timeout), self.pool.acquire() as con:
+            async with asyncio.timeout(self.timeout), lease(self.pool) as con:
                 starts = await self._read(con, ops, lock=False) if fresh else self._held(ops)
                 mine = [op for op in ops if op.key in starts]
                 if not mine:
@@ -291,15 +334,15 @@ class PgGroupCommit:
         except asyncpg.UniqueViolationError:  # a stored event id: nothing was written
             self._careful = CAREFUL_GROUPS
             self.redone += len(ops)
-            return ops
+            return _unsent(ops)
         except RETRY:  # a deadlock with another group: nothing was written
             self.redone += len(ops)
-            return ops
+            return _unsent(ops)
         if mine:
             self._committed(out, gen, "fresh" if fresh else "cached")
         if fresh:  # unknown devices: answered (404)
             out.done |= {op.key for op in ops if op.key not in starts}
-        left = self._answer(ops, out.done)
+        left = _unsent(self._answer(ops, out.done))  # their records had moved: not written
         self.redone += len([op for op in left if op.key in starts])
         return left
 
@@ -309,13 +352,14 @@ class PgGroupCommit:
         gen = self.cache.gen
         for attempt in range(3):
             try:
-                async with asyncio.timeout(self.timeout), self.pool.acquire() as con, \
+                async with asyncio.timeout(self.timeout), lease(self.pool) as con, \
                         con.transaction():
                     starts = await self._read(con, ops, lock=True)
                     existing = await self._existing(con, ops)
                     out = await self._apply(con, writer, ops, starts, existing, cached=False)
                 break
-            except RETRY:
+            except RETRY:  # rolled back: nothing was written
+                _unsent(ops)
                 if attempt == 2:
                     raise
                 self.redone += len(ops)
@@ -338,7 +382,7 @@ class PgGroupCommit:
         events: list[tuple[str, str, str, str, float | None, str | None, str | None]] = []
         for op in ops:
             start = starts.get(op.key)
-            if start is None:
+            if start is None or op.fut.done():  # unknown device, or its caller was answered
                 continue
             doc = docs.get(op.key)
             if doc is None:  # the first operation on this record in the group
@@ -351,6 +395,7 @@ class PgGroupCommit:
             except Exception as exc:  # this operation only: its record stays as it was
                 op.error = exc
                 continue
+            op.sent = bool(new)  # in the statement below
             if new:
                 docs[op.key], recs[op.key] = encode(rec), rec
                 seen.update(r[0] for r in new)
@@ -363,6 +408,7 @@ class PgGroupCommit:
             return out
         changed = sorted(docs)  # rows are updated in this order: the lock order
         same = [k for k in starts if k not in docs] if cached else []
+
         _, done = await con.fetchrow(
             WRITE, [k[0] for k in changed], [k[1] for k in changed], [docs[k] for k in changed],
             [starts[k].rev for k in changed], [starts[k].tenant.version for k in changed],

@@ -79,7 +79,8 @@ WHERE w.n > COALESCE(r.n, 0)
 ORDER BY w.writer, l.n"""
 """The changes of every writer past what this worker has seen (a writer's row deleted and
 created again has a new ``since``: its numbers start again at 1)."""
-DOWN = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+DOWN = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError,
+        TimeoutError)
 
 
 def new_writer_id() -> str:

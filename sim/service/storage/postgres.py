@@ -26,14 +26,21 @@ from typing import Any, Literal, TypeVar
 
 import asyncpg
 
-from sim.service import auth
+from sim.service import auth, log
 from sim.service.errors import Unavailable
 from sim.service.experiments import CellRow, state_key
 from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord, Health
 from sim.service.storage import experiment_sql as xsql
 from sim.service.storage.experiment_sql import numbered
 from sim.service.storage.migrations import migrate_postgres
-from sim.service.storage.pg_commit import DOWN, PgGroupCommit, failure
+from sim.service.storage.pg_commit import (
+    DOWN,
+    LOST,
+    PgGroupCommit,
+    failure,
+    lease,
+    unknown_outcome,
+)
 from sim.service.storage.pg_feed import ChangeFeed
 from sim.service.storage.record_cache import RecordCache
 from sim.service.storage.store import (
@@ -128,17 +135,30 @@ class PostgresStore:
                                       self._tenants.latest, self.timeout,
                                       lanes=max(1, self.pool_size // 2))
 
-    async def _call(self, fn: Callable[[Any], Awaitable[R]]) -> R:
+    async def _call(self, fn: Callable[[Any], Awaitable[R]], write: bool = False) -> R:
         """``fn(connection)`` within ``timeout`` seconds (the wait for a connection
-        included); a database that does not answer or is down is :class:`Unavailable`."""
-        try:
-            async with asyncio.timeout(self.timeout), self.pool.acquire() as con:
-                return await fn(con)
-        except Exception as exc:
-            err = failure(exc, self.timeout)
-            if err is exc:
-                raise
-            raise err from None
+        included); a database that does not answer or is down is :class:`Unavailable`.
+
+        A read on a connection that turns out to be lost (a restarted server, a terminated
+        backend) runs once more on another; a write sent on one is 503
+        ``outcome_unknown``."""
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        for again in (True, False):
+            sent = False
+            try:
+                async with asyncio.timeout_at(deadline), lease(self.pool) as con:
+                    sent = True
+                    return await fn(con)
+            except Exception as exc:
+                if isinstance(exc, LOST) and not write and again:
+                    log.cause("connection_lost", "PostgreSQL connection lost; reading again",
+                              exc)
+                    continue
+                err = failure(exc, self.timeout)
+                if err is exc:
+                    raise
+                raise (unknown_outcome(self.timeout) if write and sent else err) from None
+        raise AssertionError("unreachable: the second try returns or raises")
 
     async def close(self) -> None:
         """Finish the groups running, stop the change feed and close the pool."""
@@ -153,8 +173,13 @@ class PostgresStore:
                 pool.terminate()
 
     async def health(self) -> Health:
-        """Ready if the server answers a query within ``timeout``."""
-        await self._call(lambda con: con.fetchval("SELECT 1"))
+        """Ready if the server answers a query within ``timeout`` and takes writes (not a
+        standby, nor a read-only session: what a failover can leave behind)."""
+        read_only = await self._call(lambda con: con.fetchval(
+            "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"))
+        if read_only:
+            raise Unavailable("store_read_only", "PostgreSQL takes no writes now (a standby, "
+                              "or read-only); retry later", 5)
         return Health(status="ok", store=self.kind, integrity="server", writes="ok")
 
     async def create_app(self, name: str, clock: Clock) -> AppCreated:
@@ -162,7 +187,7 @@ class PostgresStore:
         key, app_id = auth.new_key(), auth.new_app_id()
         await self._call(lambda con: con.execute(
             "INSERT INTO apps (id, name, clock, key_hash, created_at) VALUES ($1, $2, $3, $4, "
-            "$5)", app_id, name, clock, auth.key_hash(key), time.time()))
+            "$5)", app_id, name, clock, auth.key_hash(key), time.time()), write=True)
         return AppCreated(app_id=app_id, name=name, clock=clock, api_key=key)
 
     async def app_by_key(self, key_hash: str) -> App | None:
@@ -197,9 +222,11 @@ class PostgresStore:
         """``op(connection)`` in a transaction that bumps the app's policy version and logs
         the change; every cached record is dropped after it (it was decided under the old
         policy)."""
+        sent = False
         try:
             async with asyncio.timeout(self.timeout), self._policy_lock, \
-                    self.pool.acquire() as con:
+                    lease(self.pool) as con:
+                sent = True
                 try:
                     async with con.transaction():
                         result = await op(con)
@@ -213,7 +240,7 @@ class PostgresStore:
             err = failure(exc, self.timeout)
             if err is exc:
                 raise
-            raise err from None
+            raise (unknown_outcome(self.timeout) if sent else err) from None
 
     async def put_campaign(self, app_id: str, campaign_id: str, doc: bytes) -> bool:
         """Upsert a campaign and bump the policy version in one transaction."""
@@ -238,7 +265,7 @@ class PostgresStore:
         status: str = await self._call(lambda con: con.execute(
             "INSERT INTO devices (app_id, device_id, user_id, doc, updated_at, state_key) "
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            app_id, device_id, record.user_id, doc, time.time(), state_key(record)))
+            app_id, device_id, record.user_id, doc, time.time(), state_key(record)), write=True)
         return status.endswith(" 1")
 
     async def read_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
