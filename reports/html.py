@@ -93,4 +93,6 @@ def environment() -> jinja2.Environment:
 
 def render(template: str, **context: Any) -> str:
     """The page ``template`` rendered with ``context``."""
-    return environment().get_template(template).render(**context)
+    # str(): the build environment of the compiled modules has no Jinja2, so its types are
+    # Any there (setup.py), and mypyc refuses to return Any as str
+    return str(environment().get_template(template).render(**context))
