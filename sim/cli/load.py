@@ -327,7 +327,7 @@ def _finish(args: argparse.Namespace, o: Options, run: Run, api: Any, code: int,
     verdict = locust_verdict(out)
     steps = read_steps(out / HISTORY_CSV) if (out / HISTORY_CSV).exists() else []
     knee = find_knee(steps) if o.shape == "ramp" else None
-    from sim import __version__
+    from sim.version import __version__
 
     meta = {"scenario": o.scenario.name, "strategy": o.strategy.name, "url": run.url,
             "promptsim_version": __version__, "started_at": time.strftime(
