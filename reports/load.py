@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from reports import html as h
 from reports.figures import FigureSpec, SavedFigure, new_figure, palette, save
 from reports.rundir import RunDirError
-from sim import __version__
+from sim.version import __version__
 
 AGGREGATED = "Aggregated"
 """Locust's name for the row that sums every endpoint."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from reports import html as h
 from reports.figures import PLATFORM_LABELS, save
 from reports.optimize_figures import front
-from sim import __version__
+from sim.version import __version__
 from sim.analysis.optimize import GroupResult, OptimizeResult
 
 

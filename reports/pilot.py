@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reports import html as h
 from reports.figures import PLATFORM_LABELS
-from sim import __version__
+from sim.version import __version__
 from sim.analysis.pilot_fit import LEVEL, beta_interval
 from sim.analysis.pilot_project import Projection
 from sim.analysis.pilot_refit import Refit

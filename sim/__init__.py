@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-__version__ = "0.1.0"
+from sim.version import __version__
 
 COMPILED: tuple[str, ...] = (
     "sim.rules.reachability", "sim.rules.state", "sim.rules.native", "sim.rules.permission",

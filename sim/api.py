@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from sim import __version__
 from sim.engine.runner import RunResult, simulate
 from sim.model.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from sim.version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -19,8 +19,12 @@ import secrets
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.model.scenario import Scenario, Strategy
 
 from sim.cli import http_url, positive_int
 
@@ -82,7 +86,10 @@ def register(sub: Any) -> None:
 
 
 def parse_duration(text: str) -> int:
-    """``"90"``, ``"90s"``, ``"2m"``, ``"1h30m"`` -> seconds."""
+    """``"90"``, ``"90s"``, ``"2m"``, ``"1h30m"`` -> seconds (the formats of Locust's
+    ``parse_timespan``, with an error naming the option). Not Locust's own: importing any
+    part of ``locust`` runs gevent's ``monkey.patch_all()`` in this process, which starts
+    the service and Locust as subprocesses and reads their files."""
     t = text.strip().lower()
     if t.isdigit():
         return int(t)
@@ -93,7 +100,39 @@ def parse_duration(text: str) -> int:
     return h * 3600 + mi * 60 + s
 
 
-def _options(args: argparse.Namespace) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The run's settings, validated: the command line over the scenario's ``[load]``."""
+
+    scenario: Scenario
+    strategy: Strategy
+    """The strategy whose campaigns the service runs."""
+    budgets: dict[str, dict[str, float]]
+    """The latency and error budgets per endpoint (``budgets.resolve``)."""
+    seconds: int
+    """How long Locust runs."""
+    users: int
+    shape: str | None
+    """A load shape of ``sim.loadtest.shapes`` (``None``: steady)."""
+    day_seconds: float
+    """Real seconds per simulated day."""
+    replication: int
+    rate: float
+    """Users started per second."""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Where this run goes: its output folder, the service and the app, its id."""
+
+    out: Path
+    url: str
+    key: str
+    app_id: str | None
+    run_id: str
+
+
+def _options(args: argparse.Namespace) -> Options:
     """Validated settings of the run (``UsageError`` naming the option)."""
     from sim.cli import UsageError
     from sim.loadtest import budgets
@@ -126,11 +165,10 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     from sim.loadtest.shapes import SHAPES
     if shape is not None and shape not in SHAPES:
         raise UsageError(f"shape: {shape!r} unknown; allowed: {', '.join(SHAPES)}")
-    return {"scenario": sc, "strategy": strategy, "budgets": limits, "seconds": seconds,
-            "users": users, "shape": shape, "day_seconds": 1.0 if day is None else day,
-            "replication": args.replication if args.replication is not None
-            else (cfg.replication or 0),
-            "rate": rate}
+    return Options(scenario=sc, strategy=strategy, budgets=limits, seconds=seconds, users=users,
+                   shape=shape, day_seconds=1.0 if day is None else day,
+                   replication=args.replication if args.replication is not None
+                   else (cfg.replication or 0), rate=rate)
 
 
 def _prepare_out(out: Path) -> None:
@@ -148,12 +186,11 @@ def load(args: argparse.Namespace) -> int:
     from sim.loadtest.local import LocalService, create_app
 
     o = _options(args)
-    sc, strategy = o["scenario"], o["strategy"]
+    sc, strategy = o.scenario, o.strategy
     run_id = secrets.token_hex(3)
     out = (args.out or Path("runs") / "load" / f"{sc.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     _prepare_out(out)
     service = None
-    db = None
     try:
         if args.start_local:
             db = args.db or str(out / "service.sqlite3")
@@ -182,29 +219,30 @@ def load(args: argparse.Namespace) -> int:
                 snapshot(api, strategy, out)  # the checks count what this run adds
             except (ApiError, OSError) as exc:
                 raise UsageError(f"cannot set up the app on {url}: {exc}") from None
-            code, wall = _run_locust(args, o, url, key, run_id, out)
-            return _finish(args, o, out, api, url, app_id, db, code, wall, run_id)
+            run = Run(out=out, url=url, key=key, app_id=app_id, run_id=run_id)
+            code, wall = _run_locust(args, o, run)
+            return _finish(args, o, run, api, code, wall)
     finally:
         if service is not None:
             service.stop()
 
 
-def _run_locust(args: argparse.Namespace, o: dict[str, Any], url: str, key: str, run_id: str,
-                out: Path) -> tuple[int, float]:
-    files = [LOCUSTFILES / "devices.py"] + ([LOCUSTFILES / "shapes.py"] if o["shape"] else [])
+def _run_locust(args: argparse.Namespace, o: Options, run: Run) -> tuple[int, float]:
+    out = run.out
+    files = [LOCUSTFILES / "devices.py"] + ([LOCUSTFILES / "shapes.py"] if o.shape else [])
     for f in files:
         if not f.exists():
             from sim.cli import UsageError
             raise UsageError(f"locustfile {f} not found (promptsim load runs from a checkout)")
-    env = {**os.environ, "PROMPTSIM_API_KEY": key,
+    env = {**os.environ, "PROMPTSIM_API_KEY": run.key,
            "PROMPTSIM_SCENARIO": str(args.scenario.resolve()),
-           "PROMPTSIM_STRATEGY": o["strategy"].name, "PROMPTSIM_DAY_SECONDS": str(o["day_seconds"]),
-           "PROMPTSIM_REPLICATION": str(o["replication"]), "PROMPTSIM_RUN_ID": run_id,
-           "PROMPTSIM_LOAD_OUT": str(out.resolve()), "PROMPTSIM_BUDGETS": json.dumps(o["budgets"]),
-           "PROMPTSIM_SHAPE": o["shape"] or "steady", "PROMPTSIM_SHAPE_SECONDS": str(o["seconds"]),
+           "PROMPTSIM_STRATEGY": o.strategy.name, "PROMPTSIM_DAY_SECONDS": str(o.day_seconds),
+           "PROMPTSIM_REPLICATION": str(o.replication), "PROMPTSIM_RUN_ID": run.run_id,
+           "PROMPTSIM_LOAD_OUT": str(out.resolve()), "PROMPTSIM_BUDGETS": json.dumps(o.budgets),
+           "PROMPTSIM_SHAPE": o.shape or "steady", "PROMPTSIM_SHAPE_SECONDS": str(o.seconds),
            "PROMPTSIM_SKIP_SETUP": "true"}
     cmd = [sys.executable, "-m", "locust", "-f", ",".join(str(f) for f in files), "--headless",
-           "--host", url, "-u", str(o["users"]), "-r", f"{o['rate']:g}", "-t", f"{o['seconds']}s",
+           "--host", run.url, "-u", str(o.users), "-r", f"{o.rate:g}", "-t", f"{o.seconds}s",
            "--csv", str(out / "locust"), "--csv-full-history", "--html", str(out / "report.html"),
            "--only-summary", "--stop-timeout", f"{args.stop_timeout:g}"]
     if args.processes != 1:
@@ -213,7 +251,7 @@ def _run_locust(args: argparse.Namespace, o: dict[str, Any], url: str, key: str,
     with open(out / "locust.log", "wb") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env)
         try:
-            code = _wait(proc, o["seconds"], o["seconds"] + args.stop_timeout + 120,
+            code = _wait(proc, o.seconds, o.seconds + args.stop_timeout + 120,
                          out, show=show_progress(args.no_progress))
         except subprocess.TimeoutExpired:
             proc.terminate()
@@ -260,8 +298,8 @@ def _wait(proc: subprocess.Popen[bytes], seconds: int, timeout: float, out: Path
             bar.update(min(seconds, elapsed) - bar.n)
 
 
-def _finish(args: argparse.Namespace, o: dict[str, Any], out: Path, api: Any, url: str,
-            app_id: str | None, db: str | None, code: int, wall: float, run_id: str) -> int:
+def _finish(args: argparse.Namespace, o: Options, run: Run, api: Any, code: int,
+            wall: float) -> int:
     from dataclasses import asdict
 
     from sim.loadtest import budgets as bud
@@ -277,8 +315,9 @@ def _finish(args: argparse.Namespace, o: dict[str, Any], out: Path, api: Any, ur
         summary_doc,
     )
 
+    out = run.out
     stats, source = endpoint_stats(out)
-    results = bud.evaluate(o["budgets"], stats)
+    results = bud.evaluate(o.budgets, stats)
     recs: list[dict[str, Any]] = []
     try:
         recs = cons.read_logs(out)
@@ -286,9 +325,9 @@ def _finish(args: argparse.Namespace, o: dict[str, Any], out: Path, api: Any, ur
             raise RuntimeError(f"no device logs in {out} (see {out / 'locust.log'})")
         settled = cons.settle(api, recs)
         stored = cons.stored_counts(api)
-        consistency = cons.check(api, recs, o["strategy"], o["scenario"].profiles(),
+        consistency = cons.check(api, recs, o.strategy, o.scenario.profiles(),
                                  settled=settled, stored=stored, max_devices=args.check_devices,
-                                 before=cons.before_run(out))
+                                 before=cons.before_run(run.out))
     except Exception as exc:  # the check itself could not run: that is a failed check
         consistency = {"passed": False, "checks": [
             {"name": "consistency_check_ran", "passed": False, "detail": str(exc)}]}
@@ -296,17 +335,17 @@ def _finish(args: argparse.Namespace, o: dict[str, Any], out: Path, api: Any, ur
     (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
     verdict = locust_verdict(out)
     steps = read_steps(out / HISTORY_CSV) if (out / HISTORY_CSV).exists() else []
-    knee = find_knee(steps) if o["shape"] == "ramp" else None
-    from sim import __version__
+    knee = find_knee(steps) if o.shape == "ramp" else None
+    from sim.version import __version__
 
-    meta = {"scenario": o["scenario"].name, "strategy": o["strategy"].name, "url": url,
+    meta = {"scenario": o.scenario.name, "strategy": o.strategy.name, "url": run.url,
             "promptsim_version": __version__, "started_at": time.strftime(
                 "%Y-%m-%d %H:%M:%S UTC", time.gmtime(time.time() - wall)),
-            "app_id": app_id, "run_id": run_id, "users": o["users"], "spawn_rate": o["rate"],
-            "duration_s": o["seconds"], "shape": o["shape"], "day_seconds": o["day_seconds"],
+            "app_id": run.app_id, "run_id": run.run_id, "users": o.users, "spawn_rate": o.rate,
+            "duration_s": o.seconds, "shape": o.shape, "day_seconds": o.day_seconds,
             "processes": args.processes, "devices": len(recs), "locust_exit_code": code,
             "locust_verdict": verdict, "percentiles_from": source, "wall_s": round(wall, 2),
-            "steps": [asdict(s) for s in steps] if o["shape"] == "ramp" else [],
+            "steps": [asdict(s) for s in steps] if o.shape == "ramp" else [],
             "knee": None if knee is None else asdict(knee)}
     (out / "load_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(format_summary(summary, meta, out))

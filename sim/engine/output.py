@@ -14,12 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim import __version__
 from sim.engine.chunk import FLOWS, STOCKS
 from sim.engine.runner import RunResult
 from sim.engine.summary import summary_rows
 from sim.model.scenario import dump_scenario
 from sim.rules.config.platforms import PLATFORMS, PROFILES
+from sim.version import __version__
 
 
 def panel_table(result: RunResult) -> pa.Table:

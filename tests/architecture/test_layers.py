@@ -36,7 +36,7 @@ ALLOWED: dict[str, frozenset[str]] = {
                           "sim.loadtest", "reports", "sim.cli"}),
 }
 """Per layer, the layers its modules may import."""
-ANYONE = frozenset({"sim", "sim.stats", "sim.msgspec_paths"})
+ANYONE = frozenset({"sim", "sim.version", "sim.stats", "sim.msgspec_paths"})
 """Modules every layer may import: the version, the statistics helpers and the walk of
 msgspec types that explains a validation error."""
 

@@ -30,6 +30,7 @@ from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
 from sim.rules.config.campaigns import (
+    MIN_GAP_DAYS,
     TIME_EPS,
     Action,
     AppOpen,
@@ -89,7 +90,7 @@ frequencies = st.one_of(
     st.builds(once),
     st.builds(every_time),
     st.builds(multiple, limit=st.integers(1, 4),
-              gap_days=st.sampled_from([0.0, 0.5, 1.0, 3.0])),
+              gap_days=st.sampled_from([MIN_GAP_DAYS, 0.5, 1.0, 3.0])),
     st.builds(backoff, gap_days=st.sampled_from([0.25, 1.0, 2.0]),
               factor=st.sampled_from([1.0, 2.0, 3.0]), limit=st.none() | st.integers(1, 4)),
 )
