@@ -11,9 +11,9 @@ import numpy as np
 from reports import html as h
 from reports.assumptions import behaviour_assumptions
 from reports.figures import FigureSpec, SavedFigure, figure_legend, new_figure, save
-from sim.version import __version__
 from sim.analysis.fit import COUNTS, PARAMS, RATIOS
 from sim.analysis.forecast import LABELS, SERIES, Forecast, cell, check_days, coverage
+from sim.version import __version__
 
 BLUE = "#0072B2"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from reports import html as h
 from reports.figures import PLATFORM_LABELS, save
 from reports.optimize_figures import front
-from sim.version import __version__
 from sim.analysis.optimize import GroupResult, OptimizeResult
+from sim.version import __version__
 
 
 def _label(group: str) -> str:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from reports import html as h
 from reports.figures import PLATFORM_LABELS
-from sim.version import __version__
 from sim.analysis.pilot_fit import LEVEL, beta_interval
 from sim.analysis.pilot_project import Projection
 from sim.analysis.pilot_refit import Refit
@@ -22,6 +21,7 @@ from sim.analysis.pilot_stats import Stats
 from sim.model import priors
 from sim.rules.config.platforms import PLATFORMS
 from sim.stats import Estimate
+from sim.version import __version__
 
 FUNNEL: tuple[tuple[str, str, str], ...] = (
     ("reached a soft prompt", "units_soft_shown", "units"),

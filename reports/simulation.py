@@ -27,11 +27,11 @@ from reports.decision_figures import sensitivity, tradeoff
 from reports.executive import summary_view
 from reports.figures import SavedFigure, palette, save, simulation_figures
 from reports.rundir import Run, RunDirError, read_run
-from sim.version import __version__
 from sim.analysis.recommend import Recommendation
 from sim.model.scenario import Strategy, dump_scenario
 from sim.rules.config.campaigns import Campaign
 from sim.stats import Estimate
+from sim.version import __version__
 
 
 @dataclass
