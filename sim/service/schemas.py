@@ -288,6 +288,8 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
     """What starts this install's sessions: its ``session_start`` events (from the first one
     on), or, until then, its ``app_open`` eligibility calls. None: no session yet (records
     older than this field with sessions counted them from events)."""
+    experiments: tuple[str, ...] = ()
+    """The experiments whose assignment of this device the store holds (``assignments``)."""
 
 
 # --- events -----------------------------------------------------------------------

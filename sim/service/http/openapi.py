@@ -35,6 +35,8 @@ TAGS = [
      "and reachability: what an SDK calls"},
     {"name": "campaigns", "description": "Soft-prompt campaigns (the scenario files' "
      "Campaign) and their figures"},
+    {"name": "experiments", "description": "Experiments: arms of campaigns served by a "
+     "sticky hash, and their stats with always-valid intervals"},
     {"name": "apps", "description": "The app of the key, its settings; creating apps "
      "(admin key)"},
     {"name": "meta", "description": "Health, metrics, this document and its docs page; no "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sim.rules.decision import Decision
 from sim.rules.permission import dialogs_left
 from sim.service import ops
@@ -74,7 +76,8 @@ async def eligibility(req: Request) -> Response:
     enough to find a ``show`` (re-decided under the lock anyway); a ``show: false``
     answer is always decided on the latest record. An ``app_open`` call of an install
     that has sent no ``session_start`` event starts its session first, in that
-    transaction too.
+    transaction too. The first call that finds the device in an experiment stores its
+    assignment, then marks the record in that transaction (``ops.assign``).
     """
     body: EligibilityIn = req.data
     device_id = req.params["device_id"]
@@ -82,29 +85,52 @@ async def eligibility(req: Request) -> Response:
     at = unix_seconds(body.at)
     d: Decision | None = None
     peeked = store.peek_device(req.app, device_id)
+    seen = peeked
     if peeked is not None and not ops.implicit_session(peeked[1], body):
-        d = ops.decision(peeked[0], peeked[1], body, peeked[0].now(at))
+        d = ops.decision(peeked[0], peeked[1], body, peeked[0].now(at), device_id)
     if d is None or not d.show:
         found = await store.read_device(req.app, device_id)
         if found is None:
             raise not_found("device", device_id, "device_id")
         tenant, rec = found
+        seen = found
         if ops.implicit_session(rec, body):
             d = None  # starting a session is a write
         elif d is None or peeked is None or rec is not peeked[1] or tenant is not peeked[0]:
-            d = ops.decision(tenant, rec, body, tenant.now(at))
-    if d is None or d.show:
+            d = ops.decision(tenant, rec, body, tenant.now(at), device_id)
+    assert seen is not None
+    assigning = bool(seen[0].experiments) and await _store_assignment(req, device_id, *seen, at)
+    if d is None or d.show or assigning:
         def decide(t: Tenant, rec: DeviceRecord, _: set[str]) -> tuple[Decision, list[EventRow]]:
             now = t.now(at)
+            when = at if at is not None else time.time()
             rows = [ops.open_session(t, rec, now, at)] if ops.implicit_session(rec, body) else []
-            d = ops.decision(t, rec, body, now)
+            d = ops.decision(t, rec, body, now, device_id)
             if d.show:
                 rows.append(ops.reserve(rec, d, now, at))
+            if assigning and ops.unassigned(d, rec):
+                rows.append(ops.assign(rec, d, when))
             return d, rows
 
         d = await store.device_tx(req.app, device_id, (), decide)
     req.service.metrics.decision(d.reason)
     return json_response(200, d)
+
+
+async def _store_assignment(req: Request, device_id: str, tenant: Tenant, rec: DeviceRecord,
+                            at: float | None) -> bool:
+    """Store the device's assignment if an experiment takes it in now and its record has no
+    mark of it yet; True if so (the decision's transaction then marks the record). Stored
+    first, marked second: a crash in between stores it again, as a no-op."""
+    found = tenant.arm_of(rec, device_id, tenant.now(at))
+    if found is None or found[0].experiment_id in rec.experiments:
+        return False
+    exp, i = found
+    await req.service.store.record_assignment(
+        tenant.app_id, exp.experiment_id, device_id, exp.unit_of(rec, device_id),
+        exp.experiment.arms[i].name, rec.platform, rec.state.profile,
+        at if at is not None else time.time())
+    return True
 
 
 async def reachability(req: Request) -> Response:
