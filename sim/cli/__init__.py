@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sim.cli.load",
     "sim.cli.parity",
     "sim.cli.report",
+    "sim.cli.pilot",
 )
 """Modules whose ``register`` adds subcommands, in the order ``--help`` lists them."""
 

@@ -72,6 +72,9 @@ class Sensitivity(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     """The priors to draw (names in ``sim.model.priors.PRIORS``); default every sampled one."""
     ranges: dict[str, tuple[float, float]] = msgspec.field(default_factory=dict)
     """Ranges that replace a prior's own, ``name = [low, high]``."""
+    sources: dict[str, str] = msgspec.field(default_factory=dict)
+    """Where a replaced range comes from, ``name = "..."`` (``promptsim pilot fit`` names its
+    experiment); it replaces the prior's own source in the reports."""
 
 
 class Strategy(Policy, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -208,6 +211,10 @@ def _check(sc: Scenario) -> None:
         if not lo <= hi:
             raise ValueError(f"sensitivity.ranges.{name}: low must not exceed high, got "
                              f"[{lo:g}, {hi:g}]")
+    for name in sc.sensitivity.sources:
+        if name not in sc.sensitivity.ranges:
+            raise ValueError(f"sensitivity.sources.{name}: a source needs a range in "
+                             f"sensitivity.ranges; allowed: {', '.join(sc.sensitivity.ranges)}")
     names = sc.strategy_names()
     for n in names:
         if names.count(n) > 1:
