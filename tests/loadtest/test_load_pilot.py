@@ -174,17 +174,19 @@ def truth_pick(hidden: Scenario, platform: str) -> str:
     return hidden.strategy_names()[int(np.argmax(values))]
 
 
-@pytest.mark.parametrize("hidden", [
-    {"receptiveness_mean": 0.62, "dialog_cold.ios": 0.46},
-    {"receptiveness_mean": 0.30, "dialog_cold.ios": 0.62},
+@pytest.mark.parametrize(("hidden", "ios_pick"), [
+    ({"receptiveness_mean": 0.62, "dialog_cold.ios": 0.46}, "backoff"),
+    ({"receptiveness_mean": 0.30, "dialog_cold.ios": 0.62}, "cold_baseline"),
 ], ids=["primer-side", "cold-side"])
 def test_pilot_fit_recovers_the_truth_a_load_run_played(tmp_path: Path, db: str,
-                                                        hidden: dict[str, float]) -> None:
-    """The team assumes receptiveness 0.45 and a cold iOS allow rate of 0.58; the pick flips
-    near receptiveness 0.55. The devices of a load run live a truth on either side of the
-    flip; ``pilot fit`` on the prior scenario and the run's ``experiment_stats.json`` finds
-    both hidden priors inside their 95% intervals, and its re-recommendation on iOS and
-    Android is the simulator's own pick under the truth."""
+                                                        hidden: dict[str, float],
+                                                        ios_pick: str) -> None:
+    """The team assumes receptiveness 0.45 and a cold iOS allow rate of 0.58 (and so picks
+    the cold dialog on iOS); the pick flips near receptiveness 0.55. The devices of a load
+    run live a truth on either side of the flip (the simulator's iOS pick under each is
+    ``ios_pick``); ``pilot fit`` on the prior scenario and the run's
+    ``experiment_stats.json`` finds both hidden priors inside their 95% intervals, and its
+    re-recommendation on iOS and Android is the simulator's own pick under the truth."""
     scenario, world = truth_file(tmp_path, hidden)
     out = tmp_path / "run"
     r = load_run(scenario, out, db, devices=DEVICES, seconds=SECONDS)
@@ -204,6 +206,8 @@ def test_pilot_fit_recovers_the_truth_a_load_run_played(tmp_path: Path, db: str,
         x = fits[name]
         assert x["low"] <= true <= x["high"], (name, true, x)
     verdicts = {v["platform"]: v for v in doc["verdicts"]}
+    assert verdicts["ios"]["before"] == "cold_baseline"
+    assert truth_pick(world, "ios") == ios_pick  # the truths lie on both sides of the flip
     for platform in ("ios", "android"):
         assert verdicts[platform]["after"] == truth_pick(world, platform), (platform, f.stdout)
 
