@@ -17,13 +17,13 @@ follow a grant event (an allowed dialog or a change to granted) of the same devi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, cast
 
 import msgspec
 from scipy import stats as sps
 
 from sim.rules.permission import is_blocked
-from sim.rules.state import DeviceState
+from sim.rules.state import DeviceState, Permission
 from sim.service.experiments import CellRow, Running
 from sim.service.sequential import difference_interval
 from sim.service.tenant import Tenant
@@ -133,15 +133,16 @@ def _cells(events: Iterable[CellRow], states: Iterable[CellRow], t: Tenant
         figures = {name: int(v or 0) for name, v in zip(_FIGURES, row[5:], strict=True)}
         out[key] = ExperimentCell(arm=key[0], platform=key[1], profile=key[2],
                                   cohort_day=key[3], units=int(row[4]), **figures)
-    for arm, platform, profile, day, now_profile, permission, shown, denials, n in states:
+    for arm, platform, profile, day, key, n in states:
         cell = out.get((arm, platform, profile, day))
-        if cell is None:
-            continue  # assigned after the events were read: counted next time
+        if cell is None or key is None:
+            continue  # a device whose assignment marked it has a key: never None
+        now_profile, permission, shown, denials = str(key).split(" ")
         if permission == "granted":
             cell.opted_in += int(n)
         elif now_profile in t.profiles:
-            st = DeviceState(profile=now_profile, permission=permission,
-                             dialogs_shown=int(shown or 0), denials=int(denials or 0))
+            st = DeviceState(profile=now_profile, permission=cast(Permission, permission),
+                             dialogs_shown=int(shown), denials=int(denials))
             if is_blocked(st, t.profile(now_profile)):
                 cell.blocked += int(n)
     return [out[k] for k in sorted(out)]

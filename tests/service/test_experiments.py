@@ -5,6 +5,7 @@ its audience; and the stats count a scripted sequence of events exactly."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -211,3 +212,43 @@ def test_stats_count_a_scripted_sequence_exactly(db_url, server_factory):
             assert lo <= x["difference"] <= hi and x["alpha"] == 0.05
             assert (x["arm"], x["baseline"]) == ("soft", "cold")
         assert {x["platform"] for x in stats["comparisons"]} == {None, "android"}
+
+
+def test_server_clock_app_counts_events_by_when_they_arrived(db_url, server_factory):
+    """On the server's clock, an experiment's window and a unit's assignment are server
+    times, and its events count from when they arrive: an answer whose client ``at`` lags
+    the server (here by years) still counts."""
+    s = server_factory(db_url)
+    with client(s.url, s.new_app("server")) as c:
+        body = COLD_SOFT | {"start": T0, "end": None}
+        assert c.put("/v1/experiments/e1", json=body).status_code == 201
+        r = c.post("/v1/devices", json={"device_id": "d1", "user_id": "u1",
+                                        "platform": "android", "os_version": 14})
+        assert r.status_code == 201, r.text
+        _post(c, "d1", _ev("session_start", T0))
+        r = c.post("/v1/devices/d1/eligibility", json={"trigger": "app_open"})
+        d = r.json()
+        assert d["show"] and d["experiment"] == "e1", d
+        _post(c, "d1", _ev("os_dialog_result", T0, outcome="allowed"))
+        cells = c.get("/v1/experiments/e1/stats").json()["cells"]
+        assert [(x["units"], x["os_shown"], x["os_allowed"], x["opted_in"]) for x in cells] \
+            == [(1, 1, 1, 1)]
+        assert cells[0]["cohort_day"] == time.strftime("%Y-%m-%d", time.gmtime())
+
+
+def test_a_scheduled_experiment_with_no_unit_may_still_change(db_url, server_factory):
+    """Before its start (the server's time) and with no unit, every field may change (200);
+    the experiment read back is the new one."""
+    s = server_factory(db_url)
+    with client(s.url, s.new_app("server")) as c:
+        later = time.time() + 10 * DAY
+        body = COLD_SOFT | {"start": later, "end": None}
+        assert c.put("/v1/experiments/next", json=body).status_code == 201
+        changed = body | {"unit": "user", "audience": {"platforms": ["web"]},
+                          "arms": [COLD_SOFT["arms"][0] | {"weight": 0.2},
+                                   COLD_SOFT["arms"][1] | {"weight": 0.8}]}
+        r = c.put("/v1/experiments/next", json=changed)
+        assert r.status_code == 200, r.text
+        got = c.get("/v1/experiments/next").json()
+        assert (got["unit"], got["audience"], [a["weight"] for a in got["arms"]]) == \
+            ("user", {"platforms": ["web"]}, [0.2, 0.8])

@@ -35,11 +35,11 @@ _CELLS = [
      520, 4, 31),
     ("cold", "ios", "ios", "2026-12-01", 1234, 0, 0, 0, 0, 1190, 520, 640, 30, 1190, 6, 35),
 ]
-_STATES = [  # arm, platform, profile, day, profile now, permission, dialogs shown, denials, n
-    ("backoff", "ios", "ios", "2026-12-01", "ios", "granted", 1, 0, 296),
-    ("backoff", "ios", "ios", "2026-12-01", "ios", "denied", 1, 1, 214),
-    ("cold", "ios", "ios", "2026-12-01", "ios", "granted", 1, 0, 514),
-    ("cold", "ios", "ios", "2026-12-01", "ios", "denied", 1, 1, 664),
+_STATES = [  # arm, platform, profile, day, state key (experiments.state_key), units
+    ("backoff", "ios", "ios", "2026-12-01", "ios granted 1 0", 296),
+    ("backoff", "ios", "ios", "2026-12-01", "ios denied 1 1", 214),
+    ("cold", "ios", "ios", "2026-12-01", "ios granted 1 0", 514),
+    ("cold", "ios", "ios", "2026-12-01", "ios denied 1 1", 664),
 ]
 
 

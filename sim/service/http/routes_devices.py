@@ -99,7 +99,8 @@ async def eligibility(req: Request) -> Response:
         elif d is None or peeked is None or rec is not peeked[1] or tenant is not peeked[0]:
             d = ops.decision(tenant, rec, body, tenant.now(at), device_id)
     assert seen is not None
-    assigning = bool(seen[0].experiments) and await _store_assignment(req, device_id, *seen, at)
+    assigning = bool(seen[0].experiments) and await _store_assignment(req, device_id, *seen, at,
+                                                                        d)
     if d is None or d.show or assigning:
         def decide(t: Tenant, rec: DeviceRecord, _: set[str]) -> tuple[Decision, list[EventRow]]:
             now = t.now(at)
@@ -118,18 +119,22 @@ async def eligibility(req: Request) -> Response:
 
 
 async def _store_assignment(req: Request, device_id: str, tenant: Tenant, rec: DeviceRecord,
-                            at: float | None) -> bool:
+                            at: float | None, d: Decision | None) -> bool:
     """Store the device's assignment if an experiment takes it in now and its record has no
     mark of it yet; True if so (the decision's transaction then marks the record). Stored
-    first, marked second: a crash in between stores it again, as a no-op."""
+    first, marked second: a crash in between stores it again, as a no-op. ``d``, if made on
+    this record, already says which experiment and arm."""
+    if d is not None and not ops.unassigned(d, rec):
+        return False
     found = tenant.arm_of(rec, device_id, tenant.now(at))
     if found is None or found[0].experiment_id in rec.experiments:
         return False
     exp, i = found
+    # The app's clock: the client's 'at' (required there), or the server's time.
+    when = at if tenant.clock == "client" and at is not None else time.time()
     await req.service.store.record_assignment(
         tenant.app_id, exp.experiment_id, device_id, exp.unit_of(rec, device_id),
-        exp.experiment.arms[i].name, rec.platform, rec.state.profile,
-        at if at is not None else time.time())
+        exp.experiment.arms[i].name, rec.platform, rec.state.profile, when)
     return True
 
 

@@ -71,5 +71,6 @@ async def experiment_stats(req: Request) -> Response:
     exp = _found(tenant, eid)
     end = window(exp.experiment)[1]
     events, states = await req.service.store.experiment_cells(
-        tenant.app_id, eid, sorted(exp.cold), min(end, 1e300), exp.experiment.unit == "user")
+        tenant.app_id, eid, sorted(exp.cold), min(end, 1e300), exp.experiment.unit == "user",
+        tenant.clock == "server")
     return json_response(200, xstats.experiment_stats(exp, tenant, events, states))

@@ -34,12 +34,14 @@ EXPERIMENT_DOCS = "SELECT experiment_id, doc FROM experiments WHERE app_id = ?"
 _CELL = "arm, platform, profile, cohort_day"
 
 
-def event_cells(cold: int) -> str:
+def event_cells(cold: int, server_clock: bool) -> str:
     """Per cell: units, then the event figures of ``ExperimentCell`` in its order (with
     ``cold`` placeholders for the ids of campaigns with no soft prompt, whose impressions
-    are OS dialogs opened cold, not soft prompts). Parameters: the cold ids (at least one),
-    the end (Unix seconds), app id, experiment id."""
+    are OS dialogs opened cold, not soft prompts). An event's time is the app's clock: the
+    server's when it received it, or the client's ``at``. Parameters: the cold ids (at
+    least one), the end (Unix seconds), app id, experiment id."""
     marks = ", ".join("?" * cold)
+    when = "e.received_at" if server_clock else "e.at"
     grant = ("(g.kind = 'os_dialog_result' AND g.detail = 'allowed') OR "
              "(g.kind = 'permission_changed' AND g.detail = 'granted')")
     return f"""
@@ -67,7 +69,7 @@ FROM (
            THEN 1 ELSE 0 END) ELSE 0 END) AS outs,
     sum(CASE WHEN e.kind = 'uninstalled' THEN 1 ELSE 0 END) AS gone
   FROM assignments a LEFT JOIN events e
-    ON e.app_id = a.app_id AND e.device_id = a.device_id AND e.at >= a.at AND e.at < ?
+    ON e.app_id = a.app_id AND e.device_id = a.device_id AND {when} >= a.at AND {when} < ?
   WHERE a.app_id = ? AND a.experiment_id = ?
   GROUP BY a.unit_id, {_CELL}
 ) u
@@ -79,29 +81,12 @@ _CURRENT = ("AND a.at = (SELECT max(b.at) FROM assignments b WHERE b.app_id = a.
 """A user's latest assigned device (its current install) speaks for the unit's state."""
 
 
-def state_cells(state: tuple[str, str], per_user: bool) -> str:
-    """Per cell and device state that the rules read for ``blocked`` (profile, permission,
-    dialogs shown, denials): how many units. ``state`` is the backend's ``(columns, join)``
-    reading them from ``d.doc`` (:data:`SQLITE_STATE`, :data:`POSTGRES_STATE`).
-    Parameters: app id, experiment id."""
-    columns, join = state
-    fields = ", ".join(f"s.st{i}" for i in range(4))
+def state_cells(per_user: bool) -> str:
+    """Per cell and device state that the rules read for ``blocked`` (the devices'
+    ``state_key``: ``sim.service.experiments.state_key``): how many units. Parameters: app
+    id, experiment id."""
     return f"""
-SELECT {_CELL}, {fields}, count(*) FROM (
-  SELECT a.arm, a.platform, a.profile, a.cohort_day, {columns}
-  FROM assignments a JOIN devices d ON d.app_id = a.app_id AND d.device_id = a.device_id
-  {join}
-  WHERE a.app_id = ? AND a.experiment_id = ? {_CURRENT if per_user else ""}
-) s
-GROUP BY {_CELL}, {fields} ORDER BY {_CELL}"""
-
-
-SQLITE_STATE = ("json_extract(CAST(d.doc AS TEXT), '$.state.profile') AS st0, "
-                "json_extract(CAST(d.doc AS TEXT), '$.state.permission') AS st1, "
-                "json_extract(CAST(d.doc AS TEXT), '$.state.dialogs_shown') AS st2, "
-                "json_extract(CAST(d.doc AS TEXT), '$.state.denials') AS st3", "")
-POSTGRES_STATE = ("j.s ->> 'profile' AS st0, j.s ->> 'permission' AS st1, "
-                  "(j.s ->> 'dialogs_shown')::int AS st2, (j.s ->> 'denials')::int AS st3",
-                  "CROSS JOIN LATERAL (SELECT convert_from(d.doc, 'UTF8')::jsonb -> 'state' "
-                  "AS s) j")
-"""One parse of the document per device."""
+SELECT a.arm, a.platform, a.profile, a.cohort_day, d.state_key, count(*)
+FROM assignments a JOIN devices d ON d.app_id = a.app_id AND d.device_id = a.device_id
+WHERE a.app_id = ? AND a.experiment_id = ? {_CURRENT if per_user else ""}
+GROUP BY a.arm, a.platform, a.profile, a.cohort_day, d.state_key"""

@@ -50,6 +50,8 @@ SQLITE: tuple[Migration, ...] = (
             profile TEXT NOT NULL, cohort_day TEXT NOT NULL, at REAL NOT NULL,
             PRIMARY KEY (app_id, experiment_id, device_id)) WITHOUT ROWID""",
         "CREATE INDEX assignments_by_unit ON assignments (app_id, experiment_id, unit_id, at)",
+        # experiments.state_key of the document, written with it (null: written before)
+        "ALTER TABLE devices ADD COLUMN state_key TEXT",
     )),
 )
 """SQLite migrations."""
@@ -116,6 +118,9 @@ POSTGRES: tuple[Migration, ...] = (
             profile TEXT NOT NULL, cohort_day TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (app_id, experiment_id, device_id))""",
         "CREATE INDEX assignments_by_unit ON assignments (app_id, experiment_id, unit_id, at)",
+        # experiments.state_key of the document, written with it (null: written before);
+        # the stats group by it instead of parsing a JSON document per device (25 us each).
+        "ALTER TABLE devices ADD COLUMN state_key TEXT",
     )),
 )
 """PostgreSQL migrations (same tables; the schema is the connection's search_path)."""

@@ -26,7 +26,7 @@ from typing import Literal, TypeVar
 
 from sim.service import auth, log
 from sim.service.errors import Unavailable, not_found
-from sim.service.experiments import CellRow
+from sim.service.experiments import CellRow, state_key
 from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord, Health
 from sim.service.storage import experiment_sql as xsql
 from sim.service.storage.group_commit import Checkpointer, GroupCommit, is_busy
@@ -293,8 +293,9 @@ class SqliteStore:
         """Insert the device unless it exists."""
         doc = encode(record)
         inserted: int = await self._write(lambda c: c.execute(
-            "INSERT OR IGNORE INTO devices VALUES (?, ?, ?, ?, ?)",
-            (app_id, device_id, record.user_id, doc, time.time())).rowcount)
+            "INSERT OR IGNORE INTO devices (app_id, device_id, user_id, doc, updated_at, "
+            "state_key) VALUES (?, ?, ?, ?, ?, ?)",
+            (app_id, device_id, record.user_id, doc, time.time(), state_key(record))).rowcount)
         return inserted == 1
 
     async def read_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
@@ -348,8 +349,9 @@ class SqliteStore:
         result, rows = fn(tenant, rec, existing)
         if rows:
             now = time.time()
-            c.execute("UPDATE devices SET doc = ?, updated_at = ? WHERE app_id = ? AND "
-                      "device_id = ?", (encode(rec), now, app.app_id, device_id))
+            c.execute("UPDATE devices SET doc = ?, updated_at = ?, state_key = ? WHERE "
+                      "app_id = ? AND device_id = ?",
+                      (encode(rec), now, state_key(rec), app.app_id, device_id))
             c.executemany(_INSERT_EVENT, [(app.app_id, device_id, eid, kind, at, now, cid, d)
                                           for eid, kind, at, cid, d in rows])
             self.records.stage((app.app_id, device_id), rec)
@@ -418,12 +420,12 @@ class SqliteStore:
         await self._write(op)
 
     async def experiment_cells(self, app_id: str, experiment_id: str, cold: Sequence[str],
-                               end: float, per_user: bool
+                               end: float, per_user: bool, server_clock: bool
                                ) -> tuple[list[CellRow], list[CellRow]]:
         """Both aggregates in one read transaction."""
         ids = list(cold) or [""]
-        events_sql = xsql.event_cells(len(ids))
-        states_sql = xsql.state_cells(xsql.SQLITE_STATE, per_user)
+        events_sql = xsql.event_cells(len(ids), server_clock)
+        states_sql = xsql.state_cells(per_user)
 
         def read() -> tuple[list[CellRow], list[CellRow]]:
             c = self.conn

@@ -103,10 +103,11 @@ class Store(Protocol):
         """Store a device's assignment (once; a unit's later devices join its first cell)."""
 
     async def experiment_cells(self, app_id: str, experiment_id: str, cold: Sequence[str],
-                               end: float, per_user: bool
+                               end: float, per_user: bool, server_clock: bool
                                ) -> tuple[list[CellRow], list[CellRow]]:
         """The experiment's event figures and device states per cell, from one snapshot
-        (``sim.service.storage.experiment_sql``)."""
+        (``sim.service.storage.experiment_sql``); events timed by the server's clock (when
+        received) or the client's (``at``), as the app's clock says."""
 
     def counters(self) -> dict[str, int]:
         """This worker's store counters since start (record cache hits, groups, ...)."""
