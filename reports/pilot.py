@@ -31,7 +31,7 @@ FUNNEL: tuple[tuple[str, str, str], ...] = (
     ("allowed (of dialogs shown)", "os_allowed", "os_shown"),
     ("opted in now", "opted_in", "units"),
     ("blocked for good", "blocked", "units"),
-    ("uninstalls (per unit: a reinstalled unit may count twice)", "uninstalls", "units"),
+    ("uninstalled", "uninstalls", "units"),
 )
 """Each funnel step: its label, the count and what it is a share of."""
 
@@ -64,6 +64,19 @@ def funnel(st: Stats) -> list[str]:
             ["step", "all platforms", *(PLATFORM_LABELS.get(p, p) for p in platforms)], rows,
             numeric=tuple(range(1, 2 + len(platforms)))))
     return out
+
+
+def comparisons(st: Stats) -> str:
+    """The service's always-valid intervals of each arm against the first."""
+    if not st.comparisons:
+        return "<p>The stats carry no comparisons.</p>"
+    rows = [[c.metric.replace("_", " "), f"{c.arm} - {c.baseline}",
+             PLATFORM_LABELS.get(c.platform, c.platform) if c.platform else "all platforms",
+             f"{100 * c.difference:+.2f} pts",
+             f"{100 * c.interval[0]:+.2f} to {100 * c.interval[1]:+.2f}",
+             f"{100 * (1 - c.alpha):g}%, {c.method}"] for c in st.comparisons]
+    return h.table(["metric", "arms", "platforms", "difference", "interval", "level, method"],
+                   rows, numeric=(3, 4))
 
 
 def fitted(res: Refit) -> str:
@@ -105,6 +118,10 @@ def verdicts(res: Refit) -> str:
                      (f"<strong>{h.esc(v.after)}</strong>", ""),
                      f"{v.loss_before:.2f} -> {v.loss_after:.2f}", state,
                      "; ".join(v.flips_after) or "no prior in range flips it"])
+    for p, n in res.thin.items():
+        rows.append([PLATFORM_LABELS.get(p, p), "-", "-", "-", ("not judged", "fail"),
+                     f"too few devices simulated ({n:,.0f} per draw): rerun pilot fit with "
+                     "more --devices"])
     return h.table(["platform", "pick assumed", "pick fitted", "expected loss / 1k installs",
                     "decision", "what would still change it"], rows, numeric=(3,))
 
@@ -141,6 +158,10 @@ def sections(st: Stats, res: Refit, proj: Sequence[Projection], source: str) -> 
         f"<p>Shares with their {100 * LEVEL:g}% interval (Beta posterior, uniform prior), "
         "from the service's stats.</p>",
         *funnel(st),
+        "<h3>Differences between the arms (the service's)</h3>",
+        "<p>Each arm against the first, with intervals that stay valid however often the "
+        "stats are read (confidence sequences).</p>",
+        comparisons(st),
         "<h2>Fitted priors beside the assumed ones</h2>",
         fitted(res),
         "<h2>The long run each arm leads to</h2>",

@@ -50,10 +50,11 @@ def platform_priors(sc: Scenario, platform: str, names: Sequence[str]) -> list[s
 
 def call(sc: Scenario, raw: RunResult, draws: PriorDraws, platform: str,
          learnable: Sequence[str]) -> PlatformCall:
-    """The pick on ``platform`` and its metamodel on the ``learnable`` priors (those acting
-    on the platform) and the strongest significant other drivers."""
-    values = pv.platform_values(raw, platform)
+    """The pick on ``platform`` among ``sc``'s strategies (``raw`` may have simulated more)
+    and its metamodel on the ``learnable`` priors (those acting on the platform) and the
+    strongest significant other drivers."""
     names = sc.strategy_names()
+    values = pv.values_of(raw, platform, names)
     mean = np.nanmean(values, axis=0)
     pick = names[int(np.nanargmax(mean))]
     found = pv.drivers(values, draws, names)
@@ -76,11 +77,13 @@ def call(sc: Scenario, raw: RunResult, draws: PriorDraws, platform: str,
 
 def assess(sc: Scenario, learnable: Sequence[str], *, draws: int, jobs: int = 1,
            on_task_done: Callable[[], None] | None = None,
-           ) -> tuple[RunResult, PriorDraws, list[PlatformCall]]:
-    """The sensitivity run of ``sc`` with ``draws`` draws and the call on each platform."""
+           ) -> tuple[list[PlatformCall], dict[str, float]]:
+    """The sensitivity run of ``sc`` with ``draws`` draws and the call on each platform it
+    simulated enough devices of; the others with their installs per draw
+    (``pilot_value.judged``)."""
     raw, pd_ = run_sensitivity(sc, draws, jobs=jobs, on_task_done=on_task_done)
-    calls = [call(sc, raw, pd_, p, learnable) for p in pv.platforms_of(sc)]
-    return raw, pd_, calls
+    ok, thin = pv.judged(raw)
+    return [call(sc, raw, pd_, p, learnable) for p in ok], thin
 
 
 def units_needed(c: PlatformCall, signals: Sequence[pv.Signal], max_loss: float,

@@ -99,6 +99,8 @@ class Design:
     start: dt.date
     skipped: list[str] = field(default_factory=list)
     """Strategies left out, with the reason."""
+    thin: dict[str, float] = field(default_factory=dict)
+    """Platforms not judged (``pilot_value.judged``), with their installs per draw."""
 
 
 def _kind(s: Strategy) -> str:
@@ -179,7 +181,7 @@ def window_signals(sc: Scenario, raw: RunResult, draws: PriorDraws, arms: list[S
                    weights: list[float], window: int) -> list[pv.Signal]:
     """Counts per unit of the experiment each arm would show in its first ``window`` days,
     from the sensitivity run (mean over the draws)."""
-    names = sc.strategy_names()
+    names = raw.scenario.strategy_names()
     d = min(window, sc.days)
     installs = raw.series("installs")[..., :d].sum(axis=(2, 3))  # [draw, strategy]
     self_asking = _self_asking(sc)
@@ -218,7 +220,7 @@ def _self_asking(sc: Scenario) -> set[str]:
 def costs(sc: Scenario, raw: RunResult, arm: ArmPlan, units: float, days: int) -> ArmPlan:
     """``arm`` with its dialogs burnt and devices blocked over ``days`` days of ``units``
     units on it (per unit from the run, over its first ``days`` days)."""
-    names = sc.strategy_names()
+    names = raw.scenario.strategy_names()
     if arm.name not in names or units <= 0:
         return arm
     s = names.index(arm.name)
@@ -239,9 +241,17 @@ def costs(sc: Scenario, raw: RunResult, arm: ArmPlan, units: float, days: int) -
 def design(sc: Scenario, *, draws: int, installs_per_day: float, max_loss: float,
            experiment_id: str, start: dt.date, max_arms: int = 3, min_days: int = 14,
            jobs: int = 1, on_task_done: Callable[[], None] | None = None) -> Design:
-    """The experiment that settles the scenario's pick on every platform."""
-    raw, pd_ = run_sensitivity(sc, draws, jobs=jobs, on_task_done=on_task_done)
-    platforms = pv.platforms_of(sc)
+    """The experiment that settles the scenario's pick on every platform. Without a cold
+    strategy that can be an arm, the cold holdout is simulated beside the scenario's
+    strategies (for its counts and costs; it is not a candidate of the decision)."""
+    probe = sc
+    if not any(_kind(s) == "cold" and _can_be_arm(s) for s in sc.strategies):
+        probe = msgspec.structs.replace(sc, strategies=(*sc.strategies, COLD_HOLDOUT))
+    raw, pd_ = run_sensitivity(probe, draws, jobs=jobs, on_task_done=on_task_done)
+    platforms, thin = pv.judged(raw)
+    if not platforms:
+        raise ValueError(f"--devices: {sc.devices:,} devices per draw leave every platform "
+                         f"under {pv.MIN_DEVICES} simulated installs; raise it")
     mix = sc.profiles()
     shares = {p: sum(v for k, v in sc.population.mix.items() if mix[k].platform == p)
               for p in platforms}
@@ -250,7 +260,8 @@ def design(sc: Scenario, *, draws: int, installs_per_day: float, max_loss: float
     first = [call(sc, raw, pd_, p, learnable_all) for p in platforms]
     deciding: dict[str, list[str]] = {}
     for c in first:
-        found = pv.drivers(pv.platform_values(raw, c.platform), pd_, sc.strategy_names())
+        found = pv.drivers(pv.values_of(raw, c.platform, sc.strategy_names()), pd_,
+                           sc.strategy_names())
         deciding[c.platform] = [d.prior for d in found if d.significant
                                 and platform_priors(sc, c.platform, [d.prior])][:4]
     every = {p for ps in deciding.values() for p in ps}
@@ -271,7 +282,7 @@ def design(sc: Scenario, *, draws: int, installs_per_day: float, max_loss: float
     arm_plans = [costs(sc, raw, ArmPlan(a.name, weight, a, identifies(sc, a, pd_.names), w),
                        units * weight, days) for a, w in zip(arms, why, strict=True)]
     return Design(experiment_id, sc.name, arm_plans, plans, max_loss, installs_per_day, units,
-                  days, start, skipped)
+                  days, start, skipped, thin)
 
 
 def experiment_body(d: Design, sc: Scenario) -> dict[str, object]:

@@ -1,6 +1,6 @@
 """Fit the behaviour priors an experiment identifies to its stats.
 
-Which arm tells what (read from the stats themselves):
+Which arm tells what (by the arms' policies where known, else read from the counts):
 
 - an arm that showed no soft prompt (``soft_shown`` 0) opened every OS dialog *cold*:
   its ``os_allowed`` of ``os_shown`` on a platform's profiles is the cold allow rate
@@ -9,7 +9,9 @@ Which arm tells what (read from the stats themselves):
   ``os_shown`` is the primed allow rate (``dialog_primed.<platform>``), except on profiles
   whose OS asks by itself at first launch (Android 13 with an app targeting <= 32), whose
   dialogs are cold and left out;
-- the same arms' ``soft_accepted`` of ``soft_shown`` is the acceptance of the soft prompt,
+- an arm whose policy mixes campaigns with and without a primer opens dialogs of both
+  kinds: no allow rate is read from it;
+- the soft-prompt arms' ``soft_accepted`` of ``soft_shown`` is the acceptance of the soft prompt,
   which is ``receptiveness_mean`` only through the arm's schedule (repeats and fatigue,
   per-user spread, context): it is mapped by simulation (``acceptance_map``).
 
@@ -57,6 +59,8 @@ class Fitted:
     assumed: float
     """The scenario's value."""
     assumed_range: tuple[float, float]
+    deff: float = 1.0
+    """The design effect the interval was widened by (``design_effect``)."""
 
 
 def beta_interval(k: int, n: int, level: float = LEVEL) -> tuple[float, float, float]:
@@ -88,13 +92,29 @@ def design_effect(st: Stats, hits: str, trials: str, arms: Sequence[str],
     return max(1.0, cluster / (r * (1 - r) / total))
 
 
-def arm_kinds(st: Stats) -> tuple[list[str], list[str]]:
-    """(cold arms, primer arms): arms that showed OS dialogs but no soft prompt, and arms
-    that showed soft prompts."""
-    cold = [a for a in st.arm_names()
-            if st.total("soft_shown", arm=a) == 0 and st.total("os_shown", arm=a) > 0]
-    primer = [a for a in st.arm_names() if st.total("soft_shown", arm=a) > 0]
-    return cold, primer
+def arm_kinds(st: Stats, strategies: dict[str, Strategy] | None = None,
+              ) -> tuple[list[str], list[str], list[str]]:
+    """(cold arms, primer arms, mixed arms). With the arms' policies: cold arms have only
+    campaigns without a primer, primer arms only campaigns with one, mixed arms both (their
+    dialogs are of either kind, so no allow rate is read from them). Without: from the
+    counts, arms that showed OS dialogs but no soft prompt, and arms that showed soft
+    prompts."""
+    cold, primer, mixed = [], [], []
+    for a in st.arm_names():
+        s = (strategies or {}).get(a)
+        if s is not None:
+            kinds = {c.primer for c in s.campaigns}
+            if kinds == {False}:
+                cold.append(a)
+            elif kinds == {True}:
+                primer.append(a)
+            elif kinds:
+                mixed.append(a)
+        elif st.total("soft_shown", arm=a) > 0:
+            primer.append(a)
+        elif st.total("os_shown", arm=a) > 0:
+            cold.append(a)
+    return cold, primer, mixed
 
 
 def _range(sc: Scenario, p: priors.Prior) -> tuple[float, float]:
@@ -110,9 +130,11 @@ def _os_asks_itself(sc: Scenario) -> frozenset[str]:
     return frozenset(out)
 
 
-def direct_fits(sc: Scenario, st: Stats) -> list[Fitted]:
-    """The cold and primed allow rates the arms saw, per prior (platform)."""
-    cold, primer = arm_kinds(st)
+def direct_fits(sc: Scenario, st: Stats,
+                strategies: dict[str, Strategy] | None = None) -> list[Fitted]:
+    """The cold and primed allow rates the arms saw, per prior (platform); ``strategies``
+    gives the arms' policies where known (``arm_kinds``)."""
+    cold, primer, _ = arm_kinds(st, strategies)
     self_asking = _os_asks_itself(sc)
     out = []
     for p in priors.PRIORS:
@@ -130,7 +152,7 @@ def direct_fits(sc: Scenario, st: Stats) -> list[Fitted]:
         _, lo, hi = beta_interval(round(k / deff), round(n / deff))
         mean = (1.0 + k) / (2.0 + n)
         out.append(Fitted(p.name, "beta-binomial", tuple(arms), k, n, mean, lo, hi,
-                          p.value(sc.behaviour), _range(sc, p)))
+                          p.value(sc.behaviour), _range(sc, p), deff))
     return out
 
 
@@ -178,8 +200,8 @@ def receptiveness_fit(sc: Scenario, st: Stats, strategies: dict[str, Strategy], 
                       devices: int) -> tuple[Fitted, tuple[np.ndarray, np.ndarray]] | None:
     """``receptiveness_mean`` from the primer arms' acceptance, through the map (returned
     with it); ``None`` without a primer arm. ``strategies`` gives each arm's policy."""
-    _, primer = arm_kinds(st)
-    arms = {a: strategies[a] for a in primer if a in strategies}
+    _, primer, mixed = arm_kinds(st, strategies)
+    arms = {a: strategies[a] for a in primer + mixed if a in strategies}
     if not arms:
         return None
     k = sum(st.total("soft_accepted", arm=a) for a in arms)
@@ -196,7 +218,8 @@ def receptiveness_fit(sc: Scenario, st: Stats, strategies: dict[str, Strategy], 
     mean = invert(grid, rates, k / n)
     p = priors.BY_NAME["receptiveness_mean"]
     return Fitted(p.name, "simulation", tuple(arms), k, n, mean, invert(grid, rates, lo),
-                  invert(grid, rates, hi), p.value(sc.behaviour), _range(sc, p)), (grid, rates)
+                  invert(grid, rates, hi), p.value(sc.behaviour), _range(sc, p),
+                  deff), (grid, rates)
 
 
 def calibrated(sc: Scenario, raw: dict[str, object], fits: Sequence[Fitted],

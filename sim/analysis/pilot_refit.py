@@ -29,11 +29,11 @@ from sim.model.scenario import Scenario, parse_scenario
 class Settings:
     """How hard the re-recommendation works: small and fast by default."""
 
-    devices: int = 2000
+    devices: int = 4000
     """Devices per prior draw of the sensitivity runs."""
     draws: int = 32
     """Prior draws of the sensitivity runs."""
-    map_devices: int = 4000
+    map_devices: int = 10_000
     """Devices per point of the acceptance map."""
     max_loss: float = 2.0
     """Expected loss (per 1,000 installs) under which a decision is resolved."""
@@ -68,11 +68,14 @@ class Refit:
     verdicts: list[PlatformVerdict] = field(default_factory=list)
     units_per_day: float = 0.0
     settings: Settings = field(default_factory=Settings)
+    thin: dict[str, float] = field(default_factory=dict)
+    """Platforms not judged: too few devices per draw in the re-recommendation's runs."""
 
 
 def signals(st: Stats, fits: list[pf.Fitted], curve: tuple[np.ndarray, np.ndarray] | None,
             ) -> list[pv.Signal]:
-    """The counts per unit of the whole experiment each fitted prior was seen with."""
+    """The counts per unit of the whole experiment each fitted prior was seen with (as
+    effective binomial trials: divided by the fit's design effect)."""
     units = max(1, st.total("units"))
     out = []
     for f in fits:
@@ -81,7 +84,8 @@ def signals(st: Stats, fits: list[pf.Fitted], curve: tuple[np.ndarray, np.ndarra
             coef = np.polyfit(curve[0], curve[1], 2)
             slope = float(np.polyval(np.polyder(coef), f.mean))
             base = float(np.polyval(coef, f.mean)) - slope * f.mean
-        out.append(pv.Signal(f.prior, ",".join(f.arms), f.trials / units, base, slope))
+        out.append(pv.Signal(f.prior, ",".join(f.arms), f.trials / f.deff / units, base,
+                             slope))
     return out
 
 
@@ -90,7 +94,7 @@ def refit(sc: Scenario, raw: dict[str, Any], st: Stats, strategies: dict[str, An
           on_task_done: Callable[[], None] | None = None) -> Refit:
     """Fit ``st``, write the calibrated tables, assess the decision before and after."""
     small = parse_scenario({**raw, "devices": settings.devices}, sc.name)
-    fits = pf.direct_fits(small, st)
+    fits = pf.direct_fits(small, st, strategies)
     curve = None
     rec = pf.receptiveness_fit(small, st, strategies, devices=settings.map_devices)
     if rec is not None:
@@ -102,10 +106,10 @@ def refit(sc: Scenario, raw: dict[str, Any], st: Stats, strategies: dict[str, An
         return out
     cal = parse_scenario({**cal_raw, "devices": settings.devices}, f"{sc.name} (calibrated)")
     learn = [f.prior for f in fits]
-    _, _, before = assess(small, learn, draws=settings.draws, jobs=settings.jobs,
-                          on_task_done=on_task_done)
-    _, _, after = assess(cal, learn, draws=settings.draws, jobs=settings.jobs,
-                         on_task_done=on_task_done)
+    before, out.thin = assess(small, learn, draws=settings.draws, jobs=settings.jobs,
+                              on_task_done=on_task_done)
+    after, _ = assess(cal, learn, draws=settings.draws, jobs=settings.jobs,
+                      on_task_done=on_task_done)
     out.units_per_day = st.total("units") / max(1, st.days())
     sig = signals(st, fits, curve)
     for b, a in zip(before, after, strict=True):

@@ -1,8 +1,8 @@
 """An experiment's stats as the service reports them (``GET /v1/experiments/{id}/stats``).
 
 The analysis side of the contract: the cells it reads, validated once here with errors
-that name the field. Fields the analysis does not read (``comparisons``, the sample-ratio
-check's counts) are left to the service.
+that name the field. The sample-ratio check and the comparisons (always-valid intervals)
+are the service's, shown as they come; fields the analysis does not read are ignored.
 """
 
 from __future__ import annotations
@@ -53,6 +53,20 @@ class Srm(msgspec.Struct, frozen=True, kw_only=True):
     mismatch: bool
 
 
+class Comparison(msgspec.Struct, frozen=True, kw_only=True):
+    """The service's always-valid interval of an arm's difference from the first arm."""
+
+    metric: str
+    arm: str
+    baseline: str
+    platform: str | None = None
+    """``None``: all platforms pooled."""
+    difference: float
+    interval: tuple[float, float]
+    alpha: float
+    method: str = ""
+
+
 class Stats(msgspec.Struct, frozen=True, kw_only=True):
     """The stats of one experiment."""
 
@@ -60,6 +74,7 @@ class Stats(msgspec.Struct, frozen=True, kw_only=True):
     arms: list[ArmWeight]
     cells: list[Cell]
     srm: Srm | None = None
+    comparisons: list[Comparison] = msgspec.field(default_factory=list)
 
     def arm_names(self) -> list[str]:
         """The arms in the experiment's order."""

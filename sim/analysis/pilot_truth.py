@@ -10,7 +10,10 @@ rebuilt from them by the rules the service applies (``sim.rules.permission``), s
 ``opted_in`` and ``blocked`` mean what they mean there.
 
 The unit is the device (``d<index>``). A device stays in the cohort of its first
-install; its cohort day is the day of that install from ``start``.
+install; its cohort day is the day of that install from ``start``. As the service counts
+them: ``uninstalls`` are units with an uninstall, ``opted_in`` and ``blocked`` read the
+device's state at the end (an uninstalled device keeps the state it had), ``os_shown``
+counts every answer, ``ignored`` included.
 """
 
 from __future__ import annotations
@@ -116,8 +119,9 @@ def _replay(unit: _Unit, events: list[LogEvent], profiles: dict[str, PlatformPro
                 pass
     c["units_soft_shown"] = int(c["soft_shown"] > 0)
     c["units_os_shown"] = int(c["os_shown"] > 0)
-    c["opted_in"] = int(st.installed and st.permission == "granted")
-    c["blocked"] = int(st.installed and is_blocked(st, profile))
+    c["uninstalls"] = int(c["uninstalls"] > 0)
+    c["opted_in"] = int(st.permission == "granted")
+    c["blocked"] = int(is_blocked(st, profile))
 
 
 def truth_stats(truth: Scenario, experiment_id: str, arms: Sequence[Arm],

@@ -67,11 +67,38 @@ def platform_values(raw: RunResult, platform: str | None) -> np.ndarray:
     return outcomes(total, sc.objective)["value"]
 
 
+def values_of(raw: RunResult, platform: str | None, keep: Sequence[str]) -> np.ndarray:
+    """``platform_values`` of the strategies ``keep`` only, in that order."""
+    names = raw.scenario.strategy_names()
+    return platform_values(raw, platform)[:, [names.index(n) for n in keep]]
+
+
 def platforms_of(sc: Scenario) -> list[str]:
     """The platforms the scenario's population installs on, in ``PLATFORMS`` order."""
     profiles = sc.profiles()
     used = {profiles[p].platform for p in sc.install_profiles()}
     return [p for p in PLATFORMS if p in used]
+
+
+MIN_DEVICES = 300
+"""Installs per draw a platform needs in the sensitivity run to be judged: fewer leave its
+values mostly simulation noise, and the metamodel would fit the noise."""
+
+
+def judged(raw: RunResult) -> tuple[list[str], dict[str, float]]:
+    """(the platforms with at least ``MIN_DEVICES`` installs per draw, the others with their
+    installs per draw)."""
+    sc = raw.scenario
+    # every strategy lives on the same devices: count the first one's
+    per = platform_sum(raw.series("installs")[:, :1], sc)[:, 0].sum(axis=-1).mean(axis=0)
+    ok, thin = [], {}
+    for p in platforms_of(sc):
+        n = float(per[PLATFORMS.index(p)])
+        if n >= MIN_DEVICES:
+            ok.append(p)
+        else:
+            thin[p] = n
+    return ok, thin
 
 
 def drivers(values: np.ndarray, draws: PriorDraws, strategies: list[str]) -> list[Driver]:

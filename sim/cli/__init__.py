@@ -157,6 +157,8 @@ def _run(argv: Sequence[str] | None) -> int:
     try:
         code: int = args.func(args)
     except UsageError as exc:
-        print(f"promptsim {args.command}: error: {exc}", file=sys.stderr)
+        step = getattr(args, "pilot_command", None)  # a command with steps names its step
+        name = f"{args.command} {step}" if step else args.command
+        print(f"promptsim {name}: error: {exc}", file=sys.stderr)
         return 2
     return code

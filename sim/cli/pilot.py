@@ -28,8 +28,8 @@ def register(sub: Any) -> None:
     d.add_argument("--max-loss", type=float, default=2.0,
                    help="expected loss per 1,000 installs the experiment must bring the "
                         "decision under (default 2.0)")
-    d.add_argument("--devices", type=int, default=3000,
-                   help="devices per prior draw of the sensitivity run (default 3,000)")
+    d.add_argument("--devices", type=int, default=4000,
+                   help="devices per prior draw of the sensitivity run (default 4,000)")
     d.add_argument("--prior-draws", type=int, default=48,
                    help="prior draws of the sensitivity run (default 48)")
     d.add_argument("--max-arms", type=int, default=3, help="at most this many arms (default 3)")
@@ -74,12 +74,12 @@ def _stats_args(p: argparse.ArgumentParser) -> None:
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--devices", type=int, default=2000,
-                   help="devices per prior draw of the re-recommendation (default 2,000)")
+    p.add_argument("--devices", type=int, default=4000,
+                   help="devices per prior draw of the re-recommendation (default 4,000)")
     p.add_argument("--prior-draws", type=int, default=32,
                    help="prior draws of the re-recommendation (default 32)")
-    p.add_argument("--map-devices", type=int, default=4000,
-                   help="devices per point of the simulated acceptance map (default 4,000)")
+    p.add_argument("--map-devices", type=int, default=10_000,
+                   help="devices per point of the simulated acceptance map (default 10,000)")
     p.add_argument("--max-loss", type=float, default=2.0,
                    help="expected loss per 1,000 installs under which a decision is "
                         "resolved (default 2.0)")
@@ -249,6 +249,7 @@ def _print(res: Any, st: Any, where: str) -> None:
                     "from them)"
         print(f"  {v.platform:8} {change:40} loss {v.loss_before:.2f} -> {v.loss_after:.2f}; "
               f"{state}")
+    _print_thin(res.thin)
 
 
 def design(args: argparse.Namespace) -> int:
@@ -290,10 +291,13 @@ def design(args: argparse.Namespace) -> int:
     small = msgspec.structs.replace(sc, devices=args.devices)
     with tqdm(total=args.prior_draws * chunk_count(small), desc=f"pilot design {sc.name}",
               unit="task", disable=args.no_progress, file=sys.stderr) as bar:
-        res = make_design(small, draws=args.prior_draws, installs_per_day=per_day,
-                          max_loss=args.max_loss, experiment_id=eid, start=start,
-                          max_arms=args.max_arms, min_days=args.min_days,
-                          jobs=args.jobs, on_task_done=bar.update)
+        try:
+            res = make_design(small, draws=args.prior_draws, installs_per_day=per_day,
+                              max_loss=args.max_loss, experiment_id=eid, start=start,
+                              max_arms=args.max_arms, min_days=args.min_days,
+                              jobs=args.jobs, on_task_done=bar.update)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     out = args.out or Path("runs") / f"{sc.name}.pilot" / "experiment.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(msgspec.json.format(msgspec.json.encode(experiment_body(res, sc)),
@@ -329,6 +333,15 @@ def _print_design(d: Any, args: argparse.Namespace) -> None:
               "blocked for good")
     for s in d.skipped:
         print(f"  not an arm: {s}")
+    _print_thin(d.thin)
+
+
+def _print_thin(thin: dict[str, float]) -> None:
+    from sim.analysis.pilot_value import MIN_DEVICES
+
+    for p, n in thin.items():
+        print(f"  {p}: not judged: {n:,.0f} devices per draw simulated (at least "
+              f"{MIN_DEVICES} needed); raise --devices")
 
 
 def report(args: argparse.Namespace) -> int:

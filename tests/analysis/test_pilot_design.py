@@ -98,7 +98,8 @@ def test_the_design_of_the_pilot_scenario() -> None:
     assert d.days >= 10 and d.units == d.days * 500
     assert arms["cold_baseline"].ios_dialogs_burnt > arms["backoff"].ios_dialogs_burnt > 0
     assert arms["cold_baseline"].blocked > 0
-    assert {p.platform for p in d.platforms} == {"ios", "android", "web"}
+    assert {p.platform for p in d.platforms} == {"ios", "android"}
+    assert set(d.thin) == {"web"}  # 10% of 800 devices: under the 300 a platform needs
     body = experiment_body(d, sc)
     assert sum(a["weight"] for a in body["arms"]) == pytest.approx(1.0)  # type: ignore[index]
     assert body["start"] == "2026-12-01T00:00:00Z"
@@ -106,3 +107,34 @@ def test_the_design_of_the_pilot_scenario() -> None:
     for arm in body["arms"]:  # type: ignore[attr-defined]
         for c in arm["campaigns"]:
             msgspec.convert(c, Campaign)
+
+
+def test_the_same_scenario_and_seed_give_the_same_design() -> None:
+    """Same scenario, seed and start: the same bytes, experiment and numbers."""
+    sc = msgspec.structs.replace(load_scenario(SCENARIO), devices=700)
+
+    def once() -> bytes:
+        d = design(sc, draws=8, installs_per_day=500, max_loss=2.0, experiment_id="pilot-1",
+                   start=dt.date(2026, 12, 1), min_days=7, jobs=1)
+        return msgspec.json.encode([experiment_body(d, sc), d])
+
+    assert once() == once()
+
+
+def test_a_cold_holdout_the_scenario_lacks_is_simulated_for_its_counts_and_cost() -> None:
+    """The scenario has soft prompts only: the cold holdout is simulated beside them, so its
+    cold dialogs per unit and the iOS dialogs it burns are known, and it is no candidate."""
+    from sim.analysis.pilot_decide import call
+    from sim.analysis.pilot_design import ArmPlan, costs, window_signals
+    from sim.analysis.sensitivity import run_sensitivity
+
+    sc = _scenario([ONCE, BACKOFF])
+    sc = msgspec.structs.replace(sc, devices=400)
+    probe = msgspec.structs.replace(sc, strategies=(*sc.strategies, COLD_HOLDOUT))
+    raw, draws = run_sensitivity(probe, 4, jobs=1)
+    signals = window_signals(sc, raw, draws, [COLD_HOLDOUT], [1.0], 7)
+    cold = [s for s in signals if s.prior == "dialog_cold.ios"]
+    assert len(cold) == 1 and 0.3 < cold[0].trials_per_unit <= 1.5
+    plan = costs(sc, raw, ArmPlan("cold_holdout", 1.0, COLD_HOLDOUT, [], "x"), 1000, 7)
+    assert 200 < plan.ios_dialogs_burnt < 700 and plan.blocked > 0
+    assert set(call(sc, raw, draws, "ios", []).values) == {"once", "backoff"}

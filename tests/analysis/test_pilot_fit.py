@@ -65,6 +65,23 @@ def test_stats_that_break_the_contract_name_the_field() -> None:
         parse_stats(json.dumps(body).encode(), "s.json")
 
 
+def test_an_arm_that_mixes_cold_and_primed_dialogs_gives_no_allow_rate() -> None:
+    """By the counts alone back-off is a primer arm; told that its policy also opens the
+    dialog cold, the fit reads no primed allow rate from it (its dialogs are of both
+    kinds), and still reads the cold one from the cold arm."""
+    sc = load_scenario(SCENARIO)
+    st = parse_stats(json.dumps(stats_under(truth({}), devices=2000, days=7)).encode(), "s")
+    by = {s.name: s for s in sc.strategies}
+    assert "dialog_primed.ios" in {f.prior for f in pf.direct_fits(sc, st)}
+    cold = by["cold_baseline"].campaigns[0]
+    mixed = msgspec.structs.replace(by["backoff"], campaigns=(
+        *by["backoff"].campaigns, msgspec.structs.replace(cold, id="native")))
+    policies = {"cold_baseline": by["cold_baseline"], "backoff": mixed}
+    assert pf.arm_kinds(st, policies) == (["cold_baseline"], [], ["backoff"])
+    found = {f.prior for f in pf.direct_fits(sc, st, policies)}
+    assert "dialog_cold.ios" in found and not any(p.startswith("dialog_primed") for p in found)
+
+
 def truth_pick(hidden: Scenario, platform: str) -> str:
     """The simulator's pick on ``platform`` when the truth is known (no prior draws)."""
     raw = simulate(hidden, jobs=2)

@@ -26,12 +26,17 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The page of a week of the 50/50 experiment under receptiveness 0.62."""
     body = stats_under(truth({"receptiveness_mean": 0.62, "dialog_cold.ios": 0.46}),
                        devices=3000, days=7)
-    body["srm"] = {"chi2": 0.4, "p_value": 0.53, "mismatch": False}
+    body["srm"] = {"observed": {}, "expected_share": {}, "chi2": 0.4, "p_value": 0.53,
+                   "mismatch": False}
+    body["comparisons"] = [{"metric": "opted_in_rate", "arm": "backoff",
+                            "baseline": "cold_baseline", "platform": "ios",
+                            "difference": 0.031, "interval": [0.01, 0.05], "alpha": 0.05,
+                            "method": "asymptotic confidence sequence"}]
     st = parse_stats(json.dumps(body).encode(), "stats.json")
     sc = load_scenario(SCENARIO)
     res = refit(sc, tomllib.loads(SCENARIO.read_text()), st,
                 {s.name: s for s in sc.strategies}, "pilot-1",
-                Settings(devices=300, draws=4, map_devices=400))
+                Settings(devices=1200, draws=4, map_devices=400))
     cal = parse_scenario(res.calibrated, "calibrated")
     proj = project(cal, list(sc.strategies), devices=400, replications=2)
     return write_pilot_page(st, res, proj, "stats.json",
@@ -58,10 +63,13 @@ def test_the_page_says_what_a_pm_needs(page: Path) -> None:
     assert "receptiveness_mean" in text and "simulation; arms backoff" in text
     for day in AT:
         assert re.search(rf"backoff day {day} \d+ \(\d+-\d+\)", text)
-    for platform in ("iOS", "Android", "Web"):
+    for platform in ("iOS", "Android"):
         assert re.search(rf"{platform} (cold_baseline|backoff) (cold_baseline|backoff) "
                          r"\d+\.\d\d -> \d+\.\d\d", text)
+    assert re.search(r"Web - - - not judged too few devices simulated \(1\d\d per draw\)", text)
     assert "expected loss <= 2 per 1,000 installs (assumption" in text
+    assert ("opted in rate backoff - cold_baseline iOS +3.10 pts +1.00 to +5.00 95%, "
+            "asymptotic confidence sequence") in text
 
 
 def test_the_page_renders_in_chromium(page: Path) -> None:
@@ -75,4 +83,5 @@ def test_the_page_renders_in_chromium(page: Path) -> None:
         tab.screenshot(path=str(page.with_suffix(".png")), full_page=True)
     assert seen.errors == []
     assert [u for u in seen.requests if not u.startswith(("file:", "data:"))] == []
-    assert len(tables) == 5 and min(tables) > 40  # verdicts, two funnels, fits, long run
+    # the verdicts, two funnels, the differences, the fits, the long run
+    assert len(tables) == 6 and min(tables) > 40
