@@ -39,6 +39,8 @@ EXAMPLES: dict[str, str] = {
     "report": "promptsim report runs/quickstart",
     "forecast": "promptsim forecast scenarios/quickstart.toml --installs-per-day 500 "
                 "--horizon 90",
+    "pilot": "promptsim pilot fit scenarios/pilot.toml "
+             "--stats runs/pilot-load/experiment_stats.json",
 }
 """One example per subcommand, printed at the end of its ``--help`` (a test parses each)."""
 
