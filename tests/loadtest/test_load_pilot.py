@@ -149,6 +149,36 @@ def test_a_truth_run_against_a_two_arm_experiment_is_consistent(tmp_path: Path,
     assert "truth-pilot:cold_baseline:native:" in camp and "truth-pilot:backoff:soft:" in camp
 
 
+def test_devices_leave_their_arm_when_the_experiment_ends(tmp_path: Path) -> None:
+    """An experiment of 10 days in a 60-day install window: a device follows its arm while
+    the window holds the moment of its call and the app's campaigns after (and before its
+    install, if it installs later), as the service decides; every check still passes, and
+    the app's campaign and the arms' campaigns each showed prompts."""
+    scenario, _ = truth_file(tmp_path, {"receptiveness_mean": 0.62})
+    exp = json.loads(EXPERIMENT.read_text()) | {"id": "ten-days",
+                                                 "end": "2026-01-11T00:00:00Z"}
+    path = tmp_path / "ten_days.json"
+    path.write_text(json.dumps(exp))
+    out = tmp_path / "run"
+    r = subprocess.run(
+        [*PROMPTSIM, "load", str(scenario), "--start-local", "--out", str(out),
+         "--experiment", str(path), "--users", "20", "--spawn-rate", "20", "--duration", "60s",
+         "--day-seconds", "0", "--devices", "200", "--run-id", "ten"],
+        capture_output=True, text=True, timeout=200, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    checks = json.loads((out / "load_summary.json").read_text())["consistency"]["checks"]
+    assert [c["name"] for c in checks] == CHECKS and all(c["passed"] for c in checks), checks
+    shown: dict[str, int] = {}
+    for rec in read_logs(out):
+        for cid, c in rec["per_campaign"].items():
+            shown[cid] = shown.get(cid, 0) + c.get("impressions", 0)
+    assert shown.keys() == {"native", "ten-days:cold_baseline:native", "ten-days:backoff:soft"}
+    assert min(shown.values()) > 0, shown
+    units = sum(c["units"] for c in json.loads((out / "experiment_stats.json").read_text())
+                ["cells"])
+    assert 0 < units < 200  # the devices installed after the end are in no arm
+
+
 def test_a_refused_experiment_is_one_line_naming_the_field(tmp_path: Path) -> None:
     """Weights that do not sum to 1: the service's 409 names ``arms``; the command says so in
     one line and exits 2 before any device runs."""
