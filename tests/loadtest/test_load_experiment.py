@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 from loadtest_helpers import ROOT
 
 from sim.loadtest.experiment import ExperimentError, read_experiment
+from sim.loadtest.local import PROMPTSIM
 from sim.loadtest.world import read_scenario
 from sim.model.scenario import Strategy
 from sim.rules.assignment import arm_index
@@ -76,3 +78,21 @@ def test_not_json(tmp_path: Path) -> None:
         read_experiment(path, strategy())
     with pytest.raises(ExperimentError, match=r"cannot read"):
         read_experiment(tmp_path / "missing.json", strategy())
+
+
+@pytest.mark.slow
+def test_the_shipped_experiment_has_the_arms_pilot_design_chooses(tmp_path: Path) -> None:
+    """The README's example loads ``scenarios/pilot_experiment.json``: it holds the arms
+    ``promptsim pilot design scenarios/pilot.toml`` writes (as the README runs it), with no
+    end date (every simulated install enters) and an id."""
+    out = tmp_path / "design.json"
+    r = subprocess.run([*PROMPTSIM, "pilot", "design", str(SCENARIO), "--start", "2026-01-01",
+                        "--prior-draws", "8", "--devices", "1000", "--jobs", "2",
+                        "--no-progress", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    designed = read_experiment(out, strategy(), "truth-pilot")
+    shipped = read_experiment(EXPERIMENT, strategy())
+    assert (designed.arms, designed.weights, designed.policies, designed.start) == (
+        shipped.arms, shipped.weights, shipped.policies, shipped.start)
+    assert designed.end < shipped.end == float("inf")
