@@ -14,6 +14,9 @@ The app's counts are cumulative: a second run with the same app starts from the 
 So :func:`snapshot` records them before the run (``service_before.json`` in the run's
 directory) and the checks compare what the run added (it assumes no other client writes
 to the app during the run).
+
+With an experiment, its arms' campaigns (``experiment:arm:campaign``) are checked beside
+the app's, and ``sim.loadtest.experiment_check`` adds the check of its stats.
 """
 
 from __future__ import annotations

@@ -18,6 +18,12 @@ between sessions (an OS upgrade, cleared data, an opt-out in settings, an
 uninstall) are queued with their own ``at`` and sent with the next batch, as
 an SDK does on the next app open; the client clock makes the service apply
 them at their own times.
+
+When the service hosts an experiment (``World.experiment``, ``sim.loadtest.experiment``),
+a device in its audience computes its arm (the contract's hash) and, while the window holds
+the moment, lives on the arm's campaigns and expects the answer to name the experiment and
+arm; it logs what it sent from its first answer inside the experiment, for the stats'
+check (``sim.loadtest.experiment_check``).
 """
 
 from __future__ import annotations
@@ -63,41 +69,11 @@ class Device(Port):
     """One device: its life, what it told the service and what the service answered."""
 
     __slots__ = (
-        "acked_dup",
-        "acked_new",
-        "app_stage",
-        "arm",
-        "arm_stage",
-        "assigned",
-        "batches",
-        "blocked_dialogs",
-        "decisions",
-        "device_id",
-        "events_sent",
-        "examples",
-        "exp_kinds",
-        "inflight",
-        "kinds",
-        "last_click",
-        "last_offer",
-        "life",
-        "link",
-        "mismatches",
-        "n",
-        "once_violations",
-        "optin_shows",
-        "path_elig",
-        "path_events",
-        "per_campaign",
-        "queue",
-        "real0",
-        "registered",
-        "rejected",
-        "seq",
-        "served",
-        "sim0",
-        "unacked",
-        "user_id",
+        "acked_dup", "acked_new", "app_stage", "arm", "arm_stage", "assigned", "batches",
+        "blocked_dialogs", "decisions", "device_id", "events_sent", "examples", "exp_kinds",
+        "inflight", "kinds", "last_click", "last_offer", "life", "link", "mismatches", "n",
+        "once_violations", "optin_shows", "path_elig", "path_events", "per_campaign", "queue",
+        "real0", "registered", "rejected", "seq", "served", "sim0", "unacked", "user_id",
         "world",
     )
 

@@ -5,9 +5,9 @@ answered (``promptsim pilot fit --stats`` reads it). :func:`check_stats` then ad
 arm, what the devices logged from their first answer inside the experiment until its end
 (``sim.loadtest.device``: ``assigned``, ``exp_kinds``, their impressions, their final
 state) and compares it with the service's cells summed over platforms, profiles and cohort
-days: each figure of the contract that the devices can account for, exactly, except that a
-device whose eligibility call was in flight at the stop may have been assigned (and shown a
-prompt) without knowing it.
+days: each figure of the contract but ``opt_outs`` (which needs the order of every grant),
+exactly, except that a device whose eligibility call was in flight at the stop may have
+been assigned (and shown a prompt) without knowing it.
 """
 
 from __future__ import annotations
