@@ -202,8 +202,9 @@ def load(args: argparse.Namespace) -> int:
                     _put_experiment(api, o["experiment"], args.experiment)
                 from sim.loadtest.consistency import snapshot
 
-                snapshot(api, strategy, out, o["experiment"])  # the checks count what this
-            except (ApiError, OSError) as exc:                # run adds
+                # the checks count what this run adds
+                snapshot(api, strategy, out, o["experiment"])
+            except (ApiError, OSError) as exc:
                 raise UsageError(f"cannot set up the app on {url}: {exc}") from None
             code, wall = _run_locust(args, o, url, key, run_id, out)
             return _finish(args, o, out, api, url, app_id, db, code, wall, run_id)
@@ -334,7 +335,8 @@ def _finish(args: argparse.Namespace, o: dict[str, Any], out: Path, api: Any, ur
             from sim.loadtest.experiment_check import check_stats, write_stats
 
             doc = write_stats(api, o["experiment"], out)
-            consistency["checks"].append(check_stats(doc, recs, o["experiment"]))
+            consistency["checks"].append(check_stats(
+                doc, recs, o["experiment"], cons.before_run(out).get("experiment")))
             consistency["passed"] = all(c["passed"] for c in consistency["checks"])
     except Exception as exc:  # the check itself could not run: that is a failed check
         consistency = {"passed": False, "checks": [

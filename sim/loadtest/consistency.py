@@ -32,6 +32,7 @@ import msgspec
 from sim.loadtest.api import Api
 from sim.loadtest.device import ELIGIBILITY, EVENTS, REGISTER
 from sim.loadtest.experiment import ExperimentPlan
+from sim.loadtest.experiment_check import service_figures
 from sim.rules.campaigns import Campaign, Once, Policy
 from sim.rules.platforms import PlatformProfile
 
@@ -138,9 +139,13 @@ def campaigns_of(policy: Policy, experiment: ExperimentPlan | None) -> list[Camp
 def snapshot(api: Api, policy: Policy, out: Path,
              experiment: ExperimentPlan | None = None) -> None:
     """Record in ``out`` what the app holds now (:data:`BEFORE`), before the run."""
-    doc = {"events": stored_counts(api),
-           "campaigns": {c.id: api.json("GET", f"/v1/campaigns/{c.id}/stats")
-                         for c in campaigns_of(policy, experiment)}}
+    doc: dict[str, Any] = {
+        "events": stored_counts(api),
+        "campaigns": {c.id: api.json("GET", f"/v1/campaigns/{c.id}/stats")
+                      for c in campaigns_of(policy, experiment)}}
+    if experiment is not None:
+        doc["experiment"] = service_figures(
+            api.json("GET", f"/v1/experiments/{experiment.experiment_id}/stats"))
     (out / BEFORE).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 

@@ -74,10 +74,14 @@ def service_figures(doc: dict[str, Any]) -> dict[str, dict[str, int]]:
     return out
 
 
-def check_stats(doc: dict[str, Any], recs: list[dict[str, Any]],
-                plan: ExperimentPlan) -> dict[str, Any]:
-    """The check ``experiment_stats``: the service's figures per arm are the devices'."""
+def check_stats(doc: dict[str, Any], recs: list[dict[str, Any]], plan: ExperimentPlan,
+                before: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+    """The check ``experiment_stats``: the service's figures per arm, less what they were
+    ``before`` the run (an earlier run's units), are the devices'."""
     want, got = device_figures(recs, plan), service_figures(doc)
+    for arm, old in (before or {}).items():
+        if arm in got:
+            got[arm] = {f: v - old.get(f, 0) for f, v in got[arm].items()}
     uncertain: dict[str, int] = {}
     for r in recs:
         if r["uncertain"] and r["arm"] is not None and not r["assigned"]:
@@ -92,7 +96,8 @@ def check_stats(doc: dict[str, Any], recs: list[dict[str, Any]],
         parts.append(f"{arm}: {g['units']} units, {g['soft_shown']} soft prompts, "
                      f"{g['os_shown']} OS dialogs ({g['os_allowed']} allowed), "
                      f"{g['opted_in']} opted in")
-    detail = (f"experiment {plan.experiment_id} (GET .../stats, written to {STATS}): "
+    detail = (f"experiment {plan.experiment_id} (GET .../stats, written to {STATS}; what "
+              "this run added): "
               + "; ".join(parts)
               + (" equal what the devices logged" if not problems
                  else f"; differ: {'; '.join(problems[:4])}"))

@@ -179,6 +179,35 @@ def test_devices_leave_their_arm_when_the_experiment_ends(tmp_path: Path) -> Non
     assert 0 < units < 200  # the devices installed after the end are in no arm
 
 
+def test_a_second_run_with_the_same_experiment_checks_what_it_added(tmp_path: Path) -> None:
+    """Two ``--url`` runs with one app and one experiment (the same PUT again is 200): the
+    stats hold both runs' units, and each run's check compares what it added."""
+    from sim.loadtest.local import LocalService, create_app
+
+    scenario, _ = truth_file(tmp_path, {"receptiveness_mean": 0.62})
+    db = str(tmp_path / "shared.sqlite3")
+    service = LocalService(db, tmp_path / "service.log", 1).start()
+    try:
+        key = create_app(db, "twice")["api_key"]
+        units = []
+        for n in (1, 2):
+            out = tmp_path / f"run{n}"
+            r = subprocess.run(
+                [*PROMPTSIM, "load", str(scenario), "--url", service.url, "--api-key", key,
+                 "--out", str(out), "--experiment", str(EXPERIMENT), "--users", "10",
+                 "--spawn-rate", "10", "--duration", "60s", "--day-seconds", "0",
+                 "--devices", "60", "--run-id", f"run{n}"],
+                capture_output=True, text=True, timeout=200, check=False)
+            assert r.returncode == 0, r.stdout + r.stderr
+            checks = json.loads((out / "load_summary.json").read_text())["consistency"]
+            assert checks["passed"], checks
+            stats = json.loads((out / "experiment_stats.json").read_text())
+            units.append(sum(c["units"] for c in stats["cells"]))
+        assert units[0] > 40 and units[1] > units[0]  # cumulative; each run checked its own
+    finally:
+        service.stop()
+
+
 def test_a_refused_experiment_is_one_line_naming_the_field(tmp_path: Path) -> None:
     """Weights that do not sum to 1: the service's 409 names ``arms``; the command says so in
     one line and exits 2 before any device runs."""
