@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sim.loadtest.experiment import ExperimentPlan
     from sim.model.scenario import Scenario, Strategy
 
 from sim.cli import http_url, positive_int
@@ -72,6 +73,18 @@ def register(sub: Any) -> None:
                                       "(default: the scenario's baseline, else its first)")
     p.add_argument("--replication", type=int, help="population replication to draw devices "
                                                    "from (default 0)")
+    p.add_argument("--devices", type=positive_int, metavar="N",
+                   help="each Locust process runs at most N devices, then its users stop "
+                        "(default: as many as --duration allows); with --day-seconds 0 and "
+                        "--run-id, a run whose devices all finish is the same every time")
+    p.add_argument("--run-id", help="prefix of the device and user ids (default: random); "
+                                    "the same id against a fresh app gives the same devices")
+    p.add_argument("--experiment", type=Path, metavar="FILE.json",
+                   help="an experiment to host (the body of PUT /v1/experiments/{id}, as "
+                        "'promptsim pilot design' writes it): put before the run, the devices "
+                        "follow their arms, its stats written to OUT/experiment_stats.json")
+    p.add_argument("--experiment-id", help="with --experiment: its id (default: the file's "
+                                           "'id' field, else the file's name)")
     p.add_argument("--budget", action="append", default=[], metavar="SPEC",
                    help="e.g. eligibility:p99_ms<50 or all:fail_ratio<0.001 (repeatable)")
     p.add_argument("--check-devices", type=positive_int, default=20_000,
@@ -119,6 +132,8 @@ class Options:
     replication: int
     rate: float
     """Users started per second."""
+    experiment: ExperimentPlan | None
+    """The experiment the service hosts for the run (``--experiment``), if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +151,7 @@ def _options(args: argparse.Namespace) -> Options:
     """Validated settings of the run (``UsageError`` naming the option)."""
     from sim.cli import UsageError
     from sim.loadtest import budgets
+    from sim.loadtest.experiment import ExperimentError, read_experiment
     from sim.loadtest.world import read_scenario
     from sim.model.scenario import ScenarioError, pick_strategy
 
@@ -145,7 +161,11 @@ def _options(args: argparse.Namespace) -> Options:
                                  "--strategy" if args.strategy else "load.strategy")
         limits = budgets.resolve(cfg.budgets, specs=args.budget)
         seconds = parse_duration(args.duration or cfg.duration or "60s")
-    except (ScenarioError, ValueError) as exc:
+        if args.experiment_id and not args.experiment:
+            raise ValueError("--experiment-id goes with --experiment FILE.json")
+        plan = None if args.experiment is None else \
+            read_experiment(args.experiment, strategy, args.experiment_id)
+    except (ScenarioError, ExperimentError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     users = args.users if args.users is not None else (cfg.users or 50)
     shape = args.shape or cfg.shape
@@ -157,6 +177,10 @@ def _options(args: argparse.Namespace) -> Options:
         if not ok:
             least = "more than 0" if name == "--spawn-rate" else "at least 1"
             raise UsageError(f"{name}: must be {least}")
+    from sim.loadtest.locust_options import RUN_ID
+    if args.run_id is not None and not RUN_ID.match(args.run_id):
+        raise UsageError(f"--run-id: {args.run_id!r} is not allowed; allowed: 1-64 letters, "
+                         "digits or _ . : @ - (not starting with .)")
     if args.url and args.db:
         raise UsageError("--db goes with --start-local; with --url the service has its store")
     day = args.day_seconds if args.day_seconds is not None else cfg.day_seconds
@@ -168,13 +192,13 @@ def _options(args: argparse.Namespace) -> Options:
     return Options(scenario=sc, strategy=strategy, budgets=limits, seconds=seconds, users=users,
                    shape=shape, day_seconds=1.0 if day is None else day,
                    replication=args.replication if args.replication is not None
-                   else (cfg.replication or 0), rate=rate)
+                   else (cfg.replication or 0), rate=rate, experiment=plan)
 
 
 def _prepare_out(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for pattern in ("devices-*.jsonl", "locust_*", "load_summary.json", "load_meta.json",
-                    "report.html", "service_before.json"):
+                    "report.html", "service_before.json", "experiment_stats.json"):
         for f in out.glob(pattern):
             f.unlink()
 
@@ -187,7 +211,7 @@ def load(args: argparse.Namespace) -> int:
 
     o = _options(args)
     sc, strategy = o.scenario, o.strategy
-    run_id = secrets.token_hex(3)
+    run_id = args.run_id or secrets.token_hex(3)
     out = (args.out or Path("runs") / "load" / f"{sc.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     _prepare_out(out)
     service = None
@@ -214,9 +238,12 @@ def load(args: argparse.Namespace) -> int:
             try:
                 set_up_app(api, sc, strategy)
                 app_id = app_id or api.json("GET", "/v1/app").get("app_id")
+                if o.experiment is not None:
+                    _put_experiment(api, o.experiment, args.experiment)
                 from sim.loadtest.consistency import snapshot
 
-                snapshot(api, strategy, out)  # the checks count what this run adds
+                # the checks count what this run adds
+                snapshot(api, strategy, out, o.experiment)
             except (ApiError, OSError) as exc:
                 raise UsageError(f"cannot set up the app on {url}: {exc}") from None
             run = Run(out=out, url=url, key=key, app_id=app_id, run_id=run_id)
@@ -225,6 +252,19 @@ def load(args: argparse.Namespace) -> int:
     finally:
         if service is not None:
             service.stop()
+
+
+def _put_experiment(api: Any, plan: Any, path: Path) -> None:
+    """Put the experiment; a refusal is one line naming the file and the service's field."""
+    from sim.cli import UsageError
+    from sim.loadtest.api import ApiError, put_experiment
+
+    try:
+        put_experiment(api, plan)
+    except ApiError as exc:
+        raise UsageError(f"--experiment: {path}: the service refused it: {exc}") from None
+    print(f"experiment {plan.experiment_id}: arms {', '.join(plan.arms)} "
+          f"(from {path}; the devices follow their arms)")
 
 
 def _run_locust(args: argparse.Namespace, o: Options, run: Run) -> tuple[int, float]:
@@ -241,6 +281,11 @@ def _run_locust(args: argparse.Namespace, o: Options, run: Run) -> tuple[int, fl
            "PROMPTSIM_LOAD_OUT": str(out.resolve()), "PROMPTSIM_BUDGETS": json.dumps(o.budgets),
            "PROMPTSIM_SHAPE": o.shape or "steady", "PROMPTSIM_SHAPE_SECONDS": str(o.seconds),
            "PROMPTSIM_SKIP_SETUP": "true"}
+    if args.devices is not None:
+        env["PROMPTSIM_MAX_DEVICES"] = str(args.devices)
+    if o.experiment is not None:
+        env |= {"PROMPTSIM_EXPERIMENT": str(args.experiment.resolve()),
+                "PROMPTSIM_EXPERIMENT_ID": o.experiment.experiment_id}
     cmd = [sys.executable, "-m", "locust", "-f", ",".join(str(f) for f in files), "--headless",
            "--host", run.url, "-u", str(o.users), "-r", f"{o.rate:g}", "-t", f"{o.seconds}s",
            "--csv", str(out / "locust"), "--csv-full-history", "--html", str(out / "report.html"),
@@ -327,7 +372,14 @@ def _finish(args: argparse.Namespace, o: Options, run: Run, api: Any, code: int,
         stored = cons.stored_counts(api)
         consistency = cons.check(api, recs, o.strategy, o.scenario.profiles(),
                                  settled=settled, stored=stored, max_devices=args.check_devices,
-                                 before=cons.before_run(run.out))
+                                 before=cons.before_run(run.out), experiment=o.experiment)
+        if o.experiment is not None:
+            from sim.loadtest.experiment_check import check_stats, write_stats
+
+            doc = write_stats(api, o.experiment, run.out)
+            consistency["checks"].append(check_stats(
+                doc, recs, o.experiment, cons.before_run(run.out).get("experiment")))
+            consistency["passed"] = all(c["passed"] for c in consistency["checks"])
     except Exception as exc:  # the check itself could not run: that is a failed check
         consistency = {"passed": False, "checks": [
             {"name": "consistency_check_ran", "passed": False, "detail": str(exc)}]}

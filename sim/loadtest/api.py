@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from sim.loadtest.experiment import ExperimentPlan
 from sim.loadtest.world import campaign_docs, settings_doc
 
 
@@ -106,10 +107,28 @@ def check_app(api: Api) -> None:
                        "--start-local, or --admin-key, creates one by itself)")
 
 
-def set_up_app(api: Api, scenario: Any, strategy: Any) -> None:
-    """Put the strategy's settings and campaigns on the service (idempotent ``PUT``s),
-    after :func:`check_app`."""
+def set_up_app(api: Api, scenario: Any, strategy: Any,
+               experiment: ExperimentPlan | None = None) -> None:
+    """Put the strategy's settings and campaigns on the service, then the experiment if
+    any (idempotent ``PUT``s: the same experiment again is 200), after :func:`check_app`."""
     check_app(api)
     api.json("PUT", "/v1/settings", settings_doc(scenario, strategy))
     for cid, doc in campaign_docs(strategy):
         api.json("PUT", f"/v1/campaigns/{cid}", doc)
+    if experiment is not None:
+        put_experiment(api, experiment)
+
+
+def put_experiment(api: Api, experiment: ExperimentPlan) -> None:
+    """``PUT /v1/experiments/{id}``; :class:`ApiError` with the service's field and detail
+    when it refuses (the same experiment again is 200)."""
+    path = f"/v1/experiments/{experiment.experiment_id}"
+    status, content = api.request("PUT", path, msgspec.json.encode(experiment.body))
+    if 200 <= status < 300:
+        return
+    try:
+        err = msgspec.json.decode(content)
+        why = f"{err['field']}: {err['detail']}"
+    except (msgspec.DecodeError, KeyError, TypeError):
+        why = content[:300].decode(errors="replace")
+    raise ApiError(f"PUT {path}: HTTP {status}: {why}")

@@ -14,6 +14,9 @@ The app's counts are cumulative: a second run with the same app starts from the 
 So :func:`snapshot` records them before the run (``service_before.json`` in the run's
 directory) and the checks compare what the run added (it assumes no other client writes
 to the app during the run).
+
+With an experiment, its arms' campaigns (``experiment:arm:campaign``) are checked beside
+the app's, and ``sim.loadtest.experiment_check`` adds the check of its stats.
 """
 
 from __future__ import annotations
@@ -28,13 +31,18 @@ import msgspec
 
 from sim.loadtest.api import Api
 from sim.loadtest.device import ELIGIBILITY, EVENTS, REGISTER
-from sim.rules.config.campaigns import Once, Policy
+from sim.loadtest.experiment import ExperimentPlan
+from sim.loadtest.experiment_check import service_figures
+from sim.rules.config.campaigns import Campaign, Once, Policy
 from sim.rules.config.platforms import PlatformProfile
 
 STAT_FIELDS = ("impressions", "clicks", "dismissals", "shown_reported", "os_dialogs", "allows",
                "denials")
 """Campaign figures the devices can account for exactly."""
 Check = dict[str, Any]
+SERVICE_KINDS = frozenset({"impression", "experiment_assigned"})
+"""Event kinds the service records itself (an impression it reserved, a device's first
+decision inside an experiment): no device sends them."""
 
 
 def read_logs(out: Path) -> list[dict[str, Any]]:
@@ -121,11 +129,23 @@ def stored_counts(api: Api) -> dict[str, int]:
     return events
 
 
-def snapshot(api: Api, policy: Policy, out: Path) -> None:
+def campaigns_of(policy: Policy, experiment: ExperimentPlan | None) -> list[Campaign]:
+    """The campaigns the run's devices can be shown: the app's, and its experiment's arms'
+    under the ids the service keeps their counters by (``experiment:arm:campaign``)."""
+    arms = [] if experiment is None else [c for p in experiment.policies for c in p.campaigns]
+    return [*policy.campaigns, *arms]
+
+
+def snapshot(api: Api, policy: Policy, out: Path,
+             experiment: ExperimentPlan | None = None) -> None:
     """Record in ``out`` what the app holds now (:data:`BEFORE`), before the run."""
-    doc = {"events": stored_counts(api),
-           "campaigns": {c.id: api.json("GET", f"/v1/campaigns/{c.id}/stats")
-                         for c in policy.campaigns}}
+    doc: dict[str, Any] = {
+        "events": stored_counts(api),
+        "campaigns": {c.id: api.json("GET", f"/v1/campaigns/{c.id}/stats")
+                      for c in campaigns_of(policy, experiment)}}
+    if experiment is not None:
+        doc["experiment"] = service_figures(
+            api.json("GET", f"/v1/experiments/{experiment.experiment_id}/stats"))
     (out / BEFORE).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
@@ -149,14 +169,17 @@ def _sum(recs: Iterable[dict[str, Any]], key: str) -> int:
 def check(api: Api, recs: list[dict[str, Any]], policy: Policy,
           profiles: dict[str, PlatformProfile], *, settled: dict[str, int],
           stored: dict[str, int] | None = None, max_devices: int = 20_000,
-          before: dict[str, Any] | None = None) -> dict[str, Any]:
+          before: dict[str, Any] | None = None,
+          experiment: ExperimentPlan | None = None) -> dict[str, Any]:
     """All checks: ``{"passed": bool, "checks": [{"name", "passed", "detail"}]}``; ``stored``
-    and the campaign stats are taken less what the app held ``before`` the run."""
+    and the campaign stats are taken less what the app held ``before`` the run. With an
+    ``experiment``, its arms' campaigns are checked beside the app's."""
     before = before or {"events": {}, "campaigns": {}}
+    camps = campaigns_of(policy, experiment)
     checks = [_acknowledged(recs, settled)]
     if stored is not None:
         checks.append(_stored(recs, _minus(stored, before["events"])))
-    checks.append(_campaigns(api, recs, policy, before["campaigns"]))
+    checks.append(_campaigns(api, recs, camps, before["campaigns"]))
     decisions, mismatches = _sum(recs, "decisions"), _sum(recs, "mismatches")
     examples = [e for r in recs for e in r["examples"]][:2]
     checks.append(_check(
@@ -176,7 +199,7 @@ def check(api: Api, recs: list[dict[str, Any]], policy: Policy,
         "no_prompt_to_opted_in", optin == 0,
         f"{shows} prompts shown; {optin} of them to a device the service had just reported "
         "as opted in (granted)"))
-    checks.append(_once(sample, views, policy, recs))
+    checks.append(_once(sample, views, camps, recs))
     checks.append(_states(sample, views, recs))
     return {"passed": all(c["passed"] for c in checks), "checks": checks}
 
@@ -200,7 +223,7 @@ def _stored(recs: list[dict[str, Any]], stored: dict[str, int]) -> Check:
     for r in recs:
         for k, n in r["kinds"].items():
             sent[k] = sent.get(k, 0) + n
-    kinds = sorted(set(sent) | (set(stored) - {"impression"}))
+    kinds = sorted(set(sent) | (set(stored) - SERVICE_KINDS))
     diff = [f"{k}: stored {stored.get(k, 0)}, sent {sent.get(k, 0)}" for k in kinds
             if stored.get(k, 0) != sent.get(k, 0)]
     total = sum(sent.values())
@@ -210,11 +233,11 @@ def _stored(recs: list[dict[str, Any]], stored: dict[str, int]) -> Check:
                   + (f"; differ: {'; '.join(diff[:4])}" if diff else ": equal for every kind"))
 
 
-def _campaigns(api: Api, recs: list[dict[str, Any]], policy: Policy,
+def _campaigns(api: Api, recs: list[dict[str, Any]], campaigns: list[Campaign],
                before: dict[str, dict[str, int]]) -> Check:
     uncertain = sum(1 for r in recs if r["uncertain"])
     problems, parts = [], []
-    for camp in policy.campaigns:
+    for camp in campaigns:
         now = api.json("GET", f"/v1/campaigns/{camp.id}/stats")
         old = before.get(camp.id, {})
         got = {k: (v - old.get(k, 0) if isinstance(v, int) else v) for k, v in now.items()}
@@ -258,9 +281,9 @@ def _dialogs(sample: list[dict[str, Any]], views: dict[str, Any],
                   "platform no longer allows" + (f" (e.g. {bad[0]})" if bad else ""))
 
 
-def _once(sample: list[dict[str, Any]], views: dict[str, Any], policy: Policy,
+def _once(sample: list[dict[str, Any]], views: dict[str, Any], campaigns: list[Campaign],
           recs: list[dict[str, Any]]) -> Check:
-    once = [c.id for c in policy.campaigns if isinstance(c.frequency, Once)]
+    once = [c.id for c in campaigns if isinstance(c.frequency, Once)]
     over = [(r["device_id"], cid) for r in sample if (v := views.get(r["device_id"]))
             for cid in once if v["state"]["campaigns"].get(cid, {}).get("shown", 0) > 1]
     seen = _sum(recs, "once_violations")

@@ -18,6 +18,12 @@ between sessions (an OS upgrade, cleared data, an opt-out in settings, an
 uninstall) are queued with their own ``at`` and sent with the next batch, as
 an SDK does on the next app open; the client clock makes the service apply
 them at their own times.
+
+When the service hosts an experiment (``World.experiment``, ``sim.loadtest.experiment``),
+a device in its audience computes its arm (the contract's hash) and, while the window holds
+the moment, lives on the arm's campaigns and expects the answer to name the experiment and
+arm; it logs what it sent from its first answer inside the experiment, for the stats'
+check (``sim.loadtest.experiment_check``).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from sim.rules.config.platforms import REPORTS
 from sim.rules.config.verdict import Decision
 from sim.rules.credit import Click, click_action, credit
 from sim.rules.decision import decide
+from sim.rules.permission import is_blocked
 
 __all__ = ["ELIGIBILITY", "ENDPOINTS", "EVENTS", "REGISTER", "Call", "Device"]
 
@@ -63,11 +70,12 @@ class Device(Port):
     """One device: its life, what it told the service and what the service answered."""
 
     __slots__ = (
-        "acked_dup", "acked_new", "batches", "blocked_dialogs", "decisions", "device_id",
-        "events_sent", "examples", "inflight", "kinds", "last_click", "last_offer", "life",
-        "link", "mismatches", "n", "once_violations", "optin_shows", "path_elig",
-        "path_events", "per_campaign", "queue", "real0", "registered", "rejected", "seq",
-        "served", "sim0", "unacked", "user_id", "world",
+        "acked_dup", "acked_new", "app_stage", "arm", "arm_stage", "assigned", "batches",
+        "blocked_dialogs", "decisions", "device_id", "events_sent", "examples", "exp_kinds",
+        "inflight", "kinds", "last_click", "last_offer", "life", "link", "mismatches", "n",
+        "once_violations", "optin_shows", "path_elig", "path_events", "per_campaign", "queue",
+        "real0", "registered", "rejected", "seq", "served", "sim0", "unacked", "user_id",
+        "world",
     )
 
     def __init__(self, world: World, n: int, device_id: str, real0: float) -> None:
@@ -77,6 +85,23 @@ class Device(Port):
                       world.scenario.days, epoch=EPOCH, reports=True)
         self.life = Life(stage, i, stage.profiles[c.profile[i]], 0)
         self.user_id = f"{world.run_id}-u{c.user[i]}"
+        self.app_stage, self.arm_stage = stage, stage
+        self.arm: int | None = None
+        """The device's arm in the world's experiment (None: the audience leaves it out)."""
+        plan = world.experiment
+        name = self.life.profile.name
+        if plan is not None and plan.takes(REPORTS[name].platform, name):
+            self.arm = plan.arm_of(device_id, self.user_id)
+            self.arm_stage = Stage(self, c, plan.policies[self.arm], world.behaviour,
+                                   world.rules_profiles, world.counts, world.scenario.days,
+                                   epoch=EPOCH, reports=True)
+            # a session that crosses the window's edge still knows both sets of campaigns
+            stage.campaigns = self.arm_stage.campaigns = {**stage.campaigns,
+                                                          **self.arm_stage.campaigns}
+        self.assigned = False
+        """The service has answered with the experiment: the stats count it from then."""
+        self.exp_kinds: dict[str, int] = {}
+        """Events sent since the assignment, per kind (``os_dialog_result:ANSWER`` too)."""
         self.sim0, self.real0 = c.install_t[i], real0
         self.path_events = f"/v1/devices/{device_id}/events"
         self.path_elig = f"/v1/devices/{device_id}/eligibility"
@@ -126,6 +151,7 @@ class Device(Port):
                     if burst is not None:  # the wait is cut short: open the app now
                         last = self._burst(burst, t, last)
                         continue
+                life.stage = self._stage_at(t)
                 life.step(t)
                 last = t
                 if life.over():
@@ -142,8 +168,19 @@ class Device(Port):
         if not life.state.installed or now >= t:
             return last  # (the app opens at t anyway)
         tb = max(last, now)
+        life.stage = self._stage_at(tb)
         life.open_app(tb, burst.kind == "upgrade")
         return tb
+
+    def _in_arm(self, at: float) -> bool:
+        """Whether the device follows its arm at ``at`` (Unix seconds, the rules' clock)."""
+        plan = self.world.experiment
+        return self.arm is not None and plan is not None and plan.running(at)
+
+    def _stage_at(self, t: float) -> Stage:
+        """The stage whose campaigns the app runs at simulated time ``t``: the arm's inside
+        the experiment, the app's outside."""
+        return self.arm_stage if self._in_arm(EPOCH + t * DAY) else self.app_stage
 
     # --- the port ---------------------------------------------------------------------
 
@@ -161,7 +198,14 @@ class Device(Port):
             return None  # a failed eligibility call: the app shows nothing
         self.decisions += 1
         d = read_decision(content)
-        want = decide(st, life.profile, life.stage.policy, fired, now)
+        plan = self.world.experiment
+        if plan is not None and self.arm is not None and self._in_arm(body["at"]):
+            want = decide(st, life.profile, self.arm_stage.policy, fired, now)
+            want = msgspec.structs.replace(want, experiment=plan.experiment_id,
+                                           arm=plan.arms[self.arm])
+            self.assigned = True
+        else:
+            want = decide(st, life.profile, self.app_stage.policy, fired, now)
         if d != want:
             self._mismatch(fired.trigger, f" at {body['at']:.3f}: service ", d, ", rules ", want)
         cid = d.campaign_id
@@ -198,6 +242,8 @@ class Device(Port):
         fields["type"], fields["event_id"], fields["at"] = kind, f"e{self.seq}", EPOCH + t * DAY
         self.queue.append(fields)
         _bump(self.kinds, kind)
+        if self.assigned and self._in_arm(EPOCH + t * DAY):
+            _bump(self.exp_kinds, kind if kind != "os_dialog_result" else f"{kind}:{detail}")
         if kind == "soft_prompt_shown":
             self._count("shown_reported", campaign_id)
         elif kind == "soft_prompt_clicked":
@@ -294,7 +340,7 @@ class Device(Port):
 
     def record(self) -> dict[str, Any]:
         """What this device sent and was told, for ``sim.loadtest.consistency``."""
-        inflight = self.inflight
+        inflight, plan = self.inflight, self.world.experiment
         return {
             "device_id": self.device_id, "n": self.n, "profile": self.life.profile.name,
             "registered": self.registered,
@@ -304,6 +350,9 @@ class Device(Port):
             "examples": self.examples, "optin_shows": self.optin_shows,
             "blocked_dialogs": self.blocked_dialogs, "once_violations": self.once_violations,
             "per_campaign": self.per_campaign, "rejected": self.rejected,
+            "arm": None if self.arm is None or plan is None else plan.arms[self.arm],
+            "assigned": self.assigned, "exp_kinds": self.exp_kinds,
+            "blocked": is_blocked(self.life.state, self.life.profile),
             "inflight": None if inflight is None else {
                 "name": inflight.name, "path": inflight.path, "body": inflight.body.decode()},
             "unacked": [b.decode() for b in self.unacked],

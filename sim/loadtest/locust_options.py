@@ -17,9 +17,11 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sim.loadtest import budgets as bud
+from sim.loadtest.experiment import ExperimentError, ExperimentPlan, read_experiment
 from sim.loadtest.shapes import SHAPES
 from sim.loadtest.world import read_scenario
 from sim.model.load_table import LoadConfig
@@ -47,6 +49,12 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
      "all:fail_ratio<0.001' or JSON"),
     ("--shape", "PROMPTSIM_SHAPE", "steady", "load shape (with scenarios/locust/shapes.py): "
      + ", ".join(SHAPES)),
+    ("--max-devices", "PROMPTSIM_MAX_DEVICES", "", "devices each process runs at most, then "
+     "its users stop (default: no limit)"),
+    ("--experiment", "PROMPTSIM_EXPERIMENT", "", "experiment file (the body of PUT "
+     "/v1/experiments/{id}) the service hosts; the devices follow their arms"),
+    ("--experiment-id", "PROMPTSIM_EXPERIMENT_ID", "", "the experiment's id (default: the "
+     "file's 'id' field, else its name)"),
     ("--shape-seconds", "PROMPTSIM_SHAPE_SECONDS", "", "duration the shape is scaled to "
      "(default --run-time, else 60)"),
 )
@@ -74,6 +82,10 @@ class LoadOptions:
     shape_seconds: float
     """0: scaled to ``--run-time``, else 60 s."""
     skip_setup: bool
+    experiment: ExperimentPlan | None = None
+    """The experiment the devices follow (``--experiment``)."""
+    max_devices: int | None = None
+    """Devices this process runs at most (``--max-devices``; None: no limit)."""
 
 
 def add_options(parser: Any) -> None:
@@ -147,6 +159,14 @@ def parse(values: Mapping[str, Any]) -> LoadOptions:
         raise OptionError(f"--shape: {shape!r} is not a shape; allowed: {', '.join(SHAPES)}")
     seconds = _number(values, "shape_seconds", 0.0, 365 * 86_400.0)
     skip = values.get("skip_setup", False)
+    most = _number(values, "max_devices", 1, 1e9, integer=True)
+    plan = None
+    if _text(values, "experiment"):
+        try:
+            plan = read_experiment(Path(_text(values, "experiment")), strategy,
+                                   _text(values, "experiment_id") or None)
+        except ExperimentError as exc:
+            raise OptionError(str(exc)) from None
     return LoadOptions(
         scenario=sc, config=cfg, strategy=strategy, api_key=api_key,
         day_seconds=day if day is not None else (
@@ -155,7 +175,8 @@ def parse(values: Mapping[str, Any]) -> LoadOptions:
         run_id=run_id, load_out=_text(values, "load_out"),
         budgets=_budgets(_text(values, "budget"), cfg), shape=shape,
         shape_seconds=seconds or 0.0,
-        skip_setup=skip is True or str(skip).lower() == "true")
+        skip_setup=skip is True or str(skip).lower() == "true", experiment=plan,
+        max_devices=None if most is None else int(most))
 
 
 def shape_seconds(values: Mapping[str, Any]) -> float:

@@ -37,7 +37,7 @@ from locust.exception import (
     StopTest,
     StopUser,
 )
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from locust.user.task import LOCUST_STATE_RUNNING
 
 from sim.loadtest import budgets as bud
@@ -73,7 +73,8 @@ def build_world(env: Environment, o: LoadOptions) -> World:
     sc = o.scenario
     return World(scenario=sc, strategy=o.strategy, day_seconds=o.day_seconds,
                  replication=o.replication, run_id=f"{o.run_id}-w{index}", bursts=bursts,
-                 t_start=time.monotonic(), offset=(index * 100_003) % sc.devices)
+                 t_start=time.monotonic(), offset=(index * 100_003) % sc.devices,
+                 experiment=o.experiment, max_devices=o.max_devices)
 
 
 class DeviceUser(FastHttpUser):
@@ -83,6 +84,10 @@ class DeviceUser(FastHttpUser):
     options: ClassVar[LoadOptions | None] = None
     counter: ClassVar[itertools.count[int]] = itertools.count()
     slots: ClassVar[itertools.count[int]] = itertools.count()
+    finished: ClassVar[int] = 0
+    """Devices of this process that lived their whole history."""
+    quitting: ClassVar[bool] = False
+    """The run ends early: every device of ``--max-devices`` ran."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
@@ -110,6 +115,10 @@ class DeviceUser(FastHttpUser):
         w = self.world
         assert w is not None, "the test_start listener builds the world"
         seq = next(self.counter)
+        if w.max_devices is not None and seq >= w.max_devices:
+            if DeviceUser.finished >= w.max_devices:
+                _all_ran(self.environment, w.max_devices)
+            raise StopUser()  # this process has run its devices
         now = time.monotonic()
         while self.bursts and self.bursts[0][0] <= now:
             self.bursts.pop(0)  # a device just started is opening the app anyway
@@ -126,6 +135,7 @@ class DeviceUser(FastHttpUser):
                 response_length=0, exception=exc, context={}, response=None, url=None)
             raise
         self.wake = 0.0
+        DeviceUser.finished += 1
 
     # --- the device's link ---------------------------------------------------------------
 
@@ -181,6 +191,19 @@ class TrivialUser(FastHttpUser):
 
 
 # --- listeners ----------------------------------------------------------------------------
+
+def _all_ran(environment: Environment, n: int) -> None:
+    """Every device of ``--max-devices`` lived its whole history: a headless run of one
+    process ends now, as at its run-time limit (in a separate greenlet: quitting stops
+    this user's too). Workers and the web UI's runs go on until their time is up."""
+    runner = environment.runner
+    o: Any = environment.parsed_options
+    if isinstance(runner, LocalRunner) and o is not None and getattr(o, "headless", False) \
+            and not DeviceUser.quitting:
+        DeviceUser.quitting = True
+        log.info("promptsim: all %d devices ran; stopping", n)
+        gevent.spawn(runner.quit)
+
 
 def _on_init(environment: Environment, **_: Any) -> None:
     locust.stats.bucket_response_time = bud.fine_bucket  # type: ignore[assignment]
@@ -250,7 +273,7 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     if not (isinstance(environment.runner, WorkerRunner) or o.skip_setup):
         try:
             with Api(environment.host or "", o.api_key) as api:
-                set_up_app(api, o.scenario, o.strategy)
+                set_up_app(api, o.scenario, o.strategy, o.experiment)
         except (ApiError, OSError, ValueError) as exc:
             _refuse(environment, f"cannot set up the app on {environment.host}: {exc}")
             return

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from sim.loadtest.experiment import ExperimentPlan
 from sim.model import streams
 from sim.model.behaviour import Behaviour
 from sim.model.load_table import LoadConfig
@@ -108,6 +109,10 @@ class World:
     """``time.monotonic()`` when the test started in this process (bursts count from it)."""
     offset: int = 0
     """Population index of this process's first device (processes draw different devices)."""
+    experiment: ExperimentPlan | None = None
+    """The experiment the service hosts for this run, which the devices follow."""
+    max_devices: int | None = None
+    """Devices this process runs at most (None: as many as the run's time allows)."""
     profiles: dict[str, PlatformProfile] = field(init=False)
     rules_profiles: dict[str, ProfileRules] = field(init=False)
     """``profiles`` as the rules read them (converted once per process)."""

@@ -252,3 +252,23 @@ def test_a_scheduled_experiment_with_no_unit_may_still_change(db_url, server_fac
         got = c.get("/v1/experiments/next").json()
         assert (got["unit"], got["audience"], [a["weight"] for a in got["arms"]]) == \
             ("user", {"platforms": ["web"]}, [0.2, 0.8])
+
+
+def test_an_arms_campaign_has_its_own_campaign_stats(db_url, server_factory):
+    """``GET /v1/campaigns/{id}/stats`` knows an arm's campaign by the id eligibility names it
+    by (``experiment:arm:campaign``; the load test's consistency check reads it): its
+    impressions and clicks are the arm's alone; an id no arm has stays 404."""
+    s = server_factory(db_url)
+    with client(s.url, s.new_app()) as c:
+        assert c.put("/v1/campaigns/soft", json={}).status_code == 201
+        assert c.put("/v1/experiments/e1", json=COLD_SOFT).status_code == 201
+        (d,) = ids_in_arm("e1", 1, 1)
+        register(c, d)
+        assert ask(c, d)["campaign_id"] == "e1:soft:soft"
+        _post(c, d, _ev("soft_prompt_clicked", T0 + 20, campaign_id="e1:soft:soft"))
+        arm = c.get("/v1/campaigns/e1:soft:soft/stats")
+        assert arm.status_code == 200, arm.text
+        assert (arm.json()["impressions"], arm.json()["clicks"]) == (1, 1)
+        app = c.get("/v1/campaigns/soft/stats").json()
+        assert (app["impressions"], app["clicks"]) == (0, 0)
+        assert c.get("/v1/campaigns/e1:cold:soft/stats").status_code == 404

@@ -162,11 +162,12 @@ async def reachability(req: Request) -> Response:
 
 
 async def campaign_stats(req: Request) -> Response:
-    """``GET /v1/campaigns/{campaign_id}/stats``."""
+    """``GET /v1/campaigns/{campaign_id}/stats``: the app's campaigns and its experiments'
+    arms' (``experiment:arm:campaign``)."""
     cid = req.params["campaign_id"]
     store = req.service.store
     tenant = await store.tenant(req.tenant)
-    if tenant.policy.campaign(cid) is None:
+    if not tenant.knows(cid):
         raise not_found("campaign", cid, "campaign_id")
     counts = await store.campaign_counts(tenant.app_id, cid)
     return json_response(200, ops.campaign_stats(cid, counts))
