@@ -73,12 +73,15 @@ def simulate(args: argparse.Namespace) -> int:
     """Run the scenario, write the run directory and print the summary table."""
     from tqdm import tqdm
 
+    from sim.analysis.platform_picks import platform_picks
     from sim.cli import UsageError
     from sim.engine.executor import SchedulerError
     from sim.engine.output import RunDirTaken, check_run_dir, write_run
+    from sim.engine.runner import platform_sum
     from sim.engine.runner import simulate as run
-    from sim.engine.summary import best_per_platform, format_table, summary_rows
+    from sim.engine.summary import format_table, summary_rows
     from sim.model.population import chunk_count
+    from sim.model.scenario import pick_strategy
 
     sc = _load(args)
     if args.jobs < 0:
@@ -124,7 +127,9 @@ def simulate(args: argparse.Namespace) -> int:
           f"{reps}, {sc.days} days: {result.events:,} events in {seconds:.1f} s -> {out}")
     rows = summary_rows(result)
     print(format_table(rows))
-    print(best_per_platform(rows))
+    print(platform_picks(lambda name: platform_sum(result.series(name), result.scenario),
+                         result.scenario, pick_strategy(result.scenario, None).name,
+                         draws=bool(draws)).line())
     if args.report:
         from sim.cli.report import report_after_simulate
 

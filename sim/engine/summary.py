@@ -113,20 +113,6 @@ def summary_rows(result: RunResult) -> list[dict[str, object]]:
     return rows
 
 
-def best_per_platform(rows: list[dict[str, object]]) -> str:
-    """One line: per platform, the strategy with the highest mean value."""
-    best: dict[str, tuple[float, str]] = {}
-    for r in rows:
-        if r["profile"] != "all" or r["platform"] == "all":
-            continue
-        v = float(r["value"])  # type: ignore[arg-type]
-        plat = str(r["platform"])
-        if plat not in best or v > best[plat][0]:
-            best[plat] = (v, str(r["strategy"]))
-    return "highest value per platform: " + ", ".join(
-        f"{p} {s} ({v:.1f})" for p, (v, s) in best.items())
-
-
 def _pct(x: object) -> str:
     v = float(x)  # type: ignore[arg-type]
     return "n/a" if math.isnan(v) else f"{100 * v:.1f}%"
