@@ -42,6 +42,8 @@ class Decision:
     draws: int = 0
     weight_flips: list[str] = field(default_factory=list)
     """At which objective weight another strategy would overtake the recommended one."""
+    weights: str = ""
+    """The objective's weights in one line (``Objective.describe``)."""
     picks: PlatformPicks | None = None
     """The per-platform picks and the composite policy's gain over the best single
     strategy (``sim.analysis.platform_picks``, as the CLI prints them)."""
@@ -66,7 +68,7 @@ def decide_run(run: Run, out: dict[str, np.ndarray], baseline: str) -> Decision:
     best = names[int(np.nanargmax(np.nanmean(out["value"], axis=0)))]
     decision = Decision(overall, picks.platforms, picks.policy, cohorts, draws=draws,
                         weight_flips=weight_flips(out, names, best, sc.objective),
-                        picks=picks)
+                        weights=sc.objective.describe(), picks=picks)
     if draws and (run.path / PRIORS_FILE).is_file():
         x = read_draws(run.path / PRIORS_FILE)
         head = (run.path / PRIORS_FILE).read_text().splitlines()[0].split(",")[1:]
@@ -106,6 +108,7 @@ def recommendation_view(d: Decision, colours: dict[str, str], baseline: str) -> 
              f"{100 * rec.p_best[n]:.0f}%", f"{rec.expected_loss[n]:.1f}")
             for n in rec.value], numeric=(1, 2, 3))
     return {"rec": rec, "warn": rec.strategy == baseline or rec.provisional,
+            "weights": d.weights,
             "colour": colours[rec.strategy], "p_best": p_best}
 
 

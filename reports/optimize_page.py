@@ -64,6 +64,7 @@ def write_optimize_page(res: OptimizeResult, out: Path, source: Path, seconds: f
     family = {c.name: c.family for c in res.candidates}
     facts = [
         ("scenario", source),
+        ("objective", sc.objective.describe()),
         ("population", f"{sc.devices:,} devices x {sc.days} days"),
         ("rounds", f"{'/'.join(map(str, res.schedule))} replications"),
         ("each test", f"one-sided at {res.alpha:.2g} (Bonferroni over {n - 1} rivals x "

@@ -60,6 +60,10 @@ def rule_text(objective: Objective, draws: bool) -> str:
             f"per uninstall caused by a declined soft prompt and {o.blocked:g} per device "
             f"blocked for good (the scenario's [objective]; per install, so a strategy gains "
             f"nothing by driving the people who say no to uninstall). ")
+    if draws and o.drawn:
+        head += (f"Each draw also drew the uncertain weights, uniformly in their ranges "
+                 f"({', '.join(f'{k} {lo:g}-{hi:g}' for k, (lo, hi) in o.ranges.items())}), "
+                 f"and is valued at its own weights. ")
     if draws:
         return head + ("Each replication drew its own priors: the strategy with the highest "
                        "expected value is recommended; P(best) is the share of draws in which "

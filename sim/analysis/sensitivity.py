@@ -1,6 +1,7 @@
 """Probabilistic sensitivity analysis: every strategy under many draws of the priors.
 
-Each draw is a full set of the uncertain priors (``sim.model.priors``), taken from
+Each draw is a full set of the uncertain priors (``sim.model.priors``) and of the
+objective's uncertain weights (``objective.ranges``, named ``objective.<weight>``), taken from
 a Latin hypercube over their distributions so a hundred draws cover every range
 evenly. Draw ``d`` is simulated as replication ``d``: all strategies on the same
 devices and the same random answers (common random numbers), so the differences
@@ -39,6 +40,11 @@ from sim.stats import t_quantile
 
 DESIGN_KEY = 7_919
 """Spawn key of the prior design's seed (apart from every (replication, chunk) key)."""
+WEIGHTS_KEY = 7_920
+"""Spawn key of the objective weights' design (their own, so the priors' draws do not
+depend on how many weights are uncertain)."""
+WEIGHT_PREFIX = "objective."
+"""How a drawn objective weight is named among the drawn priors (``priors.csv``)."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +77,22 @@ def draw_priors(sc: Scenario, draws: int) -> PriorDraws:
     return PriorDraws([p.name for p in chosen], values, lows, highs)
 
 
+def draw_weights(sc: Scenario, draws: int) -> PriorDraws:
+    """``draws`` values of each objective weight with a range (``objective.ranges``),
+    uniform over it, from their own Latin hypercube; named ``objective.<weight>``."""
+    ranges = sc.objective.ranges
+    rng = np.random.default_rng(np.random.SeedSequence(sc.seed, spawn_key=(WEIGHTS_KEY,)))
+    u = qmc.LatinHypercube(d=max(1, len(ranges)), rng=rng).random(draws)
+    lows = [lo for lo, _ in ranges.values()]
+    highs = [hi for _, hi in ranges.values()]
+    values = np.asarray(lows) + u[:, :len(ranges)] * (np.asarray(highs) - np.asarray(lows))
+    return PriorDraws([WEIGHT_PREFIX + k for k in ranges], values, lows, highs)
+
+
 def draw_scenario(sc: Scenario, draws: PriorDraws, d: int) -> Scenario:
     """The scenario with draw ``d``'s priors in its behaviour."""
-    values = dict(zip(draws.names, draws.values[d].tolist(), strict=True))
+    values = {k: v for k, v in zip(draws.names, draws.values[d].tolist(), strict=True)
+              if not k.startswith(WEIGHT_PREFIX)}
     return msgspec.structs.replace(sc, behaviour=priors.apply(sc.behaviour, values))
 
 
@@ -100,6 +119,13 @@ def run_sensitivity(sc: Scenario, draws: int, *, jobs: int = 1,
         sc, replications=draws,
         sensitivity=msgspec.structs.replace(sc.sensitivity, draws=draws))
     pd_ = draw_priors(out_sc, draws)
+    w = draw_weights(out_sc, draws)
+    drawn = {k.removeprefix(WEIGHT_PREFIX): tuple(w.values[:, i].tolist())
+             for i, k in enumerate(w.names)}
+    out_sc = msgspec.structs.replace(
+        out_sc, objective=msgspec.structs.replace(sc.objective, drawn=drawn))
+    pd_ = PriorDraws(pd_.names + w.names, np.hstack([pd_.values, w.values]),
+                     pd_.low + w.low, pd_.high + w.high)
     tasks = [(d, c) for d in range(draws) for c in range(chunk_count(sc))]
     shape = (len(sc.strategies), len(PROFILES), sc.days)
     flows = np.zeros((draws, len(FLOWS), *shape), dtype=np.int64)

@@ -112,6 +112,7 @@ def _print(res: Any, sc: Any, seconds: float, out: Path) -> None:
           f"{'/'.join(map(str, res.schedule))} replications (each test at one-sided "
           f"{res.alpha:.2g}, Bonferroni over {n - 1} rivals x {max(1, len(res.schedule) - 1)} "
           f"round(s)): {res.events:,} events in {seconds:.1f} s")
+    print(sc.objective.describe())
     print(f"{'platform':9}{'best schedule':24}{'value/1k (95% CI)':28}{'P(best)':>8}"
           f"{'finalists':>10}{'reps':>6}")
     for g, r in res.groups.items():
@@ -135,6 +136,7 @@ def _write(res: Any, sc: Any, raw: dict[str, Any], out: Path, source: Path, dump
     table = winner_table(raw, sc, res)
     (out / "winner.toml").write_text(
         f"# Written by promptsim optimize from {source}; see docs/optimize.md.\n"
+        f"# Picked on the {sc.objective.describe()}.\n"
         + dumps(table))
     (out / "service.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(service_policy(res.winner())), indent=2))

@@ -130,6 +130,7 @@ def simulate(args: argparse.Namespace) -> int:
     print(platform_picks(lambda name: platform_sum(result.series(name), result.scenario),
                          result.scenario, pick_strategy(result.scenario, None).name,
                          draws=bool(draws)).line())
+    print(result.scenario.objective.describe())
     if args.report:
         from sim.cli.report import report_after_simulate
 

@@ -15,7 +15,7 @@ import msgspec
 from sim.model import priors
 from sim.model.behaviour import Behaviour
 from sim.model.load_table import LoadConfig
-from sim.model.objective import Objective
+from sim.model.objective import WEIGHTS, Objective
 from sim.model.scenario_errors import explain
 from sim.model.search import Search, check_family, family_campaigns
 from sim.rules.campaigns import Identifier, OnEvent, Policy, Programmatic
@@ -138,6 +138,23 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         return out
 
 
+def _check_objective(sc: Scenario) -> None:
+    """``objective.ranges`` names uncertain weights (not the unit) with low <= high;
+    ``objective.drawn`` holds one value per prior draw."""
+    uncertain = WEIGHTS[1:]
+    for name, (lo, hi) in sc.objective.ranges.items():
+        if name not in uncertain:
+            raise ValueError(f"objective.ranges: unknown weight {name!r}; allowed: "
+                             f"{', '.join(uncertain)} (opted_in is the unit)")
+        if not lo <= hi:
+            raise ValueError(f"objective.ranges.{name}: low must not exceed high, got "
+                             f"[{lo:g}, {hi:g}]")
+    for name, drawn in sc.objective.drawn.items():
+        if name not in sc.objective.ranges or len(drawn) != sc.sensitivity.draws:
+            raise ValueError(f"objective.drawn.{name}: written by --prior-draws, one value "
+                             f"per draw of a weight in objective.ranges; remove it")
+
+
 def pick_strategy(sc: Scenario, name: str | None, option: str = "strategy") -> Strategy:
     """The strategy called ``name``; by default the baseline (the first unless ``baseline``
     names another). ``ScenarioError`` naming ``option`` if there is no such strategy."""
@@ -208,6 +225,7 @@ def _check(sc: Scenario) -> None:
         if not lo <= hi:
             raise ValueError(f"sensitivity.ranges.{name}: low must not exceed high, got "
                              f"[{lo:g}, {hi:g}]")
+    _check_objective(sc)
     names = sc.strategy_names()
     for n in names:
         if names.count(n) > 1:

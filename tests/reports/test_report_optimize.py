@@ -39,3 +39,5 @@ def test_the_page_holds_each_pick_the_front_and_every_candidate(tmp_path: Path) 
     values = [float(r[5]) for r in rows]
     assert values == sorted(values, reverse=True)  # best first
     assert values[0] == round(ios.means[rows[0][0]]["value"], 1)
+    weights = res.scenario.objective.describe().replace("'", "&#39;")
+    assert f"<dt>objective</dt><dd>{weights}</dd>" in text  # what the picks rest on
