@@ -14,7 +14,7 @@ import numpy as np
 from reports import html as h
 from reports.rundir import Run
 from sim.analysis.platform_picks import PlatformPicks, platform_picks
-from sim.analysis.recommend import Recommendation, recommend, weight_flips
+from sim.analysis.recommend import Recommendation, p_best_error, recommend, weight_flips
 from sim.analysis.sensitivity import Contest, contest, read_draws
 from sim.model.objective import outcomes
 from sim.model.scenario import Strategy
@@ -102,10 +102,13 @@ def recommendation_view(d: Decision, colours: dict[str, str], baseline: str) -> 
     rec = d.overall
     p_best = None
     if rec.p_best is not None and rec.expected_loss is not None:
+        draws = d.draws or 1
         p_best = h.table(["strategy", "value per 1,000 installs (mean over draws)",
-                          "P(best)", "expected loss per 1,000 installs"], [
+                          "P(best) (\u00b1 Monte Carlo SE)",
+                          "expected loss per 1,000 installs"], [
             (h.Cell(n, colour=colours[n]), f"{rec.value[n].mean:.1f}",
-             f"{100 * rec.p_best[n]:.0f}%", f"{rec.expected_loss[n]:.1f}")
+             f"{100 * rec.p_best[n]:.0f}% (\u00b1{100 * p_best_error(rec.p_best[n], draws):.0f})",
+             f"{rec.expected_loss[n]:.1f}")
             for n in rec.value], numeric=(1, 2, 3))
     return {"rec": rec, "warn": rec.strategy == baseline or rec.provisional,
             "weights": d.weights,
@@ -152,6 +155,7 @@ def sensitivity_view(d: Decision) -> dict[str, Any]:
                         for dr in c.drivers[:3] if dr.significant) or "none significant"
         rows.append((f"{c.a} vs {c.b}", f"{c.mean:+.1f}", f"{100 * c.share_a:.0f}%", top))
     return {"weight_flips": d.weight_flips, "draws": d.draws, "pick": d.overall.strategy,
+            "priors": len(d.contests[0].drivers) if d.contests else 0,
             "sentences": sentences, "contests": h.table(
                 ["contest", "mean difference per 1,000 installs", "draws the first wins",
                  "largest significant effects per SD"], rows, numeric=(1, 2))
