@@ -84,7 +84,8 @@ def behaviour_assumptions(sc: Scenario) -> list[Assumption]:
             lo, hi = sc.sensitivity.ranges[p.name]
             rng = f"{lo:g} - {hi:g} (scenario)"
         sampled = "" if p.sampled else ", not sampled"
-        rows.append(Assumption(p.name, p.what, value, f"{rng}, {p.shape}{sampled}", p.source,
+        source = sc.sensitivity.sources.get(p.name, p.source)
+        rows.append(Assumption(p.name, p.what, value, f"{rng}, {p.shape}{sampled}", source,
                                value != dflt, dflt))
     for name, why in priors.SETTINGS.items():
         v, d = getattr(b, name), getattr(default, name)

@@ -15,10 +15,10 @@ from reports import html as h
 from reports.rundir import Run
 from sim.analysis.platform_picks import PlatformPicks, platform_picks
 from sim.analysis.recommend import Recommendation, p_best_error, recommend, weight_flips
-from sim.analysis.sensitivity import Contest, contest, read_draws
+from sim.analysis.sensitivity import Contest, contest, read_draws, weight_draws
 from sim.model.objective import outcomes
 from sim.model.scenario import Strategy
-from sim.rules.platforms import PROFILES
+from sim.rules.config.platforms import PROFILES
 
 PRIORS_FILE = "priors.csv"
 """The drawn priors of a sensitivity run, one row per draw (= replication)."""
@@ -70,8 +70,9 @@ def decide_run(run: Run, out: dict[str, np.ndarray], baseline: str) -> Decision:
                         weight_flips=weight_flips(out, names, best, sc.objective),
                         weights=sc.objective.describe(), picks=picks)
     if draws and (run.path / PRIORS_FILE).is_file():
-        x = read_draws(run.path / PRIORS_FILE)
-        head = (run.path / PRIORS_FILE).read_text().splitlines()[0].split(",")[1:]
+        w = weight_draws(sc)
+        x = np.hstack([read_draws(run.path / PRIORS_FILE), w.values])
+        head = (run.path / PRIORS_FILE).read_text().splitlines()[0].split(",")[1:] + w.names
         r = names.index(overall.strategy)
         lows = [float(np.min(x[:, k])) for k in range(x.shape[1])]
         highs = [float(np.max(x[:, k])) for k in range(x.shape[1])]

@@ -18,7 +18,7 @@ import numpy as np
 from reports import html as h
 from reports.decision import Decision
 from reports.rundir import Run
-from sim.rules.platforms import PLATFORMS
+from sim.rules.config.platforms import PLATFORMS
 from sim.stats import Estimate, estimate
 
 ROWS: tuple[tuple[str, str, str], ...] = (

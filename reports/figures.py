@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from reports.compare import Getter
 from reports.rundir import Run
 from sim.analysis.recommend import Recommendation
-from sim.rules.platforms import PLATFORMS
+from sim.rules.config.platforms import PLATFORMS
 from sim.stats import COUNT, PERCENT, Bounds, band, estimate
 
 OKABE_ITO: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00",

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from sim.engine.runner import RunResult, platform_sum
 from sim.model.scenario import Scenario, ScenarioError, load_scenario
-from sim.rules.platforms import PROFILES
+from sim.rules.config.platforms import PROFILES
 
 RunKind = Literal["simulation", "load"]
 

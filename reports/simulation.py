@@ -30,7 +30,7 @@ from reports.rundir import Run, RunDirError, read_run
 from sim import __version__
 from sim.analysis.recommend import Recommendation
 from sim.model.scenario import Strategy, dump_scenario
-from sim.rules.campaigns import Campaign
+from sim.rules.config.campaigns import Campaign
 from sim.stats import Estimate
 
 

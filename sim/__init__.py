@@ -22,15 +22,17 @@ __version__ = "0.1.0"
 
 COMPILED: tuple[str, ...] = (
     "sim.rules.reachability", "sim.rules.state", "sim.rules.native", "sim.rules.permission",
-    "sim.rules.checks", "sim.rules.decision", "sim.model.streams", "sim.model.population",
-    "sim.model.answers", "sim.model.stage", "sim.model.life", "sim.engine.chunk",
+    "sim.rules.checks", "sim.rules.decision", "sim.rules.credit",
+    "sim.model.streams", "sim.model.population", "sim.model.answers", "sim.model.stage",
+    "sim.model.life", "sim.engine.chunk",
 )
-"""Modules compiled with mypyc by ``setup.py``: one device's life, the SimPy engine, the
-population draws and the rules they call. None defines a msgspec Struct (mypyc would drop
-a Struct's class options, ``frozen=True`` and the like): the rules' Structs live in
-``sim.rules.campaigns``, ``sim.rules.platforms`` and ``sim.rules.verdict``; the device's
-state is a pair of dataclasses that mypyc makes native (``sim.rules.state``), and the rules
-read native copies of the profile and policy Structs (``sim.rules.native``)."""
+"""Modules compiled with mypyc by ``setup.py``: every module of ``sim/rules/`` but its
+``config/`` package (the msgspec Structs that scenarios and the API decode: mypyc would drop
+a Struct's class options, ``frozen=True`` and the like), and one device's life, the SimPy
+engine and the population draws. The compiled rules read the native copies of the
+configuration (``sim.rules.native``, generated from the Structs) and the device's state,
+a pair of dataclasses that mypyc makes native (``sim.rules.state``)."""
+
 
 _ROOT = Path(__file__).resolve().parent.parent
 

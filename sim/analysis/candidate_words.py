@@ -9,7 +9,7 @@ best may lie beyond the grid, which the output then says.
 from __future__ import annotations
 
 from sim.model.search import Family
-from sim.rules.campaigns import (
+from sim.rules.config.campaigns import (
     AppOpen,
     Backoff,
     Campaign,
@@ -20,7 +20,7 @@ from sim.rules.campaigns import (
     SessionTime,
     Trigger,
 )
-from sim.rules.platforms import PLATFORMS
+from sim.rules.config.platforms import PLATFORMS
 
 
 def _ordinal(n: int) -> str:

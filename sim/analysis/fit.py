@@ -40,7 +40,7 @@ from scipy.stats import qmc
 from sim.engine.runner import simulate
 from sim.model.behaviour import Behaviour, DialogOdds
 from sim.model.scenario import Scenario
-from sim.rules.platforms import PLATFORMS
+from sim.rules.config.platforms import PLATFORMS
 
 OBSERVED_COLUMNS: tuple[str, ...] = ("day", "platform", "soft_prompts_shown",
                                      "soft_prompts_accepted", "os_dialogs_shown",

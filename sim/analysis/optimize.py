@@ -38,7 +38,7 @@ from sim.model.objective import outcomes
 from sim.model.population import Chunk, chunk_count, make_chunk, select
 from sim.model.scenario import Scenario, Strategy
 from sim.model.search import family_campaigns
-from sim.rules.platforms import PLATFORMS, PROFILES, PlatformProfile
+from sim.rules.config.platforms import PLATFORMS, PROFILES, PlatformProfile
 from sim.stats import Estimate, estimate
 
 CANDIDATES_PER_TASK = 6

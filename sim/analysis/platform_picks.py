@@ -24,7 +24,7 @@ import numpy as np
 from sim.analysis.recommend import Recommendation, platform_policy, recommend
 from sim.model.objective import outcomes
 from sim.model.scenario import Scenario, Strategy
-from sim.rules.platforms import PLATFORMS
+from sim.rules.config.platforms import PLATFORMS
 from sim.stats import Estimate, estimate
 
 PlatformCube = Callable[[str], np.ndarray]

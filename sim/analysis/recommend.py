@@ -20,7 +20,7 @@ import numpy as np
 
 from sim.model.objective import Objective, expected_loss, p_best, pareto_efficient
 from sim.model.scenario import Scenario, Strategy
-from sim.rules.campaigns import Audience
+from sim.rules.config.campaigns import Audience
 from sim.stats import Estimate, estimate
 
 

@@ -1,7 +1,6 @@
 """Probabilistic sensitivity analysis: every strategy under many draws of the priors.
 
-Each draw is a full set of the uncertain priors (``sim.model.priors``) and of the
-objective's uncertain weights (``objective.ranges``, named ``objective.<weight>``), taken from
+Each draw is a full set of the uncertain priors (``sim.model.priors``), taken from
 a Latin hypercube over their distributions so a hundred draws cover every range
 evenly. Draw ``d`` is simulated as replication ``d``: all strategies on the same
 devices and the same random answers (common random numbers), so the differences
@@ -35,7 +34,7 @@ from sim.engine.runner import RunResult, run_task
 from sim.model import priors
 from sim.model.population import chunk_count
 from sim.model.scenario import Scenario
-from sim.rules.platforms import PROFILES
+from sim.rules.config.platforms import PROFILES
 from sim.stats import t_quantile
 
 DESIGN_KEY = 7_919
@@ -79,7 +78,9 @@ def draw_priors(sc: Scenario, draws: int) -> PriorDraws:
 
 def draw_weights(sc: Scenario, draws: int) -> PriorDraws:
     """``draws`` values of each objective weight with a range (``objective.ranges``),
-    uniform over it, from their own Latin hypercube; named ``objective.<weight>``."""
+    uniform over it, from their own Latin hypercube; named ``objective.<weight>``.
+    ``run_sensitivity`` records them in its scenario's ``objective.drawn`` (the drawn
+    priors it returns stay priors only); ``weight_draws`` reads them back."""
     ranges = sc.objective.ranges
     rng = np.random.default_rng(np.random.SeedSequence(sc.seed, spawn_key=(WEIGHTS_KEY,)))
     u = qmc.LatinHypercube(d=max(1, len(ranges)), rng=rng).random(draws)
@@ -89,10 +90,22 @@ def draw_weights(sc: Scenario, draws: int) -> PriorDraws:
     return PriorDraws([WEIGHT_PREFIX + k for k in ranges], values, lows, highs)
 
 
+def weight_draws(sc: Scenario) -> PriorDraws:
+    """The objective weights a sensitivity run drew (``objective.drawn``), as prior draws
+    named ``objective.<weight>`` with their ranges: what the contests regress on beside
+    the priors."""
+    drawn = sc.objective.drawn
+    names = list(drawn)
+    values = (np.array([drawn[k] for k in names], dtype=float).T if names
+              else np.zeros((sc.sensitivity.draws, 0)))
+    return PriorDraws([WEIGHT_PREFIX + k for k in names], values,
+                      [sc.objective.ranges[k][0] for k in names],
+                      [sc.objective.ranges[k][1] for k in names])
+
+
 def draw_scenario(sc: Scenario, draws: PriorDraws, d: int) -> Scenario:
     """The scenario with draw ``d``'s priors in its behaviour."""
-    values = {k: v for k, v in zip(draws.names, draws.values[d].tolist(), strict=True)
-              if not k.startswith(WEIGHT_PREFIX)}
+    values = dict(zip(draws.names, draws.values[d].tolist(), strict=True))
     return msgspec.structs.replace(sc, behaviour=priors.apply(sc.behaviour, values))
 
 
@@ -109,23 +122,26 @@ def _task(shared: tuple[Scenario, PriorDraws], task: tuple[int, int]) -> ChunkRe
 
 def run_sensitivity(sc: Scenario, draws: int, *, jobs: int = 1,
                     on_task_done: Callable[[], None] | None = None,
-                    scheduler: str | None = None) -> tuple[RunResult, PriorDraws]:
+                    scheduler: str | None = None,
+                    weights: bool = False) -> tuple[RunResult, PriorDraws]:
     """Simulate every strategy under ``draws`` draws of the priors; draw ``d`` is
     replication ``d`` of the result (whose scenario records ``sensitivity.draws``). Tasks
-    run on ``jobs`` local processes or the Dask cluster at ``scheduler``."""
+    run on ``jobs`` local processes or the Dask cluster at ``scheduler``. With
+    ``weights`` (``simulate --prior-draws``), the objective's uncertain weights are drawn
+    too and recorded in the result's ``objective.drawn``; without, the point weights
+    stand (a pilot's design, which can only learn the priors)."""
     if draws < 2:
         raise ValueError(f"--prior-draws: at least 2 draws are needed, got {draws}")
     out_sc = msgspec.structs.replace(
         sc, replications=draws,
         sensitivity=msgspec.structs.replace(sc.sensitivity, draws=draws))
     pd_ = draw_priors(out_sc, draws)
-    w = draw_weights(out_sc, draws)
-    drawn = {k.removeprefix(WEIGHT_PREFIX): tuple(w.values[:, i].tolist())
-             for i, k in enumerate(w.names)}
-    out_sc = msgspec.structs.replace(
-        out_sc, objective=msgspec.structs.replace(sc.objective, drawn=drawn))
-    pd_ = PriorDraws(pd_.names + w.names, np.hstack([pd_.values, w.values]),
-                     pd_.low + w.low, pd_.high + w.high)
+    if weights:
+        w = draw_weights(out_sc, draws)
+        drawn = {k.removeprefix(WEIGHT_PREFIX): tuple(w.values[:, i].tolist())
+                 for i, k in enumerate(w.names)}
+        out_sc = msgspec.structs.replace(
+            out_sc, objective=msgspec.structs.replace(sc.objective, drawn=drawn))
     tasks = [(d, c) for d in range(draws) for c in range(chunk_count(sc))]
     shape = (len(sc.strategies), len(PROFILES), sc.days)
     flows = np.zeros((draws, len(FLOWS), *shape), dtype=np.int64)

@@ -16,7 +16,7 @@ import msgspec
 
 from sim.analysis.optimize import OptimizeResult
 from sim.model.scenario import Scenario, Strategy
-from sim.rules.campaigns import policy_settings
+from sim.rules.config.campaigns import policy_settings
 
 
 def _drop_defaults(obj: msgspec.Struct) -> dict[str, Any]:

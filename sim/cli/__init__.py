@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sim.cli.load",
     "sim.cli.parity",
     "sim.cli.report",
+    "sim.cli.pilot",
 )
 """Modules whose ``register`` adds subcommands, in the order ``--help`` lists them."""
 
@@ -29,6 +30,7 @@ EXAMPLES: dict[str, str] = {
     "simulate": "promptsim simulate scenarios/quickstart.toml --report",
     "validate": "promptsim validate scenarios/frequency_showdown.toml",
     "scenario-docs": "promptsim scenario-docs --check",
+    "rules-native": "promptsim rules-native --check",
     "optimize": "promptsim optimize scenarios/optimize.toml --devices 2000 --budget 4",
     "serve": "promptsim serve --db data/promptsim.sqlite3 --port 8000 --workers 2",
     "apps": "promptsim apps create my-app --clock client",
@@ -38,6 +40,7 @@ EXAMPLES: dict[str, str] = {
     "report": "promptsim report runs/quickstart",
     "forecast": "promptsim forecast scenarios/quickstart.toml --installs-per-day 500 "
                 "--horizon 90",
+    "pilot": "promptsim pilot design scenarios/frequency_showdown.toml --out experiment.json",
 }
 """One example per subcommand, printed at the end of its ``--help`` (a test parses each)."""
 
@@ -156,6 +159,8 @@ def _run(argv: Sequence[str] | None) -> int:
     try:
         code: int = args.func(args)
     except UsageError as exc:
-        print(f"promptsim {args.command}: error: {exc}", file=sys.stderr)
+        step = getattr(args, "pilot_command", None)  # a command with steps names its step
+        name = f"{args.command} {step}" if step else args.command
+        print(f"promptsim {name}: error: {exc}", file=sys.stderr)
         return 2
     return code

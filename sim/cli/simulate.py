@@ -57,6 +57,17 @@ def register(sub: Any) -> None:
                    help="write nothing; exit 1 if the files there differ from the code")
     d.set_defaults(func=scenario_docs)
 
+    n = sub.add_parser("rules-native",
+                       help="write sim/rules/native.py (the rules' native copies of the "
+                            "configuration) from the Structs of sim/rules/config/")
+    n.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if the file differs from the Structs")
+    n.set_defaults(func=rules_native)
+
+
+NATIVE = Path(__file__).resolve().parents[1] / "rules" / "native.py"
+"""The module ``promptsim rules-native`` writes."""
+
 
 def _load(args: argparse.Namespace) -> Any:
     from sim.cli import UsageError
@@ -110,7 +121,7 @@ def simulate(args: argparse.Namespace) -> int:
 
                 result, drawn = run_sensitivity(sc, draws, jobs=args.jobs,
                                                 on_task_done=lambda: bar.update(1),
-                                                scheduler=args.scheduler)
+                                                scheduler=args.scheduler, weights=True)
             else:
                 result = run(sc, jobs=args.jobs, skip_idle=not args.step_every_session,
                              log=args.events, on_task_done=lambda: bar.update(1),
@@ -170,4 +181,23 @@ def scenario_docs(args: argparse.Namespace) -> int:
     if stale:
         print(f"out of date (run promptsim scenario-docs): {', '.join(stale)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def rules_native(args: argparse.Namespace) -> int:
+    """Write (or ``--check``) ``sim/rules/native.py`` from the configuration Structs."""
+    from sim.rules.config.native_source import source
+
+    text = source()
+    if args.check:
+        try:
+            same = NATIVE.read_text() == text
+        except OSError:
+            same = False
+        if not same:
+            print(f"out of date (run promptsim rules-native): {NATIVE}", file=sys.stderr)
+            return 1
+        return 0
+    NATIVE.write_text(text)
+    print(NATIVE)
     return 0

@@ -30,11 +30,12 @@ from sim.model.life import Life, Status
 from sim.model.population import INF, Chunk, first_at
 from sim.model.scenario import Scenario
 from sim.model.stage import DETAIL, FLOWS, Port, Stage
-from sim.rules.campaigns import TriggerFired
-from sim.rules.decision import Decision, decide, next_chance
-from sim.rules.native import profile_rules
+from sim.rules.config.campaigns import TriggerFired
+from sim.rules.config.platforms import FAMILY_OF, PROFILES, REPORTS, PlatformProfile
+from sim.rules.config.verdict import Decision
+from sim.rules.decision import decide, next_chance
+from sim.rules.native import ProfileRules
 from sim.rules.permission import first_launch_dialog_due
-from sim.rules.platforms import FAMILY_OF, PROFILES, REPORTS, PlatformProfile
 from sim.rules.reachability import device_reach, group_reach
 
 __all__ = ["FLOWS", "STOCKS", "ChunkModel", "ChunkResult"]
@@ -82,8 +83,8 @@ class ChunkModel(Port):
                  log: list[LogEvent] | None = None) -> None:
         self.env = simpy.Environment()
         self.sc, self.chunk, self.replication = sc, chunk, replication
-        self.profiles = {n: profile_rules(p) for n, p in profiles.items()}
-        """The profiles as the rules read them (``sim.rules.native``)."""
+        self.profiles = {n: ProfileRules(p) for n, p in profiles.items()}
+        """The profiles as the rules read them (``sim.rules.native``): converted once, here."""
         self.names = sc.strategy_names()
         self.days = sc.days
         self.skip_idle = skip_idle
@@ -98,7 +99,7 @@ class ChunkModel(Port):
         sets it): a user's reachability is one code per family (``sim.rules.reachability``)."""
         self.flows = [0] * (len(FLOWS) * size)
         self.stock_diff = [0] * (len(STOCKS) * size)
-        self.stages = [Stage(self, chunk, p, sc.behaviour, profiles, self.flows, size,
+        self.stages = [Stage(self, chunk, p, sc.behaviour, self.profiles, self.flows, size,
                              reports=log is not None) for p in sc.strategies]
         self.reach: list[dict[int, dict[int, int]]] = [{} for _ in sc.strategies]
         """Per strategy, devices per reachability code of each (user, family) group, keyed

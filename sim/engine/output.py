@@ -19,7 +19,7 @@ from sim.engine.chunk import FLOWS, STOCKS
 from sim.engine.runner import RunResult
 from sim.engine.summary import summary_rows
 from sim.model.scenario import dump_scenario
-from sim.rules.platforms import PLATFORMS, PROFILES
+from sim.rules.config.platforms import PLATFORMS, PROFILES
 
 
 def panel_table(result: RunResult) -> pa.Table:

@@ -20,7 +20,7 @@ from sim.engine.executor import run_tasks
 from sim.model.events import LogEvent
 from sim.model.population import chunk_count, make_chunk
 from sim.model.scenario import Scenario
-from sim.rules.platforms import PLATFORMS, PROFILES
+from sim.rules.config.platforms import PLATFORMS, PROFILES
 
 
 @dataclass

@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.engine.runner import RunResult
 from sim.model.objective import expected_loss, outcomes, p_best, ratio
-from sim.rules.platforms import PLATFORMS, PROFILES
+from sim.rules.config.platforms import PLATFORMS, PROFILES
 from sim.stats import COUNT, SHARE, UNBOUNDED, Bounds, mean_ci
 
 CHECK_DAYS: tuple[int, ...] = (7, 30, 90)

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import msgspec
 
-from sim.rules.decision import Decision
+from sim.rules.config.verdict import Decision
 
 REGISTER = "/v1/devices"
 EVENTS = "/v1/devices/{id}/events"

@@ -28,8 +28,8 @@ import msgspec
 
 from sim.loadtest.api import Api
 from sim.loadtest.device import ELIGIBILITY, EVENTS, REGISTER
-from sim.rules.campaigns import Once, Policy
-from sim.rules.platforms import PlatformProfile
+from sim.rules.config.campaigns import Once, Policy
+from sim.rules.config.platforms import PlatformProfile
 
 STAT_FIELDS = ("impressions", "clicks", "dismissals", "shown_reported", "os_dialogs", "allows",
                "denials")

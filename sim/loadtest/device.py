@@ -46,10 +46,11 @@ from sim.loadtest.world import World
 from sim.model.clock import DAY, EPOCH
 from sim.model.life import REINSTALL, SESSION, Life
 from sim.model.stage import DETAIL, Port, Stage
-from sim.rules.campaigns import TriggerFired
+from sim.rules.config.campaigns import TriggerFired
+from sim.rules.config.platforms import REPORTS
+from sim.rules.config.verdict import Decision
 from sim.rules.credit import Click, click_action, credit
-from sim.rules.decision import Decision, decide
-from sim.rules.platforms import REPORTS
+from sim.rules.decision import decide
 
 __all__ = ["ELIGIBILITY", "ENDPOINTS", "EVENTS", "REGISTER", "Call", "Device"]
 
@@ -72,7 +73,7 @@ class Device(Port):
     def __init__(self, world: World, n: int, device_id: str, real0: float) -> None:
         self.world, self.n, self.device_id = world, n, device_id
         c, i = world.chunk_of(n)
-        stage = Stage(self, c, world.strategy, world.behaviour, world.profiles, world.counts,
+        stage = Stage(self, c, world.strategy, world.behaviour, world.rules_profiles, world.counts,
                       world.scenario.days, epoch=EPOCH, reports=True)
         self.life = Life(stage, i, stage.profiles[c.profile[i]], 0)
         self.user_id = f"{world.run_id}-u{c.user[i]}"

@@ -24,10 +24,11 @@ from sim.loadtest.shapes import SHAPES
 from sim.loadtest.world import read_scenario
 from sim.model.load_table import LoadConfig
 from sim.model.scenario import Scenario, ScenarioError, Strategy, pick_strategy
+from sim.rules.config.campaigns import id_pattern
 
 MAX_DAY_SECONDS = 86_400.0
 """Real seconds per simulated day, at most one day: real time is never slower than life."""
-RUN_ID = re.compile(r"^[A-Za-z0-9_:@-][A-Za-z0-9_.:@-]{0,63}$")
+RUN_ID = re.compile(id_pattern(64, at=True))
 """A run id prefixes device and user ids, which are at most 128 of these characters."""
 OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("--scenario", "PROMPTSIM_SCENARIO", "scenarios/quickstart.toml", "scenario TOML file"),

@@ -23,8 +23,8 @@ import msgspec
 
 from sim.model.clock import unix
 from sim.model.events import LogEvent
-from sim.rules.campaigns import Policy, policy_settings
-from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile
+from sim.rules.config.campaigns import Policy, policy_settings
+from sim.rules.config.platforms import DEFAULT_PROFILES, PlatformProfile
 
 COMPARED = ("show", "reason", "campaign_id", "action")
 

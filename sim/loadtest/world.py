@@ -25,8 +25,9 @@ from sim.model.load_table import LoadConfig
 from sim.model.population import Chunk, make_chunk
 from sim.model.scenario import Scenario, ScenarioError, Strategy, parse_scenario
 from sim.model.stage import FLOWS
-from sim.rules.campaigns import policy_settings
-from sim.rules.platforms import PlatformProfile
+from sim.rules.config.campaigns import policy_settings
+from sim.rules.config.platforms import PlatformProfile
+from sim.rules.native import ProfileRules
 
 
 def read_scenario(path: str | Path) -> tuple[Scenario, LoadConfig]:
@@ -108,6 +109,8 @@ class World:
     offset: int = 0
     """Population index of this process's first device (processes draw different devices)."""
     profiles: dict[str, PlatformProfile] = field(init=False)
+    rules_profiles: dict[str, ProfileRules] = field(init=False)
+    """``profiles`` as the rules read them (converted once per process)."""
     behaviour: Behaviour = field(init=False)
     horizon: float = field(init=False)
     counts: list[int] = field(init=False)
@@ -119,6 +122,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.profiles = self.scenario.profiles()
+        self.rules_profiles = {n: ProfileRules(p) for n, p in self.profiles.items()}
         self.behaviour = self.scenario.behaviour
         self.horizon = float(self.scenario.days)
         self.counts = [0] * (len(FLOWS) * self.scenario.days)

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from sim.rules.campaigns import Identifier
+from sim.rules.config.campaigns import Identifier
 
 Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]

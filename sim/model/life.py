@@ -55,14 +55,10 @@ from sim.model.stage import (
     F_UNSUB,
     Stage,
 )
-from sim.rules.decision import (
-    Decision,
-    record_click,
-    record_dismissal,
-    record_impression,
-    start_session,
-)
-from sim.rules.native import Profile, ProfileRules, profile_rules
+from sim.rules.config.platforms import REPORTS
+from sim.rules.config.verdict import Decision
+from sim.rules.decision import record_click, record_dismissal, record_impression, start_session
+from sim.rules.native import ProfileRules
 from sim.rules.permission import (
     RECEIVES_PUSH,
     DeviceState,
@@ -77,7 +73,6 @@ from sim.rules.permission import (
     is_blocked,
     new_install,
 )
-from sim.rules.platforms import REPORTS
 
 # What wakes a life up, in the order that breaks a tie (a session goes first).
 SESSION: Final = 0
@@ -105,10 +100,10 @@ class Life:
         "t_up", "wake_kind",
     )
 
-    def __init__(self, stage: Stage, i: int, profile: Profile, row: int) -> None:
+    def __init__(self, stage: Stage, i: int, profile: ProfileRules, row: int) -> None:
         c = stage.chunk
         self.stage, self.i, self.row = stage, i, row
-        self.profile: ProfileRules = profile_rules(profile)
+        self.profile = profile
         """The device's platform profile, as the rules read it (``sim.rules.native``)."""
         self.state: DeviceState = new_install(
             self.profile, provisional=stage.policy.provisional_on_install,

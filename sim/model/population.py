@@ -19,7 +19,7 @@ import numpy as np
 from sim.model import streams
 from sim.model.behaviour import Behaviour
 from sim.model.scenario import Scenario
-from sim.rules.platforms import FAMILY_OF, PlatformProfile
+from sim.rules.config.platforms import FAMILY_OF, PlatformProfile
 
 INF = float("inf")
 

@@ -19,8 +19,13 @@ from sim.model.objective import WEIGHTS, Objective
 from sim.model.scenario_errors import explain
 from sim.model.search import Search, check_family, family_campaigns
 from sim.model.segments import CATEGORIES, PRIOR
-from sim.rules.campaigns import Identifier, OnEvent, Policy, Programmatic
-from sim.rules.platforms import DEFAULT_PROFILES, DeviceKind, PlatformProfile, override_profiles
+from sim.rules.config.campaigns import Identifier, OnEvent, Policy, Programmatic
+from sim.rules.config.platforms import (
+    DEFAULT_PROFILES,
+    DeviceKind,
+    PlatformProfile,
+    override_profiles,
+)
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
@@ -46,7 +51,7 @@ class Population(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     """Who installs the app: the platform mix and how installs arrive."""
 
     mix: dict[str, float] = msgspec.field(default_factory=dict)
-    """Share of devices per platform profile (see ``sim.rules.platforms``); with ``devices``,
+    """Share of devices per platform profile (see ``sim.rules.config.platforms``); with ``devices``,
     sums to 1."""
     devices: tuple[DeviceShare, ...] = ()
     """Shares of devices as they register with the service (``[[population.devices]]``
@@ -77,6 +82,9 @@ class Sensitivity(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     """The priors to draw (names in ``sim.model.priors.PRIORS``); default every sampled one."""
     ranges: dict[str, tuple[float, float]] = msgspec.field(default_factory=dict)
     """Ranges that replace a prior's own, ``name = [low, high]``."""
+    sources: dict[str, str] = msgspec.field(default_factory=dict)
+    """Where a replaced range comes from, ``name = "..."`` (``promptsim pilot fit`` names its
+    experiment); it replaces the prior's own source in the reports."""
 
 
 class Strategy(Policy, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -247,6 +255,10 @@ def _check(sc: Scenario) -> None:
             raise ValueError(f"sensitivity.ranges.{name}: low must not exceed high, got "
                              f"[{lo:g}, {hi:g}]")
     _check_objective(sc)
+    for name in sc.sensitivity.sources:
+        if name not in sc.sensitivity.ranges:
+            raise ValueError(f"sensitivity.sources.{name}: a source needs a range in "
+                             f"sensitivity.ranges; allowed: {', '.join(sc.sensitivity.ranges)}")
     names = sc.strategy_names()
     for n in names:
         if names.count(n) > 1:

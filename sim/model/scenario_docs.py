@@ -23,8 +23,8 @@ import msgspec
 from msgspec import inspect as mi
 
 from sim.model.scenario import Scenario
+from sim.rules.config.campaigns import ID_PATTERN
 
-_IDENT = r"^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,63}$"
 _CHOICE = re.compile(r"^\^\((?P<alts>[\w|]+)\)\$$")
 
 
@@ -109,7 +109,7 @@ class _Writer:
         if isinstance(t, mi.FloatType):
             return "number" + _bounds(t)
         if isinstance(t, mi.StrType):
-            if t.pattern == _IDENT:
+            if t.pattern == ID_PATTERN:
                 return "name (1-64 letters, digits or `_ . : -`)"
             if t.pattern and (m := _CHOICE.match(t.pattern)):
                 return "one of " + ", ".join(f"`{a}`" for a in m["alts"].split("|"))

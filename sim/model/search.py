@@ -13,11 +13,14 @@ import itertools
 from typing import Annotated, Any
 
 import msgspec
+from msgspec import inspect as mi
 
-from sim.rules.campaigns import (
-    MAX_BACKOFF_FACTOR,
+from sim.msgspec_paths import split
+from sim.rules.config.campaigns import (
     AppOpen,
+    Backoff,
     Campaign,
+    Frequency,
     Identifier,
     NonNegative,
     OnEvent,
@@ -26,18 +29,39 @@ from sim.rules.campaigns import (
     Trigger,
 )
 
-FREQUENCIES = ("once", "every_time", "multiple", "backoff")
-"""Frequency types a family can search."""
-USES: dict[str, tuple[str, ...]] = {
-    "once": (),
-    "every_time": (),
-    "multiple": ("limit", "gap_days"),
-    "backoff": ("gap_days", "factor", "limit"),
-}
-"""The lists each frequency type takes (besides ``trigger`` and ``min_sessions``)."""
-REQUIRED: dict[str, tuple[str, ...]] = {"multiple": ("limit", "gap_days"),
-                                        "backoff": ("gap_days",)}
-Factor = Annotated[float, msgspec.Meta(ge=1, le=MAX_BACKOFF_FACTOR)]
+
+def _kinds() -> dict[str, tuple[mi.Field, ...]]:
+    union = mi.type_info(Frequency)
+    assert isinstance(union, mi.UnionType)
+    return {str(m.tag): m.fields for m in union.types if isinstance(m, mi.StructType)}
+
+
+KINDS = _kinds()
+"""The fields of each frequency type, read from ``Frequency``'s tagged Structs."""
+FREQUENCIES = tuple(KINDS)
+"""Frequency types a family can search: the tags of ``Frequency``."""
+USES: dict[str, tuple[str, ...]] = {k: tuple(f.name for f in fs) for k, fs in KINDS.items()}
+"""The lists each frequency type takes (besides ``trigger`` and ``min_sessions``): its
+Struct's fields."""
+REQUIRED: dict[str, tuple[str, ...]] = {
+    k: tuple(f.name for f in fs if f.required) for k, fs in KINDS.items()}
+"""The lists a frequency type needs: its Struct's required fields."""
+DEFAULTS: dict[str, dict[str, Any]] = {
+    k: {f.name: f.default for f in fs if not f.required and f.default is not None}
+    for k, fs in KINDS.items()}
+"""A field's value when its list is empty: its Struct's default (``backoff``'s factor)."""
+
+
+def _bounds(struct: type[msgspec.Struct], field: str) -> msgspec.Meta:
+    info = mi.type_info(struct)
+    assert isinstance(info, mi.StructType)
+    t = next(f.type for f in info.fields if f.name == field)
+    assert isinstance(t, mi.FloatType) and t.ge is not None and t.le is not None
+    return msgspec.Meta(ge=t.ge, le=t.le)
+
+
+Factor = Annotated[float, _bounds(Backoff, "factor")]
+"""A backoff factor, bounded as ``Backoff.factor`` is."""
 
 
 class Family(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -104,16 +128,38 @@ def check_family(f: Family, where: str) -> None:
             allowed = ", ".join(("trigger", "min_sessions", "primer", *uses))
             raise ValueError(f"{where}.{field}: not used by frequency {f.frequency!r}; its "
                              f"lists are {allowed}")
-    for field in REQUIRED.get(f.frequency, ()):
+    for field in REQUIRED[f.frequency]:
         if not getattr(f, field):
             raise ValueError(f"{where}.{field}: frequency {f.frequency!r} needs a list of "
                              f"values")
-    if f.frequency == "backoff" and any(g <= 0 for g in f.gap_days):
-        raise ValueError(f"{where}.gap_days: backoff gaps must be > 0")
     for field in ("trigger", "limit", "gap_days", "factor", "min_sessions"):
         values = getattr(f, field)
         if len(set(values)) != len(values):
             raise ValueError(f"{where}.{field}: a value is listed twice")
+    for field in uses:  # each value, checked by the frequency's own Struct
+        for v in getattr(f, field):
+            try:
+                _frequency(f.frequency, {field: v})
+            except msgspec.ValidationError as exc:
+                raise ValueError(f"{where}.{field}: {v!r}: {split(str(exc))[0]}") from None
+
+
+def _frequency(kind: str, values: dict[str, Any]) -> None:
+    """Validate the ``kind`` frequency with ``values``, its other required fields at a valid
+    value: a family's list entries are checked one field at a time."""
+    body: dict[str, Any] = {"type": kind}
+    for f in KINDS[kind]:
+        if f.name in values:
+            body[f.name] = values[f.name]
+        elif f.required:
+            body[f.name] = _valid(f.type)
+    msgspec.convert(body, Frequency)
+
+
+def _valid(t: Any) -> Any:
+    """The smallest value ``t`` takes."""
+    lo = t.ge if t.ge is not None else t.gt
+    return lo if isinstance(t, mi.FloatType) else max(int(lo or 0), 1)
 
 
 def family_campaigns(f: Family) -> list[tuple[str, Campaign]]:
@@ -133,8 +179,9 @@ def family_campaigns(f: Family) -> list[tuple[str, Campaign]]:
             freq |= {"limit": limit, "gap_days": gap}
             parts += [f"l{limit}", f"g{_num(gap or 0)}"]
         elif f.frequency == "backoff":
-            freq |= {"gap_days": gap, "factor": factor or 2.0}
-            parts += [f"g{_num(gap or 0)}", f"x{_num(factor or 2.0)}"]
+            factor = DEFAULTS["backoff"]["factor"] if factor is None else factor
+            freq |= {"gap_days": gap, "factor": factor}
+            parts += [f"g{_num(gap or 0)}", f"x{_num(factor)}"]
             if limit is not None:
                 freq["limit"] = limit
                 parts.append(f"l{limit}")

@@ -16,16 +16,15 @@ from mypy_extensions import mypyc_attr
 
 from sim.model.behaviour import Behaviour
 from sim.model.population import Chunk
-from sim.rules.campaigns import (
+from sim.rules.config.campaigns import (
     OnEvent,
     Policy,
     Programmatic,
     SessionTime,
     TriggerFired,
 )
-from sim.rules.decision import Decision
-from sim.rules.native import CampaignRules, PolicyRules, ProfileRules, policy_rules, profile_rules
-from sim.rules.platforms import PlatformProfile
+from sim.rules.config.verdict import Decision
+from sim.rules.native import CampaignRules, PolicyRules, ProfileRules
 
 if TYPE_CHECKING:
     from sim.model.life import Life
@@ -117,13 +116,13 @@ class Stage:
                  "port", "profiles", "reports", "stride", "triggers", "uniforms")
 
     def __init__(self, port: Port, chunk: Chunk, policy: Policy, behaviour: Behaviour,
-                 profiles: dict[str, PlatformProfile], counts: list[int], stride: int,
+                 profiles: dict[str, ProfileRules], counts: list[int], stride: int,
                  epoch: float = 0.0, reports: bool = False) -> None:
         self.port, self.chunk, self.behaviour = port, chunk, behaviour
-        self.policy: PolicyRules = policy_rules(policy)
-        """The policy as the rules read it (``sim.rules.native``)."""
-        self.profiles: dict[str, ProfileRules] = {n: profile_rules(p)
-                                                  for n, p in profiles.items()}
+        self.policy = PolicyRules(policy)
+        """The policy as the rules read it (``sim.rules.native``): converted once, here."""
+        self.profiles = profiles
+        """The profiles as the rules read them, converted once by the driver."""
         self.counts = counts
         """``FLOWS`` per day: ``counts[f * stride + life.row + day]``."""
         self.stride = stride

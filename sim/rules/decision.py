@@ -7,17 +7,10 @@ after an impression, a click or a dismissal.
 
 from __future__ import annotations
 
-from sim.rules.campaigns import TIME_EPS, TriggerFired
 from sim.rules.checks import frequency_check, in_audience, next_allowed, trigger_matches
-from sim.rules.native import (
-    NO_LIMIT,
-    CampaignRules,
-    PolicyLike,
-    Profile,
-    ProfileRules,
-    policy_rules,
-    profile_rules,
-)
+from sim.rules.config.campaigns import TIME_EPS, TriggerFired
+from sim.rules.config.verdict import ButtonAction, Decision
+from sim.rules.native import NO_LIMIT, CampaignRules, PolicyRules, ProfileRules
 from sim.rules.permission import (
     CampaignCounters,
     DeviceState,
@@ -26,8 +19,6 @@ from sim.rules.permission import (
     local_day,
     os_dialog_unavailable,
 )
-from sim.rules.verdict import ButtonAction as ButtonAction
-from sim.rules.verdict import Decision as Decision
 
 NO_CAMPAIGN = Decision(show=False, reason="no_campaign")
 NOT_IN_AUDIENCE = Decision(show=False, reason="not_in_audience")
@@ -52,13 +43,13 @@ def _frequency_block(camp: CampaignRules, c: CampaignCounters, state: DeviceStat
     if camp.min_delay_days and c.last_shown_at is not None \
             and now - c.last_shown_at < camp.min_delay_days - TIME_EPS:
         return "min_delay"
-    if camp.cap_total != NO_LIMIT and c.shown >= camp.cap_total:
+    if camp.caps_total != NO_LIMIT and c.shown >= camp.caps_total:
         return "total_cap"
-    if camp.cap_per_day != NO_LIMIT and c.day == local_day(state, now) \
-            and c.shown_today >= camp.cap_per_day:
+    if camp.caps_per_day != NO_LIMIT and c.day == local_day(state, now) \
+            and c.shown_today >= camp.caps_per_day:
         return "daily_cap"
-    if camp.cap_per_session != NO_LIMIT and c.session == state.sessions \
-            and c.shown_this_session >= camp.cap_per_session:
+    if camp.caps_per_session != NO_LIMIT and c.session == state.sessions \
+            and c.shown_this_session >= camp.caps_per_session:
         return "session_cap"
     return None
 
@@ -83,7 +74,7 @@ def _action(camp: CampaignRules, state: DeviceState, profile: ProfileRules,
     return None, why
 
 
-def decide(state: DeviceState, profile: Profile, policy: PolicyLike,
+def decide(state: DeviceState, p: ProfileRules, pol: PolicyRules,
            fired: TriggerFired, now: float) -> Decision:
     """Decide whether the soft prompt shows for ``fired`` at time ``now`` (days).
 
@@ -102,10 +93,8 @@ def decide(state: DeviceState, profile: Profile, policy: PolicyLike,
         return NOT_INSTALLED
     if state.permission == "granted":
         return OPTED_IN
-    pol = policy_rules(policy)
     if not pol.campaigns:
         return NO_CAMPAIGN
-    p = profile_rules(profile)
     matching = [c for c in pol.campaigns if trigger_matches(c, fired) and in_audience(c, p)]
     if not matching:
         if any(in_audience(c, p) for c in pol.campaigns):
@@ -131,7 +120,7 @@ def decide(state: DeviceState, profile: Profile, policy: PolicyLike,
     return Decision(show=False, reason=first_reason or "trigger_not_met")
 
 
-def next_chance(state: DeviceState, profile: Profile, policy: PolicyLike,
+def next_chance(state: DeviceState, p: ProfileRules, pol: PolicyRules,
                 now: float) -> float | None:
     """The earliest time at which ``decide`` could show the permission prompt again.
 
@@ -143,9 +132,8 @@ def next_chance(state: DeviceState, profile: Profile, policy: PolicyLike,
     """
     if not state.installed or state.permission == "granted":
         return None
-    p = profile_rules(profile)
     best: float | None = None
-    for camp in policy_rules(policy).campaigns:
+    for camp in pol.campaigns:
         if not camp.is_permission or not in_audience(camp, p):
             continue
         t = now
@@ -161,13 +149,13 @@ def next_chance(state: DeviceState, profile: Profile, policy: PolicyLike,
                 continue
         c = _counters(state, camp.id)
         allowed = next_allowed(camp, c)
-        if allowed is None or (camp.cap_total != NO_LIMIT and c.shown >= camp.cap_total):
+        if allowed is None or (camp.caps_total != NO_LIMIT and c.shown >= camp.caps_total):
             continue
         t = max(t, allowed)
         if camp.min_delay_days and c.last_shown_at is not None:
             t = max(t, c.last_shown_at + camp.min_delay_days - TIME_EPS)
-        if camp.cap_per_day != NO_LIMIT and c.day == local_day(state, t) \
-                and c.shown_today >= camp.cap_per_day:
+        if camp.caps_per_day != NO_LIMIT and c.day == local_day(state, t) \
+                and c.shown_today >= camp.caps_per_day:
             t = c.day + 1 - state.utc_offset_minutes / 1440.0  # the next local midnight
         best = t if best is None else min(best, t)
     return best
@@ -206,7 +194,7 @@ def record_dismissal(state: DeviceState, campaign_id: str) -> None:
     _counted(state, campaign_id).dismissed += 1
 
 
-def start_session(state: DeviceState, profile: Profile, now: float) -> bool:
+def start_session(state: DeviceState, profile: ProfileRules, now: float) -> bool:
     """A new app session started (OneSignal: after 30 s out of focus).
 
     Android hibernation is applied here, lazily: if the app went unused long

@@ -5,7 +5,7 @@
 The ``apply_*`` functions are the transitions of ``docs/platform-rules.md`` section 1:
 they update the state passed to them and do nothing else (no clock, no I/O, no
 randomness), so the simulator and the eligibility service share them. They take the
-platform's profile as its Struct or its native copy (``sim.rules.native``), and read the copy.
+platform's profile as its native copy (``sim.rules.native``), made once by the caller.
 Times are in days (the service divides Unix seconds by 86,400).
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from sim.rules.native import Profile, ProfileRules, profile_rules
+from sim.rules.native import ProfileRules
 from sim.rules.state import CampaignCounters as CampaignCounters
 from sim.rules.state import DeviceState as DeviceState
 from sim.rules.state import DialogOutcome as DialogOutcome
@@ -31,10 +31,9 @@ def local_day(state: DeviceState, now: float) -> int:
     return math.floor(now + state.utc_offset_minutes / 1440.0)
 
 
-def new_install(profile: Profile, *, provisional: bool = False,
+def new_install(p: ProfileRules, *, provisional: bool = False,
                 sdk_reports_permission: bool = True, utc_offset_minutes: int = 0) -> DeviceState:
     """State of a fresh install; ``provisional`` asks iOS for quiet delivery up front."""
-    p = profile_rules(profile)
     perm: Permission = p.default_permission
     if provisional and p.supports_provisional and perm == "not_determined":
         perm = "provisional"
@@ -43,7 +42,7 @@ def new_install(profile: Profile, *, provisional: bool = False,
                        utc_offset_minutes=utc_offset_minutes)
 
 
-def is_blocked(state: DeviceState, profile: Profile) -> bool:
+def is_blocked(state: DeviceState, p: ProfileRules) -> bool:
     """True when the OS dialog can never be shown to this install again.
 
     Only the settings path is left (iOS after its one answer, Android 13+ after
@@ -51,7 +50,6 @@ def is_blocked(state: DeviceState, profile: Profile) -> bool:
     the one dialog the OS showed it, answered or not). Opt-out platforms are never
     blocked.
     """
-    p = profile_rules(profile)
     if not p.os_dialog or state.permission == "granted":
         return False
     if p.dialog_on_first_launch and not p.app_can_request \
@@ -60,9 +58,8 @@ def is_blocked(state: DeviceState, profile: Profile) -> bool:
     return state.denials >= p.max_denials
 
 
-def dialogs_left(state: DeviceState, profile: Profile) -> int | None:
+def dialogs_left(state: DeviceState, p: ProfileRules) -> int | None:
     """How many more OS dialogs this install may see; ``None`` means no fixed limit."""
-    p = profile_rules(profile)
     if not p.os_dialog or state.permission == "granted" or is_blocked(state, p):
         return 0
     if p.embargo_dismissals is not None or p.requires_user_gesture:
@@ -70,9 +67,8 @@ def dialogs_left(state: DeviceState, profile: Profile) -> int | None:
     return p.max_denials - state.denials
 
 
-def os_dialog_unavailable(state: DeviceState, profile: Profile, now: float) -> str | None:
+def os_dialog_unavailable(state: DeviceState, p: ProfileRules, now: float) -> str | None:
     """Why the app cannot open the OS dialog now, or ``None`` if it can."""
-    p = profile_rules(profile)
     if not p.os_dialog:
         return "no_os_dialog"
     if state.permission == "granted":
@@ -86,22 +82,20 @@ def os_dialog_unavailable(state: DeviceState, profile: Profile, now: float) -> s
     return None
 
 
-def first_launch_dialog_due(state: DeviceState, profile: Profile, *,
+def first_launch_dialog_due(state: DeviceState, p: ProfileRules, *,
                             channel_created: bool = True,
                             from_launcher: bool = True) -> bool:
     """Android 13 with an app targeting <= 32: the OS shows its dialog by itself, once the app
     has created a notification channel and was launched from the launcher, and only while
     it has shown none to this install (one answer, either way, ends it)."""
-    p = profile_rules(profile)
     return (p.dialog_on_first_launch and channel_created and from_launcher
             and state.installed and state.dialogs_shown == 0
             and state.permission == "not_determined")
 
 
-def apply_dialog_result(state: DeviceState, profile: Profile, outcome: DialogOutcome,
+def apply_dialog_result(state: DeviceState, p: ProfileRules, outcome: DialogOutcome,
                         now: float) -> None:
     """Record the user's answer to an OS dialog."""
-    p = profile_rules(profile)
     state.dialogs_shown += 1
     if (outcome == "dismissed" and p.dismiss_counts_as_denial) \
             or (outcome == "ignored" and p.ignored_ends_dialog):
@@ -131,13 +125,12 @@ def apply_dialog_result(state: DeviceState, profile: Profile, outcome: DialogOut
             state.embargo_until = now + p.embargo_days
 
 
-def apply_settings_change(state: DeviceState, profile: Profile, enabled: bool) -> None:
+def apply_settings_change(state: DeviceState, p: ProfileRules, enabled: bool) -> None:
     """The user turned notifications on or off in the system (or site) settings.
 
     Turning them off is a deliberate answer: the OS dialog is not offered again
     on this install (only settings can undo it).
     """
-    p = profile_rules(profile)
     if enabled:
         state.permission = "granted"
     else:
@@ -167,11 +160,10 @@ def _ask_provisional(state: DeviceState, p: ProfileRules, provisional: bool) -> 
         state.permission = "provisional"
 
 
-def apply_reinstall(state: DeviceState, profile: Profile, now: float,
+def apply_reinstall(state: DeviceState, p: ProfileRules, now: float,
                     reset_campaigns: bool = True, provisional: bool = False) -> None:
     """The app came back; the permission resets when the platform says so. ``provisional``:
     the app asks for provisional authorization at install, so it does so again."""
-    p = profile_rules(profile)
     gone = now - state.uninstalled_at if state.uninstalled_at is not None else 0.0
     state.installed = True
     state.uninstalled_at = None
@@ -181,17 +173,16 @@ def apply_reinstall(state: DeviceState, profile: Profile, now: float,
         _ask_provisional(state, p, provisional)
 
 
-def apply_clear_data(state: DeviceState, profile: Profile,
+def apply_clear_data(state: DeviceState, p: ProfileRules,
                      reset_campaigns: bool = True, provisional: bool = False) -> None:
     """The user cleared the app's (or site's) data: for the embargo counts too (Chromium's
     counts reset only with the site's data, a reset of the permission or a one-time grant)."""
-    p = profile_rules(profile)
     if p.clear_data_resets:
         _reset(state, p, reset_campaigns)
         _ask_provisional(state, p, provisional)
 
 
-def apply_os_upgrade(state: DeviceState, old: Profile, new: Profile) -> None:
+def apply_os_upgrade(state: DeviceState, old: ProfileRules, new: ProfileRules) -> None:
     """The OS moved to a level whose rules are ``new``.
 
     Android 12 -> 13 with the app installed: pre-granted when notifications were
@@ -200,39 +191,34 @@ def apply_os_upgrade(state: DeviceState, old: Profile, new: Profile) -> None:
     an app that can ask gets one more dialog, whose deny is final; an app that cannot
     (target <= 32), or with the setting off, is blocked (only settings undo it).
     """
-    p_old = profile_rules(old)
-    p_new = profile_rules(new)
-    state.profile = p_new.name
-    if p_old.default_permission == "granted" and p_new.default_permission == "not_determined":
+    state.profile = new.name
+    if old.default_permission == "granted" and new.default_permission == "not_determined":
         if state.permission == "granted":
-            state.permission = "granted" if p_new.upgrade_pregrant else "not_determined"
+            state.permission = "granted" if new.upgrade_pregrant else "not_determined"
         else:
             state.permission = "denied"
-            one_more = p_new.upgrade_denied_user_set and p_new.app_can_request
-            state.denials = max(state.denials, p_new.max_denials - (1 if one_more else 0))
+            one_more = new.upgrade_denied_user_set and new.app_can_request
+            state.denials = max(state.denials, new.max_denials - (1 if one_more else 0))
 
 
-def apply_app_update(state: DeviceState, old: Profile, new: Profile) -> None:
+def apply_app_update(state: DeviceState, old: ProfileRules, new: ProfileRules) -> None:
     """An app update moved the install from ``old`` to ``new`` (Android: target raised to 33+).
 
     Moving from a profile where the app could not ask to one where it can
     unlocks the dialog again (the one-denial lock of target <= 32 ends).
     """
-    p_old = profile_rules(old)
-    p_new = profile_rules(new)
-    state.profile = p_new.name
-    if state.permission != "granted" and p_new.app_can_request and not p_old.app_can_request:
+    state.profile = new.name
+    if state.permission != "granted" and new.app_can_request and not old.app_can_request:
         state.denials = 0
         state.dialogs_answered = 0
 
 
-def hibernation_due(state: DeviceState, profile: Profile, now: float) -> bool:
+def hibernation_due(state: DeviceState, p: ProfileRules, now: float) -> bool:
     """True when the app has been unused long enough for Android to revoke its permission.
 
     Android's auto-reset revokes permissions the user *granted*; a denial (and the
     "don't ask again" it may carry) stays as it is.
     """
-    p = profile_rules(profile)
     return (p.hibernation_days is not None and state.last_active_at is not None
             and now - state.last_active_at >= p.hibernation_days
             and state.permission == "granted")

@@ -5,7 +5,7 @@ but opted out on every such device; 200: a valid token on an SDK too old to
 report the permission. 200 and 201 count as reachable, only 201 as opted in.
 
 One definition for the simulator and the service: a user's code is computed per
-platform family (``sim.rules.platforms.FAMILY_OF``: iOS, Android with Huawei and
+platform family (``sim.rules.config.platforms.FAMILY_OF``: iOS, Android with Huawei and
 Amazon devices, web) over her installs in that family. A web origin without the
 permission has no push subscription, hence no token: it counts in no code
 (``PlatformProfile.token_needs_permission``).

@@ -11,9 +11,12 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 
+import msgspec
+
+from sim.rules.config.platforms import FAMILY_OF, resolve_profile
+from sim.rules.config.verdict import Decision
 from sim.rules.credit import click_action, credit
 from sim.rules.decision import (
-    Decision,
     decide,
     record_click,
     record_dismissal,
@@ -33,7 +36,6 @@ from sim.rules.permission import (
     new_install,
     receives_push,
 )
-from sim.rules.platforms import FAMILY_OF, resolve_profile
 from sim.rules.reachability import REACHABLE, device_reach, user_reach
 from sim.service import schemas as s
 from sim.service.errors import Conflict, InvalidInput, not_found
@@ -101,9 +103,33 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord) -> s.DeviceView:
 
 # --- eligibility -------------------------------------------------------------------
 
-def decision(t: Tenant, rec: s.DeviceRecord, body: s.EligibilityIn, now: float) -> Decision:
-    """``sim.rules.decision.decide`` for this device and what fired."""
-    return decide(rec.state, t.profile(rec.state.profile), t.policy, body, now)
+def decision(t: Tenant, rec: s.DeviceRecord, body: s.EligibilityIn, now: float,
+             device_id: str) -> Decision:
+    """``sim.rules.decision.decide`` for this device and what fired: on the campaigns of its
+    arm, with the experiment and arm named, while an experiment takes it in
+    (``sim.service.experiments``); on the app's campaigns otherwise."""
+    profile = t.profile(rec.state.profile)
+    if t.experiments:
+        found = t.arm_of(rec, device_id, now)
+        if found is not None:
+            exp, i = found
+            d = decide(rec.state, profile, exp.rules[i], body, now)
+            return msgspec.structs.replace(d, experiment=exp.experiment_id,
+                                           arm=exp.experiment.arms[i].name)
+    return decide(rec.state, profile, t.rules, body, now)
+
+
+def unassigned(d: Decision, rec: s.DeviceRecord) -> bool:
+    """Whether ``d`` puts the device in an experiment whose assignment it has not stored."""
+    return d.experiment is not None and d.experiment not in rec.experiments
+
+
+def assign(rec: s.DeviceRecord, d: Decision, at: float) -> EventRow:
+    """Mark the assignment of ``d`` stored on the record (the store holds it, once); its
+    event row (``experiment_assigned``, the arm as detail) writes the mark."""
+    assert d.experiment is not None
+    rec.experiments = (*rec.experiments, d.experiment)
+    return ("~exp:" + d.experiment, "experiment_assigned", at, None, d.arm)
 
 
 def implicit_session(rec: s.DeviceRecord, body: s.EligibilityIn) -> bool:
@@ -136,7 +162,7 @@ def reserve(rec: s.DeviceRecord, d: Decision, now: float, at: float | None) -> E
 # --- events -------------------------------------------------------------------------
 
 def _campaign(t: Tenant, cid: str | None, i: int) -> str | None:
-    if cid is not None and t.policy.campaign(cid) is None:
+    if cid is not None and not t.knows(cid):
         raise not_found("campaign", cid, f"events[{i}].campaign_id")
     return cid
 

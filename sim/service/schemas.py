@@ -1,6 +1,6 @@
 """Request and response bodies of the API, as msgspec Structs.
 
-Requests forbid unknown fields; campaigns reuse ``sim.rules.campaigns.Campaign``
+Requests forbid unknown fields; campaigns reuse ``sim.rules.config.campaigns.Campaign``
 unchanged, so a campaign reads the same in a scenario file and over HTTP.
 Times (``at``) are Unix seconds or RFC 3339 strings, as SDKs send them
 (:func:`unix_seconds` reads both); the rules work in days (``at / 86400``). OS versions
@@ -14,15 +14,15 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from sim.rules.campaigns import (
+from sim.rules.config.campaigns import (
     Campaign,
     Identifier,
     PolicySettings,
     SessionSeconds,
     TriggerFired,
+    id_pattern,
 )
-from sim.rules.permission import DeviceState, DialogOutcome, Permission
-from sim.rules.platforms import (
+from sim.rules.config.platforms import (
     DEFAULT_PROFILES,
     PLATFORMS,
     Browser,
@@ -32,9 +32,10 @@ from sim.rules.platforms import (
     PlatformProfile,
     resolve_profile,
 )
+from sim.rules.permission import DeviceState, DialogOutcome, Permission
 from sim.service.errors import InvalidInput
 
-Ident = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_:@-][A-Za-z0-9_.:@-]{0,127}$")]
+Ident = Annotated[str, msgspec.Meta(pattern=id_pattern(128, at=True))]
 """Device, user and event ids: 1-128 letters, digits or ``_ . : @ -``, not starting with
 ``.`` (so never ``.`` or ``..``, which URLs resolve away)."""
 CampaignId = Identifier
@@ -288,6 +289,8 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
     """What starts this install's sessions: its ``session_start`` events (from the first one
     on), or, until then, its ``app_open`` eligibility calls. None: no session yet (records
     older than this field with sessions counted them from events)."""
+    experiments: tuple[str, ...] = ()
+    """The experiments whose assignment of this device the store holds (``assignments``)."""
 
 
 # --- events -----------------------------------------------------------------------

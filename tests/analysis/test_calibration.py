@@ -77,6 +77,7 @@ def test_the_old_opt_out_hazard_misses_android_12() -> None:
     assert row.model > row.target.high + 0.03
 
 
+@pytest.mark.slow
 def test_the_docs_carry_the_calibration_table_of_the_current_defaults() -> None:
     """docs/behaviour-priors.md shows what ``python bench/calibrate.py`` prints now."""
     doc = (Path(__file__).resolve().parents[2] / "docs" / "behaviour-priors.md").read_text()

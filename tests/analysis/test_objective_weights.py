@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.analysis.sensitivity import run_sensitivity
+from sim.analysis.sensitivity import run_sensitivity, weight_draws
 from sim.api import scenario_of
 from sim.cli import main
 from sim.model.objective import DEFAULT_RANGES, outcomes
@@ -41,13 +41,16 @@ def test_a_bad_weight_range_names_the_field(ranges: dict[str, list[float]], mess
 def test_prior_draws_draw_each_weight_in_its_range_and_value_each_draw_at_it() -> None:
     sc = scenario_of(_quickstart(ranges={"blocked": [0.1, 0.6], "prompt_uninstall": [1, 5]}),
                      devices=300, days=10)
-    res, drawn = run_sensitivity(sc, 8)
+    res, drawn = run_sensitivity(sc, 8, weights=True)
     obj = res.scenario.objective
     assert set(obj.drawn) == {"blocked", "prompt_uninstall"}
     blocked = np.asarray(obj.drawn["blocked"])
     assert len(blocked) == 8 and blocked.min() >= 0.1 and blocked.max() <= 0.6
     assert len(set(blocked.tolist())) == 8  # one value per draw, a Latin hypercube
-    assert "objective.blocked" in drawn.names  # beside the priors, for the contests
+    assert not any(n.startswith("objective.") for n in drawn.names)  # priors only
+    weights = weight_draws(res.scenario)  # what the report's contests add to them
+    assert weights.names == ["objective.blocked", "objective.prompt_uninstall"]
+    np.testing.assert_array_equal(weights.values[:, 0], blocked)
     out = outcomes(lambda n: res.series(n).sum(axis=2), obj)
     by_hand = (out["optin_per_1k"] + obj.provisional * out["provisional_per_1k"]
                - np.asarray(obj.drawn["prompt_uninstall"])[:, None]

@@ -57,6 +57,10 @@ def test_the_shipped_search_has_40_candidates_or_more() -> None:
      "search.families[0].limit: a value is listed twice"),
     ({"frequency": "backoff", "gap_days": [1], "factor": [20]},
      "search.families[0].factor[0]: Expected `float` <= 10.0"),
+    ({"frequency": "backoff", "gap_days": [0, 1]},
+     "search.families[0].gap_days: 0.0: Expected `float` >= 1.1574074074074073e-05"),
+    ({"frequency": "multiple", "limit": [2], "gap_days": [1e-9]},
+     "search.families[0].gap_days: 1e-09: Expected `float` >= 1.1574074074074073e-05"),
     ({"frequency": "once", "trigger": [{"type": "event", "name": "signup"}]},
      "search.families[0].trigger: event 'signup' is never sent by the simulated users "
      "(events sent: order_placed); its candidates would never show: declare its rate, "
@@ -249,6 +253,6 @@ def test_the_last_survivor_runs_to_full_precision_on_fresh_replications(
 ])
 def test_a_candidate_is_described_in_words(campaign: dict[str, Any], words: str) -> None:
     from sim.analysis.candidate_words import describe
-    from sim.rules.campaigns import Campaign
+    from sim.rules.config.campaigns import Campaign
 
     assert describe((msgspec.convert({"id": "soft", **campaign}, Campaign),)) == words

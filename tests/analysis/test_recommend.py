@@ -9,10 +9,12 @@ import pytest
 from sim.analysis.recommend import platform_policy, recommend, weight_flips
 from sim.model.objective import Objective, expected_loss, p_best, pareto_efficient, value
 from sim.model.scenario import parse_scenario
-from sim.rules.campaigns import TriggerFired
-from sim.rules.decision import Decision, decide, start_session
+from sim.rules.config.campaigns import TriggerFired
+from sim.rules.config.platforms import DEFAULT_PROFILES
+from sim.rules.config.verdict import Decision
+from sim.rules.decision import decide, start_session
+from sim.rules.native import PolicyRules, ProfileRules
 from sim.rules.permission import new_install
-from sim.rules.platforms import DEFAULT_PROFILES
 
 
 def outcomes(optin: list[list[float]], annoy: list[list[float]],
@@ -87,10 +89,10 @@ def test_the_per_platform_policy_runs_each_pick_on_its_platform_only() -> None:
     fired = TriggerFired(trigger="app_open")
 
     def first_session(name: str) -> Decision:
-        profile = DEFAULT_PROFILES[name]
+        profile = ProfileRules(DEFAULT_PROFILES[name])
         st = new_install(profile)
         start_session(st, profile, 0.0)
-        return decide(st, profile, policy, fired, 0.0)
+        return decide(st, profile, PolicyRules(policy), fired, 0.0)
 
     assert first_session("ios").campaign_id == "ios.soft"
     assert first_session("android13").campaign_id == "android.native"

@@ -19,6 +19,7 @@ SMALL = ["--devices", "60", "--days", "5", "--replications", "1", "--jobs", "1",
 
 @pytest.mark.parametrize("argv", [["validate", "scenarios/quickstart.toml"],
                                   ["simulate", "scenarios/quickstart.toml", *SMALL]])
+@pytest.mark.slow
 def test_output_to_a_closed_pipe_ends_quietly(argv, tmp_path):
     """`promptsim ... | head` whose reader already left: no BrokenPipeError traceback, the
     shell's SIGPIPE exit code (141), handled once in sim/cli for every command."""

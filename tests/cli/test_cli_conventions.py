@@ -115,6 +115,7 @@ def test_serve_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
                                  "server running there?")
 
 
+@pytest.mark.slow
 def test_headless_locust_without_an_api_key_exits_2() -> None:
     """Headless, with no run time and no key, Locust sent nothing and never exited."""
     r = subprocess.run([sys.executable, "-m", "locust", "-f", "scenarios/locust/devices.py",

@@ -19,6 +19,8 @@ from sim.engine import runner
 from sim.engine.executor import run_tasks
 from sim.model.scenario import load_scenario
 
+pytestmark = pytest.mark.slow  # a browser, Locust, a cluster or long runs
+
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "scenarios" / "quickstart.toml"
 PROMPTSIM = [sys.executable, "-m", "sim"]

@@ -91,7 +91,7 @@ class OpsService:
                     dialogs_left=dialogs_left(st, t.profile(st.profile))))
             q = self._elig.decode(body or b"")
             rec = self.devices[did]
-            d = ops.decision(t, rec, q, t.now(q.at))
+            d = ops.decision(t, rec, q, t.now(q.at), did)
             if d.show:
                 self.events[did].append(ops.reserve(rec, d, t.now(q.at), q.at))
             return 200, msgspec.json.encode(d)

@@ -21,6 +21,8 @@ from loadtest_helpers import ROOT
 
 from sim.loadtest.local import LocalService, create_app, free_port
 
+pytestmark = pytest.mark.slow  # a browser, Locust, a cluster or long runs
+
 
 @pytest.fixture
 def ui(tmp_path: Path) -> Iterator[dict[str, Any]]:

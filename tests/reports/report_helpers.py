@@ -9,7 +9,7 @@ from sim.analysis.fit import COUNTS, apply_params, run_one
 from sim.analysis.forecast import Rollout, rollout_scenario
 from sim.analysis.optimize import OptimizeResult, optimize
 from sim.model.scenario import Scenario, parse_scenario
-from sim.rules.platforms import PLATFORMS
+from sim.rules.config.platforms import PLATFORMS
 
 TINY_TOML = """
 name = "tiny"

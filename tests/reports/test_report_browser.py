@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from browser_helpers import browser_or_skip, chromium_page
 from report_helpers import TINY_TOML, WIDE, raced_toy, small_scenario
 
@@ -23,6 +24,8 @@ from sim.analysis.forecast import Rollout, run_forecast, write_forecast
 from sim.engine.output import write_run
 from sim.engine.runner import simulate
 from sim.model.scenario import load_scenario
+
+pytestmark = pytest.mark.slow  # a browser, Locust, a cluster or long runs
 
 LOAD = Path(__file__).parent / "fixtures" / "load"
 

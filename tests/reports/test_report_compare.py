@@ -15,7 +15,7 @@ from sim.engine.output import write_run
 from sim.engine.runner import RunResult
 from sim.model.objective import Objective
 from sim.model.scenario import parse_scenario
-from sim.rules.platforms import PROFILES
+from sim.rules.config.platforms import PROFILES
 from sim.stats import t_quantile
 
 R, DAYS = 4, 3

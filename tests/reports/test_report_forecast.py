@@ -20,7 +20,7 @@ from sim.analysis.fit import (
 from sim.analysis.forecast import Rollout, rollout_scenario
 from sim.cli import main
 from sim.model.behaviour import DialogOdds
-from sim.rules.platforms import PLATFORMS
+from sim.rules.config.platforms import PLATFORMS
 
 
 @pytest.mark.slow
@@ -114,6 +114,7 @@ def test_forecast_command_with_observed_days(tmp_path: Path,
     assert "Goodness of fit" in page and "Method." in page
 
 
+@pytest.mark.slow
 def test_forecast_command_without_observed_days(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     """Without observed data the page says the intervals cover randomness only; without

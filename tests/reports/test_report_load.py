@@ -38,6 +38,7 @@ def test_history_columns_and_missing_percentiles() -> None:
     assert h["Requests/s"].max() == pytest.approx(52.2)
 
 
+@pytest.mark.slow
 def test_load_report_shows_budgets_consistency_and_figures(load_dir: Path) -> None:
     """Budgets failed (one endpoint), consistency passed, two figures, Locust's page kept."""
     assert kind_of(load_dir) == "load"
@@ -59,6 +60,7 @@ def test_load_report_shows_budgets_consistency_and_figures(load_dir: Path) -> No
     assert (load_dir / "report.html").read_text() == "<html>Locust's report</html>"
 
 
+@pytest.mark.slow
 def test_summary_only_and_history_only(tmp_path: Path) -> None:
     """Either file alone makes a load directory; the page says what is missing."""
     only_json = tmp_path / "j"
@@ -81,12 +83,14 @@ def test_not_a_locust_history(tmp_path: Path) -> None:
         read_load(tmp_path)
 
 
+@pytest.mark.slow
 def test_report_command_on_a_load_dir(load_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``promptsim report LOAD_DIR`` detects the kind and says the checks failed."""
     assert main(["report", str(load_dir)]) == 0
     assert "checks FAILED" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_load_report_names_scenario_target_shape_time_and_version(load_dir: Path) -> None:
     """From load_meta.json (written by ``promptsim load``): what ran, against what, how and
     when, by which version; endpoints without requests have no percentiles, not 0 ms."""

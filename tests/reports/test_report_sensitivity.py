@@ -13,6 +13,7 @@ from report_helpers import TINY_TOML
 from sim.cli import main
 
 
+@pytest.mark.slow
 def test_the_run_records_the_draws_and_p_best(psa_run: Path) -> None:
     """priors.csv has one row per draw; summary.csv gives P(best) summing to 1 over the
     strategies of each view, and an expected loss of 0 only for a strategy always best."""

@@ -17,7 +17,7 @@ from reports.simulation import Report
 from sim.cli import main
 from sim.model import priors
 from sim.model.behaviour import Behaviour
-from sim.rules.platforms import DEFAULT_PROFILES
+from sim.rules.config.platforms import DEFAULT_PROFILES
 
 FIGURES = ("tradeoff", "optin_share", "funnel", "platforms", "dialogs_blocked", "annoyance",
            "reachability", "differences")
@@ -62,6 +62,7 @@ def test_assumptions_cover_every_behaviour_field_and_profile() -> None:
     assert set(DEFAULT_PROFILES) <= set(PROFILE_SOURCES)
 
 
+@pytest.mark.slow
 def test_report_command_and_bad_baseline(run_dir: Path, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     """``promptsim report`` writes the page; a wrong --baseline is one line and exit 2."""

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
-from sim.rules.campaigns import (
+from sim.rules.config.campaigns import (
     TIME_EPS,
     Action,
     AppOpen,
@@ -48,14 +48,16 @@ from sim.rules.campaigns import (
     multiple,
     once,
 )
+from sim.rules.config.platforms import DEFAULT_PROFILES, override_profiles
+from sim.rules.config.verdict import Decision
 from sim.rules.decision import (
-    Decision,
     decide,
     record_click,
     record_dismissal,
     record_impression,
     start_session,
 )
+from sim.rules.native import PolicyRules, ProfileRules
 from sim.rules.permission import (
     DIALOG_OUTCOMES,
     DeviceState,
@@ -72,7 +74,6 @@ from sim.rules.permission import (
     new_install,
     os_dialog_unavailable,
 )
-from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
 
 PROFILE_NAMES = sorted(DEFAULT_PROFILES)
 ONE_DIALOG_PER_INSTALL = ("ios", "harmony_next")
@@ -223,7 +224,7 @@ class Record:
         self.last_in_app = now
         record_impression(state, camp.id, now)
 
-    def answer_dialog(self, state: DeviceState, profile: PlatformProfile,
+    def answer_dialog(self, state: DeviceState, profile: ProfileRules,
                       outcome: DialogOutcome, now: float) -> None:
         """Apply an OS-dialog answer and assert the install stays within its platform's limit:
         at most ``max_denials`` denials, one answered dialog on iOS and HarmonyOS NEXT."""
@@ -253,7 +254,8 @@ def test_rules_hold_over_random_device_histories(name: str, data: st.DataObject)
     an opted-in device, no impression inside a gap or over a limit, and ``os_dialog`` only
     when the OS dialog is available."""
     disputed = data.draw(disputed_settings, label="disputed settings")
-    profiles = override_profiles(DEFAULT_PROFILES, {name: disputed})
+    profiles = {n: ProfileRules(p)
+                for n, p in override_profiles(DEFAULT_PROFILES, {name: disputed}).items()}
     policy = data.draw(policies(), label="policy")
     state = new_install(profiles[name], provisional=policy.provisional_on_install)
     rec = Record()
@@ -268,7 +270,7 @@ def test_rules_hold_over_random_device_histories(name: str, data: st.DataObject)
         st.lists(st.sampled_from(RESPONSES), min_size=1, unique=True), label="responses"))
     fired = fired_for(policy)
 
-    def profile() -> PlatformProfile:
+    def profile() -> ProfileRules:
         return profiles[state.profile]
 
     def os_dialog(outcome: DialogOutcome) -> None:
@@ -277,7 +279,7 @@ def test_rules_hold_over_random_device_histories(name: str, data: st.DataObject)
     def respond(trigger: TriggerFired) -> None:
         p = profile()
         was_granted = state.permission == "granted"
-        d: Decision = decide(state, p, policy, trigger, now)
+        d: Decision = decide(state, p, PolicyRules(policy), trigger, now)
         if d.show:
             assert not was_granted, "soft prompt shown to an opted-in device"
         if d.action == "os_dialog":
@@ -370,7 +372,7 @@ def test_decide_never_shows_inside_a_gap_or_over_a_limit(name: str, policy: Poli
     campaign within its gap, delay or spacing, before its session, nor past its limit or caps.
 
     The device never answers the OS dialog, so every step is a decision."""
-    profile = DEFAULT_PROFILES[name]
+    profile = ProfileRules(DEFAULT_PROFILES[name])
     state = new_install(profile, provisional=policy.provisional_on_install)
     rec = Record()
     now = 0.0
@@ -383,7 +385,7 @@ def test_decide_never_shows_inside_a_gap_or_over_a_limit(name: str, policy: Poli
             trigger = TriggerFired(trigger="app_open")
         else:
             trigger = data.draw(fired, label="fired")
-        d = decide(state, profile, policy, trigger, now)
+        d = decide(state, profile, PolicyRules(policy), trigger, now)
         if d.show or d.reason == "outranked":
             assert d.campaign_id is not None
             camp = policy.campaign(d.campaign_id)
@@ -404,7 +406,8 @@ def test_os_dialogs_never_exceed_the_platform_limit(name: str, disputed: dict[st
 
     Only the permission state machine runs here (the button asks as soon as the OS dialog is
     available), so every history is dense in dialogs."""
-    profiles = override_profiles(DEFAULT_PROFILES, {name: disputed})
+    profiles = {n: ProfileRules(p)
+                for n, p in override_profiles(DEFAULT_PROFILES, {name: disputed}).items()}
     state = new_install(profiles[name])
     rec = Record()
     now = 0.0

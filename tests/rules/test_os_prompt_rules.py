@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from sim.rules.campaigns import Campaign, Policy, TriggerFired, every_time
-from sim.rules.decision import Decision, decide, start_session
+from sim.rules.config.campaigns import Campaign, Policy, TriggerFired, every_time
+from sim.rules.config.platforms import DEFAULT_PROFILES, override_profiles
+from sim.rules.config.verdict import Decision
+from sim.rules.decision import decide, start_session
+from sim.rules.native import PolicyRules, ProfileRules
 from sim.rules.permission import (
     DeviceState,
     apply_app_update,
@@ -27,27 +30,32 @@ from sim.rules.permission import (
     os_dialog_unavailable,
     receives_push,
 )
-from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile, override_profiles
 
-P = DEFAULT_PROFILES
+
+def overridden(overrides: dict[str, dict[str, object]]) -> dict[str, ProfileRules]:
+    """The built-in profiles with ``overrides``, as the rules read them."""
+    return {n: ProfileRules(p) for n, p in override_profiles(DEFAULT_PROFILES, overrides).items()}
+
+
+P = {n: ProfileRules(p) for n, p in DEFAULT_PROFILES.items()}
 APP_OPEN = TriggerFired(trigger="app_open")
-PROMPT = Policy(campaigns=(Campaign(id="push", frequency=every_time()),))
+PROMPT = PolicyRules(Policy(campaigns=(Campaign(id="push", frequency=every_time()),)))
 """A soft prompt on every app open, falling back to settings: shows whatever the button does."""
-PROMPT_NO_FALLBACK = Policy(
+PROMPT_NO_FALLBACK = PolicyRules(Policy(
     campaigns=(Campaign(id="push", frequency=every_time(), fallback_to_settings=False),)
-)
+))
 OPT_IN_PROFILES = sorted(n for n, p in P.items() if p.default_permission == "not_determined")
 
 
-def install(profile: PlatformProfile, now: float = 0.0, **kw: bool) -> DeviceState:
+def install(profile: ProfileRules, now: float = 0.0, **kw: bool) -> DeviceState:
     """A fresh install that has opened the app once."""
     state = new_install(profile, **kw)
     start_session(state, profile, now)
     return state
 
 
-def button(state: DeviceState, profile: PlatformProfile, now: float = 0.0,
-           policy: Policy = PROMPT) -> Decision:
+def button(state: DeviceState, profile: ProfileRules, now: float = 0.0,
+           policy: PolicyRules = PROMPT) -> Decision:
     """What the soft prompt would do if the app opened now."""
     return decide(state, profile, policy, APP_OPEN, now)
 
@@ -57,7 +65,7 @@ SETTINGS = Decision(show=True, reason="eligible", campaign_id="push", action="op
 INSTRUCTIONS = Decision(show=True, reason="eligible", campaign_id="push", action="instructions")
 
 
-def fallback(profile: PlatformProfile) -> Decision:
+def fallback(profile: ProfileRules) -> Decision:
     """The settings fallback of ``profile``: a deep link, or instructions on the web."""
     return SETTINGS if profile.settings_link else INSTRUCTIONS
 
@@ -166,7 +174,7 @@ def test_android13_dismissal_leaves_the_state_unchanged_by_default() -> None:
 
 def test_dismissal_counts_as_denial_only_when_the_setting_says_so() -> None:
     """With ``dismiss_counts_as_denial`` (OneSignal's reading), two swipes lock Android 13."""
-    a13 = override_profiles(P, {"android13": {"dismiss_counts_as_denial": True}})["android13"]
+    a13 = overridden({"android13": {"dismiss_counts_as_denial": True}})["android13"]
     state = install(a13)
     apply_dialog_result(state, a13, "dismissed", now=0.0)
     assert (state.permission, state.denials) == ("denied", 1)
@@ -274,7 +282,7 @@ def test_upgrade_to_13_pre_grants_an_app_with_notifications_on(old: str, new: st
 
 def test_upgrade_to_13_without_pregrant_asks_from_scratch() -> None:
     """With ``upgrade_pregrant`` overridden False, the upgraded app starts not determined."""
-    profiles = override_profiles(P, {"android13": {"upgrade_pregrant": False}})
+    profiles = overridden({"android13": {"upgrade_pregrant": False}})
     state = install(profiles["android12"])
 
     apply_os_upgrade(state, profiles["android12"], profiles["android13"])
@@ -314,7 +322,7 @@ def test_a_blocked_app_is_blocked_at_once_when_the_user_set_setting_is_off() -> 
     """``upgrade_denied_user_set = false``: a denial from 12 blocks the dialog on 13 at once
     (the reading before AOSP's PermissionHelper was checked); and an app targeting <= 32
     cannot ask, so it is blocked either way."""
-    profiles = override_profiles(P, {"android13": {"upgrade_denied_user_set": False}})
+    profiles = overridden({"android13": {"upgrade_denied_user_set": False}})
     for new in ("android13", "android13_legacy"):
         state = install(profiles["android12"])
         apply_settings_change(state, profiles["android12"], enabled=False)
@@ -380,7 +388,7 @@ def test_android12_reinstall_turns_notifications_on_again() -> None:
 def test_ios_reinstall_delay_setting_is_respected() -> None:
     """TN2265's reading as a setting: with a one-day delay, an iOS reinstall within a day keeps
     the old answer, and one after a day resets it."""
-    ios = override_profiles(P, {"ios": {"reinstall_reset_delay_days": 1.0}})["ios"]
+    ios = overridden({"ios": {"reinstall_reset_delay_days": 1.0}})["ios"]
     state = install(ios)
     apply_dialog_result(state, ios, "denied", now=0.0)
 
@@ -418,7 +426,7 @@ def test_ios_clear_data_reset_is_a_setting() -> None:
     apply_clear_data(state, ios)
     assert (state.permission, state.denials) == ("not_determined", 0)
 
-    kept = override_profiles(P, {"ios": {"clear_data_resets": False}})["ios"]
+    kept = overridden({"ios": {"clear_data_resets": False}})["ios"]
     state = install(kept)
     apply_dialog_result(state, kept, "denied", now=0.0)
     apply_clear_data(state, kept)
@@ -442,7 +450,7 @@ def test_hibernation_revokes_the_permission_at_the_next_session_after_the_config
 
 def test_hibernation_days_is_a_setting() -> None:
     """The hibernation delay can be overridden; profiles without it never hibernate."""
-    a13 = override_profiles(P, {"android13": {"hibernation_days": 30.0}})["android13"]
+    a13 = overridden({"android13": {"hibernation_days": 30.0}})["android13"]
     state = install(a13)
     apply_dialog_result(state, a13, "allowed", now=0.0)
     assert start_session(state, a13, 30.0)
@@ -508,8 +516,7 @@ def test_chrome_embargoes_after_four_ignores() -> None:
 
 def test_chrome_embargo_thresholds_are_settings() -> None:
     """The embargo thresholds are profile fields a scenario may override."""
-    strict = override_profiles(
-        P, {"chrome": {"embargo_dismissals": 1, "embargo_ignores": 2}})["chrome"]
+    strict = overridden({"chrome": {"embargo_dismissals": 1, "embargo_ignores": 2}})["chrome"]
     state = install(strict)
     apply_dialog_result(state, strict, "dismissed", now=0.0)
     assert os_dialog_unavailable(state, strict, 0.0) == "embargoed"
@@ -535,7 +542,7 @@ def test_firefox_and_safari_need_a_user_gesture(name: str) -> None:
     request is refused with ``needs_user_gesture``; a soft prompt's click is a gesture."""
     profile = P[name]
     state = install(profile)
-    direct = Policy(campaigns=(Campaign(id="push", primer=False),))
+    direct = PolicyRules(Policy(campaigns=(Campaign(id="push", primer=False),)))
     assert decide(state, profile, direct, APP_OPEN, 0.0) == Decision(
         show=False, reason="needs_user_gesture")
     assert button(state, profile) == OS_DIALOG
@@ -544,5 +551,5 @@ def test_firefox_and_safari_need_a_user_gesture(name: str) -> None:
 def test_chrome_allows_a_direct_request() -> None:
     """Chrome needs no gesture: the cold baseline (no primer) opens the OS dialog directly."""
     chrome = P["chrome"]
-    direct = Policy(campaigns=(Campaign(id="push", primer=False),))
+    direct = PolicyRules(Policy(campaigns=(Campaign(id="push", primer=False),)))
     assert decide(install(chrome), chrome, direct, APP_OPEN, 0.0) == OS_DIALOG

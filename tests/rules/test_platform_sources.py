@@ -9,8 +9,19 @@ from __future__ import annotations
 
 import pytest
 
-from sim.rules.campaigns import Campaign, Caps, Policy, TriggerFired, every_time
-from sim.rules.decision import Decision, decide, next_chance, record_impression, start_session
+from sim.rules.config.campaigns import Campaign, Caps, Policy, TriggerFired, every_time
+from sim.rules.config.platforms import (
+    DEFAULT_PROFILES,
+    FAMILY_OF,
+    REPORTS,
+    DeviceKind,
+    PlatformProfile,
+    override_profiles,
+    resolve_profile,
+)
+from sim.rules.config.verdict import Decision
+from sim.rules.decision import decide, next_chance, record_impression, start_session
+from sim.rules.native import PolicyRules, ProfileRules
 from sim.rules.permission import (
     DeviceState,
     adaptive_quiet_ui,
@@ -26,30 +37,27 @@ from sim.rules.permission import (
     new_install,
     os_dialog_unavailable,
 )
-from sim.rules.platforms import (
-    DEFAULT_PROFILES,
-    FAMILY_OF,
-    REPORTS,
-    DeviceKind,
-    PlatformProfile,
-    override_profiles,
-    resolve_profile,
-)
 from sim.rules.reachability import device_reach, user_reach
 
-P = DEFAULT_PROFILES
+
+def overridden(overrides: dict[str, dict[str, object]]) -> dict[str, ProfileRules]:
+    """The built-in profiles with ``overrides``, as the rules read them."""
+    return {n: ProfileRules(p) for n, p in override_profiles(DEFAULT_PROFILES, overrides).items()}
+
+
+P = {n: ProfileRules(p) for n, p in DEFAULT_PROFILES.items()}
 APP_OPEN = TriggerFired(trigger="app_open")
-PROMPT = Policy(campaigns=(Campaign(id="push", frequency=every_time()),))
+PROMPT = PolicyRules(Policy(campaigns=(Campaign(id="push", frequency=every_time()),)))
 
 
-def install(profile: PlatformProfile, now: float = 0.0, **kw: object) -> DeviceState:
+def install(profile: ProfileRules, now: float = 0.0, **kw: object) -> DeviceState:
     state = new_install(profile, **kw)  # type: ignore[arg-type]
     start_session(state, profile, now)
     return state
 
 
-def button(state: DeviceState, profile: PlatformProfile, now: float,
-           policy: Policy = PROMPT) -> Decision:
+def button(state: DeviceState, profile: ProfileRules, now: float,
+           policy: PolicyRules = PROMPT) -> Decision:
     return decide(state, profile, policy, APP_OPEN, now)
 
 
@@ -147,7 +155,7 @@ def test_a_page_cannot_open_browser_settings_it_shows_instructions(name: str) ->
     state = install(profile)
     apply_dialog_result(state, profile, "denied", now=0.0)
     assert button(state, profile, 1.0).action == "instructions"
-    nav = Policy(campaigns=(Campaign(id="push", action="open_settings"),))
+    nav = PolicyRules(Policy(campaigns=(Campaign(id="push", action="open_settings"),)))
     assert button(state, profile, 1.0, nav).action == "instructions"
     assert button(install(P["android13"]), P["android13"], 0.0, nav).action == "open_settings"
 
@@ -197,7 +205,7 @@ def test_android_cancel_is_not_a_denial_unless_the_setting_says_so() -> None:
     for _ in range(5):
         apply_dialog_result(state, a13, "dismissed", now=0.0)
     assert (state.denials, dialogs_left(state, a13)) == (0, 2)
-    counted = override_profiles(P, {"android13": {"dismiss_counts_as_denial": True}})
+    counted = overridden({"android13": {"dismiss_counts_as_denial": True}})
     state = install(counted["android13"])
     apply_dialog_result(state, counted["android13"], "dismissed", now=0.0)
     assert state.denials == 1
@@ -295,7 +303,7 @@ def test_ios_ignored_dialog_stays_not_determined_by_default() -> None:
     state = install(ios)
     apply_dialog_result(state, ios, "ignored", now=0.0)
     assert (state.permission, dialogs_left(state, ios)) == ("not_determined", 1)
-    moe = override_profiles(P, {"ios": {"ignored_ends_dialog": True}})["ios"]
+    moe = overridden({"ios": {"ignored_ends_dialog": True}})["ios"]
     state = install(moe)
     apply_dialog_result(state, moe, "ignored", now=0.0)
     assert dialogs_left(state, moe) == 0
@@ -341,8 +349,8 @@ def test_per_day_caps_count_the_devices_local_day() -> None:
 
     Source: AWS Pinpoint in-app message caps (per day, per session, total); the day of
     the person holding the device is the local one."""
-    capped = Policy(campaigns=(Campaign(id="push", frequency=every_time(),
-                                        caps=Caps(per_day=1)),))
+    capped = PolicyRules(Policy(campaigns=(Campaign(id="push", frequency=every_time(),
+                                        caps=Caps(per_day=1)),)))
     ios = P["ios"]
     east = install(ios, utc_offset_minutes=120)
     utc = install(ios)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.rules.platforms import DEFAULT_PROFILES, FAMILY_OF, PLATFORMS
+from sim.rules.config.platforms import DEFAULT_PROFILES, FAMILY_OF, PLATFORMS
 from sim.rules.reachability import REACHABLE, device_reach, user_reach
 
 

@@ -5,11 +5,27 @@ A bad scenario or request must stop with a message naming the field (style habit
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sim.rules.campaigns import Campaign, Policy, backoff, multiple
-from sim.rules.platforms import DEFAULT_PROFILES, override_profiles, resolve_profile
+from sim.rules.config.campaigns import (
+    MAX_BACKOFF_FACTOR,
+    MIN_GAP_DAYS,
+    Campaign,
+    Policy,
+    backoff,
+    multiple,
+)
+from sim.rules.config.platforms import (
+    DEFAULT_PROFILES,
+    MAX_DAYS,
+    override_profiles,
+    resolve_profile,
+)
 
 P = DEFAULT_PROFILES
 
@@ -100,7 +116,13 @@ def test_override_profiles_errors_name_the_profile_and_field(
     ({"frequency": {"type": "backoff", "gap_days": 1, "factor": 0.5}},
      r"Expected `float` >= 1\.0 - at `\$\.frequency\.factor`"),
     ({"frequency": {"type": "backoff", "gap_days": 0}},
-     r"Expected `float` > 0\.0 - at `\$\.frequency\.gap_days`"),
+     r"Expected `float` >= 1\.157\d*e-05 - at `\$\.frequency\.gap_days`"),
+    ({"frequency": {"type": "backoff", "gap_days": 1e-320, "factor": 10}},
+     r"Expected `float` >= 1\.157\d*e-05 - at `\$\.frequency\.gap_days`"),
+    ({"frequency": {"type": "multiple", "limit": 2, "gap_days": 1e-320}},
+     r"Expected `float` >= 1\.157\d*e-05 - at `\$\.frequency\.gap_days`"),
+    ({"frequency": {"type": "backoff", "gap_days": 1, "factor": 1000}},
+     r"Expected `float` <= 10\.0 - at `\$\.frequency\.factor`"),
     ({"colour": "red"}, r"Object contains unknown field `colour`"),
     ({"trigger": {"type": "session_time", "seconds": -1}},
      r"Expected `float` >= 0\.0 - at `\$\.trigger\.seconds`"),
@@ -130,7 +152,7 @@ def test_the_factories_validate_too() -> None:
     """``multiple(limit=0, ...)`` and ``backoff(gap_days=0)`` are rejected like decoded input."""
     with pytest.raises(msgspec.ValidationError, match=r"Expected `int` >= 1 - at `\$\.limit`"):
         multiple(limit=0, gap_days=1.0)
-    with pytest.raises(msgspec.ValidationError, match=r"> 0\.0 - at `\$\.gap_days`"):
+    with pytest.raises(msgspec.ValidationError, match=r">= 1\.157\d*e-05 - at `\$\.gap_days`"):
         backoff(gap_days=0.0)
 
 
@@ -181,8 +203,8 @@ def test_every_numeric_rule_field_is_bounded() -> None:
     """Every number a scenario or the service may set in the rules (campaigns, policy,
     triggers, platform profiles) has a lower and an upper bound: nothing like a 10^30
     ``max_denials`` or a 1e200 backoff factor gets in."""
-    from sim.rules.campaigns import TriggerFired
-    from sim.rules.platforms import PlatformProfile
+    from sim.rules.config.campaigns import TriggerFired
+    from sim.rules.config.platforms import PlatformProfile
 
     fields = [f for t in (Policy, TriggerFired, PlatformProfile) for f in _numeric_fields(t)]
     assert len(fields) > 15
@@ -196,11 +218,29 @@ def test_every_numeric_rule_field_is_bounded() -> None:
         backoff(1.0, 1e200)
 
 
+@settings(max_examples=300, deadline=None)
+@given(gap=st.floats(MIN_GAP_DAYS, MAX_DAYS), factor=st.floats(1.0, MAX_BACKOFF_FACTOR),
+       dismissed=st.integers(0, 10**6), more=st.integers(1, 10**6))
+def test_the_backoff_gap_is_finite_bounded_and_grows_over_the_allowed_range(
+        gap: float, factor: float, dismissed: int, more: int) -> None:
+    """Issue 28, item 3: over every gap and factor a campaign may hold and up to a million
+    dismissals, the gap is finite, within ``[gap_days, MAX_DAYS]`` and never shrinks with
+    another dismissal (the issue's ``1e-320`` gap is now refused: see above)."""
+    from sim.rules.checks import backoff_gap
+    from sim.rules.native import CampaignRules
+
+    c = CampaignRules(Campaign(id="bk", frequency=backoff(gap, factor)))
+    g = backoff_gap(c, dismissed)
+    assert math.isfinite(g) and gap <= g <= MAX_DAYS
+    assert backoff_gap(c, dismissed + 1) >= g
+    assert backoff_gap(c, dismissed + more) >= g
+
+
 def test_backoff_gap_stops_at_ten_years_without_overflow() -> None:
     """``gap_days * factor ** dismissals`` grows to ``MAX_DAYS`` (3,650) and stays there, for
     any number of dismissals (2.0 ** 1200 would overflow a float)."""
-    from sim.rules.campaigns import MAX_DAYS, Campaign, Frequency
     from sim.rules.checks import backoff_gap, frequency_check, next_allowed
+    from sim.rules.config.campaigns import MAX_DAYS, Campaign, Frequency
     from sim.rules.native import CampaignRules
     from sim.rules.permission import CampaignCounters
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from sim.rules.campaigns import (
+from sim.rules.config.campaigns import (
     AppOpen,
     Audience,
     Campaign,
@@ -26,8 +26,9 @@ from sim.rules.campaigns import (
     multiple,
     once,
 )
+from sim.rules.config.platforms import DEFAULT_PROFILES
+from sim.rules.config.verdict import Decision
 from sim.rules.decision import (
-    Decision,
     decide,
     next_chance,
     record_click,
@@ -35,10 +36,10 @@ from sim.rules.decision import (
     record_impression,
     start_session,
 )
+from sim.rules.native import PolicyRules, ProfileRules
 from sim.rules.permission import DeviceState, apply_dialog_result, new_install
-from sim.rules.platforms import DEFAULT_PROFILES, PlatformProfile
 
-P = DEFAULT_PROFILES
+P = {n: ProfileRules(p) for n, p in DEFAULT_PROFILES.items()}
 ANDROID = P["android13"]
 
 
@@ -49,15 +50,15 @@ def seconds(n: float) -> float:
 APP_OPEN = TriggerFired(trigger="app_open")
 
 
-def device(profile: PlatformProfile = ANDROID, **kw: bool) -> DeviceState:
+def device(profile: ProfileRules = ANDROID, **kw: bool) -> DeviceState:
     """A fresh install in its first session, at t = 0."""
     state = new_install(profile, **kw)
     start_session(state, profile, 0.0)
     return state
 
 
-def ask(state: DeviceState, policy: Policy, now: float, fired: TriggerFired = APP_OPEN,
-        profile: PlatformProfile = ANDROID) -> Decision:
+def ask(state: DeviceState, policy: PolicyRules, now: float, fired: TriggerFired = APP_OPEN,
+        profile: ProfileRules = ANDROID) -> Decision:
     """``decide``, and record the impression when something shows."""
     d = decide(state, profile, policy, fired, now)
     if d.show:
@@ -66,7 +67,7 @@ def ask(state: DeviceState, policy: Policy, now: float, fired: TriggerFired = AP
     return d
 
 
-def shown_at(policy: Policy, times: list[float], fired: TriggerFired = APP_OPEN,
+def shown_at(policy: PolicyRules, times: list[float], fired: TriggerFired = APP_OPEN,
              new_session_each_time: bool = True) -> list[tuple[float, str]]:
     """Ask at each time and return (time, reason): the story of one install."""
     state = device()
@@ -78,9 +79,9 @@ def shown_at(policy: Policy, times: list[float], fired: TriggerFired = APP_OPEN,
     return log
 
 
-def one(campaign: Campaign) -> Policy:
+def one(campaign: Campaign) -> PolicyRules:
     """A policy with a single campaign."""
-    return Policy(campaigns=(campaign,))
+    return PolicyRules(Policy(campaigns=(campaign,)))
 
 
 # --- audience -----------------------------------------------------------------------
@@ -113,16 +114,16 @@ def test_an_uninstalled_app_shows_nothing() -> None:
 
 def test_a_policy_without_campaigns_shows_nothing() -> None:
     """No campaign configured: ``no_campaign``."""
-    assert decide(device(), ANDROID, Policy(), APP_OPEN, 0.0).reason == "no_campaign"
+    assert decide(device(), ANDROID, PolicyRules(Policy()), APP_OPEN, 0.0).reason == "no_campaign"
 
 
-def per_platform_policy() -> Policy:
+def per_platform_policy() -> PolicyRules:
     """iOS gets a soft prompt once; Android 13 devices get three tries; the others none."""
-    return Policy(campaigns=(
+    return PolicyRules(Policy(campaigns=(
         Campaign(id="ios.soft", audience=Audience(platforms=("ios",))),
         Campaign(id="android.soft", frequency=multiple(3, 1),
                  audience=Audience(profiles=("android13",))),
-    ))
+    )))
 
 
 def test_the_audience_limits_a_campaign_to_platforms_and_profiles() -> None:
@@ -141,11 +142,11 @@ def test_the_audience_limits_a_campaign_to_platforms_and_profiles() -> None:
 def test_a_campaign_outside_the_audience_neither_shows_nor_outranks() -> None:
     """Another in-app message targeted elsewhere does not take the slot; ``next_chance``
     ignores campaigns the device is not in the audience of."""
-    policy = Policy(campaigns=(
+    policy = PolicyRules(Policy(campaigns=(
         Campaign(id="push", frequency=every_time()),
         Campaign(id="promo", action="message", priority=9,
                  audience=Audience(platforms=("ios",))),
-    ), permission_first=False)
+    ), permission_first=False))
     assert ask(device(), policy, 0.0).campaign_id == "push"
     assert next_chance(device(), ANDROID, per_platform_policy(), 0.0) == 0.0
     chrome = P["chrome"]
@@ -321,14 +322,15 @@ def test_clicks_and_dismissals_are_counted_per_campaign() -> None:
 
 def test_the_highest_priority_eligible_campaign_wins() -> None:
     """Among eligible campaigns on the same trigger, the highest priority wins (Braze)."""
-    policy = Policy(campaigns=(Campaign(id="low", priority=1), Campaign(id="high", priority=5)))
+    policy = PolicyRules(Policy(campaigns=(Campaign(id="low", priority=1),
+                                           Campaign(id="high", priority=5))))
     assert decide(device(), ANDROID, policy, APP_OPEN, 0.0).campaign_id == "high"
 
 
 def test_a_lower_ranked_campaign_shows_when_the_winner_is_not_eligible() -> None:
     """When the highest-ranked campaign is held back by its frequency, the next one shows."""
-    policy = Policy(campaigns=(Campaign(id="high", priority=5, frequency=once()),
-                               Campaign(id="low", priority=1, frequency=every_time())))
+    policy = PolicyRules(Policy(campaigns=(Campaign(id="high", priority=5, frequency=once()),
+                               Campaign(id="low", priority=1, frequency=every_time()))))
     state = device()
     assert [ask(state, policy, 0.0).campaign_id for _ in range(2)] == ["high", "low"]
 
@@ -338,7 +340,7 @@ def test_permission_campaign_beats_another_message_on_the_same_trigger() -> None
     another in-app message on the same trigger, whatever their priorities."""
     campaigns = (Campaign(id="promo", action="message", priority=100),
                  Campaign(id="push", priority=0))
-    d = decide(device(), ANDROID, Policy(campaigns=campaigns), APP_OPEN, 0.0)
+    d = decide(device(), ANDROID, PolicyRules(Policy(campaigns=campaigns)), APP_OPEN, 0.0)
     assert d == Decision(show=True, reason="eligible", campaign_id="push", action="os_dialog")
 
 
@@ -347,7 +349,7 @@ def test_without_permission_first_a_higher_message_outranks_the_prompt() -> None
     ``outranked`` (the decision names the winning message)."""
     campaigns = (Campaign(id="promo", action="message", priority=100),
                  Campaign(id="push", priority=0))
-    policy = Policy(campaigns=campaigns, permission_first=False)
+    policy = PolicyRules(Policy(campaigns=campaigns, permission_first=False))
     assert decide(device(), ANDROID, policy, APP_OPEN, 0.0) == Decision(
         show=False, reason="outranked", campaign_id="promo")
 
@@ -356,14 +358,14 @@ def test_a_message_on_another_trigger_does_not_compete() -> None:
     """Priority only matters between messages on the same trigger."""
     campaigns = (Campaign(id="promo", action="message", priority=100, trigger=Programmatic()),
                  Campaign(id="push"))
-    policy = Policy(campaigns=campaigns, permission_first=False)
+    policy = PolicyRules(Policy(campaigns=campaigns, permission_first=False))
     assert decide(device(), ANDROID, policy, APP_OPEN, 0.0).campaign_id == "push"
 
 
 def test_min_spacing_between_in_app_messages() -> None:
     """Any two in-app messages are at least ``min_spacing_seconds`` apart (Braze: 30 s)."""
-    policy = Policy(campaigns=(Campaign(id="push", frequency=every_time()),),
-                    min_spacing_seconds=30.0)
+    policy = PolicyRules(Policy(campaigns=(Campaign(id="push", frequency=every_time()),),
+                    min_spacing_seconds=30.0))
     state = device()
     assert ask(state, policy, 0.0).reason == "eligible"
     assert ask(state, policy, seconds(29)).reason == "spacing"
@@ -377,14 +379,15 @@ def test_policy_keeps_campaigns_in_decision_order() -> None:
                                Campaign(id="b", priority=1), Campaign(id="a", priority=1),
                                Campaign(id="top", priority=3)))
     assert [c.id for c in policy.campaigns] == ["top", "a", "b", "promo"]
+    assert [c.id for c in PolicyRules(policy).campaigns] == ["top", "a", "b", "promo"]
     assert policy.campaign("promo") is not None
     assert policy.campaign("missing") is None
 
 
 def test_when_nothing_shows_the_reason_is_the_top_campaigns() -> None:
     """When nothing shows, the reason is that of the highest-ranked matching campaign."""
-    policy = Policy(campaigns=(Campaign(id="first", priority=2, min_sessions=5),
-                               Campaign(id="second", priority=1, frequency=once())))
+    policy = PolicyRules(Policy(campaigns=(Campaign(id="first", priority=2, min_sessions=5),
+                               Campaign(id="second", priority=1, frequency=once()))))
     state = device()
     record_impression(state, "second", 0.0)
     assert decide(state, ANDROID, policy, APP_OPEN, 1.0) == Decision(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 from service_helpers import DAY, T0, eligible, ev, install, once_campaign
 
-from sim.rules.campaigns import Campaign, Policy
+from sim.rules.config.campaigns import Campaign, Policy
 from sim.service import schemas as s
 
 

@@ -256,6 +256,7 @@ def test_postgres_that_stops_answering_is_503_in_time(pg_url, server_factory):
         proxy.stop()
 
 
+@pytest.mark.slow
 def test_the_admin_key_can_come_from_a_file_out_of_sight_of_ps(tmp_path):
     """Issue 15.13: ``--admin-key-file`` (or ``PROMPTSIM_ADMIN_KEY_FILE``) keeps the key off
     the command line that ``ps`` shows; the key works."""

@@ -18,11 +18,14 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 from service_helpers import ADMIN, ROOT
 
 from sim.model.objective import outcomes
 from sim.model.scenario import load_scenario
-from sim.rules.platforms import PLATFORMS
+from sim.rules.config.platforms import PLATFORMS
+
+pytestmark = pytest.mark.slow  # a browser, Locust, a cluster or long runs
 
 SMALL = ["--devices", "900", "--days", "40", "--budget", "4", "--jobs", "2",
          "--no-progress"]

@@ -17,7 +17,8 @@ from service_helpers import ADMIN
 
 from sim.loadtest.parity import replay
 from sim.model.events import LogEvent
-from sim.rules.campaigns import Policy, TriggerFired
+from sim.rules.config.campaigns import Policy, TriggerFired
+from sim.rules.config.platforms import DEFAULT_PROFILES, override_profiles
 from sim.rules.decision import (
     decide,
     record_click,
@@ -25,6 +26,7 @@ from sim.rules.decision import (
     record_impression,
     start_session,
 )
+from sim.rules.native import PolicyRules, ProfileRules
 from sim.rules.permission import (
     apply_clear_data,
     apply_dialog_result,
@@ -36,7 +38,6 @@ from sim.rules.permission import (
     first_launch_dialog_due,
     new_install,
 )
-from sim.rules.platforms import DEFAULT_PROFILES, override_profiles
 
 REPORTED = {  # what a device on each profile reports at install
     "ios": {"platform": "ios", "os_version": 18.0},
@@ -64,13 +65,16 @@ POLICY = msgspec.convert({
          "frequency": {"type": "every_time"}, "min_delay_days": 0.5},
     ]}, Policy)
 PROFILES = override_profiles(DEFAULT_PROFILES, {"android13": {"dismiss_counts_as_denial": True}})
+RULES = {n: ProfileRules(p) for n, p in PROFILES.items()}
+"""``PROFILES`` as the rules read them."""
 
 
 def simulate(rng: random.Random, device: str, name: str, policy: Policy = POLICY
              ) -> list[LogEvent]:
     """One device's history, made with the shared rule functions, logged as LogEvents."""
     log: list[LogEvent] = []
-    profile = PROFILES[name]
+    profile = RULES[name]
+    rules = PolicyRules(policy)
     st = new_install(profile, provisional=policy.provisional_on_install)
 
     def emit(t: float, kind: str, **fields: object) -> None:
@@ -101,7 +105,7 @@ def simulate(rng: random.Random, device: str, name: str, policy: Policy = POLICY
             apply_clear_data(st, profile, reset_campaigns=policy.reset_on_reinstall)
             emit(t, "data_cleared")
         elif roll < 0.07 and profile.upgrade_to in UPGRADED_OS:
-            new = PROFILES[profile.upgrade_to]
+            new = RULES[profile.upgrade_to]
             apply_os_upgrade(st, profile, new)
             profile = new
             emit(t, "os_upgraded", os_version=UPGRADED_OS[new.name])
@@ -124,7 +128,7 @@ def simulate(rng: random.Random, device: str, name: str, policy: Policy = POLICY
             if fired.trigger == "session_time" and seconds < offset:
                 continue
             now = t + offset / 86400.0
-            d = decide(st, profile, policy, fired, now)
+            d = decide(st, profile, rules, fired, now)
             emit(now, "decision", trigger=fired.trigger, event_name=fired.event_name,
                  session_seconds=fired.session_seconds, show=d.show, reason=d.reason,
                  campaign_id=d.campaign_id, action=d.action)

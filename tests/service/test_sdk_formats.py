@@ -2,7 +2,7 @@
 ``session_start`` events (in-process, SQLite and PostgreSQL).
 
 The rules see the same numbers either way: a time is Unix seconds, an OS version its
-major part (``sim.rules.platforms.resolve_profile`` compares major versions).
+major part (``sim.rules.config.platforms.resolve_profile`` compares major versions).
 """
 
 from __future__ import annotations

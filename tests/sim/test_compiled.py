@@ -92,6 +92,7 @@ def test_the_default_install_is_compiled_when_it_has_its_extensions(tmp_path: Pa
     assert is_compiled
 
 
+@pytest.mark.slow
 def test_compiled_and_pure_python_give_the_same_panel(small: Scenario, tmp_path: Path) -> None:
     """Every cell of the panel and the event count are equal with the sources forced
     (``PROMPTSIM_PURE_PYTHON=1``, the fallback without a C compiler)."""

@@ -15,6 +15,8 @@ from sim.engine.executor import SchedulerError, run_tasks
 from sim.engine.runner import simulate
 from sim.model.scenario import Scenario, load_scenario
 
+pytestmark = pytest.mark.slow  # a browser, Locust, a cluster or long runs
+
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:

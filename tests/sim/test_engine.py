@@ -9,6 +9,7 @@ from collections.abc import Callable
 import hypothesis
 import msgspec
 import numpy as np
+import pytest
 import simpy
 from hypothesis import strategies as st
 
@@ -16,11 +17,12 @@ from sim.engine.chunk import ChunkModel
 from sim.engine.runner import simulate
 from sim.model.population import first_at, make_chunk
 from sim.model.scenario import Scenario
-from sim.rules.platforms import PLATFORMS, PROFILES
+from sim.rules.config.platforms import PLATFORMS, PROFILES
 
 MakeScenario = Callable[..., Scenario]
 
 
+@pytest.mark.slow
 def test_skipping_idle_sessions_changes_no_outcome(small: Scenario) -> None:
     """Skipping sessions before the rules' next chance gives the same panel as stepping
     through every session, for every strategy kind, trigger and platform."""
@@ -31,6 +33,7 @@ def test_skipping_idle_sessions_changes_no_outcome(small: Scenario) -> None:
     np.testing.assert_array_equal(fast.stocks, slow.stocks)
 
 
+@pytest.mark.slow
 def test_same_seed_same_panel_for_any_number_of_workers(small: Scenario) -> None:
     """The same scenario and seed give identical results with 1 or 2 worker processes."""
     one = simulate(small, jobs=1)
@@ -40,6 +43,7 @@ def test_same_seed_same_panel_for_any_number_of_workers(small: Scenario) -> None
     assert one.events == two.events
 
 
+@pytest.mark.slow
 def test_another_seed_gives_another_panel(small: Scenario) -> None:
     """The seed matters: a different seed draws a different population."""
     a = simulate(small)

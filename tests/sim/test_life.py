@@ -22,9 +22,10 @@ from sim.model.life import (
 from sim.model.population import INF, Chunk, make_chunk
 from sim.model.scenario import Scenario
 from sim.model.stage import FLOWS, Port, Stage
-from sim.rules.campaigns import TriggerFired
-from sim.rules.decision import Decision, decide
-from sim.rules.platforms import PlatformProfile
+from sim.rules.config.campaigns import TriggerFired
+from sim.rules.config.verdict import Decision
+from sim.rules.decision import decide
+from sim.rules.native import ProfileRules
 
 
 class InProcess(Port):
@@ -64,7 +65,7 @@ def live_every_session(life: Life, horizon: float) -> int:
         steps += 1
 
 
-def stage_for(port: Port, sc: Scenario, chunk: Chunk, profiles: dict[str, PlatformProfile],
+def stage_for(port: Port, sc: Scenario, chunk: Chunk, profiles: dict[str, ProfileRules],
               s: int, *, device: bool) -> Stage:
     return Stage(port, chunk, sc.strategies[s], sc.behaviour, profiles,
                  [0] * (len(FLOWS) * sc.days), sc.days, epoch=EPOCH if device else 0.0,
@@ -72,15 +73,16 @@ def stage_for(port: Port, sc: Scenario, chunk: Chunk, profiles: dict[str, Platfo
 
 
 @pytest.fixture
-def world(small: Scenario) -> tuple[Scenario, dict[str, PlatformProfile], Chunk]:
+def world(small: Scenario) -> tuple[Scenario, dict[str, ProfileRules], Chunk]:
     sc = msgspec.structs.replace(small, devices=400, chunk_size=400)
     profiles = sc.profiles()
-    return sc, profiles, make_chunk(sc, profiles, 0, 0)
+    rules = {n: ProfileRules(p) for n, p in profiles.items()}
+    return sc, rules, make_chunk(sc, profiles, 0, 0)
 
 
 @pytest.mark.parametrize("s", range(7))
 def test_an_engine_like_and_a_device_like_port_count_the_same(
-        world: tuple[Scenario, dict[str, PlatformProfile], Chunk], s: int) -> None:
+        world: tuple[Scenario, dict[str, ProfileRules], Chunk], s: int) -> None:
     """Every device of the chunk lived step by step through an in-process port (days from
     0, nothing reported) and through a device-like one (the service's clock, every event
     reported and batched) counts the same things on the same days, and both add up to the
@@ -103,7 +105,7 @@ def test_an_engine_like_and_a_device_like_port_count_the_same(
 
 
 def test_a_device_sends_what_happened_at_the_moments_an_sdk_does(
-        world: tuple[Scenario, dict[str, PlatformProfile], Chunk]) -> None:
+        world: tuple[Scenario, dict[str, ProfileRules], Chunk]) -> None:
     """A session's start is sent at once (before any decision); a soft prompt's answer,
     with the OS dialog's or the settings screen's, goes in one batch right after it; times
     are on the service's clock."""
@@ -123,7 +125,7 @@ def test_a_device_sends_what_happened_at_the_moments_an_sdk_does(
     assert all(EPOCH <= at < EPOCH + (sc.days + 1) * DAY for b in port.batches for _, at in b)
 
 
-def test_ties_go_in_one_order(world: tuple[Scenario, dict[str, PlatformProfile], Chunk]) -> None:
+def test_ties_go_in_one_order(world: tuple[Scenario, dict[str, ProfileRules], Chunk]) -> None:
     """When a session and the timers fall on the same moment, the session comes first,
     then uninstall, reinstall, cleared data, OS upgrade, opt-out and re-enabling."""
     sc, profiles, chunk = world
@@ -148,7 +150,7 @@ def test_ties_go_in_one_order(world: tuple[Scenario, dict[str, PlatformProfile],
 
 
 def test_opting_in_starts_the_opt_out_timer_and_a_denial_may_start_re_enabling(
-        world: tuple[Scenario, dict[str, PlatformProfile], Chunk]) -> None:
+        world: tuple[Scenario, dict[str, ProfileRules], Chunk]) -> None:
     """The state-driven timers are drawn when the permission changes, from the device's
     own streams: the same device draws the same timers on every stage."""
     sc, profiles, chunk = world

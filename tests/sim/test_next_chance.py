@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.rules.campaigns import Policy, TriggerFired
+from sim.rules.config.campaigns import Policy, TriggerFired
+from sim.rules.config.platforms import DEFAULT_PROFILES
 from sim.rules.decision import (
     decide,
     next_chance,
@@ -16,13 +18,13 @@ from sim.rules.decision import (
     record_impression,
     start_session,
 )
+from sim.rules.native import PolicyRules, ProfileRules
 from sim.rules.permission import (
     apply_clear_data,
     apply_dialog_result,
     apply_settings_change,
     new_install,
 )
-from sim.rules.platforms import DEFAULT_PROFILES
 
 CAMPAIGNS = [
     {"id": "once"},
@@ -44,10 +46,10 @@ TRIGGERS = [TriggerFired(trigger="app_open"),
 
 @st.composite
 def histories(draw: st.DrawFn) -> tuple[object, ...]:
-    profile = DEFAULT_PROFILES[draw(st.sampled_from(sorted(DEFAULT_PROFILES)))]
+    profile = ProfileRules(DEFAULT_PROFILES[draw(st.sampled_from(sorted(DEFAULT_PROFILES)))])
     chosen = draw(st.lists(st.sampled_from(CAMPAIGNS), min_size=1, max_size=3,
                            unique_by=lambda c: c["id"]))
-    policy = msgspec.convert({"campaigns": chosen}, Policy)
+    policy = PolicyRules(msgspec.convert({"campaigns": chosen}, Policy))
     state = new_install(profile)
     now = 0.0
     for _ in range(draw(st.integers(0, 12))):
@@ -74,6 +76,7 @@ def histories(draw: st.DrawFn) -> tuple[object, ...]:
 
 @settings(max_examples=400, deadline=None)
 @given(histories())
+@pytest.mark.slow
 def test_decide_never_shows_before_next_chance(h: tuple[object, ...]) -> None:
     """For any reachable state: at every time before ``next_chance`` (or ever, when it is
     None) ``decide`` shows nothing, whatever the trigger; the state is left as it is."""

@@ -10,7 +10,7 @@ import pytest
 
 from sim.engine.runner import event_log, simulate
 from sim.model.scenario import Scenario, ScenarioError, parse_scenario
-from sim.rules.platforms import PROFILES
+from sim.rules.config.platforms import PROFILES
 
 
 def test_unsubscribed_is_a_user_turning_notifications_off_not_an_uninstall(

@@ -38,6 +38,7 @@ def test_a_path_a_toml_string_and_a_dict_give_the_same_run(tmp_path: Path,
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
+@pytest.mark.slow
 def test_the_tables_the_recommendation_and_the_report_match_the_command_line(
         tmp_path: Path) -> None:
     res = run(QUICKSTART, **SMALL)
@@ -71,6 +72,7 @@ def test_bad_input_is_the_same_error_as_a_file() -> None:
         run("nothing.toml")
 
 
+@pytest.mark.slow
 def test_prior_draws_run_and_report(tmp_path: Path) -> None:
     res = run(QUICKSTART, devices=600, days=30, prior_draws=3)
     assert res.priors is not None and res.scenario.replications == 3

@@ -11,7 +11,7 @@ import pytest
 
 from sim.engine.runner import simulate
 from sim.model.scenario import Scenario
-from sim.rules.platforms import PROFILES
+from sim.rules.config.platforms import PROFILES
 
 GOLDEN = Path(__file__).with_name("golden_small.json")
 

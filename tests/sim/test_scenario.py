@@ -122,6 +122,7 @@ def test_cli_bad_scenario_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cli_simulate_writes_the_run_directory(tmp_path: Path) -> None:
     """`promptsim simulate` writes the resolved scenario, the panel, the summary and the log."""
     import pandas as pd

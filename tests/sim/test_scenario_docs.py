@@ -33,6 +33,7 @@ def test_generated_docs_are_checked_in_and_current(name: str) -> None:
         f"docs/{name} is out of date: run `promptsim scenario-docs` and commit it")
 
 
+@pytest.mark.slow
 def test_the_command_rewrites_and_checks_them(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "sim", "scenario-docs", "--out", str(tmp_path)]
     assert subprocess.run([*cmd, "--check"], capture_output=True).returncode == 1

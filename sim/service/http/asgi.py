@@ -66,8 +66,9 @@ class Request:
         return None
 
     @property
-    def app(self) -> App:
-        """The app whose key authenticated this request (routes with ``auth="app"``)."""
+    def tenant(self) -> App:
+        """The app (the tenant) whose key authenticated this request (routes with
+        ``auth="app"``); not an ASGI app."""
         assert self.caller is not None
         return self.caller
 

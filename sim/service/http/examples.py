@@ -15,13 +15,15 @@ import msgspec
 
 from sim.service import ops
 from sim.service import schemas as s
+from sim.service.http import examples_experiments as experiments
 from sim.service.tenant import build_tenant
 
 AT = "2026-01-05T09:00:00Z"
 CAMPAIGN: dict[str, Any] = {"trigger": {"type": "app_open"}, "frequency": {"type": "once"}}
 DEVICE: dict[str, Any] = {"device_id": "d1", "user_id": "u1", "platform": "ios",
                           "os_version": "17.4.1", "at": AT}
-PARAMS = {"device_id": "d1", "user_id": "u1", "campaign_id": "soft"}
+PARAMS = {"device_id": "d1", "user_id": "u1", "campaign_id": "soft",
+          "experiment_id": experiments.EXPERIMENT_ID}
 """Path parameters."""
 REQUESTS: dict[str, Any] = {
     "create_app": {"name": "shop", "clock": "server"},
@@ -37,6 +39,7 @@ REQUESTS: dict[str, Any] = {
         {"type": "os_dialog_result", "event_id": "e3", "at": "2026-01-05T09:00:07Z",
          "outcome": "allowed"}]},
     "eligibility": {"trigger": "app_open", "at": "2026-01-05T09:00:01Z"},
+    "put_experiment": experiments.REQUEST,
 }
 """Request bodies by operationId."""
 METRICS = """# HELP promptsim_http_requests_total HTTP requests by route and status.
@@ -57,10 +60,10 @@ def responses() -> dict[str, Any]:
     device = msgspec.to_builtins(ops.view(tenant, "d1", rec))
     fired = msgspec.convert(REQUESTS["eligibility"], s.EligibilityIn)
     now = tenant.now(s.unix_seconds(fired.at))
-    decision = ops.decision(tenant, rec, fired, now)
+    decision = ops.decision(tenant, rec, fired, now, "d1")
     if ops.implicit_session(rec, fired):
         ops.open_session(tenant, rec, now, None)
-        decision = ops.decision(tenant, rec, fired, now)
+        decision = ops.decision(tenant, rec, fired, now, "d1")
     app = {"app_id": tenant.app_id, "name": "shop", "clock": "server"}
     return {
         "healthz": {"status": "ok", "store": "sqlite", "integrity": "ok (quick_check at start)",
@@ -86,4 +89,4 @@ def responses() -> dict[str, Any]:
         "post_events": {"new": 3, "duplicate": 0, "permission": "granted", "dialogs_left": 0},
         "eligibility": msgspec.to_builtins(decision),
         "reachability": msgspec.to_builtins(ops.reachability(tenant, "u1", [("d1", rec)])),
-    }
+    } | experiments.responses()

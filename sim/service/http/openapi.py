@@ -2,7 +2,7 @@
 
 Paths come from :data:`sim.service.http.routes.ROUTES`; schemas from
 ``msgspec.json.schema_components`` over the request and response Structs the
-routes name (the campaign ones are ``sim.rules.campaigns``' own), so the spec
+routes name (the campaign ones are ``sim.rules.config.campaigns``' own), so the spec
 cannot drift from what the router serves and the decoders accept. Each operation has
 its handler's name as ``operationId``, its route's tag, and examples
 (:mod:`sim.service.http.examples`). ``/docs`` renders it (:mod:`sim.service.http.docs`).
@@ -35,6 +35,8 @@ TAGS = [
      "and reachability: what an SDK calls"},
     {"name": "campaigns", "description": "Soft-prompt campaigns (the scenario files' "
      "Campaign) and their figures"},
+    {"name": "experiments", "description": "Experiments: arms of campaigns served by a "
+     "sticky hash, and their stats with always-valid intervals"},
     {"name": "apps", "description": "The app of the key, its settings; creating apps "
      "(admin key)"},
     {"name": "meta", "description": "Health, metrics, this document and its docs page; no "

@@ -6,11 +6,14 @@ The router serves it and ``/openapi.json`` is generated from it
 
 from __future__ import annotations
 
-from sim.rules.campaigns import Campaign
-from sim.rules.decision import Decision
+from sim.rules.config.campaigns import Campaign
+from sim.rules.config.verdict import Decision
 from sim.service import schemas as s
+from sim.service.experiment_stats import ExperimentStats
+from sim.service.experiments import Experiment, ExperimentId, ExperimentIn, ExperimentList
 from sim.service.http import routes_config as config
 from sim.service.http import routes_devices as devices
+from sim.service.http import routes_experiments as experiments
 from sim.service.http import routes_meta as meta
 from sim.service.http.asgi import Route
 from sim.service.http.docs import DOCS_ASSET
@@ -19,6 +22,7 @@ DEVICE = {"device_id": s.Ident}
 ASSET = {"asset": DOCS_ASSET}
 USER = {"user_id": s.Ident}
 CAMPAIGN = {"campaign_id": s.CampaignId}
+EXPERIMENT = {"experiment_id": ExperimentId}
 
 ROUTES: list[Route] = [
     Route("GET", "/healthz", meta.healthz, "Readiness: the store reads and writes",
@@ -66,5 +70,17 @@ ROUTES: list[Route] = [
     Route("GET", "/v1/users/{user_id}/reachability", devices.reachability,
           "Reachability per platform family", out=s.Reachability, errors=(404,), params=USER,
           tag="devices"),
+    Route("GET", "/v1/experiments", experiments.list_experiments, "All experiments, by id",
+          out=ExperimentList, tag="experiments"),
+    Route("GET", "/v1/experiments/{experiment_id}", experiments.get_experiment,
+          "One experiment", out=Experiment, errors=(404,), params=EXPERIMENT,
+          tag="experiments"),
+    Route("PUT", "/v1/experiments/{experiment_id}", experiments.put_experiment,
+          "Create (201) an experiment, or change it (200) while it may change",
+          body=ExperimentIn, out=Experiment, ok=(200, 201), errors=(409,),
+          params=EXPERIMENT, tag="experiments"),
+    Route("GET", "/v1/experiments/{experiment_id}/stats", experiments.experiment_stats,
+          "An experiment's figures per arm and cell, with always-valid intervals",
+          out=ExperimentStats, errors=(404,), params=EXPERIMENT, tag="experiments"),
 ]
 """Every endpoint."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sim.rules.decision import Decision
+import time
+
+from sim.rules.config.verdict import Decision
 from sim.rules.permission import dialogs_left
 from sim.service import ops
 from sim.service.errors import Conflict, not_found
@@ -24,7 +26,7 @@ async def create_device(req: Request) -> Response:
     """``POST /v1/devices``: register an install (201; 409 if the id exists)."""
     body: DeviceIn = req.data
     store = req.service.store
-    tenant = await store.tenant(req.app)
+    tenant = await store.tenant(req.tenant)
     rec = ops.new_device(tenant, body)
     if not await store.create_device(tenant.app_id, body.device_id, rec):
         raise Conflict("device_exists", f"device {body.device_id!r} is already registered; "
@@ -35,7 +37,7 @@ async def create_device(req: Request) -> Response:
 async def get_device(req: Request) -> Response:
     """``GET /v1/devices/{device_id}``: state and ``dialogs_left``."""
     device_id = req.params["device_id"]
-    found = await req.service.store.read_device(req.app, device_id)
+    found = await req.service.store.read_device(req.tenant, device_id)
     if found is None:
         raise not_found("device", device_id, "device_id")
     tenant, rec = found
@@ -59,7 +61,7 @@ async def post_events(req: Request) -> Response:
                             dialogs_left=dialogs_left(st, t.profile(st.profile))), rows
 
     result = await req.service.store.device_tx(
-        req.app, req.params["device_id"], [e.event_id for e in events], apply)
+        req.tenant, req.params["device_id"], [e.event_id for e in events], apply)
     req.service.metrics.events_seen(result.new, result.duplicate)
     return json_response(200, result)
 
@@ -74,54 +76,83 @@ async def eligibility(req: Request) -> Response:
     enough to find a ``show`` (re-decided under the lock anyway); a ``show: false``
     answer is always decided on the latest record. An ``app_open`` call of an install
     that has sent no ``session_start`` event starts its session first, in that
-    transaction too.
+    transaction too. The first call that finds the device in an experiment stores its
+    assignment, then marks the record in that transaction (``ops.assign``).
     """
     body: EligibilityIn = req.data
     device_id = req.params["device_id"]
     store = req.service.store
     at = unix_seconds(body.at)
     d: Decision | None = None
-    peeked = store.peek_device(req.app, device_id)
+    peeked = store.peek_device(req.tenant, device_id)
+    seen = peeked
     if peeked is not None and not ops.implicit_session(peeked[1], body):
-        d = ops.decision(peeked[0], peeked[1], body, peeked[0].now(at))
+        d = ops.decision(peeked[0], peeked[1], body, peeked[0].now(at), device_id)
     if d is None or not d.show:
-        found = await store.read_device(req.app, device_id)
+        found = await store.read_device(req.tenant, device_id)
         if found is None:
             raise not_found("device", device_id, "device_id")
         tenant, rec = found
+        seen = found
         if ops.implicit_session(rec, body):
             d = None  # starting a session is a write
         elif d is None or peeked is None or rec is not peeked[1] or tenant is not peeked[0]:
-            d = ops.decision(tenant, rec, body, tenant.now(at))
-    if d is None or d.show:
+            d = ops.decision(tenant, rec, body, tenant.now(at), device_id)
+    assert seen is not None
+    assigning = bool(seen[0].experiments) and await _store_assignment(req, device_id, *seen, at,
+                                                                        d)
+    if d is None or d.show or assigning:
         def decide(t: Tenant, rec: DeviceRecord, _: set[str]) -> tuple[Decision, list[EventRow]]:
             now = t.now(at)
+            when = at if at is not None else time.time()
             rows = [ops.open_session(t, rec, now, at)] if ops.implicit_session(rec, body) else []
-            d = ops.decision(t, rec, body, now)
+            d = ops.decision(t, rec, body, now, device_id)
             if d.show:
                 rows.append(ops.reserve(rec, d, now, at))
+            if assigning and ops.unassigned(d, rec):
+                rows.append(ops.assign(rec, d, when))
             return d, rows
 
-        d = await store.device_tx(req.app, device_id, (), decide)
+        d = await store.device_tx(req.tenant, device_id, (), decide)
     req.service.metrics.decision(d.reason)
     return json_response(200, d)
+
+
+async def _store_assignment(req: Request, device_id: str, tenant: Tenant, rec: DeviceRecord,
+                            at: float | None, d: Decision | None) -> bool:
+    """Store the device's assignment if an experiment takes it in now and its record has no
+    mark of it yet; True if so (the decision's transaction then marks the record). Stored
+    first, marked second: a crash in between stores it again, as a no-op. ``d``, if made on
+    this record, already says which experiment and arm."""
+    if d is not None and not ops.unassigned(d, rec):
+        return False
+    found = tenant.arm_of(rec, device_id, tenant.now(at))
+    if found is None or found[0].experiment_id in rec.experiments:
+        return False
+    exp, i = found
+    # The app's clock: the client's 'at' (required there), or the server's time.
+    when = at if tenant.clock == "client" and at is not None else time.time()
+    await req.service.store.record_assignment(
+        tenant.app_id, exp.experiment_id, device_id, exp.unit_of(rec, device_id),
+        exp.experiment.arms[i].name, rec.platform, rec.state.profile, when)
+    return True
 
 
 async def reachability(req: Request) -> Response:
     """``GET /v1/users/{user_id}/reachability``: 200 / 201 / 202 per platform family."""
     user_id = req.params["user_id"]
     store = req.service.store
-    devices = await store.user_devices(req.app.app_id, user_id)
+    devices = await store.user_devices(req.tenant.app_id, user_id)
     if not devices:
         raise not_found("user", user_id, "user_id")
-    return json_response(200, ops.reachability(await store.tenant(req.app), user_id, devices))
+    return json_response(200, ops.reachability(await store.tenant(req.tenant), user_id, devices))
 
 
 async def campaign_stats(req: Request) -> Response:
     """``GET /v1/campaigns/{campaign_id}/stats``."""
     cid = req.params["campaign_id"]
     store = req.service.store
-    tenant = await store.tenant(req.app)
+    tenant = await store.tenant(req.tenant)
     if tenant.policy.campaign(cid) is None:
         raise not_found("campaign", cid, "campaign_id")
     counts = await store.campaign_counts(tenant.app_id, cid)

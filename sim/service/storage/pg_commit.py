@@ -40,6 +40,7 @@ import msgspec
 
 from sim.service import log
 from sim.service.errors import Unavailable, not_found
+from sim.service.experiments import state_key
 from sim.service.schemas import DeviceRecord
 from sim.service.storage.pg_feed import ChangeFeed, publish_sql
 from sim.service.storage.record_cache import Key, RecordCache
@@ -57,9 +58,9 @@ EXISTING = ("SELECT e.app_id, e.device_id, e.event_id FROM events e "
             "AND e.device_id = q->>1 AND e.event_id = q->>2")
 WRITE = """
 WITH d AS (
-  UPDATE devices SET doc = u.doc, rev = u.rev + 1, updated_at = $6
-  FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::bigint[])
-       AS u(app_id, device_id, doc, rev, pv)
+  UPDATE devices SET doc = u.doc, rev = u.rev + 1, updated_at = $6, state_key = u.sk
+  FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::bigint[], $13::text[])
+       AS u(app_id, device_id, doc, rev, pv, sk)
   JOIN apps a ON a.id = u.app_id
   WHERE devices.app_id = u.app_id AND devices.device_id = u.device_id
     AND devices.rev = u.rev AND a.policy_version = u.pv
@@ -367,7 +368,7 @@ class PgGroupCommit:
             [starts[k].rev for k in changed], [starts[k].tenant.version for k in changed],
             time.time(), json_text(events), writer, [k[0] for k in same],
             [k[1] for k in same], [starts[k].rev for k in same],
-            [starts[k].tenant.version for k in same])
+            [starts[k].tenant.version for k in same], [state_key(recs[k]) for k in changed])
         out.done = {(a, d) for a, _, d in (line.partition(" ") for line in done)}
         out.wrote = {k: (recs[k], starts[k].rev + 1) for k in changed if k in out.done}
         out.read = {k: (record_decoder.decode(st.doc), st.rev) for k, st in starts.items()

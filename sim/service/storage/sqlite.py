@@ -26,11 +26,21 @@ from typing import Literal, TypeVar
 
 from sim.service import auth, log
 from sim.service.errors import Unavailable, not_found
+from sim.service.experiments import CellRow, state_key
 from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord, Health
+from sim.service.storage import experiment_sql as xsql
 from sim.service.storage.group_commit import Checkpointer, GroupCommit, is_busy
 from sim.service.storage.migrations import migrate_sqlite
 from sim.service.storage.record_cache import RecordCache, sqlite_changes
-from sim.service.storage.store import T, TenantCache, TxFn, encode, record_decoder
+from sim.service.storage.store import (
+    MakeExperiment,
+    T,
+    TenantCache,
+    TxFn,
+    cohort_day,
+    encode,
+    record_decoder,
+)
 from sim.service.tenant import App, Tenant
 
 _DEVICE = ("SELECT d.doc, a.policy_version FROM devices d JOIN apps a ON a.id = d.app_id "
@@ -248,7 +258,9 @@ class SqliteStore:
             return t
         docs = [r[0] for r in c.execute("SELECT doc FROM campaigns WHERE app_id = ?",
                                         (app.app_id,))]
-        return self._tenants.build(app, version, settings, docs)
+        exps = [r[0] for r in c.execute("SELECT doc FROM experiments WHERE app_id = ?",
+                                        (app.app_id,))]
+        return self._tenants.build(app, version, settings, docs, exps)
 
     async def tenant(self, app: App) -> Tenant:
         """The app's policy, rebuilt when its version moved."""
@@ -281,8 +293,9 @@ class SqliteStore:
         """Insert the device unless it exists."""
         doc = encode(record)
         inserted: int = await self._write(lambda c: c.execute(
-            "INSERT OR IGNORE INTO devices VALUES (?, ?, ?, ?, ?)",
-            (app_id, device_id, record.user_id, doc, time.time())).rowcount)
+            "INSERT OR IGNORE INTO devices (app_id, device_id, user_id, doc, updated_at, "
+            "state_key) VALUES (?, ?, ?, ?, ?, ?)",
+            (app_id, device_id, record.user_id, doc, time.time(), state_key(record))).rowcount)
         return inserted == 1
 
     async def read_device(self, app: App, device_id: str) -> tuple[Tenant, DeviceRecord] | None:
@@ -336,8 +349,9 @@ class SqliteStore:
         result, rows = fn(tenant, rec, existing)
         if rows:
             now = time.time()
-            c.execute("UPDATE devices SET doc = ?, updated_at = ? WHERE app_id = ? AND "
-                      "device_id = ?", (encode(rec), now, app.app_id, device_id))
+            c.execute("UPDATE devices SET doc = ?, updated_at = ?, state_key = ? WHERE "
+                      "app_id = ? AND device_id = ?",
+                      (encode(rec), now, state_key(rec), app.app_id, device_id))
             c.executemany(_INSERT_EVENT, [(app.app_id, device_id, eid, kind, at, now, cid, d)
                                           for eid, kind, at, cid, d in rows])
             self.records.stage((app.app_id, device_id), rec)
@@ -373,3 +387,54 @@ class SqliteStore:
             "SELECT kind, detail, count(*) FROM events WHERE app_id = ? AND campaign_id = ? "
             "GROUP BY kind, detail", (app_id, campaign_id)).fetchall())
         return rows
+
+    async def put_experiment(self, app_id: str, experiment_id: str,
+                             make: MakeExperiment) -> bool:
+        """Check and upsert in one write transaction (``BEGIN IMMEDIATE`` serializes them
+        across workers); an unchanged document bumps nothing."""
+        def op(c: sqlite3.Connection) -> bool:
+            docs = dict(c.execute(xsql.EXPERIMENT_DOCS, (app_id,)).fetchall())
+            units = c.execute(xsql.HAS_UNITS, (app_id, experiment_id)).fetchone() is not None
+            doc = make(docs, units)
+            if docs.get(experiment_id) != doc:
+                c.execute("INSERT INTO experiments VALUES (?, ?, ?, ?) ON CONFLICT (app_id, "
+                          "experiment_id) DO UPDATE SET doc = excluded.doc, updated_at = "
+                          "excluded.updated_at", (app_id, experiment_id, doc, time.time()))
+                c.execute("UPDATE apps SET policy_version = policy_version + 1 WHERE id = ?",
+                          (app_id,))
+            return experiment_id not in docs
+
+        self.records.clear()  # cached entries hold the old policy
+        return await self._write(op)
+
+    async def record_assignment(self, app_id: str, experiment_id: str, device_id: str,
+                                unit_id: str, arm: str, platform: str, profile: str,
+                                at: float) -> None:
+        """Insert the assignment unless the device has one."""
+        def op(c: sqlite3.Connection) -> None:
+            cell = c.execute(xsql.UNIT_CELL, (app_id, experiment_id, unit_id)).fetchone()
+            where = tuple(cell) if cell is not None else (platform, profile, cohort_day(at))
+            c.execute(xsql.INSERT_ASSIGNMENT, (app_id, experiment_id, device_id, unit_id, arm,
+                                               *where, at))
+
+        await self._write(op)
+
+    async def experiment_cells(self, app_id: str, experiment_id: str, cold: Sequence[str],
+                               end: float, per_user: bool, server_clock: bool
+                               ) -> tuple[list[CellRow], list[CellRow]]:
+        """Both aggregates in one read transaction."""
+        ids = list(cold) or [""]
+        events_sql = xsql.event_cells(len(ids), server_clock)
+        states_sql = xsql.state_cells(per_user)
+
+        def read() -> tuple[list[CellRow], list[CellRow]]:
+            c = self.conn
+            c.execute("BEGIN")
+            try:
+                events = c.execute(events_sql, (*ids, end, app_id, experiment_id)).fetchall()
+                states = c.execute(states_sql, (app_id, experiment_id)).fetchall()
+            finally:
+                c.execute("COMMIT")
+            return events, states
+
+        return await self._read(read)

@@ -10,6 +10,7 @@ function returns -- or nothing, if it raises.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, TypeVar
 
@@ -17,6 +18,7 @@ import msgspec
 
 from sim.service import log
 from sim.service.errors import Unavailable
+from sim.service.experiments import CellRow
 from sim.service.ops import EventRow
 from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord, Health
 from sim.service.settings import Settings
@@ -25,6 +27,9 @@ from sim.service.tenant import App, Tenant, build_tenant
 T = TypeVar("T")
 TxFn = Callable[[Tenant, DeviceRecord, set[str]], tuple[T, list[EventRow]]]
 """``fn(tenant, record, existing_event_ids) -> (result, rows)``; it may mutate ``record``."""
+MakeExperiment = Callable[[dict[str, bytes], bool], bytes]
+"""``make(stored_docs_by_id, has_units) -> doc``: the experiment document to store, checked
+against the app's stored experiments (raises a ``ServiceError`` to store nothing)."""
 
 record_decoder = msgspec.json.Decoder(DeviceRecord)
 encode = msgspec.json.Encoder().encode
@@ -87,6 +92,23 @@ class Store(Protocol):
     async def app_stats(self, app_id: str) -> AppStats:
         """Devices and stored events by kind of one app."""
 
+    async def put_experiment(self, app_id: str, experiment_id: str,
+                             make: MakeExperiment) -> bool:
+        """Create or replace an experiment with ``make``'s document, in one transaction that
+        serializes the app's experiment writes; True if created."""
+
+    async def record_assignment(self, app_id: str, experiment_id: str, device_id: str,
+                                unit_id: str, arm: str, platform: str, profile: str,
+                                at: float) -> None:
+        """Store a device's assignment (once; a unit's later devices join its first cell)."""
+
+    async def experiment_cells(self, app_id: str, experiment_id: str, cold: Sequence[str],
+                               end: float, per_user: bool, server_clock: bool
+                               ) -> tuple[list[CellRow], list[CellRow]]:
+        """The experiment's event figures and device states per cell, from one snapshot
+        (``sim.service.storage.experiment_sql``); events timed by the server's clock (when
+        received) or the client's (``at``), as the app's clock says."""
+
     def counters(self) -> dict[str, int]:
         """This worker's store counters since start (record cache hits, groups, ...)."""
 
@@ -107,9 +129,9 @@ class TenantCache:
         return self._by_app.get(app_id)
 
     def build(self, app: App, version: int, settings: bytes | None,
-              campaigns: list[bytes]) -> Tenant:
+              campaigns: list[bytes], experiments: list[bytes]) -> Tenant:
         """Build, cache and return a tenant from stored documents."""
-        t = build_tenant(app.app_id, app.clock, version, settings, campaigns)
+        t = build_tenant(app.app_id, app.clock, version, settings, campaigns, experiments)
         known = self._by_app.get(app.app_id)
         if known is None or known.version <= version:  # a slow read never puts back an older one
             self._by_app[app.app_id] = t
@@ -117,6 +139,11 @@ class TenantCache:
 
 
 UNAVAILABLE = "the store is unavailable; retry later"
+
+
+def cohort_day(at: float) -> str:
+    """The UTC day of a Unix time, ``YYYY-MM-DD``."""
+    return time.strftime("%Y-%m-%d", time.gmtime(at))
 
 
 def as_unavailable(exc: BaseException) -> Unavailable | None:

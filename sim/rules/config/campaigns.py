@@ -1,10 +1,11 @@
-"""Soft-prompt campaigns as data: triggers, frequency strategies, caps.
+"""Soft-prompt campaigns as data: triggers, frequency strategies, caps, audience, policy.
 
-A frequency strategy is a small object with one method, ``check(counters, now)``,
-returning ``None`` when the campaign may show or a reason code when it may not.
-Build them with the named factories ``once()``, ``every_time()``,
-``multiple(limit, gap_days)`` and ``backoff(gap_days, factor)``. The same
-Structs decode from scenario TOML and from the service's JSON.
+Each trigger and frequency kind is a tagged Struct, declared here once; the unions
+``Trigger`` and ``Frequency`` list them. The rules that apply them are in
+``sim.rules.checks`` (one ``match`` arm per kind), reading the campaign's flattened native
+copy (``sim.rules.native``). Build a frequency with the named factories ``once()``,
+``every_time()``, ``multiple(limit, gap_days)`` and ``backoff(gap_days, factor)``. The
+same Structs decode from scenario TOML and from the service's JSON.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from sim.rules.platforms import DEFAULT_PROFILES, MAX_DAYS, PLATFORMS
+from sim.rules.config.platforms import DEFAULT_PROFILES, MAX_DAYS, PLATFORMS
 
 MAX_COUNT = 10_000
 """Largest count a campaign compares with (limits, caps, sessions): more impressions of one
@@ -23,16 +24,32 @@ MAX_SESSION_SECONDS = 86_400.0
 MAX_BACKOFF_FACTOR = 10.0
 """Largest backoff growth per dismissal: from a one-day gap, 10 reaches :data:`MAX_DAYS` in
 four dismissals. Bounds input."""
+MIN_GAP_DAYS = 1 / 86_400
+"""Shortest gap ``multiple`` and ``backoff`` take: a second, in days. Bounds input, so that
+``MAX_DAYS / gap_days`` stays finite (a subnormal gap made the backoff overflow)."""
 MAX_PRIORITY = 1000
 """Priorities rank campaigns; +-1000 leaves room for any ranking. Bounds input."""
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0, le=MAX_DAYS)]
 """Days, 0 to ``MAX_DAYS``."""
+GapDays = Annotated[float, msgspec.Meta(ge=MIN_GAP_DAYS, le=MAX_DAYS)]
+"""A gap between impressions: a second (:data:`MIN_GAP_DAYS`) to ``MAX_DAYS``, in days."""
 SessionSeconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_SESSION_SECONDS)]
-Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,63}$")]
-"""Campaign, strategy and scenario names: 1-64 letters, digits or ``_ . : -``, not starting
-with ``.`` (so never ``.`` or ``..``, which URLs resolve away)."""
+
+
+def id_pattern(max_length: int = 64, at: bool = False) -> str:
+    """The one spelling of an id's regex: 1 to ``max_length`` letters, digits or ``_ . : -``
+    (and ``@`` with ``at``), not starting with ``.`` (so never ``.`` or ``..``, which URLs
+    resolve away)."""
+    extra = "@" if at else ""
+    return rf"^[A-Za-z0-9_:{extra}-][A-Za-z0-9_.:{extra}-]{{0,{max_length - 1}}}$"
+
+
+ID_PATTERN = id_pattern()
+"""Campaign, strategy and scenario names: 1-64 letters, digits or ``_ . : -``."""
+Identifier = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
+"""A campaign, strategy or scenario name (:data:`ID_PATTERN`)."""
 
 TIME_EPS = 1e-9
 """Tolerance of time comparisons, in days (86 us): Unix seconds / 86,400 is inexact, and a
@@ -98,8 +115,8 @@ class Multiple(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="mul
 
     limit: PositiveInt
     """At most this many impressions."""
-    gap_days: NonNegative
-    """At least this many days between two."""
+    gap_days: GapDays
+    """At least this many days between two (at least a second)."""
 
 
 class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="backoff",
@@ -107,8 +124,8 @@ class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="back
     """A gap that grows by ``factor`` with each dismissal (Toutiao's case study), up to
     ``MAX_DAYS``."""
 
-    gap_days: Annotated[float, msgspec.Meta(gt=0, le=MAX_DAYS)]
-    """The first gap, in days."""
+    gap_days: GapDays
+    """The first gap, in days (at least a second)."""
     factor: Annotated[float, msgspec.Meta(ge=1, le=MAX_BACKOFF_FACTOR)] = 2.0
     """The gap is multiplied by this after each dismissal."""
     limit: PositiveInt | None = None
@@ -236,10 +253,8 @@ def policy_settings(p: PolicySettings) -> dict[str, Any]:
     return {f: getattr(p, f) for f in PolicySettings.__struct_fields__}
 
 
-class Policy(PolicySettings, frozen=True, forbid_unknown_fields=True, kw_only=True, dict=True):
-    """An app's in-app messaging setup: its campaigns and the rules between them.
-
-    ``dict=True`` lets the rules keep their native copy of it (``sim.rules.native``)."""
+class Policy(PolicySettings, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """An app's in-app messaging setup: its campaigns and the rules between them."""
 
     campaigns: tuple[Campaign, ...] = ()
     """The app's in-app messages: the push soft prompt and those it competes with."""

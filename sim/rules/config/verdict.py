@@ -30,3 +30,7 @@ class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
     reason: str
     campaign_id: str | None = None
     action: ButtonAction | None = None
+    experiment: str | None = None
+    """The service's experiment that decided with its arm's campaigns (absent: none)."""
+    arm: str | None = None
+    """The device's arm in ``experiment``."""

@@ -43,11 +43,8 @@ NonNegative = Annotated[float, msgspec.Meta(ge=0, le=MAX_DAYS)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_THRESHOLD)]
 
 
-class PlatformProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True,
-                      dict=True):
-    """The permission rules of one platform, OS level or browser.
-
-    ``dict=True`` lets the rules keep their native copy of it (``sim.rules.native``)."""
+class PlatformProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The permission rules of one platform, OS level or browser."""
 
     name: str
     """Key of the profile, e.g. ``ios`` or ``android13``."""

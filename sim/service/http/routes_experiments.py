@@ -1,0 +1,76 @@
+"""Handlers for experiments: define one, read them, read an experiment's stats."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+
+from sim.service import experiment_stats as xstats
+from sim.service.errors import not_found
+from sim.service.experiments import (
+    Experiment,
+    ExperimentIn,
+    ExperimentList,
+    Running,
+    validate,
+    window,
+)
+from sim.service.http.asgi import Request, Response, json_response
+from sim.service.storage.store import encode
+from sim.service.tenant import Tenant
+
+_experiment = msgspec.json.Decoder(Experiment)
+
+
+def _found(tenant: Tenant, experiment_id: str) -> Running:
+    exp = tenant.experiment(experiment_id)
+    if exp is None:
+        raise not_found("experiment", experiment_id, "experiment_id")
+    return exp
+
+
+async def put_experiment(req: Request) -> Response:
+    """``PUT /v1/experiments/{experiment_id}``: create (201), or change an experiment that
+    has neither started nor any unit, or the ``end`` of any (200); 409 naming the field for
+    another change of a started one, or for an overlap with another experiment."""
+    eid = req.params["experiment_id"]
+    body: ExperimentIn = req.data
+    tenant = await req.service.store.tenant(req.tenant)
+    out: list[Experiment] = []
+
+    def make(docs: dict[str, bytes], has_units: bool) -> bytes:
+        stored = {k: _experiment.decode(v) for k, v in docs.items()}
+        mine = stored.pop(eid, None)
+        locked = mine if mine is not None and (
+            has_units or window(mine)[0] <= time.time()) else None
+        exp = validate(eid, body, tenant.policy, stored.values(), locked)
+        out.append(exp)
+        return encode(exp)
+
+    created = await req.service.store.put_experiment(tenant.app_id, eid, make)
+    return json_response(201 if created else 200, out[0])
+
+
+async def get_experiment(req: Request) -> Response:
+    """``GET /v1/experiments/{experiment_id}``."""
+    tenant = await req.service.store.tenant(req.tenant)
+    return json_response(200, _found(tenant, req.params["experiment_id"]).experiment)
+
+
+async def list_experiments(req: Request) -> Response:
+    """``GET /v1/experiments``, by id."""
+    tenant = await req.service.store.tenant(req.tenant)
+    return json_response(200, ExperimentList([e.experiment for e in tenant.experiments]))
+
+
+async def experiment_stats(req: Request) -> Response:
+    """``GET /v1/experiments/{experiment_id}/stats``: aggregated by the store."""
+    eid = req.params["experiment_id"]
+    tenant = await req.service.store.tenant(req.tenant)
+    exp = _found(tenant, eid)
+    end = window(exp.experiment)[1]
+    events, states = await req.service.store.experiment_cells(
+        tenant.app_id, eid, sorted(exp.cold), min(end, 1e300), exp.experiment.unit == "user",
+        tenant.clock == "server")
+    return json_response(200, xstats.experiment_stats(exp, tenant, events, states))
