@@ -194,8 +194,13 @@ WEIGHTS: dict[str, tuple[str, str, float]] = {
 def weight_flips(out: dict[str, np.ndarray], strategies: list[str], chosen: str,
                  objective: Objective) -> list[str]:
     """Sentences saying at which objective weight another strategy would overtake
-    ``chosen`` on mean value (the value is linear in each weight, so this is exact)."""
+    ``chosen`` on mean value (the value is linear in each weight, so this is exact). The
+    mean value is taken at the point weights, also when a sensitivity run drew them."""
     means = {k: np.nanmean(v, axis=0) for k, v in out.items()}
+    means["value"] = (objective.opted_in * means["optin_per_1k"]
+                      + objective.provisional * means["provisional_per_1k"]
+                      - objective.prompt_uninstall * means["prompt_uninstalls_per_1k"]
+                      - objective.blocked * means["blocked_per_1k"])
     r = strategies.index(chosen)
     found = []
     for s, other in enumerate(strategies):

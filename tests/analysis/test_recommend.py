@@ -108,6 +108,18 @@ def test_the_weight_at_which_another_strategy_would_win_is_exact() -> None:
                      "1.40 opted-in devices (now 3)."]
 
 
+def test_weight_flips_use_the_point_weights_when_the_draws_drew_others() -> None:
+    """A sensitivity run values each draw at its own weights; the flip sentence names the
+    point weight ("now 3"), so it is computed at the point weights, not at their draws."""
+    o = outcomes([[260, 220], [260, 220]], [[30, 1.5], [30, 1.5]])
+    drawn = Objective(drawn={"prompt_uninstall": (1.0, 1.2)})
+    o["value"] = value(o, drawn)  # both draws cheaper than 1.40: every wins in each
+    assert o["value"][:, 0].mean() > o["value"][:, 1].mean()
+    assert weight_flips(o, ["every", "multi"], "multi", drawn) == [
+        "`every` would beat `multi` if a prompt-caused uninstall cost less than 1.40 "
+        "opted-in devices (now 3)."]
+
+
 def test_an_underpowered_run_says_it_cannot_separate_the_two() -> None:
     """Issue 23 item 3: keeping the baseline because the gain is not significant is said as
     what it is, with the replications that would separate them if the gain is real."""
