@@ -13,11 +13,12 @@ import numpy as np
 
 from reports import html as h
 from reports.rundir import Run
-from sim.analysis.recommend import Recommendation, platform_policy, recommend, weight_flips
-from sim.analysis.sensitivity import Contest, contest, read_draws
+from sim.analysis.platform_picks import PlatformPicks, platform_picks
+from sim.analysis.recommend import Recommendation, p_best_error, recommend, weight_flips
+from sim.analysis.sensitivity import Contest, contest, read_draws, weight_draws
 from sim.model.objective import outcomes
 from sim.model.scenario import Strategy
-from sim.rules.config.platforms import PLATFORMS, PROFILES
+from sim.rules.config.platforms import PROFILES
 
 PRIORS_FILE = "priors.csv"
 """The drawn priors of a sensitivity run, one row per draw (= replication)."""
@@ -41,6 +42,11 @@ class Decision:
     draws: int = 0
     weight_flips: list[str] = field(default_factory=list)
     """At which objective weight another strategy would overtake the recommended one."""
+    weights: str = ""
+    """The objective's weights in one line (``Objective.describe``)."""
+    picks: PlatformPicks | None = None
+    """The per-platform picks and the composite policy's gain over the best single
+    strategy (``sim.analysis.platform_picks``, as the CLI prints them)."""
 
 
 def decide_run(run: Run, out: dict[str, np.ndarray], baseline: str) -> Decision:
@@ -49,20 +55,7 @@ def decide_run(run: Run, out: dict[str, np.ndarray], baseline: str) -> Decision:
     names = run.strategies
     draws = sc.sensitivity.draws if sc.sensitivity.draws > 0 else 0
     overall = recommend(out, names, baseline, sc.objective, draws=bool(draws))
-    plats: dict[str, Recommendation] = {}
-    installs = run.platform_cube("installs").sum(axis=(0, 1, 3))
-    for p, plat in enumerate(PLATFORMS):
-        if installs[p] == 0:
-            continue
-
-        def total(name: str, _p: int = p) -> np.ndarray:
-            x: np.ndarray = run.platform_cube(name)[:, :, _p]
-            return x
-
-        plats[plat] = recommend(outcomes(total, sc.objective), names, baseline, sc.objective,
-                                draws=bool(draws))
-    picks = {p: r.strategy for p, r in plats.items()}
-    policy = platform_policy(sc, picks) if len(set(picks.values())) > 1 else None
+    picks = platform_picks(run.platform_cube, sc, baseline, draws=bool(draws))
     cohorts = {}
     for c, prof in enumerate(PROFILES):
         if sc.population.mix.get(prof, 0.0) > 0:
@@ -73,11 +66,13 @@ def decide_run(run: Run, out: dict[str, np.ndarray], baseline: str) -> Decision:
 
             cohorts[prof] = outcomes(ctotal, sc.objective)
     best = names[int(np.nanargmax(np.nanmean(out["value"], axis=0)))]
-    decision = Decision(overall, plats, policy, cohorts, draws=draws,
-                        weight_flips=weight_flips(out, names, best, sc.objective))
+    decision = Decision(overall, picks.platforms, picks.policy, cohorts, draws=draws,
+                        weight_flips=weight_flips(out, names, best, sc.objective),
+                        weights=sc.objective.describe(), picks=picks)
     if draws and (run.path / PRIORS_FILE).is_file():
-        x = read_draws(run.path / PRIORS_FILE)
-        head = (run.path / PRIORS_FILE).read_text().splitlines()[0].split(",")[1:]
+        w = weight_draws(sc)
+        x = np.hstack([read_draws(run.path / PRIORS_FILE), w.values])
+        head = (run.path / PRIORS_FILE).read_text().splitlines()[0].split(",")[1:] + w.names
         r = names.index(overall.strategy)
         lows = [float(np.min(x[:, k])) for k in range(x.shape[1])]
         highs = [float(np.max(x[:, k])) for k in range(x.shape[1])]
@@ -108,12 +103,16 @@ def recommendation_view(d: Decision, colours: dict[str, str], baseline: str) -> 
     rec = d.overall
     p_best = None
     if rec.p_best is not None and rec.expected_loss is not None:
+        draws = d.draws or 1
         p_best = h.table(["strategy", "value per 1,000 installs (mean over draws)",
-                          "P(best)", "expected loss per 1,000 installs"], [
+                          "P(best) (\u00b1 Monte Carlo SE)",
+                          "expected loss per 1,000 installs"], [
             (h.Cell(n, colour=colours[n]), f"{rec.value[n].mean:.1f}",
-             f"{100 * rec.p_best[n]:.0f}%", f"{rec.expected_loss[n]:.1f}")
+             f"{100 * rec.p_best[n]:.0f}% (\u00b1{100 * p_best_error(rec.p_best[n], draws):.0f})",
+             f"{rec.expected_loss[n]:.1f}")
             for n in rec.value], numeric=(1, 2, 3))
     return {"rec": rec, "warn": rec.strategy == baseline or rec.provisional,
+            "weights": d.weights,
             "colour": colours[rec.strategy], "p_best": p_best}
 
 
@@ -138,7 +137,7 @@ def platforms_view(d: Decision, names: list[str]) -> dict[str, Any]:
         msgspec.json.format(msgspec.json.encode(d.policy), indent=2).decode()
     return {"by_platform": h.table(["platform", *names], rows, numeric=numeric),
             "picks": ", ".join(f"{p}: {r.strategy}" for p, r in d.platforms.items()),
-            "policy": policy, "policy_file": POLICY_FILE,
+            "policy": policy, "policy_file": POLICY_FILE, "composite": d.picks,
             "cohorts": h.table(["profile", *names], crow, numeric=numeric)}
 
 
@@ -157,6 +156,7 @@ def sensitivity_view(d: Decision) -> dict[str, Any]:
                         for dr in c.drivers[:3] if dr.significant) or "none significant"
         rows.append((f"{c.a} vs {c.b}", f"{c.mean:+.1f}", f"{100 * c.share_a:.0f}%", top))
     return {"weight_flips": d.weight_flips, "draws": d.draws, "pick": d.overall.strategy,
+            "priors": len(d.contests[0].drivers) if d.contests else 0,
             "sentences": sentences, "contests": h.table(
                 ["contest", "mean difference per 1,000 installs", "draws the first wins",
                  "largest significant effects per SD"], rows, numeric=(1, 2))

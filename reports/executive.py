@@ -87,7 +87,8 @@ def summary_view(run: Run, d: Decision, baseline: str,
             f"{diff['annoyance_uninstalls']:+,.0f} uninstalls caused by prompts and "
             f"{diff['blocked_devices']:+,.0f} devices blocked for good, out of "
             f"{total_installs:,.0f} installs over {run.days} days (means over "
-            f"{run.replications} replications)." if pick != other else
+            + (f"{d.draws} prior draws)." if d.draws else f"{run.replications} replications).")
+            if pick != other else
             f"{verb}: one strategy only.")
     return {"lead": lead, "colour": colours[pick], "pick": pick, "other": other,
             "counts": h.table(heads, rows, numeric=(1, 2, 3, 4))}

@@ -12,7 +12,8 @@ from pathlib import Path
 from reports import html as h
 from reports.figures import PLATFORM_LABELS, save
 from reports.optimize_figures import front
-from sim.analysis.optimize import GroupResult, OptimizeResult
+from sim.analysis.candidate_words import describe
+from sim.analysis.optimize import Candidate, GroupResult, OptimizeResult
 from sim.version import __version__
 
 
@@ -20,25 +21,36 @@ def _label(group: str) -> str:
     return PLATFORM_LABELS.get(group, "All devices")
 
 
-def _picks(res: OptimizeResult) -> h.Table:
+def _picks(res: OptimizeResult, words: dict[str, str]) -> h.Table:
     rows = []
     for g, r in res.groups.items():
         rivals = sorted(((p, f) for f, p in r.p_best.items() if f != r.best), reverse=True)[:3]
+        v = r.confirmed or r.value
+        m = r.means[r.best]
         rows.append([
-            _label(g), r.best,
-            f"{r.value.mean:.1f} ({r.value.lo:.1f} to {r.value.hi:.1f})",
-            f"{100 * r.p_best[r.best]:.0f}%", str(len(r.finalists)), str(r.replications),
+            _label(g), r.best, words[r.best],
+            f"{v.mean:.1f} ({v.lo:.1f} to {v.hi:.1f})",
+            f"{r.value.mean:.1f}",
+            f"{100 * r.p_best[r.best]:.0f}%", f"{100 * m['optin_share']:.1f}%",
+            f"{m['prompt_uninstalls_per_1k']:.2f}", f"{100 * m['blocked_share']:.1f}%",
+            str(len(r.finalists)), str(r.replications),
             ", ".join(f"{f} {100 * p:.0f}%" for p, f in rivals) or "none"])
-    return h.table(["platform", "pick", "value / 1k installs (95% CI)", "P(best)",
-                    "finalists", "replications", "closest finalists, P(best)"],
-                   rows, numeric=(2, 3, 4, 5))
+    return h.table(["platform", "pick", "in words",
+                    "value / 1k installs on fresh replications (95% CI)",
+                    "value in the race (biased up by the pick)",
+                    "P(best), given the scenario's priors", "opted in",
+                    "prompt uninstalls / 1k", "blocked for good", "finalists",
+                    "replications", "closest finalists, P(best)"],
+                   rows, numeric=(3, 4, 5, 6, 7, 8, 9, 10))
 
 
-def _candidates(r: GroupResult, family: dict[str, str]) -> h.Table:
+def _candidates(r: GroupResult, family: dict[str, str], by_name: dict[str, Candidate]
+                ) -> h.Table:
     order = sorted(r.means, key=lambda n: (-r.means[n]["value"], n))
     rows = []
     for name in order:
         m = r.means[name]
+        words = describe(by_name[name].strategy.campaigns)
         if name == r.best:
             fate = "the pick"
         elif name in r.finalists:
@@ -46,13 +58,13 @@ def _candidates(r: GroupResult, family: dict[str, str]) -> h.Table:
         else:
             fate = f"dropped after {r.dropped[name]} replications"
         rows.append([
-            name, family[name], fate, str(int(m["replications"])),
+            name, words, family[name], fate, str(int(m["replications"])),
             f"{100 * r.p_best[name]:.0f}%" if name in r.p_best else "",
             f"{m['value']:.1f}", f"{100 * m['optin_share']:.1f}%",
             f"{m['prompt_uninstalls_per_1k']:.2f}", f"{100 * m['blocked_share']:.1f}%"])
-    return h.table(["candidate", "family", "outcome", "reps", "P(best)", "value / 1k",
-                    "opted in", "prompt uninstalls / 1k", "blocked"],
-                   rows, numeric=(3, 4, 5, 6, 7, 8))
+    return h.table(["candidate", "in words", "family", "outcome", "reps", "P(best)",
+                    "value / 1k", "opted in", "prompt uninstalls / 1k", "blocked for good"],
+                   rows, numeric=(4, 5, 6, 7, 8, 9))
 
 
 def write_optimize_page(res: OptimizeResult, out: Path, source: Path, seconds: float) -> Path:
@@ -62,8 +74,14 @@ def write_optimize_page(res: OptimizeResult, out: Path, source: Path, seconds: f
     n = len(res.candidates)
     saving = 1.0 - res.device_years / res.full_device_years if res.full_device_years else 0.0
     family = {c.name: c.family for c in res.candidates}
+    by_name = {c.name: c for c in res.candidates}
+    words = {c.name: describe(c.strategy.campaigns) for c in res.candidates}
+    warnings = [f"{_label(g)}: {r.best} is on the edge of the search grid "
+                f"({', '.join(r.edge)}); the best may lie beyond it: extend the family's list."
+                for g, r in res.groups.items() if r.edge]
     facts = [
         ("scenario", source),
+        ("objective", sc.objective.describe()),
         ("population", f"{sc.devices:,} devices x {sc.days} days"),
         ("rounds", f"{'/'.join(map(str, res.schedule))} replications"),
         ("each test", f"one-sided at {res.alpha:.2g} (Bonferroni over {n - 1} rivals x "
@@ -77,6 +95,7 @@ def write_optimize_page(res: OptimizeResult, out: Path, source: Path, seconds: f
     path = out / "optimize.html"
     path.write_text(h.render(
         "optimize.html", title=f"Optimizer: {sc.name}", scenario=sc, candidates=n,
-        facts=facts, picks=_picks(res), front=fig, version=__version__, source=source,
-        groups=[(_label(g), _candidates(r, family)) for g, r in res.groups.items()]))
+        facts=facts, picks=_picks(res, words), front=fig, version=__version__, source=source,
+        warnings=warnings,
+        groups=[(_label(g), _candidates(r, family, by_name)) for g, r in res.groups.items()]))
     return path

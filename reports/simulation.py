@@ -176,7 +176,8 @@ def render(run: Run, rows: list[Row], decision: Decision, figures: list[SavedFig
     version = run.meta.get("promptsim_version", "unknown")
     facts = [
         ("scenario", sc.name), ("devices", f"{sc.devices:,}"), ("horizon", f"{sc.days} days"),
-        ("replications", sc.replications), ("seed", sc.seed),
+        ("prior draws" if decision.draws else "replications", sc.replications),
+        ("seed", sc.seed),
         ("strategies", ", ".join(run.strategies)), ("baseline", baseline),
         ("simulated by", f"promptsim {version}"
          + (f", {run.meta['wall_seconds']:.1f} s" if "wall_seconds" in run.meta else "")),

@@ -204,7 +204,7 @@ def run(scenario: ScenarioLike, *, devices: int | None = None, days: int | None 
         if draws:
             from sim.analysis.sensitivity import run_sensitivity
 
-            raw, priors = run_sensitivity(sc, draws, jobs=jobs,
+            raw, priors = run_sensitivity(sc, draws, jobs=jobs, weights=True,
                                           on_task_done=lambda: bar.update(1))
             return Result(scenario=raw.scenario, raw=raw, seconds=time.perf_counter() - t0,
                           priors=priors)

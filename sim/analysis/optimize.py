@@ -29,6 +29,7 @@ import msgspec
 import numpy as np
 
 from sim.analysis import racing
+from sim.analysis.candidate_words import edges
 from sim.analysis.optimize_store import Counts, Key, TaskStore
 from sim.analysis.recommend import platform_policy
 from sim.engine.chunk import FLOWS, STOCKS, ChunkModel
@@ -134,6 +135,12 @@ class GroupResult:
     means: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per candidate, its mean outcomes (``sim.model.objective.OUTCOMES``) over the
     replications it got: what the front figure draws."""
+    confirmed: Estimate | None = None
+    """The pick's value on as many fresh replications as the race gave it (numbered after
+    the race's), which did not select it: unbiased, unlike ``value``."""
+    edge: list[str] = field(default_factory=list)
+    """The searched values the pick takes at the end of its family's list (the best may
+    lie beyond the grid)."""
 
 
 @dataclass
@@ -227,16 +234,17 @@ def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
         on_progress(Progress(done[0], done[0] + need, len(union), len(cands), n,
                              full))
 
-    n = plan[0]
-    for k, n in enumerate(plan):
+    def todo(reps: range, who: dict[str, list[int]]) -> list[Task]:
         tasks: list[Task] = []
-        for r in range(n):
+        for r in reps:
             for c in range(n_chunks):
                 for g in gs:
-                    todo = tuple(i for i in alive[g] if (r, c, g, names[i]) not in data)
-                    tasks += [(r, c, g, todo[j:j + CANDIDATES_PER_TASK])
-                              for j in range(0, len(todo), CANDIDATES_PER_TASK)]
-        report(n)
+                    left = tuple(i for i in who[g] if (r, c, g, names[i]) not in data)
+                    tasks += [(r, c, g, left[j:j + CANDIDATES_PER_TASK])
+                              for j in range(0, len(left), CANDIDATES_PER_TASK)]
+        return tasks
+
+    def simulate(tasks: list[Task], n: int) -> None:
         for t, (flows, stocks, ev, devs) in run_tasks(_task, raced, tasks, jobs=jobs,
                                                       scheduler=scheduler):
             r, c, g, idx = tasks[t]
@@ -249,6 +257,11 @@ def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
             state["tasks"] += 1
             done[0] += devs * year * len(idx)
             report(n)
+
+    n = plan[0]
+    for k, n in enumerate(plan):
+        report(n)
+        simulate(todo(range(n), alive), n)
         for g in gs:
             values[g] = _outcomes(raced, data, names, alive[g], n, n_chunks, g)["value"]
             if k == len(plan) - 1 or len(alive[g]) == 1:
@@ -258,8 +271,10 @@ def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
                 dropped[g][names[alive[g][col]]] = n
             values[g] = values[g][:, [j for j in range(len(alive[g])) if j not in out]]
             alive[g] = [i for j, i in enumerate(alive[g]) if j not in out]
-        if all(len(a) == 1 for a in alive.values()):
-            break
+    # The pick's value again, on replications the race never saw (full .. 2 full - 1): the
+    # race's own mean of its best is biased upwards by the selection.
+    picked = {g: [alive[g][int(np.nanargmax(np.nanmean(values[g], axis=0)))]] for g in gs}
+    simulate(todo(range(full, 2 * full), picked), n)
     report(n, finished=True)
     seed = int(np.random.SeedSequence(sc.seed, spawn_key=(PBEST_KEY,)).generate_state(1)[0])
     results = {}
@@ -270,6 +285,11 @@ def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
         pb = racing.p_best(v, seed)
         res = GroupResult(g, fin, fin[b], estimate(v[:, b]),
                           dict(zip(fin, pb.tolist(), strict=True)), v.shape[0], dropped[g])
+        fresh = _outcomes(raced, data, names, picked[g], 2 * full, n_chunks, g)["value"]
+        res.confirmed = estimate(fresh[full:, 0])
+        pick = cands[names.index(res.best)]
+        fam = next((f for f in search.families if f.name == pick.family), None)
+        res.edge = [] if fam is None else edges(pick.strategy.campaigns[0], fam)
         for i, name in enumerate(names):
             got = max([m for m in plan if all((r, c, g, name) in data for r in range(m)
                                               for c in range(n_chunks))], default=0)

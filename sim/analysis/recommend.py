@@ -52,6 +52,23 @@ def _fmt(e: Estimate, decimals: int = 1, signed: bool = False) -> str:
     return f"{f.format(e.mean)} (95% CI {f.format(e.lo)} to {f.format(e.hi)})"
 
 
+def p_best_error(p: float, draws: int) -> float:
+    """The Monte Carlo standard error of a P(best) of ``p`` over ``draws`` draws, as for
+    independent draws (the Latin hypercube is no worse for a mean): sqrt(p (1 - p) / n)."""
+    return math.sqrt(p * (1.0 - p) / draws) if draws > 0 else math.nan
+
+
+def replications_to_separate(gain: Estimate, n: int) -> str:
+    """How many replications would make ``gain`` (over ``n``) significant if its mean and
+    spread stayed as estimated: the interval's half-width shrinks as 1/sqrt(n)."""
+    half = (gain.hi - gain.lo) / 2.0
+    if math.isnan(half) or gain.mean == 0:
+        return "more replications would tell them apart if they differ."
+    need = math.ceil(n * (half / abs(gain.mean)) ** 2 * 1.1)
+    return (f"about {need} replications would separate them if the difference is as "
+            f"estimated (run with --replications {need}).")
+
+
 def rule_text(objective: Objective, draws: bool) -> str:
     """The decision rule, as the report states it."""
     o = objective
@@ -60,6 +77,10 @@ def rule_text(objective: Objective, draws: bool) -> str:
             f"per uninstall caused by a declined soft prompt and {o.blocked:g} per device "
             f"blocked for good (the scenario's [objective]; per install, so a strategy gains "
             f"nothing by driving the people who say no to uninstall). ")
+    if draws and o.drawn:
+        head += (f"Each draw also drew the uncertain weights, uniformly in their ranges "
+                 f"({', '.join(f'{k} {lo:g}-{hi:g}' for k, (lo, hi) in o.ranges.items())}), "
+                 f"and is valued at its own weights. ")
     if draws:
         return head + ("Each replication drew its own priors: the strategy with the highest "
                        "expected value is recommended; P(best) is the share of draws in which "
@@ -91,12 +112,17 @@ def recommend(out: dict[str, np.ndarray], strategies: list[str], baseline: str,
         rec.p_best = dict(zip(strategies, p_best(v).tolist(), strict=True))
         rec.expected_loss = dict(zip(strategies, expected_loss(v).tolist(), strict=True))
         rec.strategy = strategies[best]
+        col = v[:, best][~np.isnan(v[:, best])]
+        lo, hi = (np.percentile(col, [5, 95]) if len(col) else (math.nan, math.nan))
+        p = rec.p_best[rec.strategy]
         rec.reasons.append(
             f"{strategies[best]} has the highest expected value, {_fmt(values[rec.strategy])} "
-            f"per 1,000 installs over {v.shape[0]} prior draws; it is best in "
-            f"{100 * rec.p_best[rec.strategy]:.0f}% of the draws and loses "
-            f"{rec.expected_loss[rec.strategy]:.1f} per 1,000 installs on average against "
-            f"the best of each draw.")
+            f"per 1,000 installs over {v.shape[0]} prior draws (that interval is of the mean; "
+            f"across the draws its value spans {lo:.1f} to {hi:.1f}, 5th to 95th "
+            f"percentile); it is best in {100 * p:.0f}% of the draws "
+            f"(\u00b1{100 * p_best_error(p, v.shape[0]):.0f} points, Monte Carlo standard "
+            f"error) and loses {rec.expected_loss[rec.strategy]:.1f} per 1,000 installs on "
+            f"average against the best of each draw.")
     elif best == b:
         rec.reasons.append(f"No strategy has a higher value than the baseline {baseline} "
                            f"({_fmt(values[baseline])} per 1,000 installs).")
@@ -108,9 +134,10 @@ def recommend(out: dict[str, np.ndarray], strategies: list[str], baseline: str,
             f"{_fmt(gain, signed=True)}.")
     else:
         rec.reasons.append(
-            f"The best strategy, {strategies[best]}, does not beat {baseline} significantly: "
-            f"paired difference {_fmt(gain, signed=True)} per 1,000 installs. Keep the "
-            f"baseline.")
+            f"Not enough replications to separate {strategies[best]} and {baseline}: the "
+            f"best strategy, {strategies[best]}, does not beat {baseline} significantly "
+            f"(paired difference {_fmt(gain, signed=True)} per 1,000 installs), so the "
+            f"baseline is kept; {replications_to_separate(gain, v.shape[0])}")
     r = strategies.index(rec.strategy)
     rec.reasons.append(
         f"{rec.strategy}: {100 * np.nanmean(out['optin_share'][:, r]):.1f}% of installed "
@@ -167,8 +194,13 @@ WEIGHTS: dict[str, tuple[str, str, float]] = {
 def weight_flips(out: dict[str, np.ndarray], strategies: list[str], chosen: str,
                  objective: Objective) -> list[str]:
     """Sentences saying at which objective weight another strategy would overtake
-    ``chosen`` on mean value (the value is linear in each weight, so this is exact)."""
+    ``chosen`` on mean value (the value is linear in each weight, so this is exact). The
+    mean value is taken at the point weights, also when a sensitivity run drew them."""
     means = {k: np.nanmean(v, axis=0) for k, v in out.items()}
+    means["value"] = (objective.opted_in * means["optin_per_1k"]
+                      + objective.provisional * means["provisional_per_1k"]
+                      - objective.prompt_uninstall * means["prompt_uninstalls_per_1k"]
+                      - objective.blocked * means["blocked_per_1k"])
     r = strategies.index(chosen)
     found = []
     for s, other in enumerate(strategies):

@@ -39,6 +39,11 @@ from sim.stats import t_quantile
 
 DESIGN_KEY = 7_919
 """Spawn key of the prior design's seed (apart from every (replication, chunk) key)."""
+WEIGHTS_KEY = 7_920
+"""Spawn key of the objective weights' design (their own, so the priors' draws do not
+depend on how many weights are uncertain)."""
+WEIGHT_PREFIX = "objective."
+"""How a drawn objective weight is named among the drawn priors (``priors.csv``)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,33 @@ def draw_priors(sc: Scenario, draws: int) -> PriorDraws:
     return PriorDraws([p.name for p in chosen], values, lows, highs)
 
 
+def draw_weights(sc: Scenario, draws: int) -> PriorDraws:
+    """``draws`` values of each objective weight with a range (``objective.ranges``),
+    uniform over it, from their own Latin hypercube; named ``objective.<weight>``.
+    ``run_sensitivity`` records them in its scenario's ``objective.drawn`` (the drawn
+    priors it returns stay priors only); ``weight_draws`` reads them back."""
+    ranges = sc.objective.ranges
+    rng = np.random.default_rng(np.random.SeedSequence(sc.seed, spawn_key=(WEIGHTS_KEY,)))
+    u = qmc.LatinHypercube(d=max(1, len(ranges)), rng=rng).random(draws)
+    lows = [lo for lo, _ in ranges.values()]
+    highs = [hi for _, hi in ranges.values()]
+    values = np.asarray(lows) + u[:, :len(ranges)] * (np.asarray(highs) - np.asarray(lows))
+    return PriorDraws([WEIGHT_PREFIX + k for k in ranges], values, lows, highs)
+
+
+def weight_draws(sc: Scenario) -> PriorDraws:
+    """The objective weights a sensitivity run drew (``objective.drawn``), as prior draws
+    named ``objective.<weight>`` with their ranges: what the contests regress on beside
+    the priors."""
+    drawn = sc.objective.drawn
+    names = list(drawn)
+    values = (np.array([drawn[k] for k in names], dtype=float).T if names
+              else np.zeros((sc.sensitivity.draws, 0)))
+    return PriorDraws([WEIGHT_PREFIX + k for k in names], values,
+                      [sc.objective.ranges[k][0] for k in names],
+                      [sc.objective.ranges[k][1] for k in names])
+
+
 def draw_scenario(sc: Scenario, draws: PriorDraws, d: int) -> Scenario:
     """The scenario with draw ``d``'s priors in its behaviour."""
     values = dict(zip(draws.names, draws.values[d].tolist(), strict=True))
@@ -90,16 +122,26 @@ def _task(shared: tuple[Scenario, PriorDraws], task: tuple[int, int]) -> ChunkRe
 
 def run_sensitivity(sc: Scenario, draws: int, *, jobs: int = 1,
                     on_task_done: Callable[[], None] | None = None,
-                    scheduler: str | None = None) -> tuple[RunResult, PriorDraws]:
+                    scheduler: str | None = None,
+                    weights: bool = False) -> tuple[RunResult, PriorDraws]:
     """Simulate every strategy under ``draws`` draws of the priors; draw ``d`` is
     replication ``d`` of the result (whose scenario records ``sensitivity.draws``). Tasks
-    run on ``jobs`` local processes or the Dask cluster at ``scheduler``."""
+    run on ``jobs`` local processes or the Dask cluster at ``scheduler``. With
+    ``weights`` (``simulate --prior-draws``), the objective's uncertain weights are drawn
+    too and recorded in the result's ``objective.drawn``; without, the point weights
+    stand (a pilot's design, which can only learn the priors)."""
     if draws < 2:
         raise ValueError(f"--prior-draws: at least 2 draws are needed, got {draws}")
     out_sc = msgspec.structs.replace(
         sc, replications=draws,
         sensitivity=msgspec.structs.replace(sc.sensitivity, draws=draws))
     pd_ = draw_priors(out_sc, draws)
+    if weights:
+        w = draw_weights(out_sc, draws)
+        drawn = {k.removeprefix(WEIGHT_PREFIX): tuple(w.values[:, i].tolist())
+                 for i, k in enumerate(w.names)}
+        out_sc = msgspec.structs.replace(
+            out_sc, objective=msgspec.structs.replace(sc.objective, drawn=drawn))
     tasks = [(d, c) for d in range(draws) for c in range(chunk_count(sc))]
     shape = (len(sc.strategies), len(PROFILES), sc.days)
     flows = np.zeros((draws, len(FLOWS), *shape), dtype=np.int64)
@@ -143,7 +185,10 @@ class Driver:
     r2: float
     """Share of the difference's variance across draws this prior explains alone."""
     significant: bool
-    """Whether the slope differs from zero at 5% (|t| > the t quantile)."""
+    """Whether the slope differs from zero at 5% after a Bonferroni correction over the
+    priors regressed (|t| > the t quantile at 0.05 / their number, two-sided): with
+    thirty priors and thirty draws a chance correlation of 0.4 is otherwise
+    "significant" about once per contest."""
     flip: float | None
     """The prior's value at which the fitted difference is zero, when the slope is
     significant and that value lies within the prior's drawn range."""
@@ -172,14 +217,16 @@ class Contest:
 
 
 def contest(values: np.ndarray, x: np.ndarray, names: list[str], low: list[float],
-            high: list[float], a: int, b: int, strategies: list[str]) -> Contest:
+            high: list[float], a: int, b: int, strategies: list[str], *,
+            alpha: float = 0.05) -> Contest:
     """Regress ``values[:, a] - values[:, b]`` on each prior of ``x[draw, prior]`` alone.
 
     One prior at a time: the Latin hypercube makes the drawn priors nearly
     uncorrelated, so each slope estimates that prior's effect with the others averaged
     over their ranges, and a hundred draws suffice for thirty priors (a joint regression
     would need many more draws than priors). The flip point is where the fitted line
-    crosses zero.
+    crosses zero. Each slope is tested at ``alpha`` divided by the number of priors
+    (Bonferroni), since a report reads every prior's slope and acts on any that passes.
     """
     diff = values[:, a] - values[:, b]
     ok = ~np.isnan(diff)
@@ -187,7 +234,7 @@ def contest(values: np.ndarray, x: np.ndarray, names: list[str], low: list[float
     n = len(diff)
     dm = diff - diff.mean()
     ss = float(np.sum(dm ** 2))
-    t_crit = float(t_quantile(max(n - 2, 1)))
+    t_crit = float(t_quantile(max(n - 2, 1), 1.0 - alpha / max(1, len(names))))
     drivers = []
     for k, name in enumerate(names):
         xk = x[:, k]

@@ -107,20 +107,32 @@ def optimize(args: argparse.Namespace) -> int:
 
 
 def _print(res: Any, sc: Any, seconds: float, out: Path) -> None:
+    from sim.analysis.candidate_words import describe
+
     n = len(res.candidates)
     print(f"{sc.name}: {n} candidates, {sc.devices:,} devices x {sc.days} days, rounds at "
           f"{'/'.join(map(str, res.schedule))} replications (each test at one-sided "
           f"{res.alpha:.2g}, Bonferroni over {n - 1} rivals x {max(1, len(res.schedule) - 1)} "
           f"round(s)): {res.events:,} events in {seconds:.1f} s")
-    print(f"{'platform':9}{'best schedule':24}{'value/1k (95% CI)':28}{'P(best)':>8}"
-          f"{'finalists':>10}{'reps':>6}")
+    print(sc.objective.describe())
+    print(f"{'platform':9}{'best schedule':24}{'value/1k on fresh reps (95% CI)':34}"
+          f"{'P(best)*':>8}{'finalists':>10}{'reps':>6}")
+    words = {c.name: describe(c.strategy.campaigns) for c in res.candidates}
     for g, r in res.groups.items():
-        ci = f"{r.value.mean:.1f} ({r.value.lo:.1f} to {r.value.hi:.1f})"
-        print(f"{g:9}{r.best:24}{ci:28}{100 * r.p_best[r.best]:7.0f}%{len(r.finalists):>10}"
+        v = r.confirmed or r.value
+        ci = f"{v.mean:.1f} ({v.lo:.1f} to {v.hi:.1f})"
+        print(f"{g:9}{r.best:24}{ci:34}{100 * r.p_best[r.best]:7.0f}%{len(r.finalists):>10}"
               f"{r.replications:>6}")
+        print(" " * 9 + words[r.best])
+        if r.edge:
+            print(" " * 9 + f"warning: on the edge of the search grid ({', '.join(r.edge)}); "
+                  "the best may lie beyond it: extend the family's list")
         rivals = sorted(((p, f) for f, p in r.p_best.items() if f != r.best), reverse=True)[:3]
         if rivals:
             print(" " * 9 + "closest: " + ", ".join(f"{f} {100 * p:.0f}%" for p, f in rivals))
+    print("value: the pick's mean on as many fresh replications as the race gave it (the "
+          "race's own mean is biased up by picking the best); *P(best) given the scenario's "
+          "priors (held fixed): simulation noise only")
     saving = 1.0 - res.device_years / res.full_device_years if res.full_device_years else 0.0
     print(f"simulated {res.device_years:,.0f} device-years against {res.full_device_years:,.0f} "
           f"to run every candidate to full precision ({100 * saving:.0f}% saved); "
@@ -135,6 +147,7 @@ def _write(res: Any, sc: Any, raw: dict[str, Any], out: Path, source: Path, dump
     table = winner_table(raw, sc, res)
     (out / "winner.toml").write_text(
         f"# Written by promptsim optimize from {source}; see docs/optimize.md.\n"
+        f"# Picked on the {sc.objective.describe()}.\n"
         + dumps(table))
     (out / "service.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(service_policy(res.winner())), indent=2))

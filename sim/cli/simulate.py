@@ -84,12 +84,15 @@ def simulate(args: argparse.Namespace) -> int:
     """Run the scenario, write the run directory and print the summary table."""
     from tqdm import tqdm
 
+    from sim.analysis.platform_picks import platform_picks
     from sim.cli import UsageError
     from sim.engine.executor import SchedulerError
     from sim.engine.output import RunDirTaken, check_run_dir, write_run
+    from sim.engine.runner import platform_sum
     from sim.engine.runner import simulate as run
-    from sim.engine.summary import best_per_platform, format_table, summary_rows
+    from sim.engine.summary import format_table, summary_rows
     from sim.model.population import chunk_count
+    from sim.model.scenario import pick_strategy
 
     sc = _load(args)
     if args.jobs < 0:
@@ -118,7 +121,7 @@ def simulate(args: argparse.Namespace) -> int:
 
                 result, drawn = run_sensitivity(sc, draws, jobs=args.jobs,
                                                 on_task_done=lambda: bar.update(1),
-                                                scheduler=args.scheduler)
+                                                scheduler=args.scheduler, weights=True)
             else:
                 result = run(sc, jobs=args.jobs, skip_idle=not args.step_every_session,
                              log=args.events, on_task_done=lambda: bar.update(1),
@@ -135,7 +138,10 @@ def simulate(args: argparse.Namespace) -> int:
           f"{reps}, {sc.days} days: {result.events:,} events in {seconds:.1f} s -> {out}")
     rows = summary_rows(result)
     print(format_table(rows))
-    print(best_per_platform(rows))
+    print(platform_picks(lambda name: platform_sum(result.series(name), result.scenario),
+                         result.scenario, pick_strategy(result.scenario, None).name,
+                         draws=bool(draws)).line())
+    print(result.scenario.objective.describe())
     if args.report:
         from sim.cli.report import report_after_simulate
 

@@ -40,6 +40,8 @@ COLUMNS: dict[str, str] = {
     "soft_prompts_per_install": "soft prompts shown per install",
     "value": "the scenario's objective per 1,000 installs (sim.model.objective)",
     "p_best": "with prior draws: share of draws in which the strategy has the highest value",
+    "p_best_se": "with prior draws: the Monte Carlo standard error of p_best, "
+                 "sqrt(p_best (1 - p_best) / draws)",
     "expected_loss": "with prior draws: value per 1,000 installs lost against the best "
                      "strategy of each draw, on average",
     "*_lo, *_hi": "95% Student-t interval over replications (scipy.stats), clipped to the "
@@ -107,24 +109,11 @@ def summary_rows(result: RunResult) -> list[dict[str, object]]:
                 ratio(total("soft_prompts_shown")[:, s].sum(axis=1), installs))[0]
             put("value", out["value"][:, s], UNBOUNDED)
             if draws:
-                row["p_best"] = float(p_best(out["value"])[s])
+                row["p_best"] = pb = float(p_best(out["value"])[s])
+                row["p_best_se"] = math.sqrt(pb * (1.0 - pb) / out["value"].shape[0])
                 row["expected_loss"] = float(expected_loss(out["value"])[s])
             rows.append(row)
     return rows
-
-
-def best_per_platform(rows: list[dict[str, object]]) -> str:
-    """One line: per platform, the strategy with the highest mean value."""
-    best: dict[str, tuple[float, str]] = {}
-    for r in rows:
-        if r["profile"] != "all" or r["platform"] == "all":
-            continue
-        v = float(r["value"])  # type: ignore[arg-type]
-        plat = str(r["platform"])
-        if plat not in best or v > best[plat][0]:
-            best[plat] = (v, str(r["strategy"]))
-    return "highest value per platform: " + ", ".join(
-        f"{p} {s} ({v:.1f})" for p, (v, s) in best.items())
 
 
 def _pct(x: object) -> str:
@@ -139,7 +128,7 @@ def format_table(rows: list[dict[str, object]], platform: str = "all",
             "annoy/1k", "value/1k"]
     draws = any("p_best" in r for r in rows)
     if draws:
-        head += ["P(best)", "exp. loss"]
+        head += ["P(best) (MC SE)", "exp. loss"]
     lines = []
     for r in rows:
         if r["platform"] != platform or r["profile"] != profile:
@@ -151,7 +140,8 @@ def format_table(rows: list[dict[str, object]], platform: str = "all",
                 _pct(r["blocked_share"]), f"{float(r['annoyance_per_1k']):.2f}",  # type: ignore[arg-type]
                 f"{float(r['value']):.1f}"]  # type: ignore[arg-type]
         if draws:
-            line += [f"{100 * float(r['p_best']):.0f}%",  # type: ignore[arg-type]
+            line += [f"{100 * float(r['p_best']):.0f}% "  # type: ignore[arg-type]
+                     f"(\u00b1{100 * float(r['p_best_se']):.0f})",  # type: ignore[arg-type]
                      f"{float(r['expected_loss']):.1f}"]  # type: ignore[arg-type]
         lines.append(line)
     widths = [max(len(h), *(len(x[i]) for x in lines)) for i, h in enumerate(head)]

@@ -12,6 +12,11 @@ gains nothing by driving the people who say no to uninstall. The defaults are
 assumptions a team should replace with its own numbers (see ``Objective``); the
 recommendation maximises this value, and ``pareto_efficient`` marks the strategies
 no other beats on every outcome at once.
+
+The weights are assumptions, so each but the unit has a range (``Objective.ranges``):
+a sensitivity run (``--prior-draws``) draws every weight in its range, one value per
+draw, as it draws the priors, and records them in ``Objective.drawn``; ``value`` then
+values each draw at its own weights.
 """
 
 from __future__ import annotations
@@ -45,6 +50,50 @@ class Objective(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     """Extra cost of a device whose OS dialog is gone for good (it is already not opted in):
     it can only opt in from Settings, which under 5% do (amply 2025). Assumption: the lost
     chance of a later ask is worth a fifth of an opt-in."""
+    ranges: dict[str, tuple[Weight, Weight]] = msgspec.field(
+        default_factory=lambda: dict(DEFAULT_RANGES))
+    """The range each uncertain weight is drawn from by ``--prior-draws`` (uniform),
+    ``name = [low, high]`` as ``sensitivity.ranges``; without prior draws the weight's own
+    value is used. Default ``DEFAULT_RANGES``; ``{}`` draws none."""
+    drawn: dict[str, tuple[float, ...]] = msgspec.field(default_factory=dict)
+    """Written by ``--prior-draws`` into the run's ``scenario.json``: the weight each draw
+    used (do not set it in a scenario)."""
+
+    def weight(self, name: str, rows: int) -> float | np.ndarray:
+        """Weight ``name`` for outcomes of ``rows`` rows: per row (a column) when a
+        sensitivity run drew it for that many draws, else the point value."""
+        drawn = self.drawn.get(name)
+        if drawn is not None and len(drawn) == rows:
+            return np.asarray(drawn, dtype=float)[:, None]
+        point: float = getattr(self, name)
+        return point
+
+    def describe(self) -> str:
+        """The weights in one line, with their ranges (as the CLI and pages print them)."""
+        parts = []
+        for name in WEIGHTS:
+            rng = self.ranges.get(name)
+            extra = f" (drawn in {rng[0]:g}-{rng[1]:g})" if rng and self.drawn else \
+                f" (range {rng[0]:g}-{rng[1]:g})" if rng else ""
+            parts.append(f"{name} {getattr(self, name):g}{extra}")
+        return ("objective weights, in opted-in devices (assumptions, the scenario's "
+                "[objective]): " + ", ".join(parts))
+
+
+WEIGHTS: tuple[str, ...] = ("opted_in", "provisional", "prompt_uninstall", "blocked")
+"""The objective's weights, the unit first."""
+
+DEFAULT_RANGES: dict[str, tuple[float, float]] = {
+    "provisional": (0.1, 0.5),
+    "prompt_uninstall": (1.0, 5.0),
+    "blocked": (0.1, 0.6),
+}
+"""Assumptions, as the weights are (no source prices them): quiet delivery is worth more
+than nothing and less than half a lock-screen opt-in; an uninstall caused by a prompt loses
+at least the opted-in device it could have been and, for most apps, not more than five;
+a device blocked for good loses at least a tenth of an opt-in (a later ask) and at most
+about the share of primed asks that are allowed (0.6), since that is all a later ask could
+win. The default weights (0.25, 3, 0.2) lie inside them."""
 
 
 OUTCOMES: dict[str, str] = {
@@ -87,10 +136,15 @@ def outcomes(total: Getter, objective: Objective) -> dict[str, np.ndarray]:
 
 def value(o: dict[str, np.ndarray], objective: Objective) -> np.ndarray:
     """The objective from the per-1,000-install outcomes."""
-    v: np.ndarray = (objective.opted_in * o["optin_per_1k"]
-                     + objective.provisional * o["provisional_per_1k"]
-                     - objective.prompt_uninstall * o["prompt_uninstalls_per_1k"]
-                     - objective.blocked * o["blocked_per_1k"])
+    rows = o["optin_per_1k"].shape[0] if o["optin_per_1k"].ndim == 2 else -1
+
+    def w(name: str) -> float | np.ndarray:
+        return objective.weight(name, rows)
+
+    v: np.ndarray = (w("opted_in") * o["optin_per_1k"]
+                     + w("provisional") * o["provisional_per_1k"]
+                     - w("prompt_uninstall") * o["prompt_uninstalls_per_1k"]
+                     - w("blocked") * o["blocked_per_1k"])
     return v
 
 

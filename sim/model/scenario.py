@@ -15,9 +15,10 @@ import msgspec
 from sim.model import priors
 from sim.model.behaviour import Behaviour
 from sim.model.load_table import LoadConfig
-from sim.model.objective import Objective
+from sim.model.objective import WEIGHTS, Objective
 from sim.model.scenario_errors import explain
 from sim.model.search import Search, check_family, family_campaigns
+from sim.model.segments import CATEGORIES, PRIOR
 from sim.rules.config.campaigns import Identifier, OnEvent, Policy, Programmatic
 from sim.rules.config.platforms import (
     DEFAULT_PROFILES,
@@ -60,6 +61,10 @@ class Population(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     """Installs arrive uniformly over the first this many days."""
     second_device: Share = 0.15
     """Chance a user has a second device (its platform drawn from the same mix)."""
+    category: str | None = None
+    """The app's category, where a source gives its opt-in (``sim.model.segments``:
+    edtech, gaming): sets the Android 13+ cold OS-dialog answer and its prior range to
+    the category's sourced figure. Default: none, the all-apps averages."""
     sdk_reports_permission: Share = 0.97
     """Share of installs on an SDK that reports the permission (MoEngage 200 otherwise)."""
     utc_offset_minutes: UtcOffset = 0
@@ -146,6 +151,23 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         return out
 
 
+def _check_objective(sc: Scenario) -> None:
+    """``objective.ranges`` names uncertain weights (not the unit) with low <= high;
+    ``objective.drawn`` holds one value per prior draw."""
+    uncertain = WEIGHTS[1:]
+    for name, (lo, hi) in sc.objective.ranges.items():
+        if name not in uncertain:
+            raise ValueError(f"objective.ranges: unknown weight {name!r}; allowed: "
+                             f"{', '.join(uncertain)} (opted_in is the unit)")
+        if not lo <= hi:
+            raise ValueError(f"objective.ranges.{name}: low must not exceed high, got "
+                             f"[{lo:g}, {hi:g}]")
+    for name, drawn in sc.objective.drawn.items():
+        if name not in sc.objective.ranges or len(drawn) != sc.sensitivity.draws:
+            raise ValueError(f"objective.drawn.{name}: written by --prior-draws, one value "
+                             f"per draw of a weight in objective.ranges; remove it")
+
+
 def pick_strategy(sc: Scenario, name: str | None, option: str = "strategy") -> Strategy:
     """The strategy called ``name``; by default the baseline (the first unless ``baseline``
     names another). ``ScenarioError`` naming ``option`` if there is no such strategy."""
@@ -157,6 +179,22 @@ def pick_strategy(sc: Scenario, name: str | None, option: str = "strategy") -> S
             return s
     raise ScenarioError(f"{option}: {chosen!r} is not in the scenario; allowed: "
                         f"{', '.join(sc.strategy_names())}")
+
+
+def _resolve_category(sc: Scenario) -> Scenario:
+    """``population.category`` applied: its Android 13+ cold answer in the behaviour, its
+    range in ``sensitivity.ranges`` (unless the scenario gives one)."""
+    name = sc.population.category
+    if name is None:
+        return sc
+    cat = CATEGORIES.get(name)
+    if cat is None:
+        raise ValueError(f"population.category: unknown category {name!r}; known (with a "
+                         f"source): {', '.join(CATEGORIES)}")
+    ranges = {PRIOR: cat.range} | dict(sc.sensitivity.ranges)
+    return msgspec.structs.replace(
+        sc, behaviour=priors.apply(sc.behaviour, {PRIOR: cat.cold}),
+        sensitivity=msgspec.structs.replace(sc.sensitivity, ranges=ranges))
 
 
 def _resolve_devices(sc: Scenario) -> Scenario:
@@ -216,6 +254,7 @@ def _check(sc: Scenario) -> None:
         if not lo <= hi:
             raise ValueError(f"sensitivity.ranges.{name}: low must not exceed high, got "
                              f"[{lo:g}, {hi:g}]")
+    _check_objective(sc)
     for name in sc.sensitivity.sources:
         if name not in sc.sensitivity.ranges:
             raise ValueError(f"sensitivity.sources.{name}: a source needs a range in "
@@ -294,7 +333,7 @@ def _check_search(search: Search, strategies: list[str], b: Behaviour) -> None:
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate a decoded scenario mapping; raise ``ScenarioError`` naming ``source``."""
     try:
-        sc = _resolve_devices(msgspec.convert(data, Scenario))
+        sc = _resolve_category(_resolve_devices(msgspec.convert(data, Scenario)))
         _check(sc)
     except msgspec.ValidationError as exc:
         raise ScenarioError(f"{source}: {explain(str(exc), Scenario, data)}") from None

@@ -208,3 +208,51 @@ def test_optimize_without_a_search_is_one_line(capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().err == (
         "promptsim optimize: error: scenarios/quickstart.toml: search: the scenario has no "
         "[search] table; see scenarios/optimize.toml and docs/optimize.md\n")
+
+
+def test_the_last_survivor_runs_to_full_precision_on_fresh_replications(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 23 item 2: every rival is dropped after the first round (3 replications), yet
+    the survivor runs to the full 12, as docs/optimize.md says; its value is reported on
+    12 more replications the race never saw; it takes the largest limit tried, which the
+    output flags as the edge of the grid; and P(best) says it holds the priors fixed."""
+    import tomli_w
+
+    from sim.cli import main
+
+    res = optimize(parse_scenario(toy()), budget=12, jobs=2)
+    for g in res.groups.values():
+        assert g.finalists == [TRUE_BEST] and set(g.dropped.values()) == {3}
+        assert g.replications == 12 and g.means[TRUE_BEST]["replications"] == 12
+        assert g.confirmed is not None and g.confirmed.mean != g.value.mean
+        assert g.confirmed.lo < g.value.mean < g.confirmed.hi  # same schedule, fresh noise
+        assert g.edge == ["limit = 9 (the largest tried)"]
+    toml = tmp_path / "toy.toml"
+    toml.write_text(tomli_w.dumps(toy()))
+    assert main(["optimize", str(toml), "--budget", "12", "--jobs", "2", "--no-progress",
+                 "--out", str(tmp_path / "opt")]) == 0
+    out = capsys.readouterr().out
+    ios = res.groups["ios"].confirmed
+    assert ios is not None
+    assert f"{ios.mean:.1f} ({ios.lo:.1f} to {ios.hi:.1f})" in out
+    assert "up to 9 prompts, 2 days apart, from the 1st session, at app open" in out
+    assert "warning: on the edge of the search grid (limit = 9 (the largest tried))" in out
+    assert "P(best) given the scenario's priors (held fixed)" in out
+
+
+@pytest.mark.parametrize(("campaign", "words"), [
+    ({"frequency": {"type": "multiple", "limit": 5, "gap_days": 1}},
+     "up to 5 prompts, 1 day apart, from the 1st session, at app open"),
+    ({"frequency": {"type": "backoff", "gap_days": 2, "factor": 3}, "min_sessions": 2,
+      "trigger": {"type": "session_time", "seconds": 30}},
+     "prompts without limit, the first gap 2 days, each next one x3, from the 2nd session, "
+     "after 30 s in a session"),
+    ({"frequency": {"type": "once"}, "primer": False},
+     "one prompt, from the 1st session, at app open (no soft prompt: the OS dialog "
+     "directly)"),
+])
+def test_a_candidate_is_described_in_words(campaign: dict[str, Any], words: str) -> None:
+    from sim.analysis.candidate_words import describe
+    from sim.rules.config.campaigns import Campaign
+
+    assert describe((msgspec.convert({"id": "soft", **campaign}, Campaign),)) == words

@@ -106,3 +106,37 @@ def test_the_weight_at_which_another_strategy_would_win_is_exact() -> None:
     flips = weight_flips(o, ["every", "multi"], "multi", Objective())
     assert flips == ["`every` would beat `multi` if a prompt-caused uninstall cost less than "
                      "1.40 opted-in devices (now 3)."]
+
+
+def test_weight_flips_use_the_point_weights_when_the_draws_drew_others() -> None:
+    """A sensitivity run values each draw at its own weights; the flip sentence names the
+    point weight ("now 3"), so it is computed at the point weights, not at their draws."""
+    o = outcomes([[260, 220], [260, 220]], [[30, 1.5], [30, 1.5]])
+    drawn = Objective(drawn={"prompt_uninstall": (1.0, 1.2)})
+    o["value"] = value(o, drawn)  # both draws cheaper than 1.40: every wins in each
+    assert o["value"][:, 0].mean() > o["value"][:, 1].mean()
+    assert weight_flips(o, ["every", "multi"], "multi", drawn) == [
+        "`every` would beat `multi` if a prompt-caused uninstall cost less than 1.40 "
+        "opted-in devices (now 3)."]
+
+
+def test_an_underpowered_run_says_it_cannot_separate_the_two() -> None:
+    """Issue 23 item 3: keeping the baseline because the gain is not significant is said as
+    what it is, with the replications that would separate them if the gain is real."""
+    o = outcomes([[200, 212], [210, 209], [190, 203]], [[1, 1], [1, 1], [1, 1]])
+    rec = recommend(o, ["once", "other"], "once", Objective())
+    assert rec.strategy == "once"
+    assert rec.reasons[0].startswith("Not enough replications to separate other and once:")
+    need = int(rec.reasons[0].split("about ")[1].split(" ")[0])
+    assert need > 3 and f"--replications {need}" in rec.reasons[0]
+
+
+def test_with_prior_draws_the_reasons_label_the_interval_and_give_p_best_its_error() -> None:
+    """The interval of the mean is not the spread across draws, and P(best) over 4 draws
+    carries its Monte Carlo standard error (here sqrt(0.75 x 0.25 / 4) = 22 points)."""
+    o = outcomes([[200, 230], [210, 205], [190, 230], [260, 300]], [[1, 1]] * 4)
+    rec = recommend(o, ["once", "other"], "once", Objective(), draws=True)
+    assert rec.strategy == "other"
+    text = rec.reasons[0]
+    assert "(that interval is of the mean; across the draws its value spans" in text
+    assert "best in 75% of the draws (\u00b122 points, Monte Carlo standard error)" in text

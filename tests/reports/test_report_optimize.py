@@ -25,17 +25,24 @@ def test_the_page_holds_each_pick_the_front_and_every_candidate(tmp_path: Path) 
     for label, g in (("iOS", ios), ("Web", res.groups["web"])):
         row = picks.split(f"<td>{label}</td>")[1].split("</tr>")[0]
         assert f"<td>{g.best}</td>" in row
-        assert f"{g.value.mean:.1f} ({g.value.lo:.1f} to {g.value.hi:.1f})" in row
+        fresh = g.confirmed
+        assert fresh is not None
+        assert f"{fresh.mean:.1f} ({fresh.lo:.1f} to {fresh.hi:.1f})" in row  # not the race's
+        assert f'<td class="num">{g.value.mean:.1f}</td>' in row
+        assert f"{100 * g.means[g.best]['blocked_share']:.1f}%" in row
         assert f"{100 * g.p_best[g.best]:.0f}%" in row
     every = text.split("<h2>Every candidate</h2>")[1]
     ios_rows = every.split("<h3>iOS</h3>")[1].split("<h3>")[0]
     assert ios_rows.count("<tr>") == 1 + len(res.candidates)  # the header and each candidate
     for name, reps in ios.dropped.items():
-        assert re.search(rf"<td>{re.escape(name)}</td><td>[^<]*</td><td>dropped after "
-                         rf"{reps} replications</td>", ios_rows)
+        assert re.search(rf"<td>{re.escape(name)}</td>(<td>[^<]*</td>){{2}}<td>dropped "
+                         rf"after {reps} replications</td>", ios_rows)
     rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in ios_rows.split("<tr>")[2:]]
     assert {r[0] for r in rows} == {c.name for c in res.candidates}
-    assert [r[0] for r in rows if r[2] == "the pick"] == [ios.best]
-    values = [float(r[5]) for r in rows]
+    assert [r[0] for r in rows if r[3] == "the pick"] == [ios.best]
+    values = [float(r[6]) for r in rows]
     assert values == sorted(values, reverse=True)  # best first
     assert values[0] == round(ios.means[rows[0][0]]["value"], 1)
+    assert "P(best), given the scenario&#39;s priors" in picks
+    weights = res.scenario.objective.describe().replace("'", "&#39;")
+    assert f"<dt>objective</dt><dd>{weights}</dd>" in text  # what the picks rest on

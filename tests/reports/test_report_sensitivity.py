@@ -34,6 +34,9 @@ def test_the_report_says_what_would_change_the_answer(psa_run: Path) -> None:
                  "largest significant effects per SD", "Per platform",
                  "Per OS profile (cohort", "Pareto-efficient"):
         assert text in page, text
+    assert "12 prior draws)." in page and "12 replications" not in page  # draws, as named
+    assert "Bonferroni correction over the" in page
+    assert "Monte Carlo SE" in page
     assert (psa_run / "figures" / "sensitivity.png").is_file()
     assert (psa_run / "figures" / "tradeoff.png").is_file()
 

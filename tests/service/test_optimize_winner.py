@@ -48,6 +48,7 @@ def test_the_winner_round_trips_through_validate_simulate_and_the_service(
               "optimize.html"):
         assert (out / f).stat().st_size > 0
     winner = out / "winner.toml"
+    assert "\n# Picked on the objective weights, in opted-in devices" in winner.read_text()
     assert promptsim("validate", str(winner), "--quiet").stdout == ""
 
     promptsim("simulate", str(winner), "--out", str(tmp_path / "run"), "--jobs", "2",
