@@ -213,27 +213,14 @@ def apply_app_update(state: DeviceState, old: ProfileRules, new: ProfileRules) -
         state.dialogs_answered = 0
 
 
-def hibernation_due(state: DeviceState, p: ProfileRules, now: float) -> bool:
-    """True when the app has been unused long enough for Android to revoke its permission.
-
-    Android's auto-reset revokes permissions the user *granted*; a denial (and the
-    "don't ask again" it may carry) stays as it is.
-    """
-    return (p.hibernation_days is not None and state.last_active_at is not None
-            and now - state.last_active_at >= p.hibernation_days
-            and state.permission == "granted")
-
-
-def apply_hibernation(state: DeviceState) -> None:
-    """Android revoked the granted permission of an unused app; nothing re-grants it.
-
-    The app may ask again as on a fresh install: denials from before the grant no longer
-    count (without this, a grant from settings after a denial would leave a
-    "not determined" install that is also blocked).
-    """
-    state.permission = "not_determined"
-    state.denials = 0
-    state.dialogs_answered = 0
+def hibernated(state: DeviceState, p: ProfileRules, now: float) -> bool:
+    """Whether Android keeps the app hibernated at ``now``: installed and unused for
+    ``hibernation_days`` since its last session. A hibernated app receives no push (FCM
+    included) until it is used again; its notification permission stays as it is (AOSP
+    exempts POST_NOTIFICATIONS from the auto-revoke of unused apps)."""
+    return (state.installed and p.hibernation_days is not None
+            and state.last_active_at is not None
+            and now - state.last_active_at >= p.hibernation_days)
 
 
 def receives_push(state: DeviceState) -> bool:
