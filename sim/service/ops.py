@@ -33,6 +33,7 @@ from sim.rules.permission import (
     apply_settings_change,
     apply_uninstall,
     dialogs_left,
+    hibernated,
     new_install,
     receives_push,
 )
@@ -266,15 +267,19 @@ def apply_events(t: Tenant, rec: s.DeviceRecord, events: Sequence[s.Event],
 
 # --- reachability and stats ------------------------------------------------------------
 
-def reachability(t: Tenant, user_id: str,
-                 devices: Iterable[tuple[str, s.DeviceRecord]]) -> s.Reachability:
+def reachability(t: Tenant, user_id: str, devices: Iterable[tuple[str, s.DeviceRecord]],
+                 now: float | None) -> s.Reachability:
     """MoEngage's codes per platform family (``sim.rules.reachability``: Huawei and Amazon
-    devices count in Android), with the devices behind each."""
+    devices count in Android), with the devices behind each. At ``now`` (days) an Android
+    app in hibernation has no code (``sim.rules.permission.hibernated``); ``None``: the app
+    keeps the client's clock and a GET carries no time, so none is judged hibernated."""
     by_family: dict[str, list[s.DeviceReach]] = {}
     for device_id, rec in devices:
         st = rec.state
+        profile = t.profile(st.profile)
+        asleep = now is not None and hibernated(st, profile, now)
         code = device_reach(st.installed, st.sdk_reports_permission, st.permission,
-                            t.profile(st.profile).token_needs_permission)
+                            profile.token_needs_permission, asleep)
         by_family.setdefault(FAMILY_OF[rec.platform], []).append(s.DeviceReach(
             device_id=device_id, platform=rec.platform, permission=st.permission,
             installed=st.installed, code=code))

@@ -88,5 +88,5 @@ def responses() -> dict[str, Any]:
         "get_device": device,
         "post_events": {"new": 3, "duplicate": 0, "permission": "granted", "dialogs_left": 0},
         "eligibility": msgspec.to_builtins(decision),
-        "reachability": msgspec.to_builtins(ops.reachability(tenant, "u1", [("d1", rec)])),
+        "reachability": msgspec.to_builtins(ops.reachability(tenant, "u1", [("d1", rec)], None)),
     } | experiments.responses()

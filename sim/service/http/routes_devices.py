@@ -145,7 +145,10 @@ async def reachability(req: Request) -> Response:
     devices = await store.user_devices(req.tenant.app_id, user_id)
     if not devices:
         raise not_found("user", user_id, "user_id")
-    return json_response(200, ops.reachability(await store.tenant(req.tenant), user_id, devices))
+    tenant = await store.tenant(req.tenant)
+    # Hibernation needs the time: the server's, or none on a client clock (a GET has no 'at').
+    now = None if tenant.clock == "client" else tenant.now(None)
+    return json_response(200, ops.reachability(tenant, user_id, devices, now))
 
 
 async def campaign_stats(req: Request) -> Response:
