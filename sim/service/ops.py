@@ -91,14 +91,17 @@ def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
                           quiet_ui=body.quiet_ui, installed_at=at, state=state)
 
 
-def view(t: Tenant, device_id: str, rec: s.DeviceRecord) -> s.DeviceView:
-    """The API's view of a device, with ``dialogs_left`` from the rules."""
+def view(t: Tenant, device_id: str, rec: s.DeviceRecord, now: float | None) -> s.DeviceView:
+    """The API's view of a device, with ``dialogs_left`` from the rules; at ``now`` (days;
+    ``None`` on a client clock, see :func:`reachability`) a hibernated app receives no push."""
     st = rec.state
+    profile = t.profile(st.profile)
+    asleep = now is not None and hibernated(st, profile, now)
     return s.DeviceView(
         device_id=device_id, user_id=rec.user_id, platform=rec.platform,
         os_version=rec.os_version, app_target_sdk=rec.app_target_sdk, browser=rec.browser,
         profile=st.profile, permission=st.permission, installed=st.installed,
-        receives_push=receives_push(st), dialogs_left=dialogs_left(st, t.profile(st.profile)),
+        receives_push=receives_push(st) and not asleep, dialogs_left=dialogs_left(st, profile),
         state=st, os_kind=rec.os_kind, api_level=rec.api_level, quiet_ui=rec.quiet_ui)
 
 

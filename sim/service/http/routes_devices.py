@@ -22,6 +22,12 @@ from sim.service.schemas import (
 from sim.service.tenant import Tenant
 
 
+def server_now(tenant: Tenant) -> float | None:
+    """The time a view or reachability judges hibernation at: the server's, or none on a
+    client clock (a GET carries no client time)."""
+    return None if tenant.clock == "client" else tenant.now(None)
+
+
 async def create_device(req: Request) -> Response:
     """``POST /v1/devices``: register an install (201; 409 if the id exists)."""
     body: DeviceIn = req.data
@@ -31,7 +37,7 @@ async def create_device(req: Request) -> Response:
     if not await store.create_device(tenant.app_id, body.device_id, rec):
         raise Conflict("device_exists", f"device {body.device_id!r} is already registered; "
                        "report a reinstall as a 'reinstalled' event", "device_id")
-    return json_response(201, ops.view(tenant, body.device_id, rec))
+    return json_response(201, ops.view(tenant, body.device_id, rec, server_now(tenant)))
 
 
 async def get_device(req: Request) -> Response:
@@ -41,7 +47,7 @@ async def get_device(req: Request) -> Response:
     if found is None:
         raise not_found("device", device_id, "device_id")
     tenant, rec = found
-    return json_response(200, ops.view(tenant, device_id, rec))
+    return json_response(200, ops.view(tenant, device_id, rec, server_now(tenant)))
 
 
 async def post_events(req: Request) -> Response:
@@ -146,9 +152,7 @@ async def reachability(req: Request) -> Response:
     if not devices:
         raise not_found("user", user_id, "user_id")
     tenant = await store.tenant(req.tenant)
-    # Hibernation needs the time: the server's, or none on a client clock (a GET has no 'at').
-    now = None if tenant.clock == "client" else tenant.now(None)
-    return json_response(200, ops.reachability(tenant, user_id, devices, now))
+    return json_response(200, ops.reachability(tenant, user_id, devices, server_now(tenant)))
 
 
 async def campaign_stats(req: Request) -> Response:
