@@ -172,8 +172,8 @@ class ChunkModel(Port):
 
     def _restock(self, life: Life, old: Status, t: float) -> None:
         """Move the device between end-of-day stocks: its status changed from ``old``."""
-        inst, perm, blocked = life.status
-        was_inst, was_perm, was_blocked = old
+        inst, perm, blocked, asleep = life.status
+        was_inst, was_perm, was_blocked, was_asleep = old
         d = life.row + int(t)
         diff, stride = self.stock_diff, self.stock_stride
         if inst != was_inst:
@@ -188,8 +188,8 @@ class ChunkModel(Port):
             diff[S_PROV * stride + d] += 1 if prov else -1
         sdk = life.state.sdk_reports_permission
         token = life.profile.token_needs_permission
-        reach = device_reach(inst, sdk, perm, token)
-        was_reach = device_reach(was_inst, sdk, was_perm, token)
+        reach = device_reach(inst, sdk, perm, token, asleep)
+        was_reach = device_reach(was_inst, sdk, was_perm, token, was_asleep)
         if reach != was_reach:
             self._reach(life, was_reach, reach, d)
 
@@ -246,31 +246,46 @@ class ChunkModel(Port):
         self.process(life, life.due)
 
     def _next_session(self, life: Life, now: float) -> float:
-        """Time of the next session that can change an outcome (``INF``: none)."""
+        """Time of the next session that can change an outcome (``INF``: none); sets when
+        the app hibernates before it (``Life.t_hib``)."""
         st = life.state
         stop = life.stop
+        life.t_hib = INF
         if not st.installed:
             return INF
         times = self.chunk.session_t
         j = first_at(times, now, life.last_j + 1, stop)
-        if j >= stop:
-            return INF
         if not self.skip_idle:
-            return times[j]
+            self._hibernation(life, j, now)
+            return times[j] if j < stop else INF
+        if j >= stop:
+            self._hibernation(life, stop, now)
+            return INF
         nc = next_chance(st, life.profile, life.stage.policy, now)
         if first_launch_dialog_due(st, life.profile):
             nc = now  # the OS asks by itself at the next launch
         j_next = first_at(times, nc, j, stop) if nc is not None else stop
         hib = life.profile.hibernation_days
-        if hib is not None and st.permission in ("granted", "denied"):
+        if hib is not None:
             for k in self.long_gaps.get(life.i, ()):
                 if j <= k < j_next and times[k] - times[k - 1] >= hib:
                     j_next = k
                     break
+        self._hibernation(life, j_next, now)
         if j_next >= stop:
             return INF
         life.cursor = j_next
         return times[j_next]
+
+    def _hibernation(self, life: Life, j_next: int, now: float) -> None:
+        """Set when the app hibernates before session ``j_next`` (``life.stop``: none
+        comes): ``hibernation_days`` after the session before it. No session between is
+        skipped across a gap that long (``_next_session`` stops at the first), so that
+        session is the app's last use."""
+        hib = life.profile.hibernation_days
+        if hib is None or life.hibernating:
+            return
+        life.t_hib = max(self.chunk.session_t[j_next - 1] + hib, now)
 
     def _install(self, _event: simpy.Event | None = None) -> None:
         """SimPy callback: the next device installs the app, under every strategy at once.

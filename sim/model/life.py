@@ -7,8 +7,9 @@ skipping sessions that cannot change an outcome; the load-test device
 (``sim.loadtest.device``) lives every session in compressed real time and
 tells the service about it. Both call the same steps: :meth:`Life.race` names
 the next wake-up (a session, or a timer: uninstall, reinstall, cleared data,
-OS upgrade, opting out or turning notifications back on in settings; ties go
-in the order of ``WAKES``) and :meth:`Life.step` lives it. In a session the
+OS upgrade, opting out or turning notifications back on in settings, Android's
+hibernation of an unused app; ties go in the order of ``WAKES``) and
+:meth:`Life.step` lives it. In a session the
 first-launch OS dialog comes when due, then the triggers fire in order, each
 asks for a decision, and a shown soft prompt is answered (the OS dialog or the
 settings screen follows a tap, an uninstall out of annoyance may follow a
@@ -82,22 +83,23 @@ CLEAR: Final = 3
 UPGRADE: Final = 4
 OPT_OUT: Final = 5
 REENABLE: Final = 6
+HIBERNATE: Final = 7
 WAKES: Final = ("session", "uninstall", "reinstall", "clear_data", "os_upgrade", "opt_out",
-                "reenable")
+                "reenable", "hibernation")
 """Names of the wake-up kinds, indexed by kind."""
 
-Status = tuple[bool, str, bool]
-"""(installed, permission, blocked): what a life's counts of devices depend on."""
-NOT_COUNTED: Final[Status] = (False, "not_determined", False)
+Status = tuple[bool, str, bool, bool]
+"""(installed, permission, blocked, hibernating): what a life's counts of devices depend on."""
+NOT_COUNTED: Final[Status] = (False, "not_determined", False, False)
 
 
 class Life:
     """One device under one strategy: its rule state, history cursor, timers and draws."""
 
     __slots__ = (
-        "cursor", "due", "fatigue", "fatigue_t", "i", "k", "last_j", "os_version", "profile", "row",
-        "stage", "state", "status", "stop", "t_clear", "t_optout", "t_re", "t_reenable", "t_un",
-        "t_up", "wake_kind",
+        "cursor", "due", "fatigue", "fatigue_t", "hibernating", "i", "k", "last_j", "os_version",
+        "profile", "row", "stage", "state", "status", "stop", "t_clear", "t_hib", "t_optout",
+        "t_re", "t_reenable", "t_un", "t_up", "wake_kind",
     )
 
     def __init__(self, stage: Stage, i: int, profile: ProfileRules, row: int) -> None:
@@ -123,6 +125,11 @@ class Life:
         # only lived when it is reported.
         self.t_up = c.upgrade_t[i] if reports or self.profile.upgrade_to is not None else INF
         self.t_optout = self.t_reenable = INF
+        self.t_hib = INF
+        """When Android hibernates the unused app (set by the engine, which knows the
+        sessions to come; the load-test device leaves it to the service)."""
+        self.hibernating = False
+        """Hibernated since ``t_hib`` came, until the next session: no push reaches it."""
         self.k = [0] * 8
         """Draws taken so far from each stream of ``sim.model.streams``."""
         self.status: Status = NOT_COUNTED
@@ -176,6 +183,8 @@ class Life:
             t, kind = self.t_optout, OPT_OUT
         if self.t_reenable < t:
             t, kind = self.t_reenable, REENABLE
+        if self.t_hib < t:
+            t, kind = self.t_hib, HIBERNATE
         self.wake_kind = kind
         return t
 
@@ -212,7 +221,8 @@ class Life:
         return self.account(t)
 
     def _timer(self, kind: int, t: float) -> None:
-        """An uninstall, cleared data, an OS upgrade, an opt-out or a re-enabling."""
+        """An uninstall, cleared data, an OS upgrade, an opt-out, a re-enabling or a
+        hibernation."""
         if kind == UNINSTALL:
             self.t_un = INF
             self._uninstall(t)
@@ -231,9 +241,12 @@ class Life:
         elif kind == OPT_OUT:
             self.t_optout = INF
             self._settings(t, False, F_OPT_OUT)
-        else:  # REENABLE
+        elif kind == REENABLE:
             self.t_reenable = INF
             self._settings(t, True, F_SETTINGS_ON)
+        else:  # HIBERNATE
+            self.t_hib = INF
+            self.hibernating = self.state.installed
 
     def open_app(self, t: float, upgraded: bool) -> Status | None:
         """A session outside the history (a burst of the load shape), after an OS upgrade
@@ -248,7 +261,7 @@ class Life:
         """Apply what the skipped sessions before index ``j`` did: count them.
 
         Skipped sessions change nothing else: the engine never skips one that
-        could show a prompt or revoke a permission by hibernation.
+        could show a prompt or end a hibernation.
         """
         skipped = j - self.last_j - 1
         if skipped > 0:
@@ -262,6 +275,7 @@ class Life:
         stage, st, profile = self.stage, self.state, self.profile
         port, reports, e = stage.port, stage.reports, stage.epoch
         start_session(st, profile, t if e == 0.0 else (e + t * DAY) / DAY)
+        self.hibernating = False
         if reports:
             port.report(self, "session_start", t, None, None)
             port.flush(self)
@@ -435,12 +449,12 @@ class Life:
         st, profile = self.state, self.profile
         inst, perm = st.installed, st.permission
         blocked = inst and is_blocked(st, profile)
-        status = (inst, perm, blocked)
+        status = (inst, perm, blocked, inst and self.hibernating)
         old = self.status
         if status == old:
             return None
         self.status = status
-        was_inst, was_perm, _ = old
+        was_inst, was_perm, _, _ = old
         opted, was_opted = inst and perm == "granted", was_inst and was_perm == "granted"
         stage = self.stage
         if opted != was_opted:

@@ -14,8 +14,7 @@ from sim.rules.native import NO_LIMIT, CampaignRules, PolicyRules, ProfileRules
 from sim.rules.permission import (
     CampaignCounters,
     DeviceState,
-    apply_hibernation,
-    hibernation_due,
+    hibernated,
     local_day,
     os_dialog_unavailable,
 )
@@ -197,13 +196,10 @@ def record_dismissal(state: DeviceState, campaign_id: str) -> None:
 def start_session(state: DeviceState, profile: ProfileRules, now: float) -> bool:
     """A new app session started (OneSignal: after 30 s out of focus).
 
-    Android hibernation is applied here, lazily: if the app went unused long
-    enough, its permission was revoked before this session. Returns whether that
-    happened.
+    Returns whether it woke the app from Android's hibernation (``hibernated``): the
+    app receives pushes again from now on; its permission was never revoked.
     """
-    revoked = hibernation_due(state, profile, now)
-    if revoked:
-        apply_hibernation(state)
+    woke = hibernated(state, profile, now)
     state.sessions += 1
     state.last_active_at = now
-    return revoked
+    return woke

@@ -213,27 +213,14 @@ def apply_app_update(state: DeviceState, old: ProfileRules, new: ProfileRules) -
         state.dialogs_answered = 0
 
 
-def hibernation_due(state: DeviceState, p: ProfileRules, now: float) -> bool:
-    """True when the app has been unused long enough for Android to revoke its permission.
-
-    Android's auto-reset revokes permissions the user *granted*; a denial (and the
-    "don't ask again" it may carry) stays as it is.
-    """
-    return (p.hibernation_days is not None and state.last_active_at is not None
-            and now - state.last_active_at >= p.hibernation_days
-            and state.permission == "granted")
-
-
-def apply_hibernation(state: DeviceState) -> None:
-    """Android revoked the granted permission of an unused app; nothing re-grants it.
-
-    The app may ask again as on a fresh install: denials from before the grant no longer
-    count (without this, a grant from settings after a denial would leave a
-    "not determined" install that is also blocked).
-    """
-    state.permission = "not_determined"
-    state.denials = 0
-    state.dialogs_answered = 0
+def hibernated(state: DeviceState, p: ProfileRules, now: float) -> bool:
+    """Whether Android keeps the app hibernated at ``now``: installed and unused for
+    ``hibernation_days`` since its last session. A hibernated app receives no push (FCM
+    included) until it is used again; its notification permission stays as it is (AOSP
+    exempts POST_NOTIFICATIONS from the auto-revoke of unused apps)."""
+    return (state.installed and p.hibernation_days is not None
+            and state.last_active_at is not None
+            and now - state.last_active_at >= p.hibernation_days)
 
 
 def receives_push(state: DeviceState) -> bool:
@@ -247,14 +234,27 @@ ADAPTIVE_QUIET_WINDOW_DAYS = 90.0
 """... counted over the actions of this many past days."""
 
 
-def adaptive_quiet_ui(actions: Iterable[tuple[float, DialogOutcome]], now: float) -> bool:
+def adaptive_quiet_ui(actions: Iterable[tuple[float, DialogOutcome]], now: float,
+                      disabled_at: float | None = None) -> bool:
     """Chrome's adaptive quiet UI: whether a browser whose notification prompts (on any site)
-    were answered with ``actions`` (time in days, outcome), oldest first, now shows quiet
-    prompts: the last three denials in a row within 90 days, an allow breaking the run,
-    dismissals and ignores skipped."""
+    were answered with ``actions`` (time in days, outcome), oldest first, shows quiet prompts
+    at ``now``. Chrome checks after each answer whether the last three denials came in a row
+    within 90 days (an allow breaks the run, dismissals and ignores are skipped) and, once
+    they did, keeps the quiet UI on: a later allow does not turn it off. Only the user turns
+    it off, in settings (at ``disabled_at``); from then on only later answers count."""
+    history = [(t, o) for t, o in actions
+               if t <= now and (disabled_at is None or t > disabled_at)]
+    return any(_denied_in_a_row(history, i) for i in range(len(history)))
+
+
+def _denied_in_a_row(history: list[tuple[float, DialogOutcome]], last: int) -> bool:
+    """Whether the answers up to ``history[last]``, within the 90 days before it, end with
+    ``ADAPTIVE_QUIET_DENIALS`` denials with no allow between them."""
+    at = history[last][0]
     run = 0
-    for t, outcome in reversed(list(actions)):
-        if now - t > ADAPTIVE_QUIET_WINDOW_DAYS:
+    for k in range(last, -1, -1):
+        t, outcome = history[k]
+        if at - t > ADAPTIVE_QUIET_WINDOW_DAYS:
             break
         if outcome == "allowed":
             return False

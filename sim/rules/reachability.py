@@ -8,7 +8,8 @@ One definition for the simulator and the service: a user's code is computed per
 platform family (``sim.rules.config.platforms.FAMILY_OF``: iOS, Android with Huawei and
 Amazon devices, web) over her installs in that family. A web origin without the
 permission has no push subscription, hence no token: it counts in no code
-(``PlatformProfile.token_needs_permission``).
+(``PlatformProfile.token_needs_permission``). Nor does an Android app while it hibernates:
+no push reaches it, FCM included, although it keeps its permission.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ REACHABLE: frozenset[int] = frozenset({200, 201})
 
 
 def device_reach(installed: bool, sdk_reports_permission: bool, permission: str,
-                 token_needs_permission: bool = False) -> int | None:
+                 token_needs_permission: bool = False, hibernated: bool = False) -> int | None:
     """The code one install contributes; ``None`` when it has no valid token (uninstalled,
-    or a web origin without the permission: no push subscription)."""
-    if not installed:
+    or a web origin without the permission: no push subscription) or cannot receive a push
+    (an Android app in hibernation, ``sim.rules.permission.hibernated``, until its next
+    session)."""
+    if not installed or hibernated:
         return None
     if token_needs_permission and permission not in RECEIVES_PUSH:
         return None

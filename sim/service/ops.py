@@ -34,6 +34,7 @@ from sim.rules.permission import (
     apply_settings_change,
     apply_uninstall,
     dialogs_left,
+    hibernated,
     new_install,
     receives_push,
 )
@@ -97,14 +98,17 @@ def registration(body: s.DeviceIn) -> str:
     return hashlib.sha256(msgspec.json.encode(body)).hexdigest()[:32]
 
 
-def view(t: Tenant, device_id: str, rec: s.DeviceRecord) -> s.DeviceView:
-    """The API's view of a device, with ``dialogs_left`` from the rules."""
+def view(t: Tenant, device_id: str, rec: s.DeviceRecord, now: float | None) -> s.DeviceView:
+    """The API's view of a device, with ``dialogs_left`` from the rules; at ``now`` (days;
+    ``None`` on a client clock, see :func:`reachability`) a hibernated app receives no push."""
     st = rec.state
+    profile = t.profile(st.profile)
+    asleep = now is not None and hibernated(st, profile, now)
     return s.DeviceView(
         device_id=device_id, user_id=rec.user_id, platform=rec.platform,
         os_version=rec.os_version, app_target_sdk=rec.app_target_sdk, browser=rec.browser,
         profile=st.profile, permission=st.permission, installed=st.installed,
-        receives_push=receives_push(st), dialogs_left=dialogs_left(st, t.profile(st.profile)),
+        receives_push=receives_push(st) and not asleep, dialogs_left=dialogs_left(st, profile),
         state=st, os_kind=rec.os_kind, api_level=rec.api_level, quiet_ui=rec.quiet_ui)
 
 
@@ -273,15 +277,19 @@ def apply_events(t: Tenant, rec: s.DeviceRecord, events: Sequence[s.Event],
 
 # --- reachability and stats ------------------------------------------------------------
 
-def reachability(t: Tenant, user_id: str,
-                 devices: Iterable[tuple[str, s.DeviceRecord]]) -> s.Reachability:
+def reachability(t: Tenant, user_id: str, devices: Iterable[tuple[str, s.DeviceRecord]],
+                 now: float | None) -> s.Reachability:
     """MoEngage's codes per platform family (``sim.rules.reachability``: Huawei and Amazon
-    devices count in Android), with the devices behind each."""
+    devices count in Android), with the devices behind each. At ``now`` (days) an Android
+    app in hibernation has no code (``sim.rules.permission.hibernated``); ``None``: the app
+    keeps the client's clock and a GET carries no time, so none is judged hibernated."""
     by_family: dict[str, list[s.DeviceReach]] = {}
     for device_id, rec in devices:
         st = rec.state
+        profile = t.profile(st.profile)
+        asleep = now is not None and hibernated(st, profile, now)
         code = device_reach(st.installed, st.sdk_reports_permission, st.permission,
-                            t.profile(st.profile).token_needs_permission)
+                            profile.token_needs_permission, asleep)
         by_family.setdefault(FAMILY_OF[rec.platform], []).append(s.DeviceReach(
             device_id=device_id, platform=rec.platform, permission=st.permission,
             installed=st.installed, code=code))

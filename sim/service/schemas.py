@@ -251,6 +251,8 @@ class DeviceView(msgspec.Struct, frozen=True):
     permission: Permission
     installed: bool
     receives_push: bool
+    """A push sent now would be delivered: installed, allowed (or provisional), and not an
+    Android app in hibernation (judged on the server's clock only)."""
     dialogs_left: int | None
     """OS dialogs this install may still see; null = no fixed limit (web)."""
     state: DeviceState

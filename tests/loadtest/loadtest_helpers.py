@@ -23,6 +23,7 @@ from sim.service import ops
 from sim.service import schemas as s
 from sim.service.errors import ServiceError
 from sim.service.http.errors import render
+from sim.service.http.routes_devices import server_now
 from sim.service.tenant import build_tenant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +63,7 @@ class OpsService:
                     return 409, b'{"error":"device_exists"}'
                 rec = self.devices[d.device_id] = ops.new_device(t, d)
                 self.events[d.device_id] = []
-                return 201, msgspec.json.encode(ops.view(t, d.device_id, rec))
+                return 201, msgspec.json.encode(ops.view(t, d.device_id, rec, server_now(t)))
             if parts[:2] == ["v1", "campaigns"] and parts[-1] == "stats":
                 cid = parts[2]
                 counts: dict[tuple[str, str | None], int] = {}
@@ -76,7 +77,8 @@ class OpsService:
             if did not in self.devices:
                 return 404, b'{"error":"not_found"}'
             if method == "GET":
-                return 200, msgspec.json.encode(ops.view(t, did, self.devices[did]))
+                return 200, msgspec.json.encode(ops.view(t, did, self.devices[did],
+                                                              server_now(t)))
             if parts[3] == "events":
                 batch = self._batch.decode(body or b"")
                 rec = msgspec.json.decode(msgspec.json.encode(self.devices[did]),

@@ -323,8 +323,7 @@ def test_rules_hold_over_random_device_histories(name: str, data: st.DataObject)
                 if policy.reset_on_reinstall:
                     rec.reset_counters()
         elif step == "session":
-            if start_session(state, p, now):  # hibernation revoked the permission
-                rec.reset_permission()
+            start_session(state, p, now)  # a hibernation ends; the permission stays
             rec.sessions += 1
             if first_launch_dialog_due(state, p):
                 rec.first_launch_dialogs += 1

@@ -25,6 +25,7 @@ from sim.rules.permission import (
     apply_uninstall,
     dialogs_left,
     first_launch_dialog_due,
+    hibernated,
     is_blocked,
     new_install,
     os_dialog_unavailable,
@@ -433,19 +434,34 @@ def test_ios_clear_data_reset_is_a_setting() -> None:
     assert (state.permission, state.denials) == ("denied", 1)
 
 
-def test_hibernation_revokes_the_permission_at_the_next_session_after_the_configured_days() -> None:
-    """Android 13+: unused for ``hibernation_days`` (90), the permission is revoked, not re-granted;
-    the app finds out at its next session."""
+def test_hibernation_keeps_the_permission_and_ends_at_the_next_session() -> None:
+    """Android 13+: unused for ``hibernation_days`` (90), the app hibernates; its notification
+    permission is kept (nothing to ask again) and the next session wakes it.
+
+    Source: AOSP packages/modules/Permission
+    ``PermissionController/src/com/android/permissioncontroller/permission/service/AutoRevokePermissions.kt``
+    (LineageOS/android_packages_modules_Permission: ``AUTO_REVOKE_EXEMPT_PERMISSIONS =
+    listOf(ACTIVITY_RECOGNITION, POST_NOTIFICATIONS)``, skipped when the revocable groups are
+    chosen); developer.android.com "App hibernation" (no push, FCM included, while
+    hibernated)."""
     a13 = P["android13"]
     state = install(a13)
     apply_dialog_result(state, a13, "allowed", now=0.0)
 
+    assert not hibernated(state, a13, 89.9)
     assert not start_session(state, a13, 89.0)
-    assert state.permission == "granted"
-
+    assert hibernated(state, a13, 89.0 + 90.0)
     assert start_session(state, a13, 89.0 + 90.0)
-    assert (state.permission, state.denials) == ("not_determined", 0)
-    assert button(state, a13, now=179.0) == OS_DIALOG
+    assert (state.permission, state.denials, state.dialogs_answered) == ("granted", 0, 1)
+    assert not hibernated(state, a13, 179.5)
+    assert button(state, a13, now=179.5) == Decision(show=False, reason="already_opted_in")
+
+    denied = install(a13)
+    apply_dialog_result(denied, a13, "denied", now=0.0)
+    assert start_session(denied, a13, 200.0)
+    assert (denied.permission, denied.denials) == ("denied", 1)
+    apply_uninstall(denied, 201.0)
+    assert not hibernated(denied, a13, 400.0)
 
 
 def test_hibernation_days_is_a_setting() -> None:
@@ -458,6 +474,7 @@ def test_hibernation_days_is_a_setting() -> None:
     for name in ("ios", "android12", "chrome"):
         state = install(P[name])
         apply_settings_change(state, P[name], enabled=True)
+        assert not hibernated(state, P[name], 10_000.0)
         assert not start_session(state, P[name], 10_000.0)
         assert state.permission == "granted"
 

@@ -141,6 +141,30 @@ def test_adaptive_quiet_ui_after_three_denials_in_a_row_within_90_days() -> None
     assert adaptive_quiet_ui([(10.0, "denied"), (50.0, "denied"), (95.0, "denied")], now=95.0)
 
 
+def test_adaptive_quiet_ui_stays_on_once_activated() -> None:
+    """Once 3 denials in a row turned the quiet UI on, it stays on: later allows, and the
+    denials leaving the 90-day window, do not turn it off. Only the user does, in settings;
+    then only answers after that moment count toward a new activation.
+
+    Source: Chromium
+    ``chrome/browser/permissions/adaptive_quiet_notification_permission_ui_enabler.cc``
+    (chromium/chromium: ``PermissionPromptResolved`` returns at once while
+    ``kEnableQuietNotificationPermissionUi`` is set, and nothing but the user clears it;
+    ``OnQuietUiStateChanged`` stores ``kQuietNotificationPermissionUiDisabledTime`` and the
+    history is read from ``max(cutoff, disable_time)``) and
+    ``components/permissions/permission_actions_history.cc`` (chromium/chromium: the
+    notification prompts' actions history the enabler reads)."""
+    denied3 = [(1.0, "denied"), (2.0, "denied"), (3.0, "denied")]
+    assert adaptive_quiet_ui([*denied3, (4.0, "allowed"), (5.0, "allowed")], now=5.0)
+    assert adaptive_quiet_ui(denied3, now=400.0)
+    # The user turned it off on day 3.5: the denials before count no more, later ones do.
+    assert not adaptive_quiet_ui([*denied3, (4.0, "denied")], now=5.0, disabled_at=3.5)
+    assert adaptive_quiet_ui([*denied3, (4.0, "denied"), (5.0, "dismissed"), (6.0, "denied"),
+                              (7.0, "denied")], now=7.0, disabled_at=3.5)
+    # Answers after ``now`` have not happened yet.
+    assert not adaptive_quiet_ui(denied3, now=2.5)
+
+
 # --- 3. the web's fallback and the embargo ----------------------------------------------
 
 @pytest.mark.parametrize("name", ["chrome", "chrome_quiet", "firefox", "safari"])

@@ -6,6 +6,8 @@ and check that the HTTP answer follows it.
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 from service_helpers import DAY, T0, eligible, ev, install, once_campaign
 
@@ -184,6 +186,27 @@ def test_reachability_per_family(api):
     # A web origin without permission has no push subscription: no token, no code (issue 10).
     assert r["families"]["web"]["code"] is None
     assert r["families"]["web"]["devices"][0]["code"] is None
+
+
+def test_reachability_stops_while_an_android_app_hibernates(service):
+    """An Android app unused for ``hibernation_days`` keeps its permission but counts in no
+    code, and the device view says it receives no push, until its next session (issue 24;
+    AOSP packages/modules/Permission ``AutoRevokePermissions.kt`` exempts POST_NOTIFICATIONS;
+    developer.android.com "App hibernation": no push while hibernated). On the server's
+    clock, with the delay set to 0.5 s (a setting)."""
+    app = service.new_app("server")
+    r = app.put("/v1/settings", {"platforms": {"android13": {"hibernation_days": 0.5 / DAY}}})
+    assert r.status_code == 200, r.text
+    install(app, "a1", "u3", permission="granted")
+    assert app.get("/v1/users/u3/reachability").json()["families"]["android"]["code"] == 201
+    assert app.get("/v1/devices/a1").json()["receives_push"] is True
+    time.sleep(0.6)
+    r = app.get("/v1/users/u3/reachability").json()["families"]["android"]
+    assert (r["code"], r["devices"][0]["permission"]) == (None, "granted")
+    assert app.get("/v1/devices/a1").json()["receives_push"] is False
+    app.post("/v1/devices/a1/events", {"events": [ev("session_start")]})
+    assert app.get("/v1/users/u3/reachability").json()["families"]["android"]["code"] == 201
+    assert app.get("/v1/devices/a1").json()["receives_push"] is True
 
 
 def test_reachability_counts_huawei_and_amazon_in_the_android_family(api):

@@ -10,6 +10,7 @@ from sim.engine.chunk import ChunkModel
 from sim.model.clock import DAY, EPOCH
 from sim.model.life import (
     CLEAR,
+    HIBERNATE,
     OPT_OUT,
     REENABLE,
     REINSTALL,
@@ -127,11 +128,12 @@ def test_a_device_sends_what_happened_at_the_moments_an_sdk_does(
 
 def test_ties_go_in_one_order(world: tuple[Scenario, dict[str, ProfileRules], Chunk]) -> None:
     """When a session and the timers fall on the same moment, the session comes first,
-    then uninstall, reinstall, cleared data, OS upgrade, opt-out and re-enabling."""
+    then uninstall, reinstall, cleared data, OS upgrade, opt-out, re-enabling and
+    hibernation."""
     sc, profiles, chunk = world
     life = Life(stage_for(InProcess(), sc, chunk, profiles, 0, device=False), 0,
                 profiles[chunk.profile[0]], 0)
-    timers = ["t_un", "t_re", "t_clear", "t_up", "t_optout", "t_reenable"]
+    timers = ["t_un", "t_re", "t_clear", "t_up", "t_optout", "t_reenable", "t_hib"]
     for name in timers:
         setattr(life, name, 5.0)
     order = []
@@ -143,7 +145,7 @@ def test_ties_go_in_one_order(world: tuple[Scenario, dict[str, ProfileRules], Ch
             session = INF
         else:
             setattr(life, timers[life.wake_kind - 1], INF)
-    assert order == [SESSION, UNINSTALL, REINSTALL, CLEAR, UPGRADE, OPT_OUT, REENABLE]
+    assert order == [SESSION, UNINSTALL, REINSTALL, CLEAR, UPGRADE, OPT_OUT, REENABLE, HIBERNATE]
     assert [WAKES[k] for k in order[:2]] == ["session", "uninstall"]
     life.t_reenable = 4.0
     assert life.race(5.0) == 4.0 and life.wake_kind == REENABLE

@@ -57,7 +57,7 @@ def responses() -> dict[str, Any]:
     tenant = build_tenant("app_5f0c2a9e41d3b7c8", "client", 1, None,  # times from "at"
                           [msgspec.json.encode(campaign)])
     rec = ops.new_device(tenant, msgspec.convert(DEVICE, s.DeviceIn))
-    device = msgspec.to_builtins(ops.view(tenant, "d1", rec))
+    device = msgspec.to_builtins(ops.view(tenant, "d1", rec, None))
     fired = msgspec.convert(REQUESTS["eligibility"], s.EligibilityIn)
     now = tenant.now(s.unix_seconds(fired.at))
     decision = ops.decision(tenant, rec, fired, now, "d1")
@@ -88,5 +88,5 @@ def responses() -> dict[str, Any]:
         "get_device": device,
         "post_events": {"new": 3, "duplicate": 0, "permission": "granted", "dialogs_left": 0},
         "eligibility": msgspec.to_builtins(decision),
-        "reachability": msgspec.to_builtins(ops.reachability(tenant, "u1", [("d1", rec)])),
+        "reachability": msgspec.to_builtins(ops.reachability(tenant, "u1", [("d1", rec)], None)),
     } | experiments.responses()

@@ -22,6 +22,12 @@ from sim.service.schemas import (
 from sim.service.tenant import Tenant
 
 
+def server_now(tenant: Tenant) -> float | None:
+    """The time a view or reachability judges hibernation at: the server's, or none on a
+    client clock (a GET carries no client time)."""
+    return None if tenant.clock == "client" else tenant.now(None)
+
+
 async def create_device(req: Request) -> Response:
     """``POST /v1/devices``: register an install (201; 409 if the id exists).
 
@@ -37,7 +43,7 @@ async def create_device(req: Request) -> Response:
             return json_response(200, ops.view(found[0], body.device_id, found[1]))
         raise Conflict("device_exists", f"device {body.device_id!r} is already registered; "
                        "report a reinstall as a 'reinstalled' event", "device_id")
-    return json_response(201, ops.view(tenant, body.device_id, rec))
+    return json_response(201, ops.view(tenant, body.device_id, rec, server_now(tenant)))
 
 
 async def get_device(req: Request) -> Response:
@@ -47,7 +53,7 @@ async def get_device(req: Request) -> Response:
     if found is None:
         raise not_found("device", device_id, "device_id")
     tenant, rec = found
-    return json_response(200, ops.view(tenant, device_id, rec))
+    return json_response(200, ops.view(tenant, device_id, rec, server_now(tenant)))
 
 
 async def post_events(req: Request) -> Response:
@@ -158,7 +164,8 @@ async def reachability(req: Request) -> Response:
     devices = await store.user_devices(req.tenant.app_id, user_id)
     if not devices:
         raise not_found("user", user_id, "user_id")
-    return json_response(200, ops.reachability(await store.tenant(req.tenant), user_id, devices))
+    tenant = await store.tenant(req.tenant)
+    return json_response(200, ops.reachability(tenant, user_id, devices, server_now(tenant)))
 
 
 async def campaign_stats(req: Request) -> Response:
