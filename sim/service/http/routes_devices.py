@@ -40,7 +40,8 @@ async def create_device(req: Request) -> Response:
     if not await store.create_device(tenant.app_id, body.device_id, rec):
         found = await store.read_device(req.tenant, body.device_id)
         if found is not None and found[1].registration == rec.registration:
-            return json_response(200, ops.view(found[0], body.device_id, found[1]))
+            return json_response(200, ops.view(found[0], body.device_id, found[1],
+                                               server_now(found[0])))
         raise Conflict("device_exists", f"device {body.device_id!r} is already registered; "
                        "report a reinstall as a 'reinstalled' event", "device_id")
     return json_response(201, ops.view(tenant, body.device_id, rec, server_now(tenant)))
