@@ -56,6 +56,9 @@ class Settings:
                                     "once; a body past it waits for none, it is shed (503)", 1)
     max_requests: int = _setting(1000, "requests one worker serves at once; more are shed "
                                  "(503)", 1)
+    auth_failures: int = _setting(20, "failed authentications one client address may make in "
+                                  "10 s before 429 (per worker; an assumption: far above a "
+                                  "mistyped key's retries, far below key guessing)", 1)
     max_connections: int = _setting(4000, "open connections per worker (at most the file "
                                     "limit less 256); past it the oldest idle one is "
                                     "closed, or the new one shed (503)", 1)

@@ -80,6 +80,10 @@ class FreezableProxy:
         async def shut() -> None:
             assert self._server is not None
             self._server.close()
+            # a connection accepted just before the close has its callback scheduled but not
+            # started: a task cancelled before its first step never runs, so its writer
+            # would never be registered nor closed; let those callbacks start first
+            await asyncio.sleep(0.05)
             for w in self._writers:
                 w.close()
             while tasks := [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:

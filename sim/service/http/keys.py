@@ -24,13 +24,17 @@ UNKNOWN_MAX = 10_000
 """Unknown keys remembered at most (the oldest is forgotten first)."""
 WINDOW_SECONDS = 10.0
 FAILURES_ALLOWED = 20
-"""Failed authentications per client address and window."""
+"""Failed authentications per client address and window, by default
+(``PROMPTSIM_AUTH_FAILURES``): an assumption, far above what a client with a mistyped key
+sends and far below what guessing keys needs."""
 
 
 class KeyGuard:
     """One worker's memory of unknown keys and of failures per client address."""
 
-    def __init__(self) -> None:
+    def __init__(self, allowed: int = FAILURES_ALLOWED) -> None:
+        self.allowed = allowed
+        """Failed authentications per client address and window."""
         self._unknown: dict[str, float] = {}
         """Key hash -> when it may be looked up again."""
         self._failures: dict[str, int] = {}
@@ -62,9 +66,9 @@ class KeyGuard:
     def check(self, address: str) -> None:
         """429 if ``address`` failed too often in this window."""
         now = self._window()
-        if self._failures.get(address, 0) >= FAILURES_ALLOWED:
+        if self._failures.get(address, 0) >= self.allowed:
             wait = max(1, math.ceil(self._window_end - now))
-            raise HttpError(429, "too_many_failures", f"more than {FAILURES_ALLOWED} failed "
+            raise HttpError(429, "too_many_failures", f"more than {self.allowed} failed "
                             f"authentications from this address in {WINDOW_SECONDS:g} s; "
                             "retry after the Retry-After seconds with a valid key",
                             headers=[(b"retry-after", str(wait).encode())])

@@ -68,11 +68,11 @@ class Service:
         self.cors = Cors(origins) if origins is not None else None
         self.bodies = BodyBudget(settings.max_body_memory)
         self.active = 0
+        """Requests being served now."""
         self.deadlines = Deadlines(settings.store_timeout + SLACK)
         """Each request's work is answered within this (plus a tick) whatever the store
         does."""
-        """Requests being served now."""
-        self.keys = KeyGuard()
+        self.keys = KeyGuard(settings.auth_failures)
         self._apps_by_key: dict[str, App] = {}
         """Key hash -> app: apps never change, so this cache never goes stale."""
         self._by_header: dict[bytes, App] = {}
