@@ -38,6 +38,7 @@ from loadgen import (
     free_port,
     pg_reachable,
     pg_schema,
+    seed_devices,
     start_service,
     stop,
     wrk,
@@ -62,12 +63,7 @@ def seed(port: int, experiment: bool) -> str:
         for camp in CAMPAIGNS:
             fields = {k: v for k, v in camp.items() if k != "id"}
             c.call("PUT", f"/v1/campaigns/{camp['id']}", fields, key)
-    for i in range(DEVICES):
-        c.call("POST", "/v1/devices", {"device_id": f"d{i}", "user_id": f"u{i}",
-                                       "platform": "android", "os_version": 14}, key)
-        c.call("POST", f"/v1/devices/d{i}/events", {"events": [
-            {"type": "session_start", "event_id": "s1", "at": now}]}, key)
-        c.call("POST", f"/v1/devices/d{i}/eligibility", {"trigger": "app_open"}, key)
+    seed_devices(c, key, now)
     return key
 
 

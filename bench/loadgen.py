@@ -180,14 +180,19 @@ def seed(port: int) -> str:
                                              "frequency": {"type": "once"}}, key)
     c.call("PUT", "/v1/campaigns/nudge", {"trigger": {"type": "programmatic"},
                                            "frequency": {"type": "every_time"}}, key)
-    now = time.time()
+    seed_devices(c, key, time.time())
+    return key
+
+
+def seed_devices(c: Client, key: str, now: float) -> None:
+    """DEVICES Android devices ``d0``... of the app, each with a session started at ``now``
+    and asked once on app open (the once prompt shown, or the device assigned an arm)."""
     for i in range(DEVICES):
         c.call("POST", "/v1/devices", {"device_id": f"d{i}", "user_id": f"u{i}",
                                        "platform": "android", "os_version": 14}, key)
         c.call("POST", f"/v1/devices/d{i}/events", {"events": [
             {"type": "session_start", "event_id": "s1", "at": now}]}, key)
         c.call("POST", f"/v1/devices/d{i}/eligibility", {"trigger": "app_open"}, key)
-    return key
 
 
 # --- wrk -------------------------------------------------------------------------------------
