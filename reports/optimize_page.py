@@ -13,7 +13,13 @@ from reports import html as h
 from reports.figures import PLATFORM_LABELS, save
 from reports.optimize_figures import front
 from sim.analysis.candidate_words import describe
-from sim.analysis.optimize import Candidate, GroupResult, OptimizeResult
+from sim.analysis.optimize import (
+    FIXED_PRIORS,
+    PRIOR_CONTENDERS,
+    Candidate,
+    GroupResult,
+    OptimizeResult,
+)
 from sim.version import __version__
 
 
@@ -27,21 +33,32 @@ def _picks(res: OptimizeResult, words: dict[str, str]) -> h.Table:
         rivals = sorted(((p, f) for f, p in r.p_best.items() if f != r.best), reverse=True)[:3]
         v = r.confirmed or r.value
         m = r.means[r.best]
+        u = r.under_draws
+        drawn = [] if u is None else [
+            f"{100 * u.p_best[r.best]:.0f}% (\u00b1{100 * u.se[r.best]:.0f})",
+            ", ".join(f"{f} {100 * p:.0f}%" for p, f in sorted(
+                ((p, f) for f, p in u.p_best.items() if f != r.best), reverse=True)[:3])]
         rows.append([
             _label(g), r.best, words[r.best],
             f"{v.mean:.1f} ({v.lo:.1f} to {v.hi:.1f})",
             f"{r.value.mean:.1f}",
-            f"{100 * r.p_best[r.best]:.0f}%", f"{100 * m['optin_share']:.1f}%",
+            f"{100 * r.p_best[r.best]:.0f}%", *drawn, f"{100 * m['optin_share']:.1f}%",
             f"{m['prompt_uninstalls_per_1k']:.2f}", f"{100 * m['blocked_share']:.1f}%",
             str(len(r.finalists)), str(r.replications),
             ", ".join(f"{f} {100 * p:.0f}%" for p, f in rivals) or "none"])
+    heads = [] if not res.prior_draws else [
+        f"P(best) under {res.prior_draws} prior draws (\u00b1 Monte Carlo SE)",
+        "closest contenders under the draws, P(best)"]
+    numeric = tuple(range(3, 11 + len(heads)))
+    if heads:
+        numeric = tuple(i for i in numeric if i != 7)
     return h.table(["platform", "pick", "in words",
                     "value / 1k installs on fresh replications (95% CI)",
                     "value in the race (biased up by the pick)",
-                    "P(best), given the scenario's priors", "opted in",
+                    "P(best), given the scenario's priors", *heads, "opted in",
                     "prompt uninstalls / 1k", "blocked for good", "finalists",
                     "replications", "closest finalists, P(best)"],
-                   rows, numeric=(3, 4, 5, 6, 7, 8, 9, 10))
+                   rows, numeric=numeric)
 
 
 def _candidates(r: GroupResult, family: dict[str, str], by_name: dict[str, Candidate]
@@ -91,11 +108,16 @@ def write_optimize_page(res: OptimizeResult, out: Path, source: Path, seconds: f
                       f"precision ({100 * saving:.0f}% saved)"),
         ("engine events", f"{res.events:,} in {seconds:.1f} s"),
         ("results reused from disk", f"{res.tasks_reused} tasks"),
+        ("P(best)", res.p_best_label() if res.prior_draws else FIXED_PRIORS
+         + "; for the priors too, rerun with --prior-draws N"),
     ]
+    if res.prior_draws:
+        facts.append(("P(best) of the race", FIXED_PRIORS))
     path = out / "optimize.html"
     path.write_text(h.render(
         "optimize.html", title=f"Optimizer: {sc.name}", scenario=sc, candidates=n,
         facts=facts, picks=_picks(res, words), front=fig, version=__version__, source=source,
-        warnings=warnings,
+        warnings=warnings, prior_draws=res.prior_draws, drawn_weights=res.drawn_weights,
+        contenders=PRIOR_CONTENDERS,
         groups=[(_label(g), _candidates(r, family, by_name)) for g, r in res.groups.items()]))
     return path

@@ -13,6 +13,13 @@ the per-platform winners run side by side as one policy with the same values.
 (Only the counts of reachable users group a user's devices across platforms of
 one family; the objective reads device counts, and the race no reachability.)
 
+With ``prior_draws``, P(best) is computed again under draws of the priors: per
+platform the contenders (the finalists, and the best dropped candidates up to
+``PRIOR_CONTENDERS``) run under each draw of the priors and of the objective's weight
+ranges, drawn as the sensitivity analysis draws them (``sim.analysis.sensitivity``;
+draw ``d`` is replication ``d``), and P(best) is the share of draws each is best in,
+with its Monte Carlo standard error. Without it P(best) is given the scenario's priors.
+
 Work is cut into (replication, chunk, candidates) tasks seeded by (replication,
 chunk) alone, so a candidate's counts do not depend on the candidates it runs
 with, the executor or the number of workers; finished tasks are kept in the
@@ -31,10 +38,12 @@ import numpy as np
 from sim.analysis import racing
 from sim.analysis.candidate_words import edges
 from sim.analysis.optimize_store import Counts, Key, TaskStore
-from sim.analysis.recommend import platform_policy
+from sim.analysis.recommend import p_best_error, platform_policy
+from sim.analysis.sensitivity import PriorDraws, draw_priors, draw_scenario, draw_weights
 from sim.engine.chunk import FLOWS, STOCKS, ChunkModel
 from sim.engine.executor import run_tasks
 from sim.model.objective import outcomes
+from sim.model.objective import p_best as share_best
 from sim.model.population import Chunk, chunk_count, make_chunk, select
 from sim.model.scenario import Scenario, Strategy
 from sim.model.search import family_campaigns
@@ -50,6 +59,13 @@ Task = tuple[int, int, str, tuple[int, ...]]
 """(replication, chunk, group, candidate indexes)."""
 SCENARIO_FAMILY = "scenario"
 """The family of the scenario's own ``[[strategies]]``."""
+FIXED_PRIORS = "P(best) given the scenario's priors (held fixed): simulation noise only"
+"""What the race's own P(best) rests on."""
+PRIOR_CONTENDERS = 5
+"""With prior draws, the candidates of a platform P(best) is computed among: its finalists
+and, up to this many in all, the candidates with the highest values in the race. The race
+dropped the others under the scenario's priors, where they lost clearly; under other
+priors one of them may be best, so the finalists alone would overstate the pick's chance."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +157,21 @@ class GroupResult:
     edge: list[str] = field(default_factory=list)
     """The searched values the pick takes at the end of its family's list (the best may
     lie beyond the grid)."""
+    under_draws: DrawnPBest | None = None
+    """With prior draws: P(best) among the contenders under draws of the priors."""
+
+
+@dataclass
+class DrawnPBest:
+    """P(best) of a platform's contenders under draws of the priors (``--prior-draws``)."""
+
+    draws: int
+    p_best: dict[str, float]
+    """Per contender, the share of draws in which it has the highest value."""
+    se: dict[str, float]
+    """Its Monte Carlo standard error, sqrt(p (1 - p) / draws)."""
+    value: dict[str, float]
+    """Per contender, its mean value per 1,000 installs over the draws."""
 
 
 @dataclass
@@ -176,6 +207,21 @@ class OptimizeResult:
     tasks_run: int
     tasks_reused: int
     """(replication, chunk, candidate) results found on disk."""
+    prior_draws: int = 0
+    """Draws of the priors P(best) was also computed under (0: none)."""
+    drawn_weights: list[str] = field(default_factory=list)
+    """The objective weights those draws drew too (``[objective] ranges``)."""
+
+    def p_best_label(self) -> str:
+        """What the P(best) a page or the CLI leads with rests on."""
+        if not self.prior_draws:
+            return FIXED_PRIORS
+        weights = (f" and of the objective's weights {', '.join(self.drawn_weights)}"
+                   if self.drawn_weights else "")
+        return (f"P(best) under {self.prior_draws} draws of the priors{weights} (the "
+                f"sensitivity analysis' draws), among each platform's finalists and best "
+                f"dropped candidates (up to {PRIOR_CONTENDERS}); \u00b1 its Monte Carlo "
+                "standard error")
 
     def winner(self, name: str = "optimized") -> Strategy:
         """The per-platform picks as one policy (campaigns with platform audiences), or the
@@ -190,9 +236,13 @@ class OptimizeResult:
 
 def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
              scheduler: str | None = None, store: TaskStore | None = None,
-             on_progress: Callable[[Progress], None] | None = None) -> OptimizeResult:
+             on_progress: Callable[[Progress], None] | None = None,
+             prior_draws: int = 0) -> OptimizeResult:
     """Race the candidates of ``sc`` (which must have ``[search]``); ``budget`` replaces
-    ``search.replications`` (full precision)."""
+    ``search.replications`` (full precision). With ``prior_draws`` (at least 2), P(best) is
+    also computed under that many draws of the priors (``DrawnPBest``)."""
+    if prior_draws == 1 or prior_draws < 0:
+        raise ValueError(f"--prior-draws: at least 2 draws are needed, got {prior_draws}")
     if sc.search is None:
         raise ValueError("search: the scenario has no [search] table to optimize over")
     search = sc.search
@@ -221,47 +271,58 @@ def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
     alive = {g: list(range(len(cands))) for g in gs}
     dropped: dict[str, dict[str, int]] = {g: {} for g in gs}
     done = [sum(devices[k[:3]] * year for k in data if k[3] in known and k[0] < full)]
+    left = [0.0]
+    """Device-years the prior draws still need (once the race is over)."""
     state = {"tasks": 0, "events": events}
     values: dict[str, np.ndarray] = {}
+    under: dict[Key, Counts] = {}
+    """Counts under prior draws (draw ``d`` as replication ``d``): never stored, since the
+    store's keys are the race's replications."""
 
     def report(n: int, finished: bool = False) -> None:
         if on_progress is None:
             return
-        need = 0.0 if finished else sum(
+        need = left[0] if finished else sum(
             chunk_dy[c] * share[g] for g in gs for i in alive[g] for r in range(full)
             for c in range(n_chunks) if (r, c, g, names[i]) not in data)
         union = set().union(*alive.values())
         on_progress(Progress(done[0], done[0] + need, len(union), len(cands), n,
                              full))
 
-    def todo(reps: range, who: dict[str, list[int]]) -> list[Task]:
+    def todo(reps: range, who: dict[str, list[int]], have: dict[Key, Counts]) -> list[Task]:
         tasks: list[Task] = []
         for r in reps:
             for c in range(n_chunks):
                 for g in gs:
-                    left = tuple(i for i in who[g] if (r, c, g, names[i]) not in data)
-                    tasks += [(r, c, g, left[j:j + CANDIDATES_PER_TASK])
-                              for j in range(0, len(left), CANDIDATES_PER_TASK)]
+                    new = tuple(i for i in who[g] if (r, c, g, names[i]) not in have)
+                    tasks += [(r, c, g, new[j:j + CANDIDATES_PER_TASK])
+                              for j in range(0, len(new), CANDIDATES_PER_TASK)]
         return tasks
 
-    def simulate(tasks: list[Task], n: int) -> None:
-        for t, (flows, stocks, ev, devs) in run_tasks(_task, raced, tasks, jobs=jobs,
+    def simulate(tasks: list[Task], n: int, drawn: PriorDraws | None = None) -> None:
+        fn: Any = _task if drawn is None else _draw_task
+        shared: Any = raced if drawn is None else (raced, drawn)
+        into = data if drawn is None else under
+        for t, (flows, stocks, ev, devs) in run_tasks(fn, shared, tasks, jobs=jobs,
                                                       scheduler=scheduler):
             r, c, g, idx = tasks[t]
             for s, i in enumerate(idx):
-                data[(r, c, g, names[i])] = (flows[s], stocks[s])
-            devices[(r, c, g)] = devs
-            if store is not None:
-                store.save(r, c, g, [names[i] for i in idx], flows, stocks, ev, devs)
+                into[(r, c, g, names[i])] = (flows[s], stocks[s])
+            if drawn is None:
+                devices[(r, c, g)] = devs
+                if store is not None:
+                    store.save(r, c, g, [names[i] for i in idx], flows, stocks, ev, devs)
             state["events"] += ev
             state["tasks"] += 1
             done[0] += devs * year * len(idx)
-            report(n)
+            if drawn is not None:
+                left[0] = max(0.0, left[0] - chunk_dy[c] * share[g] * len(idx))
+            report(n, finished=drawn is not None)
 
     n = plan[0]
     for k, n in enumerate(plan):
         report(n)
-        simulate(todo(range(n), alive), n)
+        simulate(todo(range(n), alive, data), n)
         for g in gs:
             values[g] = _outcomes(raced, data, names, alive[g], n, n_chunks, g)["value"]
             if k == len(plan) - 1 or len(alive[g]) == 1:
@@ -274,7 +335,7 @@ def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
     # The pick's value again, on replications the race never saw (full .. 2 full - 1): the
     # race's own mean of its best is biased upwards by the selection.
     picked = {g: [alive[g][int(np.nanargmax(np.nanmean(values[g], axis=0)))]] for g in gs}
-    simulate(todo(range(full, 2 * full), picked), n)
+    simulate(todo(range(full, 2 * full), picked, data), n)
     report(n, finished=True)
     seed = int(np.random.SeedSequence(sc.seed, spawn_key=(PBEST_KEY,)).generate_state(1)[0])
     results = {}
@@ -300,8 +361,54 @@ def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
         results[g] = res
     spent = sum(devices[k[:3]] * year for k in data if k[3] in known)
     full_dy = len(cands) * full * sum(chunk_dy)
-    return OptimizeResult(raced, cands, results, plan, alpha, spent, full_dy, state["events"],
-                          state["tasks"], reused)
+    result = OptimizeResult(raced, cands, results, plan, alpha, spent, full_dy, state["events"],
+                         state["tasks"], reused)
+    if prior_draws:
+        pd_ = draw_priors(raced, prior_draws)
+        weights = draw_weights(raced, prior_draws)
+        drawn_sc = msgspec.structs.replace(raced, objective=msgspec.structs.replace(
+            raced.objective, drawn={k: tuple(weights.values[:, j].tolist())
+                                    for j, k in enumerate(raced.objective.ranges)}))
+        who = {g: [names.index(x) for x in contenders(results[g])] for g in gs}
+        tasks = todo(range(prior_draws), who, under)
+        left[0] = sum(chunk_dy[t[1]] * share[t[2]] * len(t[3]) for t in tasks)
+        simulate(tasks, n, drawn=pd_)
+        for g in gs:
+            v = _outcomes(drawn_sc, under, names, who[g], prior_draws, n_chunks, g)["value"]
+            pb = share_best(v).tolist()
+            cn = [names[i] for i in who[g]]
+            results[g].under_draws = DrawnPBest(
+                prior_draws, dict(zip(cn, pb, strict=True)),
+                {x: p_best_error(p, prior_draws) for x, p in zip(cn, pb, strict=True)},
+                dict(zip(cn, np.nanmean(v, axis=0).tolist(), strict=True)))
+        result.prior_draws = prior_draws
+        result.drawn_weights = list(raced.objective.ranges)
+        result.events = state["events"]
+        result.tasks_run = state["tasks"]
+    return result
+
+
+def contenders(r: GroupResult) -> list[str]:
+    """The candidates P(best) under prior draws is computed among on ``r``'s platform: the
+    finalists, then the best-valued others in the race, up to ``PRIOR_CONTENDERS``."""
+    rest = sorted((x for x in r.means if x not in r.finalists),
+                  key=lambda x: (-r.means[x]["value"], x))
+    return r.finalists + rest[:max(0, PRIOR_CONTENDERS - len(r.finalists))]
+
+
+_DRAWN: dict[str, Any] = {}
+"""The scenario of the last prior draw used in this process (``base`` is the scenario it
+was drawn from), so consecutive tasks of a draw share its chunk (``_CHUNK``)."""
+
+
+def _draw_task(shared: tuple[Scenario, PriorDraws], task: Task
+               ) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """``_task`` under draw ``d = task[0]`` of the priors, as replication ``d``: what the
+    sensitivity analysis simulates for that draw, on one platform's devices."""
+    sc, drawn = shared
+    if _DRAWN.get("base") is not sc or _DRAWN.get("draw") != task[0]:
+        _DRAWN.update(base=sc, draw=task[0], scenario=draw_scenario(sc, drawn, task[0]))
+    return _task(_DRAWN["scenario"], task)
 
 
 def _outcomes(sc: Scenario, data: dict[Key, Counts], names: list[str], idx: list[int],

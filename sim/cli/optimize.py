@@ -31,6 +31,11 @@ def register(sub: Any) -> None:
     p.add_argument("--out", type=Path, help="output directory (default runs/<name>.optimize); "
                    "finished tasks are kept there, so rerunning an interrupted optimize "
                    "resumes it")
+    p.add_argument("--prior-draws", type=positive_int, metavar="N", default=0,
+                   help="also compute P(best) under N draws of the priors and of the "
+                        "objective's weight ranges, as the sensitivity analysis draws them, "
+                        "among each platform's finalists and best dropped candidates "
+                        "(default: P(best) given the scenario's priors only)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=optimize)
 
@@ -70,6 +75,8 @@ def optimize(args: argparse.Namespace) -> int:
         raise UsageError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
     if args.budget is not None and not 2 <= args.budget <= 1000:
         raise UsageError(f"--budget: replications from 2 to 1000, got {args.budget}")
+    if args.prior_draws and not 2 <= args.prior_draws <= 10_000:
+        raise UsageError(f"--prior-draws: draws from 2 to 10000, got {args.prior_draws}")
     out = args.out or Path("runs") / f"{sc.name}.optimize"
     try:
         store = TaskStore(out, sc)
@@ -90,7 +97,7 @@ def optimize(args: argparse.Namespace) -> int:
     with bar:
         try:
             res = optimize(sc, budget=args.budget, jobs=args.jobs, scheduler=args.scheduler,
-                           store=store, on_progress=progress)
+                           store=store, on_progress=progress, prior_draws=args.prior_draws)
         except SchedulerError as exc:
             raise UsageError(str(exc)) from None
     seconds = time.perf_counter() - t0
@@ -108,6 +115,7 @@ def optimize(args: argparse.Namespace) -> int:
 
 def _print(res: Any, sc: Any, seconds: float, out: Path) -> None:
     from sim.analysis.candidate_words import describe
+    from sim.analysis.optimize import FIXED_PRIORS
 
     n = len(res.candidates)
     print(f"{sc.name}: {n} candidates, {sc.devices:,} devices x {sc.days} days, rounds at "
@@ -115,14 +123,18 @@ def _print(res: Any, sc: Any, seconds: float, out: Path) -> None:
           f"{res.alpha:.2g}, Bonferroni over {n - 1} rivals x {max(1, len(res.schedule) - 1)} "
           f"round(s)): {res.events:,} events in {seconds:.1f} s")
     print(sc.objective.describe())
+    drawn = f"{'P(best)**':>12}" if res.prior_draws else ""
     print(f"{'platform':9}{'best schedule':24}{'value/1k on fresh reps (95% CI)':34}"
-          f"{'P(best)*':>8}{'finalists':>10}{'reps':>6}")
+          f"{'P(best)*':>8}{drawn}{'finalists':>10}{'reps':>6}")
     words = {c.name: describe(c.strategy.campaigns) for c in res.candidates}
     for g, r in res.groups.items():
         v = r.confirmed or r.value
         ci = f"{v.mean:.1f} ({v.lo:.1f} to {v.hi:.1f})"
-        print(f"{g:9}{r.best:24}{ci:34}{100 * r.p_best[r.best]:7.0f}%{len(r.finalists):>10}"
-              f"{r.replications:>6}")
+        u = r.under_draws
+        drawn = "" if u is None else \
+            f"{100 * u.p_best[r.best]:6.0f}% \u00b1{100 * u.se[r.best]:>3.0f}"
+        print(f"{g:9}{r.best:24}{ci:34}{100 * r.p_best[r.best]:7.0f}%{drawn}"
+              f"{len(r.finalists):>10}{r.replications:>6}")
         print(" " * 9 + words[r.best])
         if r.edge:
             print(" " * 9 + f"warning: on the edge of the search grid ({', '.join(r.edge)}); "
@@ -130,14 +142,32 @@ def _print(res: Any, sc: Any, seconds: float, out: Path) -> None:
         rivals = sorted(((p, f) for f, p in r.p_best.items() if f != r.best), reverse=True)[:3]
         if rivals:
             print(" " * 9 + "closest: " + ", ".join(f"{f} {100 * p:.0f}%" for p, f in rivals))
+        if u is not None:
+            rivals = sorted(((p, f) for f, p in u.p_best.items() if f != r.best),
+                            reverse=True)[:3]
+            print(" " * 9 + "under prior draws: " + ", ".join(
+                f"{f} {100 * p:.0f}%" for p, f in rivals))
     print("value: the pick's mean on as many fresh replications as the race gave it (the "
-          "race's own mean is biased up by picking the best); *P(best) given the scenario's "
-          "priors (held fixed): simulation noise only")
+          "race's own mean is biased up by picking the best); *" + FIXED_PRIORS
+          + (f"; **{res.p_best_label()}" if res.prior_draws else ""))
     saving = 1.0 - res.device_years / res.full_device_years if res.full_device_years else 0.0
     print(f"simulated {res.device_years:,.0f} device-years against {res.full_device_years:,.0f} "
           f"to run every candidate to full precision ({100 * saving:.0f}% saved); "
           f"{res.tasks_reused} finished (replication, chunk, platform, candidate) results "
           f"reused from {out}")
+
+
+def p_best_lines(res: Any) -> list[str]:
+    """P(best) of each pick, with what it rests on: for ``winner.toml``'s header."""
+    from sim.analysis.optimize import FIXED_PRIORS
+
+    lines = [FIXED_PRIORS + ": " + ", ".join(
+        f"{g} {r.best} {100 * r.p_best[r.best]:.0f}%" for g, r in res.groups.items())]
+    if res.prior_draws:
+        lines.append(res.p_best_label() + ": " + ", ".join(
+            f"{g} {r.best} {100 * r.under_draws.p_best[r.best]:.0f}% "
+            f"(\u00b1{100 * r.under_draws.se[r.best]:.0f})" for g, r in res.groups.items()))
+    return lines
 
 
 def _write(res: Any, sc: Any, raw: dict[str, Any], out: Path, source: Path, dumps: Any,
@@ -148,6 +178,7 @@ def _write(res: Any, sc: Any, raw: dict[str, Any], out: Path, source: Path, dump
     (out / "winner.toml").write_text(
         f"# Written by promptsim optimize from {source}; see docs/optimize.md.\n"
         f"# Picked on the {sc.objective.describe()}.\n"
+        + "".join(f"# {line}.\n" for line in p_best_lines(res))
         + dumps(table))
     (out / "service.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(service_policy(res.winner())), indent=2))
@@ -156,10 +187,14 @@ def _write(res: Any, sc: Any, raw: dict[str, Any], out: Path, source: Path, dump
         w = csv.writer(fh)
         keys = ["value", "optin_share", "prompt_uninstalls_per_1k", "blocked_share"]
         w.writerow(["platform", "candidate", "family", "replications", "dropped_after",
-                    "finalist", "p_best", "best", *keys])
+                    "finalist", "p_best", "best", *keys, "p_best_under_draws",
+                    "p_best_under_draws_se"])
         for g, r in res.groups.items():
+            u = r.under_draws
             for name, m in r.means.items():
+                drawn = ([f"{u.p_best[name]:.4f}", f"{u.se[name]:.4f}"]
+                         if u is not None and name in u.p_best else ["", ""])
                 w.writerow([g, name, family[name], int(m["replications"]),
                             r.dropped.get(name, ""), name in r.finalists,
                             f"{r.p_best[name]:.4f}" if name in r.p_best else "",
-                            name == r.best, *(f"{m[k]:.6g}" for k in keys)])
+                            name == r.best, *(f"{m[k]:.6g}" for k in keys), *drawn])

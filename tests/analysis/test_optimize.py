@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 from pathlib import Path
 from typing import Any
@@ -238,6 +239,106 @@ def test_the_last_survivor_runs_to_full_precision_on_fresh_replications(
     assert "up to 9 prompts, 2 days apart, from the 1st session, at app open" in out
     assert "warning: on the edge of the search grid (limit = 9 (the largest tried))" in out
     assert "P(best) given the scenario's priors (held fixed)" in out
+    assert "draws" not in out.split("value: the pick's mean")[1]
+    head = (tmp_path / "opt" / "winner.toml").read_text().split("\n[")[0]
+    assert ("# P(best) given the scenario's priors (held fixed): simulation noise only: "
+            f"ios {TRUE_BEST} 100%, web {TRUE_BEST} 100%.") in head
+    assert "draws" not in head
+    page = (tmp_path / "opt" / "optimize.html").read_text()
+    assert "prior draws" not in page and "rerun with <code>--prior-draws N</code>" in page
+
+
+def flipping(**over: Any) -> dict[str, Any]:
+    """``toy`` where a declined soft prompt may make the user uninstall, at a cost of 3:
+    at the scenario's annoyance_base (0) the largest limit is best and beats every rival
+    clearly, while the drawn range (0 to 0.3) reaches values at which fewer prompts win.
+    The weight of an uninstall is drawn too (2 to 4)."""
+    data = toy(devices=600, days=45, **over)
+    data["objective"] = {"opted_in": 1.0, "provisional": 0.0, "prompt_uninstall": 3.0,
+                         "blocked": 0.0, "ranges": {"prompt_uninstall": [2.0, 4.0]}}
+    data["sensitivity"] = {"priors": ["annoyance_base"],
+                           "ranges": {"annoyance_base": [0.0, 0.3]}}
+    return data
+
+
+def test_p_best_under_prior_draws_is_the_sensitivity_analysis_share() -> None:
+    """Issue 23: with the priors held fixed the race is sure (P(best) 100%: every rival was
+    dropped), under draws of a prior range that flips the pick it is not (strictly between
+    0 and 1); and the figure is what ``simulate --prior-draws`` computes for the same
+    contenders on that platform's devices, draw by draw (same draws, same devices)."""
+    from sim.analysis.sensitivity import run_sensitivity
+    from sim.model.objective import outcomes
+    from sim.model.objective import p_best as share_best
+    from sim.rules.config.platforms import PROFILES
+
+    sc = parse_scenario(flipping())
+    res = optimize(sc, budget=6, prior_draws=12)
+    assert res.prior_draws == 12 and res.drawn_weights == ["prompt_uninstall"]
+    assert "under 12 draws of the priors and of the objective's weights prompt_uninstall" \
+        in res.p_best_label()
+    for g in res.groups.values():
+        u = g.under_draws
+        assert u is not None and g.finalists == [TRUE_BEST] and g.p_best[TRUE_BEST] == 1.0
+        assert next(iter(u.p_best)) == TRUE_BEST and len(u.p_best) == 4  # and 3 dropped ones
+        assert 0.0 < u.p_best[TRUE_BEST] < 1.0
+        assert sum(u.p_best.values()) == pytest.approx(1.0)
+        p = u.p_best[TRUE_BEST]
+        assert u.se[TRUE_BEST] == pytest.approx((p * (1 - p) / 12) ** 0.5)
+    ios = res.groups["ios"].under_draws
+    assert ios is not None
+    by_name = {c.name: c.strategy for c in res.candidates}
+    psa = msgspec.structs.replace(sc, search=None, baseline=None,
+                                  strategies=tuple(by_name[n] for n in ios.p_best))
+    run, _ = run_sensitivity(psa, 12, weights=True)
+    profiles = run.scenario.profiles()
+    cohorts = [c for c, n in enumerate(PROFILES) if profiles[n].platform == "ios"]
+    v = outcomes(lambda k: run.series(k)[:, :, cohorts].sum(axis=2),
+                 run.scenario.objective)["value"]
+    assert share_best(v).tolist() == pytest.approx(list(ios.p_best.values()))
+    assert np.nanmean(v, axis=0).tolist() == pytest.approx(list(ios.value.values()))
+    assert optimize(sc, budget=6, prior_draws=12).groups["ios"].under_draws == ios
+
+
+def test_the_cli_page_and_winner_say_p_best_is_under_prior_draws(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import tomli_w
+
+    from sim.cli import main
+
+    toml = tmp_path / "flip.toml"
+    toml.write_text(tomli_w.dumps(flipping()))
+    assert main(["optimize", str(toml), "--budget", "6", "--prior-draws", "1",
+                 "--no-progress", "--out", str(tmp_path / "bad")]) == 2
+    assert capsys.readouterr().err == ("promptsim optimize: error: --prior-draws: draws from "
+                                       "2 to 10000, got 1\n")
+    assert main(["optimize", str(toml), "--budget", "6", "--prior-draws", "8", "--jobs", "1",
+                 "--no-progress", "--out", str(tmp_path / "opt")]) == 0
+    out = capsys.readouterr().out
+    res = optimize(parse_scenario(flipping()), budget=6, prior_draws=8)
+    label = res.p_best_label()
+    assert f"**{label}" in out and "*P(best) given the scenario's priors (held fixed)" in out
+    winner = (tmp_path / "opt" / "winner.toml").read_text()
+    for g in ("ios", "web"):
+        u = res.groups[g].under_draws
+        assert u is not None
+        drawn = f"{100 * u.p_best[TRUE_BEST]:.0f}% \u00b1{100 * u.se[TRUE_BEST]:>3.0f}"
+        assert next(line for line in out.splitlines() if line.startswith(g)).count(drawn) == 1
+        assert f"{g} {TRUE_BEST} {100 * u.p_best[TRUE_BEST]:.0f}% " \
+               f"(\u00b1{100 * u.se[TRUE_BEST]:.0f})" in winner
+    assert f"\n# {label}: ios {TRUE_BEST}" in winner
+    assert f"\n# P(best) given the scenario's priors (held fixed): simulation noise only: " \
+           f"ios {TRUE_BEST} 100%" in winner
+    page = (tmp_path / "opt" / "optimize.html").read_text()
+    picks = page.split("<h2>The pick per platform</h2>")[1].split("<h2>")[0]
+    assert "P(best) under 8 prior draws (\u00b1 Monte Carlo SE)" in picks
+    ios = res.groups["ios"].under_draws
+    assert ios is not None
+    assert (f"{100 * ios.p_best[TRUE_BEST]:.0f}% (\u00b1{100 * ios.se[TRUE_BEST]:.0f})"
+            in picks.split("<td>iOS</td>")[1].split("</tr>")[0])
+    rows = list(csv.DictReader((tmp_path / "opt" / "candidates.csv").read_text().splitlines()))
+    assert {r["candidate"]: float(r["p_best_under_draws"]) for r in rows
+            if r["platform"] == "ios" and r["p_best_under_draws"]} == \
+        pytest.approx(ios.p_best, abs=1e-4)
 
 
 @pytest.mark.parametrize(("campaign", "words"), [
