@@ -93,11 +93,17 @@ def cohort_scenario(profile: str, behaviour: Behaviour, devices: int, seed: int)
     return msgspec.structs.replace(parse_scenario(data, "calibration"), behaviour=behaviour)
 
 
-def _cohort_value(key: str, sc: Scenario, jobs: int) -> float:
+def optin_share(sc: Scenario, jobs: int = 1) -> float:
+    """The share of installed devices opted in at the horizon (an opt-in row's figure)."""
     res = simulate(sc, jobs=jobs)
+    active = float(res.series("active_devices")[..., -1].sum())
+    return float(res.series("opted_in_devices")[..., -1].sum()) / active
+
+
+def _cohort_value(key: str, sc: Scenario, jobs: int) -> float:
     if key.startswith("optin_"):
-        active = float(res.series("active_devices")[..., -1].sum())
-        return float(res.series("opted_in_devices")[..., -1].sum()) / active
+        return optin_share(sc, jobs)
+    res = simulate(sc, jobs=jobs)
     shown = float(res.series("os_dialogs_shown").sum())
     return float(res.series("os_dialogs_allowed").sum()) / shown if shown else math.nan
 

@@ -83,3 +83,33 @@ def test_the_docs_carry_the_calibration_table_of_the_current_defaults() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "behaviour-priors.md").read_text()
     for line in format_rows(calibrate(devices=20_000, seed=1, jobs=1)).splitlines():
         assert line in doc, line
+
+
+def test_holding_out_a_source_predicts_it_from_the_others() -> None:
+    """Issue 23: calibrate on every opt-in source but Airship (Batch 2025: iOS 56%, Android
+    13+ 67%; Netcore 2024: Android 13+ 60%, Android <= 12 80-90%) and read Airship's figures
+    (iOS 51%, Android <= 12 81%) off the fit. The fit must land each cohort on the mean of
+    its remaining figures, so the model's Airship iOS is Batch's 56% (+5 points against
+    Airship) and its Android <= 12 Netcore's middle, 85% (+4 against 81%, 0 against
+    Netcore's own range); values outside the priors' ranges are allowed (wide brackets)."""
+    from sim.analysis.holdout import SOURCES, format_hold_outs, hold_out
+
+    res = hold_out("Airship", devices=1500, seed=3)
+    assert res.targets == pytest.approx({"optin_ios": 0.56, "optin_android13": 0.635,
+                                         "optin_android12": 0.85})
+    assert res.at_bracket_end == []
+    for row, share in res.shares.items():
+        assert share == pytest.approx(res.targets[row], abs=0.004), row
+    figs = {f.row: f for f in res.figures}
+    assert set(figs) == set(SOURCES["Airship"])
+    assert figs["optin_ios"].model == res.shares["optin_ios"]
+    assert figs["optin_ios"].error == pytest.approx(0.05, abs=0.004)
+    assert figs["optin_android12"].error == pytest.approx(0.04, abs=0.004)
+    assert set(res.fitted) == {"opt_out_per_year", "dialog_cold.ios", "dialog_cold.android13"}
+    table = format_hold_outs([res], 1500, 3)
+    assert f"| Airship | iOS | 51% | {100 * figs['optin_ios'].model:.1f}% | " \
+           f"{100 * figs['optin_ios'].error:+.1f} |" in table
+    with pytest.raises(ValueError, match="it alone measures its rows, so it cannot be held"):
+        hold_out("Mozilla 2019")
+    with pytest.raises(ValueError, match="not one of Batch 2025, Airship, Netcore 2024"):
+        hold_out("Gartner")
