@@ -108,6 +108,7 @@ def write_optimize_page(res: OptimizeResult, out: Path, source: Path, seconds: f
                       f"precision ({100 * saving:.0f}% saved)"),
         ("engine events", f"{res.events:,} in {seconds:.1f} s"),
         ("results reused from disk", f"{res.tasks_reused} tasks"),
+        *([("against one for all", res.composite.line())] if res.composite else []),
         ("P(best)", res.p_best_label() if res.prior_draws else FIXED_PRIORS
          + "; for the priors too, rerun with --prior-draws N"),
     ]

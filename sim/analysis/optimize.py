@@ -175,6 +175,36 @@ class DrawnPBest:
 
 
 @dataclass
+class Composite:
+    """The per-platform picks run side by side against the best single candidate."""
+
+    single: str
+    """The candidate with the highest value over all devices in the first round."""
+    value: Estimate
+    """The composite policy's value per 1,000 installs over all devices, on the fresh
+    replications (95% t-interval)."""
+    single_value: Estimate
+    """The single candidate's, on the same replications."""
+    gain: Estimate
+    """Composite minus single, paired over those replications."""
+
+    same: bool = False
+    """Every platform picked ``single``: the composite is that one candidate."""
+
+    def line(self) -> str:
+        """One sentence for the CLI, the page and ``winner.toml``."""
+        g = self.gain
+        if self.same:
+            return (f"every platform picks {self.single}, also the best single candidate "
+                    f"everywhere ({self.value.mean:.1f} per 1,000 installs over all devices "
+                    f"on the fresh replications): no composite policy gains over it")
+        return (f"the per-platform picks as one policy: {self.value.mean:.1f} per 1,000 "
+                f"installs against {self.single_value.mean:.1f} for the best single candidate "
+                f"everywhere, {self.single}: {g.mean:+.1f} (95% CI {g.lo:+.1f} to "
+                f"{g.hi:+.1f}), on the fresh replications over all devices")
+
+
+@dataclass
 class Progress:
     """Where the race is, for a progress bar."""
 
@@ -207,6 +237,8 @@ class OptimizeResult:
     tasks_run: int
     tasks_reused: int
     """(replication, chunk, candidate) results found on disk."""
+    composite: Composite | None = None
+    """With picks on several platforms: their policy against the best single candidate."""
     prior_draws: int = 0
     """Draws of the priors P(best) was also computed under (0: none)."""
     drawn_weights: list[str] = field(default_factory=list)
@@ -335,7 +367,18 @@ def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
     # The pick's value again, on replications the race never saw (full .. 2 full - 1): the
     # race's own mean of its best is biased upwards by the selection.
     picked = {g: [alive[g][int(np.nanargmax(np.nanmean(values[g], axis=0)))]] for g in gs}
-    simulate(todo(range(full, 2 * full), picked, data), n)
+    # The best single candidate for every platform, by its value over all devices in the
+    # first round (which every candidate ran everywhere), runs on the same fresh
+    # replications, so the composite policy's gain over it is measured on neither's
+    # selection replications.
+    single = None
+    if len(gs) > 1:
+        first = _pooled(raced, data, names, {g: list(range(len(cands))) for g in gs},
+                        range(plan[0]), n_chunks)["value"]
+        single = int(np.nanargmax(np.nanmean(first, axis=0)))
+    fresh_who = {g: picked[g] + ([single] if single is not None and single not in picked[g]
+                                 else []) for g in gs}
+    simulate(todo(range(full, 2 * full), fresh_who, data), n)
     report(n, finished=True)
     seed = int(np.random.SeedSequence(sc.seed, spawn_key=(PBEST_KEY,)).generate_state(1)[0])
     results = {}
@@ -362,7 +405,14 @@ def optimize(sc: Scenario, *, budget: int | None = None, jobs: int = 1,
     spent = sum(devices[k[:3]] * year for k in data if k[3] in known)
     full_dy = len(cands) * full * sum(chunk_dy)
     result = OptimizeResult(raced, cands, results, plan, alpha, spent, full_dy, state["events"],
-                         state["tasks"], reused)
+                            state["tasks"], reused)
+    if single is not None:
+        reps = range(full, 2 * full)
+        comp = _pooled(raced, data, names, {g: picked[g] for g in gs}, reps, n_chunks)["value"]
+        one = _pooled(raced, data, names, {g: [single] for g in gs}, reps, n_chunks)["value"]
+        result.composite = Composite(names[single], estimate(comp[:, 0]), estimate(one[:, 0]),
+                                     estimate(comp[:, 0] - one[:, 0]),
+                                     all(picked[g] == [single] for g in gs))
     if prior_draws:
         pd_ = draw_priors(raced, prior_draws)
         weights = draw_weights(raced, prior_draws)
@@ -409,6 +459,31 @@ def _draw_task(shared: tuple[Scenario, PriorDraws], task: Task
     if _DRAWN.get("base") is not sc or _DRAWN.get("draw") != task[0]:
         _DRAWN.update(base=sc, draw=task[0], scenario=draw_scenario(sc, drawn, task[0]))
     return _task(_DRAWN["scenario"], task)
+
+
+def _pooled(sc: Scenario, data: dict[Key, Counts], names: list[str],
+            who: dict[str, list[int]], reps: range, n_chunks: int) -> dict[str, np.ndarray]:
+    """Outcomes ``[replication, column]`` over every platform's devices at once, column
+    ``j`` running candidate ``who[g][j]`` on the devices of platform ``g`` (one candidate
+    everywhere, or each platform's pick: the composite), over replications ``reps``."""
+    width = len(next(iter(who.values())))
+    flows = np.zeros((len(reps), width, len(FLOWS)), dtype=np.int64)
+    stocks = np.zeros((len(reps), width, len(STOCKS)), dtype=np.int64)
+    for g, idx in who.items():
+        mask = _cohorts(sc, g)
+        for k, r in enumerate(reps):
+            for s, i in enumerate(idx):
+                for c in range(n_chunks):
+                    f, st = data[(r, c, g, names[i])]
+                    flows[k, s] += f[:, mask].sum(axis=1)
+                    stocks[k, s] += st[:, mask].sum(axis=1)
+
+    def total(name: str) -> np.ndarray:
+        if name in FLOWS:
+            return flows[:, :, FLOWS.index(name), None]
+        return stocks[:, :, STOCKS.index(name), None]
+
+    return outcomes(total, sc.objective)
 
 
 def _outcomes(sc: Scenario, data: dict[Key, Counts], names: list[str], idx: list[int],

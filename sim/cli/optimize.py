@@ -147,6 +147,8 @@ def _print(res: Any, sc: Any, seconds: float, out: Path) -> None:
                             reverse=True)[:3]
             print(" " * 9 + "under prior draws: " + ", ".join(
                 f"{f} {100 * p:.0f}%" for p, f in rivals))
+    if res.composite is not None:
+        print(res.composite.line()[0].upper() + res.composite.line()[1:] + ".")
     print("value: the pick's mean on as many fresh replications as the race gave it (the "
           "race's own mean is biased up by picking the best); *" + FIXED_PRIORS
           + (f"; **{res.p_best_label()}" if res.prior_draws else ""))
@@ -179,6 +181,8 @@ def _write(res: Any, sc: Any, raw: dict[str, Any], out: Path, source: Path, dump
         f"# Written by promptsim optimize from {source}; see docs/optimize.md.\n"
         f"# Picked on the {sc.objective.describe()}.\n"
         + "".join(f"# {line}.\n" for line in p_best_lines(res))
+        + (f"# Against one candidate for all: {res.composite.line()}.\n"
+           if res.composite is not None else "")
         + dumps(table))
     (out / "service.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(service_policy(res.winner())), indent=2))
