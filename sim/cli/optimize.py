@@ -136,6 +136,11 @@ def _print(res: Any, sc: Any, seconds: float, out: Path) -> None:
         print(f"{g:9}{r.best:24}{ci:34}{100 * r.p_best[r.best]:7.0f}%{drawn}"
               f"{len(r.finalists):>10}{r.replications:>6}")
         print(" " * 9 + words[r.best])
+        m = r.means[r.best]
+        print(" " * 9 + f"opted in {100 * m['optin_share']:.1f}% of installed devices, "
+              f"{m['prompt_uninstalls_per_1k']:.2f} uninstalls caused by prompts / 1,000 "
+              f"installs, {100 * m['blocked_share']:.1f}% blocked for good (means over its "
+              f"{int(m['replications'])} race replications)")
         if r.edge:
             print(" " * 9 + f"warning: on the edge of the search grid ({', '.join(r.edge)}); "
                   "the best may lie beyond it: extend the family's list")

@@ -237,6 +237,11 @@ def test_the_last_survivor_runs_to_full_precision_on_fresh_replications(
     assert ios is not None
     assert f"{ios.mean:.1f} ({ios.lo:.1f} to {ios.hi:.1f})" in out
     assert "up to 9 prompts, 2 days apart, from the 1st session, at app open" in out
+    m = res.groups["web"].means[TRUE_BEST]
+    assert (f"opted in {100 * m['optin_share']:.1f}% of installed devices, "
+            f"{m['prompt_uninstalls_per_1k']:.2f} uninstalls caused by prompts / 1,000 "
+            f"installs, {100 * m['blocked_share']:.1f}% blocked for good") in \
+        out.split("\nweb ")[1]
     assert "warning: on the edge of the search grid (limit = 9 (the largest tried))" in out
     assert "P(best) given the scenario's priors (held fixed)" in out
     assert "draws" not in out.split("value: the pick's mean")[1]

@@ -38,11 +38,12 @@ def psa_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pages(report: Report, psa_run: Path, tmp_path_factory: pytest.TempPathFactory
           ) -> dict[str, Path]:
-    """Every kind of page, by a short name: report, report with prior draws, optimize,
-    forecast, fitted forecast, load."""
+    """Every kind of page, by a short name: report, report with prior draws, optimize
+    (plain and with prior draws), forecast, fitted forecast, load."""
     tmp = tmp_path_factory.mktemp("pages")
     return {"report": report.html, "report_psa": psa_run / "report.html",
             "optimize": page_samples.optimize_page(tmp / "optimize"),
+            "optimize_draws": page_samples.optimize_page(tmp / "optimize_draws", 6),
             "forecast": page_samples.forecast_page(tmp / "forecast"),
             "forecast_fitted": page_samples.forecast_page(tmp / "fitted", fitted=True),
             "load": page_samples.load_page(tmp / "load")}

@@ -33,10 +33,11 @@ def psa_run(out: Path) -> Path:
     return out
 
 
-def optimize_page(out: Path) -> Path:
-    """``optimize.html`` of ``raced_toy``."""
+def optimize_page(out: Path, prior_draws: int = 0) -> Path:
+    """``optimize.html`` of ``raced_toy`` (with P(best) under ``prior_draws`` draws: two
+    more columns in the picks table)."""
     out.mkdir(parents=True, exist_ok=True)
-    return write_optimize_page(raced_toy(), out, Path("toy.toml"), 1.0)
+    return write_optimize_page(raced_toy(prior_draws), out, Path("toy.toml"), 1.0)
 
 
 def forecast(out: Path, fitted: bool = False) -> Forecast:

@@ -64,9 +64,10 @@ def small_scenario(**over: object) -> Scenario:
     return parse_scenario(data, "small")
 
 
-def raced_toy() -> OptimizeResult:
+def raced_toy(prior_draws: int = 0) -> OptimizeResult:
     """A small race on iOS and Chrome whose iOS side keeps two finalists and drops two
-    candidates after the first round (seed 2; more chances to ask can only add opt-ins)."""
+    candidates after the first round (seed 2; more chances to ask can only add opt-ins);
+    with ``prior_draws``, P(best) under that many draws of the priors too."""
     sc = parse_scenario({
         "name": "toy", "seed": 2, "devices": 500, "days": 45,
         "population": {"mix": {"ios": 0.5, "chrome": 0.5}, "install_window_days": 10},
@@ -77,7 +78,7 @@ def raced_toy() -> OptimizeResult:
         "search": {"replications": 6, "first_round": 3, "families": [
             {"name": "more", "frequency": "multiple", "limit": [1, 3, 9], "gap_days": [2]}]},
     })
-    return optimize(sc)
+    return optimize(sc, prior_draws=prior_draws)
 
 
 def observed_frame(sc: Scenario, r: Rollout, days: int, rho: float, scale: float,

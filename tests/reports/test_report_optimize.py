@@ -44,5 +44,9 @@ def test_the_page_holds_each_pick_the_front_and_every_candidate(tmp_path: Path) 
     assert values == sorted(values, reverse=True)  # best first
     assert values[0] == round(ios.means[rows[0][0]]["value"], 1)
     assert "P(best), given the scenario&#39;s priors" in picks
+    edge = text.split('id="grid-edge"')[1].split("</section>")[0]
+    for label, g in (("iOS", ios), ("Web", res.groups["web"])):
+        assert g.edge == ["limit = 9 (the largest tried)"]  # the largest limit wins here
+        assert f"{label}: {g.best} is on the edge of the search grid ({g.edge[0]})" in edge
     weights = res.scenario.objective.describe().replace("'", "&#39;")
     assert f"<dt>objective</dt><dd>{weights}</dd>" in text  # what the picks rest on

@@ -16,7 +16,8 @@ import pytest
 from reports import html as h
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ("report", "report_psa", "optimize", "forecast", "forecast_fitted", "load")
+PAGES = ("report", "report_psa", "optimize", "optimize_draws", "forecast", "forecast_fitted",
+         "load")
 BACKTICKS = re.compile(r"`[^`\n]+`")
 BARE_AMPERSAND = re.compile(r"&(?!#\d+;|#x[0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
 
