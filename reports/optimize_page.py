@@ -7,6 +7,7 @@ replications it got and why it left the race.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from reports import html as h
@@ -20,6 +21,7 @@ from sim.analysis.optimize import (
     GroupResult,
     OptimizeResult,
 )
+from sim.analysis.racing import not_estimated, p_best_text
 from sim.version import __version__
 
 
@@ -30,7 +32,8 @@ def _label(group: str) -> str:
 def _picks(res: OptimizeResult, words: dict[str, str]) -> h.Table:
     rows = []
     for g, r in res.groups.items():
-        rivals = sorted(((p, f) for f, p in r.p_best.items() if f != r.best), reverse=True)[:3]
+        rivals = sorted(((p, f) for f, p in r.p_best.items() if f != r.best and p == p),
+                        reverse=True)[:3]
         v = r.confirmed or r.value
         m = r.means[r.best]
         u = r.under_draws
@@ -42,7 +45,7 @@ def _picks(res: OptimizeResult, words: dict[str, str]) -> h.Table:
             _label(g), r.best, words[r.best],
             f"{v.mean:.1f} ({v.lo:.1f} to {v.hi:.1f})",
             f"{r.value.mean:.1f}",
-            f"{100 * r.p_best[r.best]:.0f}%", *drawn, f"{100 * m['optin_share']:.1f}%",
+            p_best_text(r.p_best[r.best]), *drawn, f"{100 * m['optin_share']:.1f}%",
             f"{m['prompt_uninstalls_per_1k']:.2f}", f"{100 * m['blocked_share']:.1f}%",
             str(len(r.finalists)), str(r.replications),
             ", ".join(f"{f} {100 * p:.0f}%" for p, f in rivals) or "none"])
@@ -76,7 +79,7 @@ def _candidates(r: GroupResult, family: dict[str, str], by_name: dict[str, Candi
             fate = f"dropped after {r.dropped[name]} replications"
         rows.append([
             name, words, family[name], fate, str(int(m["replications"])),
-            f"{100 * r.p_best[name]:.0f}%" if name in r.p_best else "",
+            p_best_text(r.p_best[name]) if name in r.p_best else "",
             f"{m['value']:.1f}", f"{100 * m['optin_share']:.1f}%",
             f"{m['prompt_uninstalls_per_1k']:.2f}", f"{100 * m['blocked_share']:.1f}%"])
     return h.table(["candidate", "in words", "family", "outcome", "reps", "P(best)",
@@ -96,6 +99,8 @@ def write_optimize_page(res: OptimizeResult, out: Path, source: Path, seconds: f
     warnings = [f"{_label(g)}: {r.best} is on the edge of the search grid "
                 f"({', '.join(r.edge)}); the best may lie beyond it: extend the family's list."
                 for g, r in res.groups.items() if r.edge]
+    warnings += [f"{_label(g)}: {not_estimated(r.replications, len(r.finalists))}."
+                 for g, r in res.groups.items() if math.isnan(r.p_best[r.best])]
     facts = [
         ("scenario", source),
         ("objective", sc.objective.describe()),

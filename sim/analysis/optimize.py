@@ -144,7 +144,8 @@ class GroupResult:
     value: Estimate
     """The best candidate's value per 1,000 installs, 95% t-interval over its replications."""
     p_best: dict[str, float]
-    """Per finalist, the probability that it is best (``racing.p_best``)."""
+    """Per finalist, the probability that it is best (``racing.p_best``); NaN when the
+    finalists outnumber the replications (not estimated)."""
     replications: int
     dropped: dict[str, int] = field(default_factory=dict)
     """Candidate -> replications it had when dropped."""

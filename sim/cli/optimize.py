@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 import tomllib
@@ -116,6 +117,7 @@ def optimize(args: argparse.Namespace) -> int:
 def _print(res: Any, sc: Any, seconds: float, out: Path) -> None:
     from sim.analysis.candidate_words import describe
     from sim.analysis.optimize import FIXED_PRIORS
+    from sim.analysis.racing import not_estimated, p_best_text
 
     n = len(res.candidates)
     print(f"{sc.name}: {n} candidates, {sc.devices:,} devices x {sc.days} days, rounds at "
@@ -133,7 +135,7 @@ def _print(res: Any, sc: Any, seconds: float, out: Path) -> None:
         u = r.under_draws
         drawn = "" if u is None else \
             f"{100 * u.p_best[r.best]:6.0f}% \u00b1{100 * u.se[r.best]:>3.0f}"
-        print(f"{g:9}{r.best:24}{ci:34}{100 * r.p_best[r.best]:7.0f}%{drawn}"
+        print(f"{g:9}{r.best:24}{ci:34}{p_best_text(r.p_best[r.best]):>8}{drawn}"
               f"{len(r.finalists):>10}{r.replications:>6}")
         print(" " * 9 + words[r.best])
         m = r.means[r.best]
@@ -144,9 +146,12 @@ def _print(res: Any, sc: Any, seconds: float, out: Path) -> None:
         if r.edge:
             print(" " * 9 + f"warning: on the edge of the search grid ({', '.join(r.edge)}); "
                   "the best may lie beyond it: extend the family's list")
-        rivals = sorted(((p, f) for f, p in r.p_best.items() if f != r.best), reverse=True)[:3]
+        rivals = sorted(((p, f) for f, p in r.p_best.items() if f != r.best and p == p),
+                        reverse=True)[:3]
         if rivals:
             print(" " * 9 + "closest: " + ", ".join(f"{f} {100 * p:.0f}%" for p, f in rivals))
+        if math.isnan(r.p_best[r.best]):
+            print(" " * 9 + not_estimated(r.replications, len(r.finalists)))
         if u is not None:
             rivals = sorted(((p, f) for f, p in u.p_best.items() if f != r.best),
                             reverse=True)[:3]
@@ -167,9 +172,10 @@ def _print(res: Any, sc: Any, seconds: float, out: Path) -> None:
 def p_best_lines(res: Any) -> list[str]:
     """P(best) of each pick, with what it rests on: for ``winner.toml``'s header."""
     from sim.analysis.optimize import FIXED_PRIORS
+    from sim.analysis.racing import p_best_text
 
     lines = [FIXED_PRIORS + ": " + ", ".join(
-        f"{g} {r.best} {100 * r.p_best[r.best]:.0f}%" for g, r in res.groups.items())]
+        f"{g} {r.best} {p_best_text(r.p_best[r.best])}" for g, r in res.groups.items())]
     if res.prior_draws:
         lines.append(res.p_best_label() + ": " + ", ".join(
             f"{g} {r.best} {100 * r.under_draws.p_best[r.best]:.0f}% "
@@ -205,5 +211,6 @@ def _write(res: Any, sc: Any, raw: dict[str, Any], out: Path, source: Path, dump
                          if u is not None and name in u.p_best else ["", ""])
                 w.writerow([g, name, family[name], int(m["replications"]),
                             r.dropped.get(name, ""), name in r.finalists,
-                            f"{r.p_best[name]:.4f}" if name in r.p_best else "",
+                            f"{r.p_best[name]:.4f}" if r.p_best.get(name, math.nan) ==
+                            r.p_best.get(name, math.nan) else "",
                             name == r.best, *(f"{m[k]:.6g}" for k in keys), *drawn])
