@@ -252,8 +252,8 @@ class OptimizeResult:
         weights = (f" and of the objective's weights {', '.join(self.drawn_weights)}"
                    if self.drawn_weights else "")
         return (f"P(best) under {self.prior_draws} draws of the priors{weights} (the "
-                f"sensitivity analysis' draws), among each platform's finalists and best "
-                f"dropped candidates (up to {PRIOR_CONTENDERS}); \u00b1 its Monte Carlo "
+                f"sensitivity analysis' draws), among each platform's finalists (topped up to "
+                f"{PRIOR_CONTENDERS} with the best dropped candidates); \u00b1 its Monte Carlo "
                 "standard error")
 
     def winner(self, name: str = "optimized") -> Strategy:
