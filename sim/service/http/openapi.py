@@ -5,7 +5,8 @@ Paths come from :data:`sim.service.http.routes.ROUTES`; schemas from
 routes name (the campaign ones are ``sim.rules.config.campaigns``' own), so the spec
 cannot drift from what the router serves and the decoders accept. Each operation has
 its handler's name as ``operationId``, its route's tag, and examples
-(:mod:`sim.service.http.examples`). ``/docs`` renders it (:mod:`sim.service.http.docs`).
+(:mod:`sim.service.http.examples`). ``/docs`` and ``/redoc`` render it
+(:mod:`sim.service.http.docs`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ TAGS = [
      "sticky hash, and their stats with always-valid intervals"},
     {"name": "apps", "description": "The app of the key, its settings; creating apps "
      "(admin key)"},
-    {"name": "meta", "description": "Health, metrics, this document and its docs page; no "
+    {"name": "meta", "description": "Health, metrics, this document and its docs pages; no "
      "key needed"},
 ]
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
