@@ -66,7 +66,7 @@ def test_unknown_ids_are_404(api):
                         "detail": "no device 'nope' in this app"}
     r = api.get("/v2/whatever")
     assert r.json() == {"error": "not_found", "field": None, "detail": "no route /v2/whatever; "
-                        "the paths are listed in /openapi.json and /docs"}
+                        "the paths are listed in /openapi.json, /docs and /redoc"}
 
 
 def test_unknown_campaign_in_event_is_404_and_nothing_applied(api):

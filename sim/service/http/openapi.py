@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from sim.service import schemas as s
-from sim.service.http import examples
+from sim.service.http import examples, examples_errors
 from sim.service.http.asgi import Route
 from sim.service.http.errors import ErrorBody
 
@@ -84,7 +84,8 @@ def _operation(r: Route) -> dict[str, Any]:
                                    "content": _content(r.out, answer)} for code in r.ok}
     for code in sorted(errors):
         op["responses"][str(code)] = {"description": _ERRORS[code], "content": {
-            "application/json": {"schema": _ref(ErrorBody)}}}
+            "application/json": {"schema": _ref(ErrorBody),
+                                 "example": examples_errors.example(name, code)}}}
         if code in (429, 503):
             op["responses"][str(code)]["headers"] = _RETRY_AFTER
     op["security"] = [{"bearer": []}] if r.auth != "none" else []
