@@ -222,8 +222,8 @@ def test_client_clock_needs_at(api):
     r = api.post("/v1/devices/d1/eligibility", {"trigger": "app_open"})
     assert r.status_code == 409
     assert r.json() == {"error": "at_required", "field": "at",
-                        "detail": "this app uses the client clock: 'at' (Unix seconds) is "
-                                  "required"}
+                        "detail": "this app uses the client clock: 'at' (Unix seconds or "
+                                  "RFC 3339) is required"}
 
 
 def test_event_validation_names_the_event(api):
