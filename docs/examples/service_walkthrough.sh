@@ -1,7 +1,7 @@
 # The README's service walkthrough, as CI runs it (tests/service/test_walkthrough.py).
 PORT=${PORT:-8000}
 KEY=$(promptsim apps create shop --clock server | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-promptsim serve --port $PORT &                   # SQLite file promptsim.sqlite3 here
+promptsim serve --port $PORT &                   # SQLite file data/promptsim.sqlite3
 until curl -sf localhost:$PORT/healthz >/dev/null; do sleep 0.2; done
 curl -s -o /dev/null -w '%{http_code}\n' -X PUT localhost:$PORT/v1/campaigns/soft \
      -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \

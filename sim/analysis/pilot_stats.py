@@ -125,3 +125,39 @@ def parse_stats(data: bytes, source: str) -> Stats:
             if getattr(c, f) > c.units:
                 raise ValueError(f"{where}.{f}: must not exceed units ({c.units})")
     return st
+
+
+def observed_rows(st: Stats, arm: str | None = None) -> list[dict[str, int | str]]:
+    """One arm's counts as the rows of an ``--observed`` CSV (``sim.analysis.fit``'s
+    ``OBSERVED_COLUMNS`` after ``date``): a row per cohort day and platform, summed over
+    profiles, days with no unit written as zeros so that the days are consecutive.
+
+    The day is the cohort day (the units' assignment day), not the day an answer happened:
+    the experiment's stats count each unit's answers on its cohort day. Read at the end of
+    the observed window, the totals per platform, which the fit matches, are the window's
+    (each answer of a unit assigned in it); the daily rows then run ahead of the calendar.
+    ``ValueError`` names the arms when ``arm`` is missing but needed, or unknown."""
+    from sim.analysis.fit import COUNTS  # the fit's columns (fit imports the engine: lazily)
+
+    names = st.arm_names()
+    if arm is None:
+        if len(names) > 1:
+            raise ValueError(f"--arm: the experiment has {len(names)} arms, each its own "
+                             f"strategy; name one of {', '.join(names)}")
+        arm = names[0]
+    if arm not in names:
+        raise ValueError(f"--arm: unknown arm {arm!r}; allowed: {', '.join(names)}")
+    cells = [c for c in st.cells if c.arm == arm]
+    if not cells:
+        raise ValueError(f"--arm: arm {arm!r} has no units yet: nothing to export")
+    first = min(c.cohort_day for c in cells)
+    days = (max(c.cohort_day for c in cells) - first).days + 1
+    platforms = sorted({c.platform for c in cells})
+    sums: dict[tuple[int, str], list[int]] = {
+        (d, p): [0, 0, 0, 0] for d in range(days) for p in platforms}
+    for c in cells:
+        row = sums[(c.cohort_day - first).days, c.platform]
+        for i, v in enumerate((c.soft_shown, c.soft_accepted, c.os_shown, c.os_allowed)):
+            row[i] += v  # in COUNTS' order
+    return [{"day": d, "date": (first + dt.timedelta(days=d)).isoformat(), "platform": p,
+             **dict(zip(COUNTS, v, strict=True))} for (d, p), v in sums.items()]

@@ -1,4 +1,4 @@
-"""``promptsim pilot fit``: learn the priors from an experiment and re-recommend."""
+"""``promptsim pilot``: design an experiment, learn the priors from it, re-recommend, export."""
 
 from __future__ import annotations
 
@@ -60,6 +60,18 @@ def register(sub: Any) -> None:
                    help="replications of the long-run projection (default 3)")
     r.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
     r.set_defaults(func=report)
+    e = psub.add_parser("export", help="write one arm's daily counts as the --observed CSV "
+                                       "that promptsim forecast fits",
+                        description="Write one arm of an experiment's stats as the daily "
+                        "counts CSV that `promptsim forecast --observed` reads: a row per "
+                        "cohort day (the units' assignment day) and platform. Example: "
+                        "docs/examples/observed.csv.")
+    _stats_args(e)
+    e.add_argument("--arm", help="the arm to export (required when the experiment has more "
+                   "than one; each arm is its own strategy)")
+    e.add_argument("--out", type=Path, metavar="OBSERVED.csv",
+                   help="the CSV file (default: standard output)")
+    e.set_defaults(func=export)
 
 
 def _stats_args(p: argparse.ArgumentParser) -> None:
@@ -385,4 +397,32 @@ def report(args: argparse.Namespace) -> int:
                    jobs=args.jobs)
     page = write_pilot_page(st, res, proj, where, args.out or folder / "pilot.html")
     print(f"-> {page}")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    """Write one arm's daily counts as the ``--observed`` CSV of ``promptsim forecast``."""
+    import csv
+    import io
+
+    from sim.analysis.pilot_stats import observed_rows
+    from sim.cli import UsageError
+
+    st, _ = read_stats(args)
+    try:
+        rows = observed_rows(st, args.arm)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    if args.out is None:
+        sys.stdout.write(buf.getvalue())
+        return 0
+    try:
+        args.out.write_text(buf.getvalue())
+    except OSError as exc:
+        raise UsageError(f"--out: cannot write {args.out}: {exc.strerror}") from None
+    print(f"wrote {args.out}: {len(rows)} rows", file=sys.stderr)
     return 0

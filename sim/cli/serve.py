@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     """Add the service's subcommands to the ``promptsim`` parser."""
     p = sub.add_parser("serve", help="run the eligibility service",
                        description="Run the eligibility service (migrates the store first).")
-    p.add_argument("--db", default=None, help="SQLite file (default promptsim.sqlite3, or "
+    p.add_argument("--db", default=None, help="SQLite file (default data/promptsim.sqlite3, or "
                    "$PROMPTSIM_DB) or postgresql://USER@HOST:PORT/DB[?search_path=SCHEMA]")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only)")

@@ -58,6 +58,7 @@ from sim.rules.config.verdict import Decision
 from sim.rules.credit import Click, click_action, credit
 from sim.rules.decision import decide
 from sim.rules.permission import is_blocked
+from sim.wire import wire_state
 
 __all__ = ["ELIGIBILITY", "ENDPOINTS", "EVENTS", "REGISTER", "Call", "Device"]
 
@@ -356,5 +357,6 @@ class Device(Port):
             "inflight": None if inflight is None else {
                 "name": inflight.name, "path": inflight.path, "body": inflight.body.decode()},
             "unacked": [b.decode() for b in self.unacked],
-            "queued": self.queue, "state": msgspec.to_builtins(self.life.state),
+            "queued": self.queue,
+            "state": wire_state(msgspec.to_builtins(self.life.state)),  # as the API answers
         }

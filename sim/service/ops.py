@@ -42,6 +42,7 @@ from sim.rules.reachability import REACHABLE, device_reach, user_reach
 from sim.service import schemas as s
 from sim.service.errors import Conflict, InvalidInput, not_found
 from sim.service.tenant import Tenant
+from sim.wire import version_text
 
 EventRow = tuple[str, str, float | None, str | None, str | None]
 """A stored event: ``(event_id, kind, at, campaign_id, detail)``."""
@@ -87,7 +88,9 @@ def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
     if perm in ("granted", "denied") and state.permission != perm:
         apply_settings_change(state, profile, perm == "granted")
     return s.DeviceRecord(user_id=body.user_id, platform=body.platform,
-                          os_version=os_version, os_kind=body.os_kind, api_level=body.api_level,
+                          os_version=os_version,
+                          os_version_reported=version_text(body.os_version),
+                          os_kind=body.os_kind, api_level=body.api_level,
                           app_target_sdk=body.app_target_sdk, browser=body.browser,
                           quiet_ui=body.quiet_ui, installed_at=at, state=state,
                           registration=registration(body))
@@ -106,10 +109,11 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord, now: float | None) -> s
     asleep = now is not None and hibernated(st, profile, now)
     return s.DeviceView(
         device_id=device_id, user_id=rec.user_id, platform=rec.platform,
-        os_version=rec.os_version, app_target_sdk=rec.app_target_sdk, browser=rec.browser,
+        os_version=s.reported_version(rec), app_target_sdk=rec.app_target_sdk,
+        browser=rec.browser,
         profile=st.profile, permission=st.permission, installed=st.installed,
         receives_push=receives_push(st) and not asleep, dialogs_left=dialogs_left(st, profile),
-        state=st, os_kind=rec.os_kind, api_level=rec.api_level, quiet_ui=rec.quiet_ui)
+        state=s.state_view(st), os_kind=rec.os_kind, api_level=rec.api_level, quiet_ui=rec.quiet_ui)
 
 
 # --- eligibility -------------------------------------------------------------------
@@ -235,6 +239,7 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
             if new != st.profile:
                 apply_os_upgrade(st, profile, t.profile(new))
             rec.os_version, rec.api_level = version, api
+            rec.os_version_reported = version_text(reported)
             return None, repr(version)
         case s.AppUpdated(app_target_sdk=sdk):
             new = _profile_name(rec, rec.os_version, sdk, rec.api_level)

@@ -4,7 +4,8 @@ Requests forbid unknown fields; campaigns reuse ``sim.rules.config.campaigns.Cam
 unchanged, so a campaign reads the same in a scenario file and over HTTP.
 Times (``at``) are Unix seconds or RFC 3339 strings, as SDKs send them
 (:func:`unix_seconds` reads both); the rules work in days (``at / 86400``). OS versions
-are numbers or version strings (``"17.4.1"``; :func:`major_version`).
+are numbers or version strings (``"17.4.1"``; :func:`major_version`). Answers give times as
+RFC 3339 strings and the OS version as the device reported it (:mod:`sim.wire`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sim.rules.config.platforms import (
 from sim.rules.config.verdict import Decision
 from sim.rules.permission import DeviceState, DialogOutcome, Permission
 from sim.service.errors import InvalidInput
+from sim.wire import version_text, wire_state
 
 Ident = Annotated[str, msgspec.Meta(pattern=id_pattern(128, at=True))]
 """Device, user and event ids: 1-128 letters, digits or ``_ . : @ -``, not starting with
@@ -238,13 +240,59 @@ level), ``os_kind`` is Huawei's only, ``quiet_ui`` Chrome's only (JSON Schema fo
 ``DeviceIn``; the rules' ``resolve_profile`` says the same)."""
 
 
+class CampaignCountersView(msgspec.Struct, frozen=True):
+    """The rules' ``CampaignCounters`` of one campaign on one install, its time in RFC 3339."""
+
+    shown: int
+    clicked: int
+    dismissed: int
+    last_shown_at: str | None
+    """When it was last shown (RFC 3339, UTC)."""
+    day: int
+    """Day index (days since the epoch, the device's local day) of ``shown_today``."""
+    shown_today: int
+    session: int
+    """Session index of ``shown_this_session``."""
+    shown_this_session: int
+
+
+class DeviceStateView(msgspec.Struct, frozen=True):
+    """The rules' ``DeviceState`` of an install, its times in RFC 3339 (UTC)."""
+
+    profile: str
+    permission: Permission
+    installed: bool
+    sdk_reports_permission: bool
+    dialogs_shown: int
+    dialogs_answered: int
+    denials: int
+    dismissals: int
+    ignores: int
+    quiet_dismissals: int
+    quiet_ignores: int
+    embargo_until: str | None
+    """Chrome's embargo ends then (RFC 3339)."""
+    uninstalled_at: str | None
+    last_active_at: str | None
+    sessions: int
+    campaigns: dict[str, CampaignCountersView]
+    last_in_app_at: str | None
+    utc_offset_minutes: int
+
+
+def state_view(st: DeviceState) -> DeviceStateView:
+    """The answer's form of the rules' state (:func:`sim.wire.wire_state`)."""
+    return msgspec.convert(wire_state(msgspec.to_builtins(st)), DeviceStateView)
+
+
 class DeviceView(msgspec.Struct, frozen=True):
     """``GET /v1/devices/{device_id}``: the install, its rule state and dialogs left."""
 
     device_id: str
     user_id: str
     platform: Platform
-    os_version: float | None
+    os_version: str | None
+    """As the device reported it (``"17.4.1"``; a number sent as its shortest text)."""
     app_target_sdk: int | None
     browser: str | None
     profile: str
@@ -255,8 +303,8 @@ class DeviceView(msgspec.Struct, frozen=True):
     Android app in hibernation (judged on the server's clock only)."""
     dialogs_left: int | None
     """OS dialogs this install may still see; null = no fixed limit (web)."""
-    state: DeviceState
-    """The rules' ``DeviceState``; its times are in days since the Unix epoch."""
+    state: DeviceStateView
+    """The rules' ``DeviceState``, its times as RFC 3339 strings."""
     os_kind: OsKind | None = None
     api_level: int | None = None
     quiet_ui: bool = False
@@ -277,6 +325,10 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
     user_id: str
     platform: Platform
     os_version: float | None = None
+    """The major version the rules compare."""
+    os_version_reported: str | None = None
+    """The version as the device reported it, for answers (None in records older than it:
+    :func:`reported_version` falls back on ``os_version``)."""
     os_kind: OsKind | None = None
     api_level: int | None = None
     app_target_sdk: int | None = None
@@ -492,3 +544,8 @@ class Alive(msgspec.Struct, frozen=True):
     """``GET /livez``: the process answers (it says nothing of the store)."""
 
     status: Literal["alive"]
+
+
+def reported_version(rec: DeviceRecord) -> str | None:
+    """The OS version of ``rec`` as the device reported it (older records: its number)."""
+    return rec.os_version_reported or version_text(rec.os_version)

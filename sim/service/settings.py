@@ -22,6 +22,10 @@ class SettingsError(ValueError):
     """A variable of the environment the service cannot use."""
 
 
+DEFAULT_DB = "data/promptsim.sqlite3"
+"""The SQLite file of ``promptsim serve`` without ``--db``: under ``./data/`` (ignored by git),
+not loose in the working tree."""
+
 MIN_ADMIN_KEY = 16
 """Characters an admin key needs at least."""
 
@@ -40,8 +44,8 @@ def _setting(default: Any, doc: str, minimum: float | None = None,
 class Settings:
     """What the service needs to know to start."""
 
-    db: str = _setting("promptsim.sqlite3", "a SQLite file path (or sqlite:///path) or a "
-                       "postgresql:// URL")
+    db: str = _setting(DEFAULT_DB, "a SQLite file path (or sqlite:///path) or a "
+                       "postgresql:// URL; the default's folder is made when missing")
     admin_key: str | None = _setting(None, "bearer key of POST /v1/apps; without one that "
                                      "endpoint answers 401")
     admin_key_file: str | None = _setting(None, "a file whose first line is the admin key "

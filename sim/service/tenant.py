@@ -63,7 +63,7 @@ class Tenant:
         if self.clock == "client":
             if at is None:
                 raise Conflict("at_required", "this app uses the client clock: 'at' (Unix "
-                               "seconds) is required", field)
+                               "seconds or RFC 3339) is required", field)
             return at / 86400.0
         return time.time() / 86400.0
 

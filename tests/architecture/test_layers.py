@@ -36,9 +36,10 @@ ALLOWED: dict[str, frozenset[str]] = {
                           "sim.loadtest", "reports", "sim.cli"}),
 }
 """Per layer, the layers its modules may import."""
-ANYONE = frozenset({"sim", "sim.version", "sim.stats", "sim.msgspec_paths"})
-"""Modules every layer may import: the version, the statistics helpers and the walk of
-msgspec types that explains a validation error."""
+ANYONE = frozenset({"sim", "sim.version", "sim.stats", "sim.msgspec_paths", "sim.wire"})
+"""Modules every layer may import: the version, the statistics helpers, the walk of
+msgspec types that explains a validation error and the API's wire formats (the service
+and its clients share them)."""
 
 
 def layer_of(module: str) -> str | None:

@@ -191,3 +191,59 @@ def test_report_needs_the_fit_of_the_same_experiment(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the fit of experiment 'other'" in err
     assert not (tmp_path / "p.html").exists()
+
+
+def test_export_writes_the_observed_csv_the_forecast_fit_reads(
+        stats_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """pilot export of one arm is a CSV that the forecast's reader takes as it is: a row per
+    cohort day and platform, consecutive days, and per platform the arm's totals of the stats
+    (what the fit matches)."""
+    from sim.analysis.fit import COUNTS, observed_cube, read_observed
+    from sim.rules.config.platforms import PLATFORMS
+
+    out = tmp_path / "observed.csv"
+    assert main(["pilot", "export", "--stats", str(stats_file), "--arm", "backoff",
+                 "--out", str(out)]) == 0
+    df = read_observed(out)
+    body = json.loads(stats_file.read_text())
+    cells = [c for c in body["cells"] if c["arm"] == "backoff"]
+    assert sorted(df["day"].unique()) == list(range(7))
+    assert set(df["platform"]) == {c["platform"] for c in cells}
+    cube = observed_cube(df)  # [count, platform, day], as forecast --observed fits it
+    fields = dict(zip(COUNTS, ("soft_shown", "soft_accepted", "os_shown", "os_allowed"),
+                      strict=True))
+    for i, name in enumerate(COUNTS):
+        for platform in {c["platform"] for c in cells}:
+            want = sum(c[fields[name]] for c in cells if c["platform"] == platform)
+            assert cube[i, PLATFORMS.index(platform)].sum() == want > 0, (name, platform)
+    capsys.readouterr()
+    assert main(["pilot", "export", "--stats", str(stats_file), "--arm", "backoff"]) == 0
+    assert capsys.readouterr().out == out.read_text()  # standard output: the same bytes
+
+
+def test_export_through_the_api_and_its_one_line_errors(
+        server: str, stats_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--url reads the stats as pilot fit does; without --arm, an experiment of two arms is
+    one line naming them (each arm is its own strategy), as is an unknown arm."""
+    assert main(["pilot", "export", "--url", server, "--experiment", "pilot-1",
+                 "--api-key", "psk_x", "--arm", "cold_baseline"]) == 0
+    assert _Stats.seen == [("/v1/experiments/pilot-1/stats", "Bearer psk_x")]
+    assert capsys.readouterr().out.startswith(
+        "day,date,platform,soft_prompts_shown,soft_prompts_accepted,os_dialogs_shown,"
+        "os_dialogs_allowed\n0,2026-12-01,")
+    for argv, message in ([[], "--arm: the experiment has 2 arms, each its own strategy; "
+                           "name one of cold_baseline, backoff"],
+                          [["--arm", "x"], "--arm: unknown arm 'x'; allowed: cold_baseline, "
+                           "backoff"]):
+        assert main(["pilot", "export", "--stats", str(stats_file), *argv]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == f"promptsim pilot export: error: {message}\n"
+
+
+def test_the_example_observed_csv_is_what_the_reader_takes() -> None:
+    """docs/examples/observed.csv, the file the README points to, reads as forecast reads it."""
+    from sim.analysis.fit import read_observed
+
+    df = read_observed(Path(__file__).parents[2] / "docs" / "examples" / "observed.csv")
+    assert len(df) >= 3 and df["soft_prompts_shown"].sum() > 0

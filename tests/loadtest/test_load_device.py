@@ -12,6 +12,7 @@ from sim.engine.chunk import ChunkModel
 from sim.loadtest.device import ELIGIBILITY, EVENTS, REGISTER, Call, Device
 from sim.loadtest.world import Burst, World, plan_bursts
 from sim.model.clock import EPOCH
+from sim.service.schemas import state_view
 
 COMMON = ("session_start", "soft_prompt_clicked", "soft_prompt_dismissed", "os_dialog_result",
           "permission_changed", "os_upgraded", "reinstalled", "data_cleared", "uninstalled")
@@ -83,7 +84,7 @@ def test_the_services_answers_equal_the_rules_and_its_state_the_devices(strategy
         assert (r["mismatches"], r["examples"], r["rejected"]) == (0, [], [])
         assert r["acked_new"] == r["events_sent"] == sum(r["kinds"].values())
         assert r["optin_shows"] == r["blocked_dialogs"] == r["once_violations"] == 0
-        assert msgspec.to_builtins(service.devices[f"d{n}"].state) == r["state"]
+        assert msgspec.to_builtins(state_view(service.devices[f"d{n}"].state)) == r["state"]
         shown += r["per_campaign"].get("soft", {}).get("impressions", 0)
     assert shown > 30
 
@@ -163,7 +164,8 @@ def test_a_burst_opens_the_app_where_the_device_waits(kind: str) -> None:
         web = dev.life.profile.platform == "web"
         assert ("os_upgraded" in before) == (kind == "upgrade" and not web)
         assert dev.mismatches == 0, dev.examples
-        assert msgspec.to_builtins(service.devices[f"d{n}"].state) == dev.record()["state"]
+        assert msgspec.to_builtins(state_view(service.devices[f"d{n}"].state)) == \
+            dev.record()["state"]
     assert joined > 10
 
 

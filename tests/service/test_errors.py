@@ -66,7 +66,7 @@ def test_unknown_ids_are_404(api):
                         "detail": "no device 'nope' in this app"}
     r = api.get("/v2/whatever")
     assert r.json() == {"error": "not_found", "field": None, "detail": "no route /v2/whatever; "
-                        "the paths are listed in /openapi.json and /docs"}
+                        "the paths are listed in /openapi.json, /docs and /redoc"}
 
 
 def test_unknown_campaign_in_event_is_404_and_nothing_applied(api):
@@ -222,8 +222,8 @@ def test_client_clock_needs_at(api):
     r = api.post("/v1/devices/d1/eligibility", {"trigger": "app_open"})
     assert r.status_code == 409
     assert r.json() == {"error": "at_required", "field": "at",
-                        "detail": "this app uses the client clock: 'at' (Unix seconds) is "
-                                  "required"}
+                        "detail": "this app uses the client clock: 'at' (Unix seconds or "
+                                  "RFC 3339) is required"}
 
 
 def test_event_validation_names_the_event(api):

@@ -90,3 +90,36 @@ def test_docs_page_is_swagger_ui_with_every_operation_and_try_it_out(sqlite_url,
     assert sorted(ids) == sorted(op["operationId"] for _, _, op in _operations())
     assert answered == "200" and '"alive"' in body
     assert f"{s.url}/livez" in requests  # the request was really sent
+
+
+LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+"""The one foreign URL in ReDoc's bundle the page asks for: its sidebar's "API docs by Redocly"
+image, unconditional in ReDoc's code; the page's Content-Security-Policy blocks it."""
+
+
+def test_redoc_page_renders_every_operation_from_local_files(sqlite_url, server_factory):
+    """Headless Chromium opens /redoc on a real server: ReDoc, from the installed package's
+    script, lists every operation of the document (its section ids are the operationIds) under
+    the document's title; no request leaves the server (ReDoc's own logo from its CDN is
+    stopped by the page's Content-Security-Policy before it is sent), and nothing else fails."""
+    browser_or_skip()
+    s = server_factory(sqlite_url)
+    origin = urlsplit(s.url).netloc
+    with chromium_page() as (page, seen):
+        failed: dict[str, str] = {}
+        page.on("requestfailed", lambda r: failed.__setitem__(r.url, r.failure or ""))
+        page.goto(f"{s.url}/redoc", wait_until="networkidle")
+        page.wait_for_selector("[data-section-id^='operation/']", timeout=20_000)
+        sections = page.eval_on_selector_all(
+            "[data-section-id^='operation/']", "els => els.map(e => e.dataset.sectionId)")
+        title = page.locator("h1").first.inner_text()
+    foreign = [u for u in seen.requests
+               if urlsplit(u).netloc != origin and not u.startswith("blob:")]
+    assert foreign == [LOGO]
+    assert failed == {LOGO: "csp"}  # Chromium: blocked by the policy, never sent
+    assert [e for e in seen.errors if LOGO not in e] == []
+    assert f"{s.url}/redoc/redoc.standalone.js" in seen.requests
+    assert f"{s.url}/openapi.json" in seen.requests
+    ids = sorted(op["operationId"] for _, _, op in _operations())
+    assert sorted({sid.removeprefix("operation/") for sid in sections}) == ids
+    assert title.startswith(spec()["info"]["title"])

@@ -48,6 +48,36 @@ def test_rfc3339_times_are_the_same_instants_as_unix_seconds(api):
     assert answers["txt"][0]["show"] and answers["txt"][1]["show"]  # a day apart: both show
 
 
+def test_answers_give_times_as_rfc3339_that_requests_take_back(api):
+    """The device's state answers its times in RFC 3339 (UTC, `Z`), the instants that were
+    sent; an answered time sent back as `at` is the same instant as the Unix seconds it came
+    from: the device answers exactly as its twin driven with numbers."""
+    once_campaign(api, "welcome", frequency={"type": "multiple", "limit": 2, "gap_days": 1})
+    _register(api, "d1", os_version=14, at=T0)
+    r = api.post("/v1/devices/d1/events", {"events": [ev("session_start", T0 + 0.25)]})
+    assert r.status_code == 200, r.text
+    assert api.post("/v1/devices/d1/eligibility",
+                    {"trigger": "app_open", "at": T0 + 0.25}).json()["show"]
+    state = api.get("/v1/devices/d1").json()["state"]
+    shown = state["campaigns"]["welcome"]["last_shown_at"]
+    assert shown == "2023-11-14T22:13:20.25Z" == state["last_active_at"]
+    assert state["embargo_until"] is None and state["uninstalled_at"] is None
+    later = {}
+    _register(api, "twin", os_version=14, at=T0)
+    for device, at in (("d1", shown), ("twin", T0 + 0.25)):  # an answered time sent back
+        if device == "twin":
+            api.post("/v1/devices/twin/events", {"events": [ev("session_start", at)]})
+            api.post("/v1/devices/twin/eligibility", {"trigger": "app_open", "at": at})
+        r = api.post(f"/v1/devices/{device}/events", {"events": [ev("session_start", at,
+                                                                    f"{device}-again")]})
+        assert r.status_code == 200, r.text
+        later[device] = api.post(f"/v1/devices/{device}/eligibility",
+                                 {"trigger": "app_open", "at": at}).json()
+    assert later["d1"] == later["twin"] == {"show": False, "reason": "gap_not_elapsed"}
+    assert api.get("/v1/devices/d1").json()["state"] == \
+        api.get("/v1/devices/twin").json()["state"]
+
+
 @pytest.mark.parametrize(("at", "why"), [
     ("2026-02-30T09:00:00Z", "not a date of the calendar"),  # the form fits, the date does not
     ("2026-01-05 09:00:00Z", "is not allowed"),               # a space: not RFC 3339's T
@@ -71,14 +101,16 @@ def test_os_versions_as_strings_pick_the_profile_by_their_major_part(api):
     Android 12 device to the Android 13 profile (resolve_profile compares major versions)."""
     assert _register(api, "old", os_version="12.1.0", at=T0)["profile"] == "android12"
     new = _register(api, "new", os_version="14", at=T0)
-    assert new["profile"] == "android13" and new["os_version"] == 14.0
+    assert new["profile"] == "android13" and new["os_version"] == "14"
     ios = api.post("/v1/devices", {"device_id": "i", "user_id": "u", "platform": "ios",
                                    "os_version": "17.4.1", "at": T0})
-    assert ios.status_code == 201 and ios.json()["os_version"] == 17.0
+    assert ios.status_code == 201 and ios.json()["os_version"] == "17.4.1"  # as reported
     r = api.post("/v1/devices/old/events",
                  {"events": [ev("os_upgraded", T0 + 1, os_version="13.0.1")]})
     assert r.status_code == 200, r.text
-    assert api.get("/v1/devices/old").json()["profile"] == "android13"
+    old = api.get("/v1/devices/old").json()
+    assert (old["profile"], old["os_version"]) == ("android13", "13.0.1")
+    assert _register(api, "num", os_version=13.5, at=T0)["os_version"] == "13.5"
     bad = api.post("/v1/devices", {"device_id": "x", "user_id": "u", "platform": "android",
                                    "os_version": "fourteen", "at": T0})
     assert bad.status_code == 422 and bad.json()["field"] == "os_version"

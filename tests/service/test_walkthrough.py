@@ -50,4 +50,5 @@ def test_the_walkthrough_answers_as_the_readme_shows(tmp_path: Path):
     expected = [line.split("# ", 1)[1] for line in _body().splitlines()
                 if line.startswith("# {")]
     assert out.split() == ["201", "201", *expected], (out, err)
-    assert (tmp_path / "promptsim.sqlite3").exists()
+    assert (tmp_path / "data" / "promptsim.sqlite3").exists()  # under the data folder
+    assert not (tmp_path / "promptsim.sqlite3").exists()

@@ -95,7 +95,7 @@ class Route:
     tag: str = "meta"
     """The OpenAPI tag that groups it in the docs."""
     in_spec: bool = True
-    """False for the docs page's static files, which the OpenAPI document does not list."""
+    """False for the docs pages' static files, which the OpenAPI document does not list."""
     segments: tuple[str, ...] = field(default=(), init=False)
     regex: re.Pattern[str] = field(default=re.compile(""), init=False)
     """The template without its outer slashes; ``{name}`` matches one non-empty segment."""
@@ -167,7 +167,7 @@ class Router:
             raise HttpError(405, "method_not_allowed", f"{method} is not allowed on {path}; "
                             f"allowed: {allow}", headers=[(b"allow", allow.encode())])
         raise HttpError(404, "not_found", f"no route {path}; the paths are listed in "
-                        "/openapi.json and /docs")
+                        "/openapi.json, /docs and /redoc")
 
 
 def _too_big(limit: int) -> HttpError:

@@ -1,10 +1,18 @@
-"""``/docs``: Swagger UI over ``/openapi.json``, served from a PyPI package's files.
+"""The two docs pages over ``/openapi.json``, each served from a PyPI package's files.
 
-The page and its script, style sheet and icon come from ``flask-swagger-ui``'s bundled
-Swagger UI distribution (read from the installed package; Flask itself is not used), so
-the page loads nothing from the internet: no CDN, no validator badge
-(``validatorUrl: null``). "Try it out" sends real requests to this server; "Authorize"
-takes the app's API key.
+``/docs`` is Swagger UI: its script, style sheet and icon come from ``flask-swagger-ui``'s
+bundled Swagger UI distribution (read from the installed package; Flask itself is not used),
+without the validator badge (``validatorUrl: null``). "Try it out" sends real requests to this
+server; "Authorize" takes the app's API key.
+
+``/redoc`` is ReDoc, a read-only three-column reference: its one script,
+``redoc.standalone.js``, comes from ``drf-spectacular-sidecar``'s copy of the ``redoc`` npm
+release (read from the installed package; Django itself is not imported), and the page
+loads no web fonts. ReDoc's sidebar shows Redocly's logo from their CDN, unconditionally: the
+page's Content-Security-Policy (``img-src 'self' data:``) stops that request in the browser,
+and the link "API docs by Redocly" shows without its image.
+
+Neither page loads anything from the internet: no CDN.
 """
 
 from __future__ import annotations
@@ -26,6 +34,14 @@ DOCS_ASSET = Annotated[str, msgspec.Meta(
     pattern="^(" + "|".join(name.replace(".", r"\.") for name in ASSETS) + ")$")]
 """The path parameter of ``/docs/{asset}``: one of :data:`ASSETS`."""
 
+REDOC_ASSETS: dict[str, bytes] = {
+    "redoc.standalone.js": b"text/javascript; charset=utf-8",
+}
+"""The files of the ReDoc distribution the ``/redoc`` page uses, and their content types."""
+REDOC_ASSET = Annotated[str, msgspec.Meta(
+    pattern="^(" + "|".join(name.replace(".", r"\.") for name in REDOC_ASSETS) + ")$")]
+"""The path parameter of ``/redoc/{asset}``: one of :data:`REDOC_ASSETS`."""
+
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>promptsim eligibility service: API</title>
@@ -44,19 +60,49 @@ window.ui = SwaggerUIBundle({
 """
 
 
-def _dist() -> Path:
-    spec = importlib.util.find_spec("flask_swagger_ui")
+REDOC_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'self'; img-src 'self' data:;
+ style-src 'self' 'unsafe-inline'; worker-src 'self' blob:">
+<title>promptsim eligibility service: API reference</title>
+<link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+<style>body { margin: 0; padding: 0; }</style>
+</head><body>
+<redoc spec-url="/openapi.json" expand-responses="200,201" path-in-middle-panel></redoc>
+<script src="/redoc/redoc.standalone.js"></script>
+</body></html>
+"""
+
+
+def _package_dir(module: str, pip_name: str) -> Path:
+    """The folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("flask-swagger-ui is not installed (pip install -e .)")
-    return Path(next(iter(spec.submodule_search_locations))) / "dist"
+        raise RuntimeError(f"{pip_name} is not installed (pip install -e .)")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def page() -> bytes:
-    """The docs page."""
+    """The Swagger UI page."""
     return PAGE.encode()
+
+
+def redoc_page() -> bytes:
+    """The ReDoc page."""
+    return REDOC_PAGE.encode()
 
 
 @cache
 def asset(name: str) -> tuple[bytes, bytes]:
     """``(body, content_type)`` of one file of :data:`ASSETS`, read once."""
-    return (_dist() / name).read_bytes(), ASSETS[name]
+    dist = _package_dir("flask_swagger_ui", "flask-swagger-ui") / "dist"
+    return (dist / name).read_bytes(), ASSETS[name]
+
+
+@cache
+def redoc_asset(name: str) -> tuple[bytes, bytes]:
+    """``(body, content_type)`` of one file of :data:`REDOC_ASSETS`, read once."""
+    bundles = (_package_dir("drf_spectacular_sidecar", "drf-spectacular-sidecar") / "static"
+               / "drf_spectacular_sidecar" / "redoc" / "bundles")
+    return (bundles / name).read_bytes(), REDOC_ASSETS[name]

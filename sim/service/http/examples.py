@@ -72,6 +72,7 @@ def responses() -> dict[str, Any]:
         "metrics": METRICS,
         "openapi": {"openapi": "3.1.0", "info": {"title": "promptsim eligibility service"}},
         "docs": "<!doctype html><html>...Swagger UI...</html>",
+        "redoc": "<!doctype html><html>...ReDoc...</html>",
         "create_app": app | {"api_key": "psk_shown-once-only-its-hash-is-stored"},
         "get_app": app,
         "app_stats": {"devices": 1, "events": {"impression": 1, "os_dialog_result": 1,

@@ -5,7 +5,8 @@ Paths come from :data:`sim.service.http.routes.ROUTES`; schemas from
 routes name (the campaign ones are ``sim.rules.config.campaigns``' own), so the spec
 cannot drift from what the router serves and the decoders accept. Each operation has
 its handler's name as ``operationId``, its route's tag, and examples
-(:mod:`sim.service.http.examples`). ``/docs`` renders it (:mod:`sim.service.http.docs`).
+(:mod:`sim.service.http.examples`). ``/docs`` and ``/redoc`` render it
+(:mod:`sim.service.http.docs`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import msgspec
 
 from sim.service import schemas as s
-from sim.service.http import examples
+from sim.service.http import examples, examples_errors
 from sim.service.http.asgi import Route
 from sim.service.http.errors import ErrorBody
 
@@ -41,7 +42,7 @@ TAGS = [
      "sticky hash, and their stats with always-valid intervals"},
     {"name": "apps", "description": "The app of the key, its settings; creating apps "
      "(admin key)"},
-    {"name": "meta", "description": "Health, metrics, this document and its docs page; no "
+    {"name": "meta", "description": "Health, metrics, this document and its docs pages; no "
      "key needed"},
 ]
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
@@ -83,7 +84,8 @@ def _operation(r: Route) -> dict[str, Any]:
                                    "content": _content(r.out, answer)} for code in r.ok}
     for code in sorted(errors):
         op["responses"][str(code)] = {"description": _ERRORS[code], "content": {
-            "application/json": {"schema": _ref(ErrorBody)}}}
+            "application/json": {"schema": _ref(ErrorBody),
+                                 "example": examples_errors.example(name, code)}}}
         if code in (429, 503):
             op["responses"][str(code)]["headers"] = _RETRY_AFTER
     op["security"] = [{"bearer": []}] if r.auth != "none" else []

@@ -16,10 +16,11 @@ from sim.service.http import routes_devices as devices
 from sim.service.http import routes_experiments as experiments
 from sim.service.http import routes_meta as meta
 from sim.service.http.asgi import Route
-from sim.service.http.docs import DOCS_ASSET
+from sim.service.http.docs import DOCS_ASSET, REDOC_ASSET
 
 DEVICE = {"device_id": s.Ident}
 ASSET = {"asset": DOCS_ASSET}
+REDOC_FILE = {"asset": REDOC_ASSET}
 USER = {"user_id": s.Ident}
 CAMPAIGN = {"campaign_id": s.CampaignId}
 EXPERIMENT = {"experiment_id": ExperimentId}
@@ -37,6 +38,10 @@ ROUTES: list[Route] = [
           out="text/html"),
     Route("GET", "/docs/{asset}", meta.docs_asset, "A static file of the docs page",
           auth="none", out="text/plain", params=ASSET, in_spec=False),
+    Route("GET", "/redoc", meta.redoc, "API reference (ReDoc)", auth="none",
+          out="text/html"),
+    Route("GET", "/redoc/{asset}", meta.redoc_asset, "A static file of the ReDoc page",
+          auth="none", out="text/plain", params=REDOC_FILE, in_spec=False),
     Route("POST", "/v1/apps", config.create_app, "Create an app (admin key)", auth="admin",
           body=s.AppIn, out=s.AppCreated, ok=(201,), tag="apps"),
     Route("GET", "/v1/app", config.get_app, "The app of this key", out=s.AppInfo, tag="apps"),

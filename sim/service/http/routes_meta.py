@@ -1,4 +1,4 @@
-"""Handlers that are not about one app: health, metrics, the spec and its docs page."""
+"""Handlers that are not about one app: health, metrics, the spec and its docs pages."""
 
 from __future__ import annotations
 
@@ -38,4 +38,15 @@ async def docs(req: Request) -> Response:
 async def docs_asset(req: Request) -> Response:
     """``GET /docs/{asset}``: a file of the Swagger UI distribution."""
     body, ctype = pages.asset(req.params["asset"])
+    return 200, body, ctype
+
+
+async def redoc(req: Request) -> Response:
+    """``GET /redoc``: ReDoc over ``/openapi.json``."""
+    return 200, pages.redoc_page(), b"text/html; charset=utf-8"
+
+
+async def redoc_asset(req: Request) -> Response:
+    """``GET /redoc/{asset}``: a file of the ReDoc distribution."""
+    body, ctype = pages.redoc_asset(req.params["asset"])
     return 200, body, ctype

@@ -9,6 +9,8 @@ function returns -- or nothing, if it raises.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +23,7 @@ from sim.service.errors import Unavailable
 from sim.service.experiments import CellRow
 from sim.service.ops import EventRow
 from sim.service.schemas import AppCreated, AppStats, Clock, DeviceRecord, Health
-from sim.service.settings import Settings
+from sim.service.settings import DEFAULT_DB, Settings
 from sim.service.tenant import App, Tenant, build_tenant
 
 T = TypeVar("T")
@@ -174,6 +176,9 @@ def open_store(settings: Settings) -> Store:
                              connect_timeout=settings.connect_timeout,
                              cache_size=settings.device_cache)
     from sim.service.storage.sqlite import SqliteStore
+    if settings.db == DEFAULT_DB:  # a given path's folder must exist: a typo is not made
+        with contextlib.suppress(OSError):  # unwritable: opening the file says so, one line
+            os.makedirs(os.path.dirname(DEFAULT_DB), exist_ok=True)
     return SqliteStore(settings.sqlite_path, cache_size=settings.device_cache,
                        timeout=settings.store_timeout,
                        integrity_check=settings.integrity_check == "quick")
