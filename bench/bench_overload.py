@@ -16,6 +16,8 @@ write**. For each number of connections, in turn, it measures for ``--seconds``:
 
 * **goodput**: 2xx answers per second (what the clients got done; 503s and timeouts are
   not counted), and the share of answers that were 503;
+* **server CPU** per 2xx answer (the server's processes, the probes' requests included:
+  they are a few per second);
 * **probes**: two light clients, each sending one ``GET /v1/devices/d0`` every 100 ms on a
   fresh connection (a client that sends little, as in the issue): one with the loaded
   app's key (*same app*: it waits its turn among the load's requests), one with a second
@@ -23,9 +25,13 @@ write**. For each number of connections, in turn, it measures for ``--seconds``:
   their requests answered 200 within 5 s (httpx's default timeout), and their median
   latency;
 
-and the ratio of each goodput to the best goodput of that store in that run. It prints
-each run and the medians of the runs, and the issue's target: goodput at the most
-connections >= 80% of the best, with the probe served.
+and the ratio of each goodput to the best goodput of that store in that run (the levels'
+order turns each run, so that a burst of background load on a shared machine does not
+always hit the same level). ``sqlite-shed`` and ``pg-shed`` run the same with the settings
+that give the behaviour before issue 28.8 (1,000 requests at once, 503 at once past
+them), for a before/after in one run. It prints each run and the medians of the runs,
+and the issue's target: goodput at the most connections >= 80% of the best, with the
+other app's probe served.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from loadgen import (
     DEVICES,
     SERVER_PIN,
     Client,
+    cpu_seconds,
     decide_lua,
     drop_pg_schema,
     free_port,
@@ -171,11 +178,14 @@ def run_store(name: str, seconds: int, levels: list[int], tmp: Path
         lua = decide_lua(key, "app_open")
         wrk_load(port, lua, WARMUP, min(levels))
         for n in levels:
+            c0 = cpu_seconds(proc)
             with Probe(port, key) as same, Probe(port, other) as light:
                 r = wrk_load(port, lua, seconds, n)
+            r["cpu_us"] = (cpu_seconds(proc) - c0) / max(1.0, r["goodput"] * seconds) * 1e6
             out[n] = r | {"probe": same.served, "probe_ms": statistics.median(same.seconds) * 1e3,
-                          "other": light.served,
-                          "other_ms": statistics.median(light.seconds) * 1e3}
+                          "probes": float(len(same.seconds)), "other": light.served,
+                          "other_ms": statistics.median(light.seconds) * 1e3,
+                          "others": float(len(light.seconds))}
             time.sleep(1.0)  # the server drains what the last level left
         best = max(r["goodput"] for r in out.values())
         for r in out.values():
@@ -194,9 +204,11 @@ def show(label: str, run: dict[str, dict[int, dict[str, float]]]) -> None:
         print(f"  {LABEL[name]}")
         for n, r in levels.items():
             print(f"    {n:5d} connections  goodput {r['goodput']:6.0f}/s = {r['ratio']:4.0%} of "
-                  f"the best  503s {r['shed']:5.1%}  socket errors {r['errors']:4.0f}  probe "
-                  f"served: same app {r['probe']:4.0%} (p50 {r['probe_ms']:4.0f} ms), other app "
-                  f"{r['other']:4.0%} (p50 {r['other_ms']:4.0f} ms)")
+                  f"the best  503s {r['shed']:5.1%}  server CPU {r['cpu_us']:4.0f} us per 2xx  "
+                  f"socket errors {r['errors']:4.0f}  probe "
+                  f"served: same app {r['probe']:4.0%} of {r['probes']:3.0f} (p50 "
+                  f"{r['probe_ms']:4.0f} ms), other app {r['other']:4.0%} of {r['others']:3.0f} "
+                  f"(p50 {r['other_ms']:4.0f} ms)")
     sys.stdout.flush()
 
 
@@ -248,15 +260,16 @@ def main(argv: list[str] | None = None) -> int:
                for n in levels} for name in names}
     show(f"MEDIAN of {args.runs} runs", median)
     top = max(levels)
-    print(f"target (issue 28.8): at {top} connections, goodput >= 80% of the best and each "
-          "probe served (>= 90% answered 200 within 5 s)")
+    print(f"target (issue 28.8): at {top} connections, goodput >= 80% of the best and the "
+          "other app's probe served (>= 90% answered 200 within 5 s; the same app's probe "
+          "is one more of the load's clients: shown, not a target)")
     for name in names:
         def ok(r: dict[str, float]) -> bool:
-            return r["ratio"] >= 0.8 and min(r["probe"], r["other"]) >= 0.9
+            return r["ratio"] >= 0.8 and r["other"] >= 0.9
 
         m = median[name][top]
-        print(f"  {LABEL[name]:22s} ratio {m['ratio']:.0%}, probes {m['probe']:.0%} / "
-              f"{m['other']:.0%}: {'met' if ok(m) else 'MISSED'} "
+        print(f"  {LABEL[name]:60s} ratio {m['ratio']:4.0%}, probe {m['other']:4.0%}: "
+              f"{'met' if ok(m) else 'MISSED'} "
               f"({sum(ok(r[name][top]) for r in runs)} of {len(runs)} runs met it)")
     return 0
 

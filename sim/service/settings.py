@@ -54,7 +54,7 @@ class Settings:
                                  "for reads (about 1 KB each); 0 turns the cache off", 0)
     max_body_memory: int = _setting(64 << 20, "bytes of request bodies one worker holds at "
                                     "once; a body past it waits for none, it is shed (503)", 1)
-    max_requests: int = _setting(256, "requests one worker serves at once; more wait for "
+    max_requests: int = _setting(1000, "requests one worker serves at once; more wait for "
                                  "a place (PROMPTSIM_MAX_QUEUED, PROMPTSIM_QUEUE_TIMEOUT)", 1)
     max_queued: int = _setting(4000, "requests one worker holds waiting for a place, served "
                                "in turn per app (per client address before a key is known); "

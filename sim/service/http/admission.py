@@ -38,17 +38,25 @@ from collections import OrderedDict, deque
 from sim.service.http.asgi import overloaded
 from sim.service.http.errors import HttpError
 
+SWEEP = 0.1
+"""Seconds between checks of the waiters' deadlines: a wait ends at most this late."""
+
 
 class _Waiter:
-    __slots__ = ("flow", "fut")
+    __slots__ = ("due", "fut")
 
-    def __init__(self, flow: str, fut: asyncio.Future[None]) -> None:
-        self.flow = flow
+    def __init__(self, due: float, fut: asyncio.Future[None]) -> None:
+        self.due = due
         self.fut = fut
 
 
 class Admission:
-    """One worker's places (``limit``) and its queue of requests waiting for one."""
+    """One worker's places (``limit``) and its queue of requests waiting for one.
+
+    The waits are bounded by one timer that checks the oldest waiter of each flow every
+    :data:`SWEEP` seconds (a flow's waiters came in order, so its expired ones are at its
+    front), not by a timer per waiter (``asyncio.timeout``: a context, a timer and its
+    cancellation per queued request; docs/design.md has the measurement, within noise)."""
 
     def __init__(self, limit: int, max_queued: int, wait: float) -> None:
         self.limit = limit
@@ -62,6 +70,7 @@ class Admission:
         """Each flow's waiters, oldest first; the flows in the order they are served."""
         self._alive: dict[str, int] = {}
         """Waiters of each flow not yet answered."""
+        self._sweeping = False
         self.shed = 0
         """Requests answered 503 without a place (queue full, or waited too long)."""
 
@@ -83,32 +92,42 @@ class Admission:
             return
         if self.queued >= self.max_queued and not self._shed_one(flow):
             raise self._refusal()
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        waiter = _Waiter(flow, fut)
-        self._flows.setdefault(flow, deque()).append(waiter)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._flows.setdefault(flow, deque()).append(_Waiter(loop.time() + self.wait, fut))
         self._alive[flow] = self._alive.get(flow, 0) + 1
         self.queued += 1
+        if not self._sweeping:
+            self._sweeping = True
+            loop.call_later(SWEEP, self._sweep)
         try:
-            async with asyncio.timeout(self.wait):
-                await fut
-        except TimeoutError:
-            if fut.done() and not fut.cancelled():  # answered as the timer fired
-                if fut.exception() is None:
-                    return  # a place: keep it
-                raise fut.exception() from None  # type: ignore[misc]
-            fut.cancel()
-            self._gone(flow)
-            raise self._refusal() from None
+            await fut
         except asyncio.CancelledError:  # the request itself was cancelled
-            if fut.done() and not fut.cancelled() and fut.exception() is None:
-                self.leave()
-            elif not fut.done():
-                fut.cancel()
+            if fut.cancelled():
                 self._gone(flow)
+            elif fut.exception() is None:
+                self.leave()  # given a place meanwhile: pass it on
             raise
 
+    def _sweep(self) -> None:
+        """Answer 503 to the waiters past their time."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for flow in list(self._flows):
+            waiters = self._flows[flow]
+            while waiters and (waiters[0].fut.done() or waiters[0].due <= now):
+                w = waiters.popleft()
+                if not w.fut.done():
+                    self._gone(flow)
+                    w.fut.set_exception(self._refusal())
+            if not waiters:
+                del self._flows[flow]
+        self._sweeping = bool(self._flows)
+        if self._sweeping:
+            loop.call_later(SWEEP, self._sweep)
+
     def _gone(self, flow: str) -> None:
-        """A waiter of ``flow`` left the queue without a place."""
+        """A waiter of ``flow`` left the queue."""
         self.queued -= 1
         left = self._alive[flow] - 1
         if left:
@@ -118,7 +137,8 @@ class Admission:
 
     def _shed_one(self, newcomer: str) -> bool:
         """Answer 503 to the oldest waiter of the flow with the most, to make room for a
-        request of ``newcomer``; False (nothing shed) if that flow is the newcomer's own."""
+        request of ``newcomer``; False (nothing shed) if that flow is the newcomer's own or
+        hardly busier."""
         if not self._alive:
             return False
         flow = max(self._alive, key=self._alive.__getitem__)
@@ -128,8 +148,8 @@ class Admission:
         while waiters:
             w = waiters.popleft()
             if not w.fut.done():
-                w.fut.set_exception(self._refusal())
                 self._gone(flow)
+                w.fut.set_exception(self._refusal())
                 break
         if not waiters:
             del self._flows[flow]
