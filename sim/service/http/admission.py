@@ -71,11 +71,8 @@ class Admission:
         self._alive: dict[str, int] = {}
         """Waiters of each flow not yet answered."""
         self._sweeping = False
-        self.shed = 0
-        """Requests answered 503 without a place (queue full, or waited too long)."""
 
     def _refusal(self) -> HttpError:
-        self.shed += 1
         return overloaded(f"{self.limit} requests at once and {self.queued} waiting")
 
     def take(self) -> bool:
