@@ -17,7 +17,7 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
-from service_helpers import T0, ev, read_response
+from service_helpers import T0, ev, read_response, scrape
 
 from sim.service.http.admission import Admission
 from sim.service.http.errors import HttpError
@@ -72,7 +72,9 @@ def test_a_light_app_is_served_while_a_heavy_one_waits_and_is_shed(apps):
     (first come first served would have answered it 503 behind the heavy queue). The
     heavy app's batches wait past the queue's 2 s and are answered 503 ``overloaded``
     with ``Retry-After`` and the ``{error, field, detail}`` body; none of their events is
-    stored: sent again, all of them are new."""
+    stored: sent again, all of them are new. Then a batch whose client closes its
+    connection while it waits is not served when a place frees (499 in the metrics, its
+    events not stored)."""
     s, heavy, light = apps
     full = _events(["hold"])
     writes = [[f"w{i}a", f"w{i}b"] for i in range(3)]
@@ -103,11 +105,22 @@ def test_a_light_app_is_served_while_a_heavy_one_waits_and_is_shed(apps):
             assert answer["error"] == "overloaded" and answer["field"] is None, answer
             assert "retry" in answer["detail"].lower(), answer
         del queued  # closed by the stack: cut short, nothing applied
+    with ExitStack() as stack:  # a request whose client leaves while it waits
+        held = [_sent(stack, s.port, _request("POST", "/v1/devices/d1/events", heavy, full)
+                      [:-1]) for _ in range(2)]
+        _sent(stack, s.port, _request("POST", "/v1/devices/d1/events", heavy,
+                                      _events(["gone1", "gone2"]))).close()
+        held[0].sendall(full[-1:])
+        assert _status(read_response(held[0])) == 200
+        time.sleep(0.3)  # its place went to the gone request, which was not served
     with httpx.Client(base_url=s.url, headers={"Authorization": f"Bearer {heavy}"},
                       timeout=10) as c:
-        for ids in writes:
+        for ids in [*writes, ["gone1", "gone2"]]:
             r = c.post("/v1/devices/d1/events", content=_events(ids))
             assert r.status_code == 200 and r.json()["new"] == 2, r.text
+    gone = [v for labels, v in scrape(s.url)["promptsim_http_requests_total"]
+            if labels["status"] == "499"]
+    assert gone == [1.0], gone
 
 
 def test_a_full_queue_sheds_the_busiest_flow_and_a_long_wait_is_503():
