@@ -202,7 +202,8 @@ class Service:
 
         deadline = self.deadlines.start(late)
         try:
-            if not admission.take():  # wait for a place; the wait is not the deadline's
+            admitted = admission.take()
+            if not admitted:  # wait for a place; the wait is not the deadline's
                 deadline.pause()
                 await admission.enter(self._flow(scope))
                 admitted = True
@@ -210,7 +211,6 @@ class Service:
                     raise HttpError(499, "client_gone", "the connection closed while the "
                                     "request waited for a place; nothing was done")
                 deadline.resume()
-            admitted = True
             route, params = self.router.resolve("GET" if head else method, path)
             route_name = at[0] = route.path
             req = Request(method, path, params, headers, self)
