@@ -58,8 +58,14 @@ class Settings:
                                  "for reads (about 1 KB each); 0 turns the cache off", 0)
     max_body_memory: int = _setting(64 << 20, "bytes of request bodies one worker holds at "
                                     "once; a body past it waits for none, it is shed (503)", 1)
-    max_requests: int = _setting(1000, "requests one worker serves at once; more are shed "
-                                 "(503)", 1)
+    max_requests: int = _setting(1000, "requests one worker serves at once; more wait for "
+                                 "a place (PROMPTSIM_MAX_QUEUED, PROMPTSIM_QUEUE_TIMEOUT)", 1)
+    max_queued: int = _setting(4000, "requests one worker holds waiting for a place, served "
+                               "in turn per app (per client address before a key is known); "
+                               "past it the oldest waiter of the busiest is shed (503)", 0)
+    queue_timeout: float = _setting(3.0, "seconds a request waits for a place before 503 "
+                                    "overloaded with Retry-After (nothing done; at most "
+                                    "PROMPTSIM_STORE_TIMEOUT)", 0.01)
     auth_failures: int = _setting(20, "failed authentications one client address may make in "
                                   "10 s before 429 (per worker; an assumption: far above a "
                                   "mistyped key's retries, far below key guessing)", 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -85,3 +86,23 @@ def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 def worker_requests(url: str) -> dict[str, float]:
     """Requests each worker of a real server has served, by pid."""
     return {labels["pid"]: v for labels, v in scrape(url)["promptsim_worker_requests_total"]}
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response: its headers and the ``content-length`` bytes of its body, however
+    the server's writes were split into packets (uvicorn writes the headers and the body
+    separately, so the body may come in a later ``recv``)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, f"closed before the headers ended: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length:[ \t]*(\d+)", head)
+    assert length is not None, head
+    while len(body) < int(length.group(1)):
+        chunk = sock.recv(4096)
+        assert chunk, f"closed before the body ended: {data!r}"
+        body += chunk
+    assert len(body) == int(length.group(1)), body  # nothing after it
+    return head + b"\r\n\r\n" + body

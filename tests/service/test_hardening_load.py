@@ -8,7 +8,6 @@ resident memory, and times normal requests meanwhile. Figures are printed (``-s`
 from __future__ import annotations
 
 import json
-import re
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from typing import Any
 
 import httpx
 import psutil
-from service_helpers import T0, ev
+from service_helpers import T0, ev, read_response
 
 HERE = Path(__file__).resolve().parent
 MB = 1 << 20
@@ -182,26 +181,6 @@ def test_idle_connections_cannot_exhaust_file_descriptors(sqlite_url, server_fac
         assert got["normal_ok"] == got["normal_requests"], got
 
 
-def _read_response(sock: socket.socket) -> bytes:
-    """One whole response: its headers and the ``content-length`` bytes of its body, however
-    the server's writes were split into packets (uvicorn writes the headers and the body
-    separately, so the body may come in a later ``recv``)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        assert chunk, f"closed before the headers ended: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = re.search(rb"(?im)^content-length:[ \t]*(\d+)", head)
-    assert length is not None, head
-    while len(body) < int(length.group(1)):
-        chunk = sock.recv(4096)
-        assert chunk, f"closed before the body ended: {data!r}"
-        body += chunk
-    assert len(body) == int(length.group(1)), body  # nothing after it
-    return head + b"\r\n\r\n" + body
-
-
 @contextmanager
 def _held_requests(port: int, key: str, n: int) -> Iterator[None]:
     """``n`` requests being served (headers sent, body promised and not sent) while the
@@ -218,8 +197,10 @@ def _held_requests(port: int, key: str, n: int) -> Iterator[None]:
 def test_busy_server_sheds_with_503_and_retry_after(sqlite_url, server_factory):
     """Issue 15.7: when every connection is serving a request (``PROMPTSIM_MAX_CONNECTIONS``
     20) a new connection is answered 503 with Retry-After and closed; so is a request past
-    ``PROMPTSIM_MAX_REQUESTS``; an idle kept-alive connection is closed after
-    ``PROMPTSIM_KEEP_ALIVE_TIMEOUT``; headers over 64 KiB are 431."""
+    ``PROMPTSIM_MAX_REQUESTS`` when no request may wait for a place
+    (``PROMPTSIM_MAX_QUEUED=0``; the queue is ``test_overload.py``'s); an idle kept-alive
+    connection is closed after ``PROMPTSIM_KEEP_ALIVE_TIMEOUT``; headers over 64 KiB are
+    431."""
     s = server_factory(sqlite_url, env={"PROMPTSIM_MAX_CONNECTIONS": "20",
                                         "PROMPTSIM_MAX_REQUESTS": "30",
                                         "PROMPTSIM_BODY_TIMEOUT": "3",
@@ -233,19 +214,22 @@ def test_busy_server_sheds_with_503_and_retry_after(sqlite_url, server_factory):
             assert r.json()["error"] == "overloaded"
         time.sleep(0.3)
         s2 = server_factory(sqlite_url, env={"PROMPTSIM_MAX_REQUESTS": "5",
+                                             "PROMPTSIM_MAX_QUEUED": "0",
                                              "PROMPTSIM_BODY_TIMEOUT": "3"})
         with _held_requests(s2.port, key, 5):
             time.sleep(0.3)
+            t = time.monotonic()
             r = httpx.get(s2.url + "/livez", timeout=5)
+            assert time.monotonic() - t < 1.0  # at once, not after a wait
             assert r.status_code == 503 and r.json()["error"] == "overloaded", r.text
             assert r.headers["retry-after"] == "1"
         with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
             sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert _read_response(sock).startswith(b"HTTP/1.1 200")
+            assert read_response(sock).startswith(b"HTTP/1.1 200")
             t = time.monotonic()
             assert sock.recv(4096) == b""  # closed by the server
             assert 0.5 < time.monotonic() - t < 3
         with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
             sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000
                          + b"\r\n\r\n")
-            assert _read_response(sock).startswith(b"HTTP/1.1 431")
+            assert read_response(sock).startswith(b"HTTP/1.1 431")

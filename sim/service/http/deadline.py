@@ -5,7 +5,8 @@ make several calls one after the other (a new key's lookup, the change feed's ch
 read, a write), and a call cancelled at its deadline may still wait for its connection's
 cleanup. So each request also has one deadline of its own: ``store_timeout`` plus 0.5 s
 (:data:`SLACK` and at most one :data:`TICK`) of work after its headers (the time its
-body takes to arrive is not counted: that has ``PROMPTSIM_BODY_TIMEOUT``). When it
+body takes to arrive is not counted: that has ``PROMPTSIM_BODY_TIMEOUT``; nor is its wait
+for a place, which has ``PROMPTSIM_QUEUE_TIMEOUT``: :mod:`sim.service.http.admission`). When it
 passes, the request is answered at once: a read is 503 ``timeout`` (nothing was
 changed); a write is 503 ``outcome_unknown`` (it may still commit). The handler is left
 to finish in the background, bounded by the store's own deadlines; its answer is

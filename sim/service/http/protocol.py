@@ -76,9 +76,14 @@ RELIES_ON: dict[str, tuple[str, ...]] = {
 """The methods of ``HttpToolsProtocol`` this module overrides or calls, and their
 parameters."""
 ASSIGNS = ("self.connections = ", "self.loop = ", "self.transport = ", "self.url = ",
-           "self.headers = ", "self.connections.add(self)", "self.cycle.disconnected = True")
+           "self.headers = ", "self.scope = ", "self.connections.add(self)",
+           "self.cycle.disconnected = True")
 """What its source must still do: the attributes read here, and the connection set and
 disconnection flag that the connection limit and the cut-short body check count on."""
+GONE = "promptsim.gone"
+"""The scope key of a callable that tells whether the request's connection is closed: a
+request whose client left while it waited for a place is not served
+(:mod:`sim.service.http.admission`)."""
 
 
 def shape_changes() -> list[str]:
@@ -184,6 +189,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 len(k) + len(v) + 4 for k, v in self.headers) > MAX_HEADER_BYTES:
             self._close(TOO_BIG)  # all of it came in one read
             return
+        self.scope[GONE] = self.transport.is_closing  # type: ignore[literal-required]
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
