@@ -279,12 +279,8 @@ class Life:
         if reports:
             port.report(self, "session_start", t, None, None)
             port.flush(self)
-        # The OS asks by itself once the app created a notification channel and was launched
-        # from the launcher: the app creates its channel in its first session (assumption).
-        if first_launch_dialog_due(st, profile):
-            self._cold_dialog(t, None)
-            if reports:
-                port.flush(self)
+        if profile.dialog_on_first_launch and st.installed:
+            self._legacy_launch(t)
         for kind, offset, bit, fired in stage.triggers:
             if not st.installed:
                 return
@@ -303,6 +299,31 @@ class Life:
                 self._impression(d, kind == "event", tt, now)
         if reports and st.installed:
             port.report(self, "session_time", t + seconds / DAY, None, seconds)
+
+    def _legacy_launch(self, t: float) -> None:
+        """An app targeting <= 32 on Android 13+ starts, while the OS may still show it its
+        dialog: from the launcher or not (``Behaviour.legacy_launcher_share``), and it
+        creates its notification channel in its first session (assumption). The OS asks by
+        itself once both hold (``first_launch_dialog_due``); the keyguard is taken as
+        unlocked (assumption). Once no dialog can come, where a launch came from changes
+        nothing: it is neither drawn nor logged (so no driver's skipped sessions shift a
+        draw)."""
+        stage, st = self.stage, self.state
+        if not first_launch_dialog_due(st, self.profile):
+            return
+        port, reports = stage.port, stage.reports
+        share = stage.behaviour.legacy_launcher_share
+        launcher = share >= 1.0 or self.u(streams.LAUNCH) < share
+        if reports:
+            port.report(self, "app_launched", t, None, "launcher" if launcher else "other")
+        if not st.channel_created:
+            st.channel_created = True
+            if reports:
+                port.report(self, "notification_channel_created", t, None, None)
+        if first_launch_dialog_due(st, self.profile, from_launcher=launcher):
+            self._cold_dialog(t, None)
+            if reports:
+                port.flush(self)
 
     def _impression(self, d: Decision, context: bool, t: float, now: float) -> None:
         """The campaign ``d`` names is shown at ``t`` (rule time ``now``); the user answers."""

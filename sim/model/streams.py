@@ -19,6 +19,9 @@ from typing import Final
 import numpy as np
 from mypy_extensions import i64
 
+LAUNCH: Final = 0
+"""Where an Android app targeting <= 32 was launched from (drawn only when
+``Behaviour.legacy_launcher_share`` is below 1, so the other streams keep their draws)."""
 SOFT_PROMPT: Final = 1
 DIALOG: Final = 2
 ANNOYANCE: Final = 3
@@ -28,7 +31,7 @@ REENABLE: Final = 6
 REENABLE_DELAY: Final = 7
 
 STREAMS: Final = 8
-"""Streams per device, numbered from 0 (unused) to ``REENABLE_DELAY``."""
+"""Streams per device, numbered from 0 (``LAUNCH``) to ``REENABLE_DELAY``."""
 TABLED: Final = 4
 """Draws per stream that :func:`table` holds."""
 

@@ -55,6 +55,8 @@ def is_blocked(state: DeviceState, p: ProfileRules) -> bool:
     if p.dialog_on_first_launch and not p.app_can_request \
             and state.dialogs_shown > 0:
         return True  # the OS asks once by itself; the app cannot ask again
+    if p.dialog_spent_on == "display" and state.dialogs_shown > 0:
+        return True  # older OpenHarmony: the dialog is used up as soon as it appears
     return state.denials >= p.max_denials
 
 
@@ -84,19 +86,24 @@ def os_dialog_unavailable(state: DeviceState, p: ProfileRules, now: float) -> st
 
 def first_launch_dialog_due(state: DeviceState, p: ProfileRules, *,
                             channel_created: bool = True,
-                            from_launcher: bool = True) -> bool:
+                            from_launcher: bool = True,
+                            keyguard_locked: bool = False) -> bool:
     """Android 13 with an app targeting <= 32: the OS shows its dialog by itself, once the app
-    has created a notification channel and was launched from the launcher, and only while
-    it has shown none to this install (one answer, either way, ends it)."""
+    has created a notification channel and its task was started from the launcher, while the
+    keyguard is not locked, and only while it has shown none to this install (one answer,
+    either way, ends it). AOSP ``PermissionPolicyService``:
+    ``shouldForceShowNotificationPermissionRequest`` and ``isTaskStartedFromLauncher``."""
     return (p.dialog_on_first_launch and channel_created and from_launcher
+            and not keyguard_locked
             and state.installed and state.dialogs_shown == 0
             and state.permission == "not_determined")
 
 
 def apply_dialog_result(state: DeviceState, p: ProfileRules, outcome: DialogOutcome,
                         now: float) -> None:
-    """Record the user's answer to an OS dialog."""
+    """Record the user's answer to an OS dialog (which closes it)."""
     state.dialogs_shown += 1
+    state.dialog_open = False
     if (outcome == "dismissed" and p.dismiss_counts_as_denial) \
             or (outcome == "ignored" and p.ignored_ends_dialog):
         outcome = "denied"
@@ -143,6 +150,7 @@ def _reset(state: DeviceState, p: ProfileRules, reset_campaigns: bool) -> None:
     state.dialogs_shown = state.dialogs_answered = state.denials = 0
     state.dismissals = state.ignores = state.quiet_dismissals = state.quiet_ignores = 0
     state.embargo_until = None
+    state.channel_created = state.dialog_open = False  # the app's channels went with its data
     if reset_campaigns:
         state.campaigns = {}
         state.last_in_app_at = None
@@ -263,3 +271,40 @@ def _denied_in_a_row(history: list[tuple[float, DialogOutcome]], last: int) -> b
             if run >= ADAPTIVE_QUIET_DENIALS:
                 return True
     return False
+
+
+# --- Android's rationale flag and the OS dialog's requests (issue 24) ----------------------
+
+ANDROID_PLATFORMS: frozenset[str] = frozenset({"android", "huawei", "amazon"})
+"""Platforms whose permission API is Android's (``shouldShowRequestPermissionRationale``)."""
+
+
+def should_show_rationale(state: DeviceState, p: ProfileRules) -> bool:
+    """Android's ``shouldShowRequestPermissionRationale`` for POST_NOTIFICATIONS, with AOSP's
+    meaning (``PermissionManagerServiceImpl``): false when granted, false when the permission
+    is fixed (USER_FIXED: the dialog is gone, ``is_blocked``; policy and system fixes are not
+    modelled), else the USER_SET flag: the user denied it once (``denials``) and the app may
+    ask once more. False off Android (iOS and the web have no such call) and where the app
+    cannot ask (an app targeting <= 32 never asks, and Android 12 has no dialog)."""
+    if p.platform not in ANDROID_PLATFORMS or not p.os_dialog or not p.app_can_request:
+        return False
+    if state.permission == "granted" or not state.installed or is_blocked(state, p):
+        return False
+    return state.denials > 0
+
+
+def dialog_request_refused(state: DeviceState, p: ProfileRules) -> str | None:
+    """Why a request for the OS dialog fails now (``None``: it opens, and stays open until
+    its answer): ``dialog_open`` when the platform refuses a second request while one is
+    open (OpenHarmony ``NotificationDialogManager::RequestEnableNotificationDailog`` returns
+    ``ERR_ANS_DIALOG_IS_POPPING``), ``no_dialog_left`` when no dialog can be shown."""
+    if p.dialog_open_error and state.dialog_open:
+        return "dialog_open"
+    if dialogs_left(state, p) == 0:
+        return "no_dialog_left"
+    return None
+
+
+def apply_dialog_request(state: DeviceState) -> None:
+    """The app requested the OS dialog and it opened (``dialog_request_refused`` said so)."""
+    state.dialog_open = True

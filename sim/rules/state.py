@@ -81,6 +81,12 @@ class DeviceState:
     last_in_app_at: float | None = None
     utc_offset_minutes: int = 0
     """The device's time zone: per-day caps count its local day (``local_day``)."""
+    channel_created: bool = False
+    """Android, app targeting <= 32: the app has created a notification channel (the OS asks
+    by itself only then; cleared data and a reinstall delete the channels)."""
+    dialog_open: bool = False
+    """The OS dialog was requested and is not answered yet (HarmonyOS refuses a second
+    request meanwhile: ``PlatformProfile.dialog_open_error``)."""
 
     def __init__(self, *, profile: str, permission: Permission, installed: bool = True,
                  sdk_reports_permission: bool = True, dialogs_shown: int = 0,
@@ -89,7 +95,8 @@ class DeviceState:
                  embargo_until: float | None = None, uninstalled_at: float | None = None,
                  last_active_at: float | None = None, sessions: int = 0,
                  campaigns: dict[str, CampaignCounters] | None = None,
-                 last_in_app_at: float | None = None, utc_offset_minutes: int = 0) -> None:
+                 last_in_app_at: float | None = None, utc_offset_minutes: int = 0,
+                 channel_created: bool = False, dialog_open: bool = False) -> None:
         self.profile, self.permission, self.installed = profile, permission, installed
         self.sdk_reports_permission = sdk_reports_permission
         self.dialogs_shown, self.dialogs_answered = dialogs_shown, dialogs_answered
@@ -99,6 +106,7 @@ class DeviceState:
         self.last_active_at, self.sessions = last_active_at, sessions
         self.campaigns = {} if campaigns is None else campaigns
         self.last_in_app_at, self.utc_offset_minutes = last_in_app_at, utc_offset_minutes
+        self.channel_created, self.dialog_open = channel_created, dialog_open
 
 
 _DECLARED: dict[type, dict[str, object]] = {

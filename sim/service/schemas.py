@@ -89,6 +89,8 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200,
                                    pattern=r"^[^\x00-\x1f\x7f]+$")]
 """A display name: 1-200 characters, no control characters."""
 Clock = Literal["server", "client"]
+LaunchSource = Literal["launcher", "other"]
+"""How an Android app's task was started: from the launcher, or by any other intent."""
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -260,6 +262,10 @@ class DeviceView(msgspec.Struct, frozen=True):
     os_kind: OsKind | None = None
     api_level: int | None = None
     quiet_ui: bool = False
+    should_show_rationale: bool = False
+    """Android's ``shouldShowRequestPermissionRationale`` with AOSP's meaning: false when
+    granted or fixed (the dialog is gone), else whether the user denied it once (USER_SET)
+    and the app may ask once more; false off Android."""
 
 
 class Offer(msgspec.Struct, frozen=True, gc=False):
@@ -301,6 +307,8 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
     """The ``request_id`` of the eligibility question that reserved the last impression."""
     reserved: Decision | None = None
     """That question's decision, answered again to the same ``request_id``."""
+    launched_from: LaunchSource | None = None
+    """How the app's current task was started (its last ``app_launched`` event)."""
 
 
 # --- events -----------------------------------------------------------------------
@@ -386,9 +394,31 @@ class Uninstalled(_Event, tag="uninstalled"):
     """The app was removed."""
 
 
+class NotificationChannelCreated(_Event, tag="notification_channel_created"):
+    """Android: the app created a notification channel. An app targeting <= 32 gets the OS's
+    own dialog once it has one and its task came from the launcher (detail
+    ``os_dialog_due`` when this event makes it due)."""
+
+
+class AppLaunched(_Event, tag="app_launched"):
+    """Android: the app's task was started, from the launcher or by another intent (a
+    notification, a link, another app), with the keyguard locked or not (detail: the
+    source, or ``os_dialog_due`` when the OS now shows its own dialog to an app targeting
+    <= 32)."""
+
+    source: LaunchSource = "launcher"
+    keyguard_locked: bool = False
+
+
+class OsDialogRequested(_Event, tag="os_dialog_requested"):
+    """The app asked for the OS dialog and it opened (until its ``os_dialog_result``);
+    HarmonyOS refuses a second request while it is open: 409 ``dialog_open``."""
+
+
 Event = (SessionStart | SessionTimeEvent | CustomEvent | SoftPromptShown | SoftPromptClicked
          | SoftPromptDismissed | OsDialogResult | PermissionChanged | OsUpgraded | AppUpdated
-         | Reinstalled | DataCleared | Uninstalled)
+         | Reinstalled | DataCleared | Uninstalled | NotificationChannelCreated | AppLaunched
+         | OsDialogRequested)
 EVENT_TYPES: tuple[str, ...] = tuple(str(t.__struct_config__.tag) for t in Event.__args__)
 
 
@@ -398,13 +428,17 @@ class EventBatch(_In):
     events: Annotated[list[Event], msgspec.Meta(min_length=1)]
 
 
-class EventsResult(msgspec.Struct, frozen=True):
+class EventsResult(msgspec.Struct, frozen=True, omit_defaults=True):
     """What a batch did: new events applied, retried ones skipped."""
 
     new: int
     duplicate: int
     permission: Permission
     dialogs_left: int | None
+    os_dialog_due: bool = False
+    """Android, app targeting <= 32: the batch's ``app_launched`` or
+    ``notification_channel_created`` made the OS show its own dialog now (and no
+    ``os_dialog_result`` after it answered it yet); absent when false."""
 
 
 # --- decisions, reachability, stats ------------------------------------------------
