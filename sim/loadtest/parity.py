@@ -136,6 +136,8 @@ def _event_body(e: LogEvent) -> dict[str, Any]:
         body["app_target_sdk"] = e.app_target_sdk
     elif e.kind == "app_launched":
         body["source"] = e.source
+    elif e.kind == "review_notice":
+        body["answer"] = e.answer
     return body
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Literal
 
 from sim.rules.native import ProfileRules
 from sim.rules.state import CampaignCounters as CampaignCounters
@@ -190,19 +191,23 @@ def apply_clear_data(state: DeviceState, p: ProfileRules,
         _ask_provisional(state, p, provisional)
 
 
-def apply_os_upgrade(state: DeviceState, old: ProfileRules, new: ProfileRules) -> None:
+def apply_os_upgrade(state: DeviceState, old: ProfileRules, new: ProfileRules,
+                     now: float | None = None) -> None:
     """The OS moved to a level whose rules are ``new``.
 
     Android 12 -> 13 with the app installed: pre-granted when notifications were
     on and ``new.upgrade_pregrant``, whatever the app's target SDK. Notifications
     turned off on 12 are revoked and marked USER_SET (``new.upgrade_denied_user_set``):
     an app that can ask gets one more dialog, whose deny is final; an app that cannot
-    (target <= 32), or with the setting off, is blocked (only settings undo it).
+    (target <= 32), or with the setting off, is blocked (only settings undo it). A pre-grant
+    at ``now`` posts the "review notification permissions" notice (``apply_review_notice``).
     """
     state.profile = new.name
     if old.default_permission == "granted" and new.default_permission == "not_determined":
         if state.permission == "granted":
             state.permission = "granted" if new.upgrade_pregrant else "not_determined"
+            if new.upgrade_pregrant:
+                state.review_notice_at = now  # the "review notification permissions" notice
         else:
             state.permission = "denied"
             one_more = new.upgrade_denied_user_set and new.app_can_request
@@ -308,3 +313,58 @@ def dialog_request_refused(state: DeviceState, p: ProfileRules) -> str | None:
 def apply_dialog_request(state: DeviceState) -> None:
     """The app requested the OS dialog and it opened (``dialog_request_refused`` said so)."""
     state.dialog_open = True
+
+
+# --- Android backup and restore, the 12 -> 13 review notice (issue 24) --------------------
+
+REVIEW_REMIND_DAYS = 7.0
+"""The review notice's "remind me later" re-posts it after 7 days (AOSP
+``ReviewNotificationPermissionsReceiver.JOB_RESCHEDULE_TIME``)."""
+ReviewAnswer = Literal["turned_off", "kept", "remind_later", "dismissed"]
+REVIEW_ANSWERS: tuple[ReviewAnswer, ...] = ("turned_off", "kept", "remind_later", "dismissed")
+
+
+def user_set(state: DeviceState) -> bool:
+    """Whether the permission carries a user's choice (USER_SET or USER_FIXED) on Android 13+:
+    it left "not determined" only by a user's answer, a settings change, or the 12 -> 13
+    upgrade (which marks every migrated app USER_SET), or a denial stands."""
+    return state.permission != "not_determined" or state.denials > 0
+
+
+def apply_restore(state: DeviceState, p: ProfileRules, granted: bool, was_user_set: bool,
+                  was_user_fixed: bool) -> bool:
+    """A backup restored onto this install (a new device): the backed-up grant, USER_SET and
+    USER_FIXED are applied unless the permission is already user-set here, which is left
+    alone; a granted permission is never fixed. Returns whether it applied. AOSP
+    ``BackupHelper.BackupPermissionState.restore``: ``if (!perm.isUserSet())`` grant or
+    revoke with the user-fixed flag, then ``setUserSet``; granted groups lose USER_FIXED."""
+    if p.platform not in ANDROID_PLATFORMS or not p.os_dialog or user_set(state):
+        return False
+    if granted:
+        state.permission = "granted"
+    elif was_user_fixed:
+        state.permission = "denied"
+        state.denials = max(state.denials, p.max_denials)
+    elif was_user_set:
+        state.permission = "denied"
+        state.denials = max(state.denials, 1)
+    else:
+        return False  # revoked without a flag: "not determined", as it was
+    return True
+
+
+def review_notice_due(state: DeviceState, now: float) -> bool:
+    """Whether the 12 -> 13 "review notification permissions" notice is up at ``now``."""
+    return state.installed and state.review_notice_at is not None \
+        and now >= state.review_notice_at
+
+
+def apply_review_notice(state: DeviceState, p: ProfileRules, answer: ReviewAnswer,
+                        now: float) -> None:
+    """The user answered the review notice: ``turned_off`` (its settings page, this app's
+    notifications off: the pre-grant is revoked, as a settings change), ``kept`` (the page,
+    nothing changed), ``remind_later`` (re-posted after :data:`REVIEW_REMIND_DAYS`) or
+    ``dismissed`` (never again). AOSP ``ReviewNotificationPermissionsReceiver``."""
+    state.review_notice_at = now + REVIEW_REMIND_DAYS if answer == "remind_later" else None
+    if answer == "turned_off":
+        apply_settings_change(state, p, enabled=False)

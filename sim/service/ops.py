@@ -32,6 +32,8 @@ from sim.rules.permission import (
     apply_dialog_result,
     apply_os_upgrade,
     apply_reinstall,
+    apply_restore,
+    apply_review_notice,
     apply_settings_change,
     apply_uninstall,
     dialog_request_refused,
@@ -40,6 +42,7 @@ from sim.rules.permission import (
     hibernated,
     new_install,
     receives_push,
+    review_notice_due,
     should_show_rationale,
 )
 from sim.rules.reachability import REACHABLE, device_reach, user_reach
@@ -117,7 +120,8 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord, now: float | None) -> s
         profile=st.profile, permission=st.permission, installed=st.installed,
         receives_push=receives_push(st) and not asleep, dialogs_left=dialogs_left(st, profile),
         state=st, os_kind=rec.os_kind, api_level=rec.api_level, quiet_ui=rec.quiet_ui,
-        should_show_rationale=should_show_rationale(st, profile))
+        should_show_rationale=should_show_rationale(st, profile),
+        review_notice_due=now is not None and review_notice_due(st, now))
 
 
 # --- eligibility -------------------------------------------------------------------
@@ -241,7 +245,7 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
             api = api if api is not None else rec.api_level
             new = _profile_name(rec, version, rec.app_target_sdk, api)
             if new != st.profile:
-                apply_os_upgrade(st, profile, t.profile(new))
+                apply_os_upgrade(st, profile, t.profile(new), now)
             rec.os_version, rec.api_level = version, api
             return None, repr(version)
         case s.AppUpdated(app_target_sdk=sdk):
@@ -278,6 +282,12 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
                                   if why == "dialog_open" else "dialogs_left is 0")
                                + "; nothing in the batch was applied", f"events[{i}]")
             apply_dialog_request(st)
+        case s.Restored(granted=granted, user_set=was_set, user_fixed=was_fixed):
+            done = apply_restore(st, profile, granted, was_set, was_fixed)
+            return None, "applied" if done else "kept"
+        case s.ReviewNotice(answer=answer):
+            apply_review_notice(st, profile, answer, now)
+            return None, answer
     return None, None
 
 

@@ -33,7 +33,7 @@ from sim.rules.config.platforms import (
     resolve_profile,
 )
 from sim.rules.config.verdict import Decision
-from sim.rules.permission import DeviceState, DialogOutcome, Permission
+from sim.rules.permission import DeviceState, DialogOutcome, Permission, ReviewAnswer
 from sim.service.errors import InvalidInput
 
 Ident = Annotated[str, msgspec.Meta(pattern=id_pattern(128, at=True))]
@@ -262,6 +262,9 @@ class DeviceView(msgspec.Struct, frozen=True):
     os_kind: OsKind | None = None
     api_level: int | None = None
     quiet_ui: bool = False
+    review_notice_due: bool = False
+    """Android 12 -> 13: the "review notification permissions" notice is up (judged on the
+    server's clock only)."""
     should_show_rationale: bool = False
     """Android's ``shouldShowRequestPermissionRationale`` with AOSP's meaning: false when
     granted or fixed (the dialog is gone), else whether the user denied it once (USER_SET)
@@ -415,10 +418,27 @@ class OsDialogRequested(_Event, tag="os_dialog_requested"):
     HarmonyOS refuses a second request while it is open: 409 ``dialog_open``."""
 
 
+class Restored(_Event, tag="restored"):
+    """Android: a backup of the app's permission from another device was restored onto this
+    install; it applies unless the permission is already user-set here (detail ``applied``
+    or ``kept``)."""
+
+    granted: bool
+    user_set: bool = True
+    user_fixed: bool = False
+
+
+class ReviewNotice(_Event, tag="review_notice"):
+    """Android 12 -> 13: the user's answer to the "review notification permissions" notice
+    (``turned_off`` revokes the pre-grant; ``remind_later`` re-posts it after 7 days)."""
+
+    answer: ReviewAnswer
+
+
 Event = (SessionStart | SessionTimeEvent | CustomEvent | SoftPromptShown | SoftPromptClicked
          | SoftPromptDismissed | OsDialogResult | PermissionChanged | OsUpgraded | AppUpdated
          | Reinstalled | DataCleared | Uninstalled | NotificationChannelCreated | AppLaunched
-         | OsDialogRequested)
+         | OsDialogRequested | Restored | ReviewNotice)
 EVENT_TYPES: tuple[str, ...] = tuple(str(t.__struct_config__.tag) for t in Event.__args__)
 
 

@@ -168,3 +168,71 @@ def test_harmonyos_refuses_a_second_request_while_its_dialog_is_open() -> None:
     apply_dialog_result(state, a13, "denied", 1.0)
     apply_dialog_result(state, a13, "denied", 2.0)
     assert dialog_request_refused(state, a13) == "no_dialog_left"
+
+
+def test_restore_carries_grant_and_flags_unless_already_user_set() -> None:
+    """A restore onto a new device applies the backed-up grant, USER_SET and USER_FIXED to a
+    permission nobody set there yet, and leaves a user-set one alone; a granted permission
+    is never fixed.
+
+    Source: AOSP frameworks base (aosp-mirror/platform_frameworks_base)
+    ``services/companion/java/com/android/server/companion/datatransfer/permbackup/BackupHelper.java``
+    (the PermissionController backup helper's copy): ``BackupPermissionState.restore`` grants
+    or revokes with ``mIsUserFixed`` and sets ``setUserSet(mIsUserSet)`` only
+    ``if (!perm.isUserSet())``; ``BackupPackageState.restore`` clears USER_FIXED of granted
+    groups."""
+    from sim.rules.permission import apply_restore
+
+    a13 = P["android13"]
+    fresh = install(a13)
+    assert apply_restore(fresh, a13, granted=True, was_user_set=True, was_user_fixed=False)
+    assert fresh.permission == "granted"
+
+    once = install(a13)
+    assert apply_restore(once, a13, granted=False, was_user_set=True, was_user_fixed=False)
+    assert once.permission == "denied" and should_show_rationale(once, a13)
+    assert dialogs_left(once, a13) == 1  # USER_SET: one more dialog
+
+    fixed = install(a13)
+    assert apply_restore(fixed, a13, granted=False, was_user_set=True, was_user_fixed=True)
+    assert is_blocked(fixed, a13) and not should_show_rationale(fixed, a13)
+
+    answered = install(a13)
+    apply_dialog_result(answered, a13, "allowed", 1.0)  # user-set here: left alone
+    assert not apply_restore(answered, a13, granted=False, was_user_set=True,
+                             was_user_fixed=True)
+    assert answered.permission == "granted"
+
+    assert not apply_restore(install(P["ios"]), P["ios"], True, True, False)  # not Android
+
+
+def test_review_notice_remind_later_reposts_after_7_days_and_can_revoke() -> None:
+    """After the 12 -> 13 upgrade pre-grants an app, Android posts a "review notification
+    permissions" notice: "remind me later" re-posts it after 7 days, dismissing it ends it,
+    and turning the app off from it revokes the pre-grant (a settings change).
+
+    Source: AOSP frameworks base (aosp-mirror/platform_frameworks_base)
+    ``services/core/java/com/android/server/notification/ReviewNotificationPermissionsReceiver.java``
+    (``JOB_RESCHEDULE_TIME`` = 7 days for REVIEW_NOTIF_ACTION_REMIND; DISMISS sets the
+    notice's state to dismissed) and ``ReviewNotificationPermissionsJobService.java``
+    (re-posts it with ``setMinimumLatency``)."""
+    from sim.rules.permission import apply_review_notice, review_notice_due
+
+    a12, a13 = P["android12"], P["android13"]
+    state = install(a12)
+    apply_os_upgrade(state, a12, a13, now=10.0)
+    assert state.permission == "granted" and review_notice_due(state, 10.0)
+    apply_review_notice(state, a13, "remind_later", 10.5)
+    assert not review_notice_due(state, 17.4) and review_notice_due(state, 17.5)
+    apply_review_notice(state, a13, "turned_off", 17.5)
+    assert state.permission == "denied" and not review_notice_due(state, 100.0)
+
+    kept = install(a12)
+    apply_os_upgrade(kept, a12, a13, now=10.0)
+    apply_review_notice(kept, a13, "dismissed", 11.0)
+    assert kept.permission == "granted" and not review_notice_due(kept, 100.0)
+
+    off = install(a12)  # notifications off on 12: no pre-grant, no notice
+    apply_settings_change(off, a12, enabled=False)
+    apply_os_upgrade(off, a12, a13, now=10.0)
+    assert not review_notice_due(off, 10.0)

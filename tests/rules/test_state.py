@@ -44,6 +44,7 @@ class StoredState(msgspec.Struct, kw_only=True):
     utc_offset_minutes: int = 0
     channel_created: bool = False
     dialog_open: bool = False
+    review_notice_at: float | None = None
 
 
 def _busy() -> DeviceState:

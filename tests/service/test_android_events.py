@@ -64,3 +64,29 @@ def test_harmonyos_second_request_while_open_is_409(api):
                                     ev("os_dialog_requested", T0 + 4)]})
     assert ok.status_code == 200, ok.text
     assert ok.json()["dialogs_left"] == 1  # closed without Allow or Deny: not used up
+
+
+def test_restore_and_review_notice_events(api):
+    """``restored`` applies a backup unless the permission is user-set here; ``review_notice``
+    ``remind_later`` keeps it due 7 days on, ``turned_off`` revokes the 12 -> 13 pre-grant
+    (AOSP ``BackupHelper``, ``ReviewNotificationPermissionsReceiver``)."""
+    day = 86400.0
+    install(api, "n1")
+    r = api.post("/v1/devices/n1/events", {"events": [
+        ev("restored", T0 + 1, granted=False, user_set=True)]})
+    assert r.status_code == 200 and r.json()["permission"] == "denied"
+    assert r.json()["dialogs_left"] == 1
+    assert api.get("/v1/devices/n1").json()["should_show_rationale"] is True
+    kept = api.post("/v1/devices/n1/events", {"events": [ev("restored", T0 + 2, granted=True)]})
+    assert kept.json()["permission"] == "denied"  # user-set here: left alone
+
+    install(api, "u12", os_version=12)
+    up = api.post("/v1/devices/u12/events", {"events": [
+        ev("os_upgraded", T0 + 1, os_version=14),
+        ev("review_notice", T0 + 2, answer="remind_later")]})
+    assert up.status_code == 200 and up.json()["permission"] == "granted"
+    state = api.get("/v1/devices/u12").json()["state"]
+    assert state["review_notice_at"] * day == T0 + 2 + 7 * day
+    off = api.post("/v1/devices/u12/events", {"events": [
+        ev("review_notice", T0 + 7 * day + 2, answer="turned_off")]})
+    assert off.json()["permission"] == "denied"

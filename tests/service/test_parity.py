@@ -285,8 +285,9 @@ def test_parity_command_fails_in_one_line(parity_server, case):
 def test_parity_on_the_android_rules_scenario(db_url, server_factory):
     """``promptsim parity`` on ``scenarios/android_rules.toml`` (a real server process, SQLite
     and PostgreSQL): issue 24's events (``app_launched`` from the launcher or not,
-    ``notification_channel_created``) and HarmonyOS's ``dialog_spent_on = "display"``
-    decide alike in the simulator and the service; the log shows they were exercised."""
+    ``notification_channel_created``, ``review_notice`` turning a pre-grant off) and
+    HarmonyOS's ``dialog_spent_on = "display"`` decide alike in the simulator and the
+    service; the log shows they were exercised."""
     import json
     import subprocess
     import sys
@@ -302,6 +303,7 @@ def test_parity_on_the_android_rules_scenario(db_url, server_factory):
     sources = Counter(e.source for e in log if e.kind == "app_launched")
     assert sources["launcher"] > 0 and sources["other"] > 0
     assert any(e.kind == "notification_channel_created" for e in log)
+    assert any(e.kind == "review_notice" and e.answer == "turned_off" for e in log)
     # PostgreSQL commits each request on its own (about 4x SQLite's time here): fewer devices.
     replayed = devices if not db_url.startswith("postgres") else 25
     out = subprocess.run(
