@@ -36,6 +36,7 @@ from sim.rules.permission import (
     apply_dialog_result,
     apply_os_upgrade,
     apply_reinstall,
+    apply_review_notice,
     apply_settings_change,
     apply_uninstall,
     is_blocked,
@@ -104,7 +105,7 @@ def _replay(unit: _Unit, events: list[LogEvent], profiles: dict[str, ProfileRule
                 apply_settings_change(st, profile, ev.permission == "granted")
             case "os_upgraded" if profile.upgrade_to is not None:
                 new = profiles[profile.upgrade_to]
-                apply_os_upgrade(st, profile, new)
+                apply_os_upgrade(st, profile, new, ev.t)
                 profile = new
             case "uninstalled":
                 c["uninstalls"] += 1
@@ -115,6 +116,11 @@ def _replay(unit: _Unit, events: list[LogEvent], profiles: dict[str, ProfileRule
             case "data_cleared":
                 apply_clear_data(st, profile, reset_campaigns=policy.reset_on_reinstall,
                                  provisional=policy.provisional_on_install)
+            case "review_notice":
+                if ev.answer == "turned_off" and st.permission == "granted":
+                    c["opt_outs"] += 1
+                apply_review_notice(st, profile, "turned_off" if ev.answer == "turned_off"
+                                    else "kept", ev.t)
             case _:
                 pass
     c["units_soft_shown"] = int(c["soft_shown"] > 0)

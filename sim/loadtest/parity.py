@@ -134,6 +134,10 @@ def _event_body(e: LogEvent) -> dict[str, Any]:
             body["api_level"] = e.api_level
     elif e.kind == "app_updated":
         body["app_target_sdk"] = e.app_target_sdk
+    elif e.kind == "app_launched":
+        body["source"] = e.source
+    elif e.kind == "review_notice":
+        body["answer"] = e.answer
     return body
 
 

@@ -164,6 +164,18 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     """Share of Chrome devices whose browser already shows quiet prompts (Chrome's adaptive
     quiet UI: 3 notification denials in a row across sites within 90 days). Default 0: no
     published share (assumption); those devices run on the ``chrome_quiet`` profile."""
+    legacy_launcher_share: Probability = 1.0
+    """Share of the launches of an Android app targeting <= 32 that come from the launcher.
+    The OS shows its own dialog only to a task started from the launcher (AOSP
+    ``PermissionPolicyService``); a launch from a notification, a link or another app gets
+    none. Default 1, every launch from the launcher (assumption, the model before it was a
+    setting): no public share of launcher launches exists; analytics of the app's launch
+    intents give it."""
+    review_notice_revoke: Probability = 0.0
+    """Share of pre-granted apps whose notifications the user turns off at Android 13's
+    "review notification permissions" notice after the 12 -> 13 upgrade (answered at once).
+    Default 0 (assumption): no published share; the notice's own rules (remind me later
+    re-posts it after 7 days) are AOSP's."""
     spontaneous_reenable: Probability = 0.04
     """Share of denied users who later re-enable from Settings by themselves (amply: < 5%)."""
     reenable_delay_mean_days: Positive = 60.0

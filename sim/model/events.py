@@ -15,7 +15,8 @@ import msgspec
 EventKind = Literal[
     "install", "session_start", "decision", "soft_prompt_clicked", "soft_prompt_dismissed",
     "os_dialog_result", "permission_changed", "os_upgraded", "app_updated", "reinstalled",
-    "data_cleared", "uninstalled",
+    "data_cleared", "uninstalled", "notification_channel_created", "app_launched",
+    "review_notice",
 ]
 
 
@@ -53,3 +54,7 @@ class LogEvent(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     action: str | None = None
     outcome: str | None = None
     """``os_dialog_result``: allowed, denied, dismissed or ignored."""
+    source: str | None = None
+    """``app_launched``: launcher or other (an Android app targeting <= 32)."""
+    answer: str | None = None
+    """``review_notice``: turned_off or kept (Android 12 -> 13)."""

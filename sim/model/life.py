@@ -67,12 +67,14 @@ from sim.rules.permission import (
     apply_dialog_result,
     apply_os_upgrade,
     apply_reinstall,
+    apply_review_notice,
     apply_settings_change,
     apply_uninstall,
     dialogs_left,
     first_launch_dialog_due,
     is_blocked,
     new_install,
+    review_notice_due,
 )
 
 # What wakes a life up, in the order that breaks a tie (a session goes first).
@@ -279,12 +281,8 @@ class Life:
         if reports:
             port.report(self, "session_start", t, None, None)
             port.flush(self)
-        # The OS asks by itself once the app created a notification channel and was launched
-        # from the launcher: the app creates its channel in its first session (assumption).
-        if first_launch_dialog_due(st, profile):
-            self._cold_dialog(t, None)
-            if reports:
-                port.flush(self)
+        if profile.dialog_on_first_launch and st.installed:
+            self._legacy_launch(t)
         for kind, offset, bit, fired in stage.triggers:
             if not st.installed:
                 return
@@ -303,6 +301,31 @@ class Life:
                 self._impression(d, kind == "event", tt, now)
         if reports and st.installed:
             port.report(self, "session_time", t + seconds / DAY, None, seconds)
+
+    def _legacy_launch(self, t: float) -> None:
+        """An app targeting <= 32 on Android 13+ starts, while the OS may still show it its
+        dialog: from the launcher or not (``Behaviour.legacy_launcher_share``), and it
+        creates its notification channel in its first session (assumption). The OS asks by
+        itself once both hold (``first_launch_dialog_due``); the keyguard is taken as
+        unlocked (assumption). Once no dialog can come, where a launch came from changes
+        nothing: it is neither drawn nor logged (so no driver's skipped sessions shift a
+        draw)."""
+        stage, st = self.stage, self.state
+        if not first_launch_dialog_due(st, self.profile):
+            return
+        port, reports = stage.port, stage.reports
+        share = stage.behaviour.legacy_launcher_share
+        launcher = share >= 1.0 or self.u(streams.OS) < share
+        if reports:
+            port.report(self, "app_launched", t, None, "launcher" if launcher else "other")
+        if not st.channel_created:
+            st.channel_created = True
+            if reports:
+                port.report(self, "notification_channel_created", t, None, None)
+        if first_launch_dialog_due(st, self.profile, from_launcher=launcher):
+            self._cold_dialog(t, None)
+            if reports:
+                port.flush(self)
 
     def _impression(self, d: Decision, context: bool, t: float, now: float) -> None:
         """The campaign ``d`` names is shown at ``t`` (rule time ``now``); the user answers."""
@@ -425,7 +448,7 @@ class Life:
         the same rules (a browser has no version: it updates itself)."""
         old, stage = self.profile, self.stage
         new = stage.profiles[old.upgrade_to] if old.upgrade_to is not None else old
-        apply_os_upgrade(self.state, old, new)
+        apply_os_upgrade(self.state, old, new, self.now(t))
         self.profile = new
         if stage.reports:
             if new is not old:
@@ -433,6 +456,24 @@ class Life:
             elif self.os_version is not None:
                 self.os_version += 1.0
             stage.port.report(self, "os_upgraded", t, None, self.os_version)
+        self._review_notice(t)
+
+    def _review_notice(self, t: float) -> None:
+        """Android 12 -> 13 with a pre-grant: the "review notification permissions" notice,
+        answered at once (assumption): the app's notifications turned off with chance
+        ``Behaviour.review_notice_revoke`` (default 0: no draw, no answer), else kept."""
+        st, stage = self.state, self.stage
+        share = stage.behaviour.review_notice_revoke
+        now = self.now(t)
+        if share <= 0.0 or not review_notice_due(st, now):
+            return
+        off = self.u(streams.OS) < share
+        if off and st.permission in RECEIVES_PUSH:
+            self._count(F_UNSUB, t)
+            self._count(F_OPT_OUT, t)
+        apply_review_notice(st, self.profile, "turned_off" if off else "kept", now)
+        if stage.reports:
+            stage.port.report(self, "review_notice", t, None, "turned_off" if off else "kept")
 
     # --- what the state's changes set off ------------------------------------------------
 

@@ -176,6 +176,17 @@ PRIORS: tuple[Prior, ...] = (
           _assumption("Chrome's adaptive quiet UI turns on after 3 denials in a row across "
                       "sites; its share of users is not published. Not sampled: a setting "
                       "of the population's browsers a scenario states"), sampled=False),
+    Prior("legacy_launcher_share", "Share of launches of an Android app targeting <= 32 "
+          "that come from the launcher", "legacy_launcher_share", 0.5, 1.0, "uniform",
+          _assumption("AOSP shows such an app its dialog only for a task started from the "
+                      "launcher; no public share of launcher launches exists (the app's own "
+                      "launch-intent analytics give it). Not sampled: a fact of the app a "
+                      "scenario states"), sampled=False),
+    Prior("review_notice_revoke", "Share of pre-granted apps turned off at Android 13's "
+          "review notice", "review_notice_revoke", 0.0, 0.2, "uniform",
+          _assumption("AOSP posts a 'review notification permissions' notice after the "
+                      "12 -> 13 upgrade; how many users turn an app off there is not "
+                      "published. Not sampled: a scenario states it"), sampled=False),
     Prior("spontaneous_reenable", "Share of denied users who re-enable from Settings by "
           "themselves", "spontaneous_reenable", 0.01, 0.05, "pert",
           "vendor blog (amply), 2025: under 5%"),

@@ -53,7 +53,8 @@ F_SUB: Final = 13
 F_UNSUB: Final = 14
 
 DETAIL: Final = {"os_dialog_result": "outcome", "permission_changed": "permission",
-                 "os_upgraded": "os_version", "custom_event": "name", "session_time": "seconds"}
+                 "os_upgraded": "os_version", "custom_event": "name", "session_time": "seconds",
+                 "app_launched": "source", "review_notice": "answer"}
 """The field holding a reported event's detail, by kind (the service's event vocabulary)."""
 
 

@@ -19,6 +19,12 @@ from typing import Final
 import numpy as np
 from mypy_extensions import i64
 
+OS: Final = 0
+"""The OS's own moments: where an Android app targeting <= 32 was launched from
+(``Behaviour.legacy_launcher_share``), the answer to the 12 -> 13 review notice
+(``Behaviour.review_notice_revoke``). Drawn only when the share is set (below 1, above 0),
+so a scenario without them takes no draw; no device meets both (an app targeting <= 32 is
+never on Android 12 in these profiles)."""
 SOFT_PROMPT: Final = 1
 DIALOG: Final = 2
 ANNOYANCE: Final = 3
@@ -28,7 +34,7 @@ REENABLE: Final = 6
 REENABLE_DELAY: Final = 7
 
 STREAMS: Final = 8
-"""Streams per device, numbered from 0 (unused) to ``REENABLE_DELAY``."""
+"""Streams per device, numbered from 0 (``OS``) to ``REENABLE_DELAY``."""
 TABLED: Final = 4
 """Draws per stream that :func:`table` holds."""
 

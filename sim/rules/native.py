@@ -91,6 +91,10 @@ class ProfileRules:
     """``PlatformProfile.hibernation_days``."""
     settings_path: str
     """``PlatformProfile.settings_path``."""
+    dialog_spent_on: Literal["answer", "display"]
+    """``PlatformProfile.dialog_spent_on``."""
+    dialog_open_error: bool
+    """``PlatformProfile.dialog_open_error``."""
 
     def __init__(self, p: PlatformProfile) -> None:
         self.name = p.name
@@ -120,6 +124,8 @@ class ProfileRules:
         self.upgrade_pregrant = p.upgrade_pregrant
         self.hibernation_days = p.hibernation_days
         self.settings_path = p.settings_path
+        self.dialog_spent_on = p.dialog_spent_on
+        self.dialog_open_error = p.dialog_open_error
 
     def __repr__(self) -> str:
         return f"ProfileRules({self.name!r})"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Literal
 
 from sim.rules.native import ProfileRules
 from sim.rules.state import CampaignCounters as CampaignCounters
@@ -55,6 +56,8 @@ def is_blocked(state: DeviceState, p: ProfileRules) -> bool:
     if p.dialog_on_first_launch and not p.app_can_request \
             and state.dialogs_shown > 0:
         return True  # the OS asks once by itself; the app cannot ask again
+    if p.dialog_spent_on == "display" and state.dialogs_shown > 0:
+        return True  # older OpenHarmony: the dialog is used up as soon as it appears
     return state.denials >= p.max_denials
 
 
@@ -84,19 +87,24 @@ def os_dialog_unavailable(state: DeviceState, p: ProfileRules, now: float) -> st
 
 def first_launch_dialog_due(state: DeviceState, p: ProfileRules, *,
                             channel_created: bool = True,
-                            from_launcher: bool = True) -> bool:
+                            from_launcher: bool = True,
+                            keyguard_locked: bool = False) -> bool:
     """Android 13 with an app targeting <= 32: the OS shows its dialog by itself, once the app
-    has created a notification channel and was launched from the launcher, and only while
-    it has shown none to this install (one answer, either way, ends it)."""
+    has created a notification channel and its task was started from the launcher, while the
+    keyguard is not locked, and only while it has shown none to this install (one answer,
+    either way, ends it). AOSP ``PermissionPolicyService``:
+    ``shouldForceShowNotificationPermissionRequest`` and ``isTaskStartedFromLauncher``."""
     return (p.dialog_on_first_launch and channel_created and from_launcher
+            and not keyguard_locked
             and state.installed and state.dialogs_shown == 0
             and state.permission == "not_determined")
 
 
 def apply_dialog_result(state: DeviceState, p: ProfileRules, outcome: DialogOutcome,
                         now: float) -> None:
-    """Record the user's answer to an OS dialog."""
+    """Record the user's answer to an OS dialog (which closes it)."""
     state.dialogs_shown += 1
+    state.dialog_open = False
     if (outcome == "dismissed" and p.dismiss_counts_as_denial) \
             or (outcome == "ignored" and p.ignored_ends_dialog):
         outcome = "denied"
@@ -143,6 +151,7 @@ def _reset(state: DeviceState, p: ProfileRules, reset_campaigns: bool) -> None:
     state.dialogs_shown = state.dialogs_answered = state.denials = 0
     state.dismissals = state.ignores = state.quiet_dismissals = state.quiet_ignores = 0
     state.embargo_until = None
+    state.channel_created = state.dialog_open = False  # the app's channels went with its data
     if reset_campaigns:
         state.campaigns = {}
         state.last_in_app_at = None
@@ -182,19 +191,23 @@ def apply_clear_data(state: DeviceState, p: ProfileRules,
         _ask_provisional(state, p, provisional)
 
 
-def apply_os_upgrade(state: DeviceState, old: ProfileRules, new: ProfileRules) -> None:
+def apply_os_upgrade(state: DeviceState, old: ProfileRules, new: ProfileRules,
+                     now: float | None = None) -> None:
     """The OS moved to a level whose rules are ``new``.
 
     Android 12 -> 13 with the app installed: pre-granted when notifications were
     on and ``new.upgrade_pregrant``, whatever the app's target SDK. Notifications
     turned off on 12 are revoked and marked USER_SET (``new.upgrade_denied_user_set``):
     an app that can ask gets one more dialog, whose deny is final; an app that cannot
-    (target <= 32), or with the setting off, is blocked (only settings undo it).
+    (target <= 32), or with the setting off, is blocked (only settings undo it). A pre-grant
+    at ``now`` posts the "review notification permissions" notice (``apply_review_notice``).
     """
     state.profile = new.name
     if old.default_permission == "granted" and new.default_permission == "not_determined":
         if state.permission == "granted":
             state.permission = "granted" if new.upgrade_pregrant else "not_determined"
+            if new.upgrade_pregrant:
+                state.review_notice_at = now  # the "review notification permissions" notice
         else:
             state.permission = "denied"
             one_more = new.upgrade_denied_user_set and new.app_can_request
@@ -263,3 +276,95 @@ def _denied_in_a_row(history: list[tuple[float, DialogOutcome]], last: int) -> b
             if run >= ADAPTIVE_QUIET_DENIALS:
                 return True
     return False
+
+
+# --- Android's rationale flag and the OS dialog's requests (issue 24) ----------------------
+
+ANDROID_PLATFORMS: frozenset[str] = frozenset({"android", "huawei", "amazon"})
+"""Platforms whose permission API is Android's (``shouldShowRequestPermissionRationale``)."""
+
+
+def should_show_rationale(state: DeviceState, p: ProfileRules) -> bool:
+    """Android's ``shouldShowRequestPermissionRationale`` for POST_NOTIFICATIONS, with AOSP's
+    meaning (``PermissionManagerServiceImpl``): false when granted, false when the permission
+    is fixed (USER_FIXED: the dialog is gone, ``is_blocked``; policy and system fixes are not
+    modelled), else the USER_SET flag: the user denied it once (``denials``) and the app may
+    ask once more. False off Android (iOS and the web have no such call) and where the app
+    cannot ask (an app targeting <= 32 never asks, and Android 12 has no dialog)."""
+    if p.platform not in ANDROID_PLATFORMS or not p.os_dialog or not p.app_can_request:
+        return False
+    if state.permission == "granted" or not state.installed or is_blocked(state, p):
+        return False
+    return state.denials > 0
+
+
+def dialog_request_refused(state: DeviceState, p: ProfileRules) -> str | None:
+    """Why a request for the OS dialog fails now (``None``: it opens, and stays open until
+    its answer): ``dialog_open`` when the platform refuses a second request while one is
+    open (OpenHarmony ``NotificationDialogManager::RequestEnableNotificationDailog`` returns
+    ``ERR_ANS_DIALOG_IS_POPPING``), ``no_dialog_left`` when no dialog can be shown."""
+    if p.dialog_open_error and state.dialog_open:
+        return "dialog_open"
+    if dialogs_left(state, p) == 0:
+        return "no_dialog_left"
+    return None
+
+
+def apply_dialog_request(state: DeviceState) -> None:
+    """The app requested the OS dialog and it opened (``dialog_request_refused`` said so)."""
+    state.dialog_open = True
+
+
+# --- Android backup and restore, the 12 -> 13 review notice (issue 24) --------------------
+
+REVIEW_REMIND_DAYS = 7.0
+"""The review notice's "remind me later" re-posts it after 7 days (AOSP
+``ReviewNotificationPermissionsReceiver.JOB_RESCHEDULE_TIME``)."""
+ReviewAnswer = Literal["turned_off", "kept", "remind_later", "dismissed"]
+REVIEW_ANSWERS: tuple[ReviewAnswer, ...] = ("turned_off", "kept", "remind_later", "dismissed")
+
+
+def user_set(state: DeviceState) -> bool:
+    """Whether the permission carries a user's choice (USER_SET or USER_FIXED) on Android 13+:
+    it left "not determined" only by a user's answer, a settings change, or the 12 -> 13
+    upgrade (which marks every migrated app USER_SET), or a denial stands."""
+    return state.permission != "not_determined" or state.denials > 0
+
+
+def apply_restore(state: DeviceState, p: ProfileRules, granted: bool, was_user_set: bool,
+                  was_user_fixed: bool) -> bool:
+    """A backup restored onto this install (a new device): the backed-up grant, USER_SET and
+    USER_FIXED are applied unless the permission is already user-set here, which is left
+    alone; a granted permission is never fixed. Returns whether it applied. AOSP
+    ``BackupHelper.BackupPermissionState.restore``: ``if (!perm.isUserSet())`` grant or
+    revoke with the user-fixed flag, then ``setUserSet``; granted groups lose USER_FIXED."""
+    if p.platform not in ANDROID_PLATFORMS or not p.os_dialog or user_set(state):
+        return False
+    if granted:
+        state.permission = "granted"
+    elif was_user_fixed:
+        state.permission = "denied"
+        state.denials = max(state.denials, p.max_denials)
+    elif was_user_set:
+        state.permission = "denied"
+        state.denials = max(state.denials, 1)
+    else:
+        return False  # revoked without a flag: "not determined", as it was
+    return True
+
+
+def review_notice_due(state: DeviceState, now: float) -> bool:
+    """Whether the 12 -> 13 "review notification permissions" notice is up at ``now``."""
+    return state.installed and state.review_notice_at is not None \
+        and now >= state.review_notice_at
+
+
+def apply_review_notice(state: DeviceState, p: ProfileRules, answer: ReviewAnswer,
+                        now: float) -> None:
+    """The user answered the review notice: ``turned_off`` (its settings page, this app's
+    notifications off: the pre-grant is revoked, as a settings change), ``kept`` (the page,
+    nothing changed), ``remind_later`` (re-posted after :data:`REVIEW_REMIND_DAYS`) or
+    ``dismissed`` (never again). AOSP ``ReviewNotificationPermissionsReceiver``."""
+    state.review_notice_at = now + REVIEW_REMIND_DAYS if answer == "remind_later" else None
+    if answer == "turned_off":
+        apply_settings_change(state, p, enabled=False)

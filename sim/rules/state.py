@@ -81,6 +81,15 @@ class DeviceState:
     last_in_app_at: float | None = None
     utc_offset_minutes: int = 0
     """The device's time zone: per-day caps count its local day (``local_day``)."""
+    channel_created: bool = False
+    """Android, app targeting <= 32: the app has created a notification channel (the OS asks
+    by itself only then; cleared data and a reinstall delete the channels)."""
+    dialog_open: bool = False
+    """The OS dialog was requested and is not answered yet (HarmonyOS refuses a second
+    request meanwhile: ``PlatformProfile.dialog_open_error``)."""
+    review_notice_at: float | None = None
+    """Android 12 -> 13: when the "review notification permissions" notice is (re)posted
+    (``None``: not pending); "remind me later" re-posts it 7 days on."""
 
     def __init__(self, *, profile: str, permission: Permission, installed: bool = True,
                  sdk_reports_permission: bool = True, dialogs_shown: int = 0,
@@ -89,7 +98,9 @@ class DeviceState:
                  embargo_until: float | None = None, uninstalled_at: float | None = None,
                  last_active_at: float | None = None, sessions: int = 0,
                  campaigns: dict[str, CampaignCounters] | None = None,
-                 last_in_app_at: float | None = None, utc_offset_minutes: int = 0) -> None:
+                 last_in_app_at: float | None = None, utc_offset_minutes: int = 0,
+                 channel_created: bool = False, dialog_open: bool = False,
+                 review_notice_at: float | None = None) -> None:
         self.profile, self.permission, self.installed = profile, permission, installed
         self.sdk_reports_permission = sdk_reports_permission
         self.dialogs_shown, self.dialogs_answered = dialogs_shown, dialogs_answered
@@ -99,13 +110,16 @@ class DeviceState:
         self.last_active_at, self.sessions = last_active_at, sessions
         self.campaigns = {} if campaigns is None else campaigns
         self.last_in_app_at, self.utc_offset_minutes = last_in_app_at, utc_offset_minutes
+        self.channel_created, self.dialog_open = channel_created, dialog_open
+        self.review_notice_at = review_notice_at
 
 
 _DECLARED: dict[type, dict[str, object]] = {
     CampaignCounters: {"last_shown_at": float | None},
     DeviceState: {"permission": Permission, "embargo_until": float | None,
                   "uninstalled_at": float | None, "last_active_at": float | None,
-                  "campaigns": dict[str, CampaignCounters], "last_in_app_at": float | None},
+                  "campaigns": dict[str, CampaignCounters], "last_in_app_at": float | None,
+                  "review_notice_at": float | None},
 }
 """The annotations mypyc erases, as declared (see the module's docstring)."""
 for _cls, _types in _DECLARED.items():

@@ -28,15 +28,22 @@ from sim.rules.permission import (
     DeviceState,
     apply_app_update,
     apply_clear_data,
+    apply_dialog_request,
     apply_dialog_result,
     apply_os_upgrade,
     apply_reinstall,
+    apply_restore,
+    apply_review_notice,
     apply_settings_change,
     apply_uninstall,
+    dialog_request_refused,
     dialogs_left,
+    first_launch_dialog_due,
     hibernated,
     new_install,
     receives_push,
+    review_notice_due,
+    should_show_rationale,
 )
 from sim.rules.reachability import REACHABLE, device_reach, user_reach
 from sim.service import schemas as s
@@ -46,6 +53,9 @@ from sim.wire import version_text
 
 EventRow = tuple[str, str, float | None, str | None, str | None]
 """A stored event: ``(event_id, kind, at, campaign_id, detail)``."""
+OS_DIALOG_DUE = "os_dialog_due"
+"""Detail of an ``app_launched`` or ``notification_channel_created`` event after which the
+OS shows its own dialog to an app targeting <= 32 (``first_launch_dialog_due``)."""
 NO_IMPRESSION = "no_impression"
 """Detail of a dismissal that answers no impression: this install has as many dismissals of
 the campaign as impressions. It is stored (and idempotent) but changes no counter, so a
@@ -113,7 +123,9 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord, now: float | None) -> s
         browser=rec.browser,
         profile=st.profile, permission=st.permission, installed=st.installed,
         receives_push=receives_push(st) and not asleep, dialogs_left=dialogs_left(st, profile),
-        state=s.state_view(st), os_kind=rec.os_kind, api_level=rec.api_level, quiet_ui=rec.quiet_ui)
+        state=s.state_view(st), os_kind=rec.os_kind, api_level=rec.api_level,
+        quiet_ui=rec.quiet_ui, should_show_rationale=should_show_rationale(st, profile),
+        review_notice_due=now is not None and review_notice_due(st, now))
 
 
 # --- eligibility -------------------------------------------------------------------
@@ -237,7 +249,7 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
             api = api if api is not None else rec.api_level
             new = _profile_name(rec, version, rec.app_target_sdk, api)
             if new != st.profile:
-                apply_os_upgrade(st, profile, t.profile(new))
+                apply_os_upgrade(st, profile, t.profile(new), now)
             rec.os_version, rec.api_level = version, api
             rec.os_version_reported = version_text(reported)
             return None, repr(version)
@@ -255,6 +267,32 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
                              provisional=t.policy.provisional_on_install)
         case s.Uninstalled():
             apply_uninstall(st, now)
+        case s.NotificationChannelCreated():
+            st.channel_created = True
+            due = first_launch_dialog_due(st, profile,
+                                          from_launcher=rec.launched_from == "launcher")
+            return None, OS_DIALOG_DUE if due else None
+        case s.AppLaunched(source=source, keyguard_locked=locked):
+            rec.launched_from = source
+            due = first_launch_dialog_due(st, profile, channel_created=st.channel_created,
+                                          from_launcher=source == "launcher",
+                                          keyguard_locked=locked)
+            return None, OS_DIALOG_DUE if due else source
+        case s.OsDialogRequested():
+            why = dialog_request_refused(st, profile)
+            if why is not None:
+                raise Conflict(why, f"the OS dialog cannot open now (profile {st.profile}, "
+                               f"permission {st.permission}): "
+                               + ("one is open until its os_dialog_result"
+                                  if why == "dialog_open" else "dialogs_left is 0")
+                               + "; nothing in the batch was applied", f"events[{i}]")
+            apply_dialog_request(st)
+        case s.Restored(granted=granted, user_set=was_set, user_fixed=was_fixed):
+            done = apply_restore(st, profile, granted, was_set, was_fixed)
+            return None, "applied" if done else "kept"
+        case s.ReviewNotice(answer=answer):
+            apply_review_notice(st, profile, answer, now)
+            return None, answer
     return None, None
 
 
@@ -278,6 +316,18 @@ def apply_events(t: Tenant, rec: s.DeviceRecord, events: Sequence[s.Event],
         cid, detail = _apply(t, rec, ev, now, i)
         rows.append((ev.event_id, str(type(ev).__struct_config__.tag), at, cid, detail))
     return rows, dup
+
+
+def os_dialog_due(rows: Sequence[EventRow]) -> bool:
+    """Whether a batch's rows end with the OS's own dialog due (an ``os_dialog_due`` detail
+    that no later ``os_dialog_result`` answered)."""
+    due = False
+    for _, kind, _, _, detail in rows:
+        if detail == OS_DIALOG_DUE:
+            due = True
+        elif kind == "os_dialog_result":
+            due = False
+    return due
 
 
 # --- reachability and stats ------------------------------------------------------------

@@ -34,7 +34,7 @@ from sim.rules.config.platforms import (
     resolve_profile,
 )
 from sim.rules.config.verdict import Decision
-from sim.rules.permission import DeviceState, DialogOutcome, Permission
+from sim.rules.permission import DeviceState, DialogOutcome, Permission, ReviewAnswer
 from sim.service.errors import InvalidInput
 from sim.wire import version_text, wire_state
 
@@ -91,6 +91,8 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200,
                                    pattern=r"^[^\x00-\x1f\x7f]+$")]
 """A display name: 1-200 characters, no control characters."""
 Clock = Literal["server", "client"]
+LaunchSource = Literal["launcher", "other"]
+"""How an Android app's task was started: from the launcher, or by any other intent."""
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -278,6 +280,12 @@ class DeviceStateView(msgspec.Struct, frozen=True):
     campaigns: dict[str, CampaignCountersView]
     last_in_app_at: str | None
     utc_offset_minutes: int
+    channel_created: bool = False
+    """Android, app targeting <= 32: the app has created a notification channel."""
+    dialog_open: bool = False
+    """The OS dialog was requested and is not answered yet (HarmonyOS)."""
+    review_notice_at: str | None = None
+    """Android 12 -> 13: when the "review notification permissions" notice is (re)posted."""
 
 
 def state_view(st: DeviceState) -> DeviceStateView:
@@ -308,6 +316,13 @@ class DeviceView(msgspec.Struct, frozen=True):
     os_kind: OsKind | None = None
     api_level: int | None = None
     quiet_ui: bool = False
+    review_notice_due: bool = False
+    """Android 12 -> 13: the "review notification permissions" notice is up (judged on the
+    server's clock only)."""
+    should_show_rationale: bool = False
+    """Android's ``shouldShowRequestPermissionRationale`` with AOSP's meaning: false when
+    granted or fixed (the dialog is gone), else whether the user denied it once (USER_SET)
+    and the app may ask once more; false off Android."""
 
 
 class Offer(msgspec.Struct, frozen=True, gc=False):
@@ -353,6 +368,8 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
     """The ``request_id`` of the eligibility question that reserved the last impression."""
     reserved: Decision | None = None
     """That question's decision, answered again to the same ``request_id``."""
+    launched_from: LaunchSource | None = None
+    """How the app's current task was started (its last ``app_launched`` event)."""
 
 
 # --- events -----------------------------------------------------------------------
@@ -438,9 +455,48 @@ class Uninstalled(_Event, tag="uninstalled"):
     """The app was removed."""
 
 
+class NotificationChannelCreated(_Event, tag="notification_channel_created"):
+    """Android: the app created a notification channel. An app targeting <= 32 gets the OS's
+    own dialog once it has one and its task came from the launcher (detail
+    ``os_dialog_due`` when this event makes it due)."""
+
+
+class AppLaunched(_Event, tag="app_launched"):
+    """Android: the app's task was started, from the launcher or by another intent (a
+    notification, a link, another app), with the keyguard locked or not (detail: the
+    source, or ``os_dialog_due`` when the OS now shows its own dialog to an app targeting
+    <= 32)."""
+
+    source: LaunchSource = "launcher"
+    keyguard_locked: bool = False
+
+
+class OsDialogRequested(_Event, tag="os_dialog_requested"):
+    """The app asked for the OS dialog and it opened (until its ``os_dialog_result``);
+    HarmonyOS refuses a second request while it is open: 409 ``dialog_open``."""
+
+
+class Restored(_Event, tag="restored"):
+    """Android: a backup of the app's permission from another device was restored onto this
+    install; it applies unless the permission is already user-set here (detail ``applied``
+    or ``kept``)."""
+
+    granted: bool
+    user_set: bool = True
+    user_fixed: bool = False
+
+
+class ReviewNotice(_Event, tag="review_notice"):
+    """Android 12 -> 13: the user's answer to the "review notification permissions" notice
+    (``turned_off`` revokes the pre-grant; ``remind_later`` re-posts it after 7 days)."""
+
+    answer: ReviewAnswer
+
+
 Event = (SessionStart | SessionTimeEvent | CustomEvent | SoftPromptShown | SoftPromptClicked
          | SoftPromptDismissed | OsDialogResult | PermissionChanged | OsUpgraded | AppUpdated
-         | Reinstalled | DataCleared | Uninstalled)
+         | Reinstalled | DataCleared | Uninstalled | NotificationChannelCreated | AppLaunched
+         | OsDialogRequested | Restored | ReviewNotice)
 EVENT_TYPES: tuple[str, ...] = tuple(str(t.__struct_config__.tag) for t in Event.__args__)
 
 
@@ -450,13 +506,17 @@ class EventBatch(_In):
     events: Annotated[list[Event], msgspec.Meta(min_length=1)]
 
 
-class EventsResult(msgspec.Struct, frozen=True):
+class EventsResult(msgspec.Struct, frozen=True, omit_defaults=True):
     """What a batch did: new events applied, retried ones skipped."""
 
     new: int
     duplicate: int
     permission: Permission
     dialogs_left: int | None
+    os_dialog_due: bool = False
+    """Android, app targeting <= 32: the batch's ``app_launched`` or
+    ``notification_channel_created`` made the OS show its own dialog now (and no
+    ``os_dialog_result`` after it answered it yet); absent when false."""
 
 
 # --- decisions, reachability, stats ------------------------------------------------

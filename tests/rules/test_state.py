@@ -42,6 +42,9 @@ class StoredState(msgspec.Struct, kw_only=True):
     campaigns: dict[str, StoredCounters] = msgspec.field(default_factory=dict)
     last_in_app_at: float | None = None
     utc_offset_minutes: int = 0
+    channel_created: bool = False
+    dialog_open: bool = False
+    review_notice_at: float | None = None
 
 
 def _busy() -> DeviceState:

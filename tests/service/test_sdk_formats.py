@@ -156,3 +156,25 @@ def test_the_readme_walkthrough_on_a_server_clock_app(service):
     d = api.post("/v1/devices/d1/eligibility", {"trigger": "app_open"}).json()
     assert d == {"show": True, "reason": "eligible", "campaign_id": "soft",
                  "action": "os_dialog"}
+
+
+def test_the_answered_state_has_every_field_of_the_rules_state_and_its_times_as_text():
+    """The device view's ``state`` is the rules' ``DeviceState`` field for field (a field added
+    to the rules and not to the view would silently vanish from answers), and every time in it
+    is answered as RFC 3339 text."""
+    import dataclasses
+    import typing
+
+    import msgspec
+
+    from sim.rules.state import DeviceState
+    from sim.service.schemas import DeviceStateView
+    from sim.wire import STATE_TIMES
+
+    rules = {f.name: f.type for f in dataclasses.fields(DeviceState)}
+    view = {f.name: f.type for f in msgspec.structs.fields(DeviceStateView)}
+    assert set(view) == set(rules)
+    hints = typing.get_type_hints(DeviceState)
+    times = {n for n, t in hints.items() if t == (float | None)}
+    assert times == set(STATE_TIMES)
+    assert all(view[n] == (str | None) for n in times)

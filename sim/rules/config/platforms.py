@@ -109,6 +109,16 @@ class PlatformProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     """Unused this many days, runtime permissions are revoked (Android 13+)."""
     settings_path: str = ""
     """Where the user turns notifications back on."""
+    # --- Android and HarmonyOS dialog rules (issue 24) ---
+    dialog_spent_on: Literal["answer", "display"] = "answer"
+    """When the one dialog is used up: ``answer``, only when Allow or Deny is tapped (current
+    OpenHarmony ``notification_dialog_manager.cpp``: ``SetHasPoppedDialog`` in
+    ``OnDialogButtonClicked``), so a dialog closed otherwise can be asked again; ``display``,
+    as soon as it appears (older OpenHarmony ``advanced_notification_service.cpp``:
+    ``SetHasPoppedDialog`` right after starting the dialog)."""
+    dialog_open_error: bool = False
+    """A request while the OS dialog is still open is an error (OpenHarmony
+    ``ERR_ANS_DIALOG_IS_POPPING``); the service answers 409 ``dialog_open``."""
 
 
 def _p(**kw: object) -> PlatformProfile:
@@ -138,7 +148,7 @@ DEFAULT_PROFILES: dict[str, PlatformProfile] = {
            os_dialog=False, max_denials=0, clear_data_resets=True, upgrade_to="huawei_emui13",
            settings_path="Settings.ACTION_APP_NOTIFICATION_SETTINGS"),
         _p(name="harmony_next", platform="huawei", default_permission="not_determined",
-           max_denials=1, clear_data_resets=True,
+           max_denials=1, clear_data_resets=True, dialog_open_error=True,
            settings_path="notificationManager.openNotificationSettings"),
         _p(name="fire_os_8", platform="amazon", default_permission="granted", os_dialog=False,
            max_denials=0, clear_data_resets=True, upgrade_to="fire_os_14",

@@ -71,7 +71,8 @@ async def post_events(req: Request) -> Response:
         rows, dup = ops.apply_events(t, rec, events, existing)
         st = rec.state
         return EventsResult(new=len(rows), duplicate=dup, permission=st.permission,
-                            dialogs_left=dialogs_left(st, t.profile(st.profile))), rows
+                            dialogs_left=dialogs_left(st, t.profile(st.profile)),
+                            os_dialog_due=ops.os_dialog_due(rows)), rows
 
     result = await req.service.store.device_tx(
         req.tenant, req.params["device_id"], [e.event_id for e in events], apply)
