@@ -17,6 +17,7 @@ from sim.rules.config.campaigns import (
     Backoff,
     Campaign,
     EveryTime,
+    GapList,
     Multiple,
     Once,
     OnEvent,
@@ -30,7 +31,7 @@ NO_LIMIT: Final = 0
 """A count that sets no limit (the Structs' ``None``; their counts are at least 1)."""
 TriggerKind = Literal["app_open", "session_time", "event", "programmatic"]
 """The kinds of ``Campaign.trigger``."""
-FrequencyKind = Literal["once", "every_time", "multiple", "backoff"]
+FrequencyKind = Literal["once", "every_time", "multiple", "backoff", "gap_list"]
 """The kinds of ``Campaign.frequency``."""
 
 
@@ -91,6 +92,8 @@ class ProfileRules:
     """``PlatformProfile.hibernation_days``."""
     settings_path: str
     """``PlatformProfile.settings_path``."""
+    not_now_button: bool
+    """``PlatformProfile.not_now_button``."""
 
     def __init__(self, p: PlatformProfile) -> None:
         self.name = p.name
@@ -120,6 +123,7 @@ class ProfileRules:
         self.upgrade_pregrant = p.upgrade_pregrant
         self.hibernation_days = p.hibernation_days
         self.settings_path = p.settings_path
+        self.not_now_button = p.not_now_button
 
     def __repr__(self) -> str:
         return f"ProfileRules({self.name!r})"
@@ -144,6 +148,8 @@ class CampaignRules:
     """``Multiple.gap_days``, ``Backoff.gap_days``; 0.0 for the other kinds."""
     frequency_factor: float
     """``Backoff.factor``; 0.0 for the other kinds."""
+    frequency_gaps: tuple[float, ...]
+    """``GapList.gaps``; () for the other kinds."""
     action: Literal["message", "open_settings", "push_permission_prompt"]
     """``Campaign.action``."""
     priority: int
@@ -198,21 +204,31 @@ class CampaignRules:
                 self.frequency_limit = NO_LIMIT
                 self.frequency_gap_days = 0.0
                 self.frequency_factor = 0.0
+                self.frequency_gaps = ()
             case EveryTime():
                 self.frequency = "every_time"
                 self.frequency_limit = NO_LIMIT
                 self.frequency_gap_days = 0.0
                 self.frequency_factor = 0.0
+                self.frequency_gaps = ()
             case Multiple():
                 self.frequency = "multiple"
                 self.frequency_limit = frequency.limit
                 self.frequency_gap_days = frequency.gap_days
                 self.frequency_factor = 0.0
+                self.frequency_gaps = ()
             case Backoff():
                 self.frequency = "backoff"
                 self.frequency_limit = NO_LIMIT if frequency.limit is None else frequency.limit
                 self.frequency_gap_days = frequency.gap_days
                 self.frequency_factor = frequency.factor
+                self.frequency_gaps = ()
+            case GapList():
+                self.frequency = "gap_list"
+                self.frequency_limit = NO_LIMIT
+                self.frequency_gap_days = 0.0
+                self.frequency_factor = 0.0
+                self.frequency_gaps = frequency.gaps
             case _:
                 assert_never(frequency)
         self.action = c.action
