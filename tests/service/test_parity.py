@@ -282,7 +282,6 @@ def test_parity_command_fails_in_one_line(parity_server, case):
             "not_a_url": "is not an http:// URL"}[case] in err
 
 
-@pytest.mark.slow
 def test_parity_on_the_web_rules_scenario(db_url, server_factory):
     """``promptsim parity`` on ``scenarios/web_rules.toml`` (a real server process, SQLite and
     PostgreSQL): OneSignal's slidedown back-off (``gap_list``, a frequency kind the API
