@@ -240,8 +240,10 @@ class Record:
         """Apply an OS-dialog answer and assert the install stays within its platform's limit:
         at most ``max_denials`` denials, one answered dialog on iOS and HarmonyOS NEXT."""
         apply_dialog_result(state, profile, outcome, now)
+        # Without a "Not now" button (Firefox) a dismissal is an ignore, never a denial.
         as_denial = outcome == "denied" or (
-            outcome == "dismissed" and profile.dismiss_counts_as_denial)
+            outcome == "dismissed" and profile.not_now_button
+            and profile.dismiss_counts_as_denial)
         self.answered += as_denial or outcome == "allowed"
         self.denials += as_denial
         self.peak_answered = max(self.peak_answered, self.answered)
