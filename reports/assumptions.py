@@ -33,7 +33,10 @@ PROFILE_SOURCES: dict[str, str] = {
     "chrome_quiet": "Chromium permission_decision_auto_blocker.cc (quiet UI: 1 dismissal or 2 "
                     "ignores); adaptive_quiet_notification_permission_ui_enabler.cc (3 "
                     "denials in a row across sites within 90 days)",
-    "firefox": "MDN Notification.requestPermission (user gesture since Firefox 72)",
+    "firefox": "MDN Notification.requestPermission (user gesture since Firefox 72); "
+               "gecko-dev PermissionUI.sys.mjs and firefox.js (no embargo, no \"Not now\")",
+    "firefox_android": "GeckoViewPermission.sys.mjs (no prompt without a user gesture; "
+                       "answers stored permanently, no embargo)",
     "safari": "MDN Notification.requestPermission (user gesture; iOS only in Home Screen web "
               "apps)",
 }

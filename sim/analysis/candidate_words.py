@@ -14,6 +14,7 @@ from sim.rules.config.campaigns import (
     Backoff,
     Campaign,
     EveryTime,
+    GapList,
     Multiple,
     Once,
     OnEvent,
@@ -52,6 +53,9 @@ def describe_campaign(c: Campaign) -> str:
     elif isinstance(f, Backoff):
         cap = f"up to {f.limit} prompts" if f.limit is not None else "prompts without limit"
         how = f"{cap}, the first gap {_days(f.gap_days)}, each next one x{f.factor:g}"
+    elif isinstance(f, GapList):
+        waits = ", ".join(_days(g) for g in f.gaps)
+        how = f"a prompt until dismissed, then waits of {waits} after each dismissal"
     else:
         how = "prompts"
     words = f"{how}, from the {_ordinal(c.min_sessions)} session, {_trigger(c.trigger)}"

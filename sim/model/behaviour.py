@@ -87,8 +87,10 @@ DEFAULT_COLD: dict[str, DialogOdds] = {
     # Bilogrevic et al. 2021: Chrome grants 10% desktop, 21% Android; most of the rest dismiss.
     "chrome": _odds(0.15, 0.30, 0.40, 0.15),
     "chrome_quiet": _odds(0.15, 0.30, 0.40, 0.15),
-    # Mozilla 2019: about 1.6% of prompts granted.
+    # Mozilla 2019: about 1.6% of prompts granted. Firefox for Android: no figure of its own
+    # (assumption: as desktop).
     "firefox": _odds(0.016, 0.55, 0.334, 0.10),
+    "firefox_android": _odds(0.016, 0.55, 0.334, 0.10),
     "safari": _odds(0.05, 0.50, 0.35, 0.10),
 }
 """OS dialog answers without a soft prompt first (cold). Chrome's quiet prompt is answered
@@ -102,6 +104,7 @@ DEFAULT_PRIMED: dict[str, DialogOdds] = {
     "chrome": _odds(0.55, 0.20, 0.20, 0.05),
     "chrome_quiet": _odds(0.55, 0.20, 0.20, 0.05),
     "firefox": _odds(0.45, 0.30, 0.20, 0.05),
+    "firefox_android": _odds(0.45, 0.30, 0.20, 0.05),
     "safari": _odds(0.50, 0.30, 0.15, 0.05),
 }
 """OS dialog answers right after the user tapped the soft prompt (assumption: vendors

@@ -364,7 +364,7 @@ class Life:
                 if self.u(streams.SETTINGS) < done:
                     self._settings(t, True, F_SETTINGS_ON)
         else:
-            record_dismissal(st, cid)
+            record_dismissal(st, cid, now)
             counts[F_DISMISS * stride + day] += 1
             if stage.reports:
                 port.report(self, "soft_prompt_dismissed", t, cid, None)

@@ -139,7 +139,7 @@ PRIORS: tuple[Prior, ...] = (
           "dialog_cold", 0.010, 0.025, "pert",
           "Mozilla 2019: about 1.6% of prompts granted. Not sampled: Firefox 72+ opens the "
           "dialog only from a user gesture, which a cold dialog does not have",
-          keys=("firefox",), sampled=False),
+          keys=("firefox", "firefox_android"), sampled=False),
     Prior("dialog_cold.safari", "Safari: OS dialog allowed, without a soft prompt",
           "dialog_cold", 0.016, 0.15, "pert",
           _assumption("no published figure; between Firefox's 1.6% and Chrome's 10-21%. Not "
@@ -159,7 +159,8 @@ PRIORS: tuple[Prior, ...] = (
           keys=("chrome", "chrome_quiet")),
     Prior("dialog_primed.firefox", "Firefox: OS dialog allowed right after a tap",
           "dialog_primed", 0.20, 0.70, "pert",
-          _assumption("no published figure; well above the cold 1.6%"), keys=("firefox",)),
+          _assumption("no published figure; well above the cold 1.6%"),
+          keys=("firefox", "firefox_android")),
     Prior("dialog_primed.safari", "Safari: OS dialog allowed right after a tap",
           "dialog_primed", 0.25, 0.75, "pert",
           _assumption("no published figure"), keys=("safari",)),

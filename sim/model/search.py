@@ -40,9 +40,13 @@ KINDS = _kinds()
 """The fields of each frequency type, read from ``Frequency``'s tagged Structs."""
 FREQUENCIES = tuple(KINDS)
 """Frequency types a family can search: the tags of ``Frequency``."""
-USES: dict[str, tuple[str, ...]] = {k: tuple(f.name for f in fs) for k, fs in KINDS.items()}
+SEARCHED = ("limit", "gap_days", "factor")
+"""The frequency fields a family lists values of. ``gap_list``'s ``gaps`` is not one: a
+``gap_list`` family runs its default, the OneSignal slidedown preset."""
+USES: dict[str, tuple[str, ...]] = {
+    k: tuple(f.name for f in fs if f.name in SEARCHED) for k, fs in KINDS.items()}
 """The lists each frequency type takes (besides ``trigger`` and ``min_sessions``): its
-Struct's fields."""
+Struct's fields that a family lists (:data:`SEARCHED`)."""
 REQUIRED: dict[str, tuple[str, ...]] = {
     k: tuple(f.name for f in fs if f.required) for k, fs in KINDS.items()}
 """The lists a frequency type needs: its Struct's required fields."""
@@ -70,7 +74,7 @@ class Family(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     name: Identifier
     """The family's name: the prefix of its candidates' names and one colour in the figure."""
     frequency: str
-    """One of once, every_time, multiple, backoff."""
+    """One of once, every_time, multiple, backoff, gap_list (the OneSignal preset)."""
     primer: bool = True
     """False: no soft prompt, the trigger opens the OS dialog directly (the cold baseline)."""
     trigger: Annotated[tuple[Trigger, ...], msgspec.Meta(min_length=1, max_length=10)] = (

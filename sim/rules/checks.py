@@ -73,36 +73,50 @@ def _limited(c: CampaignRules, n: CampaignCounters) -> bool:
     return c.frequency_limit != NO_LIMIT and n.shown >= c.frequency_limit
 
 
-def _gap(c: CampaignRules, n: CampaignCounters) -> float | None:
-    """The gap the frequency asks for after the last impression (``-inf``: none, even for a
-    client clock that went back); ``None``: never again."""
+def listed_gap(c: CampaignRules, dismissed: int) -> float:
+    """``gap_list``: the gap after the ``dismissed``-th dismissal, ``gaps[dismissed - 1]`` (the
+    last one for every later dismissal); ``-inf`` before the first."""
+    gaps = c.frequency_gaps
+    if dismissed <= 0 or not gaps:
+        return -math.inf
+    return gaps[min(dismissed, len(gaps)) - 1]
+
+
+def _gap(c: CampaignRules, n: CampaignCounters) -> tuple[float, float | None] | None:
+    """The gap the frequency asks for and the time it counts from (``None``: no wait; a gap
+    of ``-inf``: none, even for a client clock that went back); ``None``: never again.
+    ``gap_list`` counts from the last dismissal, the others from the last impression."""
     kind = c.frequency
     match kind:
         case "once":
-            return None if n.shown >= 1 else -math.inf
+            return None if n.shown >= 1 else (-math.inf, None)
         case "every_time":
-            return -math.inf
+            return -math.inf, None
         case "multiple":
-            return None if _limited(c, n) else c.frequency_gap_days
+            return None if _limited(c, n) else (c.frequency_gap_days, n.last_shown_at)
         case "backoff":
-            return None if _limited(c, n) else backoff_gap(c, n.dismissed)
+            return None if _limited(c, n) else (backoff_gap(c, n.dismissed), n.last_shown_at)
+        case "gap_list":
+            return listed_gap(c, n.dismissed), n.last_dismissed_at
         case _:
             assert_never(kind)
 
 
 def frequency_check(c: CampaignRules, n: CampaignCounters, now: float) -> str | None:
     """Why the campaign's frequency rule keeps it from showing at ``now``, or ``None``."""
-    gap = _gap(c, n)
-    if gap is None:
+    wait = _gap(c, n)
+    if wait is None:
         return "frequency_limit"
-    if n.last_shown_at is not None and now - n.last_shown_at < gap - TIME_EPS:
+    gap, since = wait
+    if since is not None and now - since < gap - TIME_EPS:
         return "gap_not_elapsed"
     return None
 
 
 def next_allowed(c: CampaignRules, n: CampaignCounters) -> float | None:
     """The earliest time ``frequency_check`` can pass again; ``None`` for never."""
-    gap = _gap(c, n)
-    if gap is None:
+    wait = _gap(c, n)
+    if wait is None:
         return None
-    return -math.inf if n.last_shown_at is None else n.last_shown_at + gap - TIME_EPS
+    gap, since = wait
+    return -math.inf if since is None else since + gap - TIME_EPS

@@ -188,9 +188,12 @@ def record_click(state: DeviceState, campaign_id: str) -> None:
     _counted(state, campaign_id).clicked += 1
 
 
-def record_dismissal(state: DeviceState, campaign_id: str) -> None:
-    """Count a dismissal of the soft prompt (``backoff`` widens its gap)."""
-    _counted(state, campaign_id).dismissed += 1
+def record_dismissal(state: DeviceState, campaign_id: str, now: float) -> None:
+    """Count a dismissal of the soft prompt at ``now`` (``backoff`` widens its gap;
+    ``gap_list`` waits its next gap from ``now``)."""
+    c = _counted(state, campaign_id)
+    c.dismissed += 1
+    c.last_dismissed_at = now
 
 
 def start_session(state: DeviceState, profile: ProfileRules, now: float) -> bool:

@@ -17,6 +17,7 @@ from sim.rules.config.campaigns import (
     Backoff,
     Campaign,
     EveryTime,
+    GapList,
     Multiple,
     Once,
     OnEvent,
@@ -30,7 +31,7 @@ NO_LIMIT: Final = 0
 """A count that sets no limit (the Structs' ``None``; their counts are at least 1)."""
 TriggerKind = Literal["app_open", "session_time", "event", "programmatic"]
 """The kinds of ``Campaign.trigger``."""
-FrequencyKind = Literal["once", "every_time", "multiple", "backoff"]
+FrequencyKind = Literal["once", "every_time", "multiple", "backoff", "gap_list"]
 """The kinds of ``Campaign.frequency``."""
 
 
@@ -95,6 +96,8 @@ class ProfileRules:
     """``PlatformProfile.dialog_spent_on``."""
     dialog_open_error: bool
     """``PlatformProfile.dialog_open_error``."""
+    not_now_button: bool
+    """``PlatformProfile.not_now_button``."""
 
     def __init__(self, p: PlatformProfile) -> None:
         self.name = p.name
@@ -126,6 +129,7 @@ class ProfileRules:
         self.settings_path = p.settings_path
         self.dialog_spent_on = p.dialog_spent_on
         self.dialog_open_error = p.dialog_open_error
+        self.not_now_button = p.not_now_button
 
     def __repr__(self) -> str:
         return f"ProfileRules({self.name!r})"
@@ -150,6 +154,8 @@ class CampaignRules:
     """``Multiple.gap_days``, ``Backoff.gap_days``; 0.0 for the other kinds."""
     frequency_factor: float
     """``Backoff.factor``; 0.0 for the other kinds."""
+    frequency_gaps: tuple[float, ...]
+    """``GapList.gaps``; () for the other kinds."""
     action: Literal["message", "open_settings", "push_permission_prompt"]
     """``Campaign.action``."""
     priority: int
@@ -204,21 +210,31 @@ class CampaignRules:
                 self.frequency_limit = NO_LIMIT
                 self.frequency_gap_days = 0.0
                 self.frequency_factor = 0.0
+                self.frequency_gaps = ()
             case EveryTime():
                 self.frequency = "every_time"
                 self.frequency_limit = NO_LIMIT
                 self.frequency_gap_days = 0.0
                 self.frequency_factor = 0.0
+                self.frequency_gaps = ()
             case Multiple():
                 self.frequency = "multiple"
                 self.frequency_limit = frequency.limit
                 self.frequency_gap_days = frequency.gap_days
                 self.frequency_factor = 0.0
+                self.frequency_gaps = ()
             case Backoff():
                 self.frequency = "backoff"
                 self.frequency_limit = NO_LIMIT if frequency.limit is None else frequency.limit
                 self.frequency_gap_days = frequency.gap_days
                 self.frequency_factor = frequency.factor
+                self.frequency_gaps = ()
+            case GapList():
+                self.frequency = "gap_list"
+                self.frequency_limit = NO_LIMIT
+                self.frequency_gap_days = 0.0
+                self.frequency_factor = 0.0
+                self.frequency_gaps = frequency.gaps
             case _:
                 assert_never(frequency)
         self.action = c.action

@@ -102,9 +102,12 @@ def first_launch_dialog_due(state: DeviceState, p: ProfileRules, *,
 
 def apply_dialog_result(state: DeviceState, p: ProfileRules, outcome: DialogOutcome,
                         now: float) -> None:
-    """Record the user's answer to an OS dialog (which closes it)."""
+    """Record the user's answer to an OS dialog (which closes it). Without a "Not now"
+    button (``not_now_button``) a dismissal is an ignore: the prompt was left unanswered."""
     state.dialogs_shown += 1
     state.dialog_open = False
+    if outcome == "dismissed" and not p.not_now_button:
+        outcome = "ignored"  # no "Not now": left unanswered (Firefox)
     if (outcome == "dismissed" and p.dismiss_counts_as_denial) \
             or (outcome == "ignored" and p.ignored_ends_dialog):
         outcome = "denied"

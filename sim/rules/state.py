@@ -42,15 +42,19 @@ class CampaignCounters:
     session: int = -1
     """Session index of ``shown_this_session``."""
     shown_this_session: int = 0
+    last_dismissed_at: float | None = None
+    """When the soft prompt was last dismissed (``gap_list`` counts its gap from it)."""
 
     def __init__(self, shown: int = 0, clicked: int = 0, dismissed: int = 0,
                  last_shown_at: float | None = None, day: int = -1, shown_today: int = 0,
-                 session: int = -1, shown_this_session: int = 0) -> None:
+                 session: int = -1, shown_this_session: int = 0,
+                 last_dismissed_at: float | None = None) -> None:
         # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
         # generates is interpreted (~9,000 instructions a call).
         self.shown, self.clicked, self.dismissed = shown, clicked, dismissed
         self.last_shown_at, self.day, self.shown_today = last_shown_at, day, shown_today
         self.session, self.shown_this_session = session, shown_this_session
+        self.last_dismissed_at = last_dismissed_at
 
 
 @dataclass(init=False)
@@ -115,7 +119,7 @@ class DeviceState:
 
 
 _DECLARED: dict[type, dict[str, object]] = {
-    CampaignCounters: {"last_shown_at": float | None},
+    CampaignCounters: {"last_shown_at": float | None, "last_dismissed_at": float | None},
     DeviceState: {"permission": Permission, "embargo_until": float | None,
                   "uninstalled_at": float | None, "last_active_at": float | None,
                   "campaigns": dict[str, CampaignCounters], "last_in_app_at": float | None,

@@ -228,7 +228,7 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
             c = st.campaigns.get(cid)
             if c is None or c.dismissed >= c.shown:
                 return cid, NO_IMPRESSION  # nothing shown to dismiss: stored, counts nothing
-            record_dismissal(st, cid)
+            record_dismissal(st, cid, now)
             return cid, None
         case s.OsDialogResult(outcome=outcome, campaign_id=cid):
             if dialogs_left(st, profile) == 0:

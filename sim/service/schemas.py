@@ -256,6 +256,8 @@ class CampaignCountersView(msgspec.Struct, frozen=True):
     session: int
     """Session index of ``shown_this_session``."""
     shown_this_session: int
+    last_dismissed_at: str | None = None
+    """When the soft prompt was last dismissed (RFC 3339; ``gap_list`` counts from it)."""
 
 
 class DeviceStateView(msgspec.Struct, frozen=True):

@@ -49,7 +49,7 @@ def test_the_shipped_search_has_40_candidates_or_more() -> None:
 
 @pytest.mark.parametrize(("family", "message"), [
     ({"frequency": "sometimes"}, "search.families[0].frequency: 'sometimes' is not one of "
-                                 "once, every_time, multiple, backoff"),
+                                 "once, every_time, multiple, backoff, gap_list"),
     ({"frequency": "once", "limit": [2]}, "search.families[0].limit: not used by frequency "
                                           "'once'; its lists are trigger, min_sessions, primer"),
     ({"frequency": "multiple", "limit": [2]}, "search.families[0].gap_days: frequency "

@@ -1,10 +1,10 @@
 """Invariants of the rules over random device histories (hypothesis).
 
-For every default profile, hypothesis draws a policy (random campaigns with
-``once`` / ``every_time`` / ``multiple`` / ``backoff``, random triggers, caps and
-delays) and a random life of one install: sessions, triggers, soft-prompt
-responses, OS-dialog answers, settings toggles, uninstall / reinstall, cleared
-data, OS upgrades along ``upgrade_to``, app updates, and time passing.
+For every default profile, hypothesis draws a policy (random campaigns with ``once`` /
+``every_time`` / ``multiple`` / ``backoff`` / ``gap_list``, random triggers, caps and
+delays) and a random life of one install: sessions, triggers, soft-prompt responses,
+OS-dialog answers, settings toggles, uninstall / reinstall, cleared data, OS upgrades along
+``upgrade_to``, app updates, and time passing.
 
 The test keeps its own record of what happened (impressions, dismissals,
 dialog answers since the last reset) and checks each answer of the rules
@@ -37,6 +37,7 @@ from sim.rules.config.campaigns import (
     Backoff,
     Campaign,
     Caps,
+    GapList,
     Multiple,
     Once,
     OnEvent,
@@ -46,6 +47,7 @@ from sim.rules.config.campaigns import (
     TriggerFired,
     backoff,
     every_time,
+    gap_list,
     multiple,
     once,
 )
@@ -93,6 +95,7 @@ frequencies = st.one_of(
               gap_days=st.sampled_from([MIN_GAP_DAYS, 0.5, 1.0, 3.0])),
     st.builds(backoff, gap_days=st.sampled_from([0.25, 1.0, 2.0]),
               factor=st.sampled_from([1.0, 2.0, 3.0]), limit=st.none() | st.integers(1, 4)),
+    st.builds(gap_list, st.lists(st.sampled_from([0.5, 1.0, 3.0]), min_size=1, max_size=3)),
 )
 triggers = st.one_of(
     st.builds(AppOpen),
@@ -175,6 +178,7 @@ class Record:
     shows: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     """Impression (time, session) per campaign since the counters were last reset."""
     dismissals: dict[str, int] = field(default_factory=dict)
+    dismissed_at: dict[str, float] = field(default_factory=dict)
     last_in_app: float | None = None
     sessions: int = 0
     answered: int = 0
@@ -191,7 +195,7 @@ class Record:
         self.answered = self.denials = self.first_launch_dialogs = 0
 
     def reset_counters(self) -> None:
-        self.shows, self.dismissals = {}, {}
+        self.shows, self.dismissals, self.dismissed_at = {}, {}, {}
         self.last_in_app, self.sessions = None, 0
 
     def check_and_record_impression(self, camp: Campaign, policy: Policy, state: DeviceState,
@@ -211,6 +215,12 @@ class Record:
             assert f.limit is None or n < f.limit, "backoff over its limit"
             gap = f.gap_days * f.factor ** self.dismissals.get(camp.id, 0)
             assert since is None or since >= gap - TIME_EPS, "backoff within its gap"
+        elif isinstance(f, GapList):
+            k = self.dismissals.get(camp.id, 0)
+            if k:
+                wait = f.gaps[min(k, len(f.gaps)) - 1]
+                assert now - self.dismissed_at[camp.id] >= wait - TIME_EPS, \
+                    "gap_list within the gap after its last dismissal"
         assert since is None or since >= camp.min_delay_days - TIME_EPS, "within min_delay_days"
         assert camp.caps.total is None or n < camp.caps.total, "over the total cap"
         assert camp.caps.per_day is None or sum(
@@ -230,8 +240,10 @@ class Record:
         """Apply an OS-dialog answer and assert the install stays within its platform's limit:
         at most ``max_denials`` denials, one answered dialog on iOS and HarmonyOS NEXT."""
         apply_dialog_result(state, profile, outcome, now)
+        # Without a "Not now" button (Firefox) a dismissal is an ignore, never a denial.
         as_denial = outcome == "denied" or (
-            outcome == "dismissed" and profile.dismiss_counts_as_denial)
+            outcome == "dismissed" and profile.not_now_button
+            and profile.dismiss_counts_as_denial)
         self.answered += as_denial or outcome == "allowed"
         self.denials += as_denial
         self.peak_answered = max(self.peak_answered, self.answered)
@@ -240,9 +252,10 @@ class Record:
         if profile.name in ONE_DIALOG_PER_INSTALL:
             assert self.answered <= 1, "a second answered dialog on a one-dialog platform"
 
-    def dismiss(self, state: DeviceState, campaign_id: str) -> None:
+    def dismiss(self, state: DeviceState, campaign_id: str, now: float) -> None:
         self.dismissals[campaign_id] = self.dismissals.get(campaign_id, 0) + 1
-        record_dismissal(state, campaign_id)
+        self.dismissed_at[campaign_id] = now
+        record_dismissal(state, campaign_id, now)
 
 
 # --- the properties ---------------------------------------------------------------------
@@ -299,7 +312,7 @@ def test_rules_hold_over_random_device_histories(name: str, data: st.DataObject)
             return
         response = data.draw(responses, label="response")
         if response == "dismiss":
-            rec.dismiss(state, camp.id)
+            rec.dismiss(state, camp.id, now)
         elif response == "click":
             record_click(state, camp.id)
             if d.action == "os_dialog":
@@ -392,7 +405,7 @@ def test_decide_never_shows_inside_a_gap_or_over_a_limit(name: str, policy: Poli
             assert camp is not None
             rec.check_and_record_impression(camp, policy, state, now)
             if d.show and data.draw(st.booleans(), label="dismissed"):
-                rec.dismiss(state, camp.id)
+                rec.dismiss(state, camp.id, now)
 
 
 @settings(max_examples=300, deadline=None)

@@ -27,6 +27,7 @@ from sim.rules.config.campaigns import (
     TriggerType,
     backoff,
     every_time,
+    gap_list,
     multiple,
 )
 from sim.rules.config.native_source import source
@@ -98,7 +99,7 @@ def flat(s: msgspec.Struct, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-ZERO = {"int": NO_LIMIT, "float": 0.0, "str": ""}
+ZERO = {"int": NO_LIMIT, "float": 0.0, "str": "", "tuple[float, ...]": ()}
 """A flattened field the campaign's kind lacks: its type's zero."""
 
 
@@ -126,6 +127,9 @@ CAMPAIGNS: list[tuple[Campaign, dict[str, Any]]] = [
               priority=7),
      {"frequency": "every_time", "action": "message", "is_permission": False,
       "priority": 7}),
+    (Campaign(id="f", frequency=gap_list([3.0, 7.0, 30.0])),
+     {"frequency": "gap_list", "frequency_gaps": (3.0, 7.0, 30.0), "frequency_limit": NO_LIMIT,
+      "frequency_gap_days": 0.0}),
 ]
 """Campaigns that use every kind and setting, and a few flattened fields spelled out."""
 

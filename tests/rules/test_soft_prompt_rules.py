@@ -227,7 +227,7 @@ def test_backoff_gap_grows_with_each_dismissal() -> None:
         d = ask(state, policy, t)
         log.append((t, d.reason))
         if d.show and t < 6.0:
-            record_dismissal(state, "push")
+            record_dismissal(state, "push", t)
     # after 0: gap 2 (one dismissal); after 2: gap 4; after 6: still 4, 6 + 4 = 10 > 7
     assert log == [(0.0, "eligible"), (1.9, "gap_not_elapsed"), (2.0, "eligible"),
                    (5.9, "gap_not_elapsed"), (6.0, "eligible"), (7.0, "gap_not_elapsed")]
@@ -313,7 +313,7 @@ def test_clicks_and_dismissals_are_counted_per_campaign() -> None:
     state = device()
     record_impression(state, "push", 0.0)
     record_click(state, "push")
-    record_dismissal(state, "other")
+    record_dismissal(state, "other", 0.0)
     assert (state.campaigns["push"].shown, state.campaigns["push"].clicked) == (1, 1)
     assert state.campaigns["other"].dismissed == 1
 

@@ -21,6 +21,7 @@ class StoredCounters(msgspec.Struct):
     shown_today: int = 0
     session: int = -1
     shown_this_session: int = 0
+    last_dismissed_at: float | None = None  # issue 24: gap_list counts from it
 
 
 class StoredState(msgspec.Struct, kw_only=True):
@@ -55,7 +56,8 @@ def _busy() -> DeviceState:
                      sessions=7, last_in_app_at=28.5, utc_offset_minutes=-300)
     st.campaigns["soft"] = CampaignCounters(shown=2, clicked=1, dismissed=1,
                                             last_shown_at=28.5, day=28, shown_today=1,
-                                            session=7, shown_this_session=1)
+                                            session=7, shown_this_session=1,
+                                            last_dismissed_at=28.75)
     return st
 
 

@@ -167,9 +167,9 @@ def test_the_answered_state_has_every_field_of_the_rules_state_and_its_times_as_
 
     import msgspec
 
-    from sim.rules.state import DeviceState
-    from sim.service.schemas import DeviceStateView
-    from sim.wire import STATE_TIMES
+    from sim.rules.state import CampaignCounters, DeviceState
+    from sim.service.schemas import CampaignCountersView, DeviceStateView
+    from sim.wire import CAMPAIGN_TIMES, STATE_TIMES
 
     rules = {f.name: f.type for f in dataclasses.fields(DeviceState)}
     view = {f.name: f.type for f in msgspec.structs.fields(DeviceStateView)}
@@ -178,3 +178,10 @@ def test_the_answered_state_has_every_field_of_the_rules_state_and_its_times_as_
     times = {n for n, t in hints.items() if t == (float | None)}
     assert times == set(STATE_TIMES)
     assert all(view[n] == (str | None) for n in times)
+    counters = {f.name: f.type for f in dataclasses.fields(CampaignCounters)}
+    counters_view = {f.name: f.type for f in msgspec.structs.fields(CampaignCountersView)}
+    assert set(counters_view) == set(counters)
+    counter_times = {n for n, t in typing.get_type_hints(CampaignCounters).items()
+                     if t == (float | None)}
+    assert counter_times == set(CAMPAIGN_TIMES)
+    assert all(counters_view[n] == (str | None) for n in counter_times)

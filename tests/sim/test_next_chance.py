@@ -61,7 +61,7 @@ def histories(draw: st.DrawFn) -> tuple[object, ...]:
             if d.show:
                 record_impression(state, d.campaign_id or "", now)
                 if draw(st.booleans()):
-                    record_dismissal(state, d.campaign_id or "")
+                    record_dismissal(state, d.campaign_id or "", now)
         elif step == "dialog" and profile.os_dialog:
             apply_dialog_result(state, profile,
                                 draw(st.sampled_from(["allowed", "denied", "dismissed",

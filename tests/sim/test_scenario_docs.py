@@ -116,7 +116,7 @@ def test_a_bad_choice_lists_the_allowed_values() -> None:
     msg = _error(lambda d: d["strategies"][0]["campaigns"][0]["frequency"].update(
         type="sometimes"))
     assert msg == ("s.toml: strategies[0].campaigns[0].frequency.type: 'sometimes' is not one "
-                   "of once, every_time, multiple, backoff")
+                   "of once, every_time, multiple, backoff, gap_list")
     msg = _error(lambda d: d.update(behaviour={"gap_model": "weibull"}))
     assert msg == "s.toml: behaviour.gap_model: 'weibull' is not one of lognormal, poisson"
     msg = _error(lambda d: d["strategies"][0]["campaigns"][0].update(

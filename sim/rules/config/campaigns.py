@@ -4,8 +4,9 @@ Each trigger and frequency kind is a tagged Struct, declared here once; the unio
 ``Trigger`` and ``Frequency`` list them. The rules that apply them are in
 ``sim.rules.checks`` (one ``match`` arm per kind), reading the campaign's flattened native
 copy (``sim.rules.native``). Build a frequency with the named factories ``once()``,
-``every_time()``, ``multiple(limit, gap_days)`` and ``backoff(gap_days, factor)``. The
-same Structs decode from scenario TOML and from the service's JSON.
+``every_time()``, ``multiple(limit, gap_days)``, ``backoff(gap_days, factor)`` and
+``gap_list(gaps)`` (its built-in preset: ``onesignal_slidedown()``). The same Structs decode
+from scenario TOML and from the service's JSON.
 """
 
 from __future__ import annotations
@@ -132,7 +133,32 @@ class Backoff(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="back
     """At most this many impressions (none: no limit)."""
 
 
-Frequency = Once | EveryTime | Multiple | Backoff
+# --- an explicit list of gaps (issue 24, web) ----------------------------------
+
+ONESIGNAL_SLIDEDOWN_GAPS: tuple[float, ...] = (3.0, 7.0, 30.0)
+"""OneSignal's web slidedown back-off: 3 days after the first dismissal, 7 after the second,
+30 after each later one, never reset (OneSignal/OneSignal-Website-SDK
+``src/shared/helpers/dismiss.ts``, ``markPromptDismissedWithType``)."""
+MAX_GAPS = 32
+"""Longest list of gaps a ``gap_list`` takes: more dismissals than any schedule spells out
+(the last gap repeats). Bounds input."""
+
+
+class GapList(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="gap_list",
+              tag_field="type"):
+    """After the n-th dismissal, wait ``gaps[n - 1]`` days from that dismissal (the last gap
+    for every later one); before any dismissal, no wait. The count is never reset (only a
+    reinstall or cleared data that resets the campaign counters starts it again).
+
+    Its default is the built-in preset :data:`ONESIGNAL_SLIDEDOWN_GAPS` (OneSignal's web
+    slidedown: 3, 7, then 30 days)."""
+
+    gaps: Annotated[tuple[GapDays, ...], msgspec.Meta(min_length=1, max_length=MAX_GAPS)] = (
+        ONESIGNAL_SLIDEDOWN_GAPS)
+    """Days to wait after the 1st, 2nd, ... dismissal; the last repeats."""
+
+
+Frequency = Once | EveryTime | Multiple | Backoff | GapList
 
 
 def once() -> Once:
@@ -153,6 +179,17 @@ def multiple(limit: int, gap_days: float) -> Multiple:
 def backoff(gap_days: float, factor: float = 2.0, limit: int | None = None) -> Backoff:
     """A gap of ``gap_days * factor ** dismissals`` (at most ``MAX_DAYS``)."""
     return msgspec.convert({"gap_days": gap_days, "factor": factor, "limit": limit}, Backoff)
+
+
+def gap_list(gaps: tuple[float, ...] | list[float]) -> GapList:
+    """``gaps[n - 1]`` days after the n-th dismissal (the last gap repeats)."""
+    return msgspec.convert({"gaps": list(gaps)}, GapList)
+
+
+def onesignal_slidedown() -> GapList:
+    """The built-in preset: OneSignal's web slidedown back-off (3, 7, then 30 days after each
+    dismissal, never reset; :data:`ONESIGNAL_SLIDEDOWN_GAPS`)."""
+    return GapList()
 
 
 # --- campaigns ----------------------------------------------------------------

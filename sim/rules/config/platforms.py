@@ -22,8 +22,10 @@ OsKind = Literal["emui", "harmonyos", "harmonyos_next"]
 """What a Huawei device runs: EMUI or HarmonyOS 2-4 (Android underneath, with its Android
 API level), or HarmonyOS NEXT (no Android underneath)."""
 OS_KINDS: tuple[str, ...] = ("emui", "harmonyos", "harmonyos_next")
-Browser = Literal["chrome", "firefox", "safari"]
-BROWSERS: tuple[str, ...] = ("chrome", "firefox", "safari")
+Browser = Literal["chrome", "firefox", "safari", "firefox_android"]
+"""The browser a web install runs in. Firefox for Android is a browser of its own (Fenix on
+GeckoView: its permission prompts are GeckoView's, not desktop Firefox's)."""
+BROWSERS: tuple[str, ...] = ("chrome", "firefox", "safari", "firefox_android")
 
 PLATFORMS: tuple[Platform, ...] = ("ios", "android", "huawei", "amazon", "web")
 FAMILY_OF: dict[str, Family] = {
@@ -120,6 +122,13 @@ class PlatformProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     """A request while the OS dialog is still open is an error (OpenHarmony
     ``ERR_ANS_DIALOG_IS_POPPING``); the service answers 409 ``dialog_open``."""
 
+    # --- web browsers (issue 24, rulesweb) ---
+    not_now_button: bool = True
+    """The browser's prompt has a button that closes it without an answer ("Not now").
+    Firefox hides it by default (``firefox.js``: ``permissions.desktop-notification.notNow.
+    enabled`` false): its prompt offers Allow and Always block only, so a user who would have
+    dismissed it leaves it unanswered, and a dismissal counts as an ignore."""
+
 
 def _p(**kw: object) -> PlatformProfile:
     return msgspec.convert(kw, PlatformProfile)
@@ -174,6 +183,14 @@ DEFAULT_PROFILES: dict[str, PlatformProfile] = {
            settings_path="Safari > Settings > Websites > Notifications"),
     )
 }
+# --- web browsers (issue 24, rulesweb) ---
+DEFAULT_PROFILES["firefox"] = msgspec.structs.replace(DEFAULT_PROFILES["firefox"],
+                                                      not_now_button=False)
+DEFAULT_PROFILES["firefox_android"] = _p(
+    name="firefox_android", platform="web", default_permission="not_determined",
+    max_denials=1, requires_user_gesture=True, not_now_button=False, clear_data_resets=True,
+    settings_link=False, token_needs_permission=True,
+    settings_path="Settings > Site permissions > Notifications")
 """The profiles of ``docs/platform-rules.md`` section 1, keyed by name.
 
 Defaults where sources disagree (``docs/platform-settings.md`` lists every setting):
@@ -315,6 +332,7 @@ REPORTS: dict[str, DeviceKind] = {
     "chrome_quiet": _k("web", browser="chrome", quiet_ui=True),
     "firefox": _k("web", browser="firefox"),
     "safari": _k("web", browser="safari"),
+    "firefox_android": _k("web", browser="firefox_android"),
 }
 """What a device on each built-in profile reports (the simulator's devices, the event log,
 ``promptsim parity``): each resolves back to its profile."""
