@@ -37,6 +37,9 @@ Dialect = Literal["sqlite", "postgres"]
 SHARDS = 64
 """Rows per cell on PostgreSQL: concurrent writers (backends) mostly land on different ones."""
 _CELL = "arm, platform, profile, cohort_day"
+_FLAGS = {"imp": "u_imp", "os": "u_os", "gone": "u_gone"}
+"""The figures of which the stats count the units that have any (marked 0 or 1 per unit in
+``experiment_units``), and the cells' columns of those counts."""
 _FIG = ", ".join(xsql.FIGURES)
 _SUMS = ("units, imp, acc, dis, u_imp, os, os_a, os_d, os_x, u_os, outs, u_gone")
 """``experiment_cells``'s figures in the order the stats read them (``ExperimentCell``)."""
@@ -50,7 +53,7 @@ def tables(d: Dialect) -> tuple[str, ...]:
     """The tables and indexes of the aggregates."""
     real, big = ("DOUBLE PRECISION", "BIGINT") if d == "postgres" else ("REAL", "INTEGER")
     rowid = "" if d == "postgres" else " WITHOUT ROWID"
-    figs = ", ".join(f"{f} {big} NOT NULL DEFAULT 0" for f in xsql.FIGURES)
+    figs = ", ".join(f"{f} {big} NOT NULL DEFAULT 0" for f in _FLAGS)
     sums = ", ".join(f"{f} {big} NOT NULL DEFAULT 0" for f in _SUMS.split(", "))
     cell = "arm TEXT NOT NULL, platform TEXT NOT NULL, profile TEXT NOT NULL, " \
            "cohort_day TEXT NOT NULL"
@@ -86,23 +89,36 @@ _JOIN_META = ("JOIN experiment_meta m ON m.app_id = a.app_id AND m.experiment_id
               "a.experiment_id JOIN apps p ON p.id = a.app_id")
 
 
-def _event_deltas() -> str:
+EVENT_KINDS: dict[str, tuple[str, ...]] = {
+    "impression": ("imp",),
+    "soft_prompt_clicked": ("acc",),
+    "soft_prompt_dismissed": ("dis",),
+    "os_dialog_result": ("os", "os_a", "os_d", "os_x", "outs"),  # an allowed one is a grant
+    "permission_changed": ("outs",),
+    "uninstalled": ("gone",),
+}
+"""The figures an event of each kind can change (``experiment_sql.figure_conditions``): one
+trigger per kind, so that an event computes only its own (an impression: one CASE)."""
+
+
+def _event_deltas(figs: tuple[str, ...]) -> str:
     """Per assignment of the device of the event ``NEW`` (not stored yet): what it adds to
-    the unit's figures. A grant also turns into opt-outs the stored denials after it that
+    the unit's ``figs``. A grant also turns into opt-outs the stored denials after it that
     had no grant before them (events may arrive out of order)."""
     inside = f"{_WHEN_NEW} >= a.at AND {_WHEN_NEW} < {_END}"
     conds = xsql.figure_conditions("NEW", _COLD)
     cols = [f"CASE WHEN {inside} AND {conds[f]} THEN 1 ELSE 0 END AS {f}"
-            for f in xsql.FIGURES if f not in ("outs",)]
-    x_when = "(CASE WHEN p.clock = 'server' THEN x.received_at ELSE x.at END)"
-    later_denials = (
-        f"(SELECT count(*) FROM events x WHERE x.app_id = NEW.app_id AND x.device_id = "
-        f"NEW.device_id AND x.kind = 'permission_changed' AND x.detail = 'denied' AND "
-        f"x.at > NEW.at AND {x_when} >= a.at AND {x_when} < {_END} AND NOT "
-        f"{xsql.earlier_grant('x')})")
-    outs = (f"CASE WHEN {inside} AND {conds['outs']} THEN 1 ELSE 0 END + CASE WHEN "
-            f"{xsql.is_grant('NEW')} THEN {later_denials} ELSE 0 END AS outs")
-    return (f"SELECT a.app_id, a.experiment_id, a.unit_id, {', '.join(cols)}, {outs} "
+            for f in figs if f != "outs"]
+    if "outs" in figs:
+        x_when = "(CASE WHEN p.clock = 'server' THEN x.received_at ELSE x.at END)"
+        later_denials = (
+            f"(SELECT count(*) FROM events x WHERE x.app_id = NEW.app_id AND x.device_id = "
+            f"NEW.device_id AND x.kind = 'permission_changed' AND x.detail = 'denied' AND "
+            f"x.at > NEW.at AND {x_when} >= a.at AND {x_when} < {_END} AND NOT "
+            f"{xsql.earlier_grant('x')})")
+        cols.append(f"CASE WHEN {inside} AND {conds['outs']} THEN 1 ELSE 0 END + CASE WHEN "
+                    f"{xsql.is_grant('NEW')} THEN {later_denials} ELSE 0 END AS outs")
+    return (f"SELECT a.app_id, a.experiment_id, a.unit_id, {', '.join(cols)} "
             f"FROM assignments a {_JOIN_META} "
             f"WHERE a.app_id = NEW.app_id AND a.device_id = NEW.device_id")
 
@@ -129,24 +145,34 @@ _CELL_KEY = f"app_id, experiment_id, {_CELL}, shard"
 _STATE_KEY = f"app_id, experiment_id, {_CELL}, shard, state_key"
 
 
-def _apply(deltas: str, d: Dialect) -> tuple[str, str]:
-    """Add the units' ``deltas`` to the cells (with the units going from 0 to more, read
-    from the unit rows before they change), then to the units."""
-    any_ = " + ".join(f"d.{f}" for f in ("imp", "acc", "dis", "os", "outs", "gone"))
-    first = "CASE WHEN u.{0} = 0 AND d.{0} > 0 THEN 1 ELSE 0 END"
-    cells = (
-        f"INSERT INTO experiment_cells (app_id, experiment_id, {_CELL}, shard, {_SUMS}) "
-        f"SELECT u.app_id, u.experiment_id, u.arm, u.platform, u.profile, u.cohort_day, "
-        f"{_shard(d)}, 0, d.imp, d.acc, d.dis, {first.format('imp')}, d.os, d.os_a, "
-        f"d.os_d, d.os_x, {first.format('os')}, d.outs, {first.format('gone')} "
-        f"FROM ({deltas}) d JOIN experiment_units u ON u.app_id = d.app_id AND "
-        f"u.experiment_id = d.experiment_id AND u.unit_id = d.unit_id WHERE {any_} > 0 "
-        + _upsert("experiment_cells", _CELL_KEY, _SUMS))
-    sets = ", ".join(f"{f} = experiment_units.{f} + d.{f}" for f in xsql.FIGURES)
-    units = (f"UPDATE experiment_units SET {sets} FROM ({deltas}) d "
-             f"WHERE experiment_units.app_id = d.app_id AND experiment_units.experiment_id = "
-             f"d.experiment_id AND experiment_units.unit_id = d.unit_id AND {any_} > 0")
-    return cells, units
+def _apply(deltas: str, figs: tuple[str, ...], d: Dialect) -> list[str]:
+    """Add the units' ``deltas`` of ``figs`` to the cells (with the units whose figure goes
+    from 0 to more, read from the unit rows before they change), then mark the units
+    (only when a mark is new: most events write no unit row)."""
+    any_ = " + ".join(f"d.{f}" for f in figs)
+    sums = [f for f in figs if f != "gone"]
+    flags = [f for f in figs if f in _FLAGS]
+    cols = ", ".join([*sums, *(_FLAGS[f] for f in flags)])
+    vals = ", ".join([*(f"d.{f}" for f in sums),
+                      *(f"CASE WHEN u.{f} = 0 AND d.{f} > 0 THEN 1 ELSE 0 END" for f in flags)])
+    join = (f"FROM ({deltas}) d JOIN experiment_units u ON u.app_id = d.app_id AND "
+            f"u.experiment_id = d.experiment_id AND u.unit_id = d.unit_id ")
+    out = [f"INSERT INTO experiment_cells (app_id, experiment_id, {_CELL}, shard, {cols}) "
+           f"SELECT u.app_id, u.experiment_id, u.arm, u.platform, u.profile, u.cohort_day, "
+           f"{_shard(d)}, {vals} {join}WHERE {any_} > 0 "
+           + _upsert("experiment_cells", _CELL_KEY, cols)]
+    if flags:
+        marks = ", ".join(flags)
+        new = " OR ".join(f"(u.{f} = 0 AND d.{f} > 0)" for f in flags)
+        sets = ", ".join(f"{f} = excluded.{f}" for f in flags)
+        out.append(
+            f"INSERT INTO experiment_units (app_id, experiment_id, unit_id, {_CELL}, "
+            f"device_id, device_at, {marks}) SELECT u.app_id, u.experiment_id, u.unit_id, "
+            f"u.arm, u.platform, u.profile, u.cohort_day, u.device_id, u.device_at, "
+            + ", ".join(f"CASE WHEN d.{f} > 0 THEN 1 ELSE u.{f} END" for f in flags)
+            + f" {join}WHERE {new} ON CONFLICT (app_id, experiment_id, unit_id) "
+            f"DO UPDATE SET {sets}")
+    return out
 
 
 def _state(d: Dialect, key: str, n: int, where: str, join_device: bool) -> str:
@@ -187,7 +213,7 @@ def _assignment_steps(d: Dialect) -> list[str]:
         f"AND excluded.device_id > experiment_units.device_id)",
         # the device is the unit's current one now
         _state(d, "dv.state_key", 1, f"{_NEW_UNIT} AND u.device_id = NEW.device_id", True),
-        *_apply(_fold_deltas(), d),
+        *_apply(_fold_deltas(), xsql.FIGURES, d),
     ]
 
 
@@ -223,8 +249,10 @@ def triggers(d: Dialect) -> tuple[str, ...]:
         def trig(name: str, when: str, steps: list[str]) -> str:
             return f"CREATE TRIGGER {name} {when} BEGIN\n" + "".join(
                 f"  {s};\n" for s in steps) + "END"
-        events = (trig("experiment_events", f"BEFORE INSERT ON events WHEN {_HAS_ASSIGNMENT}",
-                       list(_apply(_event_deltas(), d))),)
+        events = tuple(trig(f"experiment_events_{kind}", f"BEFORE INSERT ON events WHEN "
+                            f"NEW.kind = '{kind}' AND {_HAS_ASSIGNMENT}",
+                            _apply(_event_deltas(figs), figs, d))
+                       for kind, figs in EVENT_KINDS.items())
         assigned = (trig("experiment_assigned", "AFTER INSERT ON assignments",
                          _assignment_steps(d)),)
         device = (trig("experiment_device_state", f"AFTER UPDATE OF state_key ON devices "
@@ -233,10 +261,11 @@ def triggers(d: Dialect) -> tuple[str, ...]:
     unit_lock = ("PERFORM 1 FROM experiment_units WHERE app_id = NEW.app_id AND "
                  "experiment_id = NEW.experiment_id AND unit_id = NEW.unit_id FOR UPDATE")
     return (
-        _pg_function("experiment_events", _HAS_ASSIGNMENT, [_LOCK_UNITS_OF_DEVICE],
-                     list(_apply(_event_deltas(), d))),
-        "CREATE TRIGGER experiment_events BEFORE INSERT ON events FOR EACH ROW "
-        "EXECUTE FUNCTION experiment_events()",
+        *(sql for kind, figs in EVENT_KINDS.items() for sql in (
+            _pg_function(f"experiment_events_{kind}", _HAS_ASSIGNMENT, [_LOCK_UNITS_OF_DEVICE],
+                         _apply(_event_deltas(figs), figs, d)),
+            f"CREATE TRIGGER experiment_events_{kind} BEFORE INSERT ON events FOR EACH ROW "
+            f"WHEN (NEW.kind = '{kind}') EXECUTE FUNCTION experiment_events_{kind}()")),
         _pg_function("experiment_assigned", None, [
             # one unit's assignments one at a time (with record_assignment's read of its
             # cell); then the device's events as committed, then its unit as committed
@@ -269,16 +298,21 @@ def rebuild(app_id: str, experiment_id: str, cold: Sequence[str], end: float | N
     sums = ("count(*), sum(imp), sum(acc), sum(dis), sum(CASE WHEN imp > 0 THEN 1 ELSE 0 "
             "END), sum(os), sum(os_a), sum(os_d), sum(os_x), sum(CASE WHEN os > 0 THEN 1 "
             "ELSE 0 END), sum(outs), sum(CASE WHEN gone > 0 THEN 1 ELSE 0 END)")
+    scan = (*ids, 1e300 if end is None else end, *key)
+    marks = ", ".join(f"CASE WHEN {f} > 0 THEN 1 ELSE 0 END" for f in _FLAGS)
     return [
         (f"DELETE FROM experiment_units WHERE {unit}", key),
         (f"DELETE FROM experiment_cells WHERE {unit}", key),
         (f"DELETE FROM experiment_states WHERE {unit}", key),
         (f"INSERT INTO experiment_units (app_id, experiment_id, unit_id, {_CELL}, device_id, "
-         f"device_at, {_FIG}) {xsql.unit_figures(len(ids), server_clock, current=True)} "
-         f"ON CONFLICT DO NOTHING", (*ids, 1e300 if end is None else end, *key)),
+         f"device_at, {', '.join(_FLAGS)}) SELECT app_id, experiment_id, unit_id, {_CELL}, "
+         f"device_id, device_at, {marks} FROM "
+         f"({xsql.unit_figures(len(ids), server_clock, current=True)}) f "
+         f"WHERE true ON CONFLICT DO NOTHING", scan),
         (f"INSERT INTO experiment_cells (app_id, experiment_id, {_CELL}, shard, {_SUMS}) "
-         f"SELECT app_id, experiment_id, {_CELL}, 0, {sums} FROM experiment_units "
-         f"WHERE {unit} GROUP BY app_id, experiment_id, {_CELL}", key),
+         f"SELECT app_id, experiment_id, {_CELL}, 0, {sums} FROM "
+         f"({xsql.unit_figures(len(ids), server_clock)}) f "
+         f"GROUP BY app_id, experiment_id, {_CELL}", scan),
         (f"INSERT INTO experiment_states (app_id, experiment_id, {_CELL}, shard, state_key, "
          f"n) SELECT u.app_id, u.experiment_id, u.arm, u.platform, u.profile, u.cohort_day, "
          f"0, coalesce(d.state_key, ''), count(*) FROM experiment_units u JOIN devices d ON "

@@ -87,7 +87,7 @@ def unit_figures(cold: int, server_clock: bool, current: bool = False) -> str:
     when = "e.received_at" if server_clock else "e.at"
     conds = figure_conditions("e", marks)
     sums = ", ".join(f"sum(CASE WHEN {conds[f]} THEN 1 ELSE 0 END) AS {f}" for f in FIGURES)
-    latest = f"{_LATEST}, max(a.at), " if current else ""
+    latest = f"{_LATEST} AS device_id, max(a.at) AS device_at, " if current else ""
     group = "a.app_id, a.experiment_id, a.unit_id, a.arm, a.platform, a.profile, a.cohort_day"
     return f"""SELECT {group}, {latest}{sums}
   FROM assignments a LEFT JOIN events e
