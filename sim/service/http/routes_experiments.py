@@ -64,8 +64,7 @@ async def list_experiments(req: Request) -> Response:
     return json_response(200, ExperimentList([e.experiment for e in tenant.experiments]))
 
 
-async def experiment_stats(req: Request) -> Response:
-    """``GET /v1/experiments/{experiment_id}/stats``: aggregated by the store."""
+async def _stats(req: Request) -> xstats.ExperimentStats:
     eid = req.params["experiment_id"]
     tenant = await req.service.store.tenant(req.tenant)
     exp = _found(tenant, eid)
@@ -73,4 +72,23 @@ async def experiment_stats(req: Request) -> Response:
     events, states = await req.service.store.experiment_cells(
         tenant.app_id, eid, sorted(exp.cold), min(end, 1e300), exp.experiment.unit == "user",
         tenant.clock == "server")
-    return json_response(200, xstats.experiment_stats(exp, tenant, events, states))
+    return xstats.experiment_stats(exp, tenant, events, states)
+
+
+async def experiment_stats(req: Request) -> Response:
+    """``GET /v1/experiments/{experiment_id}/stats``: aggregated by the store."""
+    return json_response(200, await _stats(req))
+
+
+async def experiment_page(req: Request) -> Response:
+    """``GET /v1/experiments/{experiment_id}/page``: the pilot's page on the stats now
+    (``reports.pilot.render_pilot``, the page ``promptsim pilot report`` writes, without
+    the fit and the long run that need the scenario), self-contained HTML."""
+    from reports.pilot import render_pilot
+    from sim.analysis.pilot_stats import parse_stats
+
+    stats = await _stats(req)
+    source = f"GET /v1/experiments/{stats.experiment_id}/stats, read at " + time.strftime(
+        "%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    st = parse_stats(msgspec.json.encode(stats), source)
+    return 200, render_pilot(st, None, (), source).encode(), b"text/html; charset=utf-8"
