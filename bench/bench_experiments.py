@@ -174,11 +174,12 @@ def _fill_sqlite(path: str, app_id: str, units: int) -> None:
         for sql in FILL.strip().split(";\n"):
             if sql.strip().startswith("ANALYZE"):
                 continue
-            sql = sql.replace("generate_series(1, $2) g", "s")
+            sql = sql.replace("generate_series(1, $2) g", "s").replace(
+                ", rev, state_key)", ", state_key)").replace(", 0, 0, t.", ", 0, t.")
             head, _, rest = sql.partition("SELECT")
             sql = re.sub(r"\$(\d)", r"?\1", f"{head}{series}SELECT{rest}")
             con.execute(sql, (app_id, units))
-        con.executemany("INSERT INTO experiment_meta VALUES (?, ?, ?)", meta)
+        con.executemany("INSERT INTO experiment_meta VALUES (?, ?, ?, ?)", meta)
         for sql, params in _rebuild(app_id):
             con.execute(sql, params)
         con.execute("COMMIT")

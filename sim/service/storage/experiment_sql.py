@@ -51,12 +51,11 @@ def earlier_grant(e: str) -> str:
 
 def figure_conditions(e: str, cold: str) -> dict[str, str]:
     """Per figure of :data:`FIGURES`, when the event ``e`` counts in it; ``cold`` is the
-    list (SQL) of the experiment's campaigns with no soft prompt, whose impressions are OS
-    dialogs opened cold, not soft prompts."""
+    condition (SQL) that its campaign is one of the experiment's with no soft prompt, whose
+    impressions are OS dialogs opened cold, not soft prompts."""
     kind = f"{e}.kind = "
     return {
-        "imp": f"{kind}'impression' AND {e}.campaign_id IS NOT NULL AND "
-               f"{e}.campaign_id NOT IN {cold}",
+        "imp": f"{kind}'impression' AND {e}.campaign_id IS NOT NULL AND NOT ({cold})",
         "acc": f"{kind}'soft_prompt_clicked'",
         # a dismissal of nothing shown has a detail (ops.NO_IMPRESSION)
         "dis": f"{kind}'soft_prompt_dismissed' AND {e}.detail IS NULL",
@@ -85,7 +84,7 @@ def unit_figures(cold: int, server_clock: bool, current: bool = False) -> str:
     id."""
     marks = "(" + ", ".join("?" * cold) + ")"
     when = "e.received_at" if server_clock else "e.at"
-    conds = figure_conditions("e", marks)
+    conds = figure_conditions("e", f"e.campaign_id IN {marks}")
     sums = ", ".join(f"sum(CASE WHEN {conds[f]} THEN 1 ELSE 0 END) AS {f}" for f in FIGURES)
     latest = f"{_LATEST} AS device_id, max(a.at) AS device_at, " if current else ""
     group = "a.app_id, a.experiment_id, a.unit_id, a.arm, a.platform, a.profile, a.cohort_day"
