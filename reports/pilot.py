@@ -156,6 +156,13 @@ def render_pilot(st: Stats, res: Refit | None, proj: Sequence[Projection], sourc
                     comparisons=comparisons(st), version=__version__, **fit)
 
 
+def service_page(stats: bytes, source: str) -> str:
+    """The page the service serves (``GET /v1/experiments/{id}/page``): the stats only."""
+    from sim.analysis.pilot_stats import parse_stats
+
+    return render_pilot(parse_stats(stats, source), None, (), source)
+
+
 def write_pilot_page(st: Stats, res: Refit, proj: Sequence[Projection], source: str,
                      path: Path) -> Path:
     """Write ``path`` (the page) and return it."""

@@ -7,7 +7,7 @@ import time
 import msgspec
 
 from sim.service import experiment_stats as xstats
-from sim.service.errors import not_found
+from sim.service.errors import NotFound, not_found
 from sim.service.experiments import (
     Experiment,
     ExperimentIn,
@@ -81,14 +81,15 @@ async def experiment_stats(req: Request) -> Response:
 
 
 async def experiment_page(req: Request) -> Response:
-    """``GET /v1/experiments/{experiment_id}/page``: the pilot's page on the stats now
-    (``reports.pilot.render_pilot``, the page ``promptsim pilot report`` writes, without
-    the fit and the long run that need the scenario), self-contained HTML."""
-    from reports.pilot import render_pilot
-    from sim.analysis.pilot_stats import parse_stats
-
+    """``GET /v1/experiments/{experiment_id}/page``: the pilot's page on the stats now,
+    self-contained HTML, rendered by ``Service.page`` (the reports' function, which
+    ``promptsim serve`` plugs in: the service itself stands on the rules alone)."""
     stats = await _stats(req)
+    render = req.service.page
+    if render is None:
+        raise NotFound("no_pages", "this service was started without the reports; start it "
+                       "with promptsim serve to serve experiment pages", None)
     source = f"GET /v1/experiments/{stats.experiment_id}/stats, read at " + time.strftime(
         "%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    st = parse_stats(msgspec.json.encode(stats), source)
-    return 200, render_pilot(st, None, (), source).encode(), b"text/html; charset=utf-8"
+    return 200, render(msgspec.json.encode(stats), source).encode(), \
+        b"text/html; charset=utf-8"
