@@ -125,13 +125,10 @@ def verdicts(res: Refit) -> h.Table:
                     "decision", "what would still change it"], rows, numeric=(3,))
 
 
-def render_pilot(st: Stats, res: Refit, proj: Sequence[Projection], source: str) -> str:
-    """The page."""
-    s = res.settings
-    changed = [v for v in res.verdicts if v.before != v.after]
-    lead = (f"{len(changed)} platform(s) change their pick once the priors are fitted: "
-            + ", ".join(f"{v.platform} {v.before} -> {v.after}" for v in changed) + "."
-            if changed else "No platform changes its pick once the priors are fitted.")
+def render_pilot(st: Stats, res: Refit | None, proj: Sequence[Projection], source: str) -> str:
+    """The page: of ``promptsim pilot report`` (with the fit and the projection), or of the
+    service (``GET /v1/experiments/{id}/page``: the stats only, ``res`` None; the fit and
+    the long run need the scenario and minutes of simulation, which the CLI runs)."""
     srm = "not reported" if st.srm is None else (
         f"chi2 {st.srm.chi2:.2f}, p = {st.srm.p_value:.3g}: "
         + ("MISMATCH, the assignment is broken" if st.srm.mismatch else "no mismatch"))
@@ -140,14 +137,30 @@ def render_pilot(st: Stats, res: Refit, proj: Sequence[Projection], source: str)
         ("units", f"{st.total('units'):,} over {st.days()} day(s)"),
         ("arms", ", ".join(f"{a.name} ({100 * a.weight:g}%)" for a in st.arms)),
         ("sample ratio check (the service's)", srm),
-        ("decision resolved when", f"expected loss <= {s.max_loss:g} per 1,000 installs "
-                                   "(assumption: set with --max-loss)"),
     ]
+    fit: dict[str, object] = {"fitted_run": False}
+    if res is None:
+        lead = "Measured so far; not fitted yet."
+    else:
+        changed = [v for v in res.verdicts if v.before != v.after]
+        lead = (f"{len(changed)} platform(s) change their pick once the priors are fitted: "
+                + ", ".join(f"{v.platform} {v.before} -> {v.after}" for v in changed) + "."
+                if changed else "No platform changes its pick once the priors are fitted.")
+        s = res.settings
+        facts.append(("decision resolved when", f"expected loss <= {s.max_loss:g} per 1,000 "
+                                                "installs (assumption: set with --max-loss)"))
+        fit = {"fitted_run": True, "draws": s.draws, "devices": f"{s.devices:,}",
+               "verdicts": verdicts(res), "fitted": fitted(res), "long_run": long_run(proj)}
     return h.render("pilot.html", title=f"Pilot: {st.experiment_id}", st=st, lead=lead,
-                    facts=facts, draws=s.draws, devices=f"{s.devices:,}",
-                    level=f"{100 * LEVEL:g}", verdicts=verdicts(res), funnels=funnel(st),
-                    comparisons=comparisons(st), fitted=fitted(res), long_run=long_run(proj),
-                    version=__version__)
+                    facts=facts, level=f"{100 * LEVEL:g}", funnels=funnel(st),
+                    comparisons=comparisons(st), version=__version__, **fit)
+
+
+def service_page(stats: bytes, source: str) -> str:
+    """The page the service serves (``GET /v1/experiments/{id}/page``): the stats only."""
+    from sim.analysis.pilot_stats import parse_stats
+
+    return render_pilot(parse_stats(stats, source), None, (), source)
 
 
 def write_pilot_page(st: Stats, res: Refit, proj: Sequence[Projection], source: str,

@@ -127,7 +127,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from sim.service.http.protocol import GuardedHttpProtocol
 
-    uvicorn.run("sim.service.http.service:asgi_app", factory=True, host=args.host,
+    uvicorn.run("sim.cli.serve:asgi_app", factory=True, host=args.host,
                 port=args.port, workers=args.workers, loop="uvloop", http=GuardedHttpProtocol,
                 timeout_keep_alive=settings.keep_alive_timeout, lifespan="on",
                 log_level=args.log_level, access_log=False, server_header=False)
@@ -168,3 +168,14 @@ def apps_create(args: argparse.Namespace) -> int:
     created = asyncio.run(run())
     print(msgspec.json.encode(created).decode())
     return 0
+
+
+def asgi_app() -> Any:
+    """uvicorn's factory for ``promptsim serve``: the service configured from the
+    environment, with the experiment pages of the reports plugged in."""
+    from reports.pilot import service_page
+    from sim.service.http.service import asgi_app as service_app
+
+    service = service_app()
+    service.page = service_page
+    return service

@@ -240,13 +240,28 @@ def running(exp: Experiment, settings: Mapping[str, Any]) -> Running:
     """The runtime form of a stored experiment; ``settings`` are the app's policy settings."""
     start, end = window(exp)
     policies = []
-    cold = set()
     for arm in exp.arms:
         camps = tuple(msgspec.structs.replace(
             c, id=arm_campaign_id(exp.experiment_id, arm.name, c.id)) for c in arm.campaigns)
-        cold |= {c.id for c in camps if not c.primer}
         policies.append(Policy(campaigns=camps, **settings))
     return Running(experiment=exp, start=start / 86400.0, end=end / 86400.0,
                    cells=cells(exp.audience), weights=tuple(a.weight for a in exp.arms),
                    policies=tuple(policies), rules=tuple(PolicyRules(p) for p in policies),
-                   cold=frozenset(cold))
+                   cold=frozenset(cold_ids(exp)))
+
+
+def cold_ids(exp: Experiment) -> list[str]:
+    """Namespaced ids of the experiment's campaigns with no soft prompt, sorted."""
+    return sorted(arm_campaign_id(exp.experiment_id, arm.name, c.id)
+                  for arm in exp.arms for c in arm.campaigns if not c.primer)
+
+
+_stored = msgspec.json.Decoder(Experiment)
+
+
+def aggregate_facts(doc: bytes) -> tuple[float | None, list[str]]:
+    """What the stats' triggers read of a stored experiment: its end (Unix seconds, None
+    when open) and its cold campaigns' ids."""
+    exp = _stored.decode(doc)
+    end = window(exp)[1]
+    return (None if math.isinf(end) else end), cold_ids(exp)

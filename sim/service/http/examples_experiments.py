@@ -54,4 +54,6 @@ def responses() -> dict[str, Any]:
     return {"put_experiment": msgspec.to_builtins(exp),
             "get_experiment": msgspec.to_builtins(exp),
             "list_experiments": {"experiments": [msgspec.to_builtins(exp)]},
-            "experiment_stats": msgspec.to_builtins(stats)}
+            "experiment_stats": msgspec.to_builtins(stats),
+            "experiment_page": "<!doctype html><html>...<h1>Pilot: pilot-1</h1>..."
+                               "</html>"}

@@ -87,5 +87,8 @@ ROUTES: list[Route] = [
     Route("GET", "/v1/experiments/{experiment_id}/stats", experiments.experiment_stats,
           "An experiment's figures per arm and cell, with always-valid intervals",
           out=ExperimentStats, errors=(404,), params=EXPERIMENT, tag="experiments"),
+    Route("GET", "/v1/experiments/{experiment_id}/page", experiments.experiment_page,
+          "An experiment's page: arms, funnels with intervals, comparisons (HTML)",
+          out="text/html", errors=(404,), params=EXPERIMENT, tag="experiments"),
 ]
 """Every endpoint."""

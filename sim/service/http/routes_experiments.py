@@ -7,7 +7,7 @@ import time
 import msgspec
 
 from sim.service import experiment_stats as xstats
-from sim.service.errors import not_found
+from sim.service.errors import NotFound, not_found
 from sim.service.experiments import (
     Experiment,
     ExperimentIn,
@@ -64,8 +64,7 @@ async def list_experiments(req: Request) -> Response:
     return json_response(200, ExperimentList([e.experiment for e in tenant.experiments]))
 
 
-async def experiment_stats(req: Request) -> Response:
-    """``GET /v1/experiments/{experiment_id}/stats``: aggregated by the store."""
+async def _stats(req: Request) -> xstats.ExperimentStats:
     eid = req.params["experiment_id"]
     tenant = await req.service.store.tenant(req.tenant)
     exp = _found(tenant, eid)
@@ -73,4 +72,24 @@ async def experiment_stats(req: Request) -> Response:
     events, states = await req.service.store.experiment_cells(
         tenant.app_id, eid, sorted(exp.cold), min(end, 1e300), exp.experiment.unit == "user",
         tenant.clock == "server")
-    return json_response(200, xstats.experiment_stats(exp, tenant, events, states))
+    return xstats.experiment_stats(exp, tenant, events, states)
+
+
+async def experiment_stats(req: Request) -> Response:
+    """``GET /v1/experiments/{experiment_id}/stats``: aggregated by the store."""
+    return json_response(200, await _stats(req))
+
+
+async def experiment_page(req: Request) -> Response:
+    """``GET /v1/experiments/{experiment_id}/page``: the pilot's page on the stats now,
+    self-contained HTML, rendered by ``Service.page`` (the reports' function, which
+    ``promptsim serve`` plugs in: the service itself stands on the rules alone)."""
+    stats = await _stats(req)
+    render = req.service.page
+    if render is None:
+        raise NotFound("no_pages", "this service was started without the reports; start it "
+                       "with promptsim serve to serve experiment pages", None)
+    source = f"GET /v1/experiments/{stats.experiment_id}/stats, read at " + time.strftime(
+        "%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    return 200, render(msgspec.json.encode(stats), source).encode(), \
+        b"text/html; charset=utf-8"

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import time
+from collections.abc import Callable
 
 from sim.service import auth, log
 from sim.service.errors import ServiceError, Unauthorized
@@ -88,6 +89,10 @@ class Service:
         """Each request's work is answered within this (plus a tick) whatever the store
         does."""
         self.keys = KeyGuard(settings.auth_failures)
+        self.page: Callable[[bytes, str], str] | None = None
+        """Renders an experiment's page from its stats (JSON) and where they were read:
+        plugged in by ``promptsim serve`` (``sim.cli.serve.asgi_app``), which may import the
+        reports; None when the service runs alone (the page answers 404 ``no_pages``)."""
         self._apps_by_key: dict[str, App] = {}
         """Key hash -> app: apps never change, so this cache never goes stale."""
         self._by_header: dict[bytes, App] = {}

@@ -12,6 +12,8 @@ import sqlite3
 import time
 from typing import Any
 
+from sim.service.storage import experiment_aggregates
+
 Migration = tuple[int, str, tuple[str, ...]]
 
 SQLITE: tuple[Migration, ...] = (
@@ -53,6 +55,7 @@ SQLITE: tuple[Migration, ...] = (
         # experiments.state_key of the document, written with it (null: written before)
         "ALTER TABLE devices ADD COLUMN state_key TEXT",
     )),
+    (4, "experiment stats kept by triggers", experiment_aggregates.migration("sqlite")),
 )
 """SQLite migrations."""
 
@@ -122,6 +125,7 @@ POSTGRES: tuple[Migration, ...] = (
         # the stats group by it instead of parsing a JSON document per device (25 us each).
         "ALTER TABLE devices ADD COLUMN state_key TEXT",
     )),
+    (6, "experiment stats kept by triggers", experiment_aggregates.migration("postgres")),
 )
 """PostgreSQL migrations (same tables; the schema is the connection's search_path)."""
 

@@ -105,8 +105,8 @@ class Store(Protocol):
         """Store a device's assignment (once; a unit's later devices join its first cell)."""
 
     async def experiment_cells(self, app_id: str, experiment_id: str, cold: Sequence[str],
-                               end: float, per_user: bool, server_clock: bool
-                               ) -> tuple[list[CellRow], list[CellRow]]:
+                               end: float, per_user: bool, server_clock: bool,
+                               scan: bool = False) -> tuple[list[CellRow], list[CellRow]]:
         """The experiment's event figures and device states per cell, from one snapshot
         (``sim.service.storage.experiment_sql``); events timed by the server's clock (when
         received) or the client's (``at``), as the app's clock says."""
