@@ -46,10 +46,11 @@ ratios are medians of per-round ratios to the bare slice of the same round:
 * **server CPU** during the read slices, per request, and the cores it used.
 
 With ``--baseline REF`` (a git commit or branch, e.g. ``main``) it also runs ``base``:
-SQLite, one worker, served by the ``sim`` package of that commit (``git archive``), in
-the same rounds, and prints this tree's SQLite decisions over the baseline's (each as a
-share of the same round's bare rate): the cost of a change to the request path, measured
-in one run.
+SQLite, one worker, served by the ``sim`` package of that commit (``git archive``, its
+compiled modules built: ``bench/baseline_tree.py``), in the same rounds, cache-off round
+included, and prints this tree's SQLite decisions over the baseline's, cached and with the
+cache off (each as a share of the same round's bare rate): the cost of a change to the
+request path, measured in one run.
 
 It prints each run, the medians, and each target of issue 14 with the runs that met it.
 """
@@ -59,13 +60,13 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from baseline_tree import baseline_tree
 from loadgen import (
     CLIENT_PIN,
     ROOT,
@@ -177,6 +178,17 @@ def _extras(store: Store, bare_port: int, exe: Path | None, tmp: Path,
             "paced_p99": f["p99"]}
 
 
+def _uncached(s: Store, bare_port: int, bare_lua: str, slice_s: int) -> dict[str, float]:
+    """The store restarted with its record cache off, in a round of its own: a bare slice,
+    then the cache-off read slice, as in the rounds."""
+    s.restart(cache=False)
+    ub = wrk(bare_port, bare_lua, slice_s)
+    u = wrk(s.port, s.read, slice_s)
+    assert u["non2xx"] == 0, u
+    return {"uncached_rps": u["rps"], "uncached_ratio": u["rps"] / ub["rps"],
+            "uncached_bare_rps": ub["rps"]}
+
+
 def run_once(seconds: int, exe: Path | None, names: list[str], rounds: int = 3,
              base: Path | None = None) -> dict[str, dict[str, float]]:
     """Every measurement of one run, by store (``bare`` holds the bare app's)."""
@@ -212,6 +224,7 @@ def run_once(seconds: int, exe: Path | None, names: list[str], rounds: int = 3,
                 res = _slices(b, r[s.name], w[s.name], cpu[s.name])
                 res["cores"] = res["cpu_us"] * res["read_rps"] / 1e6
                 if s.name == "base":
+                    res |= _uncached(s, bare_port, bare_lua, slice_s)
                     out[s.name] = res
                     continue
                 if s.workers == 1:
@@ -220,13 +233,7 @@ def run_once(seconds: int, exe: Path | None, names: list[str], rounds: int = 3,
                 assert e["non2xx"] == 0, e
                 res["events_per_s"] = e["rps"] * 100
                 if s.workers == 1:
-                    s.restart(cache=False)
-                    # Its own round: a bare slice, then the cache-off slice, as in the rounds.
-                    ub = wrk(bare_port, bare_lua, slice_s)
-                    u = wrk(s.port, s.read, slice_s)
-                    res["uncached_rps"], res["uncached_ratio"] = u["rps"], u["rps"] / ub["rps"]
-                    res["uncached_bare_rps"] = ub["rps"]
-                    assert u["non2xx"] == 0, u
+                    res |= _uncached(s, bare_port, bare_lua, slice_s)
                 assert all(x["non2xx"] == 0 for x in (*r[s.name], *w[s.name])), s.name
                 out[s.name] = res
         finally:
@@ -235,6 +242,8 @@ def run_once(seconds: int, exe: Path | None, names: list[str], rounds: int = 3,
             stop(bare_proc)
     if "sqlite" in out and "base" in out:
         out["sqlite"]["vs_base"] = out["sqlite"]["read_ratio"] / out["base"]["read_ratio"]
+        out["sqlite"]["vs_base_uncached"] = (out["sqlite"]["uncached_ratio"]
+                                             / out["base"]["uncached_ratio"])
     if "pg" in out and "pg2" in out:
         out["pg2"]["scale"] = out["pg2"]["read_rps"] / out["pg"]["read_rps"]
         out["pg2"]["scale_ratio"] = out["pg2"]["read_ratio"] / out["pg"]["read_ratio"]
@@ -258,8 +267,9 @@ def show(label: str, run: dict[str, dict[str, float]]) -> None:
         if "uncached_rps" in r:
             print(f"    read, cache off  {r['uncached_rps']:9.0f} req/s  = "
                   f"{r['uncached_ratio']:.0%} of bare (bare in its round "
-                  f"{r['uncached_bare_rps']:.0f} req/s)\n"
-                  f"    at 70% of the {r['max_before']:.0f}/s read max ({r['rate70']:.0f}/s):\n"
+                  f"{r['uncached_bare_rps']:.0f} req/s)")
+        if "open_rate" in r:
+            print(f"    at 70% of the {r['max_before']:.0f}/s read max ({r['rate70']:.0f}/s):\n"
                   f"      open loop      {r['open_rate']:9.0f}/s     p50 {r['open_p50']:.2f} ms"
                   f"  p99 {r['open_p99']:.2f} ms  (bare app at the same rate: p50 "
                   f"{r['open_bare_p50']:.2f} ms, p99 {r['open_bare_p99']:.2f} ms)\n"
@@ -268,7 +278,8 @@ def show(label: str, run: dict[str, dict[str, float]]) -> None:
         if "events_per_s" in r:
             print(f"    ingestion        {r['events_per_s']:9.0f} events/s (batches of 100)")
         if "vs_base" in r:
-            print(f"    this tree / --baseline: decisions (share of bare) {r['vs_base']:.3f}x")
+            print(f"    this tree / --baseline: decisions (share of bare) {r['vs_base']:.3f}x, "
+                  f"with the cache off {r['vs_base_uncached']:.3f}x")
         if "scale" in r:
             print(f"    2 workers / 1 worker: decisions {r['scale']:.2f}x (ratio to bare "
                   f"{r['scale_ratio']:.2f}x)")
@@ -315,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated: sqlite, pg (PostgreSQL, 1 worker), pg2 (2 workers)")
     ap.add_argument("--baseline", metavar="REF", default=None,
                     help="also serve SQLite from this git commit's sim package, in the same "
-                         "rounds, and compare (e.g. main)")
+                         "rounds, and compare (e.g. main); or from a directory holding a "
+                         "checkout with its compiled modules built")
     args = ap.parse_args(argv)
     names = [n for n in args.stores.split(",") if n]
     if bad := [n for n in names if n not in WORKERS]:
@@ -335,11 +347,9 @@ def main(argv: list[str] | None = None) -> int:
         exe = build_openloop(Path(tmp))
         base = None
         if args.baseline:
-            base = Path(tmp) / "baseline"
-            base.mkdir()
-            tar = subprocess.run(["git", "archive", args.baseline, "sim"], cwd=ROOT,
-                                 capture_output=True, check=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(base)], input=tar, check=True)
+            given = Path(args.baseline)
+            base = (given.resolve() if (given / "sim").is_dir()
+                    else baseline_tree(args.baseline, Path(tmp) / "baseline"))
         if exe is None:
             print("bench_service: no C compiler: the open-loop latency is skipped",
                   file=sys.stderr)

@@ -6,6 +6,10 @@ valid range (a share in [0, 1], a count or rate >= 0) is clipped to that range:
 the t-interval is symmetric, so with few replications or a share near 0 or 1
 it would otherwise reach past what the quantity can be. Differences (paired
 comparisons) have no range and are never clipped.
+
+SciPy is imported by the first quantile, not with this module: the simulator's summary
+imports it, and ``promptsim simulate``'s worker processes, forked before the run, would
+each carry SciPy's ~60 MiB without using it (``bench/bench_sim.py``'s peak memory).
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _st
 
 Bounds = tuple[float, float]
 """The valid range ``(low, high)`` of a quantity; ``math.inf`` for no upper limit."""
@@ -31,7 +34,9 @@ UNBOUNDED: Bounds = (-math.inf, math.inf)
 def t_quantile(df: int | np.ndarray, level: float = 0.95) -> float | np.ndarray:
     """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom
     (``t_quantile(40) == 2.021...``); elementwise for an array of ``df``."""
-    q = _st.t.ppf(0.5 + level / 2.0, df)
+    from scipy import stats
+
+    q = stats.t.ppf(0.5 + level / 2.0, df)
     return float(q) if np.ndim(q) == 0 else np.asarray(q, dtype=float)
 
 

@@ -1,6 +1,9 @@
 """Writing a run directory: the resolved scenario, the daily panel, the summary, the event log.
 
-This is the edge where arrays become files; readers live in ``reports/``.
+This is the edge where arrays become files; readers live in ``reports/``. PyArrow is
+imported when a file is written, not with this module: ``promptsim simulate`` imports it
+before the run, and its worker processes, forked then, would each carry it (see
+``sim.stats`` for SciPy).
 """
 
 from __future__ import annotations
@@ -8,11 +11,10 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sim.engine.chunk import FLOWS, STOCKS
 from sim.engine.runner import RunResult
@@ -21,11 +23,16 @@ from sim.model.scenario import dump_scenario
 from sim.rules.config.platforms import PLATFORMS, PROFILES
 from sim.version import __version__
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 
 def panel_table(result: RunResult) -> pa.Table:
     """One row per replication x strategy x profile x day (the profiles in the population
     mix): every flow and stock a column, ``profile`` the cohort a device installed on and
     ``platform`` its platform."""
+    import pyarrow as pa
+
     sc = result.scenario
     profiles = sc.profiles()
     installs = set(sc.install_profiles())
@@ -80,6 +87,9 @@ def write_run(result: RunResult, out: Path, *, seconds: float, jobs: int,
 
     ``source`` (the scenario file) is recorded in run.json for :func:`check_run_dir`.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     out.mkdir(parents=True, exist_ok=True)
     (out / "scenario.json").write_bytes(dump_scenario(result.scenario))
     pq.write_table(panel_table(result), out / "panel.parquet")

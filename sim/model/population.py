@@ -11,6 +11,7 @@ depend on how chunks are spread over worker processes.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -56,7 +57,7 @@ class Chunk:
     sdk_reports: list[bool]
     key: list[int]
     """Per-device key of the counter-based streams (``sim.model.streams``)."""
-    uniforms: list[float]
+    uniforms: array[float]
     """The first draws of every device's streams (``sim.model.streams.table``)."""
     solo: list[bool]
     """The device's user has no other device (reachability needs no grouping)."""

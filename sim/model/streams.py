@@ -9,11 +9,14 @@ The mixer is SplitMix64 (Steele, Lea & Flood 2014).
 
 :func:`table` draws the first :data:`TABLED` uniforms of every stream of a chunk's devices
 at once with NumPy (the same bits as :func:`uniform`, which a life takes for the later
-draws): most answers a device gives are among its first few of a stream.
+draws): most answers a device gives are among its first few of a stream. It holds them as
+an ``array('d')``, 8 bytes a draw, where a list of floats takes 32 (a pointer and a float
+object): 6 MiB for a chunk of 25,000 devices instead of 24 MiB, in each worker.
 """
 
 from __future__ import annotations
 
+from array import array
 from typing import Final
 
 import numpy as np
@@ -86,7 +89,7 @@ def uniform(key: int, stream: int, k: int) -> float:
     return float((hi << 21) | (lo >> 11)) * 1.1102230246251565e-16
 
 
-def table(keys: list[int]) -> list[float]:
+def table(keys: list[int]) -> array[float]:
     """``uniform(keys[i], s, k)`` for ``k < TABLED`` at ``(i * STREAMS + s) * TABLED + k``."""
     n = len(keys)
     key = np.asarray(keys, dtype=np.uint64).reshape(n, 1, 1)
@@ -97,5 +100,6 @@ def table(keys: list[int]) -> list[float]:
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     u = ((z ^ (z >> np.uint64(31))) >> np.uint64(11)).astype(np.float64) * 1.1102230246251565e-16
-    out: list[float] = u.ravel().tolist()
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(u, dtype=np.float64).tobytes())
     return out

@@ -377,7 +377,11 @@ class SqliteStore:
             return None
         rec = record_decoder.decode(row[0])
         self.records.put(key, rec)
-        return await self._read(lambda: self._tenant(app, row[1])), rec
+        # The row's policy version names the tenant; read the policy only when it moved.
+        tenant = self._tenants.get(app.app_id, row[1])
+        if tenant is None:
+            tenant = await self._read(lambda: self._tenant(app, row[1]))
+        return tenant, rec
 
     def counters(self) -> dict[str, int]:
         """Record cache hits and misses, group transactions committed."""
