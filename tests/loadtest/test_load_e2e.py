@@ -88,7 +88,10 @@ def test_a_second_run_with_the_same_app_checks_only_its_own_traffic(tmp_path: Pa
             out = tmp_path / f"run{n}"
             r = subprocess.run([*PROMPTSIM, "load", str(QUICKSTART), "--url", service.url,
                                 "--api-key", key, "--out", str(out), "--users", "10",
-                                "--duration", "4s"], capture_output=True, text=True,
+                                # ends once 2 devices lived their days (not after a fixed
+                                # 4 s, in which a loaded machine sent none)
+                                "--devices", "2", "--day-seconds", "0",
+                                "--duration", "60s"], capture_output=True, text=True,
                                timeout=180, check=False)
             assert r.returncode == 0, r.stdout + r.stderr
             summary = json.loads((out / "load_summary.json").read_text())

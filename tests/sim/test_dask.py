@@ -22,8 +22,11 @@ pytestmark = pytest.mark.slow  # a browser, Locust, a cluster or long runs
 def cluster() -> Iterator[str]:
     from distributed import LocalCluster
 
+    # No dashboard; the scheduler's HTTP server (/metrics) on a free port, not the default
+    # 8787, which another cluster on the machine may hold (its fallback warns: an error here).
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as c:
+                      dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as c:
         yield c.scheduler_address
 
 
