@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from service_helpers import T0, ev, install
 
+from sim.wire import rfc3339
+
 
 def test_device_view_says_should_show_rationale(api):
     """False before any answer, true after one denial (USER_SET), false after the second
@@ -86,7 +88,7 @@ def test_restore_and_review_notice_events(api):
         ev("review_notice", T0 + 2, answer="remind_later")]})
     assert up.status_code == 200 and up.json()["permission"] == "granted"
     state = api.get("/v1/devices/u12").json()["state"]
-    assert state["review_notice_at"] * day == T0 + 2 + 7 * day
+    assert state["review_notice_at"] == rfc3339(T0 + 2 + 7 * day)  # re-posted 7 days on
     off = api.post("/v1/devices/u12/events", {"events": [
         ev("review_notice", T0 + 7 * day + 2, answer="turned_off")]})
     assert off.json()["permission"] == "denied"
