@@ -35,7 +35,7 @@ from sim.rules.config.platforms import FAMILY_OF, PROFILES, REPORTS, PlatformPro
 from sim.rules.config.verdict import Decision
 from sim.rules.decision import decide, next_chance
 from sim.rules.native import ProfileRules
-from sim.rules.permission import first_launch_dialog_due
+from sim.rules.permission import first_launch_dialog_due, prompt_ui
 from sim.rules.reachability import device_reach, group_reach
 
 __all__ = ["FLOWS", "STOCKS", "ChunkModel", "ChunkResult"]
@@ -120,7 +120,7 @@ class ChunkModel(Port):
         if self.log is not None:
             self._emit(life, t, "decision", trigger=fired.trigger, event_name=fired.event_name,
                        session_seconds=fired.session_seconds, show=d.show, reason=d.reason,
-                       campaign_id=d.campaign_id, action=d.action)
+                       campaign_id=d.campaign_id, action=d.action, prompt_ui=d.prompt_ui)
         return d
 
     def report(self, life: Life, kind: str, t: float, campaign_id: str | None,
@@ -137,6 +137,9 @@ class ChunkModel(Port):
                        quiet_ui=k.quiet_ui or None, permission=st.permission,
                        sdk_reports_permission=st.sdk_reports_permission,
                        utc_offset_minutes=st.utc_offset_minutes or None)
+        elif kind == "os_dialog_result":
+            self._emit(life, t, kind, campaign_id=campaign_id, outcome=detail,
+                       prompt_ui=prompt_ui(life.profile))
         elif kind == "os_upgraded" and detail is not None:
             self._emit(life, t, kind, os_version=detail,
                        api_level=REPORTS[life.profile.name].api_level)

@@ -26,7 +26,7 @@ from sim.model.events import LogEvent
 from sim.rules.config.campaigns import Policy, policy_settings
 from sim.rules.config.platforms import DEFAULT_PROFILES, PlatformProfile
 
-COMPARED = ("show", "reason", "campaign_id", "action")
+COMPARED = ("show", "reason", "campaign_id", "action", "prompt_ui")
 
 
 class ParityError(RuntimeError):

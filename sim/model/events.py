@@ -54,6 +54,9 @@ class LogEvent(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     action: str | None = None
     outcome: str | None = None
     """``os_dialog_result``: allowed, denied, dismissed or ignored."""
+    prompt_ui: str | None = None
+    """Chrome, a ``decision`` whose button opens the browser's prompt and an
+    ``os_dialog_result``: which prompt it was, ``quiet`` or ``loud`` (absent elsewhere)."""
     source: str | None = None
     """``app_launched``: launcher or other (an Android app targeting <= 32)."""
     answer: str | None = None

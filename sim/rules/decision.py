@@ -14,9 +14,11 @@ from sim.rules.native import NO_LIMIT, CampaignRules, PolicyRules, ProfileRules
 from sim.rules.permission import (
     CampaignCounters,
     DeviceState,
+    chrome_request_refused,
     hibernated,
     local_day,
     os_dialog_unavailable,
+    prompt_ui,
 )
 
 NO_CAMPAIGN = Decision(show=False, reason="no_campaign")
@@ -54,7 +56,7 @@ def _frequency_block(camp: CampaignRules, c: CampaignCounters, state: DeviceStat
 
 
 def _action(camp: CampaignRules, state: DeviceState, profile: ProfileRules,
-            now: float) -> tuple[ButtonAction | None, str]:
+            fired: TriggerFired, now: float) -> tuple[ButtonAction | None, str]:
     """What the button does, or ``None`` and the reason nothing can be offered."""
     if camp.action == "message":
         return "message", "eligible"
@@ -65,8 +67,10 @@ def _action(camp: CampaignRules, state: DeviceState, profile: ProfileRules,
     if why is None and not camp.primer and profile.requires_user_gesture:
         why = "needs_user_gesture"  # no soft prompt means no click to open it from
     if why is None:
+        why = chrome_request_refused(profile, fired.cross_origin_iframe, fired.incognito)
+    if why is None:
         return "os_dialog", "eligible"
-    if why == "embargoed":
+    if why in ("embargoed", "cross_origin_iframe", "incognito"):
         return None, why  # the browser returns without a dialog: nothing to offer, nor unblock
     if camp.fallback_to_settings and camp.primer:
         return settings, "eligible"
@@ -85,7 +89,9 @@ def decide(state: DeviceState, p: ProfileRules, pol: PolicyRules,
     to the OS dialog while the platform still allows one and to notification
     settings after that (``fallback_to_settings``; on the web, instructions for
     unblocking the site). During a browser's embargo a prompt whose action is the OS
-    dialog does not show (``embargoed``). When nothing shows, the
+    dialog does not show (``embargoed``), nor does one Chrome would deny without a prompt
+    (``cross_origin_iframe``, ``incognito``: ``chrome_request_refused``). A button that opens
+    Chrome's prompt says which one (``prompt_ui``: quiet or loud). When nothing shows, the
     reason is the one of the highest-ranked matching campaign.
     """
     if not state.installed:
@@ -107,13 +113,14 @@ def decide(state: DeviceState, p: ProfileRules, pol: PolicyRules,
         why = _frequency_block(camp, _counters(state, camp.id), state, now)
         action: ButtonAction | None = None
         if why is None:
-            action, why = _action(camp, state, p, now)
+            action, why = _action(camp, state, p, fired, now)
         if action is not None:
             if action == "message":  # another in-app message takes the slot
                 if first_reason is not None:
                     break  # the prompt could not have shown anyway: say why
                 return Decision(show=False, reason="outranked", campaign_id=camp.id)
-            return Decision(show=True, reason="eligible", campaign_id=camp.id, action=action)
+            return Decision(show=True, reason="eligible", campaign_id=camp.id, action=action,
+                            prompt_ui=prompt_ui(p) if action == "os_dialog" else None)
         if first_reason is None:
             first_reason = why
     return Decision(show=False, reason=first_reason or "trigger_not_met")

@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable
 from typing import Literal
 
+from sim.rules.config.verdict import PromptUi
 from sim.rules.native import ProfileRules
 from sim.rules.state import CampaignCounters as CampaignCounters
 from sim.rules.state import DeviceState as DeviceState
@@ -371,3 +372,35 @@ def apply_review_notice(state: DeviceState, p: ProfileRules, answer: ReviewAnswe
     state.review_notice_at = now + REVIEW_REMIND_DAYS if answer == "remind_later" else None
     if answer == "turned_off":
         apply_settings_change(state, p, enabled=False)
+
+
+# --- Chrome's prompt UI and the requests it refuses (issue 24, chrome) --------------------
+
+def prompt_ui(p: ProfileRules) -> PromptUi | None:
+    """Which of Chrome's two notification prompts a request on this profile opens: ``quiet``
+    when the profile's prompts come quiet (``quiet_ui``), ``loud`` for Chrome's normal bubble,
+    ``None`` where the platform has one prompt only. Chrome is the browser with an embargo
+    (``embargo_dismissals`` / ``embargo_ignores``, Chromium ``PermissionDecisionAutoBlocker``)."""
+    if p.platform != "web" or not p.os_dialog:
+        return None
+    if p.quiet_ui:
+        return "quiet"
+    if p.embargo_dismissals is not None or p.embargo_ignores is not None:
+        return "loud"
+    return None
+
+
+def chrome_request_refused(p: ProfileRules, cross_origin_iframe: bool,
+                           incognito: bool) -> str | None:
+    """Why Chrome answers a notification request ``denied`` without any prompt (``None``: it
+    may prompt). Chromium ``NotificationPermissionContext::DecidePermission``: a request from
+    a frame whose origin is not the top-level one is blocked at once (``cross_origin_iframe``);
+    in incognito it is blocked after a random 1-2 s, to look like a user's click
+    (``incognito``). Neither is stored: the site's permission stays as it was."""
+    if prompt_ui(p) is None:
+        return None
+    if cross_origin_iframe:
+        return "cross_origin_iframe"
+    if incognito:
+        return "incognito"
+    return None

@@ -33,7 +33,7 @@ from sim.rules.config.platforms import (
     PlatformProfile,
     resolve_profile,
 )
-from sim.rules.config.verdict import Decision
+from sim.rules.config.verdict import Decision, PromptUi
 from sim.rules.permission import DeviceState, DialogOutcome, Permission, ReviewAnswer
 from sim.service.errors import InvalidInput
 from sim.wire import version_text, wire_state
@@ -519,6 +519,9 @@ class EventsResult(msgspec.Struct, frozen=True, omit_defaults=True):
     """Android, app targeting <= 32: the batch's ``app_launched`` or
     ``notification_channel_created`` made the OS show its own dialog now (and no
     ``os_dialog_result`` after it answered it yet); absent when false."""
+    prompt_ui: PromptUi | None = None
+    """Chrome: the batch holds an ``os_dialog_result``, answered in this prompt, ``quiet`` or
+    ``loud`` (the rules' ``prompt_ui``); absent elsewhere."""
 
 
 # --- decisions, reachability, stats ------------------------------------------------

@@ -62,6 +62,9 @@ def button(state: DeviceState, profile: ProfileRules, now: float = 0.0,
 
 
 OS_DIALOG = Decision(show=True, reason="eligible", campaign_id="push", action="os_dialog")
+CHROME_DIALOG = Decision(show=True, reason="eligible", campaign_id="push", action="os_dialog",
+                         prompt_ui="loud")
+"""The OS dialog on Chrome: its normal (loud) prompt (issue 24, ``test_chrome_sources.py``)."""
 SETTINGS = Decision(show=True, reason="eligible", campaign_id="push", action="open_settings")
 INSTRUCTIONS = Decision(show=True, reason="eligible", campaign_id="push", action="instructions")
 
@@ -368,7 +371,9 @@ def test_reinstall_resets_the_permission_and_the_deny_counter(name: str) -> None
 
     assert (state.permission, state.denials, state.dialogs_answered) == ("not_determined", 0, 0)
     if profile.app_can_request:
-        assert button(state, profile, now=1.0) == OS_DIALOG
+        ui = {"chrome": "loud", "chrome_quiet": "quiet"}.get(name)
+        assert button(state, profile, now=1.0) == Decision(
+            show=True, reason="eligible", campaign_id="push", action="os_dialog", prompt_ui=ui)
     else:
         assert first_launch_dialog_due(state, profile)
 
@@ -507,7 +512,7 @@ def test_chrome_embargoes_after_three_dismissals_for_seven_days() -> None:
     state = install(chrome)
     apply_dialog_result(state, chrome, "dismissed", now=0.0)
     apply_dialog_result(state, chrome, "dismissed", now=0.0)
-    assert button(state, chrome) == OS_DIALOG
+    assert button(state, chrome) == CHROME_DIALOG
 
     apply_dialog_result(state, chrome, "dismissed", now=0.0)
 
@@ -516,7 +521,7 @@ def test_chrome_embargoes_after_three_dismissals_for_seven_days() -> None:
     assert button(state, chrome, now=6.9) == Decision(show=False, reason="embargoed")
     assert button(state, chrome, now=6.9, policy=PROMPT_NO_FALLBACK) == Decision(
         show=False, reason="embargoed")
-    assert button(state, chrome, now=7.0) == OS_DIALOG
+    assert button(state, chrome, now=7.0) == CHROME_DIALOG
 
 
 def test_chrome_embargoes_after_four_ignores() -> None:
@@ -550,7 +555,7 @@ def test_chrome_denied_is_permanent_until_site_data_is_cleared() -> None:
 
     apply_clear_data(state, chrome)
     start_session(state, chrome, 365.0)
-    assert button(state, chrome, now=365.0) == OS_DIALOG
+    assert button(state, chrome, now=365.0) == CHROME_DIALOG
 
 
 @pytest.mark.parametrize("name", ["firefox", "safari"])
@@ -569,4 +574,4 @@ def test_chrome_allows_a_direct_request() -> None:
     """Chrome needs no gesture: the cold baseline (no primer) opens the OS dialog directly."""
     chrome = P["chrome"]
     direct = PolicyRules(Policy(campaigns=(Campaign(id="push", primer=False),)))
-    assert decide(install(chrome), chrome, direct, APP_OPEN, 0.0) == OS_DIALOG
+    assert decide(install(chrome), chrome, direct, APP_OPEN, 0.0) == CHROME_DIALOG

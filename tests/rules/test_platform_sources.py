@@ -83,7 +83,9 @@ def test_embargo_counts_are_not_reset_by_an_embargo() -> None:
         apply_dialog_result(state, chrome, "dismissed", now=0.0)
     assert (state.dismissals, state.embargo_until) == (3, 7.0)
     assert button(state, chrome, 6.99) == EMBARGOED
-    assert button(state, chrome, 7.0) == OS_DIALOG
+    assert button(state, chrome, 7.0) == Decision(show=True, reason="eligible",
+                                                  campaign_id="push", action="os_dialog",
+                                                  prompt_ui="loud")
 
     apply_dialog_result(state, chrome, "dismissed", now=7.0)
     assert (state.dismissals, state.embargo_until) == (4, 14.0)

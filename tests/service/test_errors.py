@@ -191,7 +191,7 @@ def test_oversized_batch_is_413(api):
     ({"trigger": "app_open", "at": T0, "colour": 1},
      {"error": "unknown_field", "field": "colour",
       "detail": "unknown field 'colour'; allowed fields: trigger, event_name, session_seconds, "
-                "at, request_id"}),
+                "cross_origin_iframe, incognito, at, request_id"}),
     ({"trigger": 5, "at": T0},
      {"error": "wrong_type", "field": "trigger",
       "detail": "got an integer; allowed: one of app_open, event, programmatic, "
@@ -205,8 +205,9 @@ def test_oversized_batch_is_413(api):
       "detail": "-1 is not allowed; allowed: a number >= 0 and <= 86400.0 or null"}),
     ([1, 2],
      {"error": "wrong_type", "field": None,
-      "detail": "got a list; allowed: an object with fields trigger, "
-                "event_name, session_seconds, at, request_id (required: trigger)"}),
+      "detail": "got a list; allowed: an object with fields trigger, event_name, "
+                "session_seconds, cross_origin_iframe, incognito, at, request_id "
+                "(required: trigger)"}),
 ])
 def test_eligibility_validation_is_422(api, body, expected):
     install(api)

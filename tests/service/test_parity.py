@@ -131,7 +131,7 @@ def simulate(rng: random.Random, device: str, name: str, policy: Policy = POLICY
             d = decide(st, profile, rules, fired, now)
             emit(now, "decision", trigger=fired.trigger, event_name=fired.event_name,
                  session_seconds=fired.session_seconds, show=d.show, reason=d.reason,
-                 campaign_id=d.campaign_id, action=d.action)
+                 campaign_id=d.campaign_id, action=d.action, prompt_ui=d.prompt_ui)
             if not d.show:
                 continue
             cid = d.campaign_id

@@ -96,6 +96,11 @@ class TriggerFired(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     trigger: TriggerType
     event_name: str | None = None
     session_seconds: SessionSeconds | None = None
+    cross_origin_iframe: bool = False
+    """The web: the request comes from an iframe of another origin than the top-level page
+    (Chrome denies it without a prompt)."""
+    incognito: bool = False
+    """The web: the page is in an incognito window (Chrome denies after a random 1-2 s)."""
 
 
 # --- frequency strategies -----------------------------------------------------

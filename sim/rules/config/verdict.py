@@ -14,6 +14,9 @@ ButtonAction = Literal["os_dialog", "open_settings", "instructions", "message"]
 """What the soft prompt's button does: open the OS dialog, open the app's notification
 settings, show instructions for unblocking the site (the web: a page cannot open the
 browser's settings), or another in-app message's own action."""
+PromptUi = Literal["quiet", "loud"]
+"""Which of Chrome's two notification prompts opens: its quieter one (an icon in the address
+bar, a mini-infobar on Android) or the normal (loud) bubble."""
 
 
 class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -23,7 +26,8 @@ class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
     ``already_opted_in``, ``no_campaign``, ``not_in_audience``, ``trigger_not_met``,
     ``too_early``, ``spacing``, ``outranked``, ``frequency_limit``, ``gap_not_elapsed``,
     ``min_delay``, ``session_cap``, ``daily_cap``, ``total_cap``, ``embargoed``, ``blocked``,
-    ``no_os_dialog``, ``app_cannot_request``, ``needs_user_gesture``.
+    ``no_os_dialog``, ``app_cannot_request``, ``needs_user_gesture``,
+    ``cross_origin_iframe``, ``incognito``.
     """
 
     show: bool
@@ -34,3 +38,6 @@ class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
     """The service's experiment that decided with its arm's campaigns (absent: none)."""
     arm: str | None = None
     """The device's arm in ``experiment``."""
+    prompt_ui: PromptUi | None = None
+    """Chrome, a button that opens the browser's prompt: whether that prompt is the quiet or
+    the loud one (absent elsewhere: other platforms have one prompt)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from sim.rules.config.verdict import Decision
-from sim.rules.permission import dialogs_left
+from sim.rules.permission import dialogs_left, prompt_ui
 from sim.service import ops
 from sim.service.errors import Conflict, not_found
 from sim.service.http.asgi import Request, Response, json_response
@@ -70,9 +70,12 @@ async def post_events(req: Request) -> Response:
               ) -> tuple[EventsResult, list[EventRow]]:
         rows, dup = ops.apply_events(t, rec, events, existing)
         st = rec.state
+        profile = t.profile(st.profile)
+        answered = any(kind == "os_dialog_result" for _, kind, _, _, _ in rows)
         return EventsResult(new=len(rows), duplicate=dup, permission=st.permission,
-                            dialogs_left=dialogs_left(st, t.profile(st.profile)),
-                            os_dialog_due=ops.os_dialog_due(rows)), rows
+                            dialogs_left=dialogs_left(st, profile),
+                            os_dialog_due=ops.os_dialog_due(rows),
+                            prompt_ui=prompt_ui(profile) if answered else None), rows
 
     result = await req.service.store.device_tx(
         req.tenant, req.params["device_id"], [e.event_id for e in events], apply)
