@@ -37,8 +37,11 @@ PROFILE_SOURCES: dict[str, str] = {
                "gecko-dev PermissionUI.sys.mjs and firefox.js (no embargo, no \"Not now\")",
     "firefox_android": "GeckoViewPermission.sys.mjs (no prompt without a user gesture; "
                        "answers stored permanently, no embargo)",
-    "safari": "MDN Notification.requestPermission (user gesture; iOS only in Home Screen web "
-              "apps)",
+    "safari": "WebKit PushManager.cpp (a user gesture, consumed by the request)",
+    "safari_ios": "WebKit blog 13878 (iOS/iPadOS 16.4+: web push only for Home Screen web "
+                  "apps; a Safari tab has no prompt)",
+    "safari_ios_webapp": "WebKit blog 13878 and PushManager.cpp (Home Screen web app, "
+                         "iOS/iPadOS 16.4+; a user gesture, consumed by the request)",
 }
 """Where each platform profile's rules come from (``docs/platform-rules.md``)."""
 

@@ -92,6 +92,9 @@ DEFAULT_COLD: dict[str, DialogOdds] = {
     "firefox": _odds(0.016, 0.55, 0.334, 0.10),
     "firefox_android": _odds(0.016, 0.55, 0.334, 0.10),
     "safari": _odds(0.05, 0.50, 0.35, 0.10),
+    # Safari on iOS: no figure of its own (assumption: as macOS Safari). A Safari tab on iOS
+    # (``safari_ios``) never shows the dialog: no web push outside Home Screen web apps.
+    "safari_ios_webapp": _odds(0.05, 0.50, 0.35, 0.10),
 }
 """OS dialog answers without a soft prompt first (cold). Chrome's quiet prompt is answered
 as the normal one (assumption: no published split by prompt style)."""
@@ -106,6 +109,7 @@ DEFAULT_PRIMED: dict[str, DialogOdds] = {
     "firefox": _odds(0.45, 0.30, 0.20, 0.05),
     "firefox_android": _odds(0.45, 0.30, 0.20, 0.05),
     "safari": _odds(0.50, 0.30, 0.15, 0.05),
+    "safari_ios_webapp": _odds(0.50, 0.30, 0.15, 0.05),
 }
 """OS dialog answers right after the user tapped the soft prompt (assumption: vendors
 claim +30% to 3x over cold; Pinterest saw no gain: override to test that)."""

@@ -23,7 +23,8 @@ class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
     ``already_opted_in``, ``no_campaign``, ``not_in_audience``, ``trigger_not_met``,
     ``too_early``, ``spacing``, ``outranked``, ``frequency_limit``, ``gap_not_elapsed``,
     ``min_delay``, ``session_cap``, ``daily_cap``, ``total_cap``, ``embargoed``, ``blocked``,
-    ``no_os_dialog``, ``app_cannot_request``, ``needs_user_gesture``.
+    ``no_os_dialog``, ``app_cannot_request``, ``needs_user_gesture``, ``needs_home_screen``
+    (a page in a Safari tab on iOS/iPadOS: web push only for Home Screen web apps).
     """
 
     show: bool
