@@ -183,6 +183,12 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     "review notification permissions" notice after the 12 -> 13 upgrade (answered at once).
     Default 0 (assumption): no published share; the notice's own rules (remind me later
     re-posts it after 7 days) are AOSP's."""
+    scheduled_summary: Probability = 0.0
+    """Share of iOS dialog allows given as "Allow in Scheduled Summary": with Scheduled
+    Summary on (iOS 15+), the dialog has this third answer; the app is authorized (opted in,
+    reachable) but its notifications wait for the user's summary times. Counted apart as
+    ``os_dialogs_allowed_in_summary``. Default 0 (assumption: no published share of users
+    with Scheduled Summary on, nor of those who pick it at the dialog)."""
     spontaneous_reenable: Probability = 0.04
     """Share of denied users who later re-enable from Settings by themselves (amply: < 5%)."""
     reenable_delay_mean_days: Positive = 60.0

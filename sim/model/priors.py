@@ -189,6 +189,14 @@ PRIORS: tuple[Prior, ...] = (
           _assumption("AOSP posts a 'review notification permissions' notice after the "
                       "12 -> 13 upgrade; how many users turn an app off there is not "
                       "published. Not sampled: a scenario states it"), sampled=False),
+    Prior("scheduled_summary", "Share of iOS dialog allows given as 'Allow in Scheduled "
+          "Summary'", "scheduled_summary", 0.0, 0.3, "uniform",
+          _assumption("the answer exists only with Scheduled Summary on (iOS 15+, a setting "
+                      "off by default); the dialog's third answer is issue 24's report, not "
+                      "read in Apple's own documentation here, and no share of users who pick "
+                      "it is published. Up to 0.3: a minority feature. Not sampled: it "
+                      "changes no opt-in outcome, only when delivery happens"),
+          sampled=False),
     Prior("spontaneous_reenable", "Share of denied users who re-enable from Settings by "
           "themselves", "spontaneous_reenable", 0.01, 0.05, "pert",
           "vendor blog (amply), 2025: under 5%"),
