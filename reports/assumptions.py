@@ -37,8 +37,11 @@ PROFILE_SOURCES: dict[str, str] = {
                "gecko-dev PermissionUI.sys.mjs and firefox.js (no embargo, no \"Not now\")",
     "firefox_android": "GeckoViewPermission.sys.mjs (no prompt without a user gesture; "
                        "answers stored permanently, no embargo)",
-    "safari": "MDN Notification.requestPermission (user gesture; iOS only in Home Screen web "
-              "apps)",
+    "safari": "WebKit PushManager.cpp (a user gesture, consumed by the request)",
+    "safari_ios": "WebKit blog 13878 (iOS/iPadOS 16.4+: web push only for Home Screen web "
+                  "apps; a Safari tab has no prompt)",
+    "safari_ios_webapp": "WebKit blog 13878 and PushManager.cpp (Home Screen web app, "
+                         "iOS/iPadOS 16.4+; a user gesture, consumed by the request)",
 }
 """Where each platform profile's rules come from (``docs/platform-rules.md``)."""
 
@@ -125,6 +128,8 @@ def platform_rules(sc: Scenario) -> list[dict[str, str]]:
         rules = [f"starts {p.default_permission.replace('_', ' ')}"]
         if not p.os_dialog:
             rules.append("no OS dialog")
+        elif not p.web_push:
+            rules.append("no web push: no prompt (only Home Screen web apps ask)")
         else:
             rules.append(f"dialog gone after {p.max_denials} denial(s)")
             if p.dismiss_counts_as_denial:
@@ -135,7 +140,8 @@ def platform_rules(sc: Scenario) -> list[dict[str, str]]:
                 rules.append(f"embargo {p.embargo_days:g} d after {p.embargo_dismissals} "
                              f"dismissals or {p.embargo_ignores} ignores")
             if p.requires_user_gesture:
-                rules.append("needs a user gesture")
+                rules.append("needs a user gesture" + (", one per request"
+                                                       if p.gesture_per_request else ""))
         if p.hibernation_days is not None:
             rules.append(f"permission revoked after {p.hibernation_days:g} idle days")
         if p.upgrade_to:

@@ -20,8 +20,9 @@ import numpy as np
 
 from sim.model.scenario import Scenario, dump_scenario
 
-FORMAT = 1
-"""Version of the task files; a change of meaning bumps it (and the hash)."""
+FORMAT = 2
+"""Version of the task files; a change of meaning bumps it (and the hash). 2: the flow
+axis gained ``os_dialogs_allowed_in_summary`` and the cohort axis the iOS Safari profiles."""
 
 Key = tuple[int, int, str, str]
 """(replication, chunk, group: a platform or ``all``, candidate name)."""

@@ -92,6 +92,9 @@ DEFAULT_COLD: dict[str, DialogOdds] = {
     "firefox": _odds(0.016, 0.55, 0.334, 0.10),
     "firefox_android": _odds(0.016, 0.55, 0.334, 0.10),
     "safari": _odds(0.05, 0.50, 0.35, 0.10),
+    # Safari on iOS: no figure of its own (assumption: as macOS Safari). A Safari tab on iOS
+    # (``safari_ios``) never shows the dialog: no web push outside Home Screen web apps.
+    "safari_ios_webapp": _odds(0.05, 0.50, 0.35, 0.10),
 }
 """OS dialog answers without a soft prompt first (cold). Chrome's quiet prompt is answered
 as the normal one (assumption: no published split by prompt style)."""
@@ -106,6 +109,7 @@ DEFAULT_PRIMED: dict[str, DialogOdds] = {
     "firefox": _odds(0.45, 0.30, 0.20, 0.05),
     "firefox_android": _odds(0.45, 0.30, 0.20, 0.05),
     "safari": _odds(0.50, 0.30, 0.15, 0.05),
+    "safari_ios_webapp": _odds(0.50, 0.30, 0.15, 0.05),
 }
 """OS dialog answers right after the user tapped the soft prompt (assumption: vendors
 claim +30% to 3x over cold; Pinterest saw no gain: override to test that)."""
@@ -179,6 +183,12 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     "review notification permissions" notice after the 12 -> 13 upgrade (answered at once).
     Default 0 (assumption): no published share; the notice's own rules (remind me later
     re-posts it after 7 days) are AOSP's."""
+    scheduled_summary: Probability = 0.0
+    """Share of iOS dialog allows given as "Allow in Scheduled Summary": with Scheduled
+    Summary on (iOS 15+), the dialog has this third answer; the app is authorized (opted in,
+    reachable) but its notifications wait for the user's summary times. Counted apart as
+    ``os_dialogs_allowed_in_summary``. Default 0 (assumption: no published share of users
+    with Scheduled Summary on, nor of those who pick it at the dialog)."""
     spontaneous_reenable: Probability = 0.04
     """Share of denied users who later re-enable from Settings by themselves (amply: < 5%)."""
     reenable_delay_mean_days: Positive = 60.0

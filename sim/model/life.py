@@ -52,6 +52,7 @@ from sim.model.stage import (
     F_SETTINGS_OPEN,
     F_SHOWN,
     F_SUB,
+    F_SUMMARY,
     F_UNINSTALL,
     F_UNSUB,
     Stage,
@@ -403,6 +404,10 @@ class Life:
         counts[F_DIALOG * stride + day] += 1
         if outcome == "allowed":
             counts[F_ALLOW * stride + day] += 1
+            summary = stage.behaviour.scheduled_summary
+            if summary > 0.0 and self.profile.platform == "ios" \
+                    and self.u(streams.OS) < summary:
+                counts[F_SUMMARY * stride + day] += 1  # authorized; delivered in the summary
         elif outcome == "denied":
             counts[F_DENY * stride + day] += 1
         if stage.reports:

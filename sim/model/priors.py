@@ -144,7 +144,7 @@ PRIORS: tuple[Prior, ...] = (
           "dialog_cold", 0.016, 0.15, "pert",
           _assumption("no published figure; between Firefox's 1.6% and Chrome's 10-21%. Not "
                       "sampled: Safari opens the dialog only from a user gesture"),
-          keys=("safari",), sampled=False),
+          keys=("safari", "safari_ios_webapp"), sampled=False),
     Prior("dialog_primed.ios", "iOS: OS dialog allowed right after a tap on the soft prompt",
           "dialog_primed", 0.65, 0.95, "pert",
           _assumption("vendors claim most users who tapped the soft prompt allow; no "
@@ -163,7 +163,8 @@ PRIORS: tuple[Prior, ...] = (
           keys=("firefox", "firefox_android")),
     Prior("dialog_primed.safari", "Safari: OS dialog allowed right after a tap",
           "dialog_primed", 0.25, 0.75, "pert",
-          _assumption("no published figure"), keys=("safari",)),
+          _assumption("no published figure; iOS as macOS"),
+          keys=("safari", "safari_ios_webapp")),
     Prior("settings_completion", "Chance a user sent to Settings turns notifications on",
           "settings_completion", 0.10, 0.40, "uniform",
           _assumption("several steps outside the app lose most users; no published rate")),
@@ -188,6 +189,14 @@ PRIORS: tuple[Prior, ...] = (
           _assumption("AOSP posts a 'review notification permissions' notice after the "
                       "12 -> 13 upgrade; how many users turn an app off there is not "
                       "published. Not sampled: a scenario states it"), sampled=False),
+    Prior("scheduled_summary", "Share of iOS dialog allows given as 'Allow in Scheduled "
+          "Summary'", "scheduled_summary", 0.0, 0.3, "uniform",
+          _assumption("the answer exists only with Scheduled Summary on (iOS 15+, a setting "
+                      "off by default); the dialog's third answer is issue 24's report, not "
+                      "read in Apple's own documentation here, and no share of users who pick "
+                      "it is published. Up to 0.3: a minority feature. Not sampled: it "
+                      "changes no opt-in outcome, only when delivery happens"),
+          sampled=False),
     Prior("spontaneous_reenable", "Share of denied users who re-enable from Settings by "
           "themselves", "spontaneous_reenable", 0.01, 0.05, "pert",
           "vendor blog (amply), 2025: under 5%"),

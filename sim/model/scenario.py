@@ -235,7 +235,7 @@ def _check(sc: Scenario) -> None:
             name = nxt
     for name in sorted(reachable):
         p = profiles[name]
-        asks = p.os_dialog and (p.app_can_request or p.dialog_on_first_launch)
+        asks = p.os_dialog and p.web_push and (p.app_can_request or p.dialog_on_first_launch)
         for field in ("dialog_cold", "dialog_primed"):
             if asks and name not in getattr(sc.behaviour, field):
                 raise ValueError(f"behaviour.{field}: no answers given for platform {name!r}, "

@@ -33,7 +33,7 @@ FLOWS: tuple[str, ...] = (
     "installs", "reinstalls", "uninstalls", "annoyance_uninstalls", "soft_prompts_shown",
     "soft_prompts_accepted", "soft_prompts_dismissed", "os_dialogs_shown", "os_dialogs_allowed",
     "os_dialogs_denied", "settings_opened", "settings_enabled", "opt_outs", "subscribed",
-    "unsubscribed",
+    "unsubscribed", "os_dialogs_allowed_in_summary",
 )
 """Counts of things that happened on a day."""
 F_INSTALL: Final = 0
@@ -51,6 +51,9 @@ F_SETTINGS_ON: Final = 11
 F_OPT_OUT: Final = 12
 F_SUB: Final = 13
 F_UNSUB: Final = 14
+F_SUMMARY: Final = 15
+"""iOS allows given as "Allow in Scheduled Summary" (counted in ``os_dialogs_allowed`` too:
+authorized, but delivery waits for the summary; ``Behaviour.scheduled_summary``)."""
 
 DETAIL: Final = {"os_dialog_result": "outcome", "permission_changed": "permission",
                  "os_upgraded": "os_version", "custom_event": "name", "session_time": "seconds",

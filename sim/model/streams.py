@@ -25,9 +25,10 @@ from mypy_extensions import i64
 OS: Final = 0
 """The OS's own moments: where an Android app targeting <= 32 was launched from
 (``Behaviour.legacy_launcher_share``), the answer to the 12 -> 13 review notice
-(``Behaviour.review_notice_revoke``). Drawn only when the share is set (below 1, above 0),
-so a scenario without them takes no draw; no device meets both (an app targeting <= 32 is
-never on Android 12 in these profiles)."""
+(``Behaviour.review_notice_revoke``), an iOS allow given into the Scheduled Summary
+(``Behaviour.scheduled_summary``). Drawn only when the share is set (below 1, above 0), so
+a scenario without them takes no draw; no device meets two (an app targeting <= 32 is
+never on Android 12 in these profiles, and iOS has neither)."""
 SOFT_PROMPT: Final = 1
 DIALOG: Final = 2
 ANNOYANCE: Final = 3

@@ -70,8 +70,10 @@ def _action(camp: CampaignRules, state: DeviceState, profile: ProfileRules,
         why = chrome_request_refused(profile, fired.cross_origin_iframe, fired.incognito)
     if why is None:
         return "os_dialog", "eligible"
-    if why in ("embargoed", "cross_origin_iframe", "incognito"):
-        return None, why  # the browser returns without a dialog: nothing to offer, nor unblock
+    if why in ("embargoed", "cross_origin_iframe", "incognito", "needs_home_screen"):
+        # the browser returns without a dialog: nothing to offer, nor unblock (a Safari tab
+        # on iOS: only adding the site to the Home Screen, a new install, can ask)
+        return None, why
     if camp.fallback_to_settings and camp.primer:
         return settings, "eligible"
     return None, why
@@ -145,7 +147,8 @@ def next_chance(state: DeviceState, p: ProfileRules, pol: PolicyRules,
         t = now
         if camp.action == "push_permission_prompt":
             why = os_dialog_unavailable(state, p, now)
-            if why is None and not camp.primer and p.requires_user_gesture:
+            if why == "needs_home_screen" or (
+                    why is None and not camp.primer and p.requires_user_gesture):
                 continue
             if why == "embargoed":
                 if state.embargo_until is None:
@@ -191,8 +194,10 @@ def _counted(state: DeviceState, campaign_id: str) -> CampaignCounters:
 
 
 def record_click(state: DeviceState, campaign_id: str) -> None:
-    """Count a tap on the soft prompt's button."""
+    """Count a tap on the soft prompt's button: a user gesture, which Safari spends on one
+    OS dialog request (``apply_dialog_request``)."""
     _counted(state, campaign_id).clicked += 1
+    state.user_gesture = True
 
 
 def record_dismissal(state: DeviceState, campaign_id: str, now: float) -> None:
@@ -212,4 +217,5 @@ def start_session(state: DeviceState, profile: ProfileRules, now: float) -> bool
     woke = hibernated(state, profile, now)
     state.sessions += 1
     state.last_active_at = now
+    state.user_gesture = False  # a new page view has no user activation yet
     return woke

@@ -98,6 +98,10 @@ class ProfileRules:
     """``PlatformProfile.dialog_open_error``."""
     not_now_button: bool
     """``PlatformProfile.not_now_button``."""
+    web_push: bool
+    """``PlatformProfile.web_push``."""
+    gesture_per_request: bool
+    """``PlatformProfile.gesture_per_request``."""
 
     def __init__(self, p: PlatformProfile) -> None:
         self.name = p.name
@@ -130,6 +134,8 @@ class ProfileRules:
         self.dialog_spent_on = p.dialog_spent_on
         self.dialog_open_error = p.dialog_open_error
         self.not_now_button = p.not_now_button
+        self.web_push = p.web_push
+        self.gesture_per_request = p.gesture_per_request
 
     def __repr__(self) -> str:
         return f"ProfileRules({self.name!r})"

@@ -75,6 +75,8 @@ def os_dialog_unavailable(state: DeviceState, p: ProfileRules, now: float) -> st
     """Why the app cannot open the OS dialog now, or ``None`` if it can."""
     if not p.os_dialog:
         return "no_os_dialog"
+    if not p.web_push:
+        return "needs_home_screen"  # a Safari tab on iOS: web push is for Home Screen apps
     if state.permission == "granted":
         return "already_opted_in"
     if not p.app_can_request:
@@ -306,17 +308,24 @@ def dialog_request_refused(state: DeviceState, p: ProfileRules) -> str | None:
     """Why a request for the OS dialog fails now (``None``: it opens, and stays open until
     its answer): ``dialog_open`` when the platform refuses a second request while one is
     open (OpenHarmony ``NotificationDialogManager::RequestEnableNotificationDailog`` returns
-    ``ERR_ANS_DIALOG_IS_POPPING``), ``no_dialog_left`` when no dialog can be shown."""
+    ``ERR_ANS_DIALOG_IS_POPPING``), ``no_dialog_left`` when no dialog can be shown,
+    ``needs_user_gesture`` when the request needs a click not yet spent (Safari,
+    ``gesture_per_request``)."""
     if p.dialog_open_error and state.dialog_open:
         return "dialog_open"
     if dialogs_left(state, p) == 0:
         return "no_dialog_left"
+    if p.gesture_per_request and not state.user_gesture:
+        return "needs_user_gesture"  # Safari: the click was spent on an earlier request
     return None
 
 
-def apply_dialog_request(state: DeviceState) -> None:
-    """The app requested the OS dialog and it opened (``dialog_request_refused`` said so)."""
+def apply_dialog_request(state: DeviceState, p: ProfileRules) -> None:
+    """The app requested the OS dialog and it opened (``dialog_request_refused`` said so);
+    where one request consumes the user gesture (``gesture_per_request``), it is spent."""
     state.dialog_open = True
+    if p.gesture_per_request:
+        state.user_gesture = False
 
 
 # --- Android backup and restore, the 12 -> 13 review notice (issue 24) --------------------

@@ -94,6 +94,10 @@ class DeviceState:
     review_notice_at: float | None = None
     """Android 12 -> 13: when the "review notification permissions" notice is (re)posted
     (``None``: not pending); "remind me later" re-posts it 7 days on."""
+    user_gesture: bool = False
+    """A click on the soft prompt not yet spent: the user gesture an OS dialog request needs
+    where one request consumes it (``PlatformProfile.gesture_per_request``, Safari). A new
+    session starts without one."""
 
     def __init__(self, *, profile: str, permission: Permission, installed: bool = True,
                  sdk_reports_permission: bool = True, dialogs_shown: int = 0,
@@ -104,7 +108,7 @@ class DeviceState:
                  campaigns: dict[str, CampaignCounters] | None = None,
                  last_in_app_at: float | None = None, utc_offset_minutes: int = 0,
                  channel_created: bool = False, dialog_open: bool = False,
-                 review_notice_at: float | None = None) -> None:
+                 review_notice_at: float | None = None, user_gesture: bool = False) -> None:
         self.profile, self.permission, self.installed = profile, permission, installed
         self.sdk_reports_permission = sdk_reports_permission
         self.dialogs_shown, self.dialogs_answered = dialogs_shown, dialogs_answered
@@ -115,7 +119,7 @@ class DeviceState:
         self.campaigns = {} if campaigns is None else campaigns
         self.last_in_app_at, self.utc_offset_minutes = last_in_app_at, utc_offset_minutes
         self.channel_created, self.dialog_open = channel_created, dialog_open
-        self.review_notice_at = review_notice_at
+        self.review_notice_at, self.user_gesture = review_notice_at, user_gesture
 
 
 _DECLARED: dict[type, dict[str, object]] = {

@@ -284,9 +284,11 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
                 raise Conflict(why, f"the OS dialog cannot open now (profile {st.profile}, "
                                f"permission {st.permission}): "
                                + ("one is open until its os_dialog_result"
-                                  if why == "dialog_open" else "dialogs_left is 0")
+                                  if why == "dialog_open" else
+                                  "one click buys one request: soft_prompt_clicked first"
+                                  if why == "needs_user_gesture" else "dialogs_left is 0")
                                + "; nothing in the batch was applied", f"events[{i}]")
-            apply_dialog_request(st)
+            apply_dialog_request(st, profile)
         case s.Restored(granted=granted, user_set=was_set, user_fixed=was_fixed):
             done = apply_restore(st, profile, granted, was_set, was_fixed)
             return None, "applied" if done else "kept"

@@ -288,6 +288,9 @@ class DeviceStateView(msgspec.Struct, frozen=True):
     """The OS dialog was requested and is not answered yet (HarmonyOS)."""
     review_notice_at: str | None = None
     """Android 12 -> 13: when the "review notification permissions" notice is (re)posted."""
+    user_gesture: bool = False
+    """A soft prompt click not yet spent on an OS dialog request (Safari: one click buys one
+    request)."""
 
 
 def state_view(st: DeviceState) -> DeviceStateView:

@@ -156,14 +156,14 @@ def test_harmonyos_refuses_a_second_request_while_its_dialog_is_open() -> None:
     harmony = P["harmony_next"]
     state = install(harmony)
     assert dialog_request_refused(state, harmony) is None
-    apply_dialog_request(state)
+    apply_dialog_request(state, harmony)
     assert dialog_request_refused(state, harmony) == "dialog_open"
     apply_dialog_result(state, harmony, "allowed", 1.0)
     assert not state.dialog_open
 
     a13 = P["android13"]
     state = install(a13)
-    apply_dialog_request(state)
+    apply_dialog_request(state, a13)
     assert dialog_request_refused(state, a13) is None
     apply_dialog_result(state, a13, "denied", 1.0)
     apply_dialog_result(state, a13, "denied", 2.0)

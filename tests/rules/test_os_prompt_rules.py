@@ -45,7 +45,8 @@ PROMPT = PolicyRules(Policy(campaigns=(Campaign(id="push", frequency=every_time(
 PROMPT_NO_FALLBACK = PolicyRules(Policy(
     campaigns=(Campaign(id="push", frequency=every_time(), fallback_to_settings=False),)
 ))
-OPT_IN_PROFILES = sorted(n for n, p in P.items() if p.default_permission == "not_determined")
+OPT_IN_PROFILES = sorted(n for n, p in P.items()
+                         if p.default_permission == "not_determined" and p.web_push)
 
 
 def install(profile: ProfileRules, now: float = 0.0, **kw: bool) -> DeviceState:

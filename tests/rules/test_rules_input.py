@@ -63,7 +63,8 @@ def test_resolve_profile_maps_what_a_device_reports_to_its_rules(
 @pytest.mark.parametrize(("args", "message"), [
     (("windows",), r"^platform: 'windows' not one of ios, android, huawei, amazon, web$"),
     (("web", None, None, "edge"),
-     r"^browser: 'edge' not one of chrome, firefox, safari, firefox_android$"),
+     r"^browser: 'edge' not one of chrome, firefox, safari, firefox_android, safari_ios, "
+     r"safari_ios_webapp$"),
     (("android",), r"^os_version: required for platform 'android'"),
     (("huawei", 5), r"^os_kind: required for platform huawei; allowed: emui, harmonyos, "
                     r"harmonyos_next$"),

@@ -46,6 +46,7 @@ class StoredState(msgspec.Struct, kw_only=True):
     channel_created: bool = False
     dialog_open: bool = False
     review_notice_at: float | None = None
+    user_gesture: bool = False
 
 
 def _busy() -> DeviceState:

@@ -323,9 +323,9 @@ def test_parity_on_the_web_rules_scenario(db_url, server_factory):
     """``promptsim parity`` on ``scenarios/web_rules.toml`` (a real server process, SQLite and
     PostgreSQL): OneSignal's slidedown back-off (``gap_list``, a frequency kind the API
     decodes like the others, its wait counted from the dismissal event's time), Firefox for
-    Android (``browser = "firefox_android"`` at registration) and Firefox's missing "Not now"
-    decide alike in the simulator and the service; the simulated log shows they were
-    exercised (issue 24)."""
+    Android (``browser = "firefox_android"`` at registration), Firefox's missing "Not now"
+    and Safari on iOS (a Home Screen web app; a tab without a prompt) decide alike in the
+    simulator and the service; the simulated log shows they were exercised (issue 24)."""
     import json
     import subprocess
     import sys
@@ -343,6 +343,8 @@ def test_parity_on_the_web_rules_scenario(db_url, server_factory):
     assert seen[("cold", "needs_user_gesture")] > 0
     assert any(e.kind == "install" and e.browser == "firefox_android" for e in log)
     assert any(e.kind == "soft_prompt_dismissed" for e in log)
+    assert seen[("every_visit", "needs_home_screen")] > 0  # a Safari tab on iOS
+    assert any(e.kind == "install" and e.browser == "safari_ios_webapp" for e in log)
 
     # Within the CI budget: PostgreSQL commits each request on its own (about 3x SQLite).
     replayed = 25 if not db_url.startswith("postgres") else 10

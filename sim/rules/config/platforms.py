@@ -22,10 +22,18 @@ OsKind = Literal["emui", "harmonyos", "harmonyos_next"]
 """What a Huawei device runs: EMUI or HarmonyOS 2-4 (Android underneath, with its Android
 API level), or HarmonyOS NEXT (no Android underneath)."""
 OS_KINDS: tuple[str, ...] = ("emui", "harmonyos", "harmonyos_next")
-Browser = Literal["chrome", "firefox", "safari", "firefox_android"]
+Browser = Literal["chrome", "firefox", "safari", "firefox_android", "safari_ios",
+                  "safari_ios_webapp"]
 """The browser a web install runs in. Firefox for Android is a browser of its own (Fenix on
-GeckoView: its permission prompts are GeckoView's, not desktop Firefox's)."""
-BROWSERS: tuple[str, ...] = ("chrome", "firefox", "safari", "firefox_android")
+GeckoView: its permission prompts are GeckoView's, not desktop Firefox's). On iOS and iPadOS,
+``safari_ios`` is a page in a Safari tab (no web push) and ``safari_ios_webapp`` a web app
+added to the Home Screen (web push from iOS/iPadOS 16.4); ``safari`` is Safari on macOS."""
+BROWSERS: tuple[str, ...] = ("chrome", "firefox", "safari", "firefox_android", "safari_ios",
+                             "safari_ios_webapp")
+IOS_WEB_PUSH_VERSION = 16.4
+"""The first iOS/iPadOS version with web push for Home Screen web apps (WebKit blog 13878,
+"Web Push for Web Apps on iOS and iPadOS"). A ``safari_ios_webapp`` registration with an
+older ``os_version`` resolves to ``safari_ios``: no web push."""
 
 PLATFORMS: tuple[Platform, ...] = ("ios", "android", "huawei", "amazon", "web")
 FAMILY_OF: dict[str, Family] = {
@@ -128,6 +136,15 @@ class PlatformProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     Firefox hides it by default (``firefox.js``: ``permissions.desktop-notification.notNow.
     enabled`` false): its prompt offers Allow and Always block only, so a user who would have
     dismissed it leaves it unanswered, and a dismissal counts as an ignore."""
+    web_push: bool = True
+    """The page can ask for notifications at all. False for a page in a Safari tab on iOS and
+    iPadOS: web push there is only for web apps added to the Home Screen (iOS/iPadOS 16.4+),
+    so there is no prompt, and the eligibility answers ``needs_home_screen``."""
+    gesture_per_request: bool = False
+    """One click buys one request: the request for the OS dialog consumes the user gesture
+    (WebKit ``PushManager.cpp``: ``window->consumeTransientActivation()``), so a second request
+    from the same click is refused (409 ``needs_user_gesture`` on ``os_dialog_requested``)
+    until the user clicks again. True on Safari."""
 
 
 def _p(**kw: object) -> PlatformProfile:
@@ -178,8 +195,8 @@ DEFAULT_PROFILES: dict[str, PlatformProfile] = {
            requires_user_gesture=True, clear_data_resets=True, settings_link=False,
            token_needs_permission=True, settings_path="about:preferences#privacy"),
         _p(name="safari", platform="web", default_permission="not_determined", max_denials=1,
-           requires_user_gesture=True, clear_data_resets=True, settings_link=False,
-           token_needs_permission=True,
+           requires_user_gesture=True, gesture_per_request=True, clear_data_resets=True,
+           settings_link=False, token_needs_permission=True,
            settings_path="Safari > Settings > Websites > Notifications"),
     )
 }
@@ -191,6 +208,13 @@ DEFAULT_PROFILES["firefox_android"] = _p(
     max_denials=1, requires_user_gesture=True, not_now_button=False, clear_data_resets=True,
     settings_link=False, token_needs_permission=True,
     settings_path="Settings > Site permissions > Notifications")
+# --- Safari on iOS and iPadOS (issue 24, safari) ---
+DEFAULT_PROFILES["safari_ios_webapp"] = msgspec.structs.replace(
+    DEFAULT_PROFILES["safari"], name="safari_ios_webapp",
+    settings_path="Settings > Notifications > (the web app)")
+DEFAULT_PROFILES["safari_ios"] = msgspec.structs.replace(
+    DEFAULT_PROFILES["safari"], name="safari_ios", web_push=False,
+    settings_path="Share > Add to Home Screen, then Settings > Notifications")
 """The profiles of ``docs/platform-rules.md`` section 1, keyed by name.
 
 Defaults where sources disagree (``docs/platform-settings.md`` lists every setting):
@@ -259,6 +283,9 @@ def resolve_profile(
         b = (browser or "chrome").lower()
         if b not in BROWSERS:
             raise ValueError(f"browser: {browser!r} not one of {', '.join(BROWSERS)}")
+        if b == "safari_ios_webapp" and os_version is not None \
+                and os_version < IOS_WEB_PUSH_VERSION:
+            return "safari_ios"  # a Home Screen web app before 16.4: no web push
         return "chrome_quiet" if quiet_ui else b
     if platform == "huawei":
         if os_kind is None:
@@ -333,6 +360,8 @@ REPORTS: dict[str, DeviceKind] = {
     "firefox": _k("web", browser="firefox"),
     "safari": _k("web", browser="safari"),
     "firefox_android": _k("web", browser="firefox_android"),
+    "safari_ios": _k("web", browser="safari_ios", os_version=18.0),
+    "safari_ios_webapp": _k("web", browser="safari_ios_webapp", os_version=18.0),
 }
 """What a device on each built-in profile reports (the simulator's devices, the event log,
 ``promptsim parity``): each resolves back to its profile."""

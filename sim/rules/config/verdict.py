@@ -27,7 +27,8 @@ class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
     ``too_early``, ``spacing``, ``outranked``, ``frequency_limit``, ``gap_not_elapsed``,
     ``min_delay``, ``session_cap``, ``daily_cap``, ``total_cap``, ``embargoed``, ``blocked``,
     ``no_os_dialog``, ``app_cannot_request``, ``needs_user_gesture``,
-    ``cross_origin_iframe``, ``incognito``.
+    ``cross_origin_iframe``, ``incognito``, ``needs_home_screen`` (a page in a Safari tab on
+    iOS/iPadOS: web push only for Home Screen web apps).
     """
 
     show: bool
