@@ -274,5 +274,7 @@ def test_pilot_fit_recovers_the_truth_a_load_run_played(tmp_path: Path, db: str,
 DEVICES = 1200
 """Devices per known-truth run (about 1,100 iOS and Android units): enough for the fit to
 land on the truth's side of the flip."""
-SECONDS = 120
-"""The run's time limit: it ends as soon as the devices have all run."""
+SECONDS = 480
+"""The run's time limit, a guard only: the run ends as soon as the devices have all run
+(60-70 s on a quiet 2-core machine; beside the suite's other process on PostgreSQL it once
+needed more than 120 s and stopped at 975 of 1,200 devices)."""
