@@ -196,11 +196,9 @@ def test_one_strategy_per_replay(parity_server):
         replay(parity_server.url, ADMIN, log + other, POLICY, PROFILES)
 
 
-@pytest.mark.parametrize("scenario", ["scenarios/quickstart.toml",
-                                      "scenarios/per_platform.toml"])
-def test_parity_command_on_a_scenario(parity_server, scenario):
-    """``promptsim parity SCENARIO --url URL`` simulates, replays and finds no disagreement,
-    also for a per-platform policy (campaigns with audiences)."""
+def run_parity(scenario: str, url: str, devices: int) -> list[dict]:
+    """``promptsim parity SCENARIO --url URL`` in a subprocess: it exits 0 and every strategy's
+    line reports no mismatch and no error; the lines, for the caller's own checks."""
     import json
     import subprocess
     import sys
@@ -209,12 +207,21 @@ def test_parity_command_on_a_scenario(parity_server, scenario):
 
     out = subprocess.run(
         [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())",
-         "parity", scenario, "--url",
-         parity_server.url, "--devices", "80", "--admin-key", ADMIN],
-        cwd=ROOT, capture_output=True, text=True, timeout=180)
-    assert out.returncode == 0, out.stderr
+         "parity", scenario, "--url", url, "--devices", str(devices), "--admin-key", ADMIN],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
     lines = [json.loads(line) for line in out.stdout.splitlines()]
-    assert lines and all(r["mismatches"] == 0 and r["errors"] == 0 for r in lines)
+    assert all(r["mismatches"] == 0 and r["errors"] == 0 for r in lines), lines
+    return lines
+
+
+@pytest.mark.parametrize("scenario", ["scenarios/quickstart.toml",
+                                      "scenarios/per_platform.toml"])
+def test_parity_command_on_a_scenario(parity_server, scenario):
+    """``promptsim parity SCENARIO --url URL`` simulates, replays and finds no disagreement,
+    also for a per-platform policy (campaigns with audiences)."""
+    lines = run_parity(scenario, parity_server.url, 80)
+    assert lines
     assert sum(r["decisions"] for r in lines) > 100
 
 
@@ -224,9 +231,6 @@ def test_parity_on_the_platform_rules_scenario(db_url, server_factory):
     the rules of issue 10 (embargo counts and the quiet prompt, the web's instructions, the
     12 -> 13 upgrade, Huawei's OS kind, provisional on reinstall, local-day caps) decide
     alike in the simulator and the service; the simulated log shows they were exercised."""
-    import json
-    import subprocess
-    import sys
     from collections import Counter
 
     from service_helpers import ROOT
@@ -247,15 +251,8 @@ def test_parity_on_the_platform_rules_scenario(db_url, server_factory):
 
     # PostgreSQL commits each request on its own (about 6x SQLite's time here): fewer devices.
     replayed = devices if not db_url.startswith("postgres") else 100
-    out = subprocess.run(
-        [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())",
-         "parity", scenario, "--url", server_factory(db_url).url, "--devices", str(replayed),
-         "--admin-key", ADMIN],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    lines = run_parity(scenario, server_factory(db_url).url, replayed)
     assert len(lines) == 3
-    assert all(r["mismatches"] == 0 and r["errors"] == 0 for r in lines), lines
     assert sum(r["decisions"] for r in lines) > 4 * replayed
 
 
@@ -288,9 +285,6 @@ def test_parity_on_the_android_rules_scenario(db_url, server_factory):
     ``notification_channel_created``, ``review_notice`` turning a pre-grant off) and
     HarmonyOS's ``dialog_spent_on = "display"`` decide alike in the simulator and the
     service; the log shows they were exercised."""
-    import json
-    import subprocess
-    import sys
     from collections import Counter
 
     from service_helpers import ROOT
@@ -307,15 +301,8 @@ def test_parity_on_the_android_rules_scenario(db_url, server_factory):
     assert sources["launcher"] > 0 and sources["other"] > 0
     assert any(e.kind == "notification_channel_created" for e in log)
     assert any(e.kind == "review_notice" and e.answer == "turned_off" for e in log)
-    out = subprocess.run(
-        [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())",
-         "parity", scenario, "--url", server_factory(db_url).url, "--devices", str(devices),
-         "--admin-key", ADMIN],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    lines = run_parity(scenario, server_factory(db_url).url, devices)
     assert len(lines) == 2
-    assert all(r["mismatches"] == 0 and r["errors"] == 0 for r in lines), lines
     assert sum(r["decisions"] for r in lines) > 4 * devices
 
 
@@ -326,9 +313,6 @@ def test_parity_on_the_web_rules_scenario(db_url, server_factory):
     Android (``browser = "firefox_android"`` at registration), Firefox's missing "Not now"
     and Safari on iOS (a Home Screen web app; a tab without a prompt) decide alike in the
     simulator and the service; the simulated log shows they were exercised (issue 24)."""
-    import json
-    import subprocess
-    import sys
     from collections import Counter
 
     from service_helpers import ROOT
@@ -348,13 +332,6 @@ def test_parity_on_the_web_rules_scenario(db_url, server_factory):
 
     # Within the CI budget: PostgreSQL commits each request on its own (about 3x SQLite).
     replayed = 25 if not db_url.startswith("postgres") else 10
-    out = subprocess.run(
-        [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())",
-         "parity", scenario, "--url", server_factory(db_url).url, "--devices", str(replayed),
-         "--admin-key", ADMIN],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    lines = run_parity(scenario, server_factory(db_url).url, replayed)
     assert len(lines) == 3
-    assert all(r["mismatches"] == 0 and r["errors"] == 0 for r in lines), lines
     assert sum(r["decisions"] for r in lines) > 4 * replayed
