@@ -47,13 +47,14 @@ def _on_gc(phase: str, info: dict[str, int]) -> None:
 
 async def _watch() -> None:
     while True:
-        w0, c0 = time.perf_counter(), time.thread_time()
+        w0, c0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
         await asyncio.sleep(0.001)
         lag = time.perf_counter() - w0 - 0.001
         stats["wakeups"] += 1
         stats["lag_max"] = max(stats["lag_max"], lag)
         if lag > STALL:
-            stats["stalls"].append([w0, lag, time.thread_time() - c0])
+            stats["stalls"].append([w0, lag, time.thread_time() - c0,
+                                    time.process_time() - p0])
 
 
 def _install() -> None:
