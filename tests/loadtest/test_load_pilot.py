@@ -10,18 +10,16 @@ same truth gives the same stats, and the fit the same interval, every time.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import subprocess
 import tomllib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import numpy as np
+import pg_helpers as pg
 import pytest
 import tomli_w
 from loadtest_helpers import ROOT
@@ -40,20 +38,9 @@ EXPERIMENT = ROOT / "scenarios" / "pilot_experiment.json"
 PRIOR = ROOT / "scenarios" / "pilot.toml"
 """The scenario the team assumes (iOS, Android 13, Chrome; the cold dialog against a
 back-off soft prompt; the shipped priors)."""
-PG_BASE = os.environ.get("PROMPTSIM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 CHECKS = ["events_acknowledged", "events_stored", "campaign_stats", "decisions_match_rules",
           "os_dialog_limit", "no_prompt_to_opted_in", "once_only", "device_state",
           "experiment_stats"]
-
-
-async def _pg(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_BASE, timeout=3)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -63,15 +50,10 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield str(tmp_path / "service.sqlite3")
         return
-    try:
-        asyncio.run(_pg("SELECT 1"))
-    except Exception as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but PostgreSQL at {PG_BASE} is unreachable: {exc!r}")
-        pytest.skip(f"PostgreSQL at {PG_BASE} is unreachable (set CI to make this fail)")
-    schema = f"promptsim_test_{uuid.uuid4().hex[:12]}"
-    yield f"{PG_BASE}?search_path={schema}"  # promptsim serve creates the schema
-    asyncio.run(_pg(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    pg.skip_unless(pg.available())
+    schema = pg.schema_name()
+    yield f"{pg.PG_BASE}?search_path={schema}"  # promptsim serve creates the schema
+    pg.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def truth_file(tmp_path: Path, hidden: dict[str, float]) -> tuple[Path, Scenario]:
