@@ -45,7 +45,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -64,6 +63,7 @@ from loadgen import (
     start_service,
     stop,
 )
+from repeating import Repeating
 
 LABEL = {"sqlite": "SQLite, 1 worker", "pg": "PostgreSQL, 1 worker",
          "sqlite-shed": "SQLite, 1 worker, shedding at once past 1,000 (before 28.8)",
@@ -94,41 +94,29 @@ def seed(port: int, devices: int = DEVICES) -> str:
     return key
 
 
-class Probe:
-    """One GET every :data:`PROBE_EVERY` seconds on a fresh connection, in a thread."""
+class Probe(Repeating):
+    """One GET every :data:`PROBE_EVERY` seconds on a fresh connection, in a thread beside
+    wrk (pinned with it, away from the server)."""
 
     def __init__(self, port: int, key: str) -> None:
+        super().__init__(PROBE_EVERY, {int(CLIENT_PIN[-1])} if CLIENT_PIN else None)
         self.port, self.key = port, key
         self.statuses: list[int] = []
         self.seconds: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        if CLIENT_PIN:  # beside wrk, away from the server
-            os.sched_setaffinity(0, {int(CLIENT_PIN[-1])})
-        while not self._stop.is_set():
-            t = time.monotonic()
-            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=PROBE_TIMEOUT)
-            try:
-                c.request("GET", "/v1/devices/d0", headers={"Authorization": f"Bearer {self.key}"})
-                r = c.getresponse()
-                r.read()
-                self.statuses.append(r.status)
-            except OSError:
-                self.statuses.append(0)
-            finally:
-                c.close()
-            self.seconds.append(time.monotonic() - t)
-            self._stop.wait(max(0.0, PROBE_EVERY - (time.monotonic() - t)))
-
-    def __enter__(self) -> Probe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def step(self) -> None:
+        t = time.monotonic()
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=PROBE_TIMEOUT)
+        try:
+            c.request("GET", "/v1/devices/d0", headers={"Authorization": f"Bearer {self.key}"})
+            r = c.getresponse()
+            r.read()
+            self.statuses.append(r.status)
+        except OSError:
+            self.statuses.append(0)
+        finally:
+            c.close()
+        self.seconds.append(time.monotonic() - t)
 
     @property
     def served(self) -> float:

@@ -188,21 +188,33 @@ def arm_strategies(args: argparse.Namespace, sc: Any, arms: list[str]) -> dict[s
     return {a: out[a] for a in arms}
 
 
-def settings(args: argparse.Namespace) -> Any:
-    """The re-recommendation's settings from the flags (checked)."""
-    from sim.analysis.pilot_refit import Settings
+INF = float("inf")
+"""No upper bound, in :func:`check_flags`."""
+
+
+def check_flags(args: argparse.Namespace, **bounds: tuple[int, float]) -> None:
+    """A :class:`UsageError` naming the first flag out of bounds: each ``name=(low, high)``
+    (both allowed; ``INF``: no upper bound), then ``--max-loss`` (above 0) where the step has
+    it, and ``--jobs`` (0: one per core)."""
     from sim.cli import UsageError
 
-    if args.devices < 100:
-        raise UsageError(f"--devices: at least 100, got {args.devices}")
-    if not 4 <= args.prior_draws <= 1000:
-        raise UsageError(f"--prior-draws: from 4 to 1000, got {args.prior_draws}")
-    if args.map_devices < 100:
-        raise UsageError(f"--map-devices: at least 100, got {args.map_devices}")
-    if not args.max_loss > 0:
+    for name, (low, high) in bounds.items():
+        value = getattr(args, name)
+        if not low <= value <= high:
+            flag = "--" + name.replace("_", "-")
+            allowed = f"at least {low}" if high == INF else f"from {low} to {high:.0f}"
+            raise UsageError(f"{flag}: {allowed}, got {value}")
+    if "max_loss" in args and not args.max_loss > 0:
         raise UsageError(f"--max-loss: must be above 0, got {args.max_loss}")
     if args.jobs < 0:
         raise UsageError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
+
+
+def settings(args: argparse.Namespace) -> Any:
+    """The re-recommendation's settings from the flags (checked)."""
+    from sim.analysis.pilot_refit import Settings
+
+    check_flags(args, devices=(100, INF), prior_draws=(4, 1000), map_devices=(100, INF))
     return Settings(devices=args.devices, draws=args.prior_draws, map_devices=args.map_devices,
                     max_loss=args.max_loss, jobs=args.jobs)
 
@@ -276,18 +288,8 @@ def design(args: argparse.Namespace) -> int:
     from sim.rules.config.campaigns import Identifier
 
     sc, _ = load(args)
-    if args.devices < 100:
-        raise UsageError(f"--devices: at least 100, got {args.devices}")
-    if not 8 <= args.prior_draws <= 1000:
-        raise UsageError(f"--prior-draws: from 8 to 1000, got {args.prior_draws}")
-    if not args.max_loss > 0:
-        raise UsageError(f"--max-loss: must be above 0, got {args.max_loss}")
-    if not 2 <= args.max_arms <= 6:
-        raise UsageError(f"--max-arms: from 2 to 6, got {args.max_arms}")
-    if not 1 <= args.min_days <= 180:
-        raise UsageError(f"--min-days: from 1 to 180, got {args.min_days}")
-    if args.jobs < 0:
-        raise UsageError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
+    check_flags(args, devices=(100, INF), prior_draws=(8, 1000), max_arms=(2, 6),
+                min_days=(1, 180))
     per_day = args.installs_per_day
     if per_day is None:
         per_day = sc.devices / max(1.0, sc.population.install_window_days)
@@ -367,12 +369,7 @@ def report(args: argparse.Namespace) -> int:
     from sim.model.scenario import ScenarioError, parse_scenario
 
     sc, _ = load(args)
-    if args.devices < 100:
-        raise UsageError(f"--devices: at least 100, got {args.devices}")
-    if not 2 <= args.replications <= 100:
-        raise UsageError(f"--replications: from 2 to 100, got {args.replications}")
-    if args.jobs < 0:
-        raise UsageError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
+    check_flags(args, devices=(100, INF), replications=(2, 100))
     folder = Path("runs") / f"{sc.name}.pilot"
     fit_path = args.fit or folder / "fit.json"
     try:

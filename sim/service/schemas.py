@@ -10,8 +10,10 @@ RFC 3339 strings and the OS version as the device reported it (:mod:`sim.wire`).
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
@@ -35,8 +37,9 @@ from sim.rules.config.platforms import (
 )
 from sim.rules.config.verdict import Decision, PromptUi
 from sim.rules.permission import DeviceState, DialogOutcome, Permission, ReviewAnswer
+from sim.rules.state import CampaignCounters
 from sim.service.errors import InvalidInput
-from sim.wire import version_text, wire_state
+from sim.wire import CAMPAIGN_TIMES, STATE_TIMES, version_text, wire_state
 
 Ident = Annotated[str, msgspec.Meta(pattern=id_pattern(128, at=True))]
 """Device, user and event ids: 1-128 letters, digits or ``_ . : @ -``, not starting with
@@ -242,55 +245,29 @@ level), ``os_kind`` is Huawei's only, ``quiet_ui`` Chrome's only (JSON Schema fo
 ``DeviceIn``; the rules' ``resolve_profile`` says the same)."""
 
 
-class CampaignCountersView(msgspec.Struct, frozen=True):
-    """The rules' ``CampaignCounters`` of one campaign on one install, its time in RFC 3339."""
-
-    shown: int
-    clicked: int
-    dismissed: int
-    last_shown_at: str | None
-    """When it was last shown (RFC 3339, UTC)."""
-    day: int
-    """Day index (days since the epoch, the device's local day) of ``shown_today``."""
-    shown_today: int
-    session: int
-    """Session index of ``shown_this_session``."""
-    shown_this_session: int
-    last_dismissed_at: str | None = None
-    """When the soft prompt was last dismissed (RFC 3339; ``gap_list`` counts from it)."""
+def _answer_view(cls: type, doc: str, times: tuple[str, ...], **types: Any) -> Any:
+    """A frozen Struct with the fields of the rules' dataclass ``cls``, in its order, each of
+    its declared type but the ``times`` (RFC 3339 text, as :func:`sim.wire.wire_state`
+    writes them) and those ``types`` names; every field is required (an answer has them
+    all). Made when this module is imported, so a field added to the rules is answered at
+    once, with no copy of the class to keep in step."""
+    hints = typing.get_type_hints(cls)
+    fields = [(f.name, str | None if f.name in times else types.get(f.name, hints[f.name]))
+              for f in dataclasses.fields(cls)]
+    return msgspec.defstruct(f"{cls.__name__}View", fields, frozen=True, module=__name__,
+                             namespace={"__doc__": doc})
 
 
-class DeviceStateView(msgspec.Struct, frozen=True):
-    """The rules' ``DeviceState`` of an install, its times in RFC 3339 (UTC)."""
-
-    profile: str
-    permission: Permission
-    installed: bool
-    sdk_reports_permission: bool
-    dialogs_shown: int
-    dialogs_answered: int
-    denials: int
-    dismissals: int
-    ignores: int
-    quiet_dismissals: int
-    quiet_ignores: int
-    embargo_until: str | None
-    """Chrome's embargo ends then (RFC 3339)."""
-    uninstalled_at: str | None
-    last_active_at: str | None
-    sessions: int
-    campaigns: dict[str, CampaignCountersView]
-    last_in_app_at: str | None
-    utc_offset_minutes: int
-    channel_created: bool = False
-    """Android, app targeting <= 32: the app has created a notification channel."""
-    dialog_open: bool = False
-    """The OS dialog was requested and is not answered yet (HarmonyOS)."""
-    review_notice_at: str | None = None
-    """Android 12 -> 13: when the "review notification permissions" notice is (re)posted."""
-    user_gesture: bool = False
-    """A soft prompt click not yet spent on an OS dialog request (Safari: one click buys one
-    request)."""
+if TYPE_CHECKING:  # the type checker knows them as Structs; their fields are made below
+    CampaignCountersView = msgspec.Struct
+    DeviceStateView = msgspec.Struct
+else:
+    CampaignCountersView = _answer_view(
+        CampaignCounters, "The rules' ``CampaignCounters`` of one campaign on one install, its "
+        "times in RFC 3339 (UTC).", CAMPAIGN_TIMES)
+    DeviceStateView = _answer_view(
+        DeviceState, "The rules' ``DeviceState`` of an install, its times in RFC 3339 (UTC).",
+        STATE_TIMES, campaigns=dict[str, CampaignCountersView])
 
 
 def state_view(st: DeviceState) -> DeviceStateView:

@@ -168,6 +168,10 @@ def test_design_writes_the_experiment_the_fit_reads(
     (["--experiment-id", "a b"], "--experiment-id: 1-64 letters"),
     (["--installs-per-day", "0"], "--installs-per-day: must be above 0, got 0"),
     (["--min-days", "0"], "--min-days: from 1 to 180, got 0"),
+    (["--devices", "99"], "--devices: at least 100, got 99"),
+    (["--prior-draws", "1001"], "--prior-draws: from 8 to 1000, got 1001"),
+    (["--max-loss", "-1"], "--max-loss: must be above 0, got -1.0"),
+    (["--jobs", "-1"], "--jobs: must be 0 (one per core) or more, got -1"),
 ])
 def test_design_bad_input_is_one_line(argv: list[str], message: str, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
@@ -176,6 +180,21 @@ def test_design_bad_input_is_one_line(argv: list[str], message: str, tmp_path: P
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--devices", "99"], "--devices: at least 100, got 99"),
+    (["--replications", "1"], "--replications: from 2 to 100, got 1"),
+    (["--jobs", "-2"], "--jobs: must be 0 (one per core) or more, got -2"),
+])
+def test_report_bad_input_is_one_line(argv: list[str], message: str, stats_file: Path,
+                                      tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "pilot.html"
+    assert main(["pilot", "report", str(SCENARIO), "--stats", str(stats_file), "--out",
+                 str(page), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err == f"promptsim pilot report: error: {message}\n"
+    assert not page.exists()
 
 
 def test_report_needs_the_fit_of_the_same_experiment(

@@ -15,58 +15,35 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pg_helpers as pg
 import pytest
 from service_helpers import ADMIN, free_port
 
 from sim.service.http.service import Service
 from sim.service.settings import Settings
 
-PG_BASE = os.environ.get("PROMPTSIM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _pg(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_BASE, timeout=3)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def _pg_reachable() -> str | None:
-    try:
-        asyncio.run(_pg("SELECT 1"))
-        return None
-    except Exception as exc:
-        return repr(exc)
 
 
 @pytest.fixture(scope="session")
 def pg_available() -> bool:
     """Whether PostgreSQL answers; under CI its absence is a failure, not a skip."""
-    why = _pg_reachable()
-    if why is not None and os.environ.get("CI"):
-        pytest.fail(f"CI is set but PostgreSQL at {PG_BASE} is unreachable: {why}")
-    return why is None
+    return pg.available()
 
 
 @pytest.fixture
 def pg_url(pg_available: bool) -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a new, empty schema (dropped afterwards)."""
-    if not pg_available:
-        pytest.skip(f"PostgreSQL at {PG_BASE} is unreachable (set CI to make this fail)")
-    schema = f"promptsim_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg(f"CREATE SCHEMA {schema}"))
-    yield f"{PG_BASE}?search_path={schema}"
-    asyncio.run(_pg(f"DROP SCHEMA {schema} CASCADE"))
+    pg.skip_unless(pg_available)
+    schema = pg.schema_name()
+    pg.execute(f"CREATE SCHEMA {schema}")
+    yield f"{pg.PG_BASE}?search_path={schema}"
+    pg.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -11,7 +11,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -21,6 +20,8 @@ from typing import Any
 import httpx
 import psutil
 from service_helpers import T0, ev, read_response
+
+from bench.repeating import Repeating
 
 HERE = Path(__file__).resolve().parent
 MB = 1 << 20
@@ -48,43 +49,32 @@ def seeded(server: Any) -> Iterator[httpx.Client]:
         yield c
 
 
-class Probe:
+class Probe(Repeating):
     """Normal requests (a read and an eligibility call, each on a fresh connection) every
     0.1 s, and the server's memory, while an attack runs."""
 
     def __init__(self, server: Any, c: httpx.Client) -> None:
+        super().__init__(0.1)
         self.server, self.c = server, c
         self.statuses: list[int] = []
         self.latencies: list[float] = []
         self.rss: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
+        self.n = 0
 
-    def _run(self) -> None:
-        n = 0
-        while not self._stop.is_set():
-            n += 1
-            for method, path, body in [("GET", "/v1/devices/d1", None),
-                                       ("POST", "/v1/devices/d1/eligibility",
-                                        {"trigger": "app_open", "at": T0 + n})]:
-                t = time.monotonic()
-                try:
-                    with httpx.Client(base_url=self.server.url, headers=self.c.headers,
-                                      timeout=5) as fresh:
-                        self.statuses.append(fresh.request(method, path, json=body).status_code)
-                except httpx.TransportError:
-                    self.statuses.append(0)
-                self.latencies.append(time.monotonic() - t)
-            self.rss.append(self.server.rss())
-            self._stop.wait(0.1)
-
-    def __enter__(self) -> Probe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def step(self) -> None:
+        self.n += 1
+        for method, path, body in [("GET", "/v1/devices/d1", None),
+                                   ("POST", "/v1/devices/d1/eligibility",
+                                    {"trigger": "app_open", "at": T0 + self.n})]:
+            t = time.monotonic()
+            try:
+                with httpx.Client(base_url=self.server.url, headers=self.c.headers,
+                                  timeout=5) as fresh:
+                    self.statuses.append(fresh.request(method, path, json=body).status_code)
+            except httpx.TransportError:
+                self.statuses.append(0)
+            self.latencies.append(time.monotonic() - t)
+        self.rss.append(self.server.rss())
 
     def report(self, name: str, base: int) -> dict[str, Any]:
         lat = sorted(self.latencies)
@@ -95,6 +85,18 @@ class Probe:
                "rss_base_mb": round(base / MB), "rss_peak_mb": round(max(self.rss) / MB)}
         print(out)
         return out
+
+
+class OpenFiles(Repeating):
+    """The open files of a process, counted every 0.1 s."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(0.1)
+        self.proc = psutil.Process(pid)
+        self.counts: list[int] = []
+
+    def step(self) -> None:
+        self.counts.append(self.proc.num_fds())
 
 
 def run(server: Any, c: httpx.Client, kind: str, n: int, hold: float,
@@ -159,22 +161,9 @@ def test_idle_connections_cannot_exhaust_file_descriptors(sqlite_url, server_fac
     past the connection limit the oldest connection waiting without a request is closed."""
     s = server_factory(sqlite_url, nofile=1024, env={"PROMPTSIM_HEADER_TIMEOUT": "30"})
     with seeded(s) as c:
-        fds: list[int] = []
-        server_proc = psutil.Process(s.proc.pid)
-        stop = threading.Event()
-
-        def count() -> None:
-            while not stop.is_set():
-                fds.append(server_proc.num_fds())
-                stop.wait(0.1)
-
-        counter = threading.Thread(target=count)
-        counter.start()
-        try:
+        with OpenFiles(s.proc.pid) as files:
             got, seen, _ = run(s, c, "idle", 2500, 8.0)
-        finally:
-            stop.set()
-            counter.join()
+        fds = files.counts
         print("server open files, peak", max(fds))
         assert max(fds) < 1024, max(fds)
         assert seen["closed_by_server"] >= 2500 - 1024, seen

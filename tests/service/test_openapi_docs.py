@@ -5,6 +5,8 @@ Chromium with no request leaving the server."""
 
 from __future__ import annotations
 
+import sys
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,6 +14,7 @@ import msgspec
 from browser_helpers import browser_or_skip, chromium_page
 
 from sim.service.http.asgi import decode
+from sim.service.http.docs import REDOC_MISSING
 from sim.service.http.openapi import TAGS, spec
 from sim.service.http.routes import ROUTES
 
@@ -90,6 +93,33 @@ def test_docs_page_is_swagger_ui_with_every_operation_and_try_it_out(sqlite_url,
     assert sorted(ids) == sorted(op["operationId"] for _, _, op in _operations())
     assert answered == "200" and '"alive"' in body
     assert f"{s.url}/livez" in requests  # the request was really sent
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_redoc_is_an_extra_and_without_it_answers_404_naming_it(sqlite_service, monkeypatch):
+    """``drf-spectacular-sidecar`` (which brings Django) is not in the default install but in
+    the ``redoc`` extra, and in ``dev`` so that the suite covers ``/redoc``. Installed, the
+    page and its script are served; without it (the package hidden from the import system,
+    after its script was read once) both answer 404, one line naming the extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    sidecar = [d for d in project["dependencies"] if d.startswith("drf-spectacular-sidecar")]
+    assert sidecar == []
+    for extra in ("redoc", "dev"):
+        assert any(d.startswith("drf-spectacular-sidecar")
+                   for d in project["optional-dependencies"][extra]), extra
+    page = sqlite_service.get("/redoc")
+    assert page.status_code == 200 and '<script src="/redoc/redoc.standalone.js">' in page.text
+    script = sqlite_service.get("/redoc/redoc.standalone.js")
+    assert script.status_code == 200 and b"exports.Redoc=" in script.content[:1000]
+    assert script.headers["content-type"].startswith("text/javascript")
+    monkeypatch.setitem(sys.modules, "drf_spectacular_sidecar", None)
+    for path in ("/redoc", "/redoc/redoc.standalone.js"):
+        r = sqlite_service.get(path)
+        assert r.status_code == 404, path
+        assert r.json() == {"error": "not_installed", "field": None, "detail": REDOC_MISSING}
+    assert "promptsim[redoc]" in REDOC_MISSING and "\n" not in REDOC_MISSING
 
 
 LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import asyncpg
 import pytest
-from conftest import PG_BASE
+from pg_helpers import PG_BASE
 from service_helpers import T0, ev, once_campaign
 from workers import Worker, worker_pair
 

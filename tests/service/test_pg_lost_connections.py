@@ -14,7 +14,7 @@ import uuid
 
 import asyncpg
 import httpx
-from conftest import PG_BASE
+from pg_helpers import PG_BASE
 from service_helpers import T0, ev
 
 WORKERS = 4

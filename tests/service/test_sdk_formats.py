@@ -159,9 +159,10 @@ def test_the_readme_walkthrough_on_a_server_clock_app(service):
 
 
 def test_the_answered_state_has_every_field_of_the_rules_state_and_its_times_as_text():
-    """The device view's ``state`` is the rules' ``DeviceState`` field for field (a field added
-    to the rules and not to the view would silently vanish from answers), and every time in it
-    is answered as RFC 3339 text."""
+    """The device view's ``state`` is the rules' ``DeviceState`` field for field, in its order
+    (the view is made from the dataclass, so a field added to the rules is answered at once),
+    every one required, and every time in it is answered as RFC 3339 text (a time field
+    missing from ``STATE_TIMES`` would be answered as a number of days)."""
     import dataclasses
     import typing
 
@@ -173,14 +174,17 @@ def test_the_answered_state_has_every_field_of_the_rules_state_and_its_times_as_
 
     rules = {f.name: f.type for f in dataclasses.fields(DeviceState)}
     view = {f.name: f.type for f in msgspec.structs.fields(DeviceStateView)}
-    assert set(view) == set(rules)
+    assert list(view) == list(rules)
+    assert all(f.required for f in msgspec.structs.fields(DeviceStateView))
     hints = typing.get_type_hints(DeviceState)
     times = {n for n, t in hints.items() if t == (float | None)}
     assert times == set(STATE_TIMES)
     assert all(view[n] == (str | None) for n in times)
+    assert all(view[n] == t for n, t in hints.items() if n not in times | {"campaigns"})
     counters = {f.name: f.type for f in dataclasses.fields(CampaignCounters)}
     counters_view = {f.name: f.type for f in msgspec.structs.fields(CampaignCountersView)}
-    assert set(counters_view) == set(counters)
+    assert list(counters_view) == list(counters)
+    assert view["campaigns"] == dict[str, CampaignCountersView]
     counter_times = {n for n, t in typing.get_type_hints(CampaignCounters).items()
                      if t == (float | None)}
     assert counter_times == set(CAMPAIGN_TIMES)

@@ -17,16 +17,26 @@ from service_helpers import T0
 
 DEVICES = 6
 BATCH = 20
+ACKED_BEFORE_KILL = 200
+"""Acknowledged events the load has had before the kill (10 batches): then it is going."""
+LOAD_BEFORE_KILL = 1.2
+"""Seconds of load before the kill at least (thousands of events on a quiet machine)."""
+GUARD = 60.0
+"""Seconds the load may take to reach :data:`ACKED_BEFORE_KILL`, a guard only: the kill
+waits for that many acknowledged events, not for a time alone (on a loaded machine a fixed
+wait could end before the load got going)."""
 
 
-async def _load(url: str, key: str, stop_at: float) -> dict[int, list[list[dict]]]:
-    acked: dict[int, list[list[dict]]] = {i: [] for i in range(DEVICES)}
+async def _load(url: str, key: str, acked: dict[int, list[list[dict]]],
+                stop: asyncio.Event) -> None:
+    """Each device sends batches one after the other until ``stop``; ``acked`` gets every
+    batch answered 200."""
 
     async def device(i: int) -> None:
         async with httpx.AsyncClient(base_url=url, timeout=10,
                                      headers={"Authorization": f"Bearer {key}"}) as c:
             n = 0
-            while time.monotonic() < stop_at:
+            while not stop.is_set():
                 n += 1
                 batch = [{"type": "session_start", "event_id": f"d{i}-b{n}-{k}",
                           "at": T0 + n + k / 100} for k in range(BATCH)]
@@ -39,7 +49,10 @@ async def _load(url: str, key: str, stop_at: float) -> dict[int, list[list[dict]
                     acked[i].append(batch)
 
     await asyncio.gather(*(device(i) for i in range(DEVICES)))
-    return acked
+
+
+def _total(acked: dict[int, list[list[dict]]]) -> int:
+    return sum(len(b) for b in acked.values()) * BATCH
 
 
 def test_sigkill_under_load_loses_no_acknowledged_event(db_url, server_factory):
@@ -49,17 +62,21 @@ def test_sigkill_under_load_loses_no_acknowledged_event(db_url, server_factory):
         for i in range(DEVICES):
             assert c.post("/v1/devices", json={"device_id": f"d{i}", "user_id": f"u{i}",
                                                "platform": "ios", "at": T0}).status_code == 201
+    acked: dict[int, list[list[dict]]] = {i: [] for i in range(DEVICES)}
 
-    async def load_and_kill() -> dict[int, list[list[dict]]]:
-        stop_at = time.monotonic() + 2.5
-        task = asyncio.ensure_future(_load(s.url, key, stop_at))
-        await asyncio.sleep(1.2)
+    async def load_and_kill() -> None:
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(_load(s.url, key, acked, stop))
+        t0 = time.monotonic()
+        while (_total(acked) < ACKED_BEFORE_KILL or time.monotonic() - t0 < LOAD_BEFORE_KILL) \
+                and time.monotonic() - t0 < GUARD:
+            await asyncio.sleep(0.05)
         s.kill()  # SIGKILL to the server's process group, mid-load
-        return await task
+        stop.set()
+        await task
 
-    acked = asyncio.run(load_and_kill())
-    total = sum(len(b) for b in acked.values()) * BATCH
-    assert total >= 200, "the load did not get going before the kill"
+    asyncio.run(load_and_kill())
+    assert _total(acked) >= ACKED_BEFORE_KILL, "the load did not get going before the kill"
 
     s2 = server_factory(db_url)
     with httpx.Client(base_url=s2.url, headers={"Authorization": f"Bearer {key}"},

@@ -10,7 +10,9 @@ server; "Authorize" takes the app's API key.
 release (read from the installed package; Django itself is not imported), and the page
 loads no web fonts. ReDoc's sidebar shows Redocly's logo from their CDN, unconditionally: the
 page's Content-Security-Policy (``img-src 'self' data:``) stops that request in the browser,
-and the link "API docs by Redocly" shows without its image.
+and the link "API docs by Redocly" shows without its image. The package brings Django, so it
+is promptsim's optional ``redoc`` extra: without it, ``/redoc`` and its script answer 404
+naming the extra.
 
 Neither page loads anything from the internet: no CDN.
 """
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Annotated
 
 import msgspec
+
+from sim.service.errors import NotFound
 
 ASSETS: dict[str, bytes] = {
     "swagger-ui.css": b"text/css; charset=utf-8",
@@ -41,6 +45,9 @@ REDOC_ASSETS: dict[str, bytes] = {
 REDOC_ASSET = Annotated[str, msgspec.Meta(
     pattern="^(" + "|".join(name.replace(".", r"\.") for name in REDOC_ASSETS) + ")$")]
 """The path parameter of ``/redoc/{asset}``: one of :data:`REDOC_ASSETS`."""
+REDOC_MISSING = ("ReDoc is not installed: /redoc needs promptsim's redoc extra (pip install "
+                 "'promptsim[redoc]'; in a checkout, pip install -e '.[redoc]')")
+"""The 404's detail of ``/redoc`` without the extra."""
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -75,11 +82,12 @@ REDOC_PAGE = """<!doctype html>
 """
 
 
-def _package_dir(module: str, pip_name: str) -> Path:
-    """The folder of an installed package, found without importing it."""
+def _package_dir(module: str) -> Path | None:
+    """The folder of an installed package, found without importing it (``None``: not
+    installed)."""
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"{pip_name} is not installed (pip install -e .)")
+        return None
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -89,20 +97,36 @@ def page() -> bytes:
 
 
 def redoc_page() -> bytes:
-    """The ReDoc page."""
+    """The ReDoc page; 404 naming the extra when ReDoc is not installed."""
+    _redoc_bundles()
     return REDOC_PAGE.encode()
 
 
 @cache
 def asset(name: str) -> tuple[bytes, bytes]:
     """``(body, content_type)`` of one file of :data:`ASSETS`, read once."""
-    dist = _package_dir("flask_swagger_ui", "flask-swagger-ui") / "dist"
-    return (dist / name).read_bytes(), ASSETS[name]
+    folder = _package_dir("flask_swagger_ui")
+    if folder is None:
+        raise RuntimeError("flask-swagger-ui is not installed (pip install -e .)")
+    return (folder / "dist" / name).read_bytes(), ASSETS[name]
+
+
+def redoc_asset(name: str) -> tuple[bytes, bytes]:
+    """``(body, content_type)`` of one file of :data:`REDOC_ASSETS`, read once; 404 naming the
+    extra when ReDoc is not installed (asked each time: it may be installed or removed while
+    the server runs)."""
+    return _read(_redoc_bundles() / name), REDOC_ASSETS[name]
+
+
+def _redoc_bundles() -> Path:
+    """The folder of ReDoc's bundle in ``drf-spectacular-sidecar``; :class:`NotFound` when
+    that package is not installed."""
+    folder = _package_dir("drf_spectacular_sidecar")
+    if folder is None:
+        raise NotFound("not_installed", REDOC_MISSING)
+    return folder / "static" / "drf_spectacular_sidecar" / "redoc" / "bundles"
 
 
 @cache
-def redoc_asset(name: str) -> tuple[bytes, bytes]:
-    """``(body, content_type)`` of one file of :data:`REDOC_ASSETS`, read once."""
-    bundles = (_package_dir("drf_spectacular_sidecar", "drf-spectacular-sidecar") / "static"
-               / "drf_spectacular_sidecar" / "redoc" / "bundles")
-    return (bundles / name).read_bytes(), REDOC_ASSETS[name]
+def _read(path: Path) -> bytes:
+    return path.read_bytes()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.service.http.docs import REDOC_MISSING
 from sim.service.http.examples_experiments import EXPERIMENT_ID
 
 
@@ -54,6 +55,7 @@ BY_ROUTE: dict[tuple[str, int], dict[str, Any]] = {
     ("get_campaign", 404): _NO_CAMPAIGN,
     ("campaign_stats", 404): _NO_CAMPAIGN,
     ("reachability", 404): _body("unknown_user", "user_id", "no user 'u1' in this app"),
+    ("redoc", 404): _body("not_installed", None, REDOC_MISSING),
     ("get_experiment", 404): _NO_EXPERIMENT,
     ("experiment_stats", 404): _NO_EXPERIMENT,
     ("create_device", 409): _body("device_exists", "device_id", "device 'd1' is already "

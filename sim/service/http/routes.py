@@ -39,7 +39,7 @@ ROUTES: list[Route] = [
     Route("GET", "/docs/{asset}", meta.docs_asset, "A static file of the docs page",
           auth="none", out="text/plain", params=ASSET, in_spec=False),
     Route("GET", "/redoc", meta.redoc, "API reference (ReDoc)", auth="none",
-          out="text/html"),
+          out="text/html", errors=(404,)),
     Route("GET", "/redoc/{asset}", meta.redoc_asset, "A static file of the ReDoc page",
           auth="none", out="text/plain", params=REDOC_FILE, in_spec=False),
     Route("POST", "/v1/apps", config.create_app, "Create an app (admin key)", auth="admin",

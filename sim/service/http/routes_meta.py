@@ -42,11 +42,14 @@ async def docs_asset(req: Request) -> Response:
 
 
 async def redoc(req: Request) -> Response:
-    """``GET /redoc``: ReDoc over ``/openapi.json``."""
+    """``GET /redoc``: ReDoc over ``/openapi.json``.
+
+    ReDoc is promptsim's optional ``redoc`` extra (``pip install 'promptsim[redoc]'``):
+    without it this answers 404 naming the extra."""
     return 200, pages.redoc_page(), b"text/html; charset=utf-8"
 
 
 async def redoc_asset(req: Request) -> Response:
-    """``GET /redoc/{asset}``: a file of the ReDoc distribution."""
+    """``GET /redoc/{asset}``: a file of the ReDoc distribution (404 without the extra)."""
     body, ctype = pages.redoc_asset(req.params["asset"])
     return 200, body, ctype
