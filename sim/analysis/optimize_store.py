@@ -20,9 +20,10 @@ import numpy as np
 
 from sim.model.scenario import Scenario, dump_scenario
 
-FORMAT = 2
+FORMAT = 3
 """Version of the task files; a change of meaning bumps it (and the hash). 2: the flow
-axis gained ``os_dialogs_allowed_in_summary`` and the cohort axis the iOS Safari profiles."""
+axis gained ``os_dialogs_allowed_in_summary`` and the cohort axis the iOS Safari profiles;
+3: the cohort axis gained ``chrome_webapk``."""
 
 Key = tuple[int, int, str, str]
 """(replication, chunk, group: a platform or ``all``, candidate name)."""

@@ -26,7 +26,7 @@ import simpy
 from simpy.events import Timeout
 
 from sim.model.events import LogEvent
-from sim.model.life import Life, Status
+from sim.model.life import BROWSER_PROFILES, Life, Status
 from sim.model.population import INF, Chunk, first_at
 from sim.model.scenario import Scenario
 from sim.model.stage import DETAIL, FLOWS, Port, Stage
@@ -35,7 +35,7 @@ from sim.rules.config.platforms import FAMILY_OF, PROFILES, REPORTS, PlatformPro
 from sim.rules.config.verdict import Decision
 from sim.rules.decision import decide, next_chance
 from sim.rules.native import ProfileRules
-from sim.rules.permission import first_launch_dialog_due, prompt_ui
+from sim.rules.permission import first_launch_dialog_due
 from sim.rules.reachability import device_reach, group_reach
 
 __all__ = ["FLOWS", "STOCKS", "ChunkModel", "ChunkResult"]
@@ -120,7 +120,8 @@ class ChunkModel(Port):
         if self.log is not None:
             self._emit(life, t, "decision", trigger=fired.trigger, event_name=fired.event_name,
                        session_seconds=fired.session_seconds, show=d.show, reason=d.reason,
-                       campaign_id=d.campaign_id, action=d.action, prompt_ui=d.prompt_ui)
+                       campaign_id=d.campaign_id, action=d.action, prompt_ui=d.prompt_ui,
+                       loud_chance=d.loud_chance)
         return d
 
     def report(self, life: Life, kind: str, t: float, campaign_id: str | None,
@@ -134,12 +135,15 @@ class ChunkModel(Port):
             self._emit(life, t, kind, platform=p.platform, profile=p.name,
                        os_version=k.os_version, os_kind=k.os_kind, api_level=k.api_level,
                        app_target_sdk=k.app_target_sdk, browser=k.browser,
-                       quiet_ui=k.quiet_ui or None, permission=st.permission,
+                       quiet_ui=k.quiet_ui or None, webapk=k.webapk or None,
+                       browser_id=f"u{self.chunk.user[life.i]}.chrome"
+                       if p.name in BROWSER_PROFILES else None,
+                       permission=st.permission,
                        sdk_reports_permission=st.sdk_reports_permission,
                        utc_offset_minutes=st.utc_offset_minutes or None)
         elif kind == "os_dialog_result":
             self._emit(life, t, kind, campaign_id=campaign_id, outcome=detail,
-                       prompt_ui=prompt_ui(life.profile))
+                       prompt_ui=life.shown_ui)
         elif kind == "os_upgraded" and detail is not None:
             self._emit(life, t, kind, os_version=detail,
                        api_level=REPORTS[life.profile.name].api_level)

@@ -12,6 +12,7 @@ the eligibility endpoint does.
 
 from __future__ import annotations
 
+import heapq
 import http.client
 import re
 import urllib.parse
@@ -26,7 +27,10 @@ from sim.model.events import LogEvent
 from sim.rules.config.campaigns import Policy, policy_settings
 from sim.rules.config.platforms import DEFAULT_PROFILES, PlatformProfile
 
-COMPARED = ("show", "reason", "campaign_id", "action", "prompt_ui")
+COMPARED = ("show", "reason", "campaign_id", "action", "prompt_ui", "loud_chance")
+"""What a decision answers that both sides know: the prompt Chrome announces and its
+``loud_chance``, never Chrome's draw (the page cannot see it; the simulator sends the prompt
+the user answered with each ``os_dialog_result``, as a client that knows it may)."""
 
 
 class ParityError(RuntimeError):
@@ -126,6 +130,8 @@ def _event_body(e: LogEvent) -> dict[str, Any]:
         body["outcome"] = e.outcome
         if e.campaign_id is not None:
             body["campaign_id"] = e.campaign_id
+        if e.prompt_ui is not None:
+            body["prompt_ui"] = e.prompt_ui
     elif e.kind == "permission_changed":
         body["permission"] = e.permission
     elif e.kind == "os_upgraded":
@@ -145,6 +151,8 @@ def _install_body(device: str, user: str, e: LogEvent) -> dict[str, Any]:
     body = {"device_id": device, "user_id": user, "platform": e.platform,
             "os_version": e.os_version, "os_kind": e.os_kind, "api_level": e.api_level,
             "app_target_sdk": e.app_target_sdk, "browser": e.browser, "quiet_ui": e.quiet_ui,
+            "webapk": e.webapk,
+            "browser_id": None if e.browser_id is None else _SAFE.sub("_", e.browser_id),
             "permission": e.permission, "sdk_reports_permission": e.sdk_reports_permission,
             "utc_offset_minutes": e.utc_offset_minutes, "at": unix(e.t)}
     return {k: v for k, v in body.items() if v is not None}
@@ -184,10 +192,10 @@ def replay(url: str, admin_key: str, events: Iterable[LogEvent], policy: Policy,
     ``events`` must come from one strategy (one ``policy``) and be in time
     order per device; devices of different replications are kept apart.
     """
-    by_device: dict[tuple[int, str], list[LogEvent]] = {}
+    by_user: dict[tuple[int, str], list[LogEvent]] = {}
     strategies = set()
     for e in events:
-        by_device.setdefault((e.replication, e.device), []).append(e)
+        by_user.setdefault((e.replication, e.user), []).append(e)
         strategies.add(e.strategy)
     if len(strategies) > 1:
         raise ValueError(f"events of several strategies {sorted(strategies)}; replay one at a "
@@ -196,9 +204,8 @@ def replay(url: str, admin_key: str, events: Iterable[LogEvent], policy: Policy,
     c = _Client(url)
     try:
         _configure(c, admin_key, policy, profiles)
-        for (rep, dev), history in by_device.items():
-            report.devices += 1
-            _replay_device(c, _SAFE.sub("_", f"r{rep}.{dev}"), history, report)
+        for (rep, _), history in by_user.items():
+            _replay_user(c, rep, history, report)
     except (OSError, http.client.HTTPException, msgspec.DecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else (
             str(exc) or type(exc).__name__)
@@ -209,27 +216,40 @@ def replay(url: str, admin_key: str, events: Iterable[LogEvent], policy: Policy,
     return report
 
 
-def _replay_device(c: _Client, device: str, history: list[LogEvent],
-                   report: ParityReport) -> None:
-    path = f"/v1/devices/{device}"
-    pending: list[dict[str, Any]] = []
-    n = 0
+def _replay_user(c: _Client, rep: int, history: list[LogEvent],
+                 report: ParityReport) -> None:
+    """Replay one user's devices together, merged by time (each device's own events keep
+    their order): her Chrome installs share a browser, whose answers the service counts
+    across them, so each request goes after everything her devices did before it."""
+    pending: dict[str, list[dict[str, Any]]] = {}
+    n: dict[str, int] = {}
+    refused: set[str] = set()
 
     def flush() -> None:
-        if pending:
-            status, out = c.call("POST", path + "/events", {"events": pending})
-            if status != 200:
-                report.errors.append(f"{device}: events {pending}: {status} {out}")
-            pending.clear()
+        for device, batch in pending.items():
+            if batch:
+                status, out = c.call("POST", f"/v1/devices/{device}/events", {"events": batch})
+                if status != 200:
+                    report.errors.append(f"{device}: events {batch}: {status} {out}")
+        pending.clear()
 
+    devices: dict[str, list[LogEvent]] = {}
     for e in history:
+        devices.setdefault(e.device, []).append(e)
+    for e in heapq.merge(*devices.values(), key=lambda e: e.t):
+        device = _SAFE.sub("_", f"r{rep}.{e.device}")
+        path = f"/v1/devices/{device}"
+        if device in refused:
+            continue
         if e.kind == "install":
             flush()
+            report.devices += 1
             status, out = c.call("POST", "/v1/devices",
                                  _install_body(device, _SAFE.sub("_", e.user), e))
             if status != 201:
                 report.errors.append(f"{device}: install: {status} {out}")
-                return
+                refused.add(device)
+                continue
             want = e.profile
             if want is not None and out["profile"] != want:
                 report.mismatches.append(Mismatch(device, e.t, {"profile": want},
@@ -251,10 +271,11 @@ def _replay_device(c: _Client, device: str, history: list[LogEvent],
             else:
                 report.mismatches.append(Mismatch(device, e.t, expected, got))
         else:
-            n += 1
+            n[device] = n.get(device, 0) + 1
             report.events += 1
-            pending.append({"event_id": f"e{n}", **_event_body(e)})
-            if len(pending) >= 500:
+            batch = pending.setdefault(device, [])
+            batch.append({"event_id": f"e{n[device]}", **_event_body(e)})
+            if len(batch) >= 500:
                 flush()
     flush()
 

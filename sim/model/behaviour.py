@@ -95,6 +95,8 @@ DEFAULT_COLD: dict[str, DialogOdds] = {
     # Safari on iOS: no figure of its own (assumption: as macOS Safari). A Safari tab on iOS
     # (``safari_ios``) never shows the dialog: no web push outside Home Screen web apps.
     "safari_ios_webapp": _odds(0.05, 0.50, 0.35, 0.10),
+    # A WebAPK on Android 13+ asks with Android's dialog (assumption: answered as an app's).
+    "chrome_webapk": _ANDROID_COLD,
 }
 """OS dialog answers without a soft prompt first (cold). Chrome's quiet prompt is answered
 as the normal one (assumption: no published split by prompt style)."""
@@ -110,6 +112,7 @@ DEFAULT_PRIMED: dict[str, DialogOdds] = {
     "firefox_android": _odds(0.45, 0.30, 0.20, 0.05),
     "safari": _odds(0.50, 0.30, 0.15, 0.05),
     "safari_ios_webapp": _odds(0.50, 0.30, 0.15, 0.05),
+    "chrome_webapk": _ANDROID_PRIMED,
 }
 """OS dialog answers right after the user tapped the soft prompt (assumption: vendors
 claim +30% to 3x over cold; Pinterest saw no gain: override to test that)."""
@@ -171,6 +174,12 @@ class Behaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     """Share of Chrome devices whose browser already shows quiet prompts (Chrome's adaptive
     quiet UI: 3 notification denials in a row across sites within 90 days). Default 0: no
     published share (assumption); those devices run on the ``chrome_quiet`` profile."""
+    chrome_other_site_denials_per_year: Annotated[float, msgspec.Meta(ge=0, le=365)] = 0.0
+    """Notification prompts a Chrome user denies per year on sites other than the app's
+    (a Poisson rate per browser): Chrome's adaptive quiet UI counts them with the app's own
+    (3 denials in a row within 90 days, an allow between breaks the run), but the service
+    never sees them. Default 0: no published rate (assumption; range 0-12 a year, a
+    denial a month at most)."""
     legacy_launcher_share: Probability = 1.0
     """Share of the launches of an Android app targeting <= 32 that come from the launcher.
     The OS shows its own dialog only to a task started from the launcher (AOSP

@@ -40,6 +40,11 @@ class LogEvent(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     browser: str | None = None
     quiet_ui: bool | None = None
     """``install`` on Chrome: it shows the quieter prompt."""
+    webapk: bool | None = None
+    """``install`` on Chrome for Android: the site is installed as a WebAPK."""
+    browser_id: str | None = None
+    """``install`` on Chrome: the browser, shared by the user's Chrome installs (Chrome's
+    adaptive quiet UI counts their answers together)."""
     utc_offset_minutes: int | None = None
     """``install``: the device's time zone (absent: UTC)."""
     permission: str | None = None
@@ -55,8 +60,12 @@ class LogEvent(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     outcome: str | None = None
     """``os_dialog_result``: allowed, denied, dismissed or ignored."""
     prompt_ui: str | None = None
-    """Chrome, a ``decision`` whose button opens the browser's prompt and an
-    ``os_dialog_result``: which prompt it was, ``quiet`` or ``loud`` (absent elsewhere)."""
+    """Chrome, a ``decision`` whose button opens the browser's prompt: which prompt it
+    announces, ``quiet`` or ``loud``; an ``os_dialog_result``: the one the user answered (on
+    a crowd-deny site, as Chrome drew it). Absent elsewhere."""
+    loud_chance: float | None = None
+    """Chrome, a ``decision`` announcing the quiet prompt on a crowd-deny site: the chance
+    that Chrome opens the loud one instead (absent when the prompt is certain)."""
     source: str | None = None
     """``app_launched``: launcher or other (an Android app targeting <= 32)."""
     answer: str | None = None

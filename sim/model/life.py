@@ -36,6 +36,7 @@ from sim.model.answers import (
     dialog_outcome,
     soft_prompt_accepts,
 )
+from sim.model.behaviour import DialogOdds
 from sim.model.clock import DAY
 from sim.model.population import INF, first_at
 from sim.model.stage import (
@@ -58,12 +59,13 @@ from sim.model.stage import (
     Stage,
 )
 from sim.rules.config.platforms import REPORTS
-from sim.rules.config.verdict import Decision
+from sim.rules.config.verdict import Decision, PromptUi
 from sim.rules.decision import record_click, record_dismissal, record_impression, start_session
 from sim.rules.native import ProfileRules
 from sim.rules.permission import (
     RECEIVES_PUSH,
     DeviceState,
+    adaptive_quiet_ui,
     apply_clear_data,
     apply_dialog_result,
     apply_os_upgrade,
@@ -74,9 +76,17 @@ from sim.rules.permission import (
     dialogs_left,
     first_launch_dialog_due,
     is_blocked,
+    loud_chance,
     new_install,
+    prompt_ui,
     review_notice_due,
 )
+
+QUIETER: Final = {"chrome": "chrome_quiet"}
+"""The profile a Chrome install moves to once its browser's quiet UI is on."""
+BROWSER_PROFILES: Final = frozenset({"chrome", "chrome_quiet"})
+"""Chrome profiles whose prompt answers Chrome counts for the adaptive quiet UI (a WebAPK's
+Android dialog is not Chrome's prompt)."""
 
 # What wakes a life up, in the order that breaks a tie (a session goes first).
 SESSION: Final = 0
@@ -101,8 +111,8 @@ class Life:
 
     __slots__ = (
         "cursor", "due", "fatigue", "fatigue_t", "hibernating", "i", "k", "last_j", "os_version",
-        "profile", "row", "stage", "state", "status", "stop", "t_clear", "t_hib", "t_optout",
-        "t_re", "t_reenable", "t_un", "t_up", "wake_kind",
+        "profile", "row", "shown_ui", "stage", "state", "status", "stop", "t_clear", "t_hib",
+        "t_optout", "t_re", "t_reenable", "t_un", "t_up", "wake_kind",
     )
 
     def __init__(self, stage: Stage, i: int, profile: ProfileRules, row: int) -> None:
@@ -137,6 +147,9 @@ class Life:
         """Draws taken so far from each stream of ``sim.model.streams``."""
         self.status: Status = NOT_COUNTED
         """As :meth:`account` last saw it."""
+        self.shown_ui: PromptUi | None = None
+        """Chrome: the prompt the user answered last, ``quiet`` or ``loud`` (drawn where
+        Chrome draws it, :meth:`_dialog_odds`); ``None`` elsewhere."""
         self.wake_kind = SESSION
         self.due = 0.0
         """When the pending wake-up is due (what the engine scheduled; see ``ChunkModel``)."""
@@ -297,11 +310,46 @@ class Life:
                 continue
             tt = t + offset / DAY
             now = tt if e == 0.0 else (e + tt * DAY) / DAY
+            if profile.name in QUIETER:
+                profile = self.browser_quiet(tt, now)
             d = port.decide(self, fired, tt, now)
             if d is not None and d.show:
                 self._impression(d, kind == "event", tt, now)
         if reports and st.installed:
             port.report(self, "session_time", t + seconds / DAY, None, seconds)
+
+    def browser_quiet(self, t: float, now: float) -> ProfileRules:
+        """Chrome's adaptive quiet UI across the sites of the user's browser (her Chrome
+        installs share one): once its answers, with her denials on other sites
+        (``chrome_other_site_denials_per_year``), had 3 denials in a row within 90 days by
+        ``now`` (rule time; ``t``: days), the install runs on ``chrome_quiet`` from then on
+        (``adaptive_quiet_ui``: it stays on). Returns the profile it runs on."""
+        stage = self.stage
+        c = stage.chunk
+        user = c.user[self.i]
+        history = stage.browsers.get(user, [])
+        rate = stage.behaviour.chrome_other_site_denials_per_year
+        if rate > 0.0:
+            history = sorted(history + [(self.now(x), "denied")
+                                        for x in self._other_sites(user, rate, t)])
+        if history and adaptive_quiet_ui(history, now):  # type: ignore[arg-type]
+            self.profile = stage.profiles[QUIETER[self.profile.name]]
+        return self.profile
+
+    def _other_sites(self, user: int, rate: float, t: float) -> list[float]:
+        """The user's denials on other sites up to ``t`` (days), a Poisson process of
+        ``rate`` a year drawn from her first device's stream ``OTHER_SITES`` (so alike
+        under every strategy and for both her devices)."""
+        c = self.stage.chunk
+        drawn = self.stage.other_sites.setdefault(user, [])
+        first = self.i
+        while first > 0 and c.user[first - 1] == user:  # a user's devices are consecutive
+            first -= 1
+        per_day = rate / 365.0
+        while not drawn or drawn[-1] <= t:
+            u = streams.uniform(c.key[first], streams.OTHER_SITES, len(drawn))
+            drawn.append((drawn[-1] if drawn else 0.0) - math.log(1.0 - u) / per_day)
+        return [x for x in drawn if x <= t]
 
     def _legacy_launch(self, t: float) -> None:
         """An app targeting <= 32 on Android 13+ starts, while the OS may still show it its
@@ -353,7 +401,7 @@ class Life:
             if stage.reports:
                 port.report(self, "soft_prompt_clicked", t, cid, None)
             if d.action == "os_dialog":
-                primed = b.dialog_primed.get(self.profile.name)
+                primed = self._dialog_odds(b.dialog_primed)
                 if primed is not None:
                     outcome = dialog_outcome(self.u(streams.DIALOG), primed)
                     if self._dialog_shows(t):
@@ -386,9 +434,24 @@ class Life:
             return False
         return True
 
+    def _dialog_odds(self, table: dict[str, DialogOdds]) -> DialogOdds | None:
+        """The answer odds of the OS dialog about to open, from ``table`` (cold or primed);
+        on Chrome those of the prompt it opens (``shown_ui``): the quiet one's
+        (``chrome_quiet``) where the site's reputation makes it quiet, unless Chrome's
+        control group draw (``loud_chance``, stream ``OS``) opens the loud one."""
+        p = self.profile
+        rep = self.stage.policy.site_reputation
+        ui: PromptUi | None = prompt_ui(p, rep)
+        chance = loud_chance(p, rep)
+        if chance > 0.0 and self.u(streams.OS) < chance:
+            ui = "loud"
+        self.shown_ui = ui
+        name = "chrome_quiet" if ui == "quiet" and not p.quiet_ui else p.name
+        return table.get(name)
+
     def _cold_dialog(self, t: float, campaign_id: str | None) -> None:
         """An OS dialog without a soft prompt: the OS's own, or a campaign's without primer."""
-        odds = self.stage.behaviour.dialog_cold.get(self.profile.name)
+        odds = self._dialog_odds(self.stage.behaviour.dialog_cold)
         if odds is not None and self._dialog_shows(t):
             outcome = dialog_outcome(self.u(streams.DIALOG), odds)
             self._dialog_answered(t, self.now(t), outcome, campaign_id)
@@ -396,12 +459,16 @@ class Life:
     def _dialog_answered(self, t: float, now: float, outcome: str,
                          campaign_id: str | None) -> None:
         was_provisional = self.state.permission == "provisional"
-        apply_dialog_result(self.state, self.profile, outcome, now)  # type: ignore[arg-type]
+        apply_dialog_result(self.state, self.profile, outcome, now,  # type: ignore[arg-type]
+                            self.shown_ui)
         stage = self.stage
         counts, stride, day = stage.counts, stage.stride, self.row + int(t)
         if was_provisional and self.state.permission == "denied":
             counts[F_UNSUB * stride + day] += 1  # the user turned quiet delivery off
         counts[F_DIALOG * stride + day] += 1
+        if outcome in ("allowed", "denied") and self.shown_ui is not None \
+                and self.profile.name in BROWSER_PROFILES:  # Chrome counts it for the browser
+            stage.browsers.setdefault(stage.chunk.user[self.i], []).append((now, outcome))
         if outcome == "allowed":
             counts[F_ALLOW * stride + day] += 1
             summary = stage.behaviour.scheduled_summary

@@ -178,6 +178,11 @@ PRIORS: tuple[Prior, ...] = (
           _assumption("Chrome's adaptive quiet UI turns on after 3 denials in a row across "
                       "sites; its share of users is not published. Not sampled: a setting "
                       "of the population's browsers a scenario states"), sampled=False),
+    Prior("chrome_other_site_denials_per_year", "Chrome: notification prompts denied per "
+          "year on other sites", "chrome_other_site_denials_per_year", 0.0, 12.0, "uniform",
+          _assumption("Chrome's adaptive quiet UI counts denials on every site; no rate is "
+                      "published. Not sampled: the service never sees them, so a scenario "
+                      "states it"), sampled=False),
     Prior("legacy_launcher_share", "Share of launches of an Android app targeting <= 32 "
           "that come from the launcher", "legacy_launcher_share", 0.5, 1.0, "uniform",
           _assumption("AOSP shows such an app its dialog only for a task started from the "

@@ -116,8 +116,9 @@ class Port:
 class Stage:
     """What every life of one strategy shares: history, policy, behaviour, counts and port."""
 
-    __slots__ = ("behaviour", "campaigns", "chunk", "counts", "epoch", "opt_out_rate", "policy",
-                 "port", "profiles", "reports", "stride", "triggers", "uniforms")
+    __slots__ = ("behaviour", "browsers", "campaigns", "chunk", "counts", "epoch",
+                 "opt_out_rate", "other_sites", "policy", "port", "profiles", "reports",
+                 "stride", "triggers", "uniforms")
 
     def __init__(self, port: Port, chunk: Chunk, policy: Policy, behaviour: Behaviour,
                  profiles: dict[str, ProfileRules], counts: list[int], stride: int,
@@ -138,3 +139,8 @@ class Stage:
         self.opt_out_rate = behaviour.opt_out_rate()
         self.uniforms = chunk.uniforms
         """The chunk's first draws of every stream (``Life.u``)."""
+        self.browsers: dict[int, list[tuple[float, str]]] = {}
+        """Per user, the answers (rule time, outcome) to Chrome's prompt on the app's
+        origins: a user's Chrome installs share one browser (``Life.browser_quiet``)."""
+        self.other_sites: dict[int, list[float]] = {}
+        """Per user, the times (days) of her denials on other sites drawn so far."""

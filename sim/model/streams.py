@@ -26,9 +26,10 @@ OS: Final = 0
 """The OS's own moments: where an Android app targeting <= 32 was launched from
 (``Behaviour.legacy_launcher_share``), the answer to the 12 -> 13 review notice
 (``Behaviour.review_notice_revoke``), an iOS allow given into the Scheduled Summary
-(``Behaviour.scheduled_summary``). Drawn only when the share is set (below 1, above 0), so
-a scenario without them takes no draw; no device meets two (an app targeting <= 32 is
-never on Android 12 in these profiles, and iOS has neither)."""
+(``Behaviour.scheduled_summary``), Chrome's control-group draw of a crowd-deny site's prompt
+(``loud_chance``). Drawn only when the share is set (below 1, above 0), so a scenario without
+them takes no draw; no device meets two (an app targeting <= 32 is never on Android 12 in
+these profiles, and iOS and Chrome have none of the others)."""
 SOFT_PROMPT: Final = 1
 DIALOG: Final = 2
 ANNOYANCE: Final = 3
@@ -41,6 +42,10 @@ STREAMS: Final = 8
 """Streams per device, numbered from 0 (``OS``) to ``REENABLE_DELAY``."""
 TABLED: Final = 4
 """Draws per stream that :func:`table` holds."""
+OTHER_SITES: Final = STREAMS
+"""The gaps between a Chrome user's denials on other sites
+(``Behaviour.chrome_other_site_denials_per_year``), keyed by the user's first device: a
+stream past the tabled ones, drawn with :func:`uniform` only when the rate is set."""
 
 _M32: Final = 0xFFFFFFFF
 _M16: Final = 0xFFFF

@@ -17,6 +17,7 @@ from sim.rules.permission import (
     chrome_request_refused,
     hibernated,
     local_day,
+    loud_chance,
     os_dialog_unavailable,
     prompt_ui,
 )
@@ -93,7 +94,8 @@ def decide(state: DeviceState, p: ProfileRules, pol: PolicyRules,
     unblocking the site). During a browser's embargo a prompt whose action is the OS
     dialog does not show (``embargoed``), nor does one Chrome would deny without a prompt
     (``cross_origin_iframe``, ``incognito``: ``chrome_request_refused``). A button that opens
-    Chrome's prompt says which one (``prompt_ui``: quiet or loud). When nothing shows, the
+    Chrome's prompt says which one (``prompt_ui``: quiet or loud, the app's
+    ``site_reputation`` counted; with ``loud_chance`` where Chrome draws). When nothing shows, the
     reason is the one of the highest-ranked matching campaign.
     """
     if not state.installed:
@@ -121,8 +123,13 @@ def decide(state: DeviceState, p: ProfileRules, pol: PolicyRules,
                 if first_reason is not None:
                     break  # the prompt could not have shown anyway: say why
                 return Decision(show=False, reason="outranked", campaign_id=camp.id)
+            if action != "os_dialog":
+                return Decision(show=True, reason="eligible", campaign_id=camp.id,
+                                action=action)
+            rep = pol.site_reputation
+            chance = loud_chance(p, rep)
             return Decision(show=True, reason="eligible", campaign_id=camp.id, action=action,
-                            prompt_ui=prompt_ui(p) if action == "os_dialog" else None)
+                            prompt_ui=prompt_ui(p, rep), loud_chance=chance or None)
         if first_reason is None:
             first_reason = why
     return Decision(show=False, reason=first_reason or "trigger_not_met")

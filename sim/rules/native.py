@@ -70,6 +70,8 @@ class ProfileRules:
     """``PlatformProfile.quiet_embargo_dismissals``."""
     quiet_embargo_ignores: int | None
     """``PlatformProfile.quiet_embargo_ignores``."""
+    crowd_deny_hold_back: float
+    """``PlatformProfile.crowd_deny_hold_back``."""
     settings_link: bool
     """``PlatformProfile.settings_link``."""
     token_needs_permission: bool
@@ -120,6 +122,7 @@ class ProfileRules:
         self.quiet_ui = p.quiet_ui
         self.quiet_embargo_dismissals = p.quiet_embargo_dismissals
         self.quiet_embargo_ignores = p.quiet_embargo_ignores
+        self.crowd_deny_hold_back = p.crowd_deny_hold_back
         self.settings_link = p.settings_link
         self.token_needs_permission = p.token_needs_permission
         self.ignored_ends_dialog = p.ignored_ends_dialog
@@ -271,6 +274,9 @@ class PolicyRules:
     """``Policy.provisional_on_install``."""
     reset_on_reinstall: bool
     """``Policy.reset_on_reinstall``."""
+    site_reputation: Literal[
+        "abusive_content", "abusive_prompts", "crowd_deny", "disruptive", "none"]
+    """``Policy.site_reputation``."""
     campaigns: list[CampaignRules]
     """``Policy.campaigns``."""
     by_id: dict[str, CampaignRules]
@@ -281,5 +287,6 @@ class PolicyRules:
         self.permission_first = p.permission_first
         self.provisional_on_install = p.provisional_on_install
         self.reset_on_reinstall = p.reset_on_reinstall
+        self.site_reputation = p.site_reputation
         self.campaigns = [CampaignRules(x) for x in p.campaigns]
         self.by_id = {c.id: c for c in self.campaigns}

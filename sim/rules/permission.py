@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable
 from typing import Literal
 
+from sim.rules.config.campaigns import SiteReputation
 from sim.rules.config.verdict import PromptUi
 from sim.rules.native import ProfileRules
 from sim.rules.state import CampaignCounters as CampaignCounters
@@ -104,9 +105,14 @@ def first_launch_dialog_due(state: DeviceState, p: ProfileRules, *,
 
 
 def apply_dialog_result(state: DeviceState, p: ProfileRules, outcome: DialogOutcome,
-                        now: float) -> None:
+                        now: float, ui: PromptUi | None = None) -> None:
     """Record the user's answer to an OS dialog (which closes it). Without a "Not now"
-    button (``not_now_button``) a dismissal is an ignore: the prompt was left unanswered."""
+    button (``not_now_button``) a dismissal is an ignore: the prompt was left unanswered.
+    ``ui``: the Chrome prompt the user answered (default: the profile's own,
+    :func:`prompt_ui`); a quiet one's dismissal or ignore also counts toward the quiet
+    thresholds (Chromium ``PermissionDecisionAutoBlocker::RecordDismissAndEmbargo``,
+    ``dismissed_prompt_was_quiet``)."""
+    quiet = (ui if ui is not None else prompt_ui(p)) == "quiet"
     state.dialogs_shown += 1
     state.dialog_open = False
     if outcome == "dismissed" and not p.not_now_button:
@@ -123,7 +129,7 @@ def apply_dialog_result(state: DeviceState, p: ProfileRules, outcome: DialogOutc
         state.denials += 1
     elif outcome == "dismissed":
         state.dismissals += 1
-        qd = p.quiet_embargo_dismissals if p.quiet_ui else None
+        qd = p.quiet_embargo_dismissals if quiet else None
         if qd is not None:
             state.quiet_dismissals += 1
         if (p.embargo_dismissals and state.dismissals >= p.embargo_dismissals) \
@@ -131,7 +137,7 @@ def apply_dialog_result(state: DeviceState, p: ProfileRules, outcome: DialogOutc
             state.embargo_until = now + p.embargo_days
     else:  # ignored: prompted is not answered (the app quit with the dialog up)
         state.ignores += 1
-        qi = p.quiet_embargo_ignores if p.quiet_ui else None
+        qi = p.quiet_embargo_ignores if quiet else None
         if qi is not None:
             state.quiet_ignores += 1
         if (p.embargo_ignores and state.ignores >= p.embargo_ignores) \
@@ -385,18 +391,38 @@ def apply_review_notice(state: DeviceState, p: ProfileRules, answer: ReviewAnswe
 
 # --- Chrome's prompt UI and the requests it refuses (issue 24, chrome) --------------------
 
-def prompt_ui(p: ProfileRules) -> PromptUi | None:
-    """Which of Chrome's two notification prompts a request on this profile opens: ``quiet``
-    when the profile's prompts come quiet (``quiet_ui``), ``loud`` for Chrome's normal bubble,
-    ``None`` where the platform has one prompt only. Chrome is the browser with an embargo
-    (``embargo_dismissals`` / ``embargo_ignores``, Chromium ``PermissionDecisionAutoBlocker``)."""
+QUIET_REPUTATIONS: frozenset[str] = frozenset({"crowd_deny", "abusive_prompts",
+                                                "abusive_content", "disruptive"})
+"""Site reputations for which Chrome opens its quiet prompt (Chromium
+``GetDecisionBasedOnSiteReputation``: kTriggeredByCrowdDeny, kTriggeredDueToAbusiveRequests,
+kTriggeredDueToAbusiveContent, kTriggeredDueToDisruptiveBehavior)."""
+
+
+def prompt_ui(p: ProfileRules, reputation: SiteReputation = "none") -> PromptUi | None:
+    """Which of Chrome's two notification prompts a request on this profile, from a site of
+    this ``reputation``, opens: ``quiet`` when the browser's prompts come quiet
+    (``quiet_ui``) or the site's reputation asks for it (:data:`QUIET_REPUTATIONS`; for
+    ``crowd_deny`` Chrome still opens the loud one with the chance :func:`loud_chance`, a
+    draw no page sees), ``loud`` for Chrome's normal bubble, ``None`` where the platform has
+    one prompt only. Chrome is the browser with an embargo (``embargo_dismissals`` /
+    ``embargo_ignores``, Chromium ``PermissionDecisionAutoBlocker``)."""
     if p.platform != "web" or not p.os_dialog:
         return None
-    if p.quiet_ui:
+    if p.embargo_dismissals is None and p.embargo_ignores is None and not p.quiet_ui:
+        return None
+    if p.quiet_ui or reputation in QUIET_REPUTATIONS:
         return "quiet"
-    if p.embargo_dismissals is not None or p.embargo_ignores is not None:
-        return "loud"
-    return None
+    return "loud"
+
+
+def loud_chance(p: ProfileRules, reputation: SiteReputation) -> float:
+    """The chance that Chrome opens its loud prompt where :func:`prompt_ui` says ``quiet``:
+    ``crowd_deny_hold_back`` for a crowd-deny site on a browser whose own prompts are loud
+    (Chromium ``ShouldHoldBackQuietUI``: only ``kTriggeredByCrowdDeny`` is held back; a
+    browser with the quiet UI on still picks it by its next selector), else 0."""
+    if reputation == "crowd_deny" and not p.quiet_ui and prompt_ui(p, reputation) == "quiet":
+        return p.crowd_deny_hold_back
+    return 0.0
 
 
 def chrome_request_refused(p: ProfileRules, cross_origin_iframe: bool,

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import msgspec
 
 from sim.rules.config.platforms import FAMILY_OF, resolve_profile
-from sim.rules.config.verdict import Decision
+from sim.rules.config.verdict import Decision, PromptUi
 from sim.rules.credit import click_action, credit
 from sim.rules.decision import (
     decide,
@@ -24,8 +24,10 @@ from sim.rules.decision import (
     record_impression,
     start_session,
 )
+from sim.rules.native import ProfileRules
 from sim.rules.permission import (
     DeviceState,
+    adaptive_quiet_ui,
     apply_app_update,
     apply_clear_data,
     apply_dialog_request,
@@ -40,7 +42,9 @@ from sim.rules.permission import (
     dialogs_left,
     first_launch_dialog_due,
     hibernated,
+    loud_chance,
     new_install,
+    prompt_ui,
     receives_push,
     review_notice_due,
     should_show_rationale,
@@ -66,7 +70,8 @@ def _profile_name(rec: s.DeviceRecord | s.DeviceIn, os_version: float | None,
                   app_target_sdk: int | None, api_level: int | None) -> str:
     try:
         return resolve_profile(rec.platform, os_version, app_target_sdk, rec.browser,
-                               os_kind=rec.os_kind, api_level=api_level, quiet_ui=rec.quiet_ui)
+                               os_kind=rec.os_kind, api_level=api_level, quiet_ui=rec.quiet_ui,
+                               webapk=rec.webapk)
     except ValueError as exc:
         field, _, detail = str(exc).partition(": ")
         raise InvalidInput("invalid_value", detail, field) from None
@@ -97,12 +102,18 @@ def new_device(t: Tenant, body: s.DeviceIn) -> s.DeviceRecord:
                        "(no permission dialog); allowed: granted, denied", "permission")
     if perm in ("granted", "denied") and state.permission != perm:
         apply_settings_change(state, profile, perm == "granted")
+    if body.browser_id is not None and (body.platform != "web"
+                                        or (body.browser or "chrome") != "chrome"):
+        raise InvalidInput("invalid_value", "only Chrome counts answers across sites (its "
+                           "adaptive quiet UI); allowed: platform web with browser chrome, "
+                           "or no browser_id", "browser_id")
     return s.DeviceRecord(user_id=body.user_id, platform=body.platform,
                           os_version=os_version,
                           os_version_reported=version_text(body.os_version),
                           os_kind=body.os_kind, api_level=body.api_level,
                           app_target_sdk=body.app_target_sdk, browser=body.browser,
-                          quiet_ui=body.quiet_ui, installed_at=at, state=state,
+                          quiet_ui=body.quiet_ui, webapk=body.webapk,
+                          browser_id=body.browser_id, installed_at=at, state=state,
                           registration=registration(body))
 
 
@@ -124,18 +135,57 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord, now: float | None) -> s
         profile=st.profile, permission=st.permission, installed=st.installed,
         receives_push=receives_push(st) and not asleep, dialogs_left=dialogs_left(st, profile),
         state=s.state_view(st), os_kind=rec.os_kind, api_level=rec.api_level,
-        quiet_ui=rec.quiet_ui, should_show_rationale=should_show_rationale(st, profile),
+        quiet_ui=rec.quiet_ui, webapk=rec.webapk, browser_id=rec.browser_id,
+        should_show_rationale=should_show_rationale(st, profile),
         review_notice_due=now is not None and review_notice_due(st, now))
 
 
 # --- eligibility -------------------------------------------------------------------
 
+# --- Chrome's adaptive quiet UI across the app's origins -------------------------------
+
+QUIETER: dict[str, str] = {"chrome": "chrome_quiet"}
+"""The profile a Chrome install moves to once its browser shows quiet prompts everywhere."""
+Browser = list[tuple[float, str]]
+"""The answers to Chrome's prompt stored for one browser (``browser_id``) of the app: ``(at,
+outcome)``, ``at`` in the rules' days."""
+
+
+def browser_quiet(browser: Browser | None, now: float) -> bool:
+    """Whether the browser shows Chrome's quiet prompts at ``now``: its answers across the
+    app's origins (the app, one API key, is the scope: apps never share them) had 3 denials
+    in a row within 90 days by then (``sim.rules.permission.adaptive_quiet_ui``; once on, it
+    stays on). Answers arriving late count from their own time, so the order in which
+    devices report does not matter."""
+    if not browser:
+        return False
+    return adaptive_quiet_ui(sorted(browser), now)  # type: ignore[arg-type]
+
+
+def rule_profile(t: Tenant, rec: s.DeviceRecord, browser: Browser | None,
+                 now: float) -> ProfileRules:
+    """The profile the rules run this install on at ``now``: its own, or Chrome's quiet one
+    (``chrome_quiet``) once its browser turned the quiet UI on (:func:`browser_quiet`)."""
+    name = rec.state.profile
+    if name in QUIETER and browser_quiet(browser, now):
+        name = QUIETER[name]
+    return t.profile(name)
+
+
+def browser_answer(profile: ProfileRules, outcome: str) -> bool:
+    """Whether Chrome counts this answer toward its adaptive quiet UI: an allow or a denial of
+    Chrome's own prompt (a WebAPK's Android dialog is not; dismissals and ignores are
+    skipped)."""
+    return outcome in ("allowed", "denied") and prompt_ui(profile) is not None
+
+
 def decision(t: Tenant, rec: s.DeviceRecord, body: s.EligibilityIn, now: float,
-             device_id: str) -> Decision:
+             device_id: str, browser: Browser | None = None) -> Decision:
     """``sim.rules.decision.decide`` for this device and what fired: on the campaigns of its
     arm, with the experiment and arm named, while an experiment takes it in
-    (``sim.service.experiments``); on the app's campaigns otherwise."""
-    profile = t.profile(rec.state.profile)
+    (``sim.service.experiments``); on the app's campaigns otherwise. ``browser``: the
+    answers of the install's browser (:func:`rule_profile`)."""
+    profile = rule_profile(t, rec, browser, now)
     if t.experiments:
         found = t.arm_of(rec, device_id, now)
         if found is not None:
@@ -202,11 +252,38 @@ def _credit(rec: s.DeviceRecord, given: str | None, answers: str) -> str | None:
     return cid
 
 
-def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
-           i: int) -> tuple[str | None, str | None]:
+def possible_uis(t: Tenant, profile: ProfileRules) -> tuple[PromptUi, ...]:
+    """The Chrome prompts a request of this app's page may open on ``profile``: the one
+    announced (``prompt_ui``), and the loud one too where Chrome draws (``loud_chance``);
+    none off Chrome."""
+    rep = t.policy.site_reputation
+    ui = prompt_ui(profile, rep)
+    if ui is None:
+        return ()
+    return (ui, "loud") if loud_chance(profile, rep) > 0.0 else (ui,)
+
+
+def answered_ui(t: Tenant, profile: ProfileRules, reported: PromptUi | None,
+                field: str) -> PromptUi | None:
+    """The Chrome prompt an ``os_dialog_result`` answered: ``reported`` when the client said
+    (409 naming ``field`` unless Chrome may open it for this app), else the one announced."""
+    uis = possible_uis(t, profile)
+    if reported is None:
+        return uis[0] if uis else None
+    if reported not in uis:
+        raise Conflict("unsupported_prompt_ui", f"{reported!r} is not a prompt Chrome opens for "
+                           f"this app on profile {profile.name}; allowed: "
+                           + (", ".join(uis) if uis else "no prompt_ui (one prompt only)"),
+                           field)
+    return reported
+
+
+def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float, i: int,
+           browser: Browser | None, uis: list[PromptUi | None] | None
+           ) -> tuple[str | None, str | None]:
     """Apply one event; return the (campaign_id, detail) stored with it."""
     st: DeviceState = rec.state
-    profile = t.profile(st.profile)
+    profile = rule_profile(t, rec, browser, now)
     match ev:
         case s.SessionStart():
             start_session(st, profile, now)
@@ -230,7 +307,7 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
                 return cid, NO_IMPRESSION  # nothing shown to dismiss: stored, counts nothing
             record_dismissal(st, cid, now)
             return cid, None
-        case s.OsDialogResult(outcome=outcome, campaign_id=cid):
+        case s.OsDialogResult(outcome=outcome, campaign_id=cid, prompt_ui=ui):
             if dialogs_left(st, profile) == 0:
                 raise Conflict("no_dialog_left", f"this device cannot see an OS dialog now "
                                f"(profile {st.profile}, permission {st.permission}, denials "
@@ -238,7 +315,12 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
                                "dialogs_left is not 0; nothing in the batch was applied",
                                f"events[{i}]")
             _campaign(t, cid, i)
-            apply_dialog_result(st, profile, outcome, now)
+            shown = answered_ui(t, profile, ui, f"events[{i}].prompt_ui")
+            apply_dialog_result(st, profile, outcome, now, shown)
+            if uis is not None:
+                uis.append(shown)
+            if browser is not None and browser_answer(profile, outcome):
+                browser.append((now, outcome))
             return _credit(rec, cid, "os_dialog"), outcome
         case s.PermissionChanged(permission=perm, campaign_id=cid):
             _campaign(t, cid, i)
@@ -299,11 +381,15 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float,
 
 
 def apply_events(t: Tenant, rec: s.DeviceRecord, events: Sequence[s.Event],
-                 existing: set[str]) -> tuple[list[EventRow], int]:
+                 existing: set[str], browser: Browser | None = None,
+                 uis: list[PromptUi | None] | None = None) -> tuple[list[EventRow], int]:
     """Apply the new events of a batch in order; return their rows and the duplicate count.
 
     An event id already stored (or repeated in the batch) is skipped. Any error
-    raises, and the caller's transaction writes nothing.
+    raises, and the caller's transaction writes nothing. ``browser``: the answers of the
+    install's browser (:func:`rule_profile`); the batch's own answers to Chrome's prompt
+    join it as they are applied. ``uis`` gets the prompt each applied ``os_dialog_result``
+    was counted as (:func:`answered_ui`).
     """
     rows: list[EventRow] = []
     seen = set(existing)
@@ -315,7 +401,7 @@ def apply_events(t: Tenant, rec: s.DeviceRecord, events: Sequence[s.Event],
         seen.add(ev.event_id)
         at = s.unix_seconds(ev.at, f"events[{i}].at")
         now = t.now(at, f"events[{i}].at")
-        cid, detail = _apply(t, rec, ev, now, i)
+        cid, detail = _apply(t, rec, ev, now, i, browser, uis)
         rows.append((ev.event_id, str(type(ev).__struct_config__.tag), at, cid, detail))
     return rows, dup
 

@@ -203,6 +203,13 @@ class DeviceIn(_In):
     browser: Browser | None = None
     quiet_ui: bool = False
     """Chrome shows its quieter prompt (1 dismissal or 2 ignores embargo the site)."""
+    webapk: bool = False
+    """Chrome on Android: the site is installed as a WebAPK (or a Trusted Web Activity);
+    with ``os_version`` (required then) 13+ Android's own dialog asks (``chrome_webapk``)."""
+    browser_id: Ident | None = None
+    """Chrome only: an opaque id of the browser (profile) this install runs in, the same
+    for the app's origins opened in it. The app's answers to Chrome's prompt in one browser
+    count together toward Chrome's adaptive quiet UI (``ops.browser_quiet``)."""
     permission: Permission | None = None
     """The permission at install; absent means the platform's default."""
     sdk_reports_permission: bool = True
@@ -239,9 +246,14 @@ OS_KIND_RULES: list[dict[str, Any]] = [
     {"if": {"properties": {"quiet_ui": {"const": True}}, "required": ["quiet_ui"]},
      "then": {"properties": {"platform": {"const": "web"},
                              "browser": {"enum": ["chrome", None]}}}},
+    {"if": {"properties": {"webapk": {"const": True}}, "required": ["webapk"]},
+     "then": {"required": ["os_version"],
+              "properties": {"platform": {"const": "web"}, "browser": {"enum": ["chrome", None]},
+                             "os_version": {"type": ["number", "string"]}}}},
 ]
 """A Huawei device says which OS it runs (EMUI and HarmonyOS 2-4 with their Android API
-level), ``os_kind`` is Huawei's only, ``quiet_ui`` Chrome's only (JSON Schema for
+level), ``os_kind`` is Huawei's only, ``quiet_ui`` and ``webapk`` Chrome's only, ``webapk``
+with its Android ``os_version`` (JSON Schema for
 ``DeviceIn``; the rules' ``resolve_profile`` says the same)."""
 
 
@@ -298,6 +310,8 @@ class DeviceView(msgspec.Struct, frozen=True):
     os_kind: OsKind | None = None
     api_level: int | None = None
     quiet_ui: bool = False
+    webapk: bool = False
+    browser_id: str | None = None
     review_notice_due: bool = False
     """Android 12 -> 13: the "review notification permissions" notice is up (judged on the
     server's clock only)."""
@@ -331,6 +345,8 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
     app_target_sdk: int | None = None
     browser: str | None = None
     quiet_ui: bool = False
+    webapk: bool = False
+    browser_id: str | None = None
     installed_at: float = 0.0
     state: DeviceState
     last_offer: Offer | None = None
@@ -402,6 +418,12 @@ class OsDialogResult(_Event, tag="os_dialog_result"):
     outcome: DialogOutcome
     campaign_id: CampaignId | None = None
     """Credit to this campaign; default: the device's last clicked campaign."""
+    prompt_ui: PromptUi | None = None
+    """Chrome: the prompt the user answered, when the client knows it (a page cannot see
+    Chrome's draw on a crowd-deny site; a test harness or the simulator can). Absent: the
+    prompt eligibility announced (``prompt_ui``). A quiet prompt's dismissal or ignore counts
+    toward Chrome's quiet embargo thresholds too. Only a prompt Chrome may open for this app
+    is accepted (409 ``unsupported_prompt_ui`` otherwise)."""
 
 
 class PermissionChanged(_Event, tag="permission_changed"):
@@ -501,7 +523,8 @@ class EventsResult(msgspec.Struct, frozen=True, omit_defaults=True):
     ``os_dialog_result`` after it answered it yet); absent when false."""
     prompt_ui: PromptUi | None = None
     """Chrome: the batch holds an ``os_dialog_result``, answered in this prompt, ``quiet`` or
-    ``loud`` (the rules' ``prompt_ui``); absent elsewhere."""
+    ``loud`` (the last one's: as the event said, else as announced, the rules'
+    ``prompt_ui``); absent elsewhere."""
 
 
 # --- decisions, reachability, stats ------------------------------------------------

@@ -151,6 +151,7 @@ def policies(draw: st.DrawFn) -> Policy:
         permission_first=draw(st.booleans()),
         provisional_on_install=draw(st.booleans()),
         reset_on_reinstall=draw(st.booleans()),
+        site_reputation=draw(st.sampled_from(["none", "crowd_deny", "abusive_prompts"])),
     )
 
 

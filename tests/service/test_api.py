@@ -44,9 +44,10 @@ def test_app_and_settings_round_trip(api):
     assert api.get("/v1/app").json()["clock"] == "client"
     assert api.get("/v1/settings").json() == {
         "min_spacing_seconds": 0.0, "permission_first": True, "provisional_on_install": False,
-        "reset_on_reinstall": True, "platforms": {}}
+        "reset_on_reinstall": True, "site_reputation": "none", "platforms": {}}
     body = {"min_spacing_seconds": 30, "permission_first": False,
             "provisional_on_install": True, "reset_on_reinstall": False,
+            "site_reputation": "crowd_deny",
             "platforms": {"android13": {"dismiss_counts_as_denial": True}}}
     r = api.put("/v1/settings", body)
     assert r.status_code == 200

@@ -105,3 +105,30 @@ def test_a_search_path_schema_that_does_not_exist_is_created(pg_url):
         proc.terminate()
         proc.communicate(timeout=30)
     assert f"?search_path={schema} (tables in schema {schema}) on http://" in first
+
+
+def test_browser_answers_are_stored_once_each(db_url):
+    """The answers to Chrome's prompt of one browser (``browser_answers``, migration 5 on
+    SQLite, 7 on PostgreSQL): 20 writers at once store overlapping batches (a retried batch,
+    two workers storing the same answer), and each answer (device and event id) is stored
+    once, read back oldest first; another browser and another app see none of them."""
+    async def run() -> tuple[list[tuple[float, str]], list[tuple[float, str]],
+                             list[tuple[float, str]]]:
+        store = open_store(Settings(db=db_url))
+        await store.open()
+        try:
+            app = (await store.create_app("shop", "client")).app_id
+            other = (await store.create_app("other", "client")).app_id
+            rows = [(f"d{i % 3}", f"e{i}", float(10 - i), "denied" if i % 2 else "allowed")
+                    for i in range(6)]
+            await asyncio.gather(*(store.add_browser_answers(app, "b1", rows[k % 4:])
+                                   for k in range(20)))
+            return (await store.browser_answers(app, "b1"),
+                    await store.browser_answers(app, "b2"),
+                    await store.browser_answers(other, "b1"))
+        finally:
+            await store.close()
+
+    got, other_browser, other_app = asyncio.run(run())
+    assert got == [(float(10 - i), "denied" if i % 2 else "allowed") for i in reversed(range(6))]
+    assert other_browser == other_app == []

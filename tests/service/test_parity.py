@@ -335,3 +335,38 @@ def test_parity_on_the_web_rules_scenario(db_url, server_factory):
     lines = run_parity(scenario, server_factory(db_url).url, replayed)
     assert len(lines) == 3
     assert sum(r["decisions"] for r in lines) > 4 * replayed
+
+
+def test_parity_on_the_chrome_quiet_scenario(db_url, server_factory):
+    """``promptsim parity`` on ``scenarios/chrome_quiet.toml`` (a real server process, SQLite
+    and PostgreSQL): an app setting ``site_reputation`` (crowd deny, abusive prompts) makes
+    both sides announce Chrome's quiet prompt, with ``loud_chance`` 0.3 on the crowd-deny
+    site; the simulator draws the prompt Chrome opens and sends it with each answer, so a
+    quiet prompt's single dismissal embargoes the origin on both sides. The simulated log
+    shows all of it was exercised, as were WebAPK installs on Android 13+ (registered with
+    ``webapk``: Android's dialog, no prompt_ui; issue 24)."""
+    from collections import Counter
+
+    from service_helpers import ROOT
+
+    from sim.engine.runner import event_log
+    from sim.model.scenario import load_scenario
+
+    scenario = "scenarios/chrome_quiet.toml"
+    log = event_log(load_scenario(ROOT / scenario), devices=60).log
+    seen = Counter((e.strategy, e.prompt_ui, e.loud_chance) for e in log
+                   if e.kind == "decision" and e.action == "os_dialog")
+    assert seen[("crowd_deny", "quiet", 0.3)] > 0 and seen[("abusive", "quiet", None)] > 0
+    assert seen[("plain", "loud", None)] > 0 and seen[("plain", "quiet", None)] > 0
+    answered = Counter((e.strategy, e.prompt_ui) for e in log if e.kind == "os_dialog_result")
+    assert answered[("crowd_deny", "loud")] > 0 and answered[("crowd_deny", "quiet")] > 0
+    assert any(e.kind == "decision" and e.reason == "embargoed" and e.strategy != "plain"
+               for e in log)
+    webapk = {e.device for e in log if e.kind == "install" and e.webapk}
+    assert webapk and any(e.kind == "os_dialog_result" and e.device in webapk for e in log)
+
+    # Within the CI budget: PostgreSQL commits each request on its own (about 3x SQLite).
+    replayed = 25 if not db_url.startswith("postgres") else 10
+    lines = run_parity(scenario, server_factory(db_url).url, replayed)
+    assert len(lines) == 3
+    assert sum(r["decisions"] for r in lines) > 4 * replayed

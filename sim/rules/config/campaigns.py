@@ -57,6 +57,11 @@ TIME_EPS = 1e-9
 gap of exactly two days must count as two days."""
 
 TriggerType = Literal["app_open", "session_time", "event", "programmatic"]
+SiteReputation = Literal["none", "crowd_deny", "abusive_prompts", "abusive_content",
+                         "disruptive"]
+"""What Chrome's site reputation list (crowd deny preload data, confirmed by Safe Browsing)
+says of the app's site: nothing (``none``), or a reason for Chrome's quiet prompt there
+(Chromium ``contextual_notification_permission_ui_selector.cc``)."""
 
 
 # --- triggers ---------------------------------------------------------------
@@ -287,6 +292,11 @@ class PolicySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     """iOS: ask for provisional authorization at install, no dialog."""
     reset_on_reinstall: bool = True
     """A reinstall (or cleared data) starts the campaign counters from zero."""
+    site_reputation: SiteReputation = "none"
+    """Chrome: what its site reputation list says of the app's web origin. Every reason but
+    ``none`` makes Chrome show its quiet prompt there; for ``crowd_deny`` only, Chrome shows
+    the loud one instead with the chance ``PlatformProfile.crowd_deny_hold_back`` (its
+    control group), a draw the page cannot see."""
 
 
 def policy_settings(p: PolicySettings) -> dict[str, Any]:

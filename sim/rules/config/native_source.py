@@ -110,6 +110,19 @@ def _is_tagged_union(t: Any) -> bool:
         isinstance(x, mi.StructType) and x.tag is not None for x in t.types)
 
 
+LINE = 100
+"""The project's line length (``[tool.ruff]``)."""
+
+
+def _annotation(name: str, type_: str) -> list[str]:
+    """A class field's annotation, a ``Literal`` too long for one line wrapped after its
+    bracket."""
+    line = f"    {name}: {type_}"
+    if len(line) <= LINE or not type_.startswith("Literal["):
+        return [line]
+    return [f"    {name}: Literal[", f"        {type_.removeprefix('Literal[')}"]
+
+
 def _kind_name(name: str) -> str:
     return "".join(w.capitalize() for w in name.split("_")) + "Kind"
 
@@ -179,7 +192,7 @@ class _Class:
         for item in self.items:
             if isinstance(item, _Field):
                 none = "; NO_LIMIT for ``None``" if "NO_LIMIT" in item.value else ""
-                out += [f"    {item.name}: {item.type}", f'    """{item.doc}{none}."""']
+                out += [*_annotation(item.name, item.type), f'    """{item.doc}{none}."""']
             else:
                 out += [f"    {item.name}: {item.kind}",
                         f'    """The tag of ``{self.cls.__name__}.{item.name}``."""']

@@ -30,6 +30,11 @@ GeckoView: its permission prompts are GeckoView's, not desktop Firefox's). On iO
 added to the Home Screen (web push from iOS/iPadOS 16.4); ``safari`` is Safari on macOS."""
 BROWSERS: tuple[str, ...] = ("chrome", "firefox", "safari", "firefox_android", "safari_ios",
                              "safari_ios_webapp")
+WEBAPK_ANDROID_VERSION = 13.0
+"""The first Android version (13, API 33) on which Chrome asks for an origin installed as a
+WebAPK (or a Trusted Web Activity) through Android's POST_NOTIFICATIONS dialog instead of
+its own prompt (Chromium ``NotificationPermissionContext::DecidePermission``:
+``sdk_int() >= SDK_VERSION_T && contains_installed_webapp``)."""
 IOS_WEB_PUSH_VERSION = 16.4
 """The first iOS/iPadOS version with web push for Home Screen web apps (WebKit blog 13878,
 "Web Push for Web Apps on iOS and iPadOS"). A ``safari_ios_webapp`` registration with an
@@ -51,6 +56,8 @@ MAX_THRESHOLD = 100
 NonNegative = Annotated[float, msgspec.Meta(ge=0, le=MAX_DAYS)]
 """Days, 0 to :data:`MAX_DAYS`."""
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_THRESHOLD)]
+Chance = Annotated[float, msgspec.Meta(ge=0, le=1)]
+"""A probability, 0 to 1."""
 
 
 class PlatformProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -83,12 +90,18 @@ class PlatformProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     embargo_days: NonNegative = 0.0
     """Length of the embargo (Chrome: 7 days)."""
     quiet_ui: bool = False
-    """Chrome's quieter UI: the prompts of this profile come quiet, and a quiet dismissal or
-    ignore counts toward both the quiet and the normal threshold."""
+    """Chrome's quieter UI on every site (the user's setting, or the adaptive activation):
+    the prompts of this profile come quiet, and a quiet dismissal or ignore counts toward
+    both the quiet and the normal threshold."""
     quiet_embargo_dismissals: Count | None = None
-    """Chrome, quiet UI: this many quiet dismissals embargo the origin (Chrome: 1)."""
+    """Chrome: this many dismissals of its quiet prompt (on a quiet-UI browser, or on a site
+    whose reputation makes it quiet) embargo the origin (Chrome: 1)."""
     quiet_embargo_ignores: Count | None = None
-    """Chrome, quiet UI: this many quiet ignores embargo the origin (Chrome: 2)."""
+    """Chrome: this many ignores of its quiet prompt embargo the origin (Chrome: 2)."""
+    crowd_deny_hold_back: Chance = 0.0
+    """Chrome: the chance that a prompt its crowd deny list would make quiet (the app's
+    ``site_reputation = "crowd_deny"``) comes loud instead, Chrome's control group (Chromium
+    ``GetCrowdDenyHoldBackChance``: 0.3). Drawn per prompt; other reputations have none."""
     settings_link: bool = True
     """The app can open its notification settings; false on the web, where a page can only
     show instructions for unblocking the site (the button's action is ``instructions``)."""
@@ -183,14 +196,15 @@ DEFAULT_PROFILES: dict[str, PlatformProfile] = {
            max_denials=2, clear_data_resets=True, hibernation_days=90.0, upgrade_pregrant=True,
            settings_path="Settings.ACTION_APP_NOTIFICATION_SETTINGS"),
         _p(name="chrome", platform="web", default_permission="not_determined", max_denials=1,
-           embargo_dismissals=3, embargo_ignores=4, embargo_days=7.0, clear_data_resets=True,
-           settings_link=False, token_needs_permission=True,
+           embargo_dismissals=3, embargo_ignores=4, embargo_days=7.0,
+           quiet_embargo_dismissals=1, quiet_embargo_ignores=2, crowd_deny_hold_back=0.3,
+           clear_data_resets=True, settings_link=False, token_needs_permission=True,
            settings_path="chrome://settings/content/notifications"),
         _p(name="chrome_quiet", platform="web", default_permission="not_determined",
            max_denials=1, embargo_dismissals=3, embargo_ignores=4, embargo_days=7.0,
            quiet_ui=True, quiet_embargo_dismissals=1, quiet_embargo_ignores=2,
-           clear_data_resets=True, settings_link=False, token_needs_permission=True,
-           settings_path="chrome://settings/content/notifications"),
+           crowd_deny_hold_back=0.3, clear_data_resets=True, settings_link=False,
+           token_needs_permission=True, settings_path="chrome://settings/content/notifications"),
         _p(name="firefox", platform="web", default_permission="not_determined", max_denials=1,
            requires_user_gesture=True, clear_data_resets=True, settings_link=False,
            token_needs_permission=True, settings_path="about:preferences#privacy"),
@@ -215,6 +229,14 @@ DEFAULT_PROFILES["safari_ios_webapp"] = msgspec.structs.replace(
 DEFAULT_PROFILES["safari_ios"] = msgspec.structs.replace(
     DEFAULT_PROFILES["safari"], name="safari_ios", web_push=False,
     settings_path="Share > Add to Home Screen, then Settings > Notifications")
+# --- Chrome on Android 13+, an origin installed as a WebAPK (issue 24, chromequiet) ---
+# Android's POST_NOTIFICATIONS rules for the WebAPK's package (``android13``'s: the second
+# denial is final, a dismissal is no denial) instead of Chrome's prompt and embargo: no
+# embargo counter, no quiet or loud prompt.
+DEFAULT_PROFILES["chrome_webapk"] = _p(
+    name="chrome_webapk", platform="web", default_permission="not_determined",
+    max_denials=2, clear_data_resets=True, settings_link=False, token_needs_permission=True,
+    settings_path="Settings > Apps > (the WebAPK) > Notifications")
 """The profiles of ``docs/platform-rules.md`` section 1, keyed by name.
 
 Defaults where sources disagree (``docs/platform-settings.md`` lists every setting):
@@ -261,6 +283,7 @@ def resolve_profile(
     os_kind: str | None = None,
     api_level: int | None = None,
     quiet_ui: bool = False,
+    webapk: bool = False,
 ) -> str:
     """Name of the profile for what a device reports about itself (:class:`DeviceKind`).
 
@@ -268,13 +291,21 @@ def resolve_profile(
     own major version). A Huawei device says which OS it runs (``os_kind``): EMUI or
     HarmonyOS 2-4 with the ``api_level`` of the Android underneath, or HarmonyOS NEXT.
     ``quiet_ui``: Chrome shows its quieter prompt (set by the user, or by Chrome's
-    adaptive quiet UI). Raises ``ValueError("field: ...; allowed: ...")``.
+    adaptive quiet UI). ``webapk``: Chrome on Android, the origin is installed as a WebAPK
+    (or a TWA); from Android 13 (``os_version``, required with it) Android's dialog asks.
+    Raises ``ValueError("field: ...; allowed: ...")``.
     """
     if platform not in PLATFORMS:
         raise ValueError(f"platform: {platform!r} not one of {', '.join(PLATFORMS)}")
     if quiet_ui and (platform != "web" or (browser or "chrome").lower() != "chrome"):
         raise ValueError("quiet_ui: only Chrome has a quieter prompt; allowed: platform web "
                          "with browser chrome, or quiet_ui false")
+    if webapk and (platform != "web" or (browser or "chrome").lower() != "chrome"):
+        raise ValueError("webapk: only Chrome on Android installs a site as a WebAPK; "
+                         "allowed: platform web with browser chrome, or webapk false")
+    if webapk and os_version is None:
+        raise ValueError("os_version: required with webapk (the Android major version: "
+                         "from 13 Android's own dialog asks)")
     if os_kind is not None and platform != "huawei":
         raise ValueError(f"os_kind: only for platform huawei, not {platform!r}")
     if platform == "ios":
@@ -286,6 +317,8 @@ def resolve_profile(
         if b == "safari_ios_webapp" and os_version is not None \
                 and os_version < IOS_WEB_PUSH_VERSION:
             return "safari_ios"  # a Home Screen web app before 16.4: no web push
+        if webapk and os_version is not None and os_version >= WEBAPK_ANDROID_VERSION:
+            return "chrome_webapk"  # Android's dialog, not Chrome's prompt
         return "chrome_quiet" if quiet_ui else b
     if platform == "huawei":
         if os_kind is None:
@@ -331,12 +364,15 @@ class DeviceKind(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_d
     """Web only: the browser (default Chrome)."""
     quiet_ui: bool = False
     """Chrome only: it shows its quieter prompt (set by the user or adaptively)."""
+    webapk: bool = False
+    """Chrome on Android only: the origin is installed as a WebAPK (or a Trusted Web
+    Activity); with ``os_version`` 13+ Android's own dialog asks (``chrome_webapk``)."""
 
     def profile(self) -> str:
         """The profile these facts resolve to (``resolve_profile``)."""
         return resolve_profile(self.platform, self.os_version, self.app_target_sdk,
                                self.browser, os_kind=self.os_kind, api_level=self.api_level,
-                               quiet_ui=self.quiet_ui)
+                               quiet_ui=self.quiet_ui, webapk=self.webapk)
 
 
 def _k(platform: Platform, **kw: object) -> DeviceKind:
@@ -362,6 +398,7 @@ REPORTS: dict[str, DeviceKind] = {
     "firefox_android": _k("web", browser="firefox_android"),
     "safari_ios": _k("web", browser="safari_ios", os_version=18.0),
     "safari_ios_webapp": _k("web", browser="safari_ios_webapp", os_version=18.0),
+    "chrome_webapk": _k("web", browser="chrome", os_version=14.0, webapk=True),
 }
 """What a device on each built-in profile reports (the simulator's devices, the event log,
 ``promptsim parity``): each resolves back to its profile."""

@@ -42,3 +42,9 @@ class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
     prompt_ui: PromptUi | None = None
     """Chrome, a button that opens the browser's prompt: whether that prompt is the quiet or
     the loud one (absent elsewhere: other platforms have one prompt)."""
+    loud_chance: float | None = None
+    """Chrome, ``prompt_ui`` quiet on a crowd-deny site (the app's ``site_reputation``):
+    the chance that Chrome opens its loud prompt instead (its control group,
+    ``crowd_deny_hold_back``). Chrome draws it per prompt and no page sees the draw, so
+    the answer gives the chance, never a guess of the draw; absent when the prompt is
+    certain."""

@@ -29,6 +29,7 @@ REQUESTS: dict[str, Any] = {
     "create_app": {"name": "shop", "clock": "server"},
     "put_settings": {"min_spacing_seconds": 30, "permission_first": True,
                      "provisional_on_install": False, "reset_on_reinstall": True,
+                     "site_reputation": "none",
                      "platforms": {"android13": {"dismiss_counts_as_denial": True}}},
     "put_campaign": CAMPAIGN,
     "create_device": DEVICE,

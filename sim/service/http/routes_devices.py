@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from sim.rules.config.verdict import Decision
-from sim.rules.permission import dialogs_left, prompt_ui
+from sim.rules.config.verdict import Decision, PromptUi
+from sim.rules.permission import dialogs_left
 from sim.service import ops
 from sim.service.errors import Conflict, not_found
 from sim.service.http.asgi import Request, Response, json_response
@@ -17,6 +17,7 @@ from sim.service.schemas import (
     EligibilityIn,
     EventBatch,
     EventsResult,
+    OsDialogResult,
     unix_seconds,
 )
 from sim.service.tenant import Tenant
@@ -65,22 +66,54 @@ async def post_events(req: Request) -> Response:
         raise HttpError(413, "batch_too_large", f"{len(batch.events)} events in one batch; "
                         f"send at most {limit}", "events")
     events = batch.events
+    device_id = req.params["device_id"]
+    store = req.service.store
+    browser_id = await _browser_id(req, device_id)
+    browser = await _browser(req, browser_id)
+    answers: list[tuple[str, str, float, str]] = []
 
     def apply(t: Tenant, rec: DeviceRecord, existing: set[str]
               ) -> tuple[EventsResult, list[EventRow]]:
-        rows, dup = ops.apply_events(t, rec, events, existing)
+        mine = None if browser is None else list(browser)
+        uis: list[PromptUi | None] = []
+        rows, dup = ops.apply_events(t, rec, events, existing, mine, uis)
         st = rec.state
         profile = t.profile(st.profile)
-        answered = any(kind == "os_dialog_result" for _, kind, _, _, _ in rows)
+        answers.clear()
+        if browser_id is not None:
+            # Every answer of the batch, those applied before too (a retried batch whose
+            # first try stopped between the two commits stores them now).
+            answers.extend((device_id, e.event_id, t.now(unix_seconds(e.at)), e.outcome)
+                           for e in events if isinstance(e, OsDialogResult)
+                           and ops.browser_answer(profile, e.outcome))
         return EventsResult(new=len(rows), duplicate=dup, permission=st.permission,
                             dialogs_left=dialogs_left(st, profile),
                             os_dialog_due=ops.os_dialog_due(rows),
-                            prompt_ui=prompt_ui(profile) if answered else None), rows
+                            prompt_ui=uis[-1] if uis else None), rows
 
-    result = await req.service.store.device_tx(
-        req.tenant, req.params["device_id"], [e.event_id for e in events], apply)
+    result = await store.device_tx(req.tenant, device_id, [e.event_id for e in events], apply)
+    if answers and browser_id is not None:  # after the device's commit: counted once each
+        await store.add_browser_answers(req.tenant.app_id, browser_id, answers)
     req.service.metrics.events_seen(result.new, result.duplicate)
     return json_response(200, result)
+
+
+async def _browser_id(req: Request, device_id: str) -> str | None:
+    """The device's ``browser_id`` (fixed at registration: a record this worker holds will
+    do), or None; 404 if there is no such device."""
+    store = req.service.store
+    found = store.peek_device(req.tenant, device_id) or await store.read_device(req.tenant,
+                                                                                 device_id)
+    if found is None:
+        raise not_found("device", device_id, "device_id")
+    return found[1].browser_id
+
+
+async def _browser(req: Request, browser_id: str | None) -> ops.Browser | None:
+    """The answers stored for the browser (``ops.browser_quiet``), or None without one."""
+    if browser_id is None:
+        return None
+    return await req.service.store.browser_answers(req.tenant.app_id, browser_id)
 
 
 async def eligibility(req: Request) -> Response:
@@ -104,20 +137,23 @@ async def eligibility(req: Request) -> Response:
     asked = body.request_id
     peeked = store.peek_device(req.tenant, device_id)
     seen = peeked
+    browser = None if peeked is None else await _browser(req, peeked[1].browser_id)
     if peeked is not None and not ops.implicit_session(peeked[1], body):
-        d = ops.decision(peeked[0], peeked[1], body, peeked[0].now(at), device_id)
+        d = ops.decision(peeked[0], peeked[1], body, peeked[0].now(at), device_id, browser)
     if d is None or not d.show:
         found = await store.read_device(req.tenant, device_id)
         if found is None:
             raise not_found("device", device_id, "device_id")
         tenant, rec = found
         seen = found
+        if peeked is None:
+            browser = await _browser(req, rec.browser_id)
         if asked is not None and rec.reserved_for == asked and rec.reserved is not None:
             d = rec.reserved  # asked again: the reservation it made is its answer
         elif ops.implicit_session(rec, body):
             d = None  # starting a session is a write
         elif d is None or peeked is None or rec is not peeked[1] or tenant is not peeked[0]:
-            d = ops.decision(tenant, rec, body, tenant.now(at), device_id)
+            d = ops.decision(tenant, rec, body, tenant.now(at), device_id, browser)
     assert seen is not None
     assigning = bool(seen[0].experiments) and await _store_assignment(req, device_id, *seen, at,
                                                                         d)
@@ -128,7 +164,7 @@ async def eligibility(req: Request) -> Response:
             now = t.now(at)
             when = at if at is not None else time.time()
             rows = [ops.open_session(t, rec, now, at)] if ops.implicit_session(rec, body) else []
-            d = ops.decision(t, rec, body, now, device_id)
+            d = ops.decision(t, rec, body, now, device_id, browser)
             if d.show:
                 rows.append(ops.reserve(rec, d, now, at))
                 if asked is not None:

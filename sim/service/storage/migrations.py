@@ -56,6 +56,13 @@ SQLITE: tuple[Migration, ...] = (
         "ALTER TABLE devices ADD COLUMN state_key TEXT",
     )),
     (4, "experiment stats kept by triggers", experiment_aggregates.migration("sqlite")),
+    (5, "answers to Chrome's prompt per browser", (
+        # ops.browser_quiet: Chrome's adaptive quiet UI counts them across the app's origins.
+        """CREATE TABLE browser_answers (
+            app_id TEXT NOT NULL, browser_id TEXT NOT NULL, device_id TEXT NOT NULL,
+            event_id TEXT NOT NULL, at REAL NOT NULL, outcome TEXT NOT NULL,
+            PRIMARY KEY (app_id, browser_id, device_id, event_id)) WITHOUT ROWID""",
+    )),
 )
 """SQLite migrations."""
 
@@ -126,6 +133,13 @@ POSTGRES: tuple[Migration, ...] = (
         "ALTER TABLE devices ADD COLUMN state_key TEXT",
     )),
     (6, "experiment stats kept by triggers", experiment_aggregates.migration("postgres")),
+    (7, "answers to Chrome's prompt per browser", (
+        # ops.browser_quiet: Chrome's adaptive quiet UI counts them across the app's origins.
+        """CREATE TABLE browser_answers (
+            app_id TEXT NOT NULL, browser_id TEXT NOT NULL, device_id TEXT NOT NULL,
+            event_id TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, outcome TEXT NOT NULL,
+            PRIMARY KEY (app_id, browser_id, device_id, event_id))""",
+    )),
 )
 """PostgreSQL migrations (same tables; the schema is the connection's search_path)."""
 

@@ -45,6 +45,8 @@ from sim.service.storage.pg_commit import (
 from sim.service.storage.pg_feed import ChangeFeed
 from sim.service.storage.record_cache import RecordCache
 from sim.service.storage.store import (
+    BROWSER_ANSWERS,
+    BrowserAnswer,
     MakeExperiment,
     T,
     TenantCache,
@@ -341,6 +343,19 @@ class PostgresStore:
             "SELECT device_id, doc FROM devices WHERE app_id = $1 AND user_id = $2 "
             "ORDER BY device_id", app_id, user_id))
         return [(r[0], record_decoder.decode(r[1])) for r in rows]
+
+    async def add_browser_answers(self, app_id: str, browser_id: str,
+                                  rows: Sequence[BrowserAnswer]) -> None:
+        """Insert each answer unless stored (its primary key: device and event id)."""
+        await self._call(lambda con: con.executemany(
+            "INSERT INTO browser_answers VALUES ($1, $2, $3, $4, $5, $6) "
+            "ON CONFLICT DO NOTHING", [(app_id, browser_id, *r) for r in rows]))
+
+    async def browser_answers(self, app_id: str, browser_id: str) -> list[tuple[float, str]]:
+        """The browser's answers, oldest first."""
+        rows = await self._call(lambda con: con.fetch(numbered(BROWSER_ANSWERS), app_id,
+                                                      browser_id))
+        return [(r[0], r[1]) for r in rows]
 
     async def campaign_counts(self, app_id: str,
                               campaign_id: str) -> list[tuple[str, str | None, int]]:

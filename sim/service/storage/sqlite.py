@@ -36,6 +36,8 @@ from sim.service.storage.group_commit import Checkpointer, GroupCommit, is_busy
 from sim.service.storage.migrations import migrate_sqlite
 from sim.service.storage.record_cache import RecordCache, sqlite_changes
 from sim.service.storage.store import (
+    BROWSER_ANSWERS,
+    BrowserAnswer,
     MakeExperiment,
     T,
     TenantCache,
@@ -447,6 +449,22 @@ class SqliteStore:
             "SELECT device_id, doc FROM devices WHERE app_id = ? AND user_id = ? "
             "ORDER BY device_id", (app_id, user_id)).fetchall())
         return [(r[0], record_decoder.decode(r[1])) for r in rows]
+
+    async def add_browser_answers(self, app_id: str, browser_id: str,
+                                  rows: Sequence[BrowserAnswer]) -> None:
+        """Insert each answer unless stored (its primary key: device and event id)."""
+        def op(c: sqlite3.Connection) -> None:
+            c.executemany("INSERT INTO browser_answers VALUES (?, ?, ?, ?, ?, ?) "
+                          "ON CONFLICT DO NOTHING",
+                          [(app_id, browser_id, *r) for r in rows])
+
+        await self._write(op)
+
+    async def browser_answers(self, app_id: str, browser_id: str) -> list[tuple[float, str]]:
+        """The browser's answers, oldest first."""
+        rows = await self._read(lambda: self.conn.execute(
+            BROWSER_ANSWERS, (app_id, browser_id)).fetchall())
+        return [(r[0], r[1]) for r in rows]
 
     async def campaign_counts(self, app_id: str,
                               campaign_id: str) -> list[tuple[str, str | None, int]]:

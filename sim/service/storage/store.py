@@ -27,6 +27,12 @@ from sim.service.settings import DEFAULT_DB, Settings
 from sim.service.tenant import App, Tenant, build_tenant
 
 T = TypeVar("T")
+BrowserAnswer = tuple[str, str, float, str]
+"""An answer to Chrome's prompt in one browser: ``(device_id, event_id, at, outcome)``, ``at``
+in the rules' days."""
+BROWSER_ANSWERS = ("SELECT at, outcome FROM browser_answers WHERE app_id = ? AND browser_id = ? "
+                   "ORDER BY at, device_id, event_id")
+"""The answers of one browser, oldest first (SQLite placeholders)."""
 TxFn = Callable[[Tenant, DeviceRecord, set[str]], tuple[T, list[EventRow]]]
 """``fn(tenant, record, existing_event_ids) -> (result, rows)``; it may mutate ``record``."""
 MakeExperiment = Callable[[dict[str, bytes], bool], bytes]
@@ -86,6 +92,14 @@ class Store(Protocol):
 
     async def user_devices(self, app_id: str, user_id: str) -> list[tuple[str, DeviceRecord]]:
         """All devices of a user."""
+
+    async def add_browser_answers(self, app_id: str, browser_id: str,
+                                  rows: Sequence[BrowserAnswer]) -> None:
+        """Store answers to Chrome's prompt given in one browser, each once (keyed by device
+        and event id: a retried batch, or two workers storing the same answer, add one)."""
+
+    async def browser_answers(self, app_id: str, browser_id: str) -> list[tuple[float, str]]:
+        """``(at, outcome)`` of the answers stored for the browser, oldest first."""
 
     async def campaign_counts(self, app_id: str,
                               campaign_id: str) -> list[tuple[str, str | None, int]]:
