@@ -18,6 +18,8 @@
 4. The cost per arm over the experiment: OS dialogs burnt (shown and not allowed: on iOS
    the one dialog is gone) and devices blocked for good at its end, per unit from the
    same run.
+5. The prices an adaptive (Thompson) allocation values a unit's end state at, per platform
+   (:func:`block_prices`), written into the experiment when asked for.
 """
 
 from __future__ import annotations
@@ -34,11 +36,11 @@ import numpy as np
 from sim.analysis import pilot_value as pv
 from sim.analysis.pilot_decide import PlatformCall, call, platform_priors, units_needed
 from sim.analysis.sensitivity import PriorDraws, run_sensitivity
-from sim.engine.runner import RunResult
+from sim.engine.runner import RunResult, platform_sum
 from sim.model import priors
 from sim.model.scenario import Scenario, Strategy
 from sim.rules.config.campaigns import Campaign, PolicySettings, policy_settings
-from sim.rules.config.platforms import PROFILES
+from sim.rules.config.platforms import PLATFORMS, PROFILES
 
 COLD_HOLDOUT = Strategy(name="cold_holdout", campaigns=(Campaign(id="native", primer=False),))
 """The arm added where a cold allow rate decides and no strategy opens the dialog cold."""
@@ -81,6 +83,25 @@ class PlatformPlan:
     metamodel explains (the rest: simulation noise and the priors it leaves out)."""
 
 
+@dataclass(frozen=True)
+class BlockPrice:
+    """What one platform's unit is worth at the experiment's end, for a Thompson allocation:
+    in the objective's unit (one opted-in device), relative to a unit neither opted in nor
+    blocked, which can still be asked and opts in later with probability ``later``."""
+
+    platform: str
+    pick: str
+    """The strategy with the highest mean value on the platform (what runs after)."""
+    later: float
+    """The pick's opted-in devices at the horizon over its installs (mean over the draws):
+    the chance of opting in that a device still able to be asked has."""
+    opt_in: float
+    """``w(opted_in) * (1 - later)``: an opt-in now, less the one it would have had later."""
+    blocked: float
+    """``w(opted_in) * later + w(blocked)``: the later opt-in lost for good, and the
+    objective's own weight of a blocked device."""
+
+
 @dataclass
 class Design:
     """The experiment and the numbers behind it."""
@@ -101,6 +122,8 @@ class Design:
     """Strategies left out, with the reason."""
     thin: dict[str, float] = field(default_factory=dict)
     """Platforms not judged (``pilot_value.judged``), with their installs per draw."""
+    prices: list[BlockPrice] = field(default_factory=list)
+    """Per platform of the population, what a Thompson allocation values its end states at."""
 
 
 def _kind(s: Strategy) -> str:
@@ -238,6 +261,31 @@ def costs(sc: Scenario, raw: RunResult, arm: ArmPlan, units: float, days: int) -
         blocked=float(np.mean(blocked * per)) * units)
 
 
+def block_prices(sc: Scenario, raw: RunResult) -> list[BlockPrice]:
+    """Per platform of the population: its pick (the highest mean value over the draws, of
+    the scenario's strategies), the pick's opted-in share of installs at the horizon
+    (``later``, pooled over the draws), and the prices it implies (:class:`BlockPrice`).
+    The chance of a later opt-in is a fresh install's: a unit that dismissed a prompt in
+    the experiment may have less (an assumption, in the price's source)."""
+    names = sc.strategy_names()
+    every = raw.scenario.strategy_names()
+    cols = [every.index(n) for n in names]
+    opted = platform_sum(raw.series("opted_in_devices")[..., -1:], sc)[..., 0][:, cols].sum(0)
+    installs = platform_sum(raw.series("installs"), sc).sum(axis=-1)[:, cols].sum(axis=0)
+    w_opt, w_blk = sc.objective.opted_in, sc.objective.blocked
+    out = []
+    for p in pv.platforms_of(sc):
+        k = PLATFORMS.index(p)
+        v = pv.values_of(raw, p, names)
+        ok = ~np.isnan(v).any(axis=1)
+        s = int(np.argmax(v[ok].mean(axis=0))) if ok.any() else 0
+        # pooled over the draws; a platform the run never installed on: no later opt-in
+        later = float(opted[s, k] / installs[s, k]) if installs[s, k] > 0 else 0.0
+        out.append(BlockPrice(p, names[s], later, w_opt * (1.0 - later),
+                              w_opt * later + w_blk))
+    return out
+
+
 def design(sc: Scenario, *, draws: int, installs_per_day: float, max_loss: float,
            experiment_id: str, start: dt.date, max_arms: int = 3, min_days: int = 14,
            jobs: int = 1, on_task_done: Callable[[], None] | None = None) -> Design:
@@ -282,13 +330,19 @@ def design(sc: Scenario, *, draws: int, installs_per_day: float, max_loss: float
     arm_plans = [costs(sc, raw, ArmPlan(a.name, weight, a, identifies(sc, a, pd_.names), w),
                        units * weight, days) for a, w in zip(arms, why, strict=True)]
     return Design(experiment_id, sc.name, arm_plans, plans, max_loss, installs_per_day, units,
-                  days, start, skipped, thin)
+                  days, start, skipped, thin, block_prices(sc, raw))
 
 
-def experiment_body(d: Design, sc: Scenario) -> dict[str, object]:
-    """The experiment as the service's ``PUT /v1/experiments/{id}`` body."""
+THOMPSON_MIN_WEIGHT = 0.1
+"""The floor of each arm's weight under a Thompson allocation that ``pilot design`` writes
+(an assumption): every arm keeps enrolling, so the priors it identifies keep being learnt."""
+
+
+def experiment_body(d: Design, sc: Scenario, thompson: bool = False) -> dict[str, object]:
+    """The experiment as the service's ``PUT /v1/experiments/{id}`` body; with
+    ``thompson``, an adaptive allocation priced by :func:`block_prices`."""
     end = d.start + dt.timedelta(days=d.days)
-    return {
+    body: dict[str, object] = {
         "arms": [{"name": a.name, "weight": a.weight,
                   "campaigns": msgspec.to_builtins(a.strategy.campaigns)} for a in d.arms],
         "unit": "device",
@@ -296,3 +350,12 @@ def experiment_body(d: Design, sc: Scenario) -> dict[str, object]:
         "start": f"{d.start.isoformat()}T00:00:00Z",
         "end": f"{end.isoformat()}T00:00:00Z",
     }
+    if thompson:
+        body["allocation"] = {
+            "kind": "thompson", "min_weight": THOMPSON_MIN_WEIGHT, "update_every": "1d",
+            "prices": [{"platform": p.platform, "opt_in": round(p.opt_in, 4),
+                        "blocked": round(p.blocked, 4)} for p in d.prices],
+            "prices_source": f"promptsim pilot design {d.scenario} ({sc.days} days): later = "
+                             "the pick's opted-in share of installs at the horizon; opt_in = "
+                             "w(opted_in) (1 - later), blocked = w(opted_in) later + w(blocked)"}
+    return body

@@ -37,6 +37,9 @@ def register(sub: Any) -> None:
                    help="the experiment runs at least this many days (default 14)")
     d.add_argument("--start", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
                    help="the first day (default: tomorrow, UTC)")
+    d.add_argument("--allocation", choices=("fixed", "thompson"), default="fixed",
+                   help="fixed weights (default), or Thompson sampling priced per platform "
+                        "by this run (docs/pilot.md, Adaptive allocation)")
     d.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=design)
@@ -314,8 +317,8 @@ def design(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
     out = args.out or Path("runs") / f"{sc.name}.pilot" / "experiment.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(msgspec.json.format(msgspec.json.encode(experiment_body(res, sc)),
-                                        indent=2))
+    body = experiment_body(res, sc, thompson=args.allocation == "thompson")
+    out.write_bytes(msgspec.json.format(msgspec.json.encode(body), indent=2))
     details = out.with_name(f"{out.stem}.design.json")
     details.write_bytes(msgspec.json.format(msgspec.json.encode(res), indent=2))
     _print_design(res, args)
@@ -347,6 +350,12 @@ def _print_design(d: Any, args: argparse.Namespace) -> None:
               "blocked for good")
     for s in d.skipped:
         print(f"  not an arm: {s}")
+    if args.allocation == "thompson":
+        print("Thompson allocation: prices per unit, in opted-in devices (later = the pick's "
+              "opt-in share of installs at the horizon):")
+        for p in d.prices:
+            print(f"  {p.platform:9} pick {p.pick:18} later {p.later:.3f}: opt_in "
+                  f"{p.opt_in:.3f}, blocked {p.blocked:.3f}")
     _print_thin(d.thin)
 
 

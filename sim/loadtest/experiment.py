@@ -118,6 +118,12 @@ def read_experiment(path: Path, strategy: Strategy,
         raise ExperimentError(f"--experiment: {path}: expected a JSON object (the body of "
                               "PUT /v1/experiments/{id})")
     body = {k: v for k, v in doc.items() if k != "id"}
+    allocation = body.get("allocation")
+    kind = allocation.get("kind") if isinstance(allocation, dict) else "fixed"
+    if kind != "fixed":
+        raise ExperimentError(f"--experiment: allocation.kind: {kind!r}; allowed: 'fixed' "
+                              "(a device computes its arm by the arms' weights, which an "
+                              "adaptive allocation moves)")
     eid = experiment_id or doc.get("id") or path.stem
     if not isinstance(eid, str) or not eid or ":" in eid:
         raise ExperimentError(f"--experiment-id: {eid!r} is not an experiment id; allowed: "

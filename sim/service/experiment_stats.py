@@ -3,8 +3,10 @@
 The store aggregates (``sim.service.storage.experiment_sql``); this module names the
 figures, reads ``blocked`` with the rules (``sim.rules.permission.is_blocked`` on the app's
 profiles), and adds the sample-ratio-mismatch test (Pearson's chi-square of the units per
-arm against the weights, ``scipy.stats.chisquare``) and the always-valid intervals of
-:mod:`sim.service.sequential`.
+arm against the weights, ``scipy.stats.chisquare``; under an adaptive allocation, against
+the weights each cohort day was assigned under) and the always-valid intervals of
+:mod:`sim.service.sequential`. An adaptive allocation's weights now and P(best) come from
+its history (:mod:`sim.service.allocation`), whose updates read :func:`arm_counts`.
 
 Definitions: a unit's events count from its assignment (its first eligibility call in the
 experiment) to the experiment's end. ``opted_in`` and ``blocked`` read the state of the
@@ -16,14 +18,17 @@ follow a grant event (an allowed dialog or a change to granted) of the same devi
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Literal, cast
 
 import msgspec
+import numpy as np
 from scipy import stats as sps
 
 from sim.rules.permission import is_blocked
 from sim.rules.state import DeviceState, Permission
+from sim.service import allocation as alloc
 from sim.service.experiments import CellRow, Running
 from sim.service.sequential import difference_interval
 from sim.service.tenant import Tenant
@@ -112,21 +117,46 @@ class Comparison(msgspec.Struct, frozen=True):
     method: str = "asymptotic confidence sequence"
 
 
+class AllocationNow(msgspec.Struct, frozen=True, kw_only=True):
+    """An adaptive allocation's latest step: the weights new units get, and why."""
+
+    kind: Literal["thompson"] = "thompson"
+    since: float
+    """Unix seconds: when its weights took over (the start, or an update boundary)."""
+    basis: Literal["declared", "burn_in", "thompson"]
+    """As the step says (``sim.service.allocation.Step``)."""
+    weights: dict[str, float]
+    """Per arm: its share of the units enrolling now."""
+    p_best: dict[str, float]
+    """Per arm: the probability that its value per unit is the highest, at that update
+    (empty before the first)."""
+    conditional_on: str
+    """What ``p_best`` is conditional on: counts, prior, objective, prices, draws, seed."""
+    next_update: float | None
+    """Unix seconds: the boundary whose update the first unit enrolling after it makes
+    (None when the experiment ends first)."""
+
+
 class ExperimentStats(msgspec.Struct, frozen=True):
     """Everything measured for one experiment."""
 
     experiment_id: str
     arms: list[ArmShare]
+    """Each arm with its weight now (an adaptive allocation's latest step)."""
     cells: list[ExperimentCell]
     srm: Srm
     comparisons: list[Comparison]
+    allocation: AllocationNow | msgspec.UnsetType = msgspec.UNSET
+    """An adaptive allocation's state (absent for fixed weights)."""
 
 
 Key = tuple[str, str, str, str]
 
 
-def _cells(events: Iterable[CellRow], states: Iterable[CellRow], t: Tenant
-           ) -> list[ExperimentCell]:
+def cells_of(events: Iterable[CellRow], states: Iterable[CellRow], t: Tenant
+             ) -> list[ExperimentCell]:
+    """The cells from the store's aggregates, ``opted_in`` and ``blocked`` read by the
+    rules."""
     out: dict[Key, ExperimentCell] = {}
     for row in events:
         key = (str(row[0]), str(row[1]), str(row[2]), str(row[3]))
@@ -149,6 +179,8 @@ def _cells(events: Iterable[CellRow], states: Iterable[CellRow], t: Tenant
 
 
 def _srm(exp: Running, cells: list[ExperimentCell]) -> Srm:
+    if exp.history:
+        return _srm_by_step(exp, cells)
     arms = exp.experiment.arms
     observed = {a.name: 0 for a in arms}
     for c in cells:
@@ -165,6 +197,64 @@ def _srm(exp: Running, cells: list[ExperimentCell]) -> Srm:
     chi2, p = float(res.statistic), float(res.pvalue)
     return Srm(observed=observed, expected_share=share, chi2=chi2, p_value=p,
                mismatch=p < SRM_P)
+
+
+def day_start(day: str) -> float:
+    """Unix seconds of the UTC midnight that starts a cohort day (``YYYY-MM-DD``)."""
+    return dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp()
+
+
+def _srm_by_step(exp: Running, cells: list[ExperimentCell]) -> Srm:
+    """Under an adaptive allocation: each cohort day's units against the weights of the step
+    it was assigned under (steps begin at UTC midnights, so a day lies in one), summed over
+    the days, then Pearson's chi-square with arms - 1 degrees of freedom, as GrowthBook's
+    bandits check (``gbstats/bayesian/bandits.py``, ``compute_srm``). Comparing them with
+    the weights now instead would flag every experiment whose weights moved."""
+    names = [a.name for a in exp.experiment.arms]
+    observed = np.zeros(len(names))
+    expected = np.zeros(len(names))
+    for c in cells:
+        observed[names.index(c.arm)] += c.units
+        expected += c.units * np.asarray(alloc.in_force(exp.history,
+                                                        day_start(c.cohort_day)).weights)
+    total = float(observed.sum())
+    share = {n: float(e / total) if total else w
+             for n, e, w in zip(names, expected, exp.history[-1].weights, strict=True)}
+    tested = expected > 0
+    counts = {n: int(o) for n, o in zip(names, observed, strict=True)}
+    if total == 0 or int(tested.sum()) < 2:
+        return Srm(observed=counts, expected_share=share, chi2=0.0, p_value=1.0,
+                   mismatch=False)
+    chi2 = float(np.sum((observed[tested] - expected[tested]) ** 2 / expected[tested]))
+    p = float(sps.chi2.sf(chi2, int(tested.sum()) - 1))
+    return Srm(observed=counts, expected_share=share, chi2=chi2, p_value=p, mismatch=p < SRM_P)
+
+
+def arm_counts(exp: Running, cells: Iterable[ExperimentCell]) -> dict[str, np.ndarray]:
+    """Per platform, ``[arm, (units, opted in, blocked)]``: what an adaptive allocation's
+    update reads."""
+    names = [a.name for a in exp.experiment.arms]
+    out: dict[str, np.ndarray] = {}
+    for c in cells:
+        acc = out.setdefault(c.platform, np.zeros((len(names), 3), dtype=np.int64))
+        acc[names.index(c.arm)] += (c.units, c.opted_in, c.blocked)
+    return out
+
+
+def _allocation_now(exp: Running) -> AllocationNow | msgspec.UnsetType:
+    kind = alloc.allocation_of(exp.experiment.allocation)
+    if not isinstance(kind, alloc.Thompson):
+        return msgspec.UNSET
+    step = exp.history[-1]
+    names = [a.name for a in exp.experiment.arms]
+    nxt = alloc.boundary(exp.history[0].since, alloc.every_days(kind),
+                         step.since + alloc.every_days(kind) * alloc.DAY)
+    end = exp.end * 86400.0
+    return AllocationNow(since=step.since, basis=step.basis,
+                         weights=dict(zip(names, step.weights, strict=True)),
+                         p_best=dict(zip(names, step.p_best, strict=False)),
+                         conditional_on=alloc.conditional_on(kind, step),
+                         next_update=nxt if nxt is not None and nxt < end else None)
 
 
 def _rates(cells: Iterable[ExperimentCell]) -> dict[str, list[int]]:
@@ -200,8 +290,10 @@ def _comparisons(exp: Running, cells: list[ExperimentCell]) -> list[Comparison]:
 def experiment_stats(exp: Running, t: Tenant, events: Iterable[CellRow],
                      states: Iterable[CellRow]) -> ExperimentStats:
     """The stats of ``exp`` from the store's aggregates."""
-    cells = _cells(events, states, t)
+    cells = cells_of(events, states, t)
+    weights = exp.history[-1].weights if exp.history else exp.weights
     return ExperimentStats(
         experiment_id=exp.experiment_id,
-        arms=[ArmShare(a.name, a.weight) for a in exp.experiment.arms],
-        cells=cells, srm=_srm(exp, cells), comparisons=_comparisons(exp, cells))
+        arms=[ArmShare(a.name, w) for a, w in zip(exp.experiment.arms, weights, strict=True)],
+        cells=cells, srm=_srm(exp, cells), comparisons=_comparisons(exp, cells),
+        allocation=_allocation_now(exp))

@@ -4,7 +4,9 @@
 against the app's campaigns and its other experiments and gives the :class:`Experiment`
 the store keeps. Each worker turns the stored experiments into :class:`Running` ones (with
 the app's policy, in :mod:`sim.service.tenant`): :meth:`Running.arm_of` says which arm a
-device is in, by the stateless hash of :mod:`sim.rules.assignment`.
+device is in, by the stateless hash of :mod:`sim.rules.assignment` through the arms' weights,
+or, for an adaptive allocation (:mod:`sim.service.allocation`), the weights in force at the
+unit's enrolment, the arm its record keeps once assigned.
 
 An arm's campaigns are stored and reserved like the app's own, under ids namespaced by
 experiment and arm (:func:`arm_campaign_id`), so two arms, or an arm and the app, never
@@ -25,6 +27,7 @@ from sim.rules.assignment import arm_index
 from sim.rules.config.campaigns import EVERYONE, Audience, Campaign, Identifier, Policy
 from sim.rules.config.platforms import DEFAULT_PROFILES
 from sim.rules.native import PolicyRules
+from sim.service import allocation as alloc
 from sim.service.errors import Conflict
 from sim.service.schemas import CampaignId, DeviceRecord, Time, unix_seconds
 
@@ -72,12 +75,18 @@ class ExperimentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """When it starts (Unix seconds or RFC 3339; the app's clock)."""
     end: Time | None = None
     """When it ends (none: runs until ended); after ``start``."""
+    allocation: alloc.Allocation | msgspec.UnsetType = msgspec.UNSET
+    """How new units are split between the arms (none: ``fixed``, the arms' weights)."""
 
 
 class Experiment(ExperimentIn, frozen=True, kw_only=True):
-    """An experiment as stored and read: its id, and each arm's campaigns copied in."""
+    """An experiment as stored and read: its id, each arm's campaigns copied in, and an
+    adaptive allocation's history."""
 
     experiment_id: ExperimentId
+    history: tuple[alloc.Step, ...] | msgspec.UnsetType = msgspec.UNSET
+    """An adaptive allocation's steps, oldest first: the weights new units get from each
+    step's ``since`` (only the service appends to it)."""
 
 
 class ExperimentList(msgspec.Struct, frozen=True):
@@ -165,14 +174,21 @@ def validate(experiment_id: str, body: ExperimentIn, app: Policy,
     id if it has started or has units (only its ``end`` may change then).
     """
     exp = Experiment(experiment_id=experiment_id, arms=_resolve(body.arms, app),
-                     unit=body.unit, audience=body.audience, start=body.start, end=body.end)
+                     unit=body.unit, audience=body.audience, start=body.start, end=body.end,
+                     allocation=body.allocation)
     _check_arms(experiment_id, exp.arms)
     start, end = window(exp)
     if end <= start:
         raise Conflict("invalid_window", "the experiment ends before it starts; allowed: "
                            "an end after the start, or none", "end")
+    kind = alloc.allocation_of(exp.allocation)
+    weights = [a.weight for a in exp.arms]
+    alloc.check(kind, weights, sorted({p for p, _ in cells(exp.audience)}))
+    if isinstance(kind, alloc.Thompson):
+        history = locked.history if locked is not None else (alloc.first_step(start, weights),)
+        exp = msgspec.structs.replace(exp, history=history)
     if locked is not None:
-        for name in ("arms", "unit", "audience", "start"):
+        for name in ("arms", "unit", "audience", "start", "allocation"):
             if getattr(locked, name) != getattr(exp, name) and \
                     (name != "start" or window(locked)[0] != start):
                 raise Conflict("experiment_running", f"experiment {experiment_id!r} has "
@@ -202,12 +218,15 @@ class Running:
     cells: frozenset[tuple[str, str]]
     """The ``(platform, profile)`` pairs of its audience."""
     weights: tuple[float, ...]
+    """The arms' weights (an adaptive allocation's first step)."""
     policies: tuple[Policy, ...]
     """Each arm's campaigns (namespaced ids) with the app's policy settings."""
     rules: tuple[PolicyRules, ...]
     """``policies`` as the rules read them (converted once)."""
     cold: frozenset[str]
     """Namespaced ids of its campaigns with no soft prompt (``primer = false``)."""
+    history: tuple[alloc.Step, ...] = ()
+    """An adaptive allocation's steps (none: fixed weights)."""
     memo: dict[str, int] = field(default_factory=dict)
     """Arm index by unit id, as computed (a hash costs ~4 us; a look-up ~0.1 us), emptied
     at :data:`MEMO_UNITS`."""
@@ -224,12 +243,22 @@ class Running:
         if (rec.platform, rec.state.profile) not in self.cells:
             return None
         unit = self.unit_of(rec, device_id)
+        if self.history:
+            kept = None if isinstance(rec.arms, msgspec.UnsetType) else \
+                rec.arms.get(self.experiment_id)
+            return kept if kept is not None else self.arm_at(unit, now * 86400.0)
         i = self.memo.get(unit)
         if i is None:
             if len(self.memo) >= MEMO_UNITS:
                 self.memo.clear()
             i = self.memo[unit] = arm_index(self.experiment_id, unit, self.weights)
         return i
+
+    def arm_at(self, unit: str, t: float) -> int:
+        """The arm of a unit enrolling at ``t`` (Unix seconds): the hash through the weights
+        in force then (an adaptive allocation's step) or the arms' weights."""
+        weights = alloc.in_force(self.history, t).weights if self.history else self.weights
+        return arm_index(self.experiment_id, unit, weights)
 
     def unit_of(self, rec: DeviceRecord, device_id: str) -> str:
         """The id the device is assigned by: its own, or its user's (``unit = "user"``)."""
@@ -247,7 +276,8 @@ def running(exp: Experiment, settings: Mapping[str, Any]) -> Running:
     return Running(experiment=exp, start=start / 86400.0, end=end / 86400.0,
                    cells=cells(exp.audience), weights=tuple(a.weight for a in exp.arms),
                    policies=tuple(policies), rules=tuple(PolicyRules(p) for p in policies),
-                   cold=frozenset(cold_ids(exp)))
+                   cold=frozenset(cold_ids(exp)),
+                   history=() if isinstance(exp.history, msgspec.UnsetType) else exp.history)
 
 
 def cold_ids(exp: Experiment) -> list[str]:

@@ -201,6 +201,15 @@ def unassigned(d: Decision, rec: s.DeviceRecord) -> bool:
     return d.experiment is not None and d.experiment not in rec.experiments
 
 
+def enrol(t: Tenant, rec: s.DeviceRecord, experiment_id: str, arm: int) -> None:
+    """Keep on the record the arm an adaptive experiment's assignment stored (its weights
+    move: the hash alone would not give it again); nothing for fixed weights."""
+    exp = t.experiment(experiment_id)
+    if exp is not None and exp.history:
+        kept = {} if isinstance(rec.arms, msgspec.UnsetType) else rec.arms
+        rec.arms = {**kept, experiment_id: arm}
+
+
 def assign(rec: s.DeviceRecord, d: Decision, at: float) -> EventRow:
     """Mark the assignment of ``d`` stored on the record (the store holds it, once); its
     event row (``experiment_assigned``, the arm as detail) writes the mark."""

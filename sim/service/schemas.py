@@ -359,6 +359,10 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
     older than this field with sessions counted them from events)."""
     experiments: tuple[str, ...] = ()
     """The experiments whose assignment of this device the store holds (``assignments``)."""
+    arms: dict[str, int] | msgspec.UnsetType = msgspec.UNSET
+    """The arm index of each adaptive experiment (``allocation`` ``thompson``) this device
+    is in, as its assignment stored it: its weights move, so the hash alone no longer says
+    (absent for fixed weights, whose hash does)."""
     registration: str | None = None
     """A digest of the registration request that made it: that request sent again (after a
     503 ``outcome_unknown``) answers 200 with this device, another one 409."""

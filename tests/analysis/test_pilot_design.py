@@ -1,10 +1,11 @@
 """``pilot design``: the preposterior loss against its closed form, the arms it picks, the
-experiment it writes."""
+experiment it writes (with fixed weights, or a Thompson allocation and its prices)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -107,6 +108,28 @@ def test_the_design_of_the_pilot_scenario() -> None:
     for arm in body["arms"]:  # type: ignore[attr-defined]
         for c in arm["campaigns"]:
             msgspec.convert(c, Campaign)
+    _check_thompson_body(d, sc, body)
+
+
+def _check_thompson_body(d: Any, sc: Any, body: dict[str, Any]) -> None:
+    """With ``--allocation thompson`` the body adds prices for every platform of its
+    audience, which the service accepts: an iOS block costs the later opt-in (a share
+    strictly between 0 and 1) plus the objective's weight of a block, and an opt-in now is
+    worth the rest of one opted-in device."""
+    from sim.rules.config.campaigns import Policy
+    from sim.service.allocation import Thompson
+    from sim.service.experiments import ExperimentIn, validate
+
+    prices = {p.platform: p for p in d.prices}
+    assert set(prices) == set(body["audience"]["platforms"])
+    ios = prices["ios"]
+    assert 0 < ios.later < 1 and ios.blocked > sc.objective.blocked
+    assert ios.opt_in + ios.blocked == pytest.approx(sc.objective.opted_in + sc.objective.blocked)
+    exp = validate("pilot-1", msgspec.convert(experiment_body(d, sc, thompson=True),
+                                              ExperimentIn), Policy(), [], None)
+    assert isinstance(exp.allocation, Thompson)
+    assert {p.platform: p.blocked for p in exp.allocation.prices}["ios"] == round(ios.blocked, 4)
+    assert "pilot design" in exp.allocation.prices_source
 
 
 def test_the_same_scenario_and_seed_give_the_same_design() -> None:

@@ -62,6 +62,7 @@ def test_the_id_and_a_user_unit(tmp_path: Path) -> None:
     ({"arms": [{"name": "a", "weight": 1.0, "campaign_ids": ["nope"]}]},
      r"arms\[0\]\.campaign_ids\[0\]: 'nope' is not a campaign of strategy 'cold_baseline'"),
     ({"unit": "team"}, r"--experiment: .*unit"),
+    ({"allocation": {"kind": "thompson"}}, r"^--experiment: allocation\.kind: 'thompson'"),
 ])
 def test_a_file_it_cannot_use_names_the_field(tmp_path: Path, change: dict[str, object],
                                               message: str) -> None:

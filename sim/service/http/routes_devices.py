@@ -10,6 +10,7 @@ from sim.service import ops
 from sim.service.errors import Conflict, not_found
 from sim.service.http.asgi import Request, Response, json_response
 from sim.service.http.errors import HttpError
+from sim.service.http.routes_experiments import allocation_at
 from sim.service.ops import EventRow
 from sim.service.schemas import (
     DeviceIn,
@@ -155,21 +156,23 @@ async def eligibility(req: Request) -> Response:
         elif d is None or peeked is None or rec is not peeked[1] or tenant is not peeked[0]:
             d = ops.decision(tenant, rec, body, tenant.now(at), device_id, browser)
     assert seen is not None
-    assigning = bool(seen[0].experiments) and await _store_assignment(req, device_id, *seen, at,
-                                                                        d)
-    if d is None or d.show or assigning:
+    stored = await _store_assignment(req, device_id, *seen, at, d) \
+        if seen[0].experiments else None
+    if d is None or d.show or stored is not None:
         def decide(t: Tenant, rec: DeviceRecord, _: set[str]) -> tuple[Decision, list[EventRow]]:
             if asked is not None and rec.reserved_for == asked and rec.reserved is not None:
                 return rec.reserved, []  # the first try committed meanwhile
             now = t.now(at)
             when = at if at is not None else time.time()
             rows = [ops.open_session(t, rec, now, at)] if ops.implicit_session(rec, body) else []
+            if stored is not None:
+                ops.enrol(t, rec, *stored)
             d = ops.decision(t, rec, body, now, device_id, browser)
             if d.show:
                 rows.append(ops.reserve(rec, d, now, at))
                 if asked is not None:
                     rec.reserved_for, rec.reserved = asked, d
-            if assigning and ops.unassigned(d, rec):
+            if stored is not None and ops.unassigned(d, rec):
                 rows.append(ops.assign(rec, d, when))
             return d, rows
 
@@ -179,23 +182,29 @@ async def eligibility(req: Request) -> Response:
 
 
 async def _store_assignment(req: Request, device_id: str, tenant: Tenant, rec: DeviceRecord,
-                            at: float | None, d: Decision | None) -> bool:
+                            at: float | None, d: Decision | None) -> tuple[str, int] | None:
     """Store the device's assignment if an experiment takes it in now and its record has no
-    mark of it yet; True if so (the decision's transaction then marks the record). Stored
-    first, marked second: a crash in between stores it again, as a no-op. ``d``, if made on
-    this record, already says which experiment and arm."""
+    mark of it yet; the experiment and the unit's arm if so (the decision's transaction then
+    marks the record). Stored first, marked second: a crash in between stores it again, as a
+    no-op. ``d``, if made on this record, already says which experiment and arm. Under an
+    adaptive allocation the step due at the enrolment is stored first, and the arm is the
+    one of the weights in force then (``routes_experiments.allocation_at``)."""
     if d is not None and not ops.unassigned(d, rec):
-        return False
+        return None
     found = tenant.arm_of(rec, device_id, tenant.now(at))
     if found is None or found[0].experiment_id in rec.experiments:
-        return False
+        return None
     exp, i = found
     # The app's clock: the client's 'at' (required there), or the server's time.
     when = at if tenant.clock == "client" and at is not None else time.time()
-    await req.service.store.record_assignment(
-        tenant.app_id, exp.experiment_id, device_id, exp.unit_of(rec, device_id),
-        exp.experiment.arms[i].name, rec.platform, rec.state.profile, when)
-    return True
+    unit = exp.unit_of(rec, device_id)
+    if exp.history:
+        exp = await allocation_at(req, req.tenant, tenant, exp, when)
+        i = exp.arm_at(unit, when)
+    arm = await req.service.store.record_assignment(
+        tenant.app_id, exp.experiment_id, device_id, unit, exp.experiment.arms[i].name,
+        rec.platform, rec.state.profile, when)
+    return exp.experiment_id, [a.name for a in exp.experiment.arms].index(arm)
 
 
 async def reachability(req: Request) -> Response:

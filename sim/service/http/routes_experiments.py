@@ -1,11 +1,14 @@
-"""Handlers for experiments: define one, read them, read an experiment's stats."""
+"""Handlers for experiments: define one, read them, read an experiment's stats; and the
+update of an adaptive allocation that an enrolment makes due (:func:`allocation_at`)."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import msgspec
 
+from sim.service import allocation as alloc
 from sim.service import experiment_stats as xstats
 from sim.service.errors import NotFound, not_found
 from sim.service.experiments import (
@@ -18,7 +21,7 @@ from sim.service.experiments import (
 )
 from sim.service.http.asgi import Request, Response, json_response
 from sim.service.storage.store import encode
-from sim.service.tenant import Tenant
+from sim.service.tenant import App, Tenant
 
 _experiment = msgspec.json.Decoder(Experiment)
 
@@ -68,11 +71,48 @@ async def _stats(req: Request) -> xstats.ExperimentStats:
     eid = req.params["experiment_id"]
     tenant = await req.service.store.tenant(req.tenant)
     exp = _found(tenant, eid)
-    end = window(exp.experiment)[1]
-    events, states = await req.service.store.experiment_cells(
-        tenant.app_id, eid, sorted(exp.cold), min(end, 1e300), exp.experiment.unit == "user",
-        tenant.clock == "server")
+    events, states = await _aggregates(req, tenant, exp)
     return xstats.experiment_stats(exp, tenant, events, states)
+
+
+async def _aggregates(req: Request, tenant: Tenant, exp: Running) -> tuple[list[Any], list[Any]]:
+    end = window(exp.experiment)[1]
+    return await req.service.store.experiment_cells(
+        tenant.app_id, exp.experiment_id, sorted(exp.cold), min(end, 1e300),
+        exp.experiment.unit == "user", tenant.clock == "server")
+
+
+async def allocation_at(req: Request, app: App, tenant: Tenant, exp: Running,
+                        when: float) -> Running:
+    """``exp`` with every step due before a unit enrols at ``when`` (Unix seconds) stored:
+    an adaptive allocation's update, from the stats now, appended in the store's serialized
+    experiment write unless a step at or after its boundary is there already (another
+    worker's); then the experiment as the store holds it. Fixed weights, or a step not due:
+    ``exp`` as it is (a copy of the history older than the store's finds its step due and
+    re-reads: ``allocation.due``)."""
+    kind = alloc.allocation_of(exp.experiment.allocation)
+    if not isinstance(kind, alloc.Thompson):
+        return exp
+    since = alloc.due(exp.history, kind, window(exp.experiment)[1], when)
+    if since is None:
+        return exp
+    events, states = await _aggregates(req, tenant, exp)
+    cells = xstats.cells_of(events, states, tenant)
+    step = alloc.thompson(kind, xstats.arm_counts(exp, cells), exp.history[-1], since,
+                          alloc.seed_of(exp.experiment_id, since),
+                          alloc.burn_in_of(kind, len(exp.experiment.arms)))
+    eid = exp.experiment_id
+
+    def make(docs: dict[str, bytes], _: bool) -> bytes:
+        stored = _experiment.decode(docs[eid])
+        history = () if isinstance(stored.history, msgspec.UnsetType) else stored.history
+        if not history or history[-1].since >= since:
+            return docs[eid]
+        return encode(msgspec.structs.replace(stored, history=(*history, step)))
+
+    await req.service.store.put_experiment(tenant.app_id, eid, make)
+    fresh = (await req.service.store.tenant(app)).experiment(eid)
+    return exp if fresh is None else fresh
 
 
 async def experiment_stats(req: Request) -> Response:

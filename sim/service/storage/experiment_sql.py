@@ -25,9 +25,10 @@ INSERT_ASSIGNMENT = (
     "profile, cohort_day, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 """One device's assignment (a device already assigned keeps its first row)."""
 UNIT_CELL = (
-    "SELECT platform, profile, cohort_day FROM assignments WHERE app_id = ? AND "
+    "SELECT platform, profile, cohort_day, arm FROM assignments WHERE app_id = ? AND "
     "experiment_id = ? AND unit_id = ? ORDER BY at LIMIT 1")
-"""The cell a unit was first assigned in: every device of a unit counts in it."""
+"""The cell a unit was first assigned in, and its arm: every device of a unit counts in it
+and is in that arm."""
 HAS_UNITS = "SELECT 1 FROM assignments WHERE app_id = ? AND experiment_id = ? LIMIT 1"
 EXPERIMENT_DOCS = "SELECT experiment_id, doc FROM experiments WHERE app_id = ?"
 

@@ -392,20 +392,23 @@ class PostgresStore:
 
     async def record_assignment(self, app_id: str, experiment_id: str, device_id: str,
                                 unit_id: str, arm: str, platform: str, profile: str,
-                                at: float) -> None:
-        """Insert the assignment unless the device has one."""
-        async def op(con: Any) -> None:
+                                at: float) -> str:
+        """Insert the assignment unless the device has one; the unit's arm."""
+        async def op(con: Any) -> str:
             async with con.transaction():
                 # one unit's assignments one at a time (as its trigger takes them)
                 await con.execute(xagg.UNIT_LOCK, app_id, experiment_id, unit_id)
                 cell = await con.fetchrow(numbered(xsql.UNIT_CELL), app_id, experiment_id,
                                           unit_id)
-                where = tuple(cell) if cell is not None else (platform, profile,
-                                                              cohort_day(at))
+                where = tuple(cell[:3]) if cell is not None else (platform, profile,
+                                                                  cohort_day(at))
+                kept = str(cell[3]) if cell is not None else arm
                 await con.execute(numbered(xsql.INSERT_ASSIGNMENT), app_id, experiment_id,
-                                  device_id, unit_id, arm, *where, at)
+                                  device_id, unit_id, kept, *where, at)
+            return kept
 
-        await self._call(op)
+        out: str = await self._call(op)
+        return out
 
     async def experiment_cells(self, app_id: str, experiment_id: str, cold: Sequence[str],
                                end: float, per_user: bool, server_clock: bool,

@@ -500,15 +500,19 @@ class SqliteStore:
 
     async def record_assignment(self, app_id: str, experiment_id: str, device_id: str,
                                 unit_id: str, arm: str, platform: str, profile: str,
-                                at: float) -> None:
-        """Insert the assignment unless the device has one."""
-        def op(c: sqlite3.Connection) -> None:
+                                at: float) -> str:
+        """Insert the assignment unless the device has one; the unit's arm."""
+        def op(c: sqlite3.Connection) -> str:
             cell = c.execute(xsql.UNIT_CELL, (app_id, experiment_id, unit_id)).fetchone()
-            where = tuple(cell) if cell is not None else (platform, profile, cohort_day(at))
-            c.execute(xsql.INSERT_ASSIGNMENT, (app_id, experiment_id, device_id, unit_id, arm,
+            where = tuple(cell[:3]) if cell is not None else (platform, profile,
+                                                              cohort_day(at))
+            kept = str(cell[3]) if cell is not None else arm
+            c.execute(xsql.INSERT_ASSIGNMENT, (app_id, experiment_id, device_id, unit_id, kept,
                                                *where, at))
+            return kept
 
-        await self._write(op)
+        out: str = await self._write(op)
+        return out
 
     async def experiment_cells(self, app_id: str, experiment_id: str, cold: Sequence[str],
                                end: float, per_user: bool, server_clock: bool,

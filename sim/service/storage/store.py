@@ -115,8 +115,9 @@ class Store(Protocol):
 
     async def record_assignment(self, app_id: str, experiment_id: str, device_id: str,
                                 unit_id: str, arm: str, platform: str, profile: str,
-                                at: float) -> None:
-        """Store a device's assignment (once; a unit's later devices join its first cell)."""
+                                at: float) -> str:
+        """Store a device's assignment (once; a unit's later devices join its first cell and
+        arm) and return the unit's arm (``arm`` unless the unit has one already)."""
 
     async def experiment_cells(self, app_id: str, experiment_id: str, cold: Sequence[str],
                                end: float, per_user: bool, server_clock: bool,
