@@ -12,7 +12,7 @@ import sqlite3
 import time
 from typing import Any
 
-from sim.service.storage import experiment_aggregates
+from sim.service.storage import experiment_aggregates, experiment_triggers_v1
 
 Migration = tuple[int, str, tuple[str, ...]]
 
@@ -55,7 +55,9 @@ SQLITE: tuple[Migration, ...] = (
         # experiments.state_key of the document, written with it (null: written before)
         "ALTER TABLE devices ADD COLUMN state_key TEXT",
     )),
-    (4, "experiment stats kept by triggers", experiment_aggregates.migration("sqlite")),
+    (4, "experiment stats kept by triggers", experiment_triggers_v1.SQLITE),
+    (5, "a moved end rescans only the units seen since", experiment_aggregates.migration(
+        "sqlite")),
 )
 """SQLite migrations."""
 
@@ -125,7 +127,9 @@ POSTGRES: tuple[Migration, ...] = (
         # the stats group by it instead of parsing a JSON document per device (25 us each).
         "ALTER TABLE devices ADD COLUMN state_key TEXT",
     )),
-    (6, "experiment stats kept by triggers", experiment_aggregates.migration("postgres")),
+    (6, "experiment stats kept by triggers", experiment_triggers_v1.POSTGRES),
+    (7, "a moved end rescans only the units seen since", experiment_aggregates.migration(
+        "postgres")),
 )
 """PostgreSQL migrations (same tables; the schema is the connection's search_path)."""
 
