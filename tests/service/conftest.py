@@ -142,8 +142,12 @@ class Server:
     """``python -m sim serve`` in a subprocess (its own process group)."""
 
     def __init__(self, db: str, workers: int = 1, log: Path | None = None,
-                 env: dict[str, str] | None = None, nofile: int | None = None) -> None:
+                 env: dict[str, str] | None = None, nofile: int | None = None,
+                 factory: str | None = None) -> None:
         self.db, self.workers = db, workers
+        self.factory = factory
+        """An ASGI factory to run on uvicorn instead of ``promptsim serve`` (which plugs the
+        reports in): ``sim.service.http.service:asgi_app``, the service alone."""
         self.env = env or {}
         self.nofile = nofile
         """A lower file-descriptor limit for the server process."""
@@ -161,11 +165,15 @@ class Server:
             if nofile is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sim", "serve", "--db", self.db, "--port",
-             str(self.port), "--workers", str(self.workers), "--admin-key", ADMIN],
-            cwd=ROOT, stdout=out, stderr=out, start_new_session=True,
-            env=os.environ | self.env, preexec_fn=limit)
+        cmd = [sys.executable, "-m", "sim", "serve", "--db", self.db, "--port",
+               str(self.port), "--workers", str(self.workers), "--admin-key", ADMIN]
+        env = os.environ | self.env
+        if self.factory is not None:
+            cmd = [sys.executable, "-m", "uvicorn", "--factory", self.factory, "--port",
+                   str(self.port), "--workers", str(self.workers), "--log-level", "warning"]
+            env |= {"PROMPTSIM_DB": self.db, "PROMPTSIM_ADMIN_KEY": ADMIN}
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=out,
+                                     start_new_session=True, env=env, preexec_fn=limit)
         if out is not subprocess.DEVNULL:
             out.close()
         end = time.monotonic() + 30
@@ -218,13 +226,13 @@ class Server:
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Any]:
-    """Start servers with ``server_factory(db, workers=1, env=None, nofile=None)``; all are
-    stopped afterwards."""
+    """Start servers with ``server_factory(db, workers=1, env=None, nofile=None,
+    factory=None)``; all are stopped afterwards."""
     started: list[Server] = []
 
     def make(db: str, workers: int = 1, env: dict[str, str] | None = None,
-             nofile: int | None = None) -> Server:
-        s = Server(db, workers, tmp_path / "server.log", env, nofile).start()
+             nofile: int | None = None, factory: str | None = None) -> Server:
+        s = Server(db, workers, tmp_path / "server.log", env, nofile, factory).start()
         started.append(s)
         return s
 

@@ -4,7 +4,8 @@ stores, after a workload written by two server workers at once that has what inc
 counting gets wrong: events resent, events stored before their device's assignment, a
 grant that arrives after the opt-out it explains, a user's reinstall (a new current device)
 and the old device changing after it, a cold arm, an uninstall, and an end moved while the
-experiment runs (then events after it)."""
+experiment runs (then events after it), then back and forth (each move rescans only the
+units active since the earlier end: their ``seen`` must stay ahead of their events)."""
 
 from __future__ import annotations
 
@@ -64,7 +65,9 @@ def _story(c: Any, i: int) -> None:
 
 
 def _scan_and_kept(db: str, eid: str) -> tuple[Any, Any]:
-    """(scan, kept) rows of the experiment, read straight from the database."""
+    """(scan, kept) rows of the experiment, read straight from the database; asserts that
+    every unit's ``seen`` is at most a day behind its latest event since its assignment
+    (what a moved end relies on to skip a unit)."""
     async def pg() -> tuple[Any, Any]:
         import asyncpg
 
@@ -97,6 +100,15 @@ def _scan_and_kept(db: str, eid: str) -> tuple[Any, Any]:
                             1e300 if end is None else end, *key),
                 await fetch(xsql.state_cells(per_user), *key))
         kept = (await fetch(xagg.CELLS, *key), await fetch(xagg.STATES, *key))
+        kinds = ", ".join(f"'{k}'" for k in xagg.EVENT_KINDS)
+        seen = await fetch(
+            f"SELECT u.unit_id, u.seen, max(e.at) FROM experiment_units u JOIN assignments a "
+            f"ON a.app_id = u.app_id AND a.experiment_id = u.experiment_id AND a.unit_id = "
+            f"u.unit_id LEFT JOIN events e ON e.app_id = a.app_id AND e.device_id = "
+            f"a.device_id AND e.at >= a.at AND e.kind IN ({kinds}) WHERE u.app_id = ? AND "
+            f"u.experiment_id = ? GROUP BY u.unit_id, u.seen", *key)
+        assert seen and all(s < xagg.UNKNOWN and (last is None or last < s + xagg.SEEN_LAG)
+                            for _, s, last in seen), seen
         return _norm(scan), _norm(kept)
 
     return asyncio.run(pg() if db.startswith("postgres") else lite())
@@ -136,3 +148,11 @@ def test_kept_stats_equal_the_scan(db_url, server_factory):
         scan2, kept2 = _scan_and_kept(db_url, "e1")
         assert kept2 == scan2
         assert kept2 != kept  # the end left some events out
+
+        # back and forth: later (the late events count again), open (so do the ones
+        # after it), then where it was
+        for end in (T0 + 30 * DAY, None, T0 + DAY + 45):
+            assert c.put("/v1/experiments/e1", json=EXP | {"end": end}).status_code == 200
+            scan3, kept3 = _scan_and_kept(db_url, "e1")
+            assert kept3 == scan3, end
+        assert kept3 == kept2

@@ -1,6 +1,7 @@
 """``GET /v1/experiments/{id}/page``: the pilot's page served by a real server on the stats
 it holds now (the template and function ``promptsim pilot report`` writes with), checked
-in its text, its auth and errors, and in Chromium (self-contained)."""
+in its text, its auth and errors, and in Chromium (self-contained); and the 404 of a
+service started without the reports."""
 
 from __future__ import annotations
 
@@ -71,3 +72,30 @@ def test_the_service_serves_the_experiments_page(sqlite_url, server_factory, tmp
     assert seen.errors == []
     assert [u for u in seen.requests if not u.startswith(("file:", "data:"))] == []
     assert len(tables) == 3 and min(tables) > 40  # two funnels, the differences
+
+
+def test_a_service_without_the_reports_answers_no_pages(sqlite_url, server_factory):
+    """The service alone (``sim.service.http.service:asgi_app`` on uvicorn, which
+    ``promptsim serve`` wraps to plug the reports' renderer in: ``sim/cli/serve.py``) reads
+    the stats, then answers 404 ``no_pages`` for a known experiment, naming no field and
+    saying how to serve pages; an unknown experiment is still 404 naming
+    ``experiment_id`` (its stats are read first); the stats themselves are served."""
+    s = server_factory(sqlite_url, factory="sim.service.http.service:asgi_app")
+    with client(s.url, s.new_app()) as c:
+        assert c.put("/v1/experiments/e1", json=COLD_SOFT).status_code == 201
+        d = ids_in_arm("e1", 0, 1)[0]
+        register(c, d)
+        ask(c, d)
+        r = c.get("/v1/experiments/e1/page")
+        assert r.status_code == 404, r.text
+        body = r.json()
+        assert body["error"] == "no_pages"
+        assert body["field"] is None
+        assert "promptsim serve" in body["detail"]
+        missing = c.get("/v1/experiments/nope/page")
+        assert missing.status_code == 404
+        assert missing.json()["error"] == "unknown_experiment"
+        assert missing.json()["field"] == "experiment_id"
+        stats = c.get("/v1/experiments/e1/stats")
+        assert stats.status_code == 200
+        assert sum(x["units"] for x in stats.json()["cells"]) == 1

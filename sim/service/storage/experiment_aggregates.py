@@ -4,7 +4,9 @@
 1,000,000 devices on PostgreSQL). Instead, triggers on the tables the service writes keep:
 
 - ``experiment_units``: per unit, its cell, its current device (the latest assigned: the
-  one whose state speaks for the unit) and its figures (``experiment_sql.FIGURES``);
+  one whose state speaks for the unit), whether it has any impression, dialog answer and
+  uninstall counted, and ``seen``: when it was last active, a day late at most
+  (:data:`SEEN_LAG`);
 - ``experiment_cells``: per cell and *shard*, the units and the sums the stats read, with
   the units whose impressions, dialogs and uninstalls went from 0 to more;
 - ``experiment_states``: per cell, shard and ``devices.state_key`` of the current devices,
@@ -20,15 +22,19 @@ assignment locks its device's row before reading its events, so that an event an
 assignment written at once are each counted by the one that commits second.
 
 Which experiments have aggregates: those with a row in ``experiment_meta`` (their end and
-cold campaigns, which the triggers read), written by ``PUT /v1/experiments``. A change of
-the end rebuilds the experiment's aggregates from scratch (:func:`rebuild`, the same SQL as
-the scan); an experiment stored before this migration has none, and its stats keep
-scanning (``experiment_sql.event_cells``) until it is put again.
+cold campaigns, which the triggers read), written by ``PUT /v1/experiments``. The first put
+builds them (:func:`rebuild`, the same SQL as the scan). A moved end changes the figures of
+the units with an event at or after the earlier of the two ends only: :func:`move` rescans
+those units (found by ``seen``), each by its own events, and adds the differences to the
+cells, in the PUT's transaction (on PostgreSQL after the writes under way, :data:`MOVE_LOCK`);
+a unit idle since before both ends costs nothing. An experiment stored before migration 4
+has no aggregates, and its stats keep scanning (``experiment_sql.event_cells``) until it is
+put again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from sim.service.storage import experiment_sql as xsql
@@ -42,50 +48,34 @@ _FLAGS = {"imp": "u_imp", "os": "u_os", "gone": "u_gone"}
 ``experiment_units``), and the cells' columns of those counts."""
 _SUMS = ("units, imp, acc, dis, u_imp, os, os_a, os_d, os_x, u_os, outs, u_gone")
 """``experiment_cells``'s figures in the order the stats read them (``ExperimentCell``)."""
+SEEN_LAG = 86400.0
+"""How far a unit's ``seen`` may lag behind its latest event (seconds): every event of the
+unit's devices since their assignment (on the app's clock) is before ``seen + SEEN_LAG``,
+and the triggers rewrite ``seen`` only for an event at least that much later, so a unit's
+row is rewritten for it about once a day of activity, not on every event."""
+NEVER = -1e300
+"""``seen`` of a unit with no event since its assignment."""
+UNKNOWN = 1e300
+"""``seen`` of the units stored before it was kept (migration 5 / 7): any moved end rescans
+them, and the rescan sets it."""
 
 
 def _shard(d: Dialect) -> str:
     return f"(pg_backend_pid() % {SHARDS})" if d == "postgres" else "0"
 
 
-def tables(d: Dialect) -> tuple[str, ...]:
-    """The tables and indexes of the aggregates."""
-    real, big = ("DOUBLE PRECISION", "BIGINT") if d == "postgres" else ("REAL", "INTEGER")
-    rowid = "" if d == "postgres" else " WITHOUT ROWID"
-    figs = ", ".join(f"{f} {big} NOT NULL DEFAULT 0" for f in _FLAGS)
-    sums = ", ".join(f"{f} {big} NOT NULL DEFAULT 0" for f in _SUMS.split(", "))
-    cell = "arm TEXT NOT NULL, platform TEXT NOT NULL, profile TEXT NOT NULL, " \
-           "cohort_day TEXT NOT NULL"
-    return (
-        f"""CREATE TABLE experiment_meta (
-            app_id TEXT NOT NULL, experiment_id TEXT NOT NULL, end_at {real},
-            server_clock INTEGER NOT NULL,
-            PRIMARY KEY (app_id, experiment_id)){rowid}""",
-        f"""CREATE TABLE experiment_cold (
-            app_id TEXT NOT NULL, experiment_id TEXT NOT NULL, campaign_id TEXT NOT NULL,
-            PRIMARY KEY (app_id, experiment_id, campaign_id)){rowid}""",
-        f"""CREATE TABLE experiment_units (
-            app_id TEXT NOT NULL, experiment_id TEXT NOT NULL, unit_id TEXT NOT NULL, {cell},
-            device_id TEXT NOT NULL, device_at {real} NOT NULL, {figs},
-            PRIMARY KEY (app_id, experiment_id, unit_id)){rowid}""",
-        "CREATE INDEX experiment_units_by_device ON experiment_units (app_id, device_id)",
-        f"""CREATE TABLE experiment_cells (
-            app_id TEXT NOT NULL, experiment_id TEXT NOT NULL, {cell},
-            shard INTEGER NOT NULL, {sums},
-            PRIMARY KEY (app_id, experiment_id, {_CELL}, shard)){rowid}""",
-        f"""CREATE TABLE experiment_states (
-            app_id TEXT NOT NULL, experiment_id TEXT NOT NULL, {cell},
-            shard INTEGER NOT NULL, state_key TEXT NOT NULL, n {big} NOT NULL,
-            PRIMARY KEY (app_id, experiment_id, {_CELL}, shard, state_key)){rowid}""",
-        "CREATE INDEX assignments_by_device ON assignments (app_id, device_id)",
-    )
-
-
 def _cold(e: str) -> str:
     """The campaign of event ``e`` is a cold one of the experiment of assignment ``a``."""
     return (f"EXISTS (SELECT 1 FROM experiment_cold c WHERE c.app_id = a.app_id AND "
             f"c.experiment_id = a.experiment_id AND c.campaign_id = {e}.campaign_id)")
-_WHEN_NEW = "(CASE WHEN m.server_clock = 1 THEN NEW.received_at ELSE NEW.at END)"
+
+
+def _when(e: str) -> str:
+    """The time of event ``e`` on the app's clock (``m``: the experiment's meta row)."""
+    return f"(CASE WHEN m.server_clock = 1 THEN {e}.received_at ELSE {e}.at END)"
+
+
+_WHEN_NEW = _when("NEW")
 _END = "coalesce(m.end_at, 1e300)"
 _JOIN_META = ("JOIN experiment_meta m ON m.app_id = a.app_id AND m.experiment_id = "
               "a.experiment_id")
@@ -113,14 +103,15 @@ def _by_device(alias: str, d: Dialect) -> str:
 
 def _event_deltas(figs: tuple[str, ...], d: Dialect) -> str:
     """Per assignment of the device of the event ``NEW`` (not stored yet): what it adds to
-    the unit's ``figs``. A grant also turns into opt-outs the stored denials after it that
-    had no grant before them (events may arrive out of order)."""
+    the unit's ``figs``, and its time as ``at`` if it is since the assignment (else
+    :data:`NEVER`). A grant also turns into opt-outs the stored denials after it that had no
+    grant before them (events may arrive out of order)."""
     inside = f"{_WHEN_NEW} >= a.at AND {_WHEN_NEW} < {_END}"
     conds = xsql.figure_conditions("NEW", _cold("NEW"))
     cols = [f"CASE WHEN {inside} AND {conds[f]} THEN 1 ELSE 0 END AS {f}"
             for f in figs if f != "outs"]
     if "outs" in figs:
-        x_when = "(CASE WHEN m.server_clock = 1 THEN x.received_at ELSE x.at END)"
+        x_when = _when("x")
         later_denials = (
             f"(SELECT count(*) FROM events x WHERE x.app_id = NEW.app_id AND x.device_id = "
             f"NEW.device_id AND x.kind = 'permission_changed' AND x.detail = 'denied' AND "
@@ -128,20 +119,22 @@ def _event_deltas(figs: tuple[str, ...], d: Dialect) -> str:
             f"{xsql.earlier_grant('x')})")
         cols.append(f"CASE WHEN {inside} AND {conds['outs']} THEN 1 ELSE 0 END + CASE WHEN "
                     f"{xsql.is_grant('NEW')} THEN {later_denials} ELSE 0 END AS outs")
+    cols.append(f"CASE WHEN {_WHEN_NEW} >= a.at THEN {_WHEN_NEW} ELSE {NEVER} END AS at")
     return (f"SELECT a.app_id, a.experiment_id, a.unit_id, {', '.join(cols)} "
             f"FROM {_by_device('a', d)} {_JOIN_META} "
             f"WHERE a.app_id = NEW.app_id AND a.device_id = NEW.device_id")
 
 
-def _fold_deltas() -> str:
-    """For the assignment ``NEW``: the figures of its device's events stored already."""
-    when = "(CASE WHEN m.server_clock = 1 THEN e.received_at ELSE e.at END)"
+def _fold_deltas(figs: tuple[str, ...], d: Dialect) -> str:
+    """For the assignment ``NEW``: the figures ``figs`` of its device's events stored
+    already, and the latest of their times since the assignment as ``at``."""
+    when = _when("e")
     conds = xsql.figure_conditions("e", _cold("e"))
-    cols = ", ".join(f"sum(CASE WHEN {conds[f]} THEN 1 ELSE 0 END) AS {f}"
-                     for f in xsql.FIGURES)
-    return (f"SELECT a.app_id, a.experiment_id, a.unit_id, {cols} "
+    cols = "".join(f"sum(CASE WHEN {when} < {_END} AND {conds[f]} THEN 1 ELSE 0 END) AS {f}, "
+                   for f in figs)
+    return (f"SELECT a.app_id, a.experiment_id, a.unit_id, {cols}max({when}) AS at "
             f"FROM assignments a {_JOIN_META} JOIN events e ON e.app_id = a.app_id AND "
-            f"e.device_id = a.device_id AND {when} >= a.at AND {when} < {_END} "
+            f"e.device_id = a.device_id AND {when} >= a.at "
             f"WHERE a.app_id = NEW.app_id AND a.experiment_id = NEW.experiment_id AND "
             f"a.device_id = NEW.device_id GROUP BY a.app_id, a.experiment_id, a.unit_id")
 
@@ -155,40 +148,33 @@ _CELL_KEY = f"app_id, experiment_id, {_CELL}, shard"
 _STATE_KEY = f"app_id, experiment_id, {_CELL}, shard, state_key"
 
 
-def _apply(deltas: str, figs: tuple[str, ...], d: Dialect) -> list[str]:
-    """Add the units' ``deltas`` of ``figs`` to the cells (with the units whose figure goes
-    from 0 to more, read from the unit rows before they change), then mark the units
-    (only when a mark is new: most events write no unit row)."""
+def _apply(deltas: Callable[[tuple[str, ...], Dialect], str], figs: tuple[str, ...],
+           d: Dialect) -> list[str]:
+    """Add the units' ``deltas(figs)`` to the cells (with the units whose figure goes from 0
+    to more, read from the unit rows before they change), then mark the units and move
+    their ``seen`` (only when a mark is new or ``seen`` lags a day: most events write no unit
+    row; ``deltas`` of the marks alone, as a grant's opt-outs are no mark)."""
     any_ = " + ".join(f"d.{f}" for f in figs)
     sums = [f for f in figs if f != "gone"]
     flags = [f for f in figs if f in _FLAGS]
     cols = ", ".join([*sums, *(_FLAGS[f] for f in flags)])
     vals = ", ".join([*(f"d.{f}" for f in sums),
                       *(f"CASE WHEN u.{f} = 0 AND d.{f} > 0 THEN 1 ELSE 0 END" for f in flags)])
-    join = (f"FROM ({deltas}) d JOIN experiment_units u ON u.app_id = d.app_id AND "
-            f"u.experiment_id = d.experiment_id AND u.unit_id = d.unit_id ")
-    out = [f"INSERT INTO experiment_cells (app_id, experiment_id, {_CELL}, shard, {cols}) "
-           f"SELECT u.app_id, u.experiment_id, u.arm, u.platform, u.profile, u.cohort_day, "
-           f"{_shard(d)}, {vals} {join}WHERE {any_} > 0 "
-           + _upsert("experiment_cells", _CELL_KEY, cols)]
-    if flags:
-        marks = ", ".join(flags)
-        new = " OR ".join(f"(u.{f} = 0 AND d.{f} > 0)" for f in flags)
-        # checked once, before the deltas: most events meet units marked already
-        unmarked = " OR ".join(f"v.{f} = 0" for f in flags)
-        new = (f"EXISTS (SELECT 1 FROM {_by_device('w', d)} JOIN experiment_units v ON v.app_id = "
-               f"w.app_id AND v.experiment_id = w.experiment_id AND v.unit_id = w.unit_id "
-               f"WHERE w.app_id = NEW.app_id AND w.device_id = NEW.device_id AND "
-               f"({unmarked})) AND ({new})")
-        sets = ", ".join(f"{f} = excluded.{f}" for f in flags)
-        out.append(
-            f"INSERT INTO experiment_units (app_id, experiment_id, unit_id, {_CELL}, "
-            f"device_id, device_at, {marks}) SELECT u.app_id, u.experiment_id, u.unit_id, "
-            f"u.arm, u.platform, u.profile, u.cohort_day, u.device_id, u.device_at, "
-            + ", ".join(f"CASE WHEN d.{f} > 0 THEN 1 ELSE u.{f} END" for f in flags)
-            + f" {join}WHERE {new} ON CONFLICT (app_id, experiment_id, unit_id) "
-            f"DO UPDATE SET {sets}")
-    return out
+    unit = ("u.app_id = d.app_id AND u.experiment_id = d.experiment_id AND "
+            "u.unit_id = d.unit_id")
+    cells = (f"INSERT INTO experiment_cells (app_id, experiment_id, {_CELL}, shard, {cols}) "
+             f"SELECT u.app_id, u.experiment_id, u.arm, u.platform, u.profile, u.cohort_day, "
+             f"{_shard(d)}, {vals} FROM ({deltas(figs, d)}) d JOIN experiment_units u ON {unit} "
+             f"WHERE {any_} > 0 " + _upsert("experiment_cells", _CELL_KEY, cols))
+    # the target has no alias: SQLite allows none in a trigger
+    me = "experiment_units"
+    moved = f"d.at >= {me}.seen + {SEEN_LAG}"
+    sets = [f"{f} = CASE WHEN d.{f} > 0 THEN 1 ELSE {me}.{f} END" for f in flags]
+    sets.append(f"seen = CASE WHEN {moved} THEN d.at ELSE {me}.seen END")
+    new = " OR ".join([*(f"({me}.{f} = 0 AND d.{f} > 0)" for f in flags), moved])
+    units = (f"UPDATE {me} SET {', '.join(sets)} FROM ({deltas(tuple(flags), d)}) d WHERE "
+             f"{unit.replace('u.', me + '.')} AND ({new})")
+    return [cells, units]
 
 
 def _state(d: Dialect, key: str, n: int, where: str, join_device: bool) -> str:
@@ -221,15 +207,16 @@ def _assignment_steps(d: Dialect) -> list[str]:
         f"FROM experiment_units u WHERE {_NEW_UNIT}) "
         + _upsert("experiment_cells", _CELL_KEY, _SUMS),
         f"INSERT INTO experiment_units (app_id, experiment_id, unit_id, {_CELL}, device_id, "
-        f"device_at) SELECT NEW.app_id, NEW.experiment_id, NEW.unit_id, NEW.arm, "
-        f"NEW.platform, NEW.profile, NEW.cohort_day, NEW.device_id, NEW.at {_META_NEW} "
+        f"device_at, seen) SELECT NEW.app_id, NEW.experiment_id, NEW.unit_id, NEW.arm, "
+        f"NEW.platform, NEW.profile, NEW.cohort_day, NEW.device_id, NEW.at, {NEVER} "
+        f"{_META_NEW} "
         f"ON CONFLICT (app_id, experiment_id, unit_id) DO UPDATE SET device_id = "
         f"excluded.device_id, device_at = excluded.device_at WHERE excluded.device_at > "
         f"experiment_units.device_at OR (excluded.device_at = experiment_units.device_at "
         f"AND excluded.device_id > experiment_units.device_id)",
         # the device is the unit's current one now
         _state(d, "dv.state_key", 1, f"{_NEW_UNIT} AND u.device_id = NEW.device_id", True),
-        *_apply(_fold_deltas(), xsql.FIGURES, d),
+        *_apply(_fold_deltas, xsql.FIGURES, d),
     ]
 
 
@@ -243,6 +230,16 @@ _HAS_ASSIGNMENT = ("EXISTS (SELECT 1 FROM assignments WHERE app_id = NEW.app_id 
                    "device_id = NEW.device_id)")
 _HAS_UNIT = ("EXISTS (SELECT 1 FROM experiment_units WHERE app_id = NEW.app_id AND "
              "device_id = NEW.device_id)")
+_MOVE_KEY = 7215523
+"""The first key of the advisory lock of :data:`MOVE_LOCK` (the migrations' lock is the
+one-key 7215522)."""
+MOVE_LOCK = f"SELECT pg_advisory_xact_lock({_MOVE_KEY}, hashtext($1))"
+"""PostgreSQL: a PUT of one of the app's experiments (app id) waits for the writes under way
+whose triggers read an experiment's end, and holds back those that start meanwhile: each
+trigger takes this lock shared before it reads ``experiment_meta`` (:data:`_END_READ`), so
+an end moved by the PUT is read by every write either before (and its rows are in the PUT's
+rescan) or after (and it counts with the new end)."""
+_END_READ = f"PERFORM pg_advisory_xact_lock_shared({_MOVE_KEY}, hashtext(NEW.app_id))"
 _LOCK_UNITS_OF_DEVICE = (
     "PERFORM 1 FROM experiment_units WHERE (app_id, experiment_id, unit_id) IN (SELECT "
     "app_id, experiment_id, unit_id FROM assignments WHERE app_id = NEW.app_id AND "
@@ -267,7 +264,7 @@ def triggers(d: Dialect) -> tuple[str, ...]:
                 f"  {s};\n" for s in steps) + "END"
         events = tuple(trig(f"experiment_events_{kind}", f"BEFORE INSERT ON events WHEN "
                             f"NEW.kind = '{kind}' AND {_HAS_ASSIGNMENT}",
-                            _apply(_event_deltas(figs, d), figs, d))
+                            _apply(_event_deltas, figs, d))
                        for kind, figs in EVENT_KINDS.items())
         assigned = (trig("experiment_assigned", "AFTER INSERT ON assignments",
                          _assignment_steps(d)),)
@@ -278,11 +275,13 @@ def triggers(d: Dialect) -> tuple[str, ...]:
                  "experiment_id = NEW.experiment_id AND unit_id = NEW.unit_id FOR UPDATE")
     return (
         *(sql for kind, figs in EVENT_KINDS.items() for sql in (
-            _pg_function(f"experiment_events_{kind}", _HAS_ASSIGNMENT, [_LOCK_UNITS_OF_DEVICE],
-                         _apply(_event_deltas(figs, d), figs, d)),
+            _pg_function(f"experiment_events_{kind}", _HAS_ASSIGNMENT,
+                         [_END_READ, _LOCK_UNITS_OF_DEVICE],
+                         _apply(_event_deltas, figs, d)),
             f"CREATE TRIGGER experiment_events_{kind} BEFORE INSERT ON events FOR EACH ROW "
             f"WHEN (NEW.kind = '{kind}') EXECUTE FUNCTION experiment_events_{kind}()")),
         _pg_function("experiment_assigned", None, [
+            _END_READ,
             # one unit's assignments one at a time (with record_assignment's read of its
             # cell); then the device's events as committed, then its unit as committed
             "PERFORM " + UNIT_LOCK[7:].replace("$1", "NEW.app_id").replace(
@@ -292,6 +291,7 @@ def triggers(d: Dialect) -> tuple[str, ...]:
         "CREATE TRIGGER experiment_assigned AFTER INSERT ON assignments FOR EACH ROW "
         "EXECUTE FUNCTION experiment_assigned()",
         _pg_function("experiment_device_state", _HAS_UNIT, [
+            _END_READ,  # it reads no end, but holds unit rows a PUT's rescan writes
             "PERFORM 1 FROM experiment_units WHERE app_id = NEW.app_id AND device_id = "
             "NEW.device_id ORDER BY experiment_id, unit_id FOR UPDATE"], _device_steps(d)),
         f"CREATE TRIGGER experiment_device_state AFTER UPDATE OF state_key ON devices "
@@ -299,15 +299,48 @@ def triggers(d: Dialect) -> tuple[str, ...]:
     )
 
 
+_TRIGGERS = (*(f"experiment_events_{kind}" for kind in EVENT_KINDS), "experiment_assigned",
+             "experiment_device_state")
+_TABLE_OF = {"experiment_assigned": "assignments", "experiment_device_state": "devices"}
+
+
 def migration(d: Dialect) -> tuple[str, ...]:
-    """The migration's statements."""
-    return (*tables(d), *triggers(d))
+    """The statements of the migration "a moved end rescans only the units seen since"
+    (after ``experiment_triggers_v1``): each unit's ``seen``, unknown for the units there
+    are (:data:`UNKNOWN`), and the triggers that keep it."""
+    real = "DOUBLE PRECISION" if d == "postgres" else "REAL"
+    drop: list[str] = []
+    for name in _TRIGGERS:
+        if d == "sqlite":
+            drop.append(f"DROP TRIGGER {name}")
+        else:
+            drop += [f"DROP TRIGGER {name} ON {_TABLE_OF.get(name, 'events')}",
+                     f"DROP FUNCTION {name}()"]
+    return (f"ALTER TABLE experiment_units ADD COLUMN seen {real} NOT NULL DEFAULT {UNKNOWN}",
+            *drop, *triggers(d))
+
+
+def _unit_scan(ends: dict[str, str], figs: tuple[str, ...]) -> tuple[str, str]:
+    """Per unit (grouped by the caller: its assignments ``a``, joined here to the meta ``m``
+    and to their events ``e`` since the assignment, however late): for each end ``name: SQL``
+    of ``ends``, the figures ``figs`` as ``{figure}_{name}``, then ``seen`` (the latest
+    event's time, :data:`NEVER` with none). Returns (columns, joins)."""
+    when = _when("e")
+    conds = xsql.figure_conditions("e", _cold("e"))
+    cols = [f"sum(CASE WHEN {when} < {end} AND {conds[f]} THEN 1 ELSE 0 END) AS {f}_{name}"
+            for name, end in ends.items() for f in figs]
+    cols.append(f"coalesce(max({when}), {NEVER}) AS seen")
+    joins = (f"JOIN experiment_meta m ON m.app_id = a.app_id AND m.experiment_id = "
+             f"a.experiment_id LEFT JOIN events e ON e.app_id = a.app_id AND e.device_id = "
+             f"a.device_id AND {when} >= a.at")
+    return ", ".join(cols), joins
 
 
 def rebuild(app_id: str, experiment_id: str, cold: Sequence[str], end: float | None,
             server_clock: bool) -> list[tuple[str, tuple[Any, ...]]]:
-    """The experiment's aggregates from scratch, by the scan (``experiment_sql``): the
-    statements (``?`` placeholders) with their parameters."""
+    """The experiment's aggregates from scratch, by the scan (``experiment_sql``), its
+    ``experiment_meta`` and ``experiment_cold`` rows written: the statements (``?``
+    placeholders) with their parameters."""
     key = (app_id, experiment_id)
     ids = tuple(cold) or ("",)
     unit = "app_id = ? AND experiment_id = ?"
@@ -315,16 +348,19 @@ def rebuild(app_id: str, experiment_id: str, cold: Sequence[str], end: float | N
             "END), sum(os), sum(os_a), sum(os_d), sum(os_x), sum(CASE WHEN os > 0 THEN 1 "
             "ELSE 0 END), sum(outs), sum(CASE WHEN gone > 0 THEN 1 ELSE 0 END)")
     scan = (*ids, 1e300 if end is None else end, *key)
-    marks = ", ".join(f"CASE WHEN {f} > 0 THEN 1 ELSE 0 END" for f in _FLAGS)
+    figures, joins = _unit_scan({"now": _END}, tuple(_FLAGS))
+    group = "a.app_id, a.experiment_id, a.unit_id, a.arm, a.platform, a.profile, a.cohort_day"
+    marks = ", ".join(f"CASE WHEN {f}_now > 0 THEN 1 ELSE 0 END" for f in _FLAGS)
     return [
         (f"DELETE FROM experiment_units WHERE {unit}", key),
         (f"DELETE FROM experiment_cells WHERE {unit}", key),
         (f"DELETE FROM experiment_states WHERE {unit}", key),
         (f"INSERT INTO experiment_units (app_id, experiment_id, unit_id, {_CELL}, device_id, "
-         f"device_at, {', '.join(_FLAGS)}) SELECT app_id, experiment_id, unit_id, {_CELL}, "
-         f"device_id, device_at, {marks} FROM "
-         f"({xsql.unit_figures(len(ids), server_clock, current=True)}) f "
-         f"WHERE true ON CONFLICT DO NOTHING", scan),
+         f"device_at, {', '.join(_FLAGS)}, seen) SELECT app_id, experiment_id, unit_id, "
+         f"{_CELL}, device_id, device_at, {marks}, seen FROM (SELECT {group}, "
+         f"{xsql.LATEST} AS device_id, max(a.at) AS device_at, {figures} FROM assignments a "
+         f"{joins} WHERE a.app_id = ? AND a.experiment_id = ? GROUP BY {group}) f "
+         f"WHERE true ON CONFLICT DO NOTHING", key),
         (f"INSERT INTO experiment_cells (app_id, experiment_id, {_CELL}, shard, {_SUMS}) "
          f"SELECT app_id, experiment_id, {_CELL}, 0, {sums} FROM "
          f"({xsql.unit_figures(len(ids), server_clock)}) f "
@@ -338,18 +374,67 @@ def rebuild(app_id: str, experiment_id: str, cold: Sequence[str], end: float | N
     ]
 
 
+_CELL_SUMS = [c for c in _SUMS.split(", ") if c != "units"]
+
+
+def move(app_id: str, experiment_id: str, was: float | None, end: float | None
+         ) -> list[tuple[str, tuple[Any, ...]]]:
+    """The end moved from ``was`` to ``end`` (``experiment_meta`` holds ``end`` already):
+    only the units with an event at or after the earlier of the two can count otherwise, so
+    only the units whose ``seen`` is that recent are rescanned, each by its own events
+    under both ends, and the differences are added to their cells. The statements (``?``
+    placeholders) with their parameters."""
+    key = (app_id, experiment_id)
+    since = min(1e300 if was is None else was, 1e300 if end is None else end) - SEEN_LAG
+    figures, joins = _unit_scan({"was": "o.was", "now": _END}, xsql.FIGURES)
+    cols = [f"{f}_{n} BIGINT" for n in ("was", "now") for f in xsql.FIGURES]
+    group = "u.app_id, u.experiment_id, u.unit_id, u.arm, u.platform, u.profile, u.cohort_day"
+
+    def delta(c: str) -> str:
+        if c in _FLAGS.values():
+            f = next(k for k, v in _FLAGS.items() if v == c)
+            return (f"sum(CASE WHEN {f}_now > 0 THEN 1 ELSE 0 END - "
+                    f"CASE WHEN {f}_was > 0 THEN 1 ELSE 0 END)")
+        return f"sum({c}_now - {c}_was)"
+
+    me = "experiment_units"
+    flags = ", ".join(f"{f} = CASE WHEN r.{f}_now > 0 THEN 1 ELSE 0 END" for f in _FLAGS)
+    cells = ", ".join(_CELL_SUMS)
+    return [
+        (f"CREATE TEMP TABLE experiment_moved (app_id TEXT, experiment_id TEXT, unit_id TEXT, "
+         f"arm TEXT, platform TEXT, profile TEXT, cohort_day TEXT, {', '.join(cols)}, "
+         f"seen DOUBLE PRECISION)", ()),
+        (f"INSERT INTO experiment_moved SELECT {group}, {figures} FROM experiment_units u "
+         f"CROSS JOIN (SELECT CAST(? AS DOUBLE PRECISION) AS was) o JOIN assignments a ON "
+         f"a.app_id = u.app_id AND a.experiment_id = u.experiment_id AND a.unit_id = u.unit_id "
+         f"{joins} WHERE u.app_id = ? AND u.experiment_id = ? AND u.seen > ? GROUP BY {group}",
+         (1e300 if was is None else was, *key, since)),
+        (f"INSERT INTO experiment_cells (app_id, experiment_id, {_CELL}, shard, {cells}) "
+         f"SELECT app_id, experiment_id, {_CELL}, 0, "
+         f"{', '.join(delta(c) for c in _CELL_SUMS)} FROM experiment_moved WHERE true "
+         f"GROUP BY app_id, experiment_id, {_CELL} "
+         + _upsert("experiment_cells", _CELL_KEY, cells), ()),
+        (f"UPDATE {me} SET {flags}, seen = r.seen FROM experiment_moved r WHERE "
+         f"{me}.app_id = r.app_id AND {me}.experiment_id = r.experiment_id AND "
+         f"{me}.unit_id = r.unit_id", ()),
+        ("DROP TABLE experiment_moved", ()),
+    ]
+
+
 def put(app_id: str, experiment_id: str, end: float | None, cold: Sequence[str],
         had: tuple[float | None] | None, server_clock: bool
         ) -> list[tuple[str, tuple[Any, ...]]]:
     """The statements that record an experiment's end and cold campaigns for the triggers
     (``had``: its ``experiment_meta`` row before), and rebuild its aggregates when it had
-    none or its end moved (the events counted depend on the end)."""
+    none, or rescan the units a moved end can change (:func:`move`)."""
     key = (app_id, experiment_id)
     out: list[tuple[str, tuple[Any, ...]]] = [
         (PUT_META, (*key, end, int(server_clock))), (DELETE_COLD, key),
         *((INSERT_COLD, (*key, c)) for c in cold)]
-    if had is None or had[0] != end:
+    if had is None:
         out += rebuild(app_id, experiment_id, cold, end, server_clock)
+    elif had[0] != end:
+        out += move(app_id, experiment_id, had[0], end)
     return out
 
 

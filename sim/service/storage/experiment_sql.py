@@ -70,26 +70,24 @@ def figure_conditions(e: str, cold: str) -> dict[str, str]:
     }
 
 
-_LATEST = ("(SELECT b.device_id FROM assignments b WHERE b.app_id = a.app_id AND "
-           "b.experiment_id = a.experiment_id AND b.unit_id = a.unit_id "
-           "ORDER BY b.at DESC, b.device_id DESC LIMIT 1)")
+LATEST = ("(SELECT b.device_id FROM assignments b WHERE b.app_id = a.app_id AND "
+          "b.experiment_id = a.experiment_id AND b.unit_id = a.unit_id "
+          "ORDER BY b.at DESC, b.device_id DESC LIMIT 1)")
 """The unit's latest assigned device (its current install; ties go to the larger id)."""
 
 
-def unit_figures(cold: int, server_clock: bool, current: bool = False) -> str:
-    """Per unit: app id, experiment id, unit id, its cell, (``current``: its latest device
-    and when it was assigned,) then :data:`FIGURES`: its devices' events since their
-    assignment and before the experiment's end. An event's time is the app's clock: the
-    server's when it received it, or the client's ``at``. Parameters: the ``cold`` ids of
-    :func:`figure_conditions` (at least one), the end (Unix seconds), app id, experiment
-    id."""
+def unit_figures(cold: int, server_clock: bool) -> str:
+    """Per unit: app id, experiment id, unit id, its cell, then :data:`FIGURES`: its devices'
+    events since their assignment and before the experiment's end. An event's time is the
+    app's clock: the server's when it received it, or the client's ``at``. Parameters: the
+    ``cold`` ids of :func:`figure_conditions` (at least one), the end (Unix seconds), app
+    id, experiment id."""
     marks = "(" + ", ".join("?" * cold) + ")"
     when = "e.received_at" if server_clock else "e.at"
     conds = figure_conditions("e", f"e.campaign_id IN {marks}")
     sums = ", ".join(f"sum(CASE WHEN {conds[f]} THEN 1 ELSE 0 END) AS {f}" for f in FIGURES)
-    latest = f"{_LATEST} AS device_id, max(a.at) AS device_at, " if current else ""
     group = "a.app_id, a.experiment_id, a.unit_id, a.arm, a.platform, a.profile, a.cohort_day"
-    return f"""SELECT {group}, {latest}{sums}
+    return f"""SELECT {group}, {sums}
   FROM assignments a LEFT JOIN events e
     ON e.app_id = a.app_id AND e.device_id = a.device_id AND {when} >= a.at AND {when} < ?
   WHERE a.app_id = ? AND a.experiment_id = ?
@@ -112,7 +110,7 @@ def state_cells(per_user: bool) -> str:
     """The scan: per cell and device state that the rules read for ``blocked`` (the
     devices' ``state_key``: ``sim.service.experiments.state_key``), how many units; a
     user's latest assigned device speaks for the unit. Parameters: app id, experiment id."""
-    current = f"AND a.device_id = {_LATEST}" if per_user else ""
+    current = f"AND a.device_id = {LATEST}" if per_user else ""
     return f"""
 SELECT a.arm, a.platform, a.profile, a.cohort_day, d.state_key, count(*)
 FROM assignments a JOIN devices d ON d.app_id = a.app_id AND d.device_id = a.device_id

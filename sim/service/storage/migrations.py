@@ -12,7 +12,7 @@ import sqlite3
 import time
 from typing import Any
 
-from sim.service.storage import experiment_aggregates
+from sim.service.storage import experiment_aggregates, experiment_triggers_v1
 
 Migration = tuple[int, str, tuple[str, ...]]
 
@@ -55,8 +55,10 @@ SQLITE: tuple[Migration, ...] = (
         # experiments.state_key of the document, written with it (null: written before)
         "ALTER TABLE devices ADD COLUMN state_key TEXT",
     )),
-    (4, "experiment stats kept by triggers", experiment_aggregates.migration("sqlite")),
-    (5, "answers to Chrome's prompt per browser", (
+    (4, "experiment stats kept by triggers", experiment_triggers_v1.SQLITE),
+    (5, "a moved end rescans only the units seen since", experiment_aggregates.migration(
+        "sqlite")),
+    (6, "answers to Chrome's prompt per browser", (
         # ops.browser_quiet: Chrome's adaptive quiet UI counts them across the app's origins.
         """CREATE TABLE browser_answers (
             app_id TEXT NOT NULL, browser_id TEXT NOT NULL, device_id TEXT NOT NULL,
@@ -132,8 +134,10 @@ POSTGRES: tuple[Migration, ...] = (
         # the stats group by it instead of parsing a JSON document per device (25 us each).
         "ALTER TABLE devices ADD COLUMN state_key TEXT",
     )),
-    (6, "experiment stats kept by triggers", experiment_aggregates.migration("postgres")),
-    (7, "answers to Chrome's prompt per browser", (
+    (6, "experiment stats kept by triggers", experiment_triggers_v1.POSTGRES),
+    (7, "a moved end rescans only the units seen since", experiment_aggregates.migration(
+        "postgres")),
+    (8, "answers to Chrome's prompt per browser", (
         # ops.browser_quiet: Chrome's adaptive quiet UI counts them across the app's origins.
         """CREATE TABLE browser_answers (
             app_id TEXT NOT NULL, browser_id TEXT NOT NULL, device_id TEXT NOT NULL,

@@ -371,6 +371,7 @@ class PostgresStore:
         experiment write per app at a time, across processes)."""
         async def op(con: Any) -> bool:
             await con.execute("SELECT 1 FROM apps WHERE id = $1 FOR UPDATE", app_id)
+            await con.execute(xagg.MOVE_LOCK, app_id)  # the writes under way count first
             docs = {r[0]: r[1] for r in await con.fetch(numbered(xsql.EXPERIMENT_DOCS),
                                                         app_id)}
             units = await con.fetchval(numbered(xsql.HAS_UNITS), app_id,
