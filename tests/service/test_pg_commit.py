@@ -81,6 +81,27 @@ def test_a_stored_event_id_sent_again_is_a_duplicate(pair):
     assert _sessions(a) == 3
 
 
+def test_a_batch_sent_again_after_it_used_up_the_dialog_is_its_duplicate(pair):
+    """A client that lost the answer resends the batch that used up Android 13's dialog:
+    the resend must be the first batch's duplicate (200, nothing new), not a refusal of its
+    own events (409 ``no_dialog_left``), as on SQLite, which looks the ids up first. Here
+    the cached write runs the batch without the lookup, the rules refuse it, and the
+    refusal is checked against the stored ids before it is answered; a batch that really
+    asks for a third dialog is still 409."""
+    a, b = pair
+    batch = [ev("os_dialog_result", T0 + 2, "deny-1", outcome="denied"),
+             ev("os_dialog_result", T0 + 3, "deny-2", outcome="denied")]
+    assert _events(a, *batch)["new"] == 2
+    for w in (a, b):  # a holds the record in its cache; b reads the row
+        again = _events(w, *batch)
+        assert (again["new"], again["duplicate"]) == (0, 2), again
+    third = _events(a, ev("os_dialog_result", T0 + 4, "deny-3", outcome="denied"), status=409)
+    assert third["error"] == "no_dialog_left"
+    dev = a.loop.run_until_complete(a.http.get(
+        "/v1/devices/d1", headers={"Authorization": f"Bearer {a.key}"})).json()
+    assert dev["state"]["denials"] == 2 and dev["dialogs_left"] == 0
+
+
 def test_an_unknown_device_is_404_and_leaves_the_group_alone(pair):
     """An operation on a device that does not exist fails alone (404); the others commit."""
     a, _ = pair

@@ -154,6 +154,10 @@ class _Op:
     sent: bool = False
     """Its write is in a statement sent and not answered: if that fails, the outcome is
     unknown."""
+    unsure: bool = False
+    """Its function refused the batch while the stored event ids were not looked up: the
+    refusal may come from its own events applied before (a resend), so it runs again
+    with the lookup before it is answered."""
 
     @property
     def key(self) -> Key:
@@ -272,7 +276,7 @@ class PgGroupCommit:
         """Answer the operations whose record the write confirmed; return the others."""
         left = []
         for op in ops:
-            if op.key not in done:
+            if op.key not in done or op.unsure:
                 left.append(op)
             elif op.fut.done():
                 continue
@@ -307,13 +311,17 @@ class PgGroupCommit:
                 op.error = not_found("device", op.device_id, "device_id")
         return starts
 
-    async def _existing(self, con: Any, ops: list[_Op]) -> dict[Key, set[str]]:
+    async def _existing(self, con: Any, ops: list[_Op], force: bool = False
+                        ) -> dict[Key, set[str]] | None:
         """Which of the operations' event ids are stored (after the records were read: an
         event is only ever stored with a new revision of its device, so a write that
-        confirms the revision confirms this too)."""
+        confirms the revision confirms this too); None when not looked up (no duplicate
+        met lately, and not ``force``)."""
+        if not (self._careful or force):
+            return None
         existing: dict[Key, set[str]] = {}
         wanted = {(*op.key, e) for op in ops for e in op.event_ids}
-        if self._careful and wanted:
+        if wanted:
             for a, d, e in await con.fetch(EXISTING, json_text(list(wanted))):
                 existing.setdefault((a, d), set()).add(e)
         return existing
@@ -329,7 +337,7 @@ class PgGroupCommit:
                 if not mine:
                     out = _Outcome()
                 else:
-                    existing = await self._existing(con, mine) if fresh else {}
+                    existing = await self._existing(con, mine) if fresh else None
                     out = await self._apply(con, writer, mine, starts, existing, cached=True)
         except asyncpg.UniqueViolationError:  # a stored event id: nothing was written
             self._careful = CAREFUL_GROUPS
@@ -340,6 +348,8 @@ class PgGroupCommit:
             return _unsent(ops)
         if mine:
             self._committed(out, gen, "fresh" if fresh else "cached")
+        if any(op.unsure for op in ops):  # look the ids up in the next runs
+            self._careful = max(self._careful, CAREFUL_GROUPS)
         if fresh:  # unknown devices: answered (404)
             out.done |= {op.key for op in ops if op.key not in starts}
         left = _unsent(self._answer(ops, out.done))  # their records had moved: not written
@@ -355,7 +365,7 @@ class PgGroupCommit:
                 async with asyncio.timeout(self.timeout), lease(self.pool) as con, \
                         con.transaction():
                     starts = await self._read(con, ops, lock=True)
-                    existing = await self._existing(con, ops)
+                    existing = await self._existing(con, ops, force=True)
                     out = await self._apply(con, writer, ops, starts, existing, cached=False)
                 break
             except RETRY:  # rolled back: nothing was written
@@ -374,9 +384,13 @@ class PgGroupCommit:
         self.cache.wrote([(k, rec, rev) for k, (rec, rev) in out.wrote.items()], gen)
 
     async def _apply(self, con: Any, writer: str, ops: list[_Op], starts: dict[Key, _Start],
-                     existing: dict[Key, set[str]], cached: bool) -> _Outcome:
+                     existing: dict[Key, set[str]] | None, cached: bool) -> _Outcome:
         """Run the functions on the records in ``starts`` and send the write statement
-        (from the cache: always, to confirm the records; else only if one changed)."""
+        (from the cache: always, to confirm the records; else only if one changed).
+        ``existing``: the stored event ids, or None when they were not looked up (then a
+        refused operation with event ids is marked ``unsure``, not answered)."""
+        looked_up = existing is not None
+        existing = {} if existing is None else existing
         docs: dict[Key, bytes] = {}
         recs: dict[Key, DeviceRecord] = {}
         events: list[tuple[str, str, str, str, float | None, str | None, str | None]] = []
@@ -387,13 +401,16 @@ class PgGroupCommit:
             doc = docs.get(op.key)
             if doc is None:  # the first operation on this record in the group
                 doc = start.doc if start.doc is not None else encode(start.rec)
-            op.result, op.error = None, None  # an earlier try's
+            op.result, op.error, op.unsure = None, None, False  # an earlier try's
             rec = record_decoder.decode(doc)  # a copy: cached records are shared
             seen = existing.setdefault(op.key, set())
             try:
                 op.result, new = op.fn(start.tenant, rec, seen)
             except Exception as exc:  # this operation only: its record stays as it was
-                op.error = exc
+                if looked_up or not op.event_ids:
+                    op.error = exc
+                else:  # perhaps its own events, stored before: answer after the lookup
+                    op.unsure = True
                 continue
             op.sent = bool(new)  # in the statement below
             if new:
