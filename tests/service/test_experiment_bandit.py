@@ -2,7 +2,8 @@
 (``tests/service/workers.py``): the first enrolment after a day's boundary stores one update,
 whichever worker takes it; both workers assign every new unit by the weights in force at its
 enrolment; units enrolled before keep their arm; the stats show the weights, P(best) and
-what it is conditional on, and the sample-ratio check holds while the weights move. Bad
+what it is conditional on, and the sample-ratio check holds while the weights move; a
+user's new install joins the user's first arm. Bad
 allocations answer 4xx naming the field and store nothing; a fixed experiment reads as
 before (no ``allocation``, no ``history``)."""
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from scipy import stats
-from service_helpers import DAY, T0, ev, install
+from service_helpers import DAY, T0, ev, eligible, install
 from workers import Worker, worker_pair
 
 from sim.rules.assignment import arm_index
@@ -144,3 +145,33 @@ def test_a_fixed_experiment_reads_as_before(service) -> None:
     assert got["allocation"] == {"kind": "fixed"} and "history" not in got
     r = api.put("/v1/experiments/f3", plain | {"history": []})  # only the service appends
     assert r.status_code == 422 and r.json()["field"] == "history", r.text
+
+
+def test_a_users_new_install_joins_the_users_first_arm(sqlite_service) -> None:
+    """``unit: user``: 12 users enrol on day 0 at 50/50 (the good arm's users allow, the bad
+    arm's deny); on day 1 the first new enrolment stores the update (0.9 / 0.1). A second
+    install of a day-0 user whose hash would now land in the other arm gets the user's first
+    arm, and the stats count the user once."""
+    api = sqlite_service.new_app()
+    body = BANDIT | {"unit": "user",
+                     "allocation": BANDIT["allocation"] | {"burn_in_units": 0}}
+    assert api.put("/v1/experiments/b1", body).status_code == 201
+    first: dict[str, str] = {}
+    for i in range(12):
+        install(api, f"a{i}", f"user{i}", "ios", T0 + i, os_version=17)
+        d = eligible(api, f"a{i}", T0 + i + 10)
+        first[f"user{i}"] = d["arm"]
+        allow = d["arm"] == "good"
+        r = api.post(f"/v1/devices/a{i}/events", {"events": [
+            ev("os_dialog_result", T0 + i + 20, outcome="allowed" if allow else "denied")]})
+        assert r.status_code == 200, r.text
+    install(api, "fresh", "fresh-user", "ios", T0 + DAY, os_version=17)
+    eligible(api, "fresh", T0 + DAY + 10)
+    weights = api.get("/v1/experiments/b1").json()["history"][-1]["weights"]
+    assert weights == pytest.approx([0.9, 0.1])
+    moved = [u for u in first if ("good", "bad")[arm_index("b1", u, weights)] != first[u]]
+    assert moved  # the test can fail: a day-0 user the new weights would put elsewhere
+    install(api, "b-second", moved[0], "ios", T0 + DAY + 100, os_version=17)
+    assert eligible(api, "b-second", T0 + DAY + 110)["arm"] == first[moved[0]]
+    st = api.get("/v1/experiments/b1/stats").json()
+    assert sum(c["units"] for c in st["cells"]) == 13
