@@ -3,9 +3,9 @@
 whichever worker takes it; both workers assign every new unit by the weights in force at its
 enrolment; units enrolled before keep their arm; the stats show the weights, P(best) and
 what it is conditional on, and the sample-ratio check holds while the weights move; a
-user's new install joins the user's first arm. Bad
-allocations answer 4xx naming the field and store nothing; a fixed experiment reads as
-before (no ``allocation``, no ``history``)."""
+user's new install joins the user's first arm. Bad allocations answer 4xx naming the field
+and store nothing; a fixed experiment reads as before (no ``allocation``, no
+``history``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from scipy import stats
-from service_helpers import DAY, T0, ev, eligible, install
+from service_helpers import DAY, T0, eligible, ev, install
 from workers import Worker, worker_pair
 
 from sim.rules.assignment import arm_index
