@@ -1,7 +1,8 @@
 """Thompson-sampling allocation in the service, on each store with two in-process workers
 (``tests/service/workers.py``): the first enrolment after a day's boundary stores one update,
 whichever worker takes it; both workers assign every new unit by the weights in force at its
-enrolment; units enrolled before keep their arm; the stats show the weights, P(best) and
+enrolment, even one whose reads hand it the copy from before the update; units enrolled
+before keep their arm; the stats show the weights, P(best) and
 what it is conditional on, and the sample-ratio check holds while the weights move; a
 user's new install joins the user's first arm. Bad allocations answer 4xx naming the field
 and store nothing; a fixed experiment reads as before (no ``allocation``, no
@@ -18,6 +19,7 @@ from service_helpers import DAY, T0, eligible, ev, install
 from workers import Worker, worker_pair
 
 from sim.rules.assignment import arm_index
+from sim.service.auth import key_hash
 
 B1 = 1_700_006_400.0
 """2023-11-15T00:00:00Z: the first update boundary after T0 (2023-11-14T22:13:20Z)."""
@@ -175,3 +177,42 @@ def test_a_users_new_install_joins_the_users_first_arm(sqlite_service) -> None:
     assert eligible(api, "b-second", T0 + DAY + 110)["arm"] == first[moved[0]]
     st = api.get("/v1/experiments/b1/stats").json()
     assert sum(c["units"] for c in st["cells"]) == 13
+
+
+def test_a_worker_with_an_older_copy_assigns_by_the_stores_weights(workers,
+                                                                  monkeypatch) -> None:
+    """Worker b keeps the experiment as it was before the day-1 update (its reads hand it
+    that old copy); worker a stores the update. Every day-1 unit b enrols gets the arm of the
+    store's weights, not of its copy's, and b stores no second step: the staleness that
+    reaches an assignment is zero."""
+    a, b = workers
+    body = BANDIT | {"allocation": BANDIT["allocation"] | {"burn_in_units": 0}}
+    assert a.put("/v1/experiments/b1", body).status_code == 201
+    app = a.loop.run_until_complete(a.service.store.app_by_key(key_hash(a.key)))
+    assert app is not None
+    for i in range(12):
+        arm = _enrol(a, f"i{i}", T0 + i)
+        r = a.post(f"/v1/devices/i{i}/events", {"events": [ev(
+            "os_dialog_result", T0 + i + 20, outcome="allowed" if arm == "good" else "denied")]})
+        assert r.status_code == 200, r.text
+    for j in range(6):  # registered before the update, so that b's reads find them
+        install(b, f"j{j}", f"u-j{j}", "ios", T0 + DAY + j, os_version=17)
+    old = b.loop.run_until_complete(b.service.store.tenant(app))
+    assert len(old.experiments[0].history) == 1
+    _enrol(a, "first", T0 + DAY)  # stores the day-1 step
+    history = a.call("GET", "/v1/experiments/b1").json()["history"]
+    weights = history[-1]["weights"]
+    assert len(history) == 2 and weights == pytest.approx([0.9, 0.1])
+    store = b.service.store
+    real = store.read_device
+
+    async def stale(app_: Any, device_id: str) -> Any:
+        found = await real(app_, device_id)
+        return None if found is None else (old, found[1])
+
+    monkeypatch.setattr(store, "read_device", stale)
+    monkeypatch.setattr(store, "peek_device", lambda *_: None)
+    arms = {f"j{j}": _ask(b, f"j{j}", T0 + DAY + 50 + j) for j in range(6)}
+    assert arms == {d: ("good", "bad")[arm_index("b1", d, weights)] for d in arms}
+    assert any(arm != ("good", "bad")[arm_index("b1", d, (0.5, 0.5))] for d, arm in arms.items())
+    assert len(a.call("GET", "/v1/experiments/b1").json()["history"]) == 2
