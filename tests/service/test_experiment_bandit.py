@@ -1,10 +1,12 @@
 """Thompson-sampling allocation in the service, on each store with two in-process workers
 (``tests/service/workers.py``): the first enrolment after a day's boundary stores one update,
 whichever worker takes it; both workers assign every new unit by the weights in force at its
-enrolment; units enrolled before keep their arm; the stats show the weights, P(best) and
-what it is conditional on, and the sample-ratio check holds while the weights move. Bad
-allocations answer 4xx naming the field and store nothing; a fixed experiment reads as
-before (no ``allocation``, no ``history``)."""
+enrolment, even one whose reads hand it the copy from before the update; units enrolled
+before keep their arm; the stats show the weights, P(best) and
+what it is conditional on, and the sample-ratio check holds while the weights move; a
+user's new install joins the user's first arm. Bad allocations answer 4xx naming the field
+and store nothing; a fixed experiment reads as before (no ``allocation``, no
+``history``)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ from typing import Any
 
 import pytest
 from scipy import stats
-from service_helpers import DAY, T0, ev, install
+from service_helpers import DAY, T0, eligible, ev, install
 from workers import Worker, worker_pair
 
 from sim.rules.assignment import arm_index
+from sim.service.auth import key_hash
 
 B1 = 1_700_006_400.0
 """2023-11-15T00:00:00Z: the first update boundary after T0 (2023-11-14T22:13:20Z)."""
@@ -144,3 +147,72 @@ def test_a_fixed_experiment_reads_as_before(service) -> None:
     assert got["allocation"] == {"kind": "fixed"} and "history" not in got
     r = api.put("/v1/experiments/f3", plain | {"history": []})  # only the service appends
     assert r.status_code == 422 and r.json()["field"] == "history", r.text
+
+
+def test_a_users_new_install_joins_the_users_first_arm(sqlite_service) -> None:
+    """``unit: user``: 12 users enrol on day 0 at 50/50 (the good arm's users allow, the bad
+    arm's deny); on day 1 the first new enrolment stores the update (0.9 / 0.1). A second
+    install of a day-0 user whose hash would now land in the other arm gets the user's first
+    arm, and the stats count the user once."""
+    api = sqlite_service.new_app()
+    body = BANDIT | {"unit": "user",
+                     "allocation": BANDIT["allocation"] | {"burn_in_units": 0}}
+    assert api.put("/v1/experiments/b1", body).status_code == 201
+    first: dict[str, str] = {}
+    for i in range(12):
+        install(api, f"a{i}", f"user{i}", "ios", T0 + i, os_version=17)
+        d = eligible(api, f"a{i}", T0 + i + 10)
+        first[f"user{i}"] = d["arm"]
+        allow = d["arm"] == "good"
+        r = api.post(f"/v1/devices/a{i}/events", {"events": [
+            ev("os_dialog_result", T0 + i + 20, outcome="allowed" if allow else "denied")]})
+        assert r.status_code == 200, r.text
+    install(api, "fresh", "fresh-user", "ios", T0 + DAY, os_version=17)
+    eligible(api, "fresh", T0 + DAY + 10)
+    weights = api.get("/v1/experiments/b1").json()["history"][-1]["weights"]
+    assert weights == pytest.approx([0.9, 0.1])
+    moved = [u for u in first if ("good", "bad")[arm_index("b1", u, weights)] != first[u]]
+    assert moved  # the test can fail: a day-0 user the new weights would put elsewhere
+    install(api, "b-second", moved[0], "ios", T0 + DAY + 100, os_version=17)
+    assert eligible(api, "b-second", T0 + DAY + 110)["arm"] == first[moved[0]]
+    st = api.get("/v1/experiments/b1/stats").json()
+    assert sum(c["units"] for c in st["cells"]) == 13
+
+
+def test_a_worker_with_an_older_copy_assigns_by_the_stores_weights(workers,
+                                                                  monkeypatch) -> None:
+    """Worker b keeps the experiment as it was before the day-1 update (its reads hand it
+    that old copy); worker a stores the update. Every day-1 unit b enrols gets the arm of the
+    store's weights, not of its copy's, and b stores no second step: the staleness that
+    reaches an assignment is zero."""
+    a, b = workers
+    body = BANDIT | {"allocation": BANDIT["allocation"] | {"burn_in_units": 0}}
+    assert a.put("/v1/experiments/b1", body).status_code == 201
+    app = a.loop.run_until_complete(a.service.store.app_by_key(key_hash(a.key)))
+    assert app is not None
+    for i in range(12):
+        arm = _enrol(a, f"i{i}", T0 + i)
+        r = a.post(f"/v1/devices/i{i}/events", {"events": [ev(
+            "os_dialog_result", T0 + i + 20, outcome="allowed" if arm == "good" else "denied")]})
+        assert r.status_code == 200, r.text
+    for j in range(6):  # registered before the update, so that b's reads find them
+        install(b, f"j{j}", f"u-j{j}", "ios", T0 + DAY + j, os_version=17)
+    old = b.loop.run_until_complete(b.service.store.tenant(app))
+    assert len(old.experiments[0].history) == 1
+    _enrol(a, "first", T0 + DAY)  # stores the day-1 step
+    history = a.call("GET", "/v1/experiments/b1").json()["history"]
+    weights = history[-1]["weights"]
+    assert len(history) == 2 and weights == pytest.approx([0.9, 0.1])
+    store = b.service.store
+    real = store.read_device
+
+    async def stale(app_: Any, device_id: str) -> Any:
+        found = await real(app_, device_id)
+        return None if found is None else (old, found[1])
+
+    monkeypatch.setattr(store, "read_device", stale)
+    monkeypatch.setattr(store, "peek_device", lambda *_: None)
+    arms = {f"j{j}": _ask(b, f"j{j}", T0 + DAY + 50 + j) for j in range(6)}
+    assert arms == {d: ("good", "bad")[arm_index("b1", d, weights)] for d in arms}
+    assert any(arm != ("good", "bad")[arm_index("b1", d, (0.5, 0.5))] for d, arm in arms.items())
+    assert len(a.call("GET", "/v1/experiments/b1").json()["history"]) == 2

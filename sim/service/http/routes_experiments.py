@@ -88,14 +88,18 @@ async def allocation_at(req: Request, app: App, tenant: Tenant, exp: Running,
     an adaptive allocation's update, from the stats now, appended in the store's serialized
     experiment write unless a step at or after its boundary is there already (another
     worker's); then the experiment as the store holds it. Fixed weights, or a step not due:
-    ``exp`` as it is (a copy of the history older than the store's finds its step due and
-    re-reads: ``allocation.due``)."""
+    ``exp`` as it is. A copy of the history older than the store's may find a step due that
+    is stored already (``allocation.due``): the store's copy, read first, says so, and no
+    update is computed."""
     kind = alloc.allocation_of(exp.experiment.allocation)
     if not isinstance(kind, alloc.Thompson):
         return exp
     since = alloc.due(exp.history, kind, window(exp.experiment)[1], when)
     if since is None:
         return exp
+    stored = (await req.service.store.tenant(app)).experiment(exp.experiment_id)
+    if stored is not None and stored.history and stored.history[-1].since >= since:
+        return stored  # another worker stored it: this copy was stale
     events, states = await _aggregates(req, tenant, exp)
     cells = xstats.cells_of(events, states, tenant)
     step = alloc.thompson(kind, xstats.arm_counts(exp, cells), exp.history[-1], since,
