@@ -42,6 +42,9 @@ PROFILE_SOURCES: dict[str, str] = {
                   "apps; a Safari tab has no prompt)",
     "safari_ios_webapp": "WebKit blog 13878 and PushManager.cpp (Home Screen web app, "
                          "iOS/iPadOS 16.4+; a user gesture, consumed by the request)",
+    "chrome_webapk": "Chromium notification_permission_context.cc (a WebAPK on Android 13+ "
+                     "asks with Android's dialog, not Chrome's prompt: two denials, no "
+                     "embargo)",
 }
 """Where each platform profile's rules come from (``docs/platform-rules.md``)."""
 

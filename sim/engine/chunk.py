@@ -143,7 +143,7 @@ class ChunkModel(Port):
                        utc_offset_minutes=st.utc_offset_minutes or None)
         elif kind == "os_dialog_result":
             self._emit(life, t, kind, campaign_id=campaign_id, outcome=detail,
-                       prompt_ui=life.shown_ui)
+                       prompt_ui=life.shown_ui, summary=life.in_summary or None)
         elif kind == "os_upgraded" and detail is not None:
             self._emit(life, t, kind, os_version=detail,
                        api_level=REPORTS[life.profile.name].api_level)

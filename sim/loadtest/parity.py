@@ -132,6 +132,8 @@ def _event_body(e: LogEvent) -> dict[str, Any]:
             body["campaign_id"] = e.campaign_id
         if e.prompt_ui is not None:
             body["prompt_ui"] = e.prompt_ui
+        if e.summary:
+            body["summary"] = True
     elif e.kind == "permission_changed":
         body["permission"] = e.permission
     elif e.kind == "os_upgraded":

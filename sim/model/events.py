@@ -63,6 +63,8 @@ class LogEvent(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     """Chrome, a ``decision`` whose button opens the browser's prompt: which prompt it
     announces, ``quiet`` or ``loud``; an ``os_dialog_result``: the one the user answered (on
     a crowd-deny site, as Chrome drew it). Absent elsewhere."""
+    summary: bool | None = None
+    """``os_dialog_result`` on iOS: an allow given as "Allow in Scheduled Summary"."""
     loud_chance: float | None = None
     """Chrome, a ``decision`` announcing the quiet prompt on a crowd-deny site: the chance
     that Chrome opens the loud one instead (absent when the prompt is certain)."""

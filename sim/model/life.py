@@ -110,9 +110,9 @@ class Life:
     """One device under one strategy: its rule state, history cursor, timers and draws."""
 
     __slots__ = (
-        "cursor", "due", "fatigue", "fatigue_t", "hibernating", "i", "k", "last_j", "os_version",
-        "profile", "row", "shown_ui", "stage", "state", "status", "stop", "t_clear", "t_hib",
-        "t_optout", "t_re", "t_reenable", "t_un", "t_up", "wake_kind",
+        "cursor", "due", "fatigue", "fatigue_t", "hibernating", "i", "in_summary", "k", "last_j",
+        "os_version", "profile", "row", "shown_ui", "stage", "state", "status", "stop",
+        "t_clear", "t_hib", "t_optout", "t_re", "t_reenable", "t_un", "t_up", "wake_kind",
     )
 
     def __init__(self, stage: Stage, i: int, profile: ProfileRules, row: int) -> None:
@@ -150,6 +150,8 @@ class Life:
         self.shown_ui: PromptUi | None = None
         """Chrome: the prompt the user answered last, ``quiet`` or ``loud`` (drawn where
         Chrome draws it, :meth:`_dialog_odds`); ``None`` elsewhere."""
+        self.in_summary = False
+        """iOS: the last dialog answer was "Allow in Scheduled Summary"."""
         self.wake_kind = SESSION
         self.due = 0.0
         """When the pending wake-up is due (what the engine scheduled; see ``ChunkModel``)."""
@@ -469,12 +471,14 @@ class Life:
         if outcome in ("allowed", "denied") and self.shown_ui is not None \
                 and self.profile.name in BROWSER_PROFILES:  # Chrome counts it for the browser
             stage.browsers.setdefault(stage.chunk.user[self.i], []).append((now, outcome))
+        self.in_summary = False
         if outcome == "allowed":
             counts[F_ALLOW * stride + day] += 1
             summary = stage.behaviour.scheduled_summary
             if summary > 0.0 and self.profile.platform == "ios" \
                     and self.u(streams.OS) < summary:
                 counts[F_SUMMARY * stride + day] += 1  # authorized; delivered in the summary
+                self.in_summary = True
         elif outcome == "denied":
             counts[F_DENY * stride + day] += 1
         if stage.reports:

@@ -136,6 +136,7 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord, now: float | None) -> s
         receives_push=receives_push(st) and not asleep, dialogs_left=dialogs_left(st, profile),
         state=s.state_view(st), os_kind=rec.os_kind, api_level=rec.api_level,
         quiet_ui=rec.quiet_ui, webapk=rec.webapk, browser_id=rec.browser_id,
+        scheduled_summary=rec.scheduled_summary and st.permission == "granted",
         should_show_rationale=should_show_rationale(st, profile),
         review_notice_due=now is not None and review_notice_due(st, now))
 
@@ -316,7 +317,15 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float, i: int,
                 return cid, NO_IMPRESSION  # nothing shown to dismiss: stored, counts nothing
             record_dismissal(st, cid, now)
             return cid, None
-        case s.OsDialogResult(outcome=outcome, campaign_id=cid, prompt_ui=ui):
+        case s.OsDialogResult(outcome=outcome, campaign_id=cid, prompt_ui=ui, summary=summary):
+            if summary and outcome != "allowed":
+                raise InvalidInput("invalid_value", f"summary is an allow's ('Allow in "
+                                   f"Scheduled Summary'), not {outcome!r}'s; allowed: summary "
+                                   "true only with outcome allowed", f"events[{i}].summary")
+            if summary and profile.platform != "ios":
+                raise Conflict("unsupported_summary", f"profile {profile.name} has no "
+                               "Scheduled Summary (iOS 15+ only); allowed: summary false",
+                               f"events[{i}].summary")
             if dialogs_left(st, profile) == 0:
                 raise Conflict("no_dialog_left", f"this device cannot see an OS dialog now "
                                f"(profile {st.profile}, permission {st.permission}, denials "
@@ -328,6 +337,8 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float, i: int,
             apply_dialog_result(st, profile, outcome, now, shown)
             if uis is not None:
                 uis.append(shown)
+            if outcome == "allowed":
+                rec.scheduled_summary = summary
             if browser is not None and browser_answer(profile, outcome):
                 browser.append((now, outcome))
             return _credit(rec, cid, "os_dialog"), outcome

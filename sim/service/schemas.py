@@ -312,6 +312,9 @@ class DeviceView(msgspec.Struct, frozen=True):
     quiet_ui: bool = False
     webapk: bool = False
     browser_id: str | None = None
+    scheduled_summary: bool = False
+    """iOS: notifications are allowed into the Scheduled Summary (granted; delivery waits
+    for the summary)."""
     review_notice_due: bool = False
     """Android 12 -> 13: the "review notification permissions" notice is up (judged on the
     server's clock only)."""
@@ -347,6 +350,8 @@ class DeviceRecord(msgspec.Struct, kw_only=True, gc=False):
     quiet_ui: bool = False
     webapk: bool = False
     browser_id: str | None = None
+    scheduled_summary: bool = False
+    """iOS: the last allow was "Allow in Scheduled Summary"."""
     installed_at: float = 0.0
     state: DeviceState
     last_offer: Offer | None = None
@@ -428,6 +433,10 @@ class OsDialogResult(_Event, tag="os_dialog_result"):
     prompt eligibility announced (``prompt_ui``). A quiet prompt's dismissal or ignore counts
     toward Chrome's quiet embargo thresholds too. Only a prompt Chrome may open for this app
     is accepted (409 ``unsupported_prompt_ui`` otherwise)."""
+    summary: bool = False
+    """iOS, outcome ``allowed``: the user chose "Allow in Scheduled Summary" (authorized, the
+    app's notifications wait for the summary); the device view says
+    ``scheduled_summary``. With another outcome a 422, off iOS a 409, naming the field."""
 
 
 class PermissionChanged(_Event, tag="permission_changed"):

@@ -370,3 +370,31 @@ def test_parity_on_the_chrome_quiet_scenario(db_url, server_factory):
     lines = run_parity(scenario, server_factory(db_url).url, replayed)
     assert len(lines) == 3
     assert sum(r["decisions"] for r in lines) > 4 * replayed
+
+
+def test_parity_with_allows_in_scheduled_summary(parity_server):
+    """A simulated log whose iOS allows are partly "Allow in Scheduled Summary"
+    (``behaviour.scheduled_summary``): each such answer is replayed as an
+    ``os_dialog_result`` with ``summary: true``, which the service accepts, and every
+    decision matches (SQLite server; the answer changes no decision, only the device view)."""
+    from collections import Counter
+
+    from service_helpers import ROOT
+
+    from sim.engine.runner import event_log
+    from sim.loadtest.parity import _event_body
+    from sim.model.scenario import load_scenario, parse_scenario
+
+    raw = msgspec.to_builtins(load_scenario(ROOT / "scenarios/quickstart.toml"))
+    raw["behaviour"]["scheduled_summary"] = 0.5
+    raw["population"]["mix"] = {"ios": 1.0}
+    sc = parse_scenario(raw)
+    log = event_log(sc, devices=40).log
+    marked = [e for e in log if e.kind == "os_dialog_result" and e.summary]
+    assert marked and all(_event_body(e)["summary"] is True for e in marked)
+    assert Counter(e.summary for e in log if e.kind == "os_dialog_result")[None] > 0
+    for strategy in sc.strategies:
+        report = replay(parity_server.url, ADMIN, [e for e in log if e.strategy == strategy.name],
+                        strategy, sc.profiles())
+        assert report.errors == [] and report.mismatches == [], report.summary()
+        assert report.decisions > 0

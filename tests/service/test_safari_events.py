@@ -47,3 +47,30 @@ def test_safari_second_request_from_one_click_is_409(api):
     clicked = api.post(path, {"events": [ev("soft_prompt_clicked", T0 + 6, campaign_id="soft"),
                                          ev("os_dialog_requested", T0 + 7)]})
     assert clicked.status_code == 200, clicked.text
+
+
+def test_allow_in_scheduled_summary_is_a_dialog_answer(api):
+    """iOS's "Allow in Scheduled Summary" (Scheduled Summary on, iOS 15+) is an
+    ``os_dialog_result`` ``allowed`` with ``summary: true``: the install is granted and the
+    device view says ``scheduled_summary`` (delivery waits for the summary); a plain allow
+    says false. ``summary`` with another outcome is a 422, off iOS a 409, both naming the
+    field. Source standing as ``tests/sim/test_scheduled_summary.py`` says (the third answer
+    is issue 24's report)."""
+    once_campaign(api)
+    for device, summary in (("i1", True), ("i2", False)):
+        install(api, device, platform="ios")
+        assert eligible(api, device)["action"] == "os_dialog"
+        r = api.post(f"/v1/devices/{device}/events", {"events": [
+            ev("soft_prompt_clicked", T0 + 11, campaign_id="welcome"),
+            ev("os_dialog_result", T0 + 12, outcome="allowed", summary=summary)]})
+        assert r.status_code == 200 and r.json()["permission"] == "granted", r.text
+        view = api.get(f"/v1/devices/{device}").json()
+        assert view["scheduled_summary"] is summary, view
+    install(api, "i3", platform="ios")
+    bad = api.post("/v1/devices/i3/events", {"events": [
+        ev("os_dialog_result", T0 + 12, outcome="denied", summary=True)]})
+    assert bad.status_code == 422 and bad.json()["field"] == "events[0].summary", bad.text
+    install(api, "a1", platform="android", os_version=14)
+    off = api.post("/v1/devices/a1/events", {"events": [
+        ev("os_dialog_result", T0 + 12, outcome="allowed", summary=True)]})
+    assert off.status_code == 409 and off.json()["field"] == "events[0].summary", off.text

@@ -8,7 +8,7 @@ import msgspec
 import numpy as np
 
 from sim.engine.chunk import FLOWS, STOCKS
-from sim.engine.runner import simulate
+from sim.engine.runner import event_log, simulate
 from sim.model.priors import PRIORS
 from sim.model.scenario import Scenario, parse_scenario
 from sim.rules.config.platforms import PROFILES
@@ -46,3 +46,20 @@ def test_allow_in_scheduled_summary_is_an_allow_delivered_later(
     assert r1.series(new)[:, :, a13].sum() == 0
     assert allowed > 200
     assert 0.3 < summary / allowed < 0.5  # 0.4 of the allows, within sampling error
+
+
+def test_the_log_marks_each_allow_in_scheduled_summary(
+        scenario: Callable[..., Scenario]) -> None:
+    """The simulator's event log marks an iOS allow given into the Scheduled Summary
+    (``summary`` on its ``os_dialog_result``) and nothing else: the answer ``promptsim
+    parity`` sends (``tests/service/test_parity.py``)."""
+    raw = msgspec.to_builtins(scenario(population={"mix": {"ios": 0.5, "android13": 0.5}},
+                                       replications=1))
+    raw["behaviour"]["scheduled_summary"] = 0.4
+    sc = parse_scenario(raw)
+    run = event_log(sc, devices=200)
+    marked = [e for e in run.log if e.summary]
+    assert marked and all(e.kind == "os_dialog_result" and e.outcome == "allowed"
+                          for e in marked)
+    profile = {e.device: e.profile for e in run.log if e.kind == "install"}
+    assert {profile[e.device] for e in marked} == {"ios"}

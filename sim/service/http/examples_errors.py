@@ -35,7 +35,8 @@ BY_STATUS: dict[int, dict[str, Any]] = {
                "application/json"),
     422: _body("unknown_field", "colour", "unknown field 'colour'; allowed fields: device_id, "
                "user_id, platform, os_version, os_kind, api_level, app_target_sdk, browser, "
-               "quiet_ui, permission, sdk_reports_permission, utc_offset_minutes, at"),
+               "quiet_ui, webapk, browser_id, permission, sdk_reports_permission, "
+               "utc_offset_minutes, at"),
     429: _body("too_many_failures", None, "more than 20 failed authentications from this "
                "address in 10 s; retry after the Retry-After seconds with a valid key"),
     503: _body("overloaded", None, "the server is at its limit of 1000 requests at once; retry "
