@@ -108,8 +108,8 @@ def test_a_search_path_schema_that_does_not_exist_is_created(pg_url):
 
 
 def test_browser_answers_are_stored_once_each(db_url):
-    """The answers to Chrome's prompt of one browser (``browser_answers``, migration 5 on
-    SQLite, 7 on PostgreSQL): 20 writers at once store overlapping batches (a retried batch,
+    """The answers to Chrome's prompt of one browser (``browser_answers``, migration 6 on
+    SQLite, 8 on PostgreSQL): 20 writers at once store overlapping batches (a retried batch,
     two workers storing the same answer), and each answer (device and event id) is stored
     once, read back oldest first; another browser and another app see none of them."""
     async def run() -> tuple[list[tuple[float, str]], list[tuple[float, str]],
