@@ -20,9 +20,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 DEVICES = 1000
 ADMIN = "bench-admin-key-0123456789"
@@ -120,35 +122,49 @@ def cpu_seconds(p: subprocess.Popen[bytes]) -> float:
 
 # --- PostgreSQL schemas -----------------------------------------------------------------
 
-def _pg(sql: str) -> None:
+def pg_call(call: Callable[[Any], Awaitable[T]]) -> T:
+    """``call(connection)`` on a new connection to the benchmark's database."""
     import asyncpg
 
-    async def run() -> None:
+    async def run() -> T:
         con = await asyncpg.connect(PG_BASE, timeout=5)
         try:
-            await con.execute(sql)
+            return await call(con)
         finally:
             await con.close()
 
-    asyncio.run(run())
+    return asyncio.run(run())
+
+
+def pg_exec(sql: str) -> None:
+    """Run ``sql`` (statements separated by ``;``) on the benchmark's database."""
+    pg_call(lambda con: con.execute(sql))
+
+
+def pg_fetch(sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """The rows of one query on the benchmark's database."""
+    async def fetch(con: Any) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await con.fetch(sql, *args)]
+
+    return pg_call(fetch)
 
 
 def pg_schema() -> str:
     """A new, empty schema; returns the URL whose search_path is it."""
     name = f"promptsim_bench_{uuid.uuid4().hex[:10]}"
-    _pg(f"CREATE SCHEMA {name}")
+    pg_exec(f"CREATE SCHEMA {name}")
     return f"{PG_BASE}?search_path={name}"
 
 
 def drop_pg_schema(url: str) -> None:
     """Drop a schema made by :func:`pg_schema`."""
-    _pg(f"DROP SCHEMA IF EXISTS {url.rpartition('=')[2]} CASCADE")
+    pg_exec(f"DROP SCHEMA IF EXISTS {url.rpartition('=')[2]} CASCADE")
 
 
 def pg_reachable() -> str | None:
     """None if PostgreSQL answers, else why not."""
     try:
-        _pg("SELECT 1")
+        pg_exec("SELECT 1")
         return None
     except Exception as exc:
         return repr(exc)
