@@ -14,13 +14,14 @@ from sim.model.objective import Objective, outcomes
 from sim.model.scenario import Scenario, ScenarioError
 from sim.model.sending import STATED_DISABLE, stated_disable_share
 
-ONCE = [{"id": "soft", "frequency": {"type": "multiple", "limit": 3, "gap_days": 3}}]
+SCHEDULE = [{"id": "soft", "frequency": {"type": "multiple", "limit": 3, "gap_days": 3}}]
+"""One soft prompt schedule: three times, three days apart."""
 
 
 def two_volumes(low: dict[str, Any], high: dict[str, Any]) -> list[dict[str, Any]]:
     """One prompt schedule under two sendings."""
-    return [{"name": "low", "campaigns": ONCE, "sending": low},
-            {"name": "high", "campaigns": ONCE, "sending": high}]
+    return [{"name": "low", "campaigns": SCHEDULE, "sending": low},
+            {"name": "high", "campaigns": SCHEDULE, "sending": high}]
 
 
 def totals(r: Any, name: str) -> np.ndarray:
@@ -39,13 +40,17 @@ def test_without_sending_reachable_is_opted_in_minus_hibernating(
     """No ``[sending]``: nothing revokes or unsubscribes, so with Android's hibernation off
     the reachable devices are the opted-in ones, day by day; with it on, fewer."""
     sc = scenario(platforms={n: {"hibernation_days": None} for n in (
-        "android13", "android13_legacy", "huawei_emui13", "fire_os_14")}, replications=1)
+        "android13", "android13_legacy", "huawei_emui13", "fire_os_14")}, replications=1,
+        devices=800, days=90, strategies=[
+            {"name": "once", "campaigns": SCHEDULE},
+            {"name": "cold", "campaigns": [{"id": "native", "primer": False}]}])
     r = simulate(sc)
     np.testing.assert_array_equal(r.series("reachable_devices"), r.series("opted_in_devices"))
     assert totals(r, "disruptive_revocations").sum() == 0
     assert totals(r, "subscriptions_removed").sum() == 0
-    hib = simulate(scenario(replications=1, days=240, population={
-        "mix": {"android13": 1.0}, "install_window_days": 20}))
+    hib = simulate(scenario(replications=1, days=200, devices=600, population={
+        "mix": {"android13": 1.0}, "install_window_days": 20},
+        strategies=[{"name": "once", "campaigns": SCHEDULE}]))
     assert (hib.series("reachable_devices") <= hib.series("opted_in_devices")).all()
     assert at_horizon(hib, "reachable_devices").sum() < at_horizon(hib, "opted_in_devices").sum()
 
@@ -114,8 +119,8 @@ def test_the_volume_opt_out_follows_the_stated_shares(
     low, high = totals(simulate(sc), "opt_outs")
     assert high > 1.15 * low
     base = scenario(population={"mix": {"android13": 1.0}}, days=60, replications=1,
-                    strategies=[{"name": "none", "campaigns": ONCE},
-                                {"name": "calibrated", "campaigns": ONCE,
+                    strategies=[{"name": "none", "campaigns": SCHEDULE},
+                                {"name": "calibrated", "campaigns": SCHEDULE,
                                  "sending": {"pushes_per_day": 3.0 / 7.0}}])
     none, calibrated = totals(simulate(base), "opt_outs")
     assert none == calibrated
@@ -126,7 +131,10 @@ def test_both_drivers_agree_with_sending(scenario: Callable[..., Scenario]) -> N
     sending's timers (revocations, removed subscriptions, volume opt-outs)."""
     sc = scenario(population={"mix": {"chrome": 0.4, "safari": 0.3, "android13": 0.3},
                               "install_window_days": 10},
-                  days=45, replications=1, devices=800,
+                  days=45, replications=1, devices=500,
+                  strategies=[{"name": "once", "campaigns": SCHEDULE},
+                              {"name": "every_time", "campaigns": [
+                                  {"id": "soft", "frequency": {"type": "every_time"}}]}],
                   sending={"pushes_per_day": 5.0, "silent_share": 0.1})
     fast, slow = simulate(sc, skip_idle=True), simulate(sc, skip_idle=False)
     for name in ("disruptive_revocations", "subscriptions_removed", "opt_outs",
@@ -163,5 +171,5 @@ def test_a_sending_segment_must_be_a_behaviour_segment(
                                             r"allowed: one_and_done, casual, loyal"):
         scenario(sending={"segments": {"whales": {"pushes_per_day": 9}}})
     with pytest.raises(ScenarioError, match=r"strategies\[0\]\.sending\.segments"):
-        scenario(strategies=[{"name": "a", "campaigns": ONCE,
+        scenario(strategies=[{"name": "a", "campaigns": SCHEDULE,
                               "sending": {"segments": {"whales": {}}}}])
