@@ -43,6 +43,9 @@ METRICS: tuple[Metric, ...] = (
            "% of installed devices", None, 1, PERCENT),
     Metric("blocked_share", "Blocked for good (OS dialog gone, not opted in), at the horizon",
            "% of installed devices", "lower", 1, PERCENT),
+    Metric("reachable_share", "Opted in and receiving push (not revoked by Chrome, subscription "
+           "kept by WebKit, not hibernating), at the horizon", "% of installed devices",
+           "higher", 1, PERCENT),
     Metric("prompt_uninstalls_per_1k", "Uninstalls caused by prompts", "per 1,000 installs",
            "lower", 2),
     Metric("reach_201", "Users receiving push (201: opted in or provisional) at the horizon",
@@ -72,6 +75,7 @@ def metric_values(total: Getter, objective: Objective) -> dict[str, np.ndarray]:
         "optin_share": 100.0 * out["optin_share"],
         "provisional_share": 100.0 * out["provisional_share"],
         "blocked_share": 100.0 * out["blocked_share"],
+        "reachable_share": 100.0 * out["reachable_share"],
         "prompt_uninstalls_per_1k": out["prompt_uninstalls_per_1k"],
         "reach_201": total("reach_201")[..., -1],
         "reachable": total("reach_200")[..., -1] + total("reach_201")[..., -1],

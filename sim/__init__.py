@@ -23,6 +23,7 @@ from sim.version import __version__
 COMPILED: tuple[str, ...] = (
     "sim.rules.reachability", "sim.rules.state", "sim.rules.native", "sim.rules.permission",
     "sim.rules.checks", "sim.rules.decision", "sim.rules.credit", "sim.rules.assignment",
+    "sim.rules.sending",
     "sim.model.streams", "sim.model.population", "sim.model.answers", "sim.model.stage",
     "sim.model.life", "sim.engine.chunk",
 )

@@ -18,7 +18,8 @@ from typing import Any, Final
 
 DAY_SECONDS: Final = 86400.0
 STATE_TIMES: Final = ("embargo_until", "uninstalled_at", "last_active_at", "last_in_app_at",
-                      "review_notice_at")
+                      "review_notice_at", "revocation_proposed_at", "revoked_at",
+                      "revocation_ignored_until")
 """The fields of a ``DeviceState`` that are times (days since the epoch in the rules)."""
 CAMPAIGN_TIMES: Final = ("last_shown_at", "last_dismissed_at")
 """The fields of a ``CampaignCounters`` that are times."""

@@ -187,6 +187,7 @@ WEIGHTS: dict[str, tuple[str, str, float]] = {
     "provisional": ("provisional_per_1k", "a provisional device were worth", 1.0),
     "prompt_uninstall": ("prompt_uninstalls_per_1k", "a prompt-caused uninstall cost", -1.0),
     "blocked": ("blocked_per_1k", "a device blocked for good cost", -1.0),
+    "reachable": ("reachable_per_1k", "a reachable device were worth", 1.0),
 }
 """Each objective weight: the outcome it multiplies, how to say it, and its sign."""
 
@@ -200,7 +201,8 @@ def weight_flips(out: dict[str, np.ndarray], strategies: list[str], chosen: str,
     means["value"] = (objective.opted_in * means["optin_per_1k"]
                       + objective.provisional * means["provisional_per_1k"]
                       - objective.prompt_uninstall * means["prompt_uninstalls_per_1k"]
-                      - objective.blocked * means["blocked_per_1k"])
+                      - objective.blocked * means["blocked_per_1k"]
+                      + objective.reachable * means.get("reachable_per_1k", 0.0))
     r = strategies.index(chosen)
     found = []
     for s, other in enumerate(strategies):
@@ -208,6 +210,8 @@ def weight_flips(out: dict[str, np.ndarray], strategies: list[str], chosen: str,
             continue
         gap = float(means["value"][r] - means["value"][s])
         for weight, (key, words, sign) in WEIGHTS.items():
+            if key not in means or (weight == "reachable" and not objective.reachable):
+                continue  # unset: no sentence (its outcomes differ even without sending)
             slope = sign * float(means[key][r] - means[key][s])
             if slope == 0 or math.isnan(slope):
                 continue

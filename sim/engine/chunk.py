@@ -29,6 +29,7 @@ from sim.model.events import LogEvent
 from sim.model.life import BROWSER_PROFILES, Life, Status
 from sim.model.population import INF, Chunk, first_at
 from sim.model.scenario import Scenario
+from sim.model.sending import sending_plan
 from sim.model.stage import DETAIL, FLOWS, Port, Stage
 from sim.rules.config.campaigns import TriggerFired
 from sim.rules.config.platforms import FAMILY_OF, PROFILES, REPORTS, PlatformProfile
@@ -42,9 +43,11 @@ __all__ = ["FLOWS", "STOCKS", "ChunkModel", "ChunkResult"]
 
 STOCKS: tuple[str, ...] = (
     "active_devices", "opted_in_devices", "provisional_devices", "blocked_devices",
-    "reach_200", "reach_201", "reach_202",
+    "reach_200", "reach_201", "reach_202", "reachable_devices",
 )
-"""Counts at the end of a day: installed devices, opted in, ... and users by reachability."""
+"""Counts at the end of a day: installed devices, opted in, ..., users by reachability, and
+devices *reachable*: opted in and receiving (not revoked, its subscription not removed, not
+hibernating)."""
 
 S_ACTIVE: Final = 0
 S_OPTED: Final = 1
@@ -53,6 +56,7 @@ S_BLOCKED: Final = 3
 S_R200: Final = 4
 S_R201: Final = 5
 S_R202: Final = 6
+S_REACHABLE: Final = 7
 REACH_STOCK = {200: S_R200, 201: S_R201, 202: S_R202}
 FAMILY_INDEX = {"ios": 0, "android": 1, "web": 2}
 COHORT_INDEX = {p: i for i, p in enumerate(PROFILES)}
@@ -99,8 +103,10 @@ class ChunkModel(Port):
         sets it): a user's reachability is one code per family (``sim.rules.reachability``)."""
         self.flows = [0] * (len(FLOWS) * size)
         self.stock_diff = [0] * (len(STOCKS) * size)
+        plans = [sending_plan(sc.sending_of(p), sc.behaviour) for p in sc.strategies]
         self.stages = [Stage(self, chunk, p, sc.behaviour, self.profiles, self.flows, size,
-                             reports=log is not None) for p in sc.strategies]
+                             reports=log is not None, sending=plan)
+                       for p, plan in zip(sc.strategies, plans, strict=True)]
         self.reach: list[dict[int, dict[int, int]]] = [{} for _ in sc.strategies]
         """Per strategy, devices per reachability code of each (user, family) group, keyed
         ``user * 3 + family`` (an int hashes and compares faster than a tuple)."""
@@ -179,8 +185,8 @@ class ChunkModel(Port):
 
     def _restock(self, life: Life, old: Status, t: float) -> None:
         """Move the device between end-of-day stocks: its status changed from ``old``."""
-        inst, perm, blocked, asleep = life.status
-        was_inst, was_perm, was_blocked, was_asleep = old
+        inst, perm, blocked, asleep, unsub = life.status
+        was_inst, was_perm, was_blocked, was_asleep, was_unsub = old
         d = life.row + int(t)
         diff, stride = self.stock_diff, self.stock_stride
         if inst != was_inst:
@@ -190,13 +196,16 @@ class ChunkModel(Port):
         opted, was_opted = inst and perm == "granted", was_inst and was_perm == "granted"
         if opted != was_opted:
             diff[S_OPTED * stride + d] += 1 if opted else -1
+        reachable = opted and not asleep and not unsub
+        if reachable != (was_opted and not was_asleep and not was_unsub):
+            diff[S_REACHABLE * stride + d] += 1 if reachable else -1
         prov, was_prov = inst and perm == "provisional", was_inst and was_perm == "provisional"
         if prov != was_prov:
             diff[S_PROV * stride + d] += 1 if prov else -1
         sdk = life.state.sdk_reports_permission
         token = life.profile.token_needs_permission
-        reach = device_reach(inst, sdk, perm, token, asleep)
-        was_reach = device_reach(was_inst, sdk, was_perm, token, was_asleep)
+        reach = device_reach(inst, sdk, perm, token, asleep or unsub)
+        was_reach = device_reach(was_inst, sdk, was_perm, token, was_asleep or was_unsub)
         if reach != was_reach:
             self._reach(life, was_reach, reach, d)
 

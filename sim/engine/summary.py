@@ -34,6 +34,10 @@ COLUMNS: dict[str, str] = {
                            "end of the last day (not counted as opted in)",
     "blocked_share": "share of installed devices whose OS dialog is gone for good, at the "
                      "horizon",
+    "reachable_horizon": "share of installed devices opted in and receiving push at the end of "
+                         "the last day: not revoked by Chrome, their subscription not removed "
+                         "by WebKit, not hibernating (below opt-in with the app's [sending] "
+                         "or Android's hibernation)",
     "os_dialogs_per_optin": "OS dialogs shown per opt-in (allowed or enabled in settings)",
     "annoyance_uninstalls": "uninstalls caused by a declined soft prompt per replication (mean)",
     "annoyance_per_1k": "those uninstalls per 1,000 installs",
@@ -98,6 +102,7 @@ def summary_rows(result: RunResult) -> list[dict[str, object]]:
                     ratio(opted[:, d - 1], active[:, d - 1]), SHARE)
             put("provisional_horizon", out["provisional_share"][:, s], SHARE)
             put("blocked_share", out["blocked_share"][:, s], SHARE)
+            put("reachable_horizon", out["reachable_share"][:, s], SHARE)
             optins = (total("os_dialogs_allowed")[:, s].sum(axis=1)
                       + total("settings_enabled")[:, s].sum(axis=1))
             row["os_dialogs_per_optin"] = mean_ci(

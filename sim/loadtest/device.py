@@ -83,7 +83,7 @@ class Device(Port):
         self.world, self.n, self.device_id = world, n, device_id
         c, i = world.chunk_of(n)
         stage = Stage(self, c, world.strategy, world.behaviour, world.rules_profiles, world.counts,
-                      world.scenario.days, epoch=EPOCH, reports=True)
+                      world.scenario.days, epoch=EPOCH, reports=True, sending=world.sending)
         self.life = Life(stage, i, stage.profiles[c.profile[i]], 0)
         self.user_id = f"{world.run_id}-u{c.user[i]}"
         self.app_stage, self.arm_stage = stage, stage
@@ -95,7 +95,7 @@ class Device(Port):
             self.arm = plan.arm_of(device_id, self.user_id)
             self.arm_stage = Stage(self, c, plan.policies[self.arm], world.behaviour,
                                    world.rules_profiles, world.counts, world.scenario.days,
-                                   epoch=EPOCH, reports=True)
+                                   epoch=EPOCH, reports=True, sending=world.sending)
             # a session that crosses the window's edge still knows both sets of campaigns
             stage.campaigns = self.arm_stage.campaigns = {**stage.campaigns,
                                                           **self.arm_stage.campaigns}

@@ -146,6 +146,8 @@ def _event_body(e: LogEvent) -> dict[str, Any]:
         body["source"] = e.source
     elif e.kind == "review_notice":
         body["answer"] = e.answer
+    elif e.kind == "push_received":
+        body["display"] = e.display
     return body
 
 

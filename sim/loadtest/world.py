@@ -25,6 +25,7 @@ from sim.model.behaviour import Behaviour
 from sim.model.load_table import LoadConfig
 from sim.model.population import Chunk, make_chunk
 from sim.model.scenario import Scenario, ScenarioError, Strategy, parse_scenario
+from sim.model.sending import SendingPlan, sending_plan
 from sim.model.stage import FLOWS
 from sim.rules.config.campaigns import policy_settings
 from sim.rules.config.platforms import PlatformProfile
@@ -117,6 +118,8 @@ class World:
     rules_profiles: dict[str, ProfileRules] = field(init=False)
     """``profiles`` as the rules read them (converted once per process)."""
     behaviour: Behaviour = field(init=False)
+    sending: SendingPlan | None = field(init=False)
+    """What the app sends under the strategy (``sim.model.sending``), resolved once."""
     horizon: float = field(init=False)
     counts: list[int] = field(init=False)
     """What this process's devices lived, per day, counted as the engine counts it
@@ -129,6 +132,7 @@ class World:
         self.profiles = self.scenario.profiles()
         self.rules_profiles = {n: ProfileRules(p) for n, p in self.profiles.items()}
         self.behaviour = self.scenario.behaviour
+        self.sending = sending_plan(self.scenario.sending_of(self.strategy), self.behaviour)
         self.horizon = float(self.scenario.days)
         self.counts = [0] * (len(FLOWS) * self.scenario.days)
 

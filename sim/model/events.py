@@ -16,7 +16,7 @@ EventKind = Literal[
     "install", "session_start", "decision", "soft_prompt_clicked", "soft_prompt_dismissed",
     "os_dialog_result", "permission_changed", "os_upgraded", "app_updated", "reinstalled",
     "data_cleared", "uninstalled", "notification_channel_created", "app_launched",
-    "review_notice",
+    "review_notice", "permission_revoked", "push_received",
 ]
 
 
@@ -72,3 +72,5 @@ class LogEvent(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     """``app_launched``: launcher or other (an Android app targeting <= 32)."""
     answer: str | None = None
     """``review_notice``: turned_off or kept (Android 12 -> 13)."""
+    display: str | None = None
+    """``push_received``: shown, silent or declarative (WebKit counts the silent ones)."""

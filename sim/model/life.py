@@ -8,7 +8,9 @@ skipping sessions that cannot change an outcome; the load-test device
 tells the service about it. Both call the same steps: :meth:`Life.race` names
 the next wake-up (a session, or a timer: uninstall, reinstall, cleared data,
 OS upgrade, opting out or turning notifications back on in settings, Android's
-hibernation of an unused app; ties go in the order of ``WAKES``) and
+hibernation of an unused app, and with the app's sending (``sim.model.sending``) Chrome's
+revocation of a disruptive site and WebKit's removal of a site's subscription; ties go in
+the order of ``WAKES``) and
 :meth:`Life.step` lives it. In a session the
 first-launch OS dialog comes when due, then the triggers fire in order, each
 asks for a decision, and a shown soft prompt is answered (the OS dialog or the
@@ -27,7 +29,7 @@ the rules read :meth:`Life.now` of them (the service's clock for a device).
 from __future__ import annotations
 
 import math
-from typing import Final
+from typing import Final, assert_never
 
 from sim.model import streams
 from sim.model.answers import (
@@ -49,6 +51,8 @@ from sim.model.stage import (
     F_INSTALL,
     F_OPT_OUT,
     F_REINSTALL,
+    F_REMOVED,
+    F_REVOKED,
     F_SETTINGS_ON,
     F_SETTINGS_OPEN,
     F_SHOWN,
@@ -81,6 +85,14 @@ from sim.rules.permission import (
     prompt_ui,
     review_notice_due,
 )
+from sim.rules.sending import (
+    delivery_kind,
+    permission_changed,
+    record_push,
+    revocation_due,
+    revoke,
+    silent_pushes_left,
+)
 
 QUIETER: Final = {"chrome": "chrome_quiet"}
 """The profile a Chrome install moves to once its browser's quiet UI is on."""
@@ -97,22 +109,26 @@ UPGRADE: Final = 4
 OPT_OUT: Final = 5
 REENABLE: Final = 6
 HIBERNATE: Final = 7
+REVOKE: Final = 8
+PENALTY: Final = 9
 WAKES: Final = ("session", "uninstall", "reinstall", "clear_data", "os_upgrade", "opt_out",
-                "reenable", "hibernation")
+                "reenable", "hibernation", "disruptive_revocation", "silent_push_penalty")
 """Names of the wake-up kinds, indexed by kind."""
 
-Status = tuple[bool, str, bool, bool]
-"""(installed, permission, blocked, hibernating): what a life's counts of devices depend on."""
-NOT_COUNTED: Final[Status] = (False, "not_determined", False, False)
+Status = tuple[bool, str, bool, bool, bool]
+"""(installed, permission, blocked, hibernating, subscription removed): what a life's counts
+of devices depend on."""
+NOT_COUNTED: Final[Status] = (False, "not_determined", False, False, False)
 
 
 class Life:
     """One device under one strategy: its rule state, history cursor, timers and draws."""
 
     __slots__ = (
-        "cursor", "due", "fatigue", "fatigue_t", "hibernating", "i", "in_summary", "k", "last_j",
-        "os_version", "profile", "row", "shown_ui", "stage", "state", "status", "stop",
-        "t_clear", "t_hib", "t_optout", "t_re", "t_reenable", "t_un", "t_up", "wake_kind",
+        "cursor", "due", "fatigue", "fatigue_t", "hibernating", "i", "in_summary", "k", "k_send",
+        "last_j", "os_version", "profile", "row", "shown_ui", "stage", "state", "status", "stop",
+        "t_clear", "t_hib", "t_optout", "t_penalty", "t_re", "t_reenable", "t_revoke", "t_un",
+        "t_up", "wake_kind",
     )
 
     def __init__(self, stage: Stage, i: int, profile: ProfileRules, row: int) -> None:
@@ -143,8 +159,13 @@ class Life:
         sessions to come; the load-test device leaves it to the service)."""
         self.hibernating = False
         """Hibernated since ``t_hib`` came, until the next session: no push reaches it."""
+        self.t_revoke = self.t_penalty = INF
+        """With the app's sending: when Chrome's Safety Hub revokes the permission, when
+        WebKit removes the subscription (``_sending``)."""
         self.k = [0] * 8
         """Draws taken so far from each stream of ``sim.model.streams``."""
+        self.k_send = 0
+        """Draws taken so far from ``streams.SENDING`` (not tabled)."""
         self.status: Status = NOT_COUNTED
         """As :meth:`account` last saw it."""
         self.shown_ui: PromptUi | None = None
@@ -170,6 +191,13 @@ class Life:
         if k < streams.TABLED:
             return self.stage.uniforms[(self.i * streams.STREAMS + stream) * streams.TABLED + k]
         return streams.uniform(self.stage.chunk.key[self.i], stream, k)
+
+    def u_send(self) -> float:
+        """The device's next uniform of ``streams.SENDING``: drawn only with the app's
+        sending, so a scenario without it draws the same numbers as before it."""
+        k = self.k_send
+        self.k_send = k + 1
+        return streams.uniform(self.stage.chunk.key[self.i], streams.SENDING, k)
 
     def _count(self, f: int, t: float) -> None:
         s = self.stage
@@ -203,6 +231,10 @@ class Life:
             t, kind = self.t_reenable, REENABLE
         if self.t_hib < t:
             t, kind = self.t_hib, HIBERNATE
+        if self.t_revoke < t:
+            t, kind = self.t_revoke, REVOKE
+        if self.t_penalty < t:
+            t, kind = self.t_penalty, PENALTY
         self.wake_kind = kind
         return t
 
@@ -239,8 +271,8 @@ class Life:
         return self.account(t)
 
     def _timer(self, kind: int, t: float) -> None:
-        """An uninstall, cleared data, an OS upgrade, an opt-out, a re-enabling or a
-        hibernation."""
+        """An uninstall, cleared data, an OS upgrade, an opt-out, a re-enabling, a
+        hibernation, a revocation by Chrome or a subscription removed by WebKit."""
         if kind == UNINSTALL:
             self.t_un = INF
             self._uninstall(t)
@@ -262,9 +294,26 @@ class Life:
         elif kind == REENABLE:
             self.t_reenable = INF
             self._settings(t, True, F_SETTINGS_ON)
-        else:  # HIBERNATE
+        elif kind == HIBERNATE:
             self.t_hib = INF
             self.hibernating = self.state.installed
+        elif kind == REVOKE:
+            self.t_revoke = INF
+            st = self.state
+            if st.installed and st.permission == "granted":
+                revoke(st, self.now(t))
+                self._count(F_REVOKED, t)
+                if self.stage.reports:
+                    self.stage.port.report(self, "permission_revoked", t, None, None)
+        else:  # PENALTY: the silent push that removes the subscription
+            self.t_penalty = INF
+            st, plan = self.state, self.stage.sending
+            if plan is not None and st.installed:
+                while not st.push_unsubscribed:
+                    record_push(st, plan.rules, False)
+                    if self.stage.reports:
+                        self.stage.port.report(self, "push_received", t, None, "silent")
+                self._count(F_REMOVED, t)
 
     def open_app(self, t: float, upgraded: bool) -> Status | None:
         """A session outside the history (a burst of the load shape), after an OS upgrade
@@ -460,9 +509,11 @@ class Life:
 
     def _dialog_answered(self, t: float, now: float, outcome: str,
                          campaign_id: str | None) -> None:
-        was_provisional = self.state.permission == "provisional"
+        before = self.state.permission
+        was_provisional = before == "provisional"
         apply_dialog_result(self.state, self.profile, outcome, now,  # type: ignore[arg-type]
                             self.shown_ui)
+        self._user_changed(before, now)
         stage = self.stage
         counts, stride, day = stage.counts, stage.stride, self.row + int(t)
         if was_provisional and self.state.permission == "denied":
@@ -490,11 +541,23 @@ class Life:
         st = self.state
         if not enabled and st.installed and st.permission in RECEIVES_PUSH:
             self._count(F_UNSUB, t)
+        before = st.permission
         apply_settings_change(st, self.profile, enabled)
+        self._user_changed(before, self.now(t))
         self._count(f, t)
         if self.stage.reports:
             self.stage.port.report(self, "permission_changed", t, None,
                                    "granted" if enabled else "denied")
+
+    def _user_changed(self, before: str, now: float) -> None:
+        """The user's answer or setting changed the permission from ``before``: Chrome's
+        Safety Hub keeps a re-granted site immune, else forgets its entries
+        (``permission_changed``; an answer that changes nothing, a dismissal, is no
+        change)."""
+        plan, st = self.stage.sending, self.state
+        if plan is not None and st.permission != before \
+                and delivery_kind(self.profile) == "chrome_revocation":
+            permission_changed(st, plan.rules, now)
 
     def _uninstall(self, t: float) -> None:
         apply_uninstall(self.state, self.now(t))
@@ -553,6 +616,47 @@ class Life:
 
     # --- what the state's changes set off ------------------------------------------------
 
+    def _sending(self, t: float, opted: bool) -> None:
+        """The device opted in (or stopped being opted in) at ``t`` under the app's
+        sending: draw whether and when the volume makes the user turn notifications off
+        (``SendingPlan.extra_opt_out``), and when its browser takes delivery or permission
+        away, the pushes arriving at a steady rate (Chrome: the daily run that revokes, from
+        the notifications shown; WebKit: the silent push that removes the subscription, the
+        silent pushes a Poisson stream). Leaving the opted-in state cancels both; the
+        silent pushes it had received by then are not counted (the count keeps its last
+        value, an approximation)."""
+        self.t_revoke = self.t_penalty = INF
+        if not opted:
+            return
+        stage, st = self.stage, self.state
+        plan = stage.sending
+        assert plan is not None
+        seg = stage.chunk.segment[self.i]
+        extra = plan.extra_opt_out[seg]
+        if extra > 0.0 and self.u_send() < extra:
+            t_vol = t - math.log(1.0 - self.u_send()) * plan.delay_days
+            if t_vol < self.t_optout:
+                self.t_optout = t_vol
+        kind = delivery_kind(self.profile)
+        match kind:
+            case "chrome_revocation":
+                now = self.now(t)
+                due = revocation_due(st, plan.rules, now, plan.shown_per_day[seg],
+                                     plan.engagement[seg], INF)
+                self.t_revoke = t + (due - now)
+            case "webkit_penalty":
+                rate = plan.silent_per_day[seg]
+                left = silent_pushes_left(st, plan.rules)
+                if rate > 0.0 and left > 0 and not plan.declarative[seg]:
+                    wait = 0.0
+                    for _ in range(left):
+                        wait -= math.log(1.0 - self.u_send())
+                    self.t_penalty = t + wait / rate
+            case "none":
+                pass
+            case _:
+                assert_never(kind)
+
     def account(self, t: float) -> Status | None:
         """After a step at ``t``: the state-driven timers and the subscription counts.
 
@@ -566,12 +670,12 @@ class Life:
         st, profile = self.state, self.profile
         inst, perm = st.installed, st.permission
         blocked = inst and is_blocked(st, profile)
-        status = (inst, perm, blocked, inst and self.hibernating)
+        status = (inst, perm, blocked, inst and self.hibernating, inst and st.push_unsubscribed)
         old = self.status
         if status == old:
             return None
         self.status = status
-        was_inst, was_perm, _, _ = old
+        was_inst, was_perm, _, _, _ = old
         opted, was_opted = inst and perm == "granted", was_inst and was_perm == "granted"
         stage = self.stage
         if opted != was_opted:
@@ -580,6 +684,8 @@ class Life:
                 self.t_optout = t + e / stage.opt_out_rate
             else:
                 self.t_optout = INF
+            if stage.sending is not None:
+                self._sending(t, opted)
         receives = opted or (inst and perm == "provisional")
         received = was_opted or (was_inst and was_perm == "provisional")
         if receives and not received:

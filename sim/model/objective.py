@@ -6,6 +6,7 @@ A strategy's value is counted per 1,000 installs, in opted-in-device equivalents
           + provisional x (provisional devices at the horizon)
           - prompt_uninstall x (uninstalls caused by a declined soft prompt)
           - blocked x (devices whose OS dialog is gone for good, at the horizon)
+          + reachable x (devices opted in and receiving, at the horizon)
 
 all per 1,000 installs. Per install, not per installed device, so that a strategy
 gains nothing by driving the people who say no to uninstall. The defaults are
@@ -50,6 +51,13 @@ class Objective(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     """Extra cost of a device whose OS dialog is gone for good (it is already not opted in):
     it can only opt in from Settings, which under 5% do (amply 2025). Assumption: the lost
     chance of a later ask is worth a fifth of an opt-in."""
+    reachable: Weight = 0.0
+    """Extra worth of an opted-in device that push actually reaches (not revoked by Chrome,
+    its subscription not removed by WebKit, not hibernating: ``reachable_devices``), on top
+    of ``opted_in``. Default 0 (assumption: it keeps the picks made before the app's
+    sending was modelled); a team that values delivery over the permission moves weight
+    from ``opted_in`` to it, e.g. ``opted_in = 0.5, reachable = 0.5``. No range by
+    default: add ``ranges = { reachable = [0, 1] }`` to draw it."""
     ranges: dict[str, tuple[Weight, Weight]] = msgspec.field(
         default_factory=lambda: dict(DEFAULT_RANGES))
     """The range each uncertain weight is drawn from by ``--prior-draws`` (uniform),
@@ -73,6 +81,8 @@ class Objective(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
         parts = []
         for name in WEIGHTS:
             rng = self.ranges.get(name)
+            if name == "reachable" and not self.reachable and not rng:
+                continue  # unset: the line reads as it did before the weight existed
             extra = f" (drawn in {rng[0]:g}-{rng[1]:g})" if rng and self.drawn else \
                 f" (range {rng[0]:g}-{rng[1]:g})" if rng else ""
             parts.append(f"{name} {getattr(self, name):g}{extra}")
@@ -80,7 +90,8 @@ class Objective(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
                 "[objective]): " + ", ".join(parts))
 
 
-WEIGHTS: tuple[str, ...] = ("opted_in", "provisional", "prompt_uninstall", "blocked")
+WEIGHTS: tuple[str, ...] = ("opted_in", "provisional", "prompt_uninstall", "blocked",
+                            "reachable")
 """The objective's weights, the unit first."""
 
 DEFAULT_RANGES: dict[str, tuple[float, float]] = {
@@ -104,6 +115,9 @@ OUTCOMES: dict[str, str] = {
     "provisional_per_1k": "provisional devices at the horizon per 1,000 installs",
     "blocked_per_1k": "devices blocked for good at the horizon per 1,000 installs",
     "prompt_uninstalls_per_1k": "uninstalls caused by a declined soft prompt per 1,000 installs",
+    "reachable_share": "devices opted in and receiving push, share of installed devices at the "
+                       "horizon",
+    "reachable_per_1k": "devices opted in and receiving push at the horizon per 1,000 installs",
     "value": "the objective, per 1,000 installs (opted-in-device equivalents)",
 }
 """Every outcome ``outcomes`` returns, and its unit."""
@@ -119,7 +133,8 @@ def outcomes(total: Getter, objective: Objective) -> dict[str, np.ndarray]:
     """Every outcome of ``OUTCOMES`` as an array ``[replication, strategy]``."""
     installs = total("installs").sum(axis=-1)
     active = total("active_devices")[..., -1]
-    stock = {k: total(f"{k}_devices")[..., -1] for k in ("opted_in", "provisional", "blocked")}
+    stock = {k: total(f"{k}_devices")[..., -1]
+             for k in ("opted_in", "provisional", "blocked", "reachable")}
     annoy = total("annoyance_uninstalls").sum(axis=-1)
     out = {
         "optin_share": ratio(stock["opted_in"], active),
@@ -129,6 +144,8 @@ def outcomes(total: Getter, objective: Objective) -> dict[str, np.ndarray]:
         "provisional_per_1k": 1000.0 * ratio(stock["provisional"], installs),
         "blocked_per_1k": 1000.0 * ratio(stock["blocked"], installs),
         "prompt_uninstalls_per_1k": 1000.0 * ratio(annoy, installs),
+        "reachable_share": ratio(stock["reachable"], active),
+        "reachable_per_1k": 1000.0 * ratio(stock["reachable"], installs),
     }
     out["value"] = value(out, objective)
     return out
@@ -145,6 +162,9 @@ def value(o: dict[str, np.ndarray], objective: Objective) -> np.ndarray:
                      + w("provisional") * o["provisional_per_1k"]
                      - w("prompt_uninstall") * o["prompt_uninstalls_per_1k"]
                      - w("blocked") * o["blocked_per_1k"])
+    reachable = o.get("reachable_per_1k")  # outcomes made elsewhere may not count it
+    if reachable is not None:
+        v = v + w("reachable") * reachable
     return v
 
 

@@ -61,6 +61,9 @@ class Chunk:
     """The first draws of every device's streams (``sim.model.streams.table``)."""
     solo: list[bool]
     """The device's user has no other device (reachability needs no grouping)."""
+    segment: list[int]
+    """The device's engagement segment (``Behaviour.segments`` index): what the app sends
+    it (``sim.model.sending``)."""
     utc_offset_minutes: int = 0
     """The devices' time zone (``Population.utc_offset_minutes``)."""
 
@@ -216,7 +219,8 @@ def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: 
         uninstall_t=un1.tolist(), reinstall_t=re1.tolist(), uninstall2_t=un2.tolist(),
         clear_t=clear.tolist(), upgrade_t=upgrade.tolist(), receptiveness=recept.tolist(),
         sdk_reports=sdk.tolist(), key=keys.tolist(), uniforms=streams.table(keys.tolist()),
-        solo=solo.tolist(), utc_offset_minutes=sc.population.utc_offset_minutes,
+        solo=solo.tolist(), segment=seg.tolist(),
+        utc_offset_minutes=sc.population.utc_offset_minutes,
     )
 
 
@@ -255,4 +259,5 @@ def select(c: Chunk, keep: list[int]) -> Chunk:
                    uninstall2_t=pick(c.uninstall2_t), clear_t=pick(c.clear_t),
                    upgrade_t=pick(c.upgrade_t), receptiveness=pick(c.receptiveness),
                    sdk_reports=pick(c.sdk_reports), key=pick(c.key),
-                   uniforms=streams.table(pick(c.key)), solo=pick(c.solo))
+                   uniforms=streams.table(pick(c.key)), solo=pick(c.solo),
+                   segment=pick(c.segment))

@@ -19,6 +19,7 @@ from sim.model.objective import WEIGHTS, Objective
 from sim.model.scenario_errors import explain
 from sim.model.search import Search, check_family, family_campaigns
 from sim.model.segments import CATEGORIES, PRIOR
+from sim.model.sending import Sending, check_sending
 from sim.rules.config.campaigns import Identifier, OnEvent, Policy, Programmatic
 from sim.rules.config.platforms import (
     DEFAULT_PROFILES,
@@ -92,6 +93,9 @@ class Strategy(Policy, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
     name: Identifier
     """The strategy's name, in the tables, figures and ``baseline``."""
+    sending: Sending | None = None
+    """What the app sends under this strategy, in place of the scenario's ``[sending]``
+    (``scenarios/sending.toml`` runs one prompt schedule with 1 and with 5 pushes a day)."""
 
 
 class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -125,6 +129,10 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     devices (common random numbers)."""
     objective: Objective = msgspec.field(default_factory=Objective)
     """What the recommendation maximises (see ``sim.model.objective``)."""
+    sending: Sending | None = None
+    """What the app sends to opted-in devices (``sim.model.sending``): with it, Chrome's
+    Safety Hub revocation, WebKit's silent-push penalty and the users' opt-outs for the
+    volume act after opt-in. Default: none of them (the model before issue 24's sending)."""
     sensitivity: Sensitivity = msgspec.field(default_factory=Sensitivity)
     """Probabilistic sensitivity analysis over the priors."""
     search: Search | None = None
@@ -136,6 +144,10 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     def profiles(self) -> dict[str, PlatformProfile]:
         """The platform profiles with this scenario's overrides applied."""
         return override_profiles(DEFAULT_PROFILES, self.platforms)
+
+    def sending_of(self, strategy: Strategy) -> Sending | None:
+        """What the app sends under ``strategy``: its own ``sending``, else the scenario's."""
+        return strategy.sending if strategy.sending is not None else self.sending
 
     def strategy_names(self) -> list[str]:
         """Strategy names in file order."""
@@ -255,6 +267,11 @@ def _check(sc: Scenario) -> None:
             raise ValueError(f"sensitivity.ranges.{name}: low must not exceed high, got "
                              f"[{lo:g}, {hi:g}]")
     _check_objective(sc)
+    if sc.sending is not None:
+        check_sending(sc.sending, sc.behaviour, "sending")
+    for k, s in enumerate(sc.strategies):
+        if s.sending is not None:
+            check_sending(s.sending, sc.behaviour, f"strategies[{k}].sending")
     for name in sc.sensitivity.sources:
         if name not in sc.sensitivity.ranges:
             raise ValueError(f"sensitivity.sources.{name}: a source needs a range in "

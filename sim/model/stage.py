@@ -16,6 +16,7 @@ from mypy_extensions import mypyc_attr
 
 from sim.model.behaviour import Behaviour
 from sim.model.population import Chunk
+from sim.model.sending import SendingPlan
 from sim.rules.config.campaigns import (
     OnEvent,
     Policy,
@@ -33,7 +34,8 @@ FLOWS: tuple[str, ...] = (
     "installs", "reinstalls", "uninstalls", "annoyance_uninstalls", "soft_prompts_shown",
     "soft_prompts_accepted", "soft_prompts_dismissed", "os_dialogs_shown", "os_dialogs_allowed",
     "os_dialogs_denied", "settings_opened", "settings_enabled", "opt_outs", "subscribed",
-    "unsubscribed", "os_dialogs_allowed_in_summary",
+    "unsubscribed", "os_dialogs_allowed_in_summary", "disruptive_revocations",
+    "subscriptions_removed",
 )
 """Counts of things that happened on a day."""
 F_INSTALL: Final = 0
@@ -54,10 +56,15 @@ F_UNSUB: Final = 14
 F_SUMMARY: Final = 15
 """iOS allows given as "Allow in Scheduled Summary" (counted in ``os_dialogs_allowed`` too:
 authorized, but delivery waits for the summary; ``Behaviour.scheduled_summary``)."""
+F_REVOKED: Final = 16
+"""Permissions Chrome's Safety Hub revoked as disruptive (with the app's sending)."""
+F_REMOVED: Final = 17
+"""Push subscriptions WebKit removed after silent pushes (with the app's sending)."""
 
 DETAIL: Final = {"os_dialog_result": "outcome", "permission_changed": "permission",
                  "os_upgraded": "os_version", "custom_event": "name", "session_time": "seconds",
-                 "app_launched": "source", "review_notice": "answer"}
+                 "app_launched": "source", "review_notice": "answer",
+                 "push_received": "display"}
 """The field holding a reported event's detail, by kind (the service's event vocabulary)."""
 
 
@@ -118,11 +125,12 @@ class Stage:
 
     __slots__ = ("behaviour", "browsers", "campaigns", "chunk", "counts", "epoch",
                  "opt_out_rate", "other_sites", "policy", "port", "profiles", "reports",
-                 "stride", "triggers", "uniforms")
+                 "sending", "stride", "triggers", "uniforms")
 
     def __init__(self, port: Port, chunk: Chunk, policy: Policy, behaviour: Behaviour,
                  profiles: dict[str, ProfileRules], counts: list[int], stride: int,
-                 epoch: float = 0.0, reports: bool = False) -> None:
+                 epoch: float = 0.0, reports: bool = False,
+                 sending: SendingPlan | None = None) -> None:
         self.port, self.chunk, self.behaviour = port, chunk, behaviour
         self.policy = PolicyRules(policy)
         """The policy as the rules read it (``sim.rules.native``): converted once, here."""
@@ -144,3 +152,6 @@ class Stage:
         origins: a user's Chrome installs share one browser (``Life.browser_quiet``)."""
         self.other_sites: dict[int, list[float]] = {}
         """Per user, the times (days) of her denials on other sites drawn so far."""
+        self.sending = sending
+        """What the app sends under this strategy, per segment (``None``: nothing after
+        opt-in depends on it)."""

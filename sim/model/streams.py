@@ -39,7 +39,12 @@ REENABLE: Final = 6
 REENABLE_DELAY: Final = 7
 
 STREAMS: Final = 8
-"""Streams per device, numbered from 0 (``OS``) to ``REENABLE_DELAY``."""
+"""Streams per device that :func:`table` holds, numbered from 0 (``OS``) to
+``REENABLE_DELAY``."""
+SENDING: Final = 8
+"""What follows the app's sending (``sim.model.sending``): a volume opt-out and its delay,
+the silent pushes before WebKit's penalty. Not tabled (``Life.u_send``): drawn only with
+sending, which no scenario had before it."""
 TABLED: Final = 4
 """Draws per stream that :func:`table` holds."""
 OTHER_SITES: Final = STREAMS

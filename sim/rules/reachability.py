@@ -9,7 +9,9 @@ platform family (``sim.rules.config.platforms.FAMILY_OF``: iOS, Android with Hua
 Amazon devices, web) over her installs in that family. A web origin without the
 permission has no push subscription, hence no token: it counts in no code
 (``PlatformProfile.token_needs_permission``). Nor does an Android app while it hibernates:
-no push reaches it, FCM included, although it keeps its permission.
+no push reaches it, FCM included, although it keeps its permission; nor a web origin whose
+push subscription WebKit removed after silent pushes (``sim.rules.sending``): the permission
+stays, the token is gone.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ def device_reach(installed: bool, sdk_reports_permission: bool, permission: str,
                  token_needs_permission: bool = False, hibernated: bool = False) -> int | None:
     """The code one install contributes; ``None`` when it has no valid token (uninstalled,
     or a web origin without the permission: no push subscription) or cannot receive a push
-    (an Android app in hibernation, ``sim.rules.permission.hibernated``, until its next
-    session)."""
+    (``hibernated``: an Android app in hibernation, ``sim.rules.permission.hibernated``,
+    until its next session, or a web origin whose subscription WebKit removed,
+    ``DeviceState.push_unsubscribed``)."""
     if not installed or hibernated:
         return None
     if token_needs_permission and permission not in RECEIVES_PUSH:

@@ -98,6 +98,21 @@ class DeviceState:
     """A click on the soft prompt not yet spent: the user gesture an OS dialog request needs
     where one request consumes it (``PlatformProfile.gesture_per_request``, Safari). A new
     session starts without one."""
+    revocation_proposed_at: float | None = None
+    """Chrome's Safety Hub proposed revoking the site's permission then (``None``: no
+    proposal; ``sim.rules.sending.safety_hub_run``)."""
+    revoked_at: float | None = None
+    """Chrome's Safety Hub revoked the permission then (its entry's time, kept while the
+    entry lives)."""
+    revocation_ignored_until: float | None = None
+    """The user re-granted after that revocation: Safety Hub leaves the site alone until
+    then."""
+    silent_pushes: int = 0
+    """WebKit: pushes to the site that showed no notification within 30 s (never
+    decreases)."""
+    push_unsubscribed: bool = False
+    """WebKit removed the site's push subscription after ``max_silent`` silent pushes: no push
+    reaches it, although the permission stays."""
 
     def __init__(self, *, profile: str, permission: Permission, installed: bool = True,
                  sdk_reports_permission: bool = True, dialogs_shown: int = 0,
@@ -108,7 +123,10 @@ class DeviceState:
                  campaigns: dict[str, CampaignCounters] | None = None,
                  last_in_app_at: float | None = None, utc_offset_minutes: int = 0,
                  channel_created: bool = False, dialog_open: bool = False,
-                 review_notice_at: float | None = None, user_gesture: bool = False) -> None:
+                 review_notice_at: float | None = None, user_gesture: bool = False,
+                 revocation_proposed_at: float | None = None, revoked_at: float | None = None,
+                 revocation_ignored_until: float | None = None, silent_pushes: int = 0,
+                 push_unsubscribed: bool = False) -> None:
         self.profile, self.permission, self.installed = profile, permission, installed
         self.sdk_reports_permission = sdk_reports_permission
         self.dialogs_shown, self.dialogs_answered = dialogs_shown, dialogs_answered
@@ -120,6 +138,9 @@ class DeviceState:
         self.last_in_app_at, self.utc_offset_minutes = last_in_app_at, utc_offset_minutes
         self.channel_created, self.dialog_open = channel_created, dialog_open
         self.review_notice_at, self.user_gesture = review_notice_at, user_gesture
+        self.revocation_proposed_at, self.revoked_at = revocation_proposed_at, revoked_at
+        self.revocation_ignored_until = revocation_ignored_until
+        self.silent_pushes, self.push_unsubscribed = silent_pushes, push_unsubscribed
 
 
 _DECLARED: dict[type, dict[str, object]] = {
@@ -127,7 +148,8 @@ _DECLARED: dict[type, dict[str, object]] = {
     DeviceState: {"permission": Permission, "embargo_until": float | None,
                   "uninstalled_at": float | None, "last_active_at": float | None,
                   "campaigns": dict[str, CampaignCounters], "last_in_app_at": float | None,
-                  "review_notice_at": float | None},
+                  "review_notice_at": float | None, "revocation_proposed_at": float | None,
+                  "revoked_at": float | None, "revocation_ignored_until": float | None},
 }
 """The annotations mypyc erases, as declared (see the module's docstring)."""
 for _cls, _types in _DECLARED.items():

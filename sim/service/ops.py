@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
+from sim.rules.config.delivery import DeliveryRules
 from sim.rules.config.platforms import FAMILY_OF, resolve_profile
 from sim.rules.config.verdict import Decision, PromptUi
 from sim.rules.credit import click_action, credit
@@ -24,7 +25,7 @@ from sim.rules.decision import (
     record_impression,
     start_session,
 )
-from sim.rules.native import ProfileRules
+from sim.rules.native import DeliveryRulesNative, ProfileRules
 from sim.rules.permission import (
     DeviceState,
     adaptive_quiet_ui,
@@ -45,16 +46,26 @@ from sim.rules.permission import (
     loud_chance,
     new_install,
     prompt_ui,
-    receives_push,
     review_notice_due,
     should_show_rationale,
 )
 from sim.rules.reachability import REACHABLE, device_reach, user_reach
+from sim.rules.sending import (
+    delivered,
+    delivery_kind,
+    permission_changed,
+    record_push,
+    revoke,
+)
 from sim.service import schemas as s
 from sim.service.errors import Conflict, InvalidInput, not_found
 from sim.service.tenant import Tenant
 from sim.wire import version_text
 
+DELIVERY = DeliveryRulesNative(DeliveryRules())
+"""The browsers' rules after opt-in, at their defaults (``sim.rules.config.delivery``): the
+service applies what a device reports (``push_received``, ``permission_revoked``) and keeps
+a re-grant's exemption; an app setting for them is not built yet."""
 EventRow = tuple[str, str, float | None, str | None, str | None]
 """A stored event: ``(event_id, kind, at, campaign_id, detail)``."""
 OS_DIALOG_DUE = "os_dialog_due"
@@ -133,7 +144,7 @@ def view(t: Tenant, device_id: str, rec: s.DeviceRecord, now: float | None) -> s
         os_version=s.reported_version(rec), app_target_sdk=rec.app_target_sdk,
         browser=rec.browser,
         profile=st.profile, permission=st.permission, installed=st.installed,
-        receives_push=receives_push(st) and not asleep, dialogs_left=dialogs_left(st, profile),
+        receives_push=delivered(st, asleep), dialogs_left=dialogs_left(st, profile),
         state=s.state_view(st), os_kind=rec.os_kind, api_level=rec.api_level,
         quiet_ui=rec.quiet_ui, webapk=rec.webapk, browser_id=rec.browser_id,
         scheduled_summary=rec.scheduled_summary and st.permission == "granted",
@@ -333,8 +344,10 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float, i: int,
                                "dialogs_left is not 0; nothing in the batch was applied",
                                f"events[{i}]")
             _campaign(t, cid, i)
+            before = st.permission
             shown = answered_ui(t, profile, ui, f"events[{i}].prompt_ui")
             apply_dialog_result(st, profile, outcome, now, shown)
+            _user_changed(st, profile, before, now)
             if uis is not None:
                 uis.append(shown)
             if outcome == "allowed":
@@ -344,7 +357,9 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float, i: int,
             return _credit(rec, cid, "os_dialog"), outcome
         case s.PermissionChanged(permission=perm, campaign_id=cid):
             _campaign(t, cid, i)
+            before = st.permission
             apply_settings_change(st, profile, perm == "granted")
+            _user_changed(st, profile, before, now)
             return _credit(rec, cid, "open_settings"), perm
         case s.OsUpgraded(os_version=reported, api_level=api):
             version = s.major_version(reported)
@@ -397,7 +412,25 @@ def _apply(t: Tenant, rec: s.DeviceRecord, ev: s.Event, now: float, i: int,
         case s.ReviewNotice(answer=answer):
             apply_review_notice(st, profile, answer, now)
             return None, answer
+        case s.PushReceived(display=display):
+            removed = delivery_kind(profile) == "webkit_penalty" and record_push(
+                st, DELIVERY, display == "shown", display == "declarative")
+            return None, "unsubscribed" if removed else display
+        case s.PermissionRevoked():
+            if delivery_kind(profile) != "chrome_revocation" or not st.installed \
+                    or st.permission != "granted":
+                return None, "ignored"
+            revoke(st, now)
+            return None, "revoked"
     return None, None
+
+
+def _user_changed(st: DeviceState, profile: ProfileRules, before: str, now: float) -> None:
+    """The user's answer or setting changed the permission from ``before``: on Chrome,
+    Safety Hub keeps a re-granted site immune, else forgets its entries
+    (``permission_changed``); an answer that changes nothing is no change."""
+    if st.permission != before and delivery_kind(profile) == "chrome_revocation":
+        permission_changed(st, DELIVERY, now)
 
 
 def apply_events(t: Tenant, rec: s.DeviceRecord, events: Sequence[s.Event],
@@ -452,7 +485,7 @@ def reachability(t: Tenant, user_id: str, devices: Iterable[tuple[str, s.DeviceR
         profile = t.profile(st.profile)
         asleep = now is not None and hibernated(st, profile, now)
         code = device_reach(st.installed, st.sdk_reports_permission, st.permission,
-                            profile.token_needs_permission, asleep)
+                            profile.token_needs_permission, asleep or st.push_unsubscribed)
         by_family.setdefault(FAMILY_OF[rec.platform], []).append(s.DeviceReach(
             device_id=device_id, platform=rec.platform, permission=st.permission,
             installed=st.installed, code=code))

@@ -96,6 +96,8 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200,
 Clock = Literal["server", "client"]
 LaunchSource = Literal["launcher", "other"]
 """How an Android app's task was started: from the launcher, or by any other intent."""
+PushDisplay = Literal["shown", "silent", "declarative"]
+"""What a push did on arrival (``push_received``)."""
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -301,8 +303,9 @@ class DeviceView(msgspec.Struct, frozen=True):
     permission: Permission
     installed: bool
     receives_push: bool
-    """A push sent now would be delivered: installed, allowed (or provisional), and not an
-    Android app in hibernation (judged on the server's clock only)."""
+    """A push sent now would be delivered: installed, allowed (or provisional), not an
+    Android app in hibernation (judged on the server's clock only), and its subscription not
+    removed by WebKit after silent pushes."""
     dialogs_left: int | None
     """OS dialogs this install may still see; null = no fixed limit (web)."""
     state: DeviceStateView
@@ -510,10 +513,25 @@ class ReviewNotice(_Event, tag="review_notice"):
     answer: ReviewAnswer
 
 
+class PushReceived(_Event, tag="push_received"):
+    """A push reached the site's service worker (web): ``shown`` (a notification within
+    30 s), ``silent`` (none) or ``declarative`` (Declarative Web Push: WebKit showed it).
+    On Safari WebKit counts the silent ones for good and removes the subscription at the
+    3rd (detail ``unsubscribed``; ``sim.rules.sending.record_push``)."""
+
+    display: PushDisplay = "shown"
+
+
+class PermissionRevoked(_Event, tag="permission_revoked"):
+    """Chrome's Safety Hub revoked the site's permission back to *ask* as disruptive (the
+    page sees ``default`` again; ``sim.rules.sending.revoke``): detail ``revoked``, or
+    ``ignored`` off Chrome or when the permission was not granted."""
+
+
 Event = (SessionStart | SessionTimeEvent | CustomEvent | SoftPromptShown | SoftPromptClicked
          | SoftPromptDismissed | OsDialogResult | PermissionChanged | OsUpgraded | AppUpdated
          | Reinstalled | DataCleared | Uninstalled | NotificationChannelCreated | AppLaunched
-         | OsDialogRequested | Restored | ReviewNotice)
+         | OsDialogRequested | Restored | ReviewNotice | PushReceived | PermissionRevoked)
 EVENT_TYPES: tuple[str, ...] = tuple(str(t.__struct_config__.tag) for t in Event.__args__)
 
 

@@ -176,3 +176,29 @@ def test_without_compressed_time_a_burst_changes_nothing() -> None:
     b = [drive(Device(w, n, f"d{n}", 0.0), OpsService(w), burst=("session", 5.0))
          for n in range(20)]
     assert [[c.body for c in x] for x in a] == [[c.body for c in x] for x in b]
+
+
+def test_after_opt_in_the_services_state_is_the_devices() -> None:
+    """With the app's sending (``scenarios/sending.toml`` at 5 pushes a day), the devices
+    report Chrome's revocations and WebKit's silent pushes (``permission_revoked``,
+    ``push_received``); the service applies them with the same rules, so every answer
+    equals ``decide`` and the stored state, Safety Hub's and WebKit's fields included,
+    equals the device's (issue 24, the life after opt-in)."""
+    from pathlib import Path
+
+    from sim.model.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[2]
+    sc = load_scenario(root / "scenarios" / "sending.toml", devices=150, chunk_size=150)
+    w = World(sc, sc.strategies[1])
+    service = OpsService(w)
+    kinds: dict[str, int] = {}
+    for n in range(150):
+        dev = Device(w, n, f"d{n}", 0.0)
+        drive(dev, service)
+        r = dev.record()
+        assert (r["mismatches"], r["examples"], r["rejected"]) == (0, [], [])
+        assert msgspec.to_builtins(state_view(service.devices[f"d{n}"].state)) == r["state"]
+        for k, v in r["kinds"].items():
+            kinds[k] = kinds.get(k, 0) + v
+    assert kinds.get("permission_revoked", 0) > 0 and kinds.get("push_received", 0) >= 3

@@ -47,6 +47,11 @@ class StoredState(msgspec.Struct, kw_only=True):
     dialog_open: bool = False
     review_notice_at: float | None = None
     user_gesture: bool = False
+    revocation_proposed_at: float | None = None  # issue 24: the life after opt-in
+    revoked_at: float | None = None
+    revocation_ignored_until: float | None = None
+    silent_pushes: int = 0
+    push_unsubscribed: bool = False
 
 
 def _busy() -> DeviceState:

@@ -12,8 +12,10 @@ from sim.model.life import (
     CLEAR,
     HIBERNATE,
     OPT_OUT,
+    PENALTY,
     REENABLE,
     REINSTALL,
+    REVOKE,
     SESSION,
     UNINSTALL,
     UPGRADE,
@@ -128,12 +130,13 @@ def test_a_device_sends_what_happened_at_the_moments_an_sdk_does(
 
 def test_ties_go_in_one_order(world: tuple[Scenario, dict[str, ProfileRules], Chunk]) -> None:
     """When a session and the timers fall on the same moment, the session comes first,
-    then uninstall, reinstall, cleared data, OS upgrade, opt-out, re-enabling and
-    hibernation."""
+    then uninstall, reinstall, cleared data, OS upgrade, opt-out, re-enabling,
+    hibernation, and the app's sending's: Chrome's revocation, WebKit's penalty."""
     sc, profiles, chunk = world
     life = Life(stage_for(InProcess(), sc, chunk, profiles, 0, device=False), 0,
                 profiles[chunk.profile[0]], 0)
-    timers = ["t_un", "t_re", "t_clear", "t_up", "t_optout", "t_reenable", "t_hib"]
+    timers = ["t_un", "t_re", "t_clear", "t_up", "t_optout", "t_reenable", "t_hib",
+              "t_revoke", "t_penalty"]
     for name in timers:
         setattr(life, name, 5.0)
     order = []
@@ -145,7 +148,8 @@ def test_ties_go_in_one_order(world: tuple[Scenario, dict[str, ProfileRules], Ch
             session = INF
         else:
             setattr(life, timers[life.wake_kind - 1], INF)
-    assert order == [SESSION, UNINSTALL, REINSTALL, CLEAR, UPGRADE, OPT_OUT, REENABLE, HIBERNATE]
+    assert order == [SESSION, UNINSTALL, REINSTALL, CLEAR, UPGRADE, OPT_OUT, REENABLE, HIBERNATE,
+                     REVOKE, PENALTY]
     assert [WAKES[k] for k in order[:2]] == ["session", "uninstall"]
     life.t_reenable = 4.0
     assert life.race(5.0) == 4.0 and life.wake_kind == REENABLE

@@ -30,7 +30,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize("name", ["quickstart", "frequency_showdown", "android13_migration",
-                                  "bench_1m", "per_platform"])
+                                  "bench_1m", "per_platform", "sending"])
 def test_shipped_scenarios_are_valid(name: str) -> None:
     """Every scenario we ship loads and validates."""
     sc = load_scenario(Path("scenarios") / f"{name}.toml")
