@@ -398,7 +398,10 @@ def move(app_id: str, experiment_id: str, was: float | None, end: float | None
         return f"sum({c}_now - {c}_was)"
 
     me = "experiment_units"
-    flags = ", ".join(f"{f} = CASE WHEN r.{f}_now > 0 THEN 1 ELSE 0 END" for f in _FLAGS)
+    marks = {f: f"CASE WHEN r.{f}_now > 0 THEN 1 ELSE 0 END" for f in _FLAGS}
+    flags = ", ".join(f"{f} = {mark}" for f, mark in marks.items())
+    changed = " OR ".join([*(f"{me}.{f} <> {mark}" for f, mark in marks.items()),
+                           f"{me}.seen <> r.seen"])
     cells = ", ".join(_CELL_SUMS)
     return [
         (f"CREATE TEMP TABLE experiment_moved (app_id TEXT, experiment_id TEXT, unit_id TEXT, "
@@ -416,7 +419,7 @@ def move(app_id: str, experiment_id: str, was: float | None, end: float | None
          + _upsert("experiment_cells", _CELL_KEY, cells), ()),
         (f"UPDATE {me} SET {flags}, seen = r.seen FROM experiment_moved r WHERE "
          f"{me}.app_id = r.app_id AND {me}.experiment_id = r.experiment_id AND "
-         f"{me}.unit_id = r.unit_id", ()),
+         f"{me}.unit_id = r.unit_id AND ({changed})", ()),
         ("DROP TABLE experiment_moved", ()),
     ]
 
