@@ -27,7 +27,8 @@ INF = float("inf")
 
 @dataclass(slots=True)
 class Chunk:
-    """Devices ``first .. first + n - 1`` of one replication, as plain Python lists.
+    """Devices ``first .. first + n - 1`` of one replication, as plain Python lists, and
+    arrays for the floats and the event masks (``doubles``, ``masks``).
 
     Sessions are stored CSR-style: device ``i``'s session times are
     ``session_t[start[i]:end[i]]`` (sorted); those from ``reinstall_start[i]`` on
@@ -38,22 +39,22 @@ class Chunk:
     n: int
     user: list[int]
     profile: list[str]
-    install_t: list[float]
+    install_t: array[float]
     start: list[int]
     end: list[int]
     reinstall_start: list[int]
-    session_t: list[float]
-    session_seconds: list[float]
-    session_event: list[int]
+    session_t: array[float]
+    session_seconds: array[float]
+    session_event: array[int]
     """The app events and triggers each session fires, a bit mask (``Behaviour.event_bits``,
     ``Behaviour.programmatic_bit``)."""
-    uninstall_t: list[float]
+    uninstall_t: array[float]
     """Exogenous uninstall of the first install (``inf``: never)."""
-    reinstall_t: list[float]
-    uninstall2_t: list[float]
-    clear_t: list[float]
-    upgrade_t: list[float]
-    receptiveness: list[float]
+    reinstall_t: array[float]
+    uninstall2_t: array[float]
+    clear_t: array[float]
+    upgrade_t: array[float]
+    receptiveness: array[float]
     sdk_reports: list[bool]
     key: list[int]
     """Per-device key of the counter-based streams (``sim.model.streams``)."""
@@ -88,7 +89,26 @@ def _sessions(rng: np.random.Generator, start: np.ndarray, end: np.ndarray,
     return np.concatenate(idx), np.concatenate(times)
 
 
-def first_at(times: list[float], t: float, lo: int, hi: int) -> int:
+def doubles(x: np.ndarray) -> array[float]:
+    """``x`` as an ``array('d')``: 8 bytes a value, where a list of floats takes 32 (a pointer
+    and a float object); a read boxes one float (the same bits). The chunk's times and
+    shares are kept so: 605,000 sessions and 25,000 devices of ``bench_1m``'s chunk took
+    84 MiB of each worker as lists, 37 MiB so (``docs/design.md``)."""
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(x, dtype=np.float64).tobytes())
+    return out
+
+
+def masks(x: np.ndarray) -> array[int]:
+    """The sessions' event masks (``x``, integers or booleans) as an ``array`` of bytes when
+    every mask fits in one, else of 8-byte integers (a list takes 8 bytes a session)."""
+    wide = x.size > 0 and int(x.max()) > 0xFF
+    out = array("q" if wide else "B")
+    out.frombytes(np.ascontiguousarray(x, dtype=np.int64 if wide else np.uint8).tobytes())
+    return out
+
+
+def first_at(times: array[float], t: float, lo: int, hi: int) -> int:
     """The index of the first of ``times[lo:hi]`` (sorted) at or after ``t``; ``hi`` if none.
 
     ``bisect.bisect_left(times, t, lo, hi)``, compiled: the engine asks it twice per wake-up,
@@ -213,11 +233,11 @@ def make_chunk(sc: Scenario, profiles: dict[str, PlatformProfile], replication: 
 
     return Chunk(
         first=first, n=n, user=user.tolist(), profile=profile_names,
-        install_t=install.tolist(), start=start_idx.tolist(), end=end_idx.tolist(),
-        reinstall_start=first_of_epoch2.tolist(), session_t=tt.tolist(),
-        session_seconds=seconds.tolist(), session_event=event.tolist(),
-        uninstall_t=un1.tolist(), reinstall_t=re1.tolist(), uninstall2_t=un2.tolist(),
-        clear_t=clear.tolist(), upgrade_t=upgrade.tolist(), receptiveness=recept.tolist(),
+        install_t=doubles(install), start=start_idx.tolist(), end=end_idx.tolist(),
+        reinstall_start=first_of_epoch2.tolist(), session_t=doubles(tt),
+        session_seconds=doubles(seconds), session_event=masks(event),
+        uninstall_t=doubles(un1), reinstall_t=doubles(re1), uninstall2_t=doubles(un2),
+        clear_t=doubles(clear), upgrade_t=doubles(upgrade), receptiveness=doubles(recept),
         sdk_reports=sdk.tolist(), key=keys.tolist(), uniforms=streams.table(keys.tolist()),
         solo=solo.tolist(), segment=seg.tolist(),
         utc_offset_minutes=sc.population.utc_offset_minutes,
@@ -237,9 +257,9 @@ def select(c: Chunk, keep: list[int]) -> Chunk:
     start: list[int] = []
     end: list[int] = []
     re_start: list[int] = []
-    t: list[float] = []
-    sec: list[float] = []
-    ev: list[int] = []
+    t: array[float] = array("d")
+    sec: array[float] = array("d")
+    ev: array[int] = array(c.session_event.typecode)
     for i in keep:
         a, b = c.start[i], c.end[i]
         start.append(len(t))
@@ -252,12 +272,16 @@ def select(c: Chunk, keep: list[int]) -> Chunk:
     def pick(xs: list[Any]) -> list[Any]:
         return [xs[i] for i in keep]
 
+    def pick_d(xs: array[float]) -> array[float]:
+        return array("d", [xs[i] for i in keep])
+
     return replace(c, n=len(keep), user=pick(c.user), profile=pick(c.profile),
-                   install_t=pick(c.install_t), start=start, end=end, reinstall_start=re_start,
-                   session_t=t, session_seconds=sec, session_event=ev,
-                   uninstall_t=pick(c.uninstall_t), reinstall_t=pick(c.reinstall_t),
-                   uninstall2_t=pick(c.uninstall2_t), clear_t=pick(c.clear_t),
-                   upgrade_t=pick(c.upgrade_t), receptiveness=pick(c.receptiveness),
+                   install_t=pick_d(c.install_t), start=start, end=end,
+                   reinstall_start=re_start, session_t=t, session_seconds=sec,
+                   session_event=ev, uninstall_t=pick_d(c.uninstall_t),
+                   reinstall_t=pick_d(c.reinstall_t), uninstall2_t=pick_d(c.uninstall2_t),
+                   clear_t=pick_d(c.clear_t), upgrade_t=pick_d(c.upgrade_t),
+                   receptiveness=pick_d(c.receptiveness),
                    sdk_reports=pick(c.sdk_reports), key=pick(c.key),
                    uniforms=streams.table(pick(c.key)), solo=pick(c.solo),
                    segment=pick(c.segment))

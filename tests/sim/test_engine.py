@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+from array import array
 from collections.abc import Callable
 
 import hypothesis
@@ -201,6 +202,6 @@ def test_devices_stay_in_the_cohort_they_installed_on(scenario: MakeScenario) ->
 def test_first_at_is_bisect_left(values: list[float], t: float, lo: int, hi: int) -> None:
     """The engine's compiled search of a session history is ``bisect.bisect_left``, ties
     and empty ranges included."""
-    times = sorted(values)
+    times = array("d", sorted(values))  # as a chunk holds them (``population.doubles``)
     lo, hi = min(lo, len(times)), min(hi, len(times))
     assert first_at(times, t, lo, hi) == bisect.bisect_left(times, t, lo, hi)
