@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Literal, TypeVar
 
+import msgspec
+
 from sim.service import auth, log
 from sim.service.errors import Unavailable, not_found
 from sim.service.experiments import CellRow, aggregate_facts, state_key
@@ -183,6 +185,18 @@ class SqliteStore:
         if found.code != "busy" and (self.problem is None or found.code == "store_corrupt"):
             self.problem = found
         return found
+
+    def _decode(self, doc: bytes) -> DeviceRecord:
+        """A stored device record; one that does not decode (its pages overwritten: SQLite
+        reads them without an error) is the damaged file's 503 ``store_corrupt``, not a
+        500."""
+        try:
+            return record_decoder.decode(doc)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            code, detail, retry = _CAUSES["SQLITE_CORRUPT"]
+            log.cause(code, self.path, exc)
+            self.problem = Unavailable(code, detail, retry)
+            raise self.problem from None
 
     async def _read(self, fn: Callable[[], R]) -> R:
         """``fn()``, retried from the event loop while the database is busy (until
@@ -377,7 +391,7 @@ class SqliteStore:
         row = await self._read(lambda: self.conn.execute(_DEVICE, key).fetchone())
         if row is None:
             return None
-        rec = record_decoder.decode(row[0])
+        rec = self._decode(row[0])
         self.records.put(key, rec)
         # The row's policy version names the tenant; read the policy only when it moved.
         tenant = self._tenants.get(app.app_id, row[1])
@@ -408,7 +422,7 @@ class SqliteStore:
         if row is None:
             raise not_found("device", device_id, "device_id")
         tenant = self._tenant(app, row[1])
-        rec = record_decoder.decode(row[0])
+        rec = self._decode(row[0])
         existing: set[str] = set()
         ids = list(dict.fromkeys(event_ids))
         if ids:
@@ -448,7 +462,7 @@ class SqliteStore:
         rows = await self._read(lambda: self.conn.execute(
             "SELECT device_id, doc FROM devices WHERE app_id = ? AND user_id = ? "
             "ORDER BY device_id", (app_id, user_id)).fetchall())
-        return [(r[0], record_decoder.decode(r[1])) for r in rows]
+        return [(r[0], self._decode(r[1])) for r in rows]
 
     async def add_browser_answers(self, app_id: str, browser_id: str,
                                   rows: Sequence[BrowserAnswer]) -> None:
