@@ -51,7 +51,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 from baseline_tree import baseline_tree
 from loadgen import (
     CLIENT_PIN,
@@ -65,6 +64,7 @@ from loadgen import (
     pg_fetch,
     pg_reachable,
     pg_schema,
+    pids_cpu_seconds,
     seed,
     start_bare,
     start_service,
@@ -111,14 +111,7 @@ class Server:
         connected now)."""
         pids = [r[0] for r in pg_fetch("SELECT pid FROM pg_stat_activity WHERE "
                                        "application_name = $1", self.schema)]
-        backends = 0.0
-        for pid in pids:
-            try:
-                t = psutil.Process(pid).cpu_times()
-                backends += t.user + t.system
-            except psutil.Error:
-                pass
-        return cpu_seconds(self.proc), backends
+        return cpu_seconds(self.proc), pids_cpu_seconds(pids)
 
     def close(self) -> None:
         """Stop the server and drop its schema."""

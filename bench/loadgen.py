@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -110,10 +110,17 @@ def cpu_seconds(p: subprocess.Popen[bytes]) -> float:
         procs = [main, *main.children(recursive=True)]
     except psutil.Error:
         return 0.0
+    return pids_cpu_seconds(proc.pid for proc in procs)
+
+
+def pids_cpu_seconds(pids: Iterable[int]) -> float:
+    """CPU time used so far by the processes ``pids`` (those gone meanwhile count 0)."""
+    import psutil
+
     total = 0.0
-    for proc in procs:
+    for pid in pids:
         try:
-            t = proc.cpu_times()
+            t = psutil.Process(pid).cpu_times()
             total += t.user + t.system
         except psutil.Error:
             pass
