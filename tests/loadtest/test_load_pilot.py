@@ -236,10 +236,6 @@ def test_pilot_fit_recovers_the_truth_a_load_run_played(tmp_path: Path, db: str,
     ``ios_pick``); ``pilot fit`` on the prior scenario and the run's
     ``experiment_stats.json`` finds both hidden priors inside their 95% intervals, and its
     re-recommendation on iOS and Android is the simulator's own pick under the truth."""
-    if db.startswith("postgres"):
-        pytest.skip("quarantined (issue 22): since 2026-12-07's merges this run's PostgreSQL "
-                    "writes wait past the 5 s store timeout (337 s and 35 503s alone, was "
-                    "44-72 s); the SQLite runs and the PostgreSQL consistency run still run")
     scenario, world = truth_file(tmp_path, hidden)
     out = tmp_path / "run"
     r = load_run(scenario, out, db, devices=DEVICES)

@@ -94,11 +94,15 @@ trigger per kind, so that an event computes only its own (an impression: one CAS
 
 
 def _by_device(alias: str, d: Dialect) -> str:
-    """``assignments`` looked up by device: SQLite, with no statistics (the service never
+    """``assignments`` of the event's device. SQLite, with no statistics (the service never
     runs ANALYZE), scanned the app's assignments through the covering ``assignments_by_unit``
-    instead (1.4 ms an event at 1,000 devices; 0.1 ms with the index named)."""
-    return f"assignments {alias}" + (" INDEXED BY assignments_by_device" if d == "sqlite"
-                                     else "")
+    instead (1.4 ms an event at 1,000 devices; 0.1 ms with the index named). PostgreSQL: the
+    one assignment ``r`` of the trigger's loop (:data:`_PG_DEVICE_ASSIGNMENTS`), so that
+    every table after it is reached by its whole primary key, whatever the statistics."""
+    if d == "postgres":
+        return ("(SELECT r.app_id AS app_id, r.experiment_id AS experiment_id, r.unit_id AS "
+                f"unit_id, r.device_id AS device_id, r.at AS at) {alias}")
+    return f"assignments {alias} INDEXED BY assignments_by_device"
 
 
 def _event_deltas(figs: tuple[str, ...], d: Dialect) -> str:
@@ -132,8 +136,12 @@ def _fold_deltas(figs: tuple[str, ...], d: Dialect) -> str:
     conds = xsql.figure_conditions("e", _cold("e"))
     cols = "".join(f"sum(CASE WHEN {when} < {_END} AND {conds[f]} THEN 1 ELSE 0 END) AS {f}, "
                    for f in figs)
+    # PostgreSQL: the new row itself, so that no plan reads the app's other assignments
+    a = ("(SELECT NEW.app_id AS app_id, NEW.experiment_id AS experiment_id, NEW.unit_id AS "
+         "unit_id, NEW.device_id AS device_id, NEW.at AS at) a" if d == "postgres"
+         else "assignments a")
     return (f"SELECT a.app_id, a.experiment_id, a.unit_id, {cols}max({when}) AS at "
-            f"FROM assignments a {_JOIN_META} JOIN events e ON e.app_id = a.app_id AND "
+            f"FROM {a} {_JOIN_META} JOIN events e ON e.app_id = a.app_id AND "
             f"e.device_id = a.device_id AND {when} >= a.at "
             f"WHERE a.app_id = NEW.app_id AND a.experiment_id = NEW.experiment_id AND "
             f"a.device_id = NEW.device_id GROUP BY a.app_id, a.experiment_id, a.unit_id")
@@ -221,7 +229,10 @@ def _assignment_steps(d: Dialect) -> list[str]:
 
 
 def _device_steps(d: Dialect) -> list[str]:
-    where = "u.app_id = NEW.app_id AND u.device_id = NEW.device_id"
+    """The device's units (PostgreSQL: the loop's unit ``r``) move from its old state key to
+    its new one."""
+    where = (_UNIT_OF_R if d == "postgres" else
+             "u.app_id = NEW.app_id AND u.device_id = NEW.device_id")
     return [_state(d, "OLD.state_key", -1, where, False),
             _state(d, "NEW.state_key", 1, where, False)]
 
@@ -230,6 +241,33 @@ _HAS_ASSIGNMENT = ("EXISTS (SELECT 1 FROM assignments WHERE app_id = NEW.app_id 
                    "device_id = NEW.device_id)")
 _HAS_UNIT = ("EXISTS (SELECT 1 FROM experiment_units WHERE app_id = NEW.app_id AND "
              "device_id = NEW.device_id)")
+_PG_HAS_EXPERIMENT = "EXISTS (SELECT 1 FROM experiment_meta WHERE app_id = NEW.app_id)"
+"""PostgreSQL's first test in each trigger: the app has an experiment with aggregates (a
+handful of rows, so any plan reads it at once); the events of the other apps stop here."""
+_PG_DEVICE_ASSIGNMENTS = (
+    "FOR r IN EXECUTE 'SELECT app_id, experiment_id, unit_id, device_id, at FROM assignments "
+    "WHERE app_id = $1 AND device_id = $2 ORDER BY experiment_id' USING NEW.app_id, "
+    "NEW.device_id LOOP")
+_PG_DEVICE_UNITS = (
+    "FOR r IN EXECUTE 'SELECT u.app_id, u.experiment_id, u.unit_id FROM assignments a JOIN "
+    "experiment_units u ON u.app_id = a.app_id AND u.experiment_id = a.experiment_id AND "
+    "u.unit_id = a.unit_id WHERE a.app_id = $1 AND a.device_id = $2 AND u.device_id = $2 "
+    "ORDER BY u.experiment_id, u.unit_id FOR UPDATE OF u' USING NEW.app_id, NEW.device_id "
+    "LOOP")
+"""The two lookups by device of PostgreSQL's triggers, planned at each call (``EXECUTE``)
+and then looped over, one row (``r``) at a time. Static SQL in a PL/pgSQL function keeps a
+generic plan made on its first calls, when the tables of a new experiment hold a few rows
+and have no statistics: the planner then took ``app_id = $1`` for a selective condition
+and cached, for the life of the connection, a nested loop over every unit of the app with
+a scan of its assignments inside (60-100 ms an event at 400 units; 1,200 devices took
+5-7 minutes, with writes past the store's 5 s timeout). Planned at each call, the lookup
+by device takes ``assignments_by_device`` as soon as the table has more than a few hundred
+rows, and what follows in the loop names the whole primary key of each table it reads. A
+generic plan also prefers, on tiny tables, the index that matches the fewest conditions, so
+PostgreSQL's ``experiment_units`` keeps its primary key only (migration 9): a device's
+units are found through its assignments."""
+_UNIT_OF_R = ("u.app_id = r.app_id AND u.experiment_id = r.experiment_id AND "
+              "u.unit_id = r.unit_id")
 _MOVE_KEY = 7215523
 """The first key of the advisory lock of :data:`MOVE_LOCK` (the migrations' lock is the
 one-key 7215522)."""
@@ -240,17 +278,24 @@ trigger takes this lock shared before it reads ``experiment_meta`` (:data:`_END_
 an end moved by the PUT is read by every write either before (and its rows are in the PUT's
 rescan) or after (and it counts with the new end)."""
 _END_READ = f"PERFORM pg_advisory_xact_lock_shared({_MOVE_KEY}, hashtext(NEW.app_id))"
-_LOCK_UNITS_OF_DEVICE = (
-    "PERFORM 1 FROM experiment_units WHERE (app_id, experiment_id, unit_id) IN (SELECT "
-    "app_id, experiment_id, unit_id FROM assignments WHERE app_id = NEW.app_id AND "
-    "device_id = NEW.device_id) ORDER BY experiment_id, unit_id FOR UPDATE")
+_LOCK_UNIT_OF_R = ("PERFORM 1 FROM experiment_units WHERE app_id = r.app_id AND "
+                   "experiment_id = r.experiment_id AND unit_id = r.unit_id FOR UPDATE")
 
 
-def _pg_function(name: str, guard: str | None, locks: list[str], steps: list[str]) -> str:
+def _pg_function(name: str, guard: str | None, locks: list[str], steps: list[str],
+                 loop: str | None = None) -> str:
+    """A PL/pgSQL trigger function: ``guard`` false returns at once; then ``locks``; then
+    ``steps``, inside ``loop`` (a ``FOR r IN ... LOOP`` header) when it is given."""
+    if loop:
+        inner = "\n    ".join(f"{s};" for s in steps)
+        steps = [f"{loop}\n    {inner}\n  END LOOP"]
+        decl = "DECLARE\n  r record;\n"
+    else:
+        decl = ""
     body = "\n  ".join(f"{s};" for s in (*locks, *steps))
     skip = f"  IF NOT {guard} THEN RETURN NEW; END IF;\n" if guard else ""
-    return (f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$\nBEGIN\n"
-            f"{skip}  {body}\n  RETURN NEW;\nEND\n$fn$")
+    return (f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$fn$\n{decl}BEGIN\n{skip}  {body}\n  RETURN NEW;\nEND\n$fn$")
 
 
 def triggers(d: Dialect) -> tuple[str, ...]:
@@ -275,9 +320,9 @@ def triggers(d: Dialect) -> tuple[str, ...]:
                  "experiment_id = NEW.experiment_id AND unit_id = NEW.unit_id FOR UPDATE")
     return (
         *(sql for kind, figs in EVENT_KINDS.items() for sql in (
-            _pg_function(f"experiment_events_{kind}", _HAS_ASSIGNMENT,
-                         [_END_READ, _LOCK_UNITS_OF_DEVICE],
-                         _apply(_event_deltas, figs, d)),
+            _pg_function(f"experiment_events_{kind}", _PG_HAS_EXPERIMENT, [_END_READ],
+                         [_LOCK_UNIT_OF_R, *_apply(_event_deltas, figs, d)],
+                         _PG_DEVICE_ASSIGNMENTS),
             f"CREATE TRIGGER experiment_events_{kind} BEFORE INSERT ON events FOR EACH ROW "
             f"WHEN (NEW.kind = '{kind}') EXECUTE FUNCTION experiment_events_{kind}()")),
         _pg_function("experiment_assigned", None, [
@@ -290,34 +335,20 @@ def triggers(d: Dialect) -> tuple[str, ...]:
             "FOR UPDATE", unit_lock], _assignment_steps(d)),
         "CREATE TRIGGER experiment_assigned AFTER INSERT ON assignments FOR EACH ROW "
         "EXECUTE FUNCTION experiment_assigned()",
-        _pg_function("experiment_device_state", _HAS_UNIT, [
-            _END_READ,  # it reads no end, but holds unit rows a PUT's rescan writes
-            "PERFORM 1 FROM experiment_units WHERE app_id = NEW.app_id AND device_id = "
-            "NEW.device_id ORDER BY experiment_id, unit_id FOR UPDATE"], _device_steps(d)),
+        # it reads no end, but holds unit rows a PUT's rescan writes
+        _pg_function("experiment_device_state", _PG_HAS_EXPERIMENT, [_END_READ],
+                     _device_steps(d), _PG_DEVICE_UNITS),
         f"CREATE TRIGGER experiment_device_state AFTER UPDATE OF state_key ON devices "
         f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION experiment_device_state()",
     )
 
 
-_TRIGGERS = (*(f"experiment_events_{kind}" for kind in EVENT_KINDS), "experiment_assigned",
-             "experiment_device_state")
-_TABLE_OF = {"experiment_assigned": "assignments", "experiment_device_state": "devices"}
-
-
-def migration(d: Dialect) -> tuple[str, ...]:
-    """The statements of the migration "a moved end rescans only the units seen since"
-    (after ``experiment_triggers_v1``): each unit's ``seen``, unknown for the units there
-    are (:data:`UNKNOWN`), and the triggers that keep it."""
-    real = "DOUBLE PRECISION" if d == "postgres" else "REAL"
-    drop: list[str] = []
-    for name in _TRIGGERS:
-        if d == "sqlite":
-            drop.append(f"DROP TRIGGER {name}")
-        else:
-            drop += [f"DROP TRIGGER {name} ON {_TABLE_OF.get(name, 'events')}",
-                     f"DROP FUNCTION {name}()"]
-    return (f"ALTER TABLE experiment_units ADD COLUMN seen {real} NOT NULL DEFAULT {UNKNOWN}",
-            *drop, *triggers(d))
+def pg_functions() -> tuple[str, ...]:
+    """PostgreSQL's migration "the triggers look devices up by a plan of the call": the
+    functions of :func:`triggers` replaced in place (the triggers that call them stay), and
+    ``experiment_units_by_device`` dropped (:data:`_PG_DEVICE_UNITS`)."""
+    return ("DROP INDEX experiment_units_by_device",
+            *(sql for sql in triggers("postgres") if sql.startswith("CREATE OR REPLACE")))
 
 
 def _unit_scan(ends: dict[str, str], figs: tuple[str, ...]) -> tuple[str, str]:

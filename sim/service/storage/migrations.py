@@ -12,7 +12,11 @@ import sqlite3
 import time
 from typing import Any
 
-from sim.service.storage import experiment_aggregates, experiment_triggers_v1
+from sim.service.storage import (
+    experiment_aggregates,
+    experiment_triggers_v1,
+    experiment_triggers_v2,
+)
 
 Migration = tuple[int, str, tuple[str, ...]]
 
@@ -56,8 +60,7 @@ SQLITE: tuple[Migration, ...] = (
         "ALTER TABLE devices ADD COLUMN state_key TEXT",
     )),
     (4, "experiment stats kept by triggers", experiment_triggers_v1.SQLITE),
-    (5, "a moved end rescans only the units seen since", experiment_aggregates.migration(
-        "sqlite")),
+    (5, "a moved end rescans only the units seen since", experiment_triggers_v2.SQLITE),
     (6, "answers to Chrome's prompt per browser", (
         # ops.browser_quiet: Chrome's adaptive quiet UI counts them across the app's origins.
         """CREATE TABLE browser_answers (
@@ -135,8 +138,7 @@ POSTGRES: tuple[Migration, ...] = (
         "ALTER TABLE devices ADD COLUMN state_key TEXT",
     )),
     (6, "experiment stats kept by triggers", experiment_triggers_v1.POSTGRES),
-    (7, "a moved end rescans only the units seen since", experiment_aggregates.migration(
-        "postgres")),
+    (7, "a moved end rescans only the units seen since", experiment_triggers_v2.POSTGRES),
     (8, "answers to Chrome's prompt per browser", (
         # ops.browser_quiet: Chrome's adaptive quiet UI counts them across the app's origins.
         """CREATE TABLE browser_answers (
@@ -144,6 +146,10 @@ POSTGRES: tuple[Migration, ...] = (
             event_id TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, outcome TEXT NOT NULL,
             PRIMARY KEY (app_id, browser_id, device_id, event_id))""",
     )),
+    # experiment_aggregates._PG_DEVICE_ASSIGNMENTS: a generic plan cached on an empty
+    # table made each event scan every unit of the app (5-7 min for 1,200 devices).
+    (9, "the triggers look devices up by a plan of the call",
+     experiment_aggregates.pg_functions()),
 )
 """PostgreSQL migrations (same tables; the schema is the connection's search_path)."""
 
