@@ -10,6 +10,8 @@ and store nothing; a fixed experiment reads as before (no ``allocation``, no
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +21,7 @@ from service_helpers import DAY, T0, eligible, ev, install
 from workers import Worker, worker_pair
 
 from sim.rules.assignment import arm_index
+from sim.service import allocation as alloc
 from sim.service.auth import key_hash
 
 B1 = 1_700_006_400.0
@@ -105,6 +108,51 @@ def test_update_moves_new_units_keeps_old_ones_and_both_workers_agree(workers) -
     naive = stats.chisquare([srm["observed"]["good"], srm["observed"]["bad"]],
                             [48 * step["weights"][0], 48 * step["weights"][1]])
     assert naive.pvalue < 0.001
+
+
+@pytest.mark.slow
+def test_enrolments_at_the_boundary_wait_on_one_update_drawn_off_the_loop(
+        workers, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Day 0: 24 units on one worker. Day 1: 8 new devices ask at once on that worker; the
+    first past the boundary starts the update and the others wait on it: the posterior is
+    drawn once, in a thread other than the event loop's (which keeps answering), one step
+    is stored, and all 8 are assigned by its weights."""
+    a, _ = workers
+    assert a.put("/v1/experiments/b1", BANDIT).status_code == 201
+    for i in range(24):
+        arm = _enrol(a, f"i{i}", T0 + i)
+        allow = (i % 4 != 0) if arm == "good" else (i % 4 == 0)
+        r = a.post(f"/v1/devices/i{i}/events", {"events": [
+            ev("os_dialog_result", T0 + i + 20, outcome="allowed" if allow else "denied")]})
+        assert r.status_code == 200, r.text
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    thompson = alloc.thompson
+
+    def counted(*args: Any) -> Any:
+        threads.append(threading.get_ident())
+        return thompson(*args)
+
+    monkeypatch.setattr(alloc, "thompson", counted)
+    t1 = T0 + DAY
+    devices = [f"j{j}" for j in range(8)]
+    for j, dev in enumerate(devices):
+        install(a, dev, f"u-{dev}", "ios", t1 + j, os_version=17)
+
+    async def ask_all() -> list[Any]:
+        return await asyncio.gather(*(a.http.post(
+            f"/v1/devices/{dev}/eligibility", json={"trigger": "app_open", "at": t1 + 100},
+            headers={"Authorization": f"Bearer {a.key}"}) for dev in devices))
+
+    answers = a.loop.run_until_complete(ask_all())
+    assert [r.status_code for r in answers] == [200] * 8, [r.text for r in answers]
+    assert len(threads) == 1 and threads[0] != loop_thread, threads
+    history = a.call("GET", "/v1/experiments/b1").json()["history"]
+    assert [h["basis"] for h in history] == ["declared", "thompson"]
+    weights = history[1]["weights"]
+    for dev, r in zip(devices, answers, strict=True):
+        assert r.json()["arm"] == ("good", "bad")[arm_index("b1", dev, weights)]
+    assert not a.service.updates  # nothing left in flight
 
 
 @pytest.mark.parametrize(("change", "status", "field"), [

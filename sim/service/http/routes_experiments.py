@@ -3,6 +3,7 @@ update of an adaptive allocation that an enrolment makes due (:func:`allocation_
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -90,7 +91,8 @@ async def allocation_at(req: Request, app: App, tenant: Tenant, exp: Running,
     worker's); then the experiment as the store holds it. Fixed weights, or a step not due:
     ``exp`` as it is. A copy of the history older than the store's may find a step due that
     is stored already (``allocation.due``): the store's copy, read first, says so, and no
-    update is computed."""
+    update is computed. The enrolments of one worker that find the same step due at once
+    wait on one computation (:attr:`Service.updates`)."""
     kind = alloc.allocation_of(exp.experiment.allocation)
     if not isinstance(kind, alloc.Thompson):
         return exp
@@ -100,11 +102,37 @@ async def allocation_at(req: Request, app: App, tenant: Tenant, exp: Running,
     stored = (await req.service.store.tenant(app)).experiment(exp.experiment_id)
     if stored is not None and stored.history and stored.history[-1].since >= since:
         return stored  # another worker stored it: this copy was stale
+    key = (tenant.app_id, exp.experiment_id, since)
+    updates = req.service.updates
+    update = updates.get(key)
+    if update is None:  # the first enrolment past the boundary in this worker computes it
+        update = asyncio.ensure_future(_update(req, app, tenant, exp, kind, since))
+        updates[key] = update
+        update.add_done_callback(lambda f: _settled(updates, key, f))
+    # shared by the enrolments that wait on it: one cut short by its deadline leaves it
+    return await asyncio.shield(update)
+
+
+def _settled(updates: dict[Any, Any], key: Any, done: asyncio.Future[Running]) -> None:
+    """An update finished: the next enrolment past a boundary starts a new one (after a
+    failure, a retry); its error, if every enrolment waiting on it was cut short, is read
+    here so that it is not reported as never retrieved (each waiter got its own 503)."""
+    updates.pop(key, None)
+    if not done.cancelled():
+        done.exception()
+
+
+async def _update(req: Request, app: App, tenant: Tenant, exp: Running, kind: alloc.Thompson,
+                  since: float) -> Running:
+    """Compute the step due at ``since`` and store it (unless another worker did); the
+    experiment as the store holds it then. The posterior draws (31-35 ms) run in a thread,
+    so the worker answers other requests meanwhile."""
     events, states = await _aggregates(req, tenant, exp)
     cells = xstats.cells_of(events, states, tenant)
-    step = alloc.thompson(kind, xstats.arm_counts(exp, cells), exp.history[-1], since,
-                          alloc.seed_of(exp.experiment_id, since),
-                          alloc.burn_in_of(kind, len(exp.experiment.arms)))
+    step = await asyncio.to_thread(
+        alloc.thompson, kind, xstats.arm_counts(exp, cells), exp.history[-1], since,
+        alloc.seed_of(exp.experiment_id, since),
+        alloc.burn_in_of(kind, len(exp.experiment.arms)))
     eid = exp.experiment_id
 
     def make(docs: dict[str, bytes], _: bool) -> bytes:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from sim.service import auth, log
 from sim.service.errors import ServiceError, Unauthorized
+from sim.service.experiments import Running
 from sim.service.http.admission import Admission
 from sim.service.http.asgi import (
     JSON,
@@ -93,6 +94,10 @@ class Service:
         """Renders an experiment's page from its stats (JSON) and where they were read:
         plugged in by ``promptsim serve`` (``sim.cli.serve.asgi_app``), which may import the
         reports; None when the service runs alone (the page answers 404 ``no_pages``)."""
+        self.updates: dict[tuple[str, str, float], asyncio.Future[Running]] = {}
+        """Allocation updates being computed in this worker (app, experiment, boundary):
+        the enrolments that find one due at once wait on the same one
+        (``routes_experiments.allocation_at``)."""
         self._apps_by_key: dict[str, App] = {}
         """Key hash -> app: apps never change, so this cache never goes stale."""
         self._by_header: dict[bytes, App] = {}
