@@ -170,12 +170,20 @@ def apps_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def experiment_page(stats: bytes, source: str) -> str:
+    """The reports' experiment page (``reports.pilot.service_page``), imported at the first
+    page a worker serves: the reports bring pandas, SciPy and matplotlib, which took 1.5-2.3
+    of the 3.3 s a worker needed to answer ``/healthz`` and which most workers never use."""
+    from reports.pilot import service_page
+
+    return service_page(stats, source)
+
+
 def asgi_app() -> Any:
     """uvicorn's factory for ``promptsim serve``: the service configured from the
     environment, with the experiment pages of the reports plugged in."""
-    from reports.pilot import service_page
     from sim.service.http.service import asgi_app as service_app
 
     service = service_app()
-    service.page = service_page
+    service.page = experiment_page
     return service

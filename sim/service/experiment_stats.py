@@ -24,7 +24,6 @@ from typing import Literal, cast
 
 import msgspec
 import numpy as np
-from scipy import stats as sps
 
 from sim.rules.permission import is_blocked
 from sim.rules.state import DeviceState, Permission
@@ -192,6 +191,8 @@ def _srm(exp: Running, cells: list[ExperimentCell]) -> Srm:
         return Srm(observed=observed, expected_share=share, chi2=0.0, p_value=1.0,
                    mismatch=False)
     weight = sum(share[n] for n in tested)
+    from scipy import stats as sps  # here: SciPy's stats take ~0.5 s of a worker's start
+
     res = sps.chisquare([observed[n] for n in tested],
                         [total * share[n] / weight for n in tested])
     chi2, p = float(res.statistic), float(res.pvalue)
@@ -226,6 +227,8 @@ def _srm_by_step(exp: Running, cells: list[ExperimentCell]) -> Srm:
         return Srm(observed=counts, expected_share=share, chi2=0.0, p_value=1.0,
                    mismatch=False)
     chi2 = float(np.sum((observed[tested] - expected[tested]) ** 2 / expected[tested]))
+    from scipy import stats as sps  # here: SciPy's stats take ~0.5 s of a worker's start
+
     p = float(sps.chi2.sf(chi2, int(tested.sum()) - 1))
     return Srm(observed=counts, expected_share=share, chi2=chi2, p_value=p, mismatch=p < SRM_P)
 
