@@ -113,7 +113,8 @@ async def allocation_at(req: Request, app: App, tenant: Tenant, exp: Running,
     return await asyncio.shield(update)
 
 
-def _settled(updates: dict[Any, Any], key: Any, done: asyncio.Future[Running]) -> None:
+def _settled(updates: dict[tuple[str, str, float], asyncio.Future[Running]],
+             key: tuple[str, str, float], done: asyncio.Future[Running]) -> None:
     """An update finished: the next enrolment past a boundary starts a new one (after a
     failure, a retry); its error, if every enrolment waiting on it was cut short, is read
     here so that it is not reported as never retrieved (each waiter got its own 503)."""
@@ -125,8 +126,9 @@ def _settled(updates: dict[Any, Any], key: Any, done: asyncio.Future[Running]) -
 async def _update(req: Request, app: App, tenant: Tenant, exp: Running, kind: alloc.Thompson,
                   since: float) -> Running:
     """Compute the step due at ``since`` and store it (unless another worker did); the
-    experiment as the store holds it then. The posterior draws (31-35 ms) run in a thread,
-    so the worker answers other requests meanwhile."""
+    experiment as the store holds it then. The posterior draws (8 ms for 3 arms on 3
+    platforms: ``bench/bench_update_gap.py``) run in a thread, so the worker answers other
+    requests meanwhile."""
     events, states = await _aggregates(req, tenant, exp)
     cells = xstats.cells_of(events, states, tenant)
     step = await asyncio.to_thread(

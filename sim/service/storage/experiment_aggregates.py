@@ -259,7 +259,7 @@ and then looped over, one row (``r``) at a time. Static SQL in a PL/pgSQL functi
 generic plan made on its first calls, when the tables of a new experiment hold a few rows
 and have no statistics: the planner then took ``app_id = $1`` for a selective condition
 and cached, for the life of the connection, a nested loop over every unit of the app with
-a scan of its assignments inside (60-100 ms an event at 400 units; 1,200 devices took
+a scan of its assignments inside (64-107 ms an event at 400 units; 1,200 devices took
 5-7 minutes, with writes past the store's 5 s timeout). Planned at each call, the lookup
 by device takes ``assignments_by_device`` as soon as the table has more than a few hundred
 rows, and what follows in the loop names the whole primary key of each table it reads. A

@@ -1,7 +1,8 @@
 """The migration "a moved end rescans only the units seen since" as SQLite's 5 and
 PostgreSQL's 7 ran it, frozen: a released migration never changes (``migrations.py``),
 while ``experiment_aggregates`` generates the latest definitions. Generated once from
-``experiment_aggregates.migration`` at that release; not to be edited."""
+``experiment_aggregates.migration`` as it stood at that release (removed since, when
+PostgreSQL's migration 9 replaced the functions); not to be edited."""
 
 SQLITE: tuple[str, ...] = (
     'ALTER TABLE experiment_units ADD COLUMN seen REAL NOT NULL DEFAULT 1e+300',
